@@ -1,0 +1,3 @@
+"""QML Studio: design, train and benchmark quantum machine-learning circuits."""
+
+__version__ = "0.1.0"

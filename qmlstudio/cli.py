@@ -1,0 +1,223 @@
+"""The ``qmlstudio`` command: the GUI and headless commands over the same core.
+
+Each command is a :class:`Command` subclass listed in :data:`COMMANDS`; adding one is a
+class with ``add_arguments`` and ``run``. Errors meant for the user (every
+:class:`~qmlstudio.core.errors.QMLStudioError`) go to stderr with exit code 1; bad usage
+exits with 2 (argparse); a traceback is printed only for a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from qmlstudio import __version__
+from qmlstudio.core.errors import QMLStudioError
+
+PROG = "qmlstudio"
+
+
+class Command:
+    """One sub-command: its name, one-line help, arguments and what it does."""
+
+    name = ""
+    help = ""
+    description = ""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declares the command's arguments."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Does the work; returns the exit code (errors are raised as QMLStudioError)."""
+        raise NotImplementedError
+
+
+def _option_pairs(values: Sequence[str] | None) -> dict[str, str]:
+    from qmlstudio.core.options import parse_option_text
+
+    return parse_option_text(values or [])
+
+
+# ---------------------------------------------------------------------------
+class GuiCommand(Command):
+    name = "gui"
+    help = "open the QML Studio window (the default when no command is given)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", nargs="?", help="a .qmls project to open")
+        parser.add_argument(
+            "--quit-after", type=int, metavar="MS", help="quit after MS milliseconds (for smoke tests)"
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            from qmlstudio.gui.app import run_gui
+        except ImportError as exc:
+            raise QMLStudioError(
+                f"the GUI cannot start: {exc}. Install the Qt system libraries (see README, 'make run')."
+            ) from None
+        project = getattr(args, "project", None)
+        if project and not Path(project).exists():
+            raise QMLStudioError(f"{project}: no such project file")
+        return run_gui(project, quit_after_ms=getattr(args, "quit_after", None))
+
+
+class NewCommand(Command):
+    name = "new"
+    help = "write a ready-to-train project file"
+    description = (
+        "Creates PROJECT from a dataset, an encoding, an ansatz template, a model, an optimizer and a "
+        "backend (names as listed by 'qmlstudio plugins'). Options of each are given as NAME=VALUE, "
+        "e.g. --dataset-option samples=300 --encoding-option rotation=rx."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls file to write")
+        parser.add_argument("--dataset", required=True, help="dataset name, e.g. moons, iris, digits, csv")
+        parser.add_argument("--features", type=int, metavar="K", help="reduce to K features with PCA")
+        parser.add_argument("--encoding", default="angle", help="encoding name (default: angle)")
+        parser.add_argument("--ansatz", default="real-amplitudes", help="ansatz template (default: real-amplitudes)")
+        parser.add_argument("--reps", type=int, metavar="N", help="layers of the ansatz template")
+        parser.add_argument("--model", choices=["vqc", "regressor", "kernel"], help="model kind (default: by dataset)")
+        parser.add_argument("--optimizer", default="adam", help="optimizer name (default: adam)")
+        parser.add_argument("--backend", default="aer-statevector", help="backend name (default: aer-statevector)")
+        parser.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+        parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+        parser.add_argument("--name", help="project title (default: the file name)")
+        parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+        for kind in ("dataset", "encoding", "ansatz", "optimizer", "backend"):
+            parser.add_argument(
+                f"--{kind}-option", action="append", metavar="NAME=VALUE", dest=f"{kind}_options",
+                help=f"an option of the {kind} (repeatable)",
+            )
+
+    def run(self, args: argparse.Namespace) -> int:
+        from qmlstudio.core.project import save_project
+        from qmlstudio.plugins.manager import load_plugins
+        from qmlstudio.plugins.project_setup import new_project
+
+        path = Path(args.project)
+        if path.exists() and not args.force:
+            raise QMLStudioError(f"{path} exists; use --force to overwrite it")
+        if args.features is not None and args.features < 1:
+            raise QMLStudioError("--features must be at least 1")
+        if args.reps is not None and args.reps < 1:
+            raise QMLStudioError("--reps must be at least 1")
+        if args.epochs < 1:
+            raise QMLStudioError("--epochs must be at least 1")
+        registry = load_plugins()
+        ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
+        if args.reps is not None:
+            ansatz_options["reps"] = args.reps
+        project = new_project(
+            registry,
+            name=args.name or path.stem,
+            dataset=args.dataset,
+            dataset_options=_option_pairs(args.dataset_options),
+            features=args.features,
+            encoding=args.encoding,
+            encoding_options=_option_pairs(args.encoding_options),
+            ansatz=args.ansatz,
+            ansatz_options=ansatz_options,
+            model=args.model,
+            optimizer=args.optimizer,
+            optimizer_options=_option_pairs(args.optimizer_options),
+            backend=args.backend,
+            backend_options=_option_pairs(args.backend_options),
+            epochs=args.epochs,
+            seed=args.seed,
+        )
+        save_project(project, path)
+        c = project.circuit
+        print(
+            f"wrote {path}: {project.dataset.name} → {project.encoding.name} encoding + "
+            f"{project.ansatz.name if project.ansatz else 'custom'} ansatz on {c.num_qubits} qubits, "
+            f"{c.num_weights} trainable weights, {project.model.kind}, {project.optimizer.name}, {project.backend.name}"
+        )
+        return 0
+
+
+class ExportCommand(Command):
+    name = "export"
+    help = "write a project's circuit as .qasm, .qpy, .py, .png or .svg"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls project")
+        parser.add_argument("--circuit", required=True, metavar="FILE", help="output file; the suffix picks the format")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from qmlstudio.core.circuit_files import export_circuit
+        from qmlstudio.core.project import load_project
+
+        project = load_project(args.project)
+        export_circuit(project.circuit, args.circuit)
+        print(f"wrote {args.circuit}")
+        return 0
+
+
+class PluginsCommand(Command):
+    name = "plugins"
+    help = "list plugins, what they provide and their status"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of failed plugins")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from qmlstudio.plugins.manager import load_plugins
+
+        registry = load_plugins()
+        infos = list(registry.plugins.values())
+        if args.json:
+            print(json.dumps({"plugins": [i.to_dict() for i in infos]}, indent=2, ensure_ascii=False))
+            return 0
+        if not infos:
+            print("no plugins found (is QMLSTUDIO_DISABLE_PLUGIN_AUTOLOAD set?)")
+        for info in infos:
+            version = f" {info.version}" if info.version else ""
+            print(f"{info.name}{version}  [{info.source}]  {info.status}")
+            for kind, names in info.provides.items():
+                if names:
+                    print(f"    {kind}: {', '.join(names)}")
+            for problem in info.problems:
+                print(f"    ! {problem.stage}: {problem.message}")
+                if args.verbose and problem.traceback:
+                    print("      " + problem.traceback.rstrip().replace("\n", "\n      "))
+        return 0
+
+
+COMMANDS: list[Command] = [GuiCommand(), NewCommand(), ExportCommand(), PluginsCommand()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="QML Studio: design, train and benchmark quantum machine-learning circuits.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.description or command.help)
+        command.add_arguments(p)
+        p.set_defaults(handler=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qmlstudio`` console script and ``python -m qmlstudio``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Command = getattr(args, "handler", None) or COMMANDS[0]
+    try:
+        return handler.run(args) or 0
+    except QMLStudioError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `qmlstudio plugins | head`
+        return 0

@@ -1,0 +1,332 @@
+"""What plugins hand to QML Studio: small declarative descriptors with lazy factories.
+
+A hook returns a list of descriptors (an :class:`EncodingSpec`, an :class:`AnsatzSpec`...).
+Each has a unique ``name``, a ``title`` and ``description`` for people, its declared
+:class:`~qmlstudio.core.options.Option`\\ s, and a ``factory``: either a callable or an
+import path ``"package.module:attribute"`` that is imported only when the thing is used,
+so that listing plugins never imports heavy libraries such as qiskit-aer.
+
+``spec.create(options)`` checks the options, imports the factory and calls it with them
+as keyword arguments. What the factory returns is described by the abstract classes at the
+bottom of this module (:class:`Encoding`, :class:`Ansatz`, :class:`Optimizer`,
+:class:`Backend`); a dataset factory returns a :class:`~qmlstudio.core.dataset.Dataset`.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from qmlstudio.core.circuit import CircuitDesign
+from qmlstudio.core.dataset import Dataset
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.options import Option, resolve_options
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+class PluginError(QMLStudioError):
+    """A plugin is broken: it failed to import, raised in a hook or returned garbage."""
+
+
+def load_reference(reference: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The object an import path ``"pkg.module:attr.sub"`` names (a callable is returned as is)."""
+    if callable(reference):
+        return reference
+    module_name, sep, attribute = str(reference).partition(":")
+    if not sep or not module_name or not attribute:
+        raise PluginError(f"factory {reference!r} must look like 'package.module:function'")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except ImportError as exc:
+        raise PluginError(f"cannot import {module_name!r} for {reference!r}: {exc}") from exc
+    except AttributeError:
+        raise PluginError(f"{module_name!r} has no {attribute!r} (from {reference!r})") from None
+    if not callable(target):
+        raise PluginError(f"{reference!r} is not callable")
+    return target
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Common part of every descriptor."""
+
+    name: str
+    title: str
+    factory: str | Callable[..., Any]
+    description: str = ""
+    options: tuple[Option, ...] = field(default=())
+
+    kind: ClassVar[str] = "thing"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", tuple(self.options))
+
+    def problems(self) -> list[str]:
+        """What makes this descriptor malformed (empty when it is fine)."""
+        found = []
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            found.append(f"{self.kind} name {self.name!r} must be lowercase letters, digits, '-' or '_'")
+        if not isinstance(self.title, str) or not self.title:
+            found.append(f"{self.kind} {self.name!r} needs a title")
+        if not (callable(self.factory) or (isinstance(self.factory, str) and ":" in self.factory)):
+            found.append(f"{self.kind} {self.name!r}: factory must be callable or 'module:attribute'")
+        if not all(isinstance(o, Option) for o in self.options):
+            found.append(f"{self.kind} {self.name!r}: options must be Option objects")
+        return found
+
+    def resolve(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The options with defaults filled in and every value checked."""
+        return resolve_options(self.options, options, owner=f"{self.kind} {self.name!r}")
+
+    def create(self, options: Mapping[str, Any] | None = None) -> Any:
+        """Imports the factory and calls it with the checked options."""
+        return load_reference(self.factory)(**self.resolve(options))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description, for ``qmlstudio plugins --json`` and the GUI."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "options": [o.to_dict() for o in self.options],
+        }
+
+
+@dataclass(frozen=True)
+class EncodingSpec(Spec):
+    """An encoding: how a row of features becomes the angles of a data circuit.
+
+    ``factory(**options)`` returns an :class:`Encoding`.
+    """
+
+    kind: ClassVar[str] = "encoding"
+
+
+@dataclass(frozen=True)
+class AnsatzSpec(Spec):
+    """A trainable layer template the editor can insert; ``factory(**options)`` returns an :class:`Ansatz`."""
+
+    kind: ClassVar[str] = "ansatz"
+
+
+@dataclass(frozen=True)
+class OptimizerSpec(Spec):
+    """An optimizer; ``factory(**options)`` returns an :class:`Optimizer`.
+
+    ``uses_gradient`` says whether it asks for gradients (gradient-free ones run on any
+    backend, including shot-based and hardware ones).
+    """
+
+    uses_gradient: bool = True
+    kind: ClassVar[str] = "optimizer"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "uses_gradient": self.uses_gradient}
+
+
+@dataclass(frozen=True)
+class DatasetSpec(Spec):
+    """A dataset; ``factory(**options)`` returns a :class:`~qmlstudio.core.dataset.Dataset`.
+
+    ``task`` is ``"classification"`` or ``"regression"``; ``images`` marks image data.
+    """
+
+    task: str = "classification"
+    images: bool = False
+    kind: ClassVar[str] = "dataset"
+
+    def create(self, options: Mapping[str, Any] | None = None) -> Dataset:
+        data = super().create(options)
+        if not isinstance(data, Dataset):
+            raise PluginError(f"dataset {self.name!r} returned {type(data).__name__}, not a Dataset")
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "task": self.task, "images": self.images}
+
+
+@dataclass(frozen=True)
+class BackendSpec(Spec):
+    """Where circuits run; ``factory(**options)`` returns a :class:`Backend`.
+
+    ``available`` is a callable (or import path) that returns ``None`` when the backend can
+    be used here, or a sentence saying why not (a missing package, no GPU, no account).
+    It must be cheap and must not import the backend's heavy dependencies.
+    """
+
+    available: str | Callable[[], str | None] | None = None
+    kind: ClassVar[str] = "backend"
+
+    def unavailable_reason(self) -> str | None:
+        if self.available is None:
+            return None
+        try:
+            return load_reference(self.available)()
+        except Exception as exc:  # a broken check must not break the listing
+            return f"its availability check failed: {exc}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "unavailable": self.unavailable_reason()}
+
+
+@dataclass(frozen=True)
+class PanelSpec(Spec):
+    """An extra dock widget. ``factory(main_window)`` returns a QWidget; it is imported only by the GUI.
+
+    ``area`` is ``"left"``, ``"right"`` or ``"bottom"``.
+    """
+
+    area: str = "right"
+    kind: ClassVar[str] = "panel"
+
+    def create(self, options: Mapping[str, Any] | None = None) -> Any:  # pragma: no cover - GUI only
+        raise PluginError("panels are created by the GUI with create_widget(main_window)")
+
+    def create_widget(self, main_window: Any) -> Any:
+        return load_reference(self.factory)(main_window)
+
+
+# ---------------------------------------------------------------------------
+# What factories return
+# ---------------------------------------------------------------------------
+class Encoding(abc.ABC):
+    """A way of loading a feature row into qubits, as a bindable circuit template.
+
+    The circuit uses data inputs ``x[0] .. x[m-1]`` and no weights; ``transform`` maps raw
+    feature rows to the ``m`` values bound to them (the identity for angle encoding; the
+    state-preparation angles for amplitude encoding), so the same template serves every
+    sample of a batch.
+    """
+
+    #: how many times the encoding is repeated between ansatz layers (data re-uploading)
+    repetitions: int = 1
+
+    @abc.abstractmethod
+    def num_qubits(self, num_features: int) -> int:
+        """Qubits needed for ``num_features`` features."""
+
+    def num_inputs(self, num_features: int) -> int:
+        """Length of the input vector ``x`` the circuit uses (default: one per feature)."""
+        return num_features
+
+    @abc.abstractmethod
+    def circuit(self, num_features: int) -> CircuitDesign:
+        """The encoding circuit over inputs ``x[j]``."""
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Values bound to ``x`` for a batch of feature rows (samples × features)."""
+        return np.asarray(features, dtype=float)
+
+    def check(self, num_features: int) -> str | None:
+        """``None`` when ``num_features`` features can be encoded, else why not."""
+        return None
+
+
+class Ansatz(abc.ABC):
+    """A trainable layer template."""
+
+    @abc.abstractmethod
+    def build(self, num_qubits: int) -> CircuitDesign:
+        """The template on ``num_qubits`` qubits with weights ``θ[0] .. θ[n-1]``."""
+
+
+@dataclass
+class OptimizerStep:
+    """What an optimizer reports after each iteration."""
+
+    iteration: int
+    x: np.ndarray
+    loss: float
+    grad_norm: float | None = None
+    evaluations: int = 0
+
+
+@dataclass
+class OptimizerResult:
+    x: np.ndarray
+    loss: float
+    iterations: int
+    stopped: bool = False
+    message: str = ""
+
+
+class Problem(abc.ABC):
+    """The objective an optimizer minimizes (the engine provides it)."""
+
+    @abc.abstractmethod
+    def value(self, x: np.ndarray) -> float:
+        """The loss at ``x``."""
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss and its gradient at ``x``."""
+        raise NotImplementedError
+
+
+class Optimizer(abc.ABC):
+    """Minimizes a :class:`Problem`, reporting every iteration.
+
+    ``callback(step)`` is called after each iteration; when it returns ``True`` the
+    optimizer stops at once and returns what it has. Evaluations may also raise (the engine
+    raises to cancel); the optimizer lets such exceptions through.
+    """
+
+    uses_gradient: bool = True
+
+    @abc.abstractmethod
+    def minimize(
+        self,
+        problem: Problem,
+        x0: np.ndarray,
+        *,
+        max_iterations: int,
+        callback: Callable[[OptimizerStep], bool | None] | None = None,
+    ) -> OptimizerResult:
+        """Runs at most ``max_iterations`` iterations from ``x0``."""
+
+
+class Backend(abc.ABC):
+    """Hands the engine qiskit V2 primitives and the pass manager for the circuits they run."""
+
+    #: exact expectation values (no shot noise), so exact gradients are meaningful
+    exact: bool = False
+    #: shots per circuit, or None for exact backends
+    shots: int | None = None
+
+    @abc.abstractmethod
+    def estimator(self) -> Any:
+        """A ``qiskit.primitives.BaseEstimatorV2``."""
+
+    @abc.abstractmethod
+    def sampler(self) -> Any:
+        """A ``qiskit.primitives.BaseSamplerV2``."""
+
+    def pass_manager(self) -> Any:
+        """A pass manager that turns circuits into what the primitives accept."""
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        return generate_preset_pass_manager(optimization_level=1, basis_gates=None)
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+SPEC_TYPES: dict[str, type[Spec]] = {
+    "qmlstudio_encodings": EncodingSpec,
+    "qmlstudio_ansatze": AnsatzSpec,
+    "qmlstudio_optimizers": OptimizerSpec,
+    "qmlstudio_datasets": DatasetSpec,
+    "qmlstudio_backends": BackendSpec,
+    "qmlstudio_panels": PanelSpec,
+}
+
+
+def spec_names(specs: Sequence[Spec]) -> list[str]:
+    return [s.name for s in specs]

@@ -1,0 +1,115 @@
+"""The public plugin API of QML Studio: every hook a plugin may implement.
+
+A plugin is a module or object with functions marked ``@qmlstudio.plugins.hookimpl`` and
+named after the hooks below, registered under the ``qmlstudio`` entry-point group::
+
+    [project.entry-points.qmlstudio]
+    my-plugin = "my_package.plugin"
+
+Every hook takes no arguments today and returns a list of descriptors from
+:mod:`qmlstudio.plugins.descriptors`. Arguments may be added to hooks in later versions and
+are never removed; an implementation may accept fewer arguments than the spec names
+(pluggy passes only those it asks for).
+
+Hooks are called once when the plugin manager loads, each plugin's implementation on its
+own: a plugin that raises or returns something malformed is reported and skipped, and the
+other plugins' results are kept. Names must be unique per hook across all plugins; the
+first plugin to claim a name keeps it, the later one is reported.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from qmlstudio.plugins.descriptors import (
+    AnsatzSpec,
+    BackendSpec,
+    DatasetSpec,
+    EncodingSpec,
+    OptimizerSpec,
+    PanelSpec,
+)
+
+PROJECT_NAME = "qmlstudio"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# ---------------------------------------------------------------------------
+# Data and encodings
+# ---------------------------------------------------------------------------
+@hookspec
+def qmlstudio_encodings() -> list[EncodingSpec]:
+    """Encodings: how a row of features becomes a parameterized circuit.
+
+    Called once at start-up. Returns a list of :class:`EncodingSpec`; each factory, called
+    with the encoding's options as keyword arguments, returns an
+    :class:`~qmlstudio.plugins.descriptors.Encoding` that says how many qubits it needs for
+    k features, gives its circuit over input parameters ``x[j]``, and maps a batch of raw
+    feature rows to the values bound to those parameters.
+    """
+
+
+@hookspec
+def qmlstudio_datasets() -> list[DatasetSpec]:
+    """Datasets a user can pick.
+
+    Called once at start-up. Returns a list of :class:`DatasetSpec`; each factory, called
+    with the dataset's options, returns a :class:`~qmlstudio.core.dataset.Dataset` holding
+    features, labels, feature names, class names and, for images, the image shape. Factories
+    must work offline: nothing may be downloaded at run time.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Models and training
+# ---------------------------------------------------------------------------
+@hookspec
+def qmlstudio_ansatze() -> list[AnsatzSpec]:
+    """Trainable layer templates the editor can insert and expand into gates.
+
+    Called once at start-up. Returns a list of :class:`AnsatzSpec`; each factory, called
+    with the template's options (such as ``reps``), returns an
+    :class:`~qmlstudio.plugins.descriptors.Ansatz` whose ``build(num_qubits)`` gives a
+    :class:`~qmlstudio.core.circuit.CircuitDesign` with weights ``θ[0..n-1]``.
+    """
+
+
+@hookspec
+def qmlstudio_optimizers() -> list[OptimizerSpec]:
+    """Optimizers with their options (name, type, default, range).
+
+    Called once at start-up. Returns a list of :class:`OptimizerSpec`; each factory, called
+    with the optimizer's options, returns an
+    :class:`~qmlstudio.plugins.descriptors.Optimizer` that reports each iteration to a
+    callback and stops as soon as the callback returns ``True``.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Where circuits run
+# ---------------------------------------------------------------------------
+@hookspec
+def qmlstudio_backends() -> list[BackendSpec]:
+    """Backends that hand the engine qiskit V2 primitives and a pass manager.
+
+    Called once at start-up. Returns a list of :class:`BackendSpec`; each factory, called
+    with the backend's options, returns a :class:`~qmlstudio.plugins.descriptors.Backend`
+    giving a ``BaseEstimatorV2``, a ``BaseSamplerV2`` and a pass manager. The spec's
+    ``available`` check says why the backend cannot be used here (or ``None``); it must not
+    import the backend's heavy dependencies.
+    """
+
+
+# ---------------------------------------------------------------------------
+# The window
+# ---------------------------------------------------------------------------
+@hookspec
+def qmlstudio_panels() -> list[PanelSpec]:
+    """Extra dock widgets a plugin adds to the main window.
+
+    Called once at start-up, also by the headless CLI. Returns a list of
+    :class:`PanelSpec`, each naming its widget by import path: the Qt code is imported only
+    by the GUI, which calls the factory with the main window and docks the widget it returns
+    in the spec's ``area``.
+    """

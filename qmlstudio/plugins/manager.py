@@ -1,0 +1,329 @@
+"""Finds plugins, calls their hooks one by one and keeps what each provides.
+
+Plugins come from the ``qmlstudio`` entry-point group (built-ins are declared there by
+QML Studio's own pyproject exactly as a third-party package would) or are registered in
+process with :meth:`PluginRegistry.register` (tests, scripts). Every fault is contained:
+a plugin that fails to import or to register, or whose hook raises, is marked ``failed``
+and contributes nothing; a malformed descriptor, or one whose name another plugin already
+took, is skipped on its own. Each fault is kept as a :class:`PluginProblem` with the
+plugin's name, what went wrong and the traceback, for ``qmlstudio plugins`` and the
+Plugins dialog. Nothing a plugin does stops the app or the CLI from starting.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.plugins import hookspecs
+from qmlstudio.plugins.descriptors import SPEC_TYPES, Spec
+
+ENTRY_POINT_GROUP = "qmlstudio"
+AUTOLOAD_ENV = "QMLSTUDIO_DISABLE_PLUGIN_AUTOLOAD"
+BUILTIN_DISTRIBUTION = "qmlstudio"
+
+#: hook name → the short name used in listings ("qmlstudio_encodings" → "encodings")
+HOOKS: dict[str, str] = {hook: hook.removeprefix("qmlstudio_") for hook in SPEC_TYPES}
+
+
+class UnknownNameError(QMLStudioError, LookupError):
+    """A project or command asks for an encoding, dataset... that no plugin provides."""
+
+
+@dataclass
+class PluginProblem:
+    """One thing that went wrong with a plugin."""
+
+    plugin: str
+    stage: str  # "import", "register", a hook name
+    message: str
+    traceback: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"plugin": self.plugin, "stage": self.stage, "message": self.message, "traceback": self.traceback}
+
+
+@dataclass
+class PluginInfo:
+    """A plugin as listed by ``qmlstudio plugins`` and the Plugins dialog."""
+
+    name: str
+    version: str | None
+    source: str  # "built-in", the distribution that installed it, or "registered"
+    module: str | None = None
+    status: str = "ok"  # "ok", "disabled" or "failed"
+    provides: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[PluginProblem] = field(default_factory=list)
+
+    @property
+    def builtin(self) -> bool:
+        return self.source == "built-in"
+
+    @property
+    def reason(self) -> str:
+        """The first problem's message (why it failed), or ''."""
+        return self.problems[0].message if self.problems else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "builtin": self.builtin,
+            "module": self.module,
+            "status": self.status,
+            "reason": self.reason,
+            "provides": {k: list(v) for k, v in self.provides.items() if v},
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def _format_exception(exc: BaseException) -> tuple[str, str]:
+    message = f"{type(exc).__name__}: {exc}".strip()
+    return message, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+class PluginRegistry:
+    """Everything the installed and registered plugins provide, by hook and name."""
+
+    def __init__(self, disabled: Iterable[str] = ()) -> None:
+        self.disabled = set(disabled)
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self._specs: dict[str, dict[str, Spec]] = {short: {} for short in HOOKS.values()}
+        self._owner: dict[str, dict[str, str]] = {short: {} for short in HOOKS.values()}
+
+    # ------------------------------------------------------------------ loading
+    def load_entry_points(self) -> list[str]:
+        """Imports and registers every ``qmlstudio`` entry point not yet known; returns their names."""
+        found = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+        def order(ep: importlib.metadata.EntryPoint) -> tuple[int, str, str]:
+            dist = ep.dist.name if ep.dist else ""
+            return (0 if dist == BUILTIN_DISTRIBUTION else 1, dist.lower(), ep.name)
+
+        added = []
+        seen: set[str] = set()
+        for ep in sorted(found, key=order):
+            if ep.name in self.plugins or ep.name in seen:
+                if ep.name in seen:
+                    dist = ep.dist.name if ep.dist else "?"
+                    self._note(PluginInfo(ep.name + f" ({dist})", None, dist, ep.value, "failed"), "register",
+                               f"another plugin is already called {ep.name!r}; this one was skipped")
+                continue
+            seen.add(ep.name)
+            dist_name = ep.dist.name if ep.dist else None
+            source = "built-in" if dist_name == BUILTIN_DISTRIBUTION else (dist_name or "unknown")
+            version = ep.dist.version if ep.dist else None
+            info = PluginInfo(ep.name, version, source, ep.value)
+            self.plugins[ep.name] = info
+            added.append(ep.name)
+            if ep.name in self.disabled:
+                info.status = "disabled"
+                continue
+            try:
+                plugin = ep.load()
+            except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self._fail(info, "import", exc)
+                continue
+            self._register(info, plugin)
+        self.refresh()
+        return added
+
+    def register(self, plugin: Any, name: str, version: str | None = None) -> PluginInfo:
+        """Registers a plugin object or module in process (tests use this in try/finally)."""
+        if name in self.plugins:
+            raise QMLStudioError(f"a plugin called {name!r} is already registered")
+        info = PluginInfo(name, version, "registered", getattr(plugin, "__name__", type(plugin).__name__))
+        self.plugins[name] = info
+        if name in self.disabled:
+            info.status = "disabled"
+        else:
+            self._register(info, plugin)
+        self.refresh()
+        return info
+
+    def unregister(self, name: str) -> None:
+        """Forgets a plugin and everything it provided."""
+        if self.pm.has_plugin(name):
+            self.pm.unregister(name=name)
+        self.plugins.pop(name, None)
+        self.refresh()
+
+    def _register(self, info: PluginInfo, plugin: Any) -> None:
+        try:
+            self.pm.register(plugin, name=info.name)
+        except BaseException as exc:  # noqa: BLE001 - pluggy validation errors and anything odd
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self._fail(info, "register", exc)
+            return
+        unknown = [
+            attr
+            for attr in dir(plugin)
+            if attr.startswith("qmlstudio_") and attr not in HOOKS and callable(getattr(plugin, attr, None))
+        ]
+        for attr in unknown:
+            close = [h for h in HOOKS if h.startswith(attr) or attr.startswith(h)]
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self._note(info, "register", f"{attr} is not a QML Studio hook{hint}; it is never called")
+
+    def _fail(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
+        message, trace = _format_exception(exc)
+        info.status = "failed"
+        info.problems.append(PluginProblem(info.name, stage, message, trace))
+        if self.pm.has_plugin(info.name):
+            self.pm.unregister(name=info.name)
+
+    def _note(self, info: PluginInfo, stage: str, message: str) -> None:
+        info.problems.append(PluginProblem(info.name, stage, message))
+        if info.name not in self.plugins:
+            self.plugins[info.name] = info
+
+    # ------------------------------------------------------------ calling hooks
+    def refresh(self) -> None:
+        """Calls every hook of every registered plugin again and rebuilds the tables."""
+        for info in self.plugins.values():
+            info.problems = [p for p in info.problems if p.stage in ("import", "register")]
+            info.provides = {}
+        ordered = [name for name in self.plugins if self.pm.has_plugin(name)]
+        collected: dict[str, dict[str, list[Spec]]] = {name: {} for name in ordered}
+        for hook, short in HOOKS.items():
+            caller = getattr(self.pm.hook, hook)
+            impls = {self.pm.get_name(impl.plugin): impl for impl in caller.get_hookimpls()}
+            for name in ordered:
+                impl = impls.get(name)
+                if impl is None:
+                    continue
+                info = self.plugins[name]
+                try:
+                    result = impl.function()
+                except BaseException as exc:  # noqa: BLE001
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    message, trace = _format_exception(exc)
+                    info.status = "failed"
+                    info.problems.append(PluginProblem(name, hook, f"{hook} raised {message}", trace))
+                    continue
+                collected[name][short] = self._check_result(info, hook, result)
+        self._specs = {short: {} for short in HOOKS.values()}
+        self._owner = {short: {} for short in HOOKS.values()}
+        for name in ordered:
+            info = self.plugins[name]
+            if info.status == "failed":
+                continue  # a plugin whose hook raised contributes nothing at all
+            for short, specs in collected[name].items():
+                for spec in specs:
+                    owner = self._owner[short].get(spec.name)
+                    if owner is not None:
+                        info.problems.append(
+                            PluginProblem(
+                                name,
+                                f"qmlstudio_{short}",
+                                f"{SPEC_TYPES['qmlstudio_' + short].kind} {spec.name!r} is already provided by "
+                                f"plugin {owner!r}; this one was skipped",
+                            )
+                        )
+                        continue
+                    self._specs[short][spec.name] = spec
+                    self._owner[short][spec.name] = name
+                    info.provides.setdefault(short, []).append(spec.name)
+
+    def _check_result(self, info: PluginInfo, hook: str, result: Any) -> list[Spec]:
+        expected = SPEC_TYPES[hook]
+        if result is None:
+            return []
+        if not isinstance(result, (list, tuple)):
+            info.problems.append(
+                PluginProblem(info.name, hook, f"{hook} returned {type(result).__name__}, not a list of {expected.__name__}")
+            )
+            return []
+        good = []
+        for index, item in enumerate(result):
+            if not isinstance(item, expected):
+                info.problems.append(
+                    PluginProblem(info.name, hook, f"{hook} item {index} is {type(item).__name__}, not {expected.__name__}; skipped")
+                )
+                continue
+            try:
+                problems = item.problems()
+            except Exception as exc:  # noqa: BLE001 - a broken descriptor subclass
+                problems = [_format_exception(exc)[0]]
+            if problems:
+                info.problems.append(PluginProblem(info.name, hook, f"{hook} item {index} skipped: " + "; ".join(problems)))
+                continue
+            good.append(item)
+        return good
+
+    # --------------------------------------------------------------- lookups
+    def specs(self, kind: str) -> dict[str, Spec]:
+        """Every descriptor of a kind (``"encodings"``, ``"datasets"``...) by name, in load order."""
+        return dict(self._specs[kind])
+
+    @property
+    def encodings(self) -> dict[str, Any]:
+        return self.specs("encodings")
+
+    @property
+    def ansatze(self) -> dict[str, Any]:
+        return self.specs("ansatze")
+
+    @property
+    def optimizers(self) -> dict[str, Any]:
+        return self.specs("optimizers")
+
+    @property
+    def datasets(self) -> dict[str, Any]:
+        return self.specs("datasets")
+
+    @property
+    def backends(self) -> dict[str, Any]:
+        return self.specs("backends")
+
+    @property
+    def panels(self) -> dict[str, Any]:
+        return self.specs("panels")
+
+    def get(self, kind: str, name: str) -> Any:
+        """The descriptor called ``name``, or :class:`UnknownNameError` listing what exists."""
+        table = self._specs[kind]
+        try:
+            return table[name]
+        except KeyError:
+            singular = SPEC_TYPES["qmlstudio_" + kind].kind
+            known = ", ".join(table) or "none: no plugin provides any"
+            raise UnknownNameError(f"unknown {singular} {name!r} (available: {known})") from None
+
+    def owner(self, kind: str, name: str) -> str | None:
+        """The plugin that provides ``name``."""
+        return self._owner[kind].get(name)
+
+    @property
+    def problems(self) -> list[PluginProblem]:
+        return [p for info in self.plugins.values() for p in info.problems]
+
+
+def autoload_enabled() -> bool:
+    """False when ``QMLSTUDIO_DISABLE_PLUGIN_AUTOLOAD`` is set to a true value (tests use it)."""
+    return os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
+
+
+def load_plugins(disabled: Iterable[str] | None = None, autoload: bool | None = None) -> PluginRegistry:
+    """The registry the app and the CLI use: entry points loaded, disabled ones from settings skipped."""
+    if disabled is None:
+        from qmlstudio.core.settings import Settings
+
+        disabled = Settings.load().disabled_plugins
+    registry = PluginRegistry(disabled)
+    if autoload_enabled() if autoload is None else autoload:
+        registry.load_entry_points()
+    return registry

@@ -393,7 +393,8 @@ class CircuitDesign:
         Gates outside :data:`GATES` are decomposed into them; barriers, measurements and
         identities are dropped. Parameters named ``x[j]`` (or ``x_j`` after a QASM round
         trip) become data inputs, ``θ[i]`` keep their index, and any other parameter
-        becomes a new trainable weight.
+        becomes a new trainable weight. The result equals the circuit up to its global
+        phase, which a design does not keep (it changes no probability or expectation).
         """
         from qiskit import transpile
 
@@ -433,25 +434,38 @@ class _ParameterNames:
 
     def __init__(self, parameters: Iterable[Any]) -> None:
         self.table: dict[str, str] = {}
-        taken: set[int] = set()
-        loose = []
+        used: set[str] = set()
+        candidates = []
         for p in parameters:
             match = _VECTOR_ELEMENT.match(p.name)
             vec = match.group("vec") if match else None
             index = match and (match.group("i") or match.group("j"))
-            if vec == "x" and index is not None:
-                self.table[p.name] = f"x[{int(index)}]"
-            elif vec in ("θ", "theta", "w") and index is not None:
-                self.table[p.name] = f"θ[{int(index)}]"
-                taken.add(int(index))
-            else:
-                loose.append(p.name)
-        counter = 0
-        for name in loose:
-            while counter in taken:
-                counter += 1
-            self.table[name] = f"θ[{counter}]"
-            taken.add(counter)
+            kind = "x" if vec == "x" else "θ"
+            # Exact qiskit names (θ[0], x[1]) keep their index first, then aliases and
+            # QASM-mangled names, then anything else; two parameters never share a symbol.
+            rank = 2
+            if index is not None and vec in ("θ", "theta", "w", "x"):
+                rank = 0 if "[" in p.name and vec in ("θ", "x") else 1
+            candidates.append((rank, p.name, kind, None if index is None or rank == 2 else int(index)))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        loose = []
+        for rank, name, kind, index in candidates:
+            symbol = f"{kind}[{index}]" if index is not None else None
+            if symbol is None or symbol in used:
+                loose.append((name, kind))
+                continue
+            self.table[name] = symbol
+            used.add(symbol)
+        counters = {"θ": 0, "x": 0}
+        for name, kind in loose:
+            while f"{kind}[{counters[kind]}]" in used:
+                counters[kind] += 1
+            self.table[name] = f"{kind}[{counters[kind]}]"
+            used.add(self.table[name])
+        names = sorted(self.table, key=len, reverse=True)
+        self._pattern = (
+            re.compile("(?<![\\w\\[])(" + "|".join(re.escape(n) for n in names) + ")(?![\\w\\[])") if names else None
+        )
 
     def angle(self, value: Any) -> Angle:
         if isinstance(value, (int, float)):
@@ -459,12 +473,7 @@ class _ParameterNames:
         if hasattr(value, "parameters") and not value.parameters:
             return Angle(float(value))
         text = str(value)
-        # Longest names first so that "a1" is not replaced inside "a10".
-        for name in sorted(self.table, key=len, reverse=True):
-            text = _replace_symbol(text, name, self.table[name])
+        if self._pattern is not None:
+            # One pass, so that a replacement is never replaced again.
+            text = self._pattern.sub(lambda m: self.table[m.group(1)], text)
         return Angle(text.replace("π", "pi"))
-
-
-def _replace_symbol(text: str, name: str, symbol: str) -> str:
-    pattern = r"(?<![\w\[])" + re.escape(name) + r"(?![\w\[])"
-    return re.sub(pattern, symbol, text)

@@ -46,6 +46,8 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Pow: lambda a, b: a**b,
 }
 _MAX_LENGTH = 500
+#: Highest weight or input index an angle may name (a typo must not allocate gigabytes).
+MAX_INDEX = 100_000
 
 
 class Angle:
@@ -177,7 +179,36 @@ def _parse(text: str) -> ast.Expression:
     except SyntaxError as exc:
         raise ExpressionError(f"cannot read angle {text!r}: {exc.msg}") from None
     tree = _Canonical(text).visit(tree)
-    return ast.fix_missing_locations(tree)
+    tree = ast.fix_missing_locations(tree)
+    _check_constant_parts(tree.body, text)
+    return tree
+
+
+def _check_constant_parts(node: ast.AST, text: str) -> None:
+    """Refuses constant sub-formulas that are not finite reals (``1/0``, ``log(0)``, ``2**10000``)."""
+    if not _symbols(node):
+        with np.errstate(all="raise"):
+            try:
+                value = _evaluate(node, lambda kind, index: 0.0)
+            except (ArithmeticError, FloatingPointError, ValueError):
+                value = None
+        if not isinstance(value, (float, np.floating)) or not math.isfinite(value):
+            raise ExpressionError(f"angle {text!r}: {ast.unparse(node)} is not a finite real number")
+        return
+    if isinstance(node, ast.BinOp):
+        children = [node.left, node.right]
+        if isinstance(node.op, ast.Div) and not _symbols(node.right):
+            _check_constant_parts(node.right, text)
+            if _evaluate(node.right, lambda kind, index: 0.0) == 0:
+                raise ExpressionError(f"angle {text!r}: division by zero in {ast.unparse(node)}")
+    elif isinstance(node, ast.UnaryOp):
+        children = [node.operand]
+    elif isinstance(node, ast.Call):
+        children = list(node.args)
+    else:  # θ[i] or x[j]
+        children = []
+    for child in children:
+        _check_constant_parts(child, text)
 
 
 class _Canonical(ast.NodeTransformer):
@@ -220,6 +251,8 @@ class _Canonical(ast.NodeTransformer):
         index = node.slice
         if not (isinstance(index, ast.Constant) and type(index.value) is int and index.value >= 0):
             raise self.fail(f"the index of {name} must be a whole number ≥ 0")
+        if index.value > MAX_INDEX:
+            raise self.fail(f"the index of {name} must be at most {MAX_INDEX}")
         return ast.Subscript(value=ast.Name(id=canonical, ctx=ast.Load()), slice=ast.Constant(index.value), ctx=ast.Load())
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:

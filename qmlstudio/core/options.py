@@ -50,7 +50,7 @@ class Option:
 
         Text is accepted for every type, so values typed on a command line work.
         """
-        if value is None and self.nullable:
+        if self.nullable and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))):
             return None
         try:
             result = _CONVERT[self.type](self, value)

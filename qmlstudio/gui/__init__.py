@@ -1,0 +1,12 @@
+"""The PySide6 desktop application: main window, editors, docks and Qt workers.
+
+This is the only package that imports Qt or pyqtgraph. pyqtgraph picks its Qt binding at
+import time and tries PyQt6 before PySide6, so this package binds PySide6 first: import
+anything pyqtgraph-based through ``qmlstudio.gui``, never before it.
+"""
+
+import os
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import PySide6.QtCore  # noqa: E402,F401  (must be imported before pyqtgraph)

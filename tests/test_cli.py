@@ -132,3 +132,24 @@ def test_plugins_json(capsys):
 def test_gui_missing_project_is_a_clear_error(tmp_path, capsys):
     code, _, err = run(capsys, "gui", str(tmp_path / "nope.qmls"))
     assert code == 1 and "no such project file" in err
+
+
+def test_gui_opens_the_demo_project_and_quits_cleanly():
+    """What `make run` does, offscreen: the window opens on the demo project and exits 0."""
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo.qmls"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-m", "qmlstudio", "gui", str(demo), "--quit-after", "300"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_project_is_what_the_readme_promises():
+    from pathlib import Path
+
+    project = load_project(Path(__file__).resolve().parents[1] / "resources" / "demo.qmls")
+    assert (project.dataset.name, project.encoding.name, project.ansatz.name) == ("moons", "angle", "real-amplitudes")
+    assert project.ansatz.options["reps"] == 2
+    assert (project.optimizer.name, project.backend.name, project.model.kind) == ("adam", "aer-statevector", "vqc")

@@ -85,6 +85,9 @@ class NewCommand(Command):
         parser.add_argument("--optimizer", default="adam", help="optimizer name (default: adam)")
         parser.add_argument("--backend", default="aer-statevector", help="backend name (default: aer-statevector)")
         parser.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+        parser.add_argument(
+            "--batch-size", type=int, default=32, metavar="N", help="mini-batch size, 0 for full batch (default: 32)"
+        )
         parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
         parser.add_argument("--name", help="project title (default: the file name)")
         parser.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -108,6 +111,8 @@ class NewCommand(Command):
             raise QMLStudioError("--reps must be at least 1")
         if args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
+        if args.batch_size < 0:
+            raise QMLStudioError("--batch-size must be 0 (full batch) or more")
         registry = load_plugins()
         ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
         if args.reps is not None:
@@ -128,6 +133,7 @@ class NewCommand(Command):
             backend=args.backend,
             backend_options=_option_pairs(args.backend_options),
             epochs=args.epochs,
+            batch_size=args.batch_size,
             seed=args.seed,
         )
         save_project(project, path)
@@ -138,6 +144,127 @@ class NewCommand(Command):
             f"{c.num_weights} trainable weights, {project.model.kind}, {project.optimizer.name}, {project.backend.name}"
         )
         return 0
+
+
+class TrainCommand(Command):
+    name = "train"
+    help = "train a project headless and append the run to it"
+    description = (
+        "Trains PROJECT as configured (model, optimizer, backend, epochs) and appends the run, with "
+        "its metrics, weights and classical baselines, to the project file. Ctrl-C stops cleanly "
+        "and keeps the run so far."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls project")
+        parser.add_argument("--epochs", type=int, metavar="N", help="train N epochs (default: the project's)")
+        parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
+        parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import math
+        import signal
+
+        from qmlstudio.core.project import load_project, save_project
+        from qmlstudio.core.training import Controls
+        from qmlstudio.plugins.manager import load_plugins
+        from qmlstudio.plugins.project_setup import build_run
+
+        if args.epochs is not None and args.epochs < 1:
+            raise QMLStudioError("--epochs must be at least 1")
+        project = load_project(args.project)
+        registry = load_plugins()
+        controls = Controls()
+        progress = _Progress(enabled=not args.json and sys.stderr.isatty())
+
+        def clean(value: Any) -> Any:
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        def report(it: Any) -> None:
+            if args.json:
+                row = {k: clean(v) for k, v in it.metrics().items()}
+                row["test_loss"] = clean(it.test_loss)
+                row["shots"] = it.shots
+                print(json.dumps(row), flush=True)
+            progress.update(it)
+
+        run = build_run(project, registry, epochs=args.epochs, callback=report, controls=controls)
+        previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
+        try:
+            record = run.run()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            progress.close()
+        project.add_run(record)
+        if not args.no_save:
+            save_project(project)
+        last = {name: (values[-1] if values else None) for name, values in record.metrics.items()}
+        done = {
+            "event": "done",
+            "status": record.status,
+            "message": record.message,
+            "run_id": record.id,
+            "train_accuracy": clean(last.get("train_accuracy")),
+            "test_accuracy": clean(last.get("test_accuracy")),
+            "loss": clean(last.get("loss")),
+            "baselines": record.baselines,
+            "seconds": record.timings.get("seconds"),
+        }
+        if args.json:
+            print(json.dumps(done), flush=True)
+        else:
+            print(_summary(record, project.model.kind))
+        if record.status == "failed":
+            print(f"{PROG}: error: {record.message}", file=sys.stderr)
+            return 1
+        return 0
+
+
+class _Progress:
+    """A one-line progress bar on a terminal, with the ETA."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def update(self, it: Any) -> None:
+        if not self.enabled:
+            return
+        total = max(it.total_iterations, 1)
+        done = min(it.iteration, total)
+        width = 28
+        filled = int(width * done / total)
+        eta = it.elapsed_s / done * (total - done) if done else 0.0
+        acc = "" if it.test_accuracy is None else f"  test {it.test_accuracy:.3f}"
+        line = (
+            f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total}  epoch {it.epoch}  "
+            f"loss {it.loss:.4f}{acc}  ETA {eta:5.1f}s "
+        )
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _summary(record: Any, kind: str) -> str:
+    metrics = record.metrics
+    score = "R²" if kind == "regressor" else "accuracy"
+    train = metrics["train_accuracy"][-1] if metrics["train_accuracy"] else None
+    test = metrics["test_accuracy"][-1] if metrics["test_accuracy"] else None
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    lines = [
+        f"run {record.id}: {record.status}" + (f" ({record.message})" if record.message else ""),
+        f"  quantum model        train {score} {fmt(train)}   test {fmt(test)}   {record.timings.get('seconds') or 0:.1f} s",
+    ]
+    for name, values in record.baselines.items():
+        lines.append(
+            f"  {name:<20} train {score} {fmt(values.get('train_accuracy'))}   test {fmt(values.get('test_accuracy'))}"
+        )
+    return "\n".join(lines)
 
 
 class ExportCommand(Command):
@@ -189,7 +316,7 @@ class PluginsCommand(Command):
         return 0
 
 
-COMMANDS: list[Command] = [GuiCommand(), NewCommand(), ExportCommand(), PluginsCommand()]
+COMMANDS: list[Command] = [GuiCommand(), NewCommand(), TrainCommand(), ExportCommand(), PluginsCommand()]
 
 
 def build_parser() -> argparse.ArgumentParser:

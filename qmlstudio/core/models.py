@@ -1,0 +1,385 @@
+"""Quantum models: the circuit they run, how its measurements become predictions, and losses.
+
+A model circuit is the encoding's circuit (over data inputs ``x``) followed by the user's
+ansatz (over weights ``θ``), the pair repeated for data re-uploading. Its outputs are
+expectation values of observables that are diagonal in the computational basis:
+
+* ``modulo`` readout (qiskit-machine-learning's VQC convention): the probability of class
+  c is the probability of measuring a bitstring whose integer value is c modulo C;
+* ``z`` readout: class scores from ⟨Z_c⟩ on the first qubits;
+* regression: ⟨Z_0⟩.
+
+Two evaluators compute those values and the gradient of a loss through them: the
+:class:`ExactEvaluator` (batched statevector, adjoint gradient, for exact backends) and
+the :class:`PrimitiveEvaluator` (any backend's V2 primitives, parameter-shift gradient
+with every shifted binding of a batch in one PUB).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any, Callable
+
+import numpy as np
+
+from qmlstudio.core.circuit import CircuitDesign
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.statevector import StatevectorProgram, z_diagonal
+
+READOUTS = ("modulo", "z")
+
+
+class ModelError(QMLStudioError):
+    """The model cannot be built from these choices (too many classes for the qubits...)."""
+
+
+# ---------------------------------------------------------------------------
+# The circuit
+# ---------------------------------------------------------------------------
+def compose(encoding_design: CircuitDesign, ansatz: CircuitDesign, repetitions: int = 1) -> CircuitDesign:
+    """Encoding then ansatz, ``repetitions`` times; each repetition gets its own weights."""
+    num_qubits = max(encoding_design.num_qubits, ansatz.num_qubits)
+    per_layer = ansatz.num_weights
+    gates = []
+    column = 0
+    for r in range(repetitions):
+        for gate in encoding_design.gates:
+            gates.append(replace(gate, column=column + gate.column))
+        column += encoding_design.num_columns
+        table = {i: i + r * per_layer for i in range(per_layer)}
+        for gate in ansatz.gates:
+            params = tuple(p.renumbered(weights=table) for p in gate.params) if r else gate.params
+            gates.append(replace(gate, column=column + gate.column, params=params))
+        column += ansatz.num_columns
+    return CircuitDesign(num_qubits, gates)
+
+
+class ModelCircuit:
+    """The encoding plus the ansatz as one design, and the encoding's data transform."""
+
+    def __init__(self, encoding: Any, ansatz: CircuitDesign, num_features: int) -> None:
+        problem = encoding.check(num_features)
+        if problem:
+            raise ModelError(problem)
+        self.encoding = encoding
+        self.num_features = num_features
+        self.encoding_design = encoding.circuit(num_features)
+        self.ansatz = ansatz
+        self.repetitions = int(getattr(encoding, "repetitions", 1) or 1)
+        self.design = compose(self.encoding_design, ansatz, self.repetitions)
+        self.num_qubits = self.design.num_qubits
+        #: trainable circuit weights (gaps in the ansatz numbering included)
+        self.num_weights = ansatz.num_weights * self.repetitions
+
+    def inputs(self, features: np.ndarray) -> np.ndarray:
+        """Values bound to ``x`` for raw (prepared) feature rows."""
+        values = np.asarray(self.encoding.transform(np.asarray(features, dtype=float)), dtype=float)
+        return values[None, :] if values.ndim == 1 else values
+
+
+# ---------------------------------------------------------------------------
+# Heads: measurements → predictions, and the loss
+# ---------------------------------------------------------------------------
+class Head:
+    """Turns observable values into predictions and gives the loss and its gradients.
+
+    ``observables(num_qubits)`` gives the diagonals the evaluator measures;
+    ``num_extra`` classical parameters (output scale and bias) follow the circuit
+    weights in the optimizer's vector.
+    """
+
+    num_extra = 0
+
+    def observables(self, num_qubits: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def initial_extra(self) -> np.ndarray:
+        return np.zeros(self.num_extra)
+
+    def loss(self, values: np.ndarray, extra: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Loss, ∂loss/∂values (batch × k) and ∂loss/∂extra."""
+        raise NotImplementedError
+
+    def predict(self, values: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ClassifierHead(Head):
+    """Class probabilities and the mean cross-entropy (natural log) of the true class."""
+
+    def __init__(self, num_classes: int, readout: str = "modulo", trainable_output: bool = False, scale: float = 3.0) -> None:
+        if readout not in READOUTS:
+            raise ModelError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+        if num_classes < 2:
+            raise ModelError("a classifier needs at least two classes")
+        self.num_classes = num_classes
+        self.readout = readout
+        self.trainable = trainable_output
+        self.scale = scale
+        if readout == "z":
+            self.num_extra = (2 if num_classes == 2 else 1 + num_classes) if trainable_output else 0
+
+    def observables(self, num_qubits: int) -> np.ndarray:
+        c = self.num_classes
+        if self.readout == "modulo":
+            if c > 2**num_qubits:
+                raise ModelError(f"{c} classes need at least {math.ceil(math.log2(c))} qubits for bitstring readout")
+            index = np.arange(2**num_qubits)
+            return (index[None, :] % c == np.arange(c)[:, None]).astype(float)
+        if c == 2:
+            return z_diagonal(num_qubits, [0])[None, :]
+        if c > num_qubits:
+            raise ModelError(f"Z readout of {c} classes needs {c} qubits, the circuit has {num_qubits}")
+        return np.stack([z_diagonal(num_qubits, [q]) for q in range(c)])
+
+    def initial_extra(self) -> np.ndarray:
+        if not self.num_extra:
+            return np.zeros(0)
+        extra = np.zeros(self.num_extra)
+        extra[0] = self.scale
+        return extra
+
+    def _probabilities(self, values: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+        """Probabilities and a pull-back from ∂L/∂p to (∂L/∂values, ∂L/∂extra)."""
+        if self.readout == "modulo":
+            return values, lambda g: (g, np.zeros(0))
+        if self.num_classes == 2 and not self.trainable:
+            z = values[:, 0]
+            probs = np.column_stack([(1 + z) / 2, (1 - z) / 2])
+            return probs, lambda g: (((g[:, 0] - g[:, 1]) / 2)[:, None], np.zeros(0))
+        if self.num_classes == 2:
+            a, b = extra
+            logit = -a * values[:, 0] + b  # logit of class 1
+            p1 = 1.0 / (1.0 + np.exp(-logit))
+            probs = np.column_stack([1 - p1, p1])
+
+            def pull(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                d_logit = (g[:, 1] - g[:, 0]) * p1 * (1 - p1)
+                return (-a * d_logit)[:, None], np.array([np.sum(-values[:, 0] * d_logit), np.sum(d_logit)])
+
+            return probs, pull
+        a = extra[0] if self.trainable else self.scale
+        bias = extra[1:] if self.trainable else np.zeros(self.num_classes)
+        logits = a * values + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+
+        def pull_softmax(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            d_logits = probs * (g - np.sum(g * probs, axis=1, keepdims=True))
+            d_extra = np.concatenate([[np.sum(d_logits * values)], d_logits.sum(axis=0)]) if self.trainable else np.zeros(0)
+            return a * d_logits, d_extra
+
+        return probs, pull_softmax
+
+    def probabilities(self, values: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        probs, _ = self._probabilities(values, extra)
+        return np.clip(probs, 0.0, 1.0)
+
+    def loss(self, values, extra, targets):
+        probs, pull = self._probabilities(values, extra)
+        n = len(targets)
+        picked = probs[np.arange(n), targets]
+        clipped = np.clip(picked, 1e-10, None)
+        loss = float(-np.mean(np.log(clipped)))
+        d_probs = np.zeros_like(probs)
+        d_probs[np.arange(n), targets] = np.where(picked > 1e-10, -1.0 / (n * clipped), 0.0)
+        d_values, d_extra = pull(d_probs)
+        return loss, d_values, d_extra
+
+    def predict(self, values, extra):
+        return np.argmax(self.probabilities(values, extra), axis=1)
+
+    @staticmethod
+    def score(predictions: np.ndarray, targets: np.ndarray) -> float:
+        return float(np.mean(predictions == targets)) if len(targets) else float("nan")
+
+
+class RegressorHead(Head):
+    """ŷ = a·⟨Z_0⟩ + b (a = 1, b = 0 unless trainable) and the mean squared error."""
+
+    def __init__(self, trainable_output: bool = False) -> None:
+        self.trainable = trainable_output
+        self.num_extra = 2 if trainable_output else 0
+
+    def observables(self, num_qubits: int) -> np.ndarray:
+        return z_diagonal(num_qubits, [0])[None, :]
+
+    def initial_extra(self) -> np.ndarray:
+        return np.array([1.0, 0.0]) if self.trainable else np.zeros(0)
+
+    def _affine(self, extra: np.ndarray) -> tuple[float, float]:
+        return (float(extra[0]), float(extra[1])) if self.trainable else (1.0, 0.0)
+
+    def predict(self, values, extra):
+        a, b = self._affine(extra)
+        return a * values[:, 0] + b
+
+    def loss(self, values, extra, targets):
+        a, _ = self._affine(extra)
+        residual = self.predict(values, extra) - targets
+        n = len(targets)
+        loss = float(np.mean(residual**2))
+        d_pred = 2.0 * residual / n
+        d_extra = np.array([np.sum(d_pred * values[:, 0]), np.sum(d_pred)]) if self.trainable else np.zeros(0)
+        return loss, (a * d_pred)[:, None], d_extra
+
+    @staticmethod
+    def score(predictions: np.ndarray, targets: np.ndarray) -> float:
+        """R² (1 is perfect, 0 is as good as predicting the mean)."""
+        if len(targets) < 2:
+            return float("nan")
+        total = np.sum((targets - targets.mean()) ** 2)
+        return float(1.0 - np.sum((targets - predictions) ** 2) / total) if total > 0 else float("nan")
+
+
+# ---------------------------------------------------------------------------
+# Evaluators: observable values and loss gradients for a batch
+# ---------------------------------------------------------------------------
+class ExactEvaluator:
+    """Exact values on a batched statevector; gradients by the adjoint method."""
+
+    gradient_method = "adjoint"
+    exact = True
+
+    def __init__(self, design: CircuitDesign, observables: np.ndarray, cache_bytes: int = 64 << 20) -> None:
+        self.program = StatevectorProgram(design, cache_bytes=cache_bytes)
+        self.observables = observables
+        self.shots_used = 0
+
+    def values(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        return self.program.expectations(weights, inputs, self.observables)
+
+    def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """Values and a function mapping ∂L/∂values to ∂L/∂weights (one adjoint pass)."""
+        if hasattr(self.program, "value_and_pullback"):
+            return self.program.value_and_pullback(weights, inputs, self.observables)
+        values = self.program.expectations(weights, inputs, self.observables)
+        return values, lambda upstream: self.program.vjp(weights, inputs, self.observables, upstream)[1]
+
+    def states(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        return self.program.states(weights, inputs)
+
+
+# Parameter-shift rules: (shift, coefficient) pairs for d/dφ of f(φ).
+_TWO_TERM = ((math.pi / 2, 0.5), (-math.pi / 2, -0.5))
+_D_PLUS = (math.sqrt(2) + 1) / (4 * math.sqrt(2))
+_D_MINUS = (math.sqrt(2) - 1) / (4 * math.sqrt(2))
+_FOUR_TERM = ((math.pi / 2, _D_PLUS), (-math.pi / 2, -_D_PLUS), (3 * math.pi / 2, -_D_MINUS), (-3 * math.pi / 2, _D_MINUS))
+_CONTROLLED_ROTATIONS = {"crx", "cry", "crz"}
+
+
+class PrimitiveEvaluator:
+    """Values through a backend's V2 primitives; gradients by parameter shift.
+
+    Every angle of the design that is not a constant becomes its own circuit parameter
+    φ_k, whose values the engine computes per sample from the weights and inputs. The
+    circuit is transpiled once. A batch is one PUB: all samples, and for a gradient all
+    shifted φ sets (two per weight-dependent angle, four for controlled rotations),
+    broadcast together. The chain rule through each angle's formula gives ∂L/∂θ.
+    """
+
+    gradient_method = "parameter-shift"
+    exact = False
+
+    def __init__(self, design: CircuitDesign, observables: np.ndarray, backend: Any, readout: str = "probabilities") -> None:
+        from qiskit import QuantumCircuit
+        from qiskit.circuit import ParameterVector
+        from qiskit.circuit.library import get_standard_gate_name_mapping
+
+        self.backend = backend
+        self.observables = observables  # (k, 2**n) diagonals, applied to probabilities
+        self.num_qubits = design.num_qubits
+        self.shots_used = 0
+        library = get_standard_gate_name_mapping()
+        angles = []  # (gate name, Angle)
+        for gate in design.ordered_gates:
+            for p in gate.params:
+                if not p.is_constant:
+                    angles.append((gate.name, p))
+        self.angles = angles
+        phi = ParameterVector("φ", len(angles))
+        circuit = QuantumCircuit(design.num_qubits)
+        k = 0
+        for gate in design.ordered_gates:
+            params = []
+            for p in gate.params:
+                if p.is_constant:
+                    params.append(float(p.evaluate()))
+                else:
+                    params.append(phi[k])
+                    k += 1
+            op = library[gate.name].base_class(*params) if params else library[gate.name]
+            circuit.append(op, list(gate.qubits))
+        circuit.measure_all()
+        self.parameters = list(phi)
+        self.circuit = backend.pass_manager().run(circuit)
+        # Bind by name: transpiling keeps the φ parameters but may reorder them.
+        order = {p.name: i for i, p in enumerate(phi)}
+        self.circuit_order = [order[p.name] for p in self.circuit.parameters]
+        self.weight_uses = []  # for each weight-dependent angle: (angle index, weights, derivative angles)
+        for index, (name, angle) in enumerate(angles):
+            if angle.weights:
+                rule = _FOUR_TERM if name in _CONTROLLED_ROTATIONS else _TWO_TERM
+                self.weight_uses.append((index, rule, {i: angle.derivative(i) for i in sorted(angle.weights)}))
+        self.num_weights = design.num_weights
+
+    def _phi(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        batch = inputs.shape[0]
+        phi = np.empty((batch, len(self.angles)))
+        for k, (_, angle) in enumerate(self.angles):
+            phi[:, k] = np.broadcast_to(angle.evaluate(weights, inputs), (batch,))
+        return phi
+
+    def _run(self, phi: np.ndarray) -> np.ndarray:
+        """Observable values for φ sets of any leading shape: (..., len(φ)) → (..., k)."""
+        sampler = self.backend.sampler()
+        shots = self.backend.shots or 1024
+        lead = phi.shape[:-1]
+        bound = phi.reshape(-1, phi.shape[-1])[:, self.circuit_order] if self.angles else np.zeros((int(np.prod(lead)), 0))
+        pub = (self.circuit, bound) if self.angles else (self.circuit,)
+        result = sampler.run([pub], shots=shots).result()[0]
+        data = next(iter(result.data.values()))
+        counts = data.get_counts() if not self.angles else None
+        rows = bound.shape[0]
+        probs = np.zeros((rows, 2**self.num_qubits))
+        if counts is not None:
+            for bits, c in counts.items():
+                probs[0, int(bits, 2)] = c
+        else:
+            flat = data.get_int_counts if hasattr(data, "get_int_counts") else None
+            for r in range(rows):
+                for value, c in (flat(r) if flat else data[r].get_int_counts()).items():
+                    probs[r, value] = c
+        probs /= probs.sum(axis=1, keepdims=True)
+        self.shots_used += rows * shots
+        return (probs @ self.observables.T).reshape(*lead, -1)
+
+    def values(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        return self._run(self._phi(weights, inputs))
+
+    def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        phi = self._phi(weights, inputs)
+        shifted = [phi]
+        plan = []
+        for index, rule, _ in self.weight_uses:
+            for shift, coefficient in rule:
+                moved = phi.copy()
+                moved[:, index] += shift
+                plan.append((index, coefficient))
+                shifted.append(moved)
+        results = self._run(np.stack(shifted))  # (1 + S, batch, k): one PUB
+        values = results[0]
+
+        def pullback(upstream: np.ndarray) -> np.ndarray:
+            d_phi = np.zeros((phi.shape[0], len(self.angles)))
+            for (index, coefficient), shifted_values in zip(plan, results[1:]):
+                d_phi[:, index] += coefficient * np.sum(upstream * shifted_values, axis=1)
+            grad = np.zeros(self.num_weights)
+            for index, _, derivatives in self.weight_uses:
+                for i, derivative in derivatives.items():
+                    grad[i] += np.sum(d_phi[:, index] * np.broadcast_to(derivative.evaluate(weights, inputs), (phi.shape[0],)))
+            return grad
+
+        return values, pullback

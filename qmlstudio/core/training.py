@@ -1,0 +1,394 @@
+"""Training runs: mini-batch training of a quantum model, reported every iteration.
+
+A :class:`TrainingRun` takes prepared data, the model circuit, an optimizer and a backend
+(plugin objects, passed in: the core never looks plugins up), trains for a number of
+epochs and calls ``callback(IterationReport)`` after every iteration. It honours a cancel
+token and a pause flag within one second (the checks sit in every loss evaluation and
+between iterations), stops with a clear message when the loss is not finite (keeping the
+best weights so far), stops early on the test loss when asked, and can resume from a
+saved run. Everything it did is kept in a :class:`~qmlstudio.core.project.RunRecord`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.models import (
+    ClassifierHead,
+    ExactEvaluator,
+    Head,
+    ModelCircuit,
+    PrimitiveEvaluator,
+    RegressorHead,
+)
+from qmlstudio.core.preprocessing import PreparedData
+from qmlstudio.core.project import RunRecord, now_iso
+
+GRADIENT_METHODS = ("auto", "adjoint", "parameter-shift")
+
+
+class Cancelled(Exception):
+    """Raised inside a loss evaluation when the run was asked to stop."""
+
+
+class TrainingError(QMLStudioError):
+    """The run cannot start (bad choices) or failed."""
+
+
+@dataclass
+class TrainingOptions:
+    """How a run trains; the project's ``training`` and ``model.options`` fill it."""
+
+    epochs: int = 30
+    batch_size: int | None = None
+    early_stopping: bool = False
+    patience: int = 5
+    seed: int = 7
+    readout: str = "modulo"
+    trainable_output: bool = False
+    gradient: str = "auto"
+    #: how many iterations between test-set evaluations (0: once per epoch)
+    eval_every: int = 1
+    #: initial weights are drawn uniformly from [-init_scale·π, init_scale·π]
+    init_scale: float = 1.0
+    baselines: bool = True
+
+
+@dataclass
+class IterationReport:
+    """What the engine reports after each iteration."""
+
+    iteration: int
+    epoch: int
+    loss: float
+    test_loss: float | None
+    train_accuracy: float | None
+    test_accuracy: float | None
+    grad_norm: float | None
+    weights: np.ndarray
+    elapsed_s: float
+    shots: int = 0
+    total_iterations: int = 0
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "iteration": self.iteration,
+            "epoch": self.epoch,
+            "loss": self.loss,
+            "test_loss": self.test_loss,
+            "train_accuracy": self.train_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "grad_norm": self.grad_norm,
+            "elapsed_s": self.elapsed_s,
+        }
+
+
+@dataclass
+class Controls:
+    """The cancel token and pause flag a GUI or CLI holds while a run works."""
+
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    paused: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def pause(self) -> None:
+        self.paused.set()
+
+    def resume(self) -> None:
+        self.paused.clear()
+
+    def check(self) -> None:
+        """Raises :class:`Cancelled` when asked to stop; blocks while paused."""
+        while self.paused.is_set() and not self.cancelled.is_set():
+            time.sleep(0.05)
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a run depends on, for its record."""
+    import importlib.metadata
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for name in ("qmlstudio", "qiskit", "qiskit-aer", "qiskit-machine-learning", "numpy", "scipy", "scikit-learn"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+class _Objective:
+    """The loss on the current mini-batch, as the optimizer's Problem."""
+
+    def __init__(self, run: "TrainingRun") -> None:
+        self.run = run
+        self.batch = np.arange(len(run.data.y_train))
+        self.last: tuple[np.ndarray, float, float | None] | None = None
+
+    def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = self.run.model.num_weights
+        return x[:n], x[n:]
+
+    def value(self, x: np.ndarray) -> float:
+        self.run.controls.check()
+        weights, extra = self._split(np.asarray(x, dtype=float))
+        values = self.run.evaluator.values(weights, self.run.train_inputs[self.batch])
+        loss = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])[0]
+        self.last = (np.array(x, dtype=float), loss, None)
+        return loss
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        self.run.controls.check()
+        weights, extra = self._split(np.asarray(x, dtype=float))
+        values, pullback = self.run.evaluator.values_and_pullback(weights, self.run.train_inputs[self.batch])
+        loss, d_values, d_extra = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])
+        grad = np.concatenate([pullback(d_values), d_extra])
+        self.last = (np.array(x, dtype=float), loss, float(np.linalg.norm(grad)))
+        return loss, grad
+
+
+class TrainingRun:
+    """One training of a variational classifier or regressor.
+
+    ``optimizer`` is an :class:`~qmlstudio.plugins.descriptors.Optimizer` and ``backend`` a
+    :class:`~qmlstudio.plugins.descriptors.Backend` (or None for the built-in exact
+    simulator). ``record`` continues a saved run: its final weights are the start and
+    its iterations are counted on.
+    """
+
+    def __init__(
+        self,
+        *,
+        data: PreparedData,
+        model: ModelCircuit,
+        kind: str,
+        optimizer: Any,
+        backend: Any = None,
+        options: TrainingOptions | None = None,
+        record: RunRecord | None = None,
+        config: dict[str, Any] | None = None,
+        callback: Callable[[IterationReport], None] | None = None,
+        controls: Controls | None = None,
+    ) -> None:
+        self.data = data
+        self.model = model
+        self.kind = kind
+        self.optimizer = optimizer
+        self.backend = backend
+        self.options = options or TrainingOptions()
+        self.callback = callback
+        self.controls = controls or Controls()
+        self.resumed = record is not None
+        self.record = record or RunRecord(config=config or {})
+        if self.options.gradient not in GRADIENT_METHODS:
+            raise TrainingError(f"gradient must be one of {', '.join(GRADIENT_METHODS)}")
+        if kind == "vqc":
+            if data.task != "classification":
+                raise TrainingError("a classifier needs classification data")
+            self.head: Head = ClassifierHead(data.num_classes, self.options.readout, self.options.trainable_output)
+        elif kind == "regressor":
+            if data.task != "regression":
+                raise TrainingError("a regressor needs regression data (numbers as targets)")
+            self.head = RegressorHead(self.options.trainable_output)
+        else:
+            raise TrainingError(f"TrainingRun trains 'vqc' and 'regressor' models, not {kind!r}")
+        observables = self.head.observables(model.num_qubits)
+        use_exact = self.options.gradient == "adjoint" or (
+            self.options.gradient == "auto" and (backend is None or getattr(backend, "exact", False))
+        )
+        if use_exact:
+            self.evaluator: Any = ExactEvaluator(model.design, observables)
+        else:
+            if backend is None:
+                raise TrainingError("parameter-shift gradients need a backend")
+            self.evaluator = PrimitiveEvaluator(model.design, observables, backend)
+        self.train_inputs = model.inputs(data.x_train)
+        self.test_inputs = model.inputs(data.x_test) if len(data.x_test) else self.train_inputs[:0]
+        self.best: tuple[float, np.ndarray] | None = None
+
+    # ----------------------------------------------------------------- parts
+    @property
+    def num_parameters(self) -> int:
+        return self.model.num_weights + self.head.num_extra
+
+    def initial_parameters(self) -> np.ndarray:
+        if self.resumed and self.record.final_weights:
+            start = np.array([np.nan if w is None else w for w in self.record.final_weights], dtype=float)
+            if start.shape == (self.num_parameters,) and np.all(np.isfinite(start)):
+                return start
+            raise TrainingError(
+                f"the saved run has {len(self.record.final_weights)} weights, this model needs {self.num_parameters}"
+            )
+        rng = np.random.default_rng(self.options.seed)
+        weights = rng.uniform(-np.pi, np.pi, self.model.num_weights) * self.options.init_scale
+        return np.concatenate([weights, self.head.initial_extra()])
+
+    def _batches_per_epoch(self) -> int:
+        n = len(self.data.y_train)
+        size = self.options.batch_size
+        return 1 if not size or size >= n else math.ceil(n / size)
+
+    def evaluate(self, parameters: np.ndarray, which: str = "test") -> tuple[float | None, float | None]:
+        """Loss and accuracy (R² for regression) on the test or train split."""
+        inputs, targets = (self.test_inputs, self.data.y_test) if which == "test" else (self.train_inputs, self.data.y_train)
+        if len(targets) == 0:
+            return None, None
+        weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
+        values = self.evaluator.values(weights, inputs)
+        loss = self.head.loss(values, extra, targets)[0]
+        return loss, self.head.score(self.head.predict(values, extra), targets)
+
+    def predict(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Predicted labels (or values) for prepared feature rows."""
+        weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
+        values = self.evaluator.values(weights, self.model.inputs(features))
+        return self.head.predict(values, extra)
+
+    def predict_proba(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
+        weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
+        values = self.evaluator.values(weights, self.model.inputs(features))
+        return self.head.probabilities(values, extra)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------- run
+    def run(self) -> RunRecord:
+        """Trains; returns the run record (also on stop or failure, never raises for those)."""
+        record = self.record
+        record.status = "running"
+        record.versions = package_versions()
+        options = self.options
+        per_epoch = self._batches_per_epoch()
+        total = options.epochs * per_epoch
+        done = record.num_points
+        offset_iteration = int(record.metrics["iteration"][-1]) if done else 0
+        offset_epoch = int(record.metrics["epoch"][-1]) if done else 0
+        x0 = self.initial_parameters()
+        if not self.resumed or not record.initial_weights:
+            record.initial_weights = x0.tolist()
+        objective = _Objective(self)
+        rng = np.random.default_rng(options.seed + offset_iteration)
+        order = {"epoch": -1, "perm": np.arange(len(self.data.y_train))}
+        start = time.perf_counter()
+        elapsed_before = float(record.metrics["elapsed_s"][-1] or 0.0) if done else 0.0
+        state = {"stop": None, "no_improvement": 0, "best_test": math.inf, "message": ""}
+        n_train = len(self.data.y_train)
+        size = options.batch_size or n_train
+
+        def choose_batch(iteration: int) -> None:
+            epoch, position = divmod(iteration, per_epoch)
+            if per_epoch == 1:
+                objective.batch = np.arange(n_train)
+                return
+            if order["epoch"] != epoch:
+                order["epoch"], order["perm"] = epoch, rng.permutation(n_train)
+            objective.batch = order["perm"][position * size : (position + 1) * size]
+
+        choose_batch(0)
+
+        def on_step(step: Any) -> bool:
+            iteration = int(step.iteration)
+            x = np.asarray(step.x, dtype=float)
+            loss = float(step.loss)
+            epoch_index = (iteration - 1) // per_epoch
+            end_of_epoch = iteration % per_epoch == 0
+            if not math.isfinite(loss) or not np.all(np.isfinite(x)):
+                best_text = (
+                    f"; kept the best weights so far (loss {self.best[0]:.4g})" if self.best is not None else ""
+                )
+                state["stop"] = "failed"
+                state["message"] = (
+                    f"the loss diverged ({loss}) at iteration {offset_iteration + iteration}: try a smaller "
+                    f"learning rate{best_text}"
+                )
+                return True
+            if self.best is None or loss < self.best[0]:
+                self.best = (loss, x.copy())
+            evaluate_now = end_of_epoch if options.eval_every == 0 else iteration % max(1, options.eval_every) == 0
+            evaluate_now = evaluate_now or iteration == total
+            test_loss = test_score = train_score = None
+            if evaluate_now:
+                test_loss, test_score = self.evaluate(x, "test")
+                if per_epoch == 1:
+                    weights, extra = x[: self.model.num_weights], x[self.model.num_weights :]
+                    values = self.evaluator.values(weights, self.train_inputs)
+                    train_score = self.head.score(self.head.predict(values, extra), self.data.y_train)
+                else:
+                    train_score = self.evaluate(x, "train")[1]
+            report = IterationReport(
+                iteration=offset_iteration + iteration,
+                epoch=offset_epoch + epoch_index + 1,
+                loss=loss,
+                test_loss=test_loss,
+                train_accuracy=train_score,
+                test_accuracy=test_score,
+                grad_norm=None if step.grad_norm is None else float(step.grad_norm),
+                weights=x.copy(),
+                elapsed_s=elapsed_before + time.perf_counter() - start,
+                shots=int(getattr(self.evaluator, "shots_used", 0)),
+                total_iterations=offset_iteration + total,
+            )
+            record.append_metrics(**report.metrics())
+            record.final_weights = x.tolist()
+            if self.callback is not None:
+                self.callback(report)
+            if options.early_stopping and end_of_epoch and test_loss is not None:
+                if test_loss < state["best_test"] - 1e-9:
+                    state["best_test"], state["no_improvement"] = test_loss, 0
+                else:
+                    state["no_improvement"] += 1
+                    if state["no_improvement"] >= options.patience:
+                        state["stop"] = "completed"
+                        state["message"] = (
+                            f"stopped early at epoch {report.epoch}: the test loss did not improve for "
+                            f"{options.patience} epochs"
+                        )
+                        return True
+            if iteration < total:
+                choose_batch(iteration)
+            try:
+                self.controls.check()
+            except Cancelled:
+                state["stop"] = "stopped"
+                state["message"] = f"stopped by the user after iteration {report.iteration}"
+                return True
+            return False
+
+        try:
+            result = self.optimizer.minimize(objective, x0, max_iterations=total, callback=on_step)
+            final = np.asarray(result.x, dtype=float)
+        except Cancelled:
+            state["stop"] = "stopped"
+            last = record.metrics["iteration"][-1] if record.num_points else 0
+            state["message"] = f"stopped by the user after iteration {last}"
+            final = np.array(record.final_weights or x0, dtype=float)
+        except (FloatingPointError, OverflowError) as exc:
+            state["stop"], state["message"] = "failed", f"the loss could not be computed: {exc}"
+            final = self.best[1] if self.best else x0
+        except QMLStudioError as exc:
+            state["stop"], state["message"] = "failed", str(exc)
+            final = self.best[1] if self.best else x0
+        if state["stop"] == "failed" and self.best is not None:
+            final = self.best[1]
+        if not np.all(np.isfinite(final)):
+            final = self.best[1] if self.best else x0
+        record.final_weights = np.asarray(final, dtype=float).tolist()
+        seconds = elapsed_before + time.perf_counter() - start
+        epochs_done = (record.metrics["epoch"][-1] or 0) if record.num_points else 0
+        record.timings = {"seconds": seconds, "seconds_per_epoch": seconds / epochs_done if epochs_done else None}
+        if options.baselines and state["stop"] not in ("stopped",):
+            from qmlstudio.core.baselines import run_baselines
+
+            record.baselines = run_baselines(self.data, options.seed)
+        status = state["stop"] or "completed"
+        record.finish(status, state["message"])
+        return record

@@ -60,3 +60,28 @@ def test_plugin_own_tests_pass_against_the_installed_wheel(installed):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_example_encoding_trains_a_model_end_to_end(installed, tmp_path):
+    site, env = installed
+    project = tmp_path / "spirals.qmls"
+    new = subprocess.run(
+        [sys.executable, "-m", "qmlstudio", "new", str(project), "--dataset", "example-spirals", "--encoding",
+         "example-arctan", "--encoding-option", "scale=2", "--ansatz", "real-amplitudes", "--reps", "2",
+         "--dataset-option", "samples=80"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert new.returncode == 0, new.stderr
+    train = subprocess.run(
+        [sys.executable, "-m", "qmlstudio", "train", str(project), "--epochs", "3", "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert train.returncode == 0, train.stderr
+    lines = [json.loads(line) for line in train.stdout.splitlines()]
+    done = lines[-1]
+    assert done["event"] == "done" and done["status"] == "completed"
+    assert 0.0 <= done["test_accuracy"] <= 1.0
+    losses = [row["loss"] for row in lines[:-1]]
+    assert len(losses) == 3 * 2  # 60 training samples in batches of 32
+    saved = json.loads(project.read_text())
+    assert saved["encoding"]["name"] == "example-arctan" and len(saved["runs"]) == 1

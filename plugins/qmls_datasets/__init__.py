@@ -1,8 +1,8 @@
 """Built-in datasets of QML Studio, registered through the ``qmlstudio`` entry point like any plugin.
 
 Toy problems (moons, circles, XOR, blobs), scikit-learn's bundled tables (iris, wine, breast
-cancer, 8×8 digits), qiskit-machine-learning's ad-hoc data, and the user's own CSV and
-MNIST-format IDX files. Everything works offline and every generator is seeded.
+cancer, 8×8 digits), qiskit-machine-learning's ad-hoc data, and the user's own CSV files,
+MNIST-format IDX files and folders of images (one sub-folder per class). Everything works offline and every generator is seeded.
 
 Listing them is cheap: each factory is an import path, so scikit-learn and
 qiskit-machine-learning are imported only when a dataset is loaded.
@@ -255,6 +255,49 @@ def qmlstudio_datasets() -> list[DatasetSpec]:
                     minimum=0,
                 ),
                 Option("classes", "str", "0,1", title="Classes", help=_CLASSES_TEXT_HELP),
+            ),
+        ),
+        DatasetSpec(
+            name="image-folder",
+            title="Folder of images",
+            factory="qmls_datasets.image_folder:load_image_folder",
+            description="Your own PNG or JPEG images, one sub-folder per class (named after the class), "
+            "read in grey scale and resized to a small square",
+            images=True,
+            options=(
+                # Named "folder", not "path": a project's "path" option is a file whose SHA-256 is checked.
+                Option(
+                    "folder",
+                    "path",
+                    "",
+                    title="Folder",
+                    help="The folder that holds one sub-folder of PNG or JPEG images per class",
+                ),
+                Option(
+                    "size",
+                    "int",
+                    8,
+                    title="Size (pixels)",
+                    help="Each image is resized to size × size grey pixels (8 gives 64 features)",
+                    minimum=2,
+                    maximum=64,
+                ),
+                Option(
+                    "limit",
+                    "int",
+                    200,
+                    title="At most per class",
+                    help="Read only the first N images of each class, in file-name order (0 reads all)",
+                    minimum=0,
+                    maximum=1_000_000,
+                ),
+                Option(
+                    "classes",
+                    "str",
+                    "",
+                    title="Classes",
+                    help="Which class folders to use, as comma-separated folder names; empty uses all",
+                ),
             ),
         ),
     ]

@@ -1,8 +1,11 @@
 """The user's own table from a CSV file, with every problem reported as a clear :class:`DatasetError`.
 
 Errors name the line of the file (1-based, as an editor shows it) and the column, so that
-the user can find the cell and fix it. The file is read row by row into a float array, so a
-large file costs about the memory of its numbers, not of its text.
+the user can find the cell and fix it; they are :class:`CsvProblem` errors, which also carry
+the line and the column as attributes, so that an import dialog can point at the cell.
+:func:`preview_csv` splits the first rows exactly as :func:`load_csv` does, for a preview.
+The file is read row by row into a float array, so a large file costs about the memory of
+its numbers, not of its text.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import io
 import re
 from array import array
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Iterator, TextIO
 
@@ -25,10 +28,25 @@ MAX_BYTES = 200 * 1024 * 1024
 MAX_CLASSES = 50
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 _DELIMITERS = {",": ",", ";": ";", "tab": "\t", "|": "|", "space": None}  # None: runs of whitespace
+#: The option value that names each delimiter character.
+DELIMITER_NAMES = {char: name for name, char in _DELIMITERS.items()}
 _SNIFF_LINES = 50
 _SNIFF_BYTES = 1 << 16
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
 _RANGE = re.compile(r"^(-?\d+)\s*-\s*(-?\d+)$")
+
+
+class CsvProblem(DatasetError):
+    """A problem with a CSV file, and where it is.
+
+    ``line`` is the file's line (1-based, as an editor counts) and ``column`` the column's
+    name; either is None when the problem is not about one line or one column.
+    """
+
+    def __init__(self, message: str, line: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.line = None if line is None else int(line)
+        self.column = column
 
 
 @dataclass
@@ -43,6 +61,7 @@ class _Table:
     label_cells: list[str]
     lines: np.ndarray  # the file's line number of each row
     delimiter: str | None
+    has_header: bool = True
 
 
 def load_csv(
@@ -85,8 +104,63 @@ def load_csv(
         task=task,
         description=f"{file.name}: {features.shape[0]} rows, {features.shape[1]} features, "
         f"label {label_name!r}{note}",
-        extra={"source": str(file), "dropped_rows": dropped},
+        extra={
+            "source": str(file),
+            "dropped_rows": dropped,
+            "delimiter": DELIMITER_NAMES[table.delimiter],
+            "header": table.has_header,
+            "columns": list(table.names),
+        },
     )
+
+
+def preview_csv(path: str, delimiter: str = "auto", header: str = "auto", rows: int = 50) -> dict:
+    """The first ``rows`` data rows of a CSV file, split as :func:`load_csv` splits them.
+
+    For an import dialog's preview table. Returns a dict: ``delimiter`` (the option value in
+    use, the detected one for ``"auto"``: ``","``, ``";"``, ``"tab"``, ``"|"`` or ``"space"``),
+    ``header`` (whether the first row holds column names), ``columns`` (the column names,
+    ``"column 1"``... without a header) and ``rows`` (a list of ``(line, cells)``).
+    Raises :class:`CsvProblem` for a file that cannot be read (missing, empty, too large,
+    binary). Nothing but the first rows is read.
+    """
+    file = _check_file(path)
+    try:
+        return _preview(file, "utf-8-sig", delimiter, header, rows)
+    except UnicodeDecodeError:
+        return _preview(file, "latin-1", delimiter, header, rows)
+
+
+def _preview(file: Path, encoding: str, delimiter: str, header: str, count: int) -> dict:
+    try:
+        with file.open(encoding=encoding, newline="") as handle:
+            head = handle.read(_SNIFF_BYTES)
+            if "\0" in head:
+                raise CsvProblem(f"{file.name} is not a text file")
+            if not head.strip():
+                raise CsvProblem(f"{file.name} is empty")
+            chosen = _sniff(head, len(head) < _SNIFF_BYTES) if delimiter == "auto" else _DELIMITERS[delimiter]
+            handle.seek(0)
+            rows = _rows(handle, chosen)
+            first = next(rows, None)
+            if first is None:
+                raise CsvProblem(f"{file.name} has no cells with a value")
+            has_header = _has_header(first[1], chosen, header)
+            if has_header:
+                names = _unique_names(first[1])
+                body = list(islice(rows, count))
+            else:
+                names = [f"column {j + 1}" for j in range(len(first[1]))]
+                body = [first, *islice(rows, count - 1)]
+    except OSError as exc:
+        raise CsvProblem(f"cannot read {file.name}: {exc.strerror or exc}") from None
+    return {"delimiter": DELIMITER_NAMES[chosen], "header": has_header, "columns": names, "rows": body}
+
+
+def _has_header(first_cells: list[str], delimiter: str | None, header: str) -> bool:
+    if header == "auto":
+        return not any(_is_number(c, delimiter != ",") for c in first_cells)
+    return header == "yes"
 
 
 # ---------------------------------------------------------------------------
@@ -144,7 +218,7 @@ def _rows(handle: TextIO, delimiter: str | None) -> Iterator[tuple[int, list[str
             if any(cells):
                 yield reader.line_num, cells
     except csv.Error as exc:
-        raise DatasetError(f"line {reader.line_num}: {exc}") from None
+        raise CsvProblem(f"line {reader.line_num}: {exc}", line=reader.line_num) from None
 
 
 def _to_float(cell: str, decimal_comma: bool) -> float | None:
@@ -198,10 +272,7 @@ def _read_rows(
     if first is None:
         raise DatasetError(f"{file_name} has no cells with a value")
     _, first_cells = first
-    if header == "auto":
-        has_header = not any(_is_number(c, decimal_comma) for c in first_cells)
-    else:
-        has_header = header == "yes"
+    has_header = _has_header(first_cells, delimiter, header)
     width = len(first_cells)
     if has_header:
         names = _unique_names(first_cells)
@@ -226,7 +297,7 @@ def _read_rows(
     lines = array("q")
     for line, cells in chain([first], rows):
         if len(cells) != width:
-            raise DatasetError(f"line {line} has {len(cells)} cells where the {reference} has {width}")
+            raise CsvProblem(f"line {line} has {len(cells)} cells where the {reference} has {width}", line=line)
         for j in feature_indices:
             cell = cells[j]
             try:
@@ -236,7 +307,9 @@ def _read_rows(
             if number != number:  # NaN: a missing value
                 missing_cells.append(len(values))
             elif number in (np.inf, -np.inf):
-                raise DatasetError(f"line {line}, column {names[j]!r}: {cell!r} is not a finite number")
+                raise CsvProblem(
+                    f"line {line}, column {names[j]!r}: {cell!r} is not a finite number", line=line, column=names[j]
+                )
             values.append(number)
         label_cells.append(cells[label_index])
         lines.append(line)
@@ -253,6 +326,7 @@ def _read_rows(
         label_cells=label_cells,
         lines=np.frombuffer(lines, dtype=np.int64).copy(),
         delimiter=delimiter,
+        has_header=has_header,
     )
 
 
@@ -262,9 +336,11 @@ def _unusual_cell(cell: str, decimal_comma: bool, line: int, column: str) -> flo
         return float("nan")
     number = _to_float(cell, decimal_comma)
     if number is None:
-        raise DatasetError(
+        raise CsvProblem(
             f"line {line}, column {column!r}: {cell!r} is not a number. "
-            "Features must be numbers; leave a text column out of the feature columns"
+            "Features must be numbers; leave a text column out of the feature columns",
+            line=line,
+            column=column,
         )
     return number
 
@@ -328,8 +404,9 @@ def _feature_indices(names: list[str], feature_columns: str, label_index: int) -
             chosen = [_column(names, part, "feature columns")]
         for j in chosen:
             if j == label_index:
-                raise DatasetError(
-                    f"feature columns: {names[j]!r} is the label column; it cannot also be a feature"
+                raise CsvProblem(
+                    f"feature columns: {names[j]!r} is the label column; it cannot also be a feature",
+                    column=names[j],
                 )
             if j not in indices:
                 indices.append(j)
@@ -350,16 +427,19 @@ def _handle_missing(table: _Table, label_missing: np.ndarray, missing: str) -> t
             column = names[table.feature_indices[int(np.argmax(feature_missing[i]))]]
         total = int(feature_missing.sum() + label_missing.sum())
         more = f" ({total - 1} more missing cell(s) elsewhere)" if total > 1 else ""
-        raise DatasetError(
+        raise CsvProblem(
             f"line {table.lines[i]}, column {column!r}: the value is missing{more}. "
-            "Choose 'drop' or 'impute-mean' for missing values to load the file anyway"
+            "Choose 'drop' or 'impute-mean' for missing values to load the file anyway",
+            line=int(table.lines[i]),
+            column=column,
         )
     if missing == "impute-mean":
         keep = ~label_missing
         for k in range(features.shape[1]):
             present = keep & ~feature_missing[:, k]
             if not present.any():
-                raise DatasetError(f"column {names[table.feature_indices[k]]!r} has no values to take a mean of")
+                name = names[table.feature_indices[k]]
+                raise CsvProblem(f"column {name!r} has no values to take a mean of", column=name)
             features[feature_missing[:, k], k] = features[present, k].mean()
     else:
         keep = ~any_missing
@@ -376,9 +456,11 @@ def _regression_targets(cells: list[str], lines: np.ndarray, name: str, decimal_
     for i, cell in enumerate(cells):
         number = _to_float(cell, decimal_comma)
         if number is None or not np.isfinite(number):
-            raise DatasetError(
+            raise CsvProblem(
                 f"line {lines[i]}, column {name!r}: {cell!r} is not a number, and regression needs numeric "
-                "targets (choose the classification task for classes)"
+                "targets (choose the classification task for classes)",
+                line=int(lines[i]),
+                column=name,
             )
         targets[i] = number
     return targets
@@ -396,13 +478,15 @@ def _classes(cells: list[str], name: str, decimal_comma: bool) -> tuple[np.ndarr
         lookup = {v: k for k, v in enumerate(class_names)}
         labels = np.array([lookup[c] for c in cells], dtype=int)
     if len(class_names) < 2:
-        raise DatasetError(
-            f"the label column {name!r} has only one class ({class_names[0]!r}); a classifier needs at least two"
+        raise CsvProblem(
+            f"the label column {name!r} has only one class ({class_names[0]!r}); a classifier needs at least two",
+            column=name,
         )
     if len(class_names) > MAX_CLASSES:
-        raise DatasetError(
+        raise CsvProblem(
             f"the label column {name!r} has {len(class_names)} different values: more than {MAX_CLASSES} classes. "
-            "If it is a quantity to predict, choose the regression task; otherwise check the label column"
+            "If it is a quantity to predict, choose the regression task; otherwise check the label column",
+            column=name,
         )
     return labels, class_names
 

@@ -1064,6 +1064,8 @@ def dataset_file_problem(project: Project, project_file: str | os.PathLike[str] 
     base = project_file if project_file is not None else project.path
     if not data_path.is_absolute() and base is not None:
         data_path = Path(base).parent / data_path
+    if data_path.is_dir():
+        return None  # a folder of files (image data) has no single checksum
     try:
         digest = file_sha256(data_path)
     except OSError as exc:

@@ -131,6 +131,10 @@ def load_dataset(project: Project, registry: PluginRegistry) -> Any:
         raise QMLStudioError(problem)
     spec = registry.get("datasets", project.dataset.name)
     options = {k: v for k, v in project.dataset.options.items() if k != "sha256"}
+    location = options.get("path")
+    if isinstance(location, str) and location and project.path is not None and not Path(location).is_absolute():
+        # A relative data path is relative to the project file, as dataset_file_problem reads it.
+        options["path"] = str(Path(project.path).parent / location)
     return spec.create(options)
 
 
@@ -178,7 +182,7 @@ def build_run(
     # Pad to what the encoding needs when asked: try the feature count after PCA first.
     data = prepare(dataset, project.preprocessing, project.seed)
     if project.preprocessing.padding:
-        needed = _features_needed(encoder, data.num_features, project.circuit.num_qubits)
+        needed = features_needed(encoder, data.num_features, project.circuit.num_qubits)
         if needed > data.num_features:
             data = prepare(dataset, project.preprocessing, project.seed, pad_to=needed)
     model = ModelCircuit(encoder, project.circuit, data.num_features)
@@ -204,8 +208,8 @@ def build_run(
                        options=training, record=resume, config=config, callback=callback, controls=controls)
 
 
-def _features_needed(encoder: Any, have: int, qubits: int) -> int:
-    """The feature count that fills the circuit's qubits with this encoding."""
+def features_needed(encoder: Any, have: int, qubits: int) -> int:
+    """The feature count that fills the circuit's qubits with this encoding (padding up to it)."""
     best = have
     for k in range(have, 4 * max(qubits, 1) + 1):
         if encoder.num_qubits(k) > qubits:

@@ -15,7 +15,7 @@ from qmlstudio.plugins import Dataset, DatasetSpec
 import qmls_datasets
 
 SPECS = {spec.name: spec for spec in qmls_datasets.qmlstudio_datasets()}
-FILE_DATASETS = {"csv", "idx"}
+FILE_DATASETS = {"csv", "idx", "image-folder"}
 
 
 def load(name: str, **options) -> Dataset:
@@ -29,6 +29,7 @@ def test_hook_qmlstudio_datasets():
     assert len(SPECS) == len(specs), "dataset names must be unique"
     assert set(SPECS) == {
         "moons", "circles", "xor", "blobs", "iris", "wine", "breast-cancer", "digits", "ad-hoc", "csv", "idx",
+        "image-folder",
     }
     for spec in specs:
         assert isinstance(spec.factory, str), f"{spec.name}: the factory must be lazy (an import path)"

@@ -335,7 +335,7 @@ BUILTIN_NAMES = {
     "encodings": {"angle", "dense-angle", "amplitude", "zz-feature-map", "iqp", "basis", "reuploading"},
     "ansatze": {"real-amplitudes", "efficient-su2", "strongly-entangling", "two-local"},
     "optimizers": {"adam", "sgd", "spsa", "cobyla", "nelder-mead", "l-bfgs-b"},
-    "datasets": {"moons", "circles", "xor", "blobs", "iris", "wine", "breast-cancer", "digits", "ad-hoc", "csv", "idx"},
+    "datasets": {"moons", "circles", "xor", "blobs", "iris", "wine", "breast-cancer", "digits", "ad-hoc", "csv", "idx", "image-folder"},
     "backends": {"aer-statevector"},
 }
 

@@ -287,13 +287,58 @@ class ExportCommand(Command):
 
 class PluginsCommand(Command):
     name = "plugins"
-    help = "list plugins, what they provide and their status"
+    help = "list, install, update, uninstall, enable and disable plugins"
+    description = (
+        "Without an action, lists every plugin, its version, what it provides and its status. "
+        "'install' takes a package name (with an optional ==VERSION), a .whl file or a project folder; "
+        "it first runs pip's dry run and refuses a change to QML Studio's own dependencies (qiskit, "
+        "numpy, PySide6...) unless --force is given. 'rollback' undoes the last install, update or "
+        "uninstall. Enabling and disabling take effect the next time QML Studio starts."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
         parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks of failed plugins")
+        actions = parser.add_subparsers(dest="plugins_action", metavar="ACTION")
+
+        def pip_options(p: argparse.ArgumentParser, index: bool = True) -> None:
+            p.add_argument("--yes", "-y", action="store_true",
+                           help="do not ask for confirmation (never asked when stdin is not a terminal)")
+            p.add_argument("--python", metavar="PATH", help="change this interpreter's environment (default: this one)")
+            if index:
+                p.add_argument("--no-index", action="store_true", help="do not use a package index (offline)")
+                p.add_argument("--find-links", action="append", metavar="DIR", default=[],
+                               help="also look for wheels in DIR (repeatable)")
+
+        install = actions.add_parser("install", help="install a plugin from a package index, a wheel or a folder")
+        install.add_argument("spec", metavar="SPEC", help="NAME, NAME==VERSION, a .whl file or a project folder")
+        install.add_argument("--upgrade", "-U", action="store_true", help="upgrade it if it is installed")
+        install.add_argument("--force", action="store_true",
+                             help="install even if it would change QML Studio's own dependencies")
+        pip_options(install)
+        update = actions.add_parser("update", help="update an installed plugin from the package index")
+        update.add_argument("name", metavar="NAME", help="a plugin name (as listed) or its distribution's name")
+        update.add_argument("--force", action="store_true",
+                            help="update even if it would change QML Studio's own dependencies")
+        pip_options(update)
+        uninstall = actions.add_parser("uninstall", help="uninstall a third-party plugin")
+        uninstall.add_argument("name", metavar="NAME", help="a plugin name (as listed) or its distribution's name")
+        pip_options(uninstall, index=False)
+        rollback = actions.add_parser("rollback", help="undo the last install, update or uninstall")
+        pip_options(rollback)
+        for action, verb in (("enable", "enable"), ("disable", "disable")):
+            p = actions.add_parser(action, help=f"{verb} a plugin from the next start on")
+            p.add_argument("name", metavar="NAME", help="the plugin's name, as listed by 'qmlstudio plugins'")
 
     def run(self, args: argparse.Namespace) -> int:
+        action = getattr(args, "plugins_action", None)
+        if action in ("enable", "disable"):
+            return self._set_enabled(args.name, action == "enable")
+        if action is not None:
+            return self._change(args, action)
+        return self._list(args)
+
+    def _list(self, args: argparse.Namespace) -> int:
         from qmlstudio.plugins.manager import load_plugins
 
         registry = load_plugins()
@@ -313,6 +358,92 @@ class PluginsCommand(Command):
                 print(f"    ! {problem.stage}: {problem.message}")
                 if args.verbose and problem.traceback:
                     print("      " + problem.traceback.rstrip().replace("\n", "\n      "))
+        return 0
+
+    def _set_enabled(self, name: str, enable: bool) -> int:
+        import importlib.metadata
+
+        from qmlstudio.core.settings import Settings
+        from qmlstudio.plugins.manager import ENTRY_POINT_GROUP
+
+        settings = Settings.load()
+        known = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+        if name not in known and name not in settings.disabled_plugins:
+            raise QMLStudioError(f"no plugin called {name!r} (installed: {', '.join(known) or 'none'})")
+        disabled = name in settings.disabled_plugins
+        if disabled != enable:
+            print(f"plugin {name!r} is already {'enabled' if enable else 'disabled'}")
+            return 0
+        if enable:
+            settings.disabled_plugins = [n for n in settings.disabled_plugins if n != name]
+        else:
+            settings.disabled_plugins = [*settings.disabled_plugins, name]
+        settings.save()
+        print(f"{'enabled' if enable else 'disabled'} plugin {name!r}: takes effect the next time QML Studio starts")
+        return 0
+
+    def _change(self, args: argparse.Namespace, action: str) -> int:
+        import importlib
+
+        from qmlstudio.plugins.installer import Confirm, InstallPlan, Installer, run_flow
+
+        index_args: list[str] = ["--no-index"] if getattr(args, "no_index", False) else []
+        for folder in getattr(args, "find_links", []) or []:
+            index_args += ["--find-links", str(Path(folder).resolve())]
+        installer = Installer(args.python, index_args)
+        force = getattr(args, "force", False)
+
+        def confirm(request: Confirm) -> bool:
+            print(request.plan.describe())
+            if request.refused:
+                if force:
+                    print("--force: going ahead anyway")
+                return force
+            if args.yes or not sys.stdin.isatty():
+                return True
+            try:
+                return input("Proceed? [y/N] ").strip().lower() in ("y", "yes")
+            except EOFError:
+                return False
+
+        if action == "install":
+            flow = installer.install(args.spec, upgrade=args.upgrade)
+        elif action == "update":
+            flow = installer.update(args.name)
+        elif action == "uninstall":
+            flow = installer.uninstall(args.name)
+        else:
+            flow = installer.rollback()
+        outcome = run_flow(flow, confirm)
+        if outcome.cancelled:
+            print(f"{PROG}: cancelled", file=sys.stderr)
+            return 1
+        if not outcome.ok:
+            plan = outcome.plan
+            if isinstance(plan, InstallPlan) and plan.refused:
+                raise QMLStudioError(f"refused: {plan.summary()}. Use --force to {action} anyway.")
+            raise QMLStudioError(outcome.message)
+        print(outcome.message)
+        if outcome.plugins and installer.same_interpreter:
+            from qmlstudio.plugins.manager import load_plugins
+
+            importlib.invalidate_caches()
+            registry = load_plugins()
+            for name in outcome.plugins:
+                info = registry.plugins.get(name)
+                if info is None:
+                    print(f"plugin {name!r}: not found after the install; restart and run '{PROG} plugins'")
+                elif info.status == "failed":
+                    print(f"plugin {name!r}: failed to load: {info.reason} (QML Studio still starts without it; "
+                          f"'{PROG} plugins -v' shows the traceback)")
+                else:
+                    provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.provides.items() if v)
+                    print(f"plugin {name!r}: {info.status}" + (f" ({provides})" if provides else ""))
+        elif outcome.plugins:
+            print(f"plugin(s) {', '.join(outcome.plugins)}: start QML Studio with {installer.python} to use them")
+        if outcome.protected_touched:
+            print("QML Studio's own dependencies changed: restart QML Studio; "
+                  f"'{PROG} plugins rollback' undoes the change")
         return 0
 
 

@@ -1,8 +1,9 @@
 """First-order steppers (Adam, SGD with momentum) in numpy.
 
-Both evaluate the loss and gradient at the start point, then per iteration take one step
-and evaluate at the new point, so iteration ``k`` reports ``x_k`` with its own loss and
-gradient norm (the same convention as SciPy's callbacks) at one evaluation per iteration.
+Each iteration evaluates the loss and gradient at the current point, then takes one step,
+and reports the new point with the loss and gradient norm it was stepped from (PyTorch's
+convention): one evaluation per iteration, and with mini-batches the engine's callback
+switches the batch before the next evaluation, so every step uses its own batch.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ class _GradientStepper(Optimizer):
     ) -> OptimizerResult:
         x = start_point(x0, max_iterations)
         counted = CountedProblem(problem)
-        loss, grad = counted.value_and_grad(x)
         self._reset(x)
+        loss = float("nan")
         for iteration in range(1, int(max_iterations) + 1):
+            loss, grad = counted.value_and_grad(x)
             if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
                 return finished(x, loss, iteration - 1, False, _NOT_FINITE)
             x = x - self._step(grad, iteration)
-            loss, grad = counted.value_and_grad(x)
             step = OptimizerStep(iteration, x.copy(), loss, float(np.linalg.norm(grad)), counted.evaluations)
             if report(callback, step):
                 return finished(x, loss, iteration, True)

@@ -335,25 +335,20 @@ class PrimitiveEvaluator:
     def _run(self, phi: np.ndarray) -> np.ndarray:
         """Observable values for φ sets of any leading shape: (..., len(φ)) → (..., k)."""
         sampler = self.backend.sampler()
-        shots = self.backend.shots or 1024
+        # None lets the sampler use its own default (e.g. the Aer backend's sampler_shots):
+        # an exact backend has no shots of its own, and 1024 here would override the user's choice.
+        shots = getattr(self.backend, "shots", None)
         lead = phi.shape[:-1]
         bound = phi.reshape(-1, phi.shape[-1])[:, self.circuit_order] if self.angles else np.zeros((int(np.prod(lead)), 0))
         pub = (self.circuit, bound) if self.angles else (self.circuit,)
         result = sampler.run([pub], shots=shots).result()[0]
         data = next(iter(result.data.values()))
-        counts = data.get_counts() if not self.angles else None
         rows = bound.shape[0]
-        probs = np.zeros((rows, 2**self.num_qubits))
-        if counts is not None:
-            for bits, c in counts.items():
-                probs[0, int(bits, 2)] = c
-        else:
-            flat = data.get_int_counts if hasattr(data, "get_int_counts") else None
-            for r in range(rows):
-                for value, c in (flat(r) if flat else data[r].get_int_counts()).items():
-                    probs[r, value] = c
-        probs /= probs.sum(axis=1, keepdims=True)
-        self.shots_used += rows * shots
+        dim = 2**self.num_qubits
+        probs = _probabilities(data, dim, rows)
+        if probs.shape[0] != rows:  # a circuit without parameters ran once for every row
+            probs = np.broadcast_to(probs[:1], (rows, dim))
+        self.shots_used += probs.shape[0] * int(getattr(data, "num_shots", None) or shots or 0)
         return (probs @ self.observables.T).reshape(*lead, -1)
 
     def values(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
@@ -383,3 +378,25 @@ class PrimitiveEvaluator:
             return grad
 
         return values, pullback
+
+
+def _probabilities(data: Any, dim: int, rows: int) -> np.ndarray:
+    """Outcome frequencies per parameter row of a sampler result (rows × 2**n)."""
+    if hasattr(data, "array") and hasattr(data, "num_shots"):
+        # A BitArray: decode every shot at once instead of building count dicts row by row.
+        packed = np.asarray(data.array).reshape(-1, data.num_shots, data.array.shape[-1])
+        outcomes = np.zeros(packed.shape[:2], dtype=np.int64)
+        for column in range(packed.shape[-1]):  # big-endian bytes, as BitArray stores them
+            outcomes = (outcomes << 8) | packed[..., column]
+        offsets = np.arange(outcomes.shape[0], dtype=np.int64)[:, None] * dim
+        counts = np.bincount((outcomes + offsets).ravel(), minlength=outcomes.shape[0] * dim)
+        return counts.reshape(outcomes.shape[0], dim).astype(float) / data.num_shots
+    probs = np.zeros((rows, dim))
+    for r in range(rows):
+        try:
+            counts = data.get_int_counts(r)
+        except TypeError:  # results without a parameter axis
+            counts = data.get_int_counts()
+        for value, c in counts.items():
+            probs[r, value] = c
+    return probs / probs.sum(axis=1, keepdims=True)

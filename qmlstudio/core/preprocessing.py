@@ -7,7 +7,7 @@ written to a project file as plain JSON (never pickle).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -80,9 +80,12 @@ class PreparedData:
         return len(self.class_names)
 
 
-def _class_subset(dataset: Dataset, classes: Sequence[int | str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _class_subset(
+    dataset: Dataset, classes: Sequence[int | str] | None
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Features, relabelled labels and names of the chosen classes, and which rows were kept."""
     if not classes:
-        return dataset.features, dataset.labels, list(dataset.class_names)
+        return dataset.features, dataset.labels, list(dataset.class_names), np.ones(dataset.num_samples, dtype=bool)
     if dataset.task != "classification":
         raise DatasetError("a class subset needs classification data")
     names = list(dataset.class_names)
@@ -104,7 +107,7 @@ def _class_subset(dataset: Dataset, classes: Sequence[int | str] | None) -> tupl
     mask = np.isin(dataset.labels, chosen)
     remap = {old: new for new, old in enumerate(chosen)}
     labels = np.array([remap[int(v)] for v in dataset.labels[mask]], dtype=int)
-    return dataset.features[mask], labels, [names[c] for c in chosen]
+    return dataset.features[mask], labels, [names[c] for c in chosen], mask
 
 
 def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None = None) -> PreparedData:
@@ -118,7 +121,7 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
     from sklearn.decomposition import PCA
     from sklearn.model_selection import train_test_split
 
-    x, y, class_names = _class_subset(dataset, preprocessing.classes)
+    x, y, class_names, kept = _class_subset(dataset, preprocessing.classes)
     feature_names = list(dataset.feature_names)
     keep = None
     if preprocessing.features is not None:
@@ -129,7 +132,9 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
         feature_names = [feature_names[j] for j in keep]
         x = x[:, keep]
 
-    split = dataset.extra.get("split") if not preprocessing.classes else None
+    split = dataset.extra.get("split")
+    if split is not None and len(split) == len(kept):
+        split = [s for s, keep_row in zip(split, kept) if keep_row]  # the rows of the chosen classes
     if split is not None and len(split) == len(y):
         is_test = np.array([s == "test" for s in split])
         x_train, x_test, y_train, y_test = x[~is_test], x[is_test], y[~is_test], y[is_test]
@@ -178,10 +183,12 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
         fitted.pad_to = pad_to
         feature_names = feature_names + [f"pad{j}" for j in range(fit.shape[1], pad_to)]
 
+    # x_train and x_test hold the chosen columns already: apply the steps that follow the choice
+    after_choice = replace(fitted, features=None)
     prepared = PreparedData(
-        x_train=fitted.apply(x_train),
+        x_train=after_choice.apply(x_train),
         y_train=y_train,
-        x_test=fitted.apply(x_test),
+        x_test=after_choice.apply(x_test),
         y_test=y_test,
         feature_names=feature_names,
         class_names=class_names,

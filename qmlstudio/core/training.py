@@ -135,6 +135,9 @@ class _Objective:
         self.run = run
         self.batch = np.arange(len(run.data.y_train))
         self.last: tuple[np.ndarray, float, float | None] | None = None
+        #: what was not finite in the latest evaluation (None when all was finite): an
+        #: optimizer may end on a NaN gradient without reporting the iteration
+        self.not_finite: str | None = None
 
     def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = self.run.model.num_weights
@@ -146,6 +149,7 @@ class _Objective:
         values = self.run.evaluator.values(weights, self.run.train_inputs[self.batch])
         loss = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])[0]
         self.last = (np.array(x, dtype=float), loss, None)
+        self.not_finite = None if math.isfinite(loss) else f"loss {loss}"
         return loss
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -155,6 +159,10 @@ class _Objective:
         loss, d_values, d_extra = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])
         grad = np.concatenate([pullback(d_values), d_extra])
         self.last = (np.array(x, dtype=float), loss, float(np.linalg.norm(grad)))
+        if not math.isfinite(loss):
+            self.not_finite = f"loss {loss}"
+        else:
+            self.not_finite = None if np.all(np.isfinite(grad)) else "gradient not finite"
         return loss, grad
 
 
@@ -250,10 +258,13 @@ class TrainingRun:
         return loss, self.head.score(self.head.predict(values, extra), targets)
 
     def predict(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Predicted labels (or values) for prepared feature rows."""
+        """Predicted labels, or for regression values in the data's own units, for prepared rows."""
         weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
         values = self.evaluator.values(weights, self.model.inputs(features))
-        return self.head.predict(values, extra)
+        predictions = self.head.predict(values, extra)
+        if self.kind == "regressor":
+            return (predictions + 1.0) / self.data.target_factor + self.data.target_offset
+        return predictions
 
     def predict_proba(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
         weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
@@ -314,7 +325,8 @@ class TrainingRun:
             if self.best is None or loss < self.best[0]:
                 self.best = (loss, x.copy())
             evaluate_now = end_of_epoch if options.eval_every == 0 else iteration % max(1, options.eval_every) == 0
-            evaluate_now = evaluate_now or iteration == total
+            # Early stopping decides on the test loss at the end of each epoch, whatever eval_every says.
+            evaluate_now = evaluate_now or iteration == total or (options.early_stopping and end_of_epoch)
             test_loss = test_score = train_score = None
             if evaluate_now:
                 test_loss, test_score = self.evaluate(x, "test")
@@ -326,7 +338,7 @@ class TrainingRun:
                     train_score = self.evaluate(x, "train")[1]
             report = IterationReport(
                 iteration=offset_iteration + iteration,
-                epoch=offset_epoch + epoch_index + 1,
+                epoch=(offset_iteration + iteration - 1) // per_epoch + 1,
                 loss=loss,
                 test_loss=test_loss,
                 train_accuracy=train_score,
@@ -377,6 +389,15 @@ class TrainingRun:
         except QMLStudioError as exc:
             state["stop"], state["message"] = "failed", str(exc)
             final = self.best[1] if self.best else x0
+        reported = (int(record.metrics["iteration"][-1]) if record.num_points else 0) - offset_iteration
+        if state["stop"] is None and objective.not_finite is not None and reported < total:
+            # The optimizer gave up on a loss or gradient that is not finite without reporting it.
+            best_text = f"; kept the best weights so far (loss {self.best[0]:.4g})" if self.best is not None else ""
+            state["stop"] = "failed"
+            state["message"] = (
+                f"the loss diverged ({objective.not_finite}) at iteration {offset_iteration + reported + 1}: "
+                f"try a smaller learning rate{best_text}"
+            )
         if state["stop"] == "failed" and self.best is not None:
             final = self.best[1]
         if not np.all(np.isfinite(final)):

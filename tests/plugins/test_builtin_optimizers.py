@@ -109,10 +109,15 @@ def test_optimizer_converges_and_reports_every_iteration(name):
     assert [s.iteration for s in steps] == list(range(1, len(steps) + 1))
     evaluations = [s.evaluations for s in steps]
     assert evaluations == sorted(evaluations) and evaluations[-1] <= problem.evaluations
+    previous = np.asarray(problem_type.x0, dtype=float)
     for step in steps:
         assert step.x.shape == problem_type.x0.shape and np.isfinite(step.loss)
-        if name != "spsa":  # SPSA's loss is an estimate from perturbed points
+        if name in ("adam", "sgd"):
+            # Mini-batch convention: the loss is the one the step was taken from.
+            assert step.loss == pytest.approx(problem_type().value(previous), rel=1e-9, abs=1e-12)
+        elif name != "spsa":  # SPSA's loss is an estimate from perturbed points
             assert step.loss == pytest.approx(problem_type().value(step.x), rel=1e-9, abs=1e-12)
+        previous = step.x
     assert steps[-1].loss < steps[0].loss
 
 
@@ -188,9 +193,13 @@ def test_gradient_steppers_report_the_gradient_norm():
     for name in ("adam", "sgd", "l-bfgs-b"):
         steps: list[OptimizerStep] = []
         SPECS[name].create().minimize(Quadratic(), Quadratic.x0, max_iterations=5, callback=steps.append)
+        previous = np.asarray(Quadratic.x0, dtype=float)
         for step in steps:
-            expected = np.linalg.norm(Quadratic.A @ (step.x - Quadratic.c))
+            # Adam and SGD report the gradient they stepped with (at the previous point).
+            at = previous if name in ("adam", "sgd") else step.x
+            expected = np.linalg.norm(Quadratic.A @ (at - Quadratic.c))
             assert step.grad_norm == pytest.approx(expected), name
+            previous = step.x
 
 
 def test_adam_variants_and_sgd_momentum_change_the_path():

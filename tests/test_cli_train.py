@@ -1,0 +1,155 @@
+"""`qmlstudio train`: JSON progress, reproducible runs saved into the project, a clean stop on
+Ctrl-C, and one line on stderr (exit 1, no traceback) for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qmlstudio.cli import main
+from qmlstudio.core.project import load_project
+
+ITERATION_KEYS = {"iteration", "epoch", "loss", "train_accuracy", "test_accuracy", "grad_norm", "elapsed_s"}
+NEW = ["--dataset", "moons", "--encoding", "angle", "--ansatz", "real-amplitudes", "--reps", "2",
+       "--optimizer", "adam", "--seed", "7"]
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def json_lines(text: str) -> tuple[list[dict], dict]:
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert rows and rows[-1].get("event") == "done"
+    return rows[:-1], rows[-1]
+
+
+def subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("QMLSTUDIO_DISABLE_PLUGIN_AUTOLOAD", None)
+    return env
+
+
+@pytest.fixture
+def project_file(tmp_path, capsys) -> Path:
+    path = tmp_path / "p.qmls"
+    code, _, err = cli(capsys, "new", str(path), *NEW)
+    assert code == 0, err
+    return path
+
+
+def test_train_prints_json_saves_the_run_and_repeats_exactly(project_file, capsys):
+    code, out, err = cli(capsys, "train", str(project_file), "--epochs", "30", "--json")
+    assert code == 0, err
+    iterations, done = json_lines(out)
+    assert done["status"] == "completed"
+    assert done["test_accuracy"] >= 0.8
+    assert set(done["baselines"]) == {"logistic regression", "MLP", "RBF SVM"}
+    assert len(iterations) == 30 * 5  # 150 training samples in batches of 32
+    for number, row in enumerate(iterations, start=1):
+        assert ITERATION_KEYS <= set(row)
+        assert row["iteration"] == number
+    assert iterations[-1]["epoch"] == 30
+    losses = [row["loss"] for row in iterations]
+
+    project = load_project(project_file)
+    assert len(project.runs) == 1
+    run = project.runs[0]
+    assert run.id == done["run_id"] and run.status == "completed"
+    assert run.metrics["loss"] == losses
+    assert run.config["optimizer"]["name"] == "adam"
+
+    # the same project in a fresh process: the same losses, and a second run in the file
+    again = subprocess.run(
+        [sys.executable, "-m", "qmlstudio", "train", str(project_file), "--epochs", "30", "--json"],
+        capture_output=True, text=True, timeout=120, env=subprocess_env(),
+    )
+    assert again.returncode == 0, again.stderr
+    repeated, done_again = json_lines(again.stdout)
+    assert [row["loss"] for row in repeated] == losses
+    assert done_again["run_id"] != done["run_id"]
+    assert [r.id for r in load_project(project_file).runs] == [done["run_id"], done_again["run_id"]]
+
+
+def test_ctrl_c_stops_the_run_and_keeps_it(project_file):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qmlstudio", "train", str(project_file), "--epochs", "2000", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(),
+    )
+    try:
+        printed = [process.stdout.readline() for _ in range(5)]  # training is under way
+        assert all(json.loads(line)["iteration"] for line in printed)
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        # read through the text buffers that readline filled (communicate() would skip them)
+        out, err = process.stdout.read(), process.stderr.read()
+        process.wait(timeout=30)
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    iterations, done = json_lines("".join(printed) + out)
+    assert done["status"] == "stopped" and "stopped by the user" in done["message"]
+    assert 5 <= len(iterations) < 2000 * 5
+    run = load_project(project_file).runs[-1]
+    assert run.status == "stopped" and run.id == done["run_id"]
+    assert run.metrics["iteration"] == [row["iteration"] for row in iterations]
+    assert len(run.final_weights) == 6 and all(w is not None for w in run.final_weights)
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("qmlstudio: error: ")
+    return lines[0]
+
+
+def test_a_missing_project_is_one_line_on_stderr(tmp_path, capsys):
+    code, out, err = cli(capsys, "train", str(tmp_path / "nowhere.qmls"), "--json")
+    assert code == 1 and out == ""
+    assert "nowhere.qmls" in one_error_line(err)
+
+
+def test_a_corrupt_project_is_one_line_on_stderr_and_left_alone(tmp_path, capsys):
+    path = tmp_path / "broken.qmls"
+    path.write_text('{"schema_version": 1, "name": ')
+    code, out, err = cli(capsys, "train", str(path))
+    assert code == 1 and out == ""
+    assert "broken.qmls" in one_error_line(err)
+    assert path.read_text() == '{"schema_version": 1, "name": '
+
+
+def test_an_unknown_optimizer_in_the_file_is_one_line_on_stderr(project_file, capsys):
+    data = json.loads(project_file.read_text())
+    data["optimizer"]["name"] = "gradient-ascent"
+    text = json.dumps(data)
+    project_file.write_text(text)
+    code, out, err = cli(capsys, "train", str(project_file), "--epochs", "2")
+    assert code == 1 and out == ""
+    assert "gradient-ascent" in one_error_line(err)
+    assert project_file.read_text() == text  # nothing written
+
+
+def test_bad_input_through_the_console_script_has_no_traceback(tmp_path):
+    path = tmp_path / "broken.qmls"
+    path.write_text("not json at all")
+    result = subprocess.run(
+        [sys.executable, "-m", "qmlstudio", "train", str(path)],
+        capture_output=True, text=True, timeout=60, env=subprocess_env(),
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    one_error_line(result.stderr)

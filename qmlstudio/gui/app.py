@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 before anything imports it)
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
 import qmlstudio
 from qmlstudio.gui.main_window import APP_NAME, MainWindow, ProjectOpenError, new_project, open_project_file
+from qmlstudio.gui.theme import apply_theme
 
 #: Milliseconds after which the application quits by itself (tests, `make run` without display).
 QUIT_AFTER_ENV = "QMLSTUDIO_QUIT_AFTER_MS"
@@ -26,7 +27,7 @@ def application() -> QApplication:
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(qmlstudio.__version__)
-    app.setStyle("Fusion")
+    apply_theme(app)
     return app  # type: ignore[return-value]
 
 
@@ -53,6 +54,9 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
     if quit_after_ms is None:
         quit_after_ms = _quit_after_from_env()
     app = application()
+    from qmlstudio.plugins.manager import load_plugins
+
+    registry = load_plugins()  # once; every view gets this registry
 
     project, error = None, None
     if project_path is not None:
@@ -60,7 +64,7 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
             project = open_project_file(project_path)
         except ProjectOpenError as exc:
             error = str(exc)
-    window = MainWindow(project if project is not None else new_project())
+    window = MainWindow(project if project is not None else new_project(), registry=registry)
     window.show()
     if error is not None:
         window.show_error("Cannot open project", error)
@@ -73,4 +77,8 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
             app.quit()
 
         QTimer.singleShot(quit_after_ms, quit_now)
-    return app.exec()
+    code = app.exec()
+    # Closing the last window posts a Quit event that may still be queued when exec() returns;
+    # delivered later it would end the next event loop at once (a second window, a test's wait).
+    QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+    return code

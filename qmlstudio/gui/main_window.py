@@ -1,10 +1,14 @@
-"""The main window: the circuit in the middle, the gate palette, dataset and training docks.
+"""The main window: the circuit editor in the middle, the palette, inspector, state, dataset and training docks.
 
-The window holds a :class:`~qmlstudio.core.project.Project` and an undo stack; the views
-follow ``project.events.changed`` and the circuit's ``events.changed`` and keep no copy of
-either. Menus, docks and actions have stable object names and keys
-(``window.named_actions["file.open"]``, ``window.menus["view"]``, ``window.docks["trainingDock"]``)
-so that later features can find and extend them.
+The window holds a :class:`~qmlstudio.core.project.Project`, the plugin registry and an
+undo stack; the views follow ``project.events.changed`` and the circuit's
+``events.changed`` and keep no copy of either. Menus, docks and actions have stable object
+names and keys (``window.named_actions["file.open"]``, ``window.menus["view"]``,
+``window.docks["trainingDock"]``) so that later features can find and extend them.
+
+The Run menu's actions emit :attr:`MainWindow.train_requested`, ``pause_requested``,
+``stop_requested`` and ``step_requested``; the training dock connects to them and reports
+its state back with :meth:`MainWindow.set_run_state`.
 """
 
 from __future__ import annotations
@@ -15,43 +19,42 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QFontDatabase,
-    QFontMetrics,
-    QKeySequence,
-    QResizeEvent,
-    QUndoStack,
-)
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QScrollArea,
-    QStyle,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 import qmlstudio
-from qmlstudio.core.circuit import GATE_GROUPS, GATES, CircuitDesign
+from qmlstudio.core.circuit import CircuitDesign
+from qmlstudio.core.circuit_files import EXPORT_FORMATS, IMPORT_FORMATS, export_circuit, import_circuit
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import FILE_SUFFIX, Project, load_project, save_project
-from qmlstudio.core.settings import config_dir
+from qmlstudio.core.settings import Settings, config_dir
+from qmlstudio.gui import icons, theme
+from qmlstudio.gui.editor import CircuitEditor, GatePalette
+from qmlstudio.gui.editor.painting import app_icon
+from qmlstudio.gui.inspector import Inspector
+from qmlstudio.gui.project_data import ProjectData
+from qmlstudio.gui.state_view import StateView
 
 APP_NAME = "QML Studio"
 PROJECT_FILTER = f"QML Studio projects (*{FILE_SUFFIX});;All files (*)"
 #: Bumped when the docks change so much that an old saved layout should be dropped.
-WINDOW_STATE_VERSION = 1
+WINDOW_STATE_VERSION = 2
 DEFAULT_SIZE = QSize(1400, 900)
+RECENT_LIMIT = 10
+RUN_STATES = ("unavailable", "idle", "running", "paused")
+DOCS_URL = "https://github.com/qmlstudio/qmlstudio#readme"
 
 
 # ---------------------------------------------------------------- settings and projects
@@ -129,149 +132,27 @@ def component_versions() -> dict[str, str]:
     }
 
 
-# ------------------------------------------------------------------------- views
-class CircuitView(QWidget):
-    """The project's circuit, drawn as text; follows ``design.events.changed``.
-
-    A stand-in for the drag-and-drop ansatz editor, which will take its place. Long
-    circuits wrap to the width of the view instead of scrolling sideways.
-    """
-
-    #: Narrowest wrap width (characters) before the view scrolls sideways instead.
-    MIN_COLUMNS = 60
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("circuitView")
-        self._design: CircuitDesign | None = None
-        self._circuit: Any = None
-        self._columns = 0
-
-        self.heading = QLabel("Circuit")
-        self.heading.setObjectName("circuitHeading")
-        heading_font = self.heading.font()
-        heading_font.setPointSizeF(heading_font.pointSizeF() * 1.3)
-        heading_font.setBold(True)
-        self.heading.setFont(heading_font)
-        self.subtitle = QLabel("θ[i] are trainable weights, x[j] the features of a sample")
-        self.subtitle.setObjectName("circuitSubtitle")
-        self.subtitle.setStyleSheet("color: palette(dark);")
-
-        self.drawing = QLabel()
-        self.drawing.setObjectName("circuitDrawing")
-        self.drawing.setTextFormat(Qt.TextFormat.PlainText)
-        self.drawing.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.drawing.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        mono.setPointSizeF(max(mono.pointSizeF(), 10.0))
-        self.drawing.setFont(mono)
-        self.drawing.setContentsMargins(24, 20, 24, 20)
-
-        paper = QFrame()
-        paper.setObjectName("circuitPaper")
-        paper.setStyleSheet(
-            "#circuitPaper { background: palette(base); border: 1px solid palette(midlight); border-radius: 6px; }"
-        )
-        paper_layout = QVBoxLayout(paper)
-        paper_layout.setContentsMargins(0, 0, 0, 0)
-        paper_layout.addWidget(self.drawing)
-        paper_layout.addStretch(1)
-
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("circuitScroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(paper)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.setSpacing(6)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.subtitle)
-        layout.addSpacing(6)
-        layout.addWidget(self.scroll, 1)
-
-        # Re-wrapping on every resize event would redraw many times during one drag.
-        self._rewrap_timer = QTimer(self)
-        self._rewrap_timer.setSingleShot(True)
-        self._rewrap_timer.setInterval(80)
-        self._rewrap_timer.timeout.connect(self._rewrap)
-        self.refresh()
-
-    @property
-    def design(self) -> CircuitDesign | None:
-        return self._design
-
-    def set_design(self, design: CircuitDesign | None) -> None:
-        """Shows ``design`` (or nothing) and follows its changes from now on."""
-        if self._design is not None:
-            self._design.events.changed.disconnect(self._on_design_changed)
-        self._design = design
-        if design is not None:
-            design.events.changed.connect(self._on_design_changed)
-        self.refresh()
-
-    def _on_design_changed(self, **_payload: Any) -> None:
-        self.refresh()
-
-    def columns_available(self) -> int:
-        """How many characters of drawing fit across the view."""
-        char_width = max(1, QFontMetrics(self.drawing.font()).horizontalAdvance("─"))
-        margins = self.drawing.contentsMargins()
-        width = self.scroll.viewport().width() - margins.left() - margins.right() - 4
-        return max(self.MIN_COLUMNS, width // char_width)
-
-    def refresh(self) -> None:
-        """Redraws the design (after it changed)."""
-        design = self._design
-        self._circuit = None
-        if design is None or not design.gates:
-            wires = design.num_qubits if design is not None else 0
-            self.drawing.setText(
-                f"The circuit is empty ({wires} qubit wire{'s' if wires != 1 else ''}).\n\n"
-                "Gates you place in the ansatz editor, and the encoding and layer\n"
-                "templates you add, will be drawn here."
-            )
-            return
-        try:
-            self._circuit = design.to_circuit()
-        except Exception as exc:  # drawing is a convenience; a failure must not break the window
-            self.drawing.setText(f"The circuit cannot be drawn: {exc}")
-            return
-        self._columns = 0
-        self._rewrap()
-
-    def _rewrap(self) -> None:
-        if self._circuit is None:
-            return
-        columns = self.columns_available()
-        if columns == self._columns:
-            return
-        self._columns = columns
-        try:
-            text = str(self._circuit.draw(output="text", fold=columns))
-        except Exception as exc:
-            text = f"The circuit cannot be drawn: {exc}"
-        self.drawing.setText(text)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        if self._circuit is not None:
-            self._rewrap_timer.start()
+def docs_location() -> QUrl:
+    """The documentation: the docs folder of a source checkout, else the project's page."""
+    root = Path(qmlstudio.__file__).resolve().parents[1]
+    for candidate in (root / "docs", root / "README.md"):
+        if candidate.exists():
+            return QUrl.fromLocalFile(str(candidate))
+    return QUrl(DOCS_URL)
 
 
+# ------------------------------------------------------------------------- panels
 class PlaceholderPanel(QWidget):
     """A dock's content until its real widget exists: says what will be there."""
 
     def __init__(self, title: str, text: str, details: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         heading = QLabel(title)
-        font = heading.font()
-        font.setBold(True)
-        heading.setFont(font)
+        heading.setProperty("role", "heading")
         body = QLabel(text)
         body.setWordWrap(True)
         body.setTextFormat(Qt.TextFormat.PlainText)
+        body.setProperty("role", "muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.setSpacing(8)
@@ -289,14 +170,6 @@ class PlaceholderPanel(QWidget):
         self.text = "\n".join([title, text, details])
 
 
-def _palette_details() -> str:
-    rows = []
-    for group in GATE_GROUPS:
-        labels = " ".join(g.label for g in GATES.values() if g.group == group)
-        rows.append(f"<b>{html.escape(group.capitalize())}</b><br>{html.escape(labels)}")
-    return "<br><br>".join(rows)
-
-
 # -------------------------------------------------------------------- main window
 class MainWindow(QMainWindow):
     """QML Studio's main window on one :class:`~qmlstudio.core.project.Project`.
@@ -304,25 +177,49 @@ class MainWindow(QMainWindow):
     The window follows ``project.events.changed``: the title shows the project's name and
     its unsaved-changes mark (``project.dirty``), the status bar the circuit's summary.
     ``named_actions`` maps stable keys ("file.open", "view.trainingDock"...) to the window's
-    QActions; ``docks`` maps the docks' object names to them.
+    QActions; ``docks`` maps the docks' object names to them. ``registry`` is the plugin
+    registry (``load_plugins()`` when not given).
     """
 
     #: Emitted with the new project after File ▸ New or File ▸ Open.
     projectChanged = Signal(object)
+    #: Run ▸ Train, Pause/Resume, Stop and Step (the training dock carries them out).
+    train_requested = Signal()
+    pause_requested = Signal()
+    stop_requested = Signal()
+    step_requested = Signal()
 
-    def __init__(self, project: Project | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, project: Project | None = None, parent: QWidget | None = None, registry: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
+        self.setWindowIcon(app_icon())
+        if registry is None:
+            from qmlstudio.plugins.manager import load_plugins
+
+            registry = load_plugins()
+        self.registry = registry
         self.project: Project | None = None
         self.named_actions: dict[str, QAction] = {}
         self.docks: dict[str, QDockWidget] = {}
+        self.menus: dict[str, QMenu] = {}
         #: When True, closing never asks about unsaved changes (timed quits, tests).
         self.close_without_asking = False
-        #: Every edit is a command on this stack (the ansatz editor pushes them).
+        #: Every edit is a command on this stack.
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(500)
+        self.run_state = "unavailable"
 
-        self.circuit_view = CircuitView(self)
-        self.setCentralWidget(self.circuit_view)
+        self.project_data = ProjectData(registry, self)
+        self.editor = CircuitEditor(self.undo_stack, registry, self)
+        self.canvas = self.editor.canvas
+        self.setCentralWidget(self.editor)
+        self.palette_widget = GatePalette(registry)
+        self.palette_widget.activated.connect(self.editor.activate)
+        self.inspector = Inspector(self.editor, registry)
+        self.state_view = StateView(registry, self.project_data)
+        self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.project_data.changed.connect(lambda: self.editor.set_num_features(self.project_data.num_features))
+
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
             | QMainWindow.DockOption.AllowNestedDocks
@@ -336,6 +233,7 @@ class MainWindow(QMainWindow):
         self._create_menus()
         self._create_toolbar()
         self._create_status_bar()
+        self.set_run_state("unavailable")
 
         self.resize(DEFAULT_SIZE)
         self._default_state = self.saveState(WINDOW_STATE_VERSION)
@@ -349,11 +247,18 @@ class MainWindow(QMainWindow):
             self.project.events.changed.disconnect(self._on_project_changed)
         self.project = project
         project.events.changed.connect(self._on_project_changed)
-        self.circuit_view.set_design(project.circuit)
         self.undo_stack.clear()
+        self.project_data.set_project(project)
+        self.editor.set_project(project)
+        self.state_view.set_project(project)
+        self.inspector.refresh()
         self._update_title()
         self._update_summary()
         self.projectChanged.emit(project)
+
+    @property
+    def design(self) -> CircuitDesign | None:
+        return getattr(self.project, "circuit", None)
 
     @property
     def project_path(self) -> Path | None:
@@ -369,8 +274,6 @@ class MainWindow(QMainWindow):
         return self.project_path.stem if self.project_path is not None else "Untitled project"
 
     def _on_project_changed(self, what: str = "", **_payload: object) -> None:
-        if what == "circuit" and self.project is not None and self.circuit_view.design is not self.project.circuit:
-            self.circuit_view.set_design(self.project.circuit)
         if what == "saved":
             self.undo_stack.setClean()
         self._update_title()
@@ -393,7 +296,7 @@ class MainWindow(QMainWindow):
         tip: str,
         shortcut: QKeySequence.StandardKey | str | None = None,
         slot: Callable[..., Any] | None = None,
-        icon: QStyle.StandardPixmap | None = None,
+        icon: str | None = None,
     ) -> QAction:
         action = QAction(text, self)
         action.setObjectName(key.replace(".", "_") + "Action")
@@ -401,11 +304,11 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(shortcut))
         self._describe(action, tip)
         if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
+            action.setIcon(icons.icon(icon))
         if slot is None:
             action.setEnabled(False)
         else:
-            action.triggered.connect(slot)
+            action.triggered.connect(lambda _checked=False: slot())
         self.named_actions[key] = action
         return action
 
@@ -416,19 +319,25 @@ class MainWindow(QMainWindow):
         action.setStatusTip(tip)
 
     def _create_actions(self) -> None:
-        SP = QStyle.StandardPixmap
-        soon = " (not available yet)"
         # File
         self._action("file.new", "&New Project", "Start a new, empty project", QKeySequence.StandardKey.New,
-                     self.new_project, SP.SP_FileIcon)
+                     self.new_project, "new")
         self._action("file.open", "&Open Project…", "Open a QML Studio project (.qmls)", QKeySequence.StandardKey.Open,
-                     self.open_project_dialog, SP.SP_DialogOpenButton)
+                     self.open_project_dialog, "open")
         self._action("file.save", "&Save", "Save the project", QKeySequence.StandardKey.Save,
-                     self.save, SP.SP_DialogSaveButton)
+                     self.save, "save")
         self._action("file.saveAs", "Save &As…", "Save the project under a new name",
                      QKeySequence.StandardKey.SaveAs, self.save_as)
-        self._action("file.exportCircuit", "&Export Circuit…",
-                     "Export the circuit as OpenQASM, QPY, Python or an image" + soon, "Ctrl+E")
+        self._action("file.clearRecent", "&Clear Recent Projects", "Forget the list of recent projects", None,
+                     self.clear_recent)
+        readable = " or ".join(IMPORT_FORMATS.values())
+        self._action("file.importCircuit", "&Import Circuit…", f"Replace the circuit with one from a file ({readable})",
+                     "Ctrl+I", self.import_circuit_dialog, "import")
+        export_keys = {".qasm": "Ctrl+E"}
+        for suffix, title in EXPORT_FORMATS.items():
+            self._action(f"file.export{suffix.replace('.', '_')}", f"{title}…",
+                         f"Export the circuit as {title} ({suffix})", export_keys.get(suffix),
+                         lambda s=suffix: self.export_circuit_dialog(s))
         self._action("file.quit", "&Quit", "Quit QML Studio", QKeySequence.StandardKey.Quit, self.close)
         self.named_actions["file.quit"].setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -436,18 +345,21 @@ class MainWindow(QMainWindow):
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence(QKeySequence.StandardKey.Undo))
         undo.setObjectName("edit_undoAction")
+        undo.setIcon(icons.icon("undo"))
         self._describe(undo, "Undo the last change to the circuit")
         self.named_actions["edit.undo"] = undo
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence(QKeySequence.StandardKey.Redo))
         redo.setObjectName("edit_redoAction")
+        redo.setIcon(icons.icon("redo"))
         self._describe(redo, "Redo the change last undone")
         self.named_actions["edit.redo"] = redo
-        self._action("edit.cut", "Cu&t", "Cut the selected gates" + soon, QKeySequence.StandardKey.Cut)
-        self._action("edit.copy", "&Copy", "Copy the selected gates" + soon, QKeySequence.StandardKey.Copy)
-        self._action("edit.paste", "&Paste", "Paste gates" + soon, QKeySequence.StandardKey.Paste)
-        self._action("edit.delete", "&Delete", "Delete the selected gates" + soon, QKeySequence.StandardKey.Delete)
-        self._action("edit.selectAll", "Select &All", "Select every gate" + soon, QKeySequence.StandardKey.SelectAll)
+        # The editor's own actions (they act on the canvas's selection).
+        self.editor.actions["edit.addQubit"].setIcon(icons.icon("add-qubit"))
+        self.editor.actions["view.zoomFit"].setIcon(icons.icon("fit"))
+        for key, action in self.editor.actions.items():
+            self.named_actions[key] = action
+            self.addAction(action)
 
         # View: the docks' own toggle actions, so that menu and dock state never disagree.
         for number, (name, dock) in enumerate(self.docks.items(), start=1):
@@ -459,25 +371,34 @@ class MainWindow(QMainWindow):
         self._action("view.resetLayout", "&Reset Layout", "Put the panels back where they started",
                      None, self.reset_layout)
         full = self._action("view.fullScreen", "&Full Screen", "Use the whole screen",
-                            QKeySequence.StandardKey.FullScreen, self._toggle_full_screen)
+                            QKeySequence.StandardKey.FullScreen)
+        full.setEnabled(True)
         full.setCheckable(True)
+        full.toggled.connect(self._toggle_full_screen)
 
-        # Run
-        self._action("run.train", "&Train", "Train the model on the project's dataset" + soon, "F5",
-                     icon=SP.SP_MediaPlay)
-        self._action("run.pause", "&Pause", "Pause training" + soon, "F6", icon=SP.SP_MediaPause)
-        self._action("run.stop", "&Stop", "Stop training" + soon, "Shift+F5", icon=SP.SP_MediaStop)
+        # Run: the training dock connects to the signals and reports its state with set_run_state.
+        self._action("run.train", "&Train", "Train the model on the project's dataset", "F5",
+                     self._request_train)
+        self.named_actions["run.train"].setIcon(icons.icon("train", theme.SUCCESS))
+        self._action("run.pause", "&Pause", "Pause training (press again to resume)", "F6",
+                     self.pause_requested.emit, "pause")
+        self._action("run.stop", "&Stop", "Stop training and keep the run so far", "Shift+F5",
+                     self.stop_requested.emit, "stop")
+        self._action("run.step", "St&ep", "Run one optimizer iteration and pause", "F10",
+                     self.step_requested.emit, "step")
         self._action("run.compare", "&Compare with Classical Baselines",
-                     "Train scikit-learn baselines on the same split" + soon)
+                     "Train scikit-learn baselines on the same split (not available yet)")
 
         # Plugins
-        self._action("plugins.manage", "&Installed Plugins…",
-                     "List, enable and disable plugins: encodings, ansätze, optimizers, datasets, backends" + soon)
-        self._action("plugins.install", "&Install Plugin…", "Install a plugin from a package index or a wheel" + soon)
+        self._action("plugins.manage", "&Manage Plugins…",
+                     "List the installed plugins: encodings, ansätze, optimizers, datasets, backends",
+                     None, self.show_plugins, "plugins")
 
         # Help
+        self._action("help.docs", "&Documentation", "Open QML Studio's documentation",
+                     QKeySequence.StandardKey.HelpContents, self.open_docs)
         self._action("help.shortcuts", "&Keyboard Shortcuts", "List every keyboard shortcut",
-                     QKeySequence.StandardKey.HelpContents, self.show_shortcuts)
+                     "Ctrl+/", self.show_shortcuts)
         about = self._action("help.about", f"&About {APP_NAME}", "Versions of QML Studio and its libraries",
                              None, self.show_about)
         about.setMenuRole(QAction.MenuRole.AboutRole)
@@ -486,32 +407,65 @@ class MainWindow(QMainWindow):
 
     def _create_menus(self) -> None:
         bar = self.menuBar()
-        layout = {
-            "&File": ["file.new", "file.open", None, "file.save", "file.saveAs", "file.exportCircuit", None, "file.quit"],
-            "&Edit": ["edit.undo", "edit.redo", None, "edit.cut", "edit.copy", "edit.paste", "edit.delete",
-                      None, "edit.selectAll"],
-            "&View": [*(f"view.{name}" for name in self.docks), "view.toolbar", None, "view.resetLayout",
-                      "view.fullScreen"],
-            "&Run": ["run.train", "run.pause", "run.stop", None, "run.compare"],
-            "&Plugins": ["plugins.manage", "plugins.install"],
-            "&Help": ["help.shortcuts", None, "help.about", "help.aboutQt"],
-        }
-        self.menus: dict[str, QMenu] = {}
         self.toolbar = QToolBar("Main Toolbar", self)
         toggle = self.toolbar.toggleViewAction()
         toggle.setObjectName("view_toolbarAction")
         self._describe(toggle, "Show or hide the toolbar")
         self.named_actions["view.toolbar"] = toggle
-        for title, keys in layout.items():
-            menu = bar.addMenu(title)
-            menu.setObjectName(title.strip("&").lower() + "Menu")
-            menu.setToolTipsVisible(True)
+
+        def menu(title: str, key: str, parent: QMenu | None = None) -> QMenu:
+            made = parent.addMenu(title) if parent is not None else bar.addMenu(title)
+            made.setObjectName(key + "Menu")
+            made.setToolTipsVisible(True)
+            self.menus[key] = made
+            return made
+
+        def fill(target: QMenu, keys: list[str | None]) -> None:
             for key in keys:
                 if key is None:
-                    menu.addSeparator()
+                    target.addSeparator()
                 else:
-                    menu.addAction(self.named_actions[key])
-            self.menus[title.strip("&").lower()] = menu
+                    target.addAction(self.named_actions[key])
+
+        file_menu = menu("&File", "file")
+        fill(file_menu, ["file.new", "file.open"])
+        recent = menu("Open &Recent", "recent", file_menu)
+        recent.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        fill(file_menu, [None, "file.save", "file.saveAs", None, "file.importCircuit"])
+        export = menu("&Export Circuit", "export", file_menu)
+        fill(export, [f"file.export{s.replace('.', '_')}" for s in EXPORT_FORMATS])
+        fill(file_menu, [None, "file.quit"])
+
+        edit_menu = menu("&Edit", "edit")
+        fill(edit_menu, ["edit.undo", "edit.redo", None, "edit.cut", "edit.copy", "edit.paste", "edit.duplicate",
+                         "edit.delete", None, "edit.selectAll", "edit.selectBlock", None, "edit.addQubit",
+                         "edit.removeQubit", None])
+        menu("Insert &Template", "insertTemplate", edit_menu)
+        menu("Insert &Encoding Layer", "insertEncoding", edit_menu)
+        self._fill_insert_menus()
+
+        view_menu = menu("&View", "view")
+        fill(view_menu, [*(f"view.{name}" for name in self.docks), "view.toolbar", None, "view.zoomIn",
+                         "view.zoomOut", "view.zoomReset", "view.zoomFit", None, "view.resetLayout",
+                         "view.fullScreen"])
+        fill(menu("&Run", "run"), ["run.train", "run.pause", "run.stop", "run.step", None, "run.compare"])
+        fill(menu("&Plugins", "plugins"), ["plugins.manage"])
+        fill(menu("&Help", "help"), ["help.docs", "help.shortcuts", None, "help.about", "help.aboutQt"])
+
+    def _fill_insert_menus(self) -> None:
+        """Edit ▸ Insert Template / Insert Encoding Layer: one item per template and encoding of the plugins."""
+        for key, table, insert in (
+            ("insertTemplate", getattr(self.registry, "ansatze", {}), self.editor.insert_template),
+            ("insertEncoding", getattr(self.registry, "encodings", {}), self.editor.insert_encoding_layer),
+        ):
+            target = self.menus[key]
+            target.clear()
+            for name, spec in table.items():
+                action = target.addAction(spec.title)
+                action.setToolTip(spec.description)
+                action.triggered.connect(lambda _checked=False, n=name, f=insert: f(n))
+            target.setEnabled(bool(table))
 
     def _create_toolbar(self) -> None:
         bar = self.toolbar
@@ -519,22 +473,25 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setIconSize(QSize(18, 18))
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for key in ("file.new", "file.open", "file.save", "edit.undo", "edit.redo"):
+            self.named_actions[key].setPriority(QAction.Priority.LowPriority)  # icon only
         for key in ("file.new", "file.open", "file.save", None, "edit.undo", "edit.redo", None,
-                    "run.train", "run.stop"):
+                    "edit.addQubit", "view.zoomFit", None, "run.train", "run.pause", "run.stop", "run.step"):
             if key is None:
                 bar.addSeparator()
             else:
                 bar.addAction(self.named_actions[key])
+        for key in ("run.train",):
+            widget = bar.widgetForAction(self.named_actions[key])
+            if widget is not None:
+                widget.setObjectName(key.replace(".", "_") + "ActionButton")
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
 
     def _create_docks(self) -> None:
         panels = [
-            ("gatePaletteDock", "Gate Palette", Qt.DockWidgetArea.LeftDockWidgetArea, PlaceholderPanel(
-                "Gate palette",
-                "Drag gates onto the qubit wires: fixed gates, rotations with trainable (θ) or data (x) "
-                "angles, entanglers, and whole layer templates from plugins.",
-                _palette_details(),
-            )),
+            ("gatePaletteDock", "Gate Palette", Qt.DockWidgetArea.LeftDockWidgetArea, self.palette_widget),
+            ("inspectorDock", "Inspector", Qt.DockWidgetArea.RightDockWidgetArea, self.inspector),
+            ("stateDock", "State", Qt.DockWidgetArea.RightDockWidgetArea, self.state_view),
             ("datasetDock", "Dataset", Qt.DockWidgetArea.RightDockWidgetArea, PlaceholderPanel(
                 "Dataset",
                 "Pick a built-in dataset or load a CSV file, choose the features and the label, scale "
@@ -550,7 +507,8 @@ class MainWindow(QMainWindow):
         for name, title, area, widget in panels:
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
-            widget.setObjectName(name.replace("Dock", "Placeholder"))
+            if isinstance(widget, PlaceholderPanel):
+                widget.setObjectName(name.replace("Dock", "Placeholder"))
             dock.setWidget(widget)
             dock.setFeatures(
                 QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -559,9 +517,11 @@ class MainWindow(QMainWindow):
             )
             self.addDockWidget(area, dock)
             self.docks[name] = dock
-        self.resizeDocks([self.docks["gatePaletteDock"], self.docks["datasetDock"]], [230, 290],
+        self.resizeDocks([self.docks["gatePaletteDock"], self.docks["inspectorDock"]], [236, 330],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["trainingDock"]], [240], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["inspectorDock"], self.docks["stateDock"], self.docks["datasetDock"]],
+                         [300, 280, 200], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["trainingDock"]], [190], Qt.Orientation.Vertical)
 
     def _create_status_bar(self) -> None:
         status = self.statusBar()
@@ -571,6 +531,28 @@ class MainWindow(QMainWindow):
         self.summary_label.setContentsMargins(8, 0, 8, 0)
         status.addPermanentWidget(self.summary_label)
         status.showMessage("Ready", 3000)
+
+    # ----------------------------------------------------------------- running
+    def set_run_state(self, state: str) -> None:
+        """What the Run actions offer: "unavailable" (no training dock), "idle", "running" or "paused"."""
+        if state not in RUN_STATES:
+            raise ValueError(f"run state must be one of {', '.join(RUN_STATES)}, got {state!r}")
+        self.run_state = state
+        actions = self.named_actions
+        actions["run.train"].setEnabled(state in ("unavailable", "idle"))
+        actions["run.pause"].setEnabled(state in ("running", "paused"))
+        actions["run.stop"].setEnabled(state in ("running", "paused"))
+        actions["run.step"].setEnabled(state in ("idle", "paused"))
+        pause = actions["run.pause"]
+        pause.setText("&Resume" if state == "paused" else "&Pause")
+        self._describe(pause, "Resume training" if state == "paused" else "Pause training (press again to resume)")
+        pause.setIcon(icons.icon("resume" if state == "paused" else "pause"))
+
+    def _request_train(self) -> None:
+        self.train_requested.emit()
+        if self.run_state == "unavailable":
+            self.statusBar().showMessage("Training is not available yet: the training panel comes in a later version",
+                                         6000)
 
     # ------------------------------------------------------------------ commands
     def new_project(self) -> None:
@@ -594,6 +576,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open project", str(exc))
             return False
         self.set_project(project)
+        self._remember(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
 
@@ -620,9 +603,100 @@ class MainWindow(QMainWindow):
         except QMLStudioError as exc:
             self.show_error("Cannot save project", str(exc))
             return False
+        self._remember(written)
         self.statusBar().showMessage(f"Saved {written}", 5000)
         return True
 
+    # ------------------------------------------------------------ recent files
+    def recent_projects(self) -> list[str]:
+        return Settings.load().recent_files
+
+    def _remember(self, path: str | Path) -> None:
+        settings = Settings.load()
+        settings.add_recent(str(path), RECENT_LIMIT)
+        try:
+            settings.save()
+        except OSError:
+            pass  # a read-only config folder only costs the recent list
+
+    def clear_recent(self) -> None:
+        settings = Settings.load()
+        settings.recent_files = []
+        try:
+            settings.save()
+        except OSError:
+            pass
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.menus["recent"]
+        menu.clear()
+        recent = self.recent_projects()
+        for number, path in enumerate(recent, start=1):
+            action = menu.addAction(f"&{number % 10}  {Path(path).name}")
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _checked=False, p=path: self._open_recent(p))
+        if not recent:
+            empty = menu.addAction("No recent projects")
+            empty.setEnabled(False)
+        menu.addSeparator()
+        menu.addAction(self.named_actions["file.clearRecent"])
+        self.named_actions["file.clearRecent"].setEnabled(bool(recent))
+
+    def _open_recent(self, path: str) -> None:
+        if self.confirm_discard():
+            self.open_project(path)
+
+    # ------------------------------------------------------------ circuit files
+    def import_circuit_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in IMPORT_FORMATS)
+        start = str(self.project_path.parent) if self.project_path else str(Path.cwd())
+        path, _ = QFileDialog.getOpenFileName(self, "Import Circuit", start,
+                                              f"Circuits ({patterns});;All files (*)")
+        if path:
+            self.import_circuit(path)
+
+    def import_circuit(self, path: str | Path) -> bool:
+        """Replaces the circuit with the one in ``path`` (one undoable step); errors are shown."""
+        try:
+            design = import_circuit(path)
+        except QMLStudioError as exc:
+            self.show_error("Cannot import circuit", str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - a reader's bug must not take the GUI down
+            self.show_error("Cannot import circuit", f"{path}: {type(exc).__name__}: {exc}")
+            return False
+        if not self.editor.import_design(design, f"Import {Path(path).name}"):
+            return False
+        self.statusBar().showMessage(f"Imported {Path(path).name} (Undo brings the previous circuit back)", 6000)
+        return True
+
+    def export_circuit_dialog(self, suffix: str) -> None:
+        title = EXPORT_FORMATS[suffix]
+        base = self.project_path.with_suffix(suffix) if self.project_path else Path.cwd() / f"circuit{suffix}"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export Circuit as {title}", str(base),
+                                              f"{title} (*{suffix});;All files (*)")
+        if path:
+            if not path.endswith(suffix):
+                path += suffix
+            self.export_circuit(path)
+
+    def export_circuit(self, path: str | Path) -> bool:
+        """Writes the circuit to ``path`` in the format its suffix names; errors are shown."""
+        if self.design is None:
+            return False
+        try:
+            written = export_circuit(self.design, path)
+        except QMLStudioError as exc:
+            self.show_error("Cannot export circuit", str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001
+            self.show_error("Cannot export circuit", f"{path}: {type(exc).__name__}: {exc}")
+            return False
+        self.statusBar().showMessage(f"Exported the circuit to {written}", 6000)
+        return True
+
+    # ------------------------------------------------------------------ dialogs
     def show_error(self, title: str, message: str) -> QMessageBox:
         """A window-modal message box that does not block the caller (tests can find and close it)."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
@@ -646,6 +720,27 @@ class MainWindow(QMainWindow):
         if answer == buttons.Save:
             return self.save()
         return answer == buttons.Discard
+
+    def show_plugins(self) -> Any:
+        """Plugins ▸ Manage Plugins: the plugin manager on this window's registry."""
+        from qmlstudio.gui.plugin_manager_dialog import PluginManagerDialog
+
+        dialog = PluginManagerDialog(self.registry, parent=self)
+        dialog.plugins_changed.connect(self.refresh_plugins)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def refresh_plugins(self) -> None:
+        """Shows what the registry provides now (after plugins were installed or removed)."""
+        self.palette_widget.set_registry(self.registry)
+        self._fill_insert_menus()
+        self.editor.refresh_encoding()
+
+    def open_docs(self) -> None:
+        url = docs_location()
+        if not QDesktopServices.openUrl(url):
+            self.show_error("Documentation", f"The documentation is at {url.toString()}")
 
     def reset_layout(self) -> None:
         for dock in self.docks.values():
@@ -687,11 +782,14 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> QMessageBox:
         rows = []
         for action in self.named_actions.values():
-            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
             if keys:
                 text = action.text().replace("&", "").rstrip("…")
                 rows.append(f"<tr><td style='padding-right:16px'>{html.escape(text)}</td>"
                             f"<td><b>{html.escape(keys)}</b></td></tr>")
+        extra = [("Zoom", "Ctrl + mouse wheel"), ("Pan", "Middle mouse button, or Space + drag"),
+                 ("Select a block", "Double-click one of its gates")]
+        rows += [f"<tr><td style='padding-right:16px'>{a}</td><td><b>{b}</b></td></tr>" for a, b in extra]
         box = QMessageBox(self)
         box.setObjectName("shortcutsBox")
         box.setWindowTitle("Keyboard Shortcuts")

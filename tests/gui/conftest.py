@@ -11,6 +11,7 @@ import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 before anything 
 from qmlstudio.core.project import Project
 from qmlstudio.gui.main_window import MainWindow
 from qmlstudio.gui.screenshot import sample_project
+from qmlstudio.plugins.manager import PluginRegistry, load_plugins
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +22,12 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def registry() -> PluginRegistry:
+    """The installed plugins (the built-in ones), loaded once for the whole run."""
+    return load_plugins(disabled=[])
+
+
 @pytest.fixture
 def project() -> Project:
     """A saved-looking 4-qubit classifier project named "demo" (8 weights, 4 inputs)."""
@@ -28,9 +35,9 @@ def project() -> Project:
 
 
 @pytest.fixture
-def window(qtbot, project: Project) -> Iterator[MainWindow]:
+def window(qtbot, project: Project, registry: PluginRegistry) -> Iterator[MainWindow]:
     """The main window on :func:`project`, shown offscreen; closed without questions afterwards."""
-    win = MainWindow(project)
+    win = MainWindow(project, registry=registry)
     win.close_without_asking = True
     qtbot.addWidget(win)
     win.show()

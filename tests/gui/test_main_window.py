@@ -21,7 +21,8 @@ from qmlstudio.gui.app import run_gui
 from qmlstudio.gui.main_window import MainWindow, new_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCKS = ("gatePaletteDock", "datasetDock", "trainingDock")
+DOCKS = ("gatePaletteDock", "inspectorDock", "stateDock", "datasetDock", "trainingDock")
+PLACEHOLDER_DOCKS = ("datasetDock", "trainingDock")
 
 
 def _message_boxes(name: str) -> list[QMessageBox]:
@@ -40,23 +41,26 @@ def test_title_names_the_project_and_marks_unsaved_changes(window: MainWindow, p
     assert window.windowTitle() == "moons classifier[*] — QML Studio"
 
 
-def test_status_bar_and_circuit_view_follow_the_circuit(window: MainWindow, project) -> None:
+def test_status_bar_and_canvas_follow_the_circuit(window: MainWindow, project) -> None:
     summary = window.findChild(type(window.summary_label), "projectSummary")
     assert summary is window.summary_label
     assert "4 qubits" in summary.text() and "22 gates" in summary.text()
     assert "8 trainable weights" in summary.text() and "4 data inputs" in summary.text()
-    assert "Ry(θ[7])" in window.circuit_view.drawing.text()
+    items = window.editor.scene.gate_items()
+    assert [item.gate for item in items] == list(project.circuit.gates)
 
     project.circuit.add_gate(Gate("rx", (0,), ("θ[8]",), column=20))
 
     assert "23 gates" in summary.text() and "9 trainable weights" in summary.text()
-    assert "Rx(θ[8])" in window.circuit_view.drawing.text()
+    assert window.editor.scene.gate_items()[-1].gate == Gate("rx", (0,), ("θ[8]",), column=20)
+    assert window.editor.figures.values["gates"].text() == "23"
 
 
-def test_an_empty_circuit_says_where_gates_will_appear(qtbot) -> None:
+def test_an_empty_circuit_has_an_empty_canvas(qtbot) -> None:
     win = MainWindow(new_project())
     qtbot.addWidget(win)
-    assert "The circuit is empty" in win.circuit_view.drawing.text()
+    assert win.editor.scene.gate_items() == []
+    assert win.editor.figures.values["gates"].text() == "0"
     assert win.windowTitle() == "Untitled project[*] — QML Studio"
 
 
@@ -111,13 +115,15 @@ def test_quit_closes_the_window(window: MainWindow, qtbot) -> None:
 
 
 # ---------------------------------------------------------------------------- docks
-def test_docks_exist_with_placeholders_that_say_what_comes(window: MainWindow) -> None:
+def test_docks_exist_and_placeholders_say_what_comes(window: MainWindow) -> None:
     for name in DOCKS:
         dock = window.findChild(QDockWidget, name)
         assert dock is not None, name
         assert dock.isVisible()
-        assert dock.widget().text.strip()
-    assert "CX" in window.docks["gatePaletteDock"].widget().text
+    for name in PLACEHOLDER_DOCKS:
+        assert window.docks[name].widget().text.strip()
+    names = {entry.name for entry in window.docks["gatePaletteDock"].widget().entries()}
+    assert {"cx", "ry", "ccx", "real-amplitudes", "angle"} <= names
 
 
 @pytest.mark.parametrize("name", DOCKS)

@@ -1,0 +1,402 @@
+"""The live training dock, driven through its real buttons on the demo project (pytest-qt).
+
+Training runs on a worker thread; the tests wait on the dock's and the worker's signals
+(``qtbot.waitSignal`` / ``waitUntil``) and read what the plots hold (``curve.getData()``).
+The demo project trains in a fraction of a second, so tests that need time raise its epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+
+import qmlstudio.gui  # noqa: F401
+from qmlstudio.core.autosave import pending_recoveries
+from qmlstudio.core.project import METRIC_NAMES, ModelChoice, PluginChoice, Project, load_project, save_project
+from qmlstudio.gui.training_dock import IDLE, PAUSED, TrainingDock, run_metrics_csv
+from qmlstudio.gui.workers import MIN_EMIT_INTERVAL_S, TrainingWorker
+from qmlstudio.plugins import Optimizer, OptimizerResult, OptimizerSpec, OptimizerStep, hookimpl
+from qmlstudio.plugins.manager import load_plugins
+
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo.qmls"
+LONG = 3000  # epochs: minutes of training, always stopped by the test
+
+
+@pytest.fixture(scope="module")
+def registry() -> Any:
+    return load_plugins()
+
+
+def demo_project(tmp_path: Path, *, epochs: int | None = None, baselines: bool = False) -> Project:
+    path = tmp_path / "demo.qmls"
+    shutil.copy(DEMO, path)
+    project = load_project(path)
+    # The classical baselines take half a second a run: only the tests about them fit them.
+    project.model = ModelChoice(project.model.kind, {**project.model.options, "baselines": baselines})
+    if epochs is not None:
+        project.training = dataclasses.replace(project.training, epochs=epochs)
+    save_project(project)
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return demo_project(tmp_path)
+
+
+@pytest.fixture
+def dock(qtbot, project: Project, registry: Any) -> Iterator[TrainingDock]:
+    widget = TrainingDock(project, registry)
+    qtbot.addWidget(widget)
+    widget.resize(1300, 820)
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    widget.shutdown()
+
+
+def points(dock: TrainingDock, metric: str = "loss") -> int:
+    """How many points the plots' curves of ``metric`` hold."""
+    panel = {"loss": dock.loss_plot, "test_loss": dock.loss_plot, "train_accuracy": dock.accuracy_plot,
+             "test_accuracy": dock.accuracy_plot, "grad_norm": dock.grad_plot}[metric]
+    total = 0
+    for (_, name), curve in panel.curves.items():
+        if name == metric:
+            x, _ = curve.getData()
+            total += 0 if x is None else len(x)
+    return total
+
+
+def click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def start_long_run(qtbot, dock: TrainingDock) -> None:
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=LONG)
+    click(qtbot, dock.train_button)
+    qtbot.waitUntil(lambda: points(dock) > 0, timeout=20_000)
+
+
+# ------------------------------------------------------------------ training
+def test_train_puts_loss_points_on_the_plot_within_seconds(qtbot, dock: TrainingDock) -> None:
+    assert dock.train_button.isEnabled() and not dock.stop_button.isEnabled()
+    start_long_run(qtbot, dock)
+    assert dock.state in ("running", "paused")
+    assert not dock.train_button.isEnabled() and dock.stop_button.isEnabled()
+    x, y = next(c for (_, m), c in dock.loss_plot.curves.items() if m == "loss").getData()
+    assert np.all(np.isfinite(y)) and x[0] == 1
+    qtbot.waitUntil(lambda: "ETA" in dock.progress.format() and dock.progress.value() > 0, timeout=5000)
+    assert "Iteration" in dock.progress.format() and "epoch" in dock.progress.format()
+    assert dock.progress.maximum() == LONG * 5  # 150 samples in batches of 32: 5 iterations an epoch
+    # The runs list shows the run in progress on top.
+    assert dock.runs_model.row_values(0)["status"] == "running"
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000):
+        click(qtbot, dock.stop_button)
+
+
+def test_pause_stops_new_points_until_resume(qtbot, dock: TrainingDock) -> None:
+    start_long_run(qtbot, dock)
+    click(qtbot, dock.pause_button)
+    assert dock.state == PAUSED and dock.pause_action.text() == "Resume"
+    qtbot.wait(400)  # an iteration under way when Pause was pressed may still report
+    before = points(dock)
+    qtbot.wait(800)
+    assert points(dock) == before
+    assert dock.worker is not None and dock.worker.paused
+    click(qtbot, dock.pause_button)  # Resume
+    assert dock.state == "running" and dock.pause_action.text() == "Pause"
+    qtbot.waitUntil(lambda: points(dock) > before + 10, timeout=10_000)
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000):
+        click(qtbot, dock.stop_button)
+
+
+def test_stop_ends_the_run_and_keeps_it_in_the_runs_list(qtbot, dock: TrainingDock, project: Project) -> None:
+    start_long_run(qtbot, dock)
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000) as finished:
+        click(qtbot, dock.stop_button)
+    record = finished.args[0]
+    assert record.status == "stopped" and "stopped by the user" in record.message
+    assert project.runs == [record] and record.num_points > 0
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+    model = dock.runs_model
+    assert model.rowCount() == 1
+    status = model.index(0, model.COLUMNS.index("Status"))
+    assert model.data(status) == "stopped"
+    assert dock.train_button.isEnabled() and not dock.stop_button.isEnabled()
+    # Every reported point reached the plot, and the record holds the same rows.
+    assert points(dock) == record.num_points
+    assert record.config["training"]["epochs"] == LONG
+
+
+def test_step_trains_one_iteration_then_pauses(qtbot, dock: TrainingDock) -> None:
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=LONG)
+    click(qtbot, dock.step_button)
+    qtbot.waitUntil(lambda: points(dock) == 1 and dock.state == PAUSED, timeout=20_000)
+    qtbot.wait(300)
+    assert points(dock) == 1
+    click(qtbot, dock.step_button)
+    qtbot.waitUntil(lambda: points(dock) == 2, timeout=5000)
+    qtbot.wait(300)
+    assert points(dock) == 2 and dock.state == PAUSED
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000):
+        click(qtbot, dock.stop_button)
+
+
+def test_a_completed_run_shows_the_confusion_matrix_and_the_baselines(qtbot, tmp_path: Path, registry: Any) -> None:
+    project = demo_project(tmp_path, baselines=True)
+    dock = TrainingDock(project, registry)
+    qtbot.addWidget(dock)
+    dock.show()
+    try:
+        with qtbot.waitSignal(dock.run_finished, timeout=30_000) as finished:
+            click(qtbot, dock.train_button)
+        record = finished.args[0]
+        assert record.status == "completed" and set(record.baselines) == {"logistic regression", "MLP", "RBF SVM"}
+        qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+        matrix = dock.confusion_plot.matrix
+        assert matrix is not None and matrix.shape == (2, 2) and matrix.sum() == 50  # the test split
+        accuracy = np.trace(matrix) / matrix.sum()
+        assert accuracy == pytest.approx(record.metrics["test_accuracy"][-1])
+        table = dock.baselines_table
+        names = [table.item(row, 0).text() for row in range(table.rowCount())]
+        assert names == ["Quantum model", "logistic regression", "MLP", "RBF SVM"]
+        assert float(table.item(0, 2).text()) == pytest.approx(record.metrics["test_accuracy"][-1], abs=5e-4)
+        # The best baseline is a reference line on the accuracy plot.
+        best = max(s["test_accuracy"] for s in record.baselines.values())
+        assert [line.value() for line in dock.accuracy_plot.reference_lines] == [pytest.approx(best)]
+    finally:
+        dock.shutdown()
+
+
+def test_the_decision_boundary_changes_as_training_goes(qtbot, dock: TrainingDock) -> None:
+    start_long_run(qtbot, dock)
+    qtbot.waitUntil(lambda: dock.boundary_plot.frame is not None, timeout=10_000)
+    early_frame = dock.boundary_plot.frame
+    early = dock.boundary_plot.image_data()
+    assert early is not None and early.shape == (64, 64, 4)
+    # The points of the train and test splits are on top of the image.
+    assert len(dock.boundary_plot.train_points.data) == 150 and len(dock.boundary_plot.test_points.data) == 50
+    qtbot.waitUntil(lambda: dock.boundary_plot.frame.iteration > early_frame.iteration + 100, timeout=15_000)
+    later = dock.boundary_plot.image_data()
+    assert not np.array_equal(early, later)
+    assert dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 50
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000):
+        click(qtbot, dock.stop_button)
+
+
+# ------------------------------------------------------------------ failures
+class ExplodingOptimizer(Optimizer):
+    """Takes two sensible steps, then jumps to ``jump`` (NaN: the loss becomes NaN)."""
+
+    jump = math.nan
+
+    def minimize(self, problem: Any, x0: np.ndarray, *, max_iterations: int, callback: Any = None) -> OptimizerResult:
+        x = np.array(x0, dtype=float)
+        loss = math.nan
+        for iteration in range(1, max_iterations + 1):
+            loss, grad = problem.value_and_grad(x)
+            x = x - 0.05 * grad if iteration < 3 else x + self.jump
+            with np.errstate(all="ignore"):
+                loss, grad = problem.value_and_grad(x)
+            if callback is not None and callback(OptimizerStep(iteration, x.copy(), loss, float(np.linalg.norm(grad)))):
+                return OptimizerResult(x, loss, iteration, True)
+        return OptimizerResult(x, loss, max_iterations)
+
+
+class InfiniteOptimizer(ExplodingOptimizer):
+    """Jumps to infinite weights, where the simulator itself may raise."""
+
+    jump = math.inf
+
+
+class ExplodingPlugin:
+    @hookimpl
+    def qmlstudio_optimizers(self) -> list[OptimizerSpec]:
+        return [OptimizerSpec(name="exploding", title="Exploding", factory=ExplodingOptimizer),
+                OptimizerSpec(name="infinite", title="Infinite", factory=InfiniteOptimizer)]
+
+
+@pytest.fixture
+def exploding(registry: Any) -> Iterator[None]:
+    registry.register(ExplodingPlugin(), "exploding-test-plugin")
+    try:
+        yield
+    finally:
+        registry.unregister("exploding-test-plugin")
+
+
+def test_a_run_that_diverges_shows_its_message_with_details(qtbot, dock: TrainingDock, exploding: None) -> None:
+    dock.project.optimizer = PluginChoice("exploding")
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000) as finished:
+        click(qtbot, dock.train_button)
+    record = finished.args[0]
+    assert record.status == "failed" and "diverged" in record.message
+    banner = dock.failure
+    assert banner.isVisible()
+    assert "diverged" in banner.message.text() and "smaller learning rate" in banner.message.text()
+    click(qtbot, banner.details_button)
+    assert banner.box is not None and banner.box.isVisible()
+    assert "Settings of the run" in banner.box.detailedText() and '"exploding"' in banner.box.detailedText()
+    banner.box.close()
+    # The failed run is kept, with the points it made before it diverged.
+    assert dock.project.runs[-1] is record and record.num_points == 2
+    model = dock.runs_model
+    assert model.data(model.index(0, model.COLUMNS.index("Status"))) == "failed"
+    # The next run hides the message.
+    dock.project.optimizer = PluginChoice("adam")
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000):
+        click(qtbot, dock.train_button)
+    assert not banner.isVisible()
+
+
+def test_a_run_whose_engine_raises_keeps_its_points(qtbot, dock: TrainingDock, exploding: None) -> None:
+    dock.project.optimizer = PluginChoice("infinite")
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000) as finished:
+        click(qtbot, dock.train_button)
+    record = finished.args[0]
+    assert record.status == "failed" and record.num_points == 2
+    assert dock.failure.isVisible() and "iteration" in dock.failure.message.text()
+    assert dock.project.runs == [record]
+
+
+def test_a_run_that_cannot_start_says_why(qtbot, dock: TrainingDock) -> None:
+    dock.project.dataset = PluginChoice("csv", {"path": "/no/such/folder/data.csv"})
+    with qtbot.waitSignal(dock.run_failed, timeout=20_000) as failed:
+        click(qtbot, dock.train_button)
+    message, details = failed.args
+    assert "Cannot start training" in message and "data.csv" in message
+    assert "Traceback" in details
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+    assert dock.failure.isVisible() and "data.csv" in dock.failure.message.text()
+    assert dock.project.runs == [] and dock.train_button.isEnabled()
+
+
+# ---------------------------------------------------------------------- runs
+def train_quickly(qtbot, dock: TrainingDock, epochs: int) -> Any:
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000) as finished:
+        dock.train(epochs=epochs)
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+    return finished.args[0]
+
+
+def test_selecting_two_runs_overlays_their_curves(qtbot, dock: TrainingDock) -> None:
+    first = train_quickly(qtbot, dock, 4)
+    second = train_quickly(qtbot, dock, 6)
+    assert [run.id for run in dock.project.runs] == [first.id, second.id]
+    assert dock.shown_run_ids() == [second.id]
+    dock.runs_view.selectAll()
+    assert sorted(dock.shown_run_ids()) == sorted([first.id, second.id])
+    loss_curves = {run_id: c for (run_id, metric), c in dock.loss_plot.curves.items() if metric == "loss"}
+    assert set(loss_curves) == {first.id, second.id}
+    assert len(loss_curves[first.id].getData()[0]) == first.num_points == 20
+    assert len(loss_curves[second.id].getData()[0]) == second.num_points == 30
+    pens = {c.opts["pen"].color().name() for c in loss_curves.values()}
+    assert len(pens) == 2  # one colour per run
+    # Clicking one row shows that run alone.
+    model = dock.runs_model
+    qtbot.mouseClick(dock.runs_view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=dock.runs_view.visualRect(model.index(model.row_of(first.id), 0)).center())
+    assert dock.shown_run_ids() == [first.id]
+
+
+def test_a_runs_metrics_export_as_csv(qtbot, dock: TrainingDock, tmp_path: Path) -> None:
+    record = train_quickly(qtbot, dock, 3)
+    out = dock.export_run_csv(record.id, tmp_path / "run.csv")
+    with open(out, newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == list(METRIC_NAMES)
+    assert len(rows) == 1 + record.num_points == 16
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 16))
+    assert float(rows[-1][2]) == pytest.approx(record.metrics["loss"][-1])
+    assert run_metrics_csv(record) == out.read_text()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_every_plot_exports(qtbot, dock: TrainingDock, tmp_path: Path, suffix: str) -> None:
+    train_quickly(qtbot, dock, 2)
+    for name in dock.plots:
+        out = dock.export_plot(name, tmp_path / f"{name}{suffix}")
+        data = out.read_bytes()
+        assert len(data) > 500
+        assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data[:400]
+
+
+# ---------------------------------------------------------------- actions, autosave
+def test_run_menu_actions_drive_the_dock(qtbot, dock: TrainingDock) -> None:
+    train, pause, stop, step = (QAction(text, dock) for text in ("&Train", "&Pause", "&Stop", "S&tep"))
+    dock.connect_actions(train, pause, stop, step)
+    assert train.shortcut().toString() == "F5" and stop.shortcut().toString() == "Shift+F5"
+    assert dock.train_action.shortcut().isEmpty()  # no key is bound twice
+    assert train.isEnabled() and not pause.isEnabled() and not stop.isEnabled()
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=LONG)
+    train.trigger()
+    qtbot.waitUntil(lambda: points(dock) > 0, timeout=20_000)
+    assert not train.isEnabled() and pause.isEnabled() and stop.isEnabled()
+    pause.trigger()
+    assert pause.isChecked() and pause.text() == "&Resume" and dock.state == PAUSED
+    pause.trigger()
+    assert not pause.isChecked() and dock.state == "running"
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000):
+        stop.trigger()
+    qtbot.waitUntil(lambda: train.isEnabled() and not stop.isEnabled(), timeout=5000)
+
+
+def test_the_project_is_autosaved_after_a_run_and_the_autosave_goes_with_a_save(
+    qtbot, dock: TrainingDock, config_dir: Path
+) -> None:
+    with qtbot.waitSignal(dock.autosaved, timeout=30_000) as saved:
+        dock.train(epochs=2)
+    path = Path(saved.args[0])
+    assert path.parent == config_dir / "autosave" and path.exists()
+    autosaved = json.loads(path.read_text())
+    assert len(autosaved["runs"]) == 1 and autosaved["runs"][0]["status"] == "completed"
+    sidecar = json.loads(path.with_name(path.name.replace(".qmls", ".autosave.json")).read_text())
+    assert sidecar["original_path"] == str(dock.project.path) and sidecar["num_runs"] == 1
+    assert pending_recoveries() == []  # this process is alive: nothing to recover
+    save_project(dock.project)
+    qtbot.waitUntil(lambda: not path.exists(), timeout=5000)
+
+
+def test_a_minute_into_a_run_the_autosave_holds_the_run_so_far(qtbot, dock: TrainingDock, config_dir: Path) -> None:
+    dock._autosave_timer.setInterval(300)  # noqa: SLF001 - a minute is too long for a test
+    start_long_run(qtbot, dock)
+    with qtbot.waitSignal(dock.autosaved, timeout=10_000) as saved:
+        pass
+    data = json.loads(Path(saved.args[0]).read_text())
+    (run,) = data["runs"]
+    assert run["status"] == "stopped" and "interrupted" in run["message"]
+    assert len(run["metrics"]["loss"]) > 0 and run["config"]["training"]["epochs"] == LONG
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000):
+        click(qtbot, dock.stop_button)
+
+
+def test_shutdown_mid_run_ends_the_thread(qtbot, dock: TrainingDock) -> None:
+    start_long_run(qtbot, dock)
+    worker = dock.worker
+    assert worker is not None and worker.running
+    dock.shutdown()
+    assert not worker.running and dock.worker is None
+
+
+def test_the_worker_batches_reports_that_come_faster_than_200_a_second(qtbot, project: Project, registry: Any) -> None:
+    project.training = dataclasses.replace(project.training, epochs=200)  # 1000 fast iterations
+    worker = TrainingWorker(project, registry)
+    batches: list[int] = []
+    worker.iteration.connect(lambda batch: batches.append(len(batch)), Qt.ConnectionType.QueuedConnection)
+    with qtbot.waitSignal(worker.done, timeout=30_000):
+        worker.start()
+    worker.wait()
+    assert sum(batches) == worker.iterations_reported == 1000
+    seconds = worker._run.record.timings["seconds"]  # noqa: SLF001
+    assert len(batches) <= seconds / MIN_EMIT_INTERVAL_S + 10
+    assert max(batches) > 1

@@ -43,6 +43,7 @@ from qmlstudio.core.settings import Settings, config_dir
 from qmlstudio.gui import icons, theme
 from qmlstudio.gui.editor import CircuitEditor, GatePalette
 from qmlstudio.gui.editor.painting import app_icon
+from qmlstudio.gui.dataset_panel import DatasetPanel
 from qmlstudio.gui.inspector import Inspector
 from qmlstudio.gui.project_data import ProjectData
 from qmlstudio.gui.state_view import StateView
@@ -217,6 +218,8 @@ class MainWindow(QMainWindow):
         self.palette_widget.activated.connect(self.editor.activate)
         self.inspector = Inspector(self.editor, registry)
         self.state_view = StateView(registry, self.project_data)
+        initial = project if project is not None else new_project()
+        self.dataset_panel = DatasetPanel(initial, registry, undo_stack=self.undo_stack)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.project_data.changed.connect(lambda: self.editor.set_num_features(self.project_data.num_features))
 
@@ -238,7 +241,7 @@ class MainWindow(QMainWindow):
         self.resize(DEFAULT_SIZE)
         self._default_state = self.saveState(WINDOW_STATE_VERSION)
         self.restore_settings()
-        self.set_project(project if project is not None else new_project())
+        self.set_project(initial)
 
     # ------------------------------------------------------------------ project
     def set_project(self, project: Project) -> None:
@@ -251,6 +254,8 @@ class MainWindow(QMainWindow):
         self.project_data.set_project(project)
         self.editor.set_project(project)
         self.state_view.set_project(project)
+        if self.dataset_panel.project is not project:
+            self.dataset_panel.set_project(project)
         self.inspector.refresh()
         self._update_title()
         self._update_summary()
@@ -492,11 +497,7 @@ class MainWindow(QMainWindow):
             ("gatePaletteDock", "Gate Palette", Qt.DockWidgetArea.LeftDockWidgetArea, self.palette_widget),
             ("inspectorDock", "Inspector", Qt.DockWidgetArea.RightDockWidgetArea, self.inspector),
             ("stateDock", "State", Qt.DockWidgetArea.RightDockWidgetArea, self.state_view),
-            ("datasetDock", "Dataset", Qt.DockWidgetArea.RightDockWidgetArea, PlaceholderPanel(
-                "Dataset",
-                "Pick a built-in dataset or load a CSV file, choose the features and the label, scale "
-                "them, set the train / test split, and preview the samples in a scatter plot.",
-            )),
+            ("datasetDock", "Dataset", Qt.DockWidgetArea.BottomDockWidgetArea, self.dataset_panel),
             ("trainingDock", "Training", Qt.DockWidgetArea.BottomDockWidgetArea, PlaceholderPanel(
                 "Training",
                 "Start, pause and stop training and watch it live: loss, accuracy and gradient norm "
@@ -519,9 +520,11 @@ class MainWindow(QMainWindow):
             self.docks[name] = dock
         self.resizeDocks([self.docks["gatePaletteDock"], self.docks["inspectorDock"]], [236, 330],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["inspectorDock"], self.docks["stateDock"], self.docks["datasetDock"]],
-                         [300, 280, 200], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["trainingDock"]], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["inspectorDock"], self.docks["stateDock"]], [320, 300], Qt.Orientation.Vertical)
+        # Data and training share the wide bottom area as tabs; the data comes first.
+        self.tabifyDockWidget(self.docks["datasetDock"], self.docks["trainingDock"])
+        self.docks["datasetDock"].raise_()
+        self.resizeDocks([self.docks["datasetDock"]], [330], Qt.Orientation.Vertical)
 
     def _create_status_bar(self) -> None:
         status = self.statusBar()

@@ -22,7 +22,9 @@ from qmlstudio.gui.main_window import MainWindow, new_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKS = ("gatePaletteDock", "inspectorDock", "stateDock", "datasetDock", "trainingDock")
-PLACEHOLDER_DOCKS = ("datasetDock", "trainingDock")
+PLACEHOLDER_DOCKS = ("trainingDock",)
+#: Docks that share the bottom area as tabs: one of them is raised, the other hidden behind it.
+TABBED_DOCKS = ("datasetDock", "trainingDock")
 
 
 def _message_boxes(name: str) -> list[QMessageBox]:
@@ -119,7 +121,10 @@ def test_docks_exist_and_placeholders_say_what_comes(window: MainWindow) -> None
     for name in DOCKS:
         dock = window.findChild(QDockWidget, name)
         assert dock is not None, name
-        assert dock.isVisible()
+        assert dock.isVisible() or name in TABBED_DOCKS
+        assert dock.toggleViewAction().isChecked()
+    assert window.tabifiedDockWidgets(window.docks["datasetDock"]) == [window.docks["trainingDock"]]
+    assert window.docks["datasetDock"].widget().objectName() == "datasetPanel"
     for name in PLACEHOLDER_DOCKS:
         assert window.docks[name].widget().text.strip()
     names = {entry.name for entry in window.docks["gatePaletteDock"].widget().entries()}

@@ -58,8 +58,10 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
 
     registry = load_plugins()  # once; every view gets this registry
 
-    project, error = None, None
-    if project_path is not None:
+    from qmlstudio.gui.recovery import offer_recovery
+
+    project, error = offer_recovery(), None  # after a crash: the unsaved project and its runs
+    if project is None and project_path is not None:
         try:
             project = open_project_file(project_path)
         except ProjectOpenError as exc:

@@ -47,6 +47,7 @@ from qmlstudio.gui.dataset_panel import DatasetPanel
 from qmlstudio.gui.inspector import Inspector
 from qmlstudio.gui.project_data import ProjectData
 from qmlstudio.gui.state_view import StateView
+from qmlstudio.gui.training_dock import TrainingDock
 
 APP_NAME = "QML Studio"
 PROJECT_FILTER = f"QML Studio projects (*{FILE_SUFFIX});;All files (*)"
@@ -143,35 +144,6 @@ def docs_location() -> QUrl:
 
 
 # ------------------------------------------------------------------------- panels
-class PlaceholderPanel(QWidget):
-    """A dock's content until its real widget exists: says what will be there."""
-
-    def __init__(self, title: str, text: str, details: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        heading = QLabel(title)
-        heading.setProperty("role", "heading")
-        body = QLabel(text)
-        body.setWordWrap(True)
-        body.setTextFormat(Qt.TextFormat.PlainText)
-        body.setProperty("role", "muted")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(8)
-        layout.addWidget(heading)
-        layout.addWidget(body)
-        if details:
-            extra = QLabel(details)
-            extra.setWordWrap(True)
-            extra.setTextFormat(Qt.TextFormat.RichText)
-            layout.addWidget(extra)
-        soon = QLabel("Coming in a later version.")
-        soon.setStyleSheet("color: palette(mid); font-style: italic;")
-        layout.addWidget(soon)
-        layout.addStretch(1)
-        self.text = "\n".join([title, text, details])
-
-
-# -------------------------------------------------------------------- main window
 class MainWindow(QMainWindow):
     """QML Studio's main window on one :class:`~qmlstudio.core.project.Project`.
 
@@ -220,6 +192,7 @@ class MainWindow(QMainWindow):
         self.state_view = StateView(registry, self.project_data)
         initial = project if project is not None else new_project()
         self.dataset_panel = DatasetPanel(initial, registry, undo_stack=self.undo_stack)
+        self.training_dock = TrainingDock(initial, registry)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.project_data.changed.connect(lambda: self.editor.set_num_features(self.project_data.num_features))
 
@@ -236,7 +209,13 @@ class MainWindow(QMainWindow):
         self._create_menus()
         self._create_toolbar()
         self._create_status_bar()
-        self.set_run_state("unavailable")
+        self.set_run_state("idle")
+        actions = self.named_actions
+        self.training_dock.connect_actions(actions["run.train"], actions["run.pause"], actions["run.stop"],
+                                           actions["run.step"])
+        self.training_dock.state_changed.connect(self._on_training_state)
+        self.training_dock.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.training_dock.run_started.connect(lambda _id: self.docks["trainingDock"].raise_())
 
         self.resize(DEFAULT_SIZE)
         self._default_state = self.saveState(WINDOW_STATE_VERSION)
@@ -256,6 +235,7 @@ class MainWindow(QMainWindow):
         self.state_view.set_project(project)
         if self.dataset_panel.project is not project:
             self.dataset_panel.set_project(project)
+        self.training_dock.set_project(project)
         self.inspector.refresh()
         self._update_title()
         self._update_summary()
@@ -498,18 +478,11 @@ class MainWindow(QMainWindow):
             ("inspectorDock", "Inspector", Qt.DockWidgetArea.RightDockWidgetArea, self.inspector),
             ("stateDock", "State", Qt.DockWidgetArea.RightDockWidgetArea, self.state_view),
             ("datasetDock", "Dataset", Qt.DockWidgetArea.BottomDockWidgetArea, self.dataset_panel),
-            ("trainingDock", "Training", Qt.DockWidgetArea.BottomDockWidgetArea, PlaceholderPanel(
-                "Training",
-                "Start, pause and stop training and watch it live: loss, accuracy and gradient norm "
-                "per iteration, the decision boundary, progress and time left, and classical "
-                "baselines trained on the same split.",
-            )),
+            ("trainingDock", "Training", Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock),
         ]
         for name, title, area, widget in panels:
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
-            if isinstance(widget, PlaceholderPanel):
-                widget.setObjectName(name.replace("Dock", "Placeholder"))
             dock.setWidget(widget)
             dock.setFeatures(
                 QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -553,9 +526,6 @@ class MainWindow(QMainWindow):
 
     def _request_train(self) -> None:
         self.train_requested.emit()
-        if self.run_state == "unavailable":
-            self.statusBar().showMessage("Training is not available yet: the training panel comes in a later version",
-                                         6000)
 
     # ------------------------------------------------------------------ commands
     def new_project(self) -> None:
@@ -833,9 +803,16 @@ class MainWindow(QMainWindow):
         frame.moveCenter(available.center())
         self.move(frame.topLeft())
 
+    def _on_training_state(self, state: str) -> None:
+        # The dock keeps the Run actions enabled and labelled; the window only remembers the state.
+        self.run_state = state if state in RUN_STATES else "running"
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A run in progress is stopped first, so that "Save changes?" covers the run so far.
+        self.training_dock.stop_and_wait()
         if not self.confirm_discard():
             event.ignore()
             return
+        self.training_dock.shutdown(discard_autosave=True)
         self.save_settings()
         event.accept()

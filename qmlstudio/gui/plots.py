@@ -511,7 +511,8 @@ class PlotPanel(QFrame):
             self._manual = False  # the user pressed the "A" button: follow the data again
             self.x_range.reset()
             self.y_range.reset()
-        view.disableAutoRange()
+        if any(view.autoRangeEnabled()):
+            view.disableAutoRange()
         new_x = self.x_range.update(*x) if x is not None else None
         new_y = self.y_range.update(*y) if y is not None else None
         if new_x is not None or new_y is not None:
@@ -598,6 +599,7 @@ class CurvesPanel(PlotPanel):
         self.value_format = "{:.4g}"
         #: shown when the runs have no point of this plot's metrics (a kernel model's loss)
         self.empty_text = "Not measured for this model"
+        self._value_stale = False
 
     def show_runs(self, runs: Sequence[RunCurves], growing: bool = False) -> None:
         """Draws these runs from now on (one: full styling; several: one colour per run).
@@ -643,8 +645,11 @@ class CurvesPanel(PlotPanel):
         self.reset_view(tight=not growing)
         self.refresh()
 
-    def refresh(self) -> bool:
-        """Puts new points on the curves (one ``setData`` per changed curve); True if any changed."""
+    def refresh(self, text: bool = True) -> bool:
+        """Puts new points on the curves (one ``setData`` per changed curve); True if any changed.
+
+        ``text``: also update the number in the header (the dock does that at a lower rate).
+        """
         changed = False
         for run in self.runs:
             for spec in self.specs:
@@ -657,16 +662,20 @@ class CurvesPanel(PlotPanel):
                 if self._drawn.get(key) == mark:
                     continue
                 self._drawn[key] = mark
-                curve.setData(series.x, series.y)
                 # A lone point (a kernel model's one score) would be invisible as a line.
-                curve.setSymbol("o" if len(series) == 1 else None)
-                if len(series) == 1:
-                    curve.setSymbolBrush(pg.mkBrush(self._pens.get(key, (spec.colour,))[0]))
-                    curve.setSymbolPen(None)
-                    curve.setSymbolSize(7)
+                lone = len(series) == 1
+                if lone != (curve.opts.get("symbol") is not None):
+                    curve.setSymbol("o" if lone else None)
+                    if lone:
+                        curve.setSymbolBrush(pg.mkBrush(self._pens.get(key, (spec.colour,))[0]))
+                        curve.setSymbolPen(None)
+                        curve.setSymbolSize(7)
+                curve.setData(series.x, series.y)
                 changed = True
-        if changed or not self.runs:
+        if text and (changed or not self.runs or self._value_stale):
             self._update_value()
+        self._value_stale = changed and not text
+        if changed or not self.runs:
             empty = bool(self.runs) and not any(
                 len(run.series[spec.metric]) for run in self.runs for spec in self.specs if spec.metric in run.series
             )

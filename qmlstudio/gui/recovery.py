@@ -53,7 +53,8 @@ def describe_run(run: dict[str, Any]) -> str:
         parts.append(str(model) + (f" · {run['ansatz']}" if run.get("ansatz") else ""))
     parts.append(str(run.get("status", "?")))
     if run.get("iterations"):
-        parts.append(f"{int(run['iterations']):,} iterations")
+        count = int(run["iterations"])
+        parts.append(f"{count:,} iteration{'' if count == 1 else 's'}")
     if run.get("test_accuracy") is not None:
         parts.append(f"test {float(run['test_accuracy']):.3f}")
     return " · ".join(parts)
@@ -134,6 +135,8 @@ class RecoveryDialog(QDialog):
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
             top.setExpanded(True)
+            for i in range(top.childCount()):
+                top.child(i).setFirstColumnSpanned(True)  # a run's line may use the whole width
         if self.recoveries:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
         self.path_label = QLabel()
@@ -165,7 +168,7 @@ class RecoveryDialog(QDialog):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.path_label)
         layout.addWidget(buttons)
-        self.resize(640, 360)
+        self.resize(720, 380)
         self._on_current(self.tree.currentItem())
 
     def selected(self) -> Recovery | None:

@@ -2,10 +2,13 @@
 
     python -m qmlstudio.gui.screenshot OUT.png [PROJECT]
     python -m qmlstudio.gui.screenshot --editor OUT.png
+    python -m qmlstudio.gui.screenshot --training OUT.png PROJECT
 
 Without a project the window shows a small sample classifier circuit. ``--editor`` renders
 the circuit editor on a richer design: 4 qubits of iris data, the angle encoding block and
-two layers of the efficient-SU(2) template. ``make screenshot`` regenerates
+two layers of the efficient-SU(2) template. ``--training`` presses Train on the project
+and takes the picture half-way through the run, paused, with the training dock raised.
+``make screenshot`` regenerates
 ``docs/images/main-window.png`` (with the demo project) this way.
 """
 
@@ -115,8 +118,11 @@ def _save(widget: Any, out: str | Path) -> Path:
     return out
 
 
-def save_screenshot(out: str | Path, project_path: str | Path | None = None) -> Path:
-    """Renders the main window at 1400×900 offscreen and writes it to ``out`` (PNG)."""
+def save_screenshot(out: str | Path, project_path: str | Path | None = None, training: bool = False) -> Path:
+    """Renders the main window at 1400×900 offscreen and writes it to ``out`` (PNG).
+
+    With ``training`` the project is trained first and the picture taken half-way, paused.
+    """
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from qmlstudio.gui.app import application
     from qmlstudio.gui.main_window import ProjectOpenError, open_project_file
@@ -147,11 +153,32 @@ def save_screenshot(out: str | Path, project_path: str | Path | None = None) -> 
         window.canvas.horizontalScrollBar().setValue(0)
         window.canvas.verticalScrollBar().setValue(0)
         _settle(app, 1.0, window)
+        if training:
+            _train_half_way(app, window)
         window.statusBar().clearMessage()
         app.processEvents()
         written = _save(window, out)
+        if training:
+            window.training_dock.stop_and_wait()
         window.close()
     return written
+
+
+def _train_half_way(app: Any, window: Any, limit: float = 120.0) -> None:
+    """Presses Train and waits until the run pauses half-way (and its plots have caught up)."""
+    dock = window.training_dock
+    project = window.project
+    batches = 1
+    if project.training.batch_size:
+        # a rough count of iterations per epoch, for the breakpoint in the middle
+        samples = project.dataset.options.get("samples", 200)
+        batches = max(1, -(-int(samples * (1 - project.preprocessing.test_size)) // project.training.batch_size))
+    dock.train(pause_at=max(1, project.training.epochs * batches // 2))
+    start = time.monotonic()
+    while window.run_state != "paused" and time.monotonic() - start < limit:
+        app.processEvents()
+        time.sleep(0.01)
+    _settle(app, 1.5)
 
 
 def save_editor_screenshot(out: str | Path) -> Path:
@@ -186,13 +213,18 @@ def save_editor_screenshot(out: str | Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     editor = bool(args) and args[0] == "--editor"
-    if editor:
+    training = bool(args) and args[0] == "--training"
+    if editor or training:
         args = args[1:]
     if not 1 <= len(args) <= (1 if editor else 2) or args[0] in ("-h", "--help"):
         print("usage: python -m qmlstudio.gui.screenshot OUT.png [PROJECT]\n"
-              "       python -m qmlstudio.gui.screenshot --editor OUT.png", file=sys.stderr)
+              "       python -m qmlstudio.gui.screenshot --editor OUT.png\n"
+              "       python -m qmlstudio.gui.screenshot --training OUT.png PROJECT", file=sys.stderr)
         return 2
-    out = save_editor_screenshot(args[0]) if editor else save_screenshot(args[0], args[1] if len(args) == 2 else None)
+    if editor:
+        out = save_editor_screenshot(args[0])
+    else:
+        out = save_screenshot(args[0], args[1] if len(args) == 2 else None, training=training)
     print(f"wrote {out}")
     return 0
 

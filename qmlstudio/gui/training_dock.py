@@ -697,11 +697,15 @@ class TrainingDock(QWidget):
         self.runs_view.setShowGrid(False)
         self.runs_view.setWordWrap(False)
         header = self.runs_view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # Columns are fitted when the runs change, not on every update of the live row
+        # (ResizeToContents would measure every cell of every run each time).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(RunsTableModel.COLUMNS.index("Model"), QHeaderView.ResizeMode.Stretch)
+        self.runs_model.modelReset.connect(self._fit_run_columns)
         header.setHighlightSections(False)
         self.runs_view.verticalHeader().setDefaultSectionSize(22)
         self.runs_view.setToolTip("Select one run to see it, several (Ctrl/Shift-click) to overlay their curves")
+        self._fit_run_columns()
         self.runs_view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.runs_model.modelAboutToBeReset.connect(self._remember_selection)
         self.runs_model.modelReset.connect(self._restore_selection)
@@ -847,7 +851,7 @@ class TrainingDock(QWidget):
         ``epochs`` overrides the project's; ``pause_at`` pauses the run after that iteration
         (a breakpoint); ``step`` pauses it after its first iteration.
         """
-        if self._worker is not None:
+        if self._worker is not None or self._shut_down:
             return False
         if self.registry is None:
             from qmlstudio.plugins.manager import load_plugins
@@ -1151,8 +1155,9 @@ class TrainingDock(QWidget):
         showing_live = live is not None and live in self._shown
         if showing_live:
             for panel in (self.loss_plot, self.accuracy_plot, self.grad_plot):
-                panel.refresh()
-            self.weights_plot.refresh()
+                panel.refresh(text=text_due)
+            if text_due:  # the weights move slowly: 10 redraws a second show them well
+                self.weights_plot.refresh()
             if frame is not None:
                 self.boundary_plot.set_frame(frame)
                 self.confusion_plot.set_frame(frame, self._setup)
@@ -1235,7 +1240,7 @@ class TrainingDock(QWidget):
         if setup is None or live is None:
             return
         now = time.monotonic()
-        if not force and now - self._last_live_row < 0.25:
+        if not force and now - self._last_live_row < 0.5:
             return  # the table need not follow every frame
         self._last_live_row = now
         self.runs_model.set_live({
@@ -1363,6 +1368,9 @@ class TrainingDock(QWidget):
         item = table.item(0, 3)
         if item is not None:
             item.setText(_duration(curves.last("elapsed_s")))
+
+    def _fit_run_columns(self) -> None:
+        self.runs_view.resizeColumnsToContents()
 
     # -------------------------------------------------------------- selection
     def _clear_selection(self) -> None:

@@ -425,9 +425,9 @@ class TrainingWorker(QObject):
             class_names=list(data.class_names),
             feature_names=list(data.feature_names),
             x_train=np.asarray(data.x_train),
-            y_train=np.asarray(data.y_train),
+            y_train=_data_units(data, data.y_train),
             x_test=np.asarray(data.x_test),
-            y_test=np.asarray(data.y_test),
+            y_test=_data_units(data, data.y_test),
             extent=extent,
             live_boundary=self._view is not None and kind != "kernel",
             exact_view=self._view is None or self._view.same_as_run,
@@ -615,4 +615,12 @@ class _ExactView:
         extra = parameters[n:]
         if run.data.task == "classification":
             return np.asarray(run.head.probabilities(values, extra), dtype=float)
-        return np.asarray(run.head.predict(values, extra), dtype=float)
+        return _data_units(run.data, run.head.predict(values, extra))
+
+
+def _data_units(data: Any, values: np.ndarray) -> np.ndarray:
+    """Regression targets and predictions in the data's own units (the engine trains on [-1, 1])."""
+    values = np.asarray(values)
+    if data.task != "regression":
+        return values
+    return (np.asarray(values, dtype=float) + 1.0) / data.target_factor + data.target_offset

@@ -92,13 +92,38 @@ class IterationReport:
 
 @dataclass
 class Controls:
-    """The cancel token and pause flag a GUI or CLI holds while a run works."""
+    """The cancel token and pause flag a GUI or CLI holds while a run works.
+
+    ``on_cancel(hook)`` adds a function called by :meth:`cancel` (the run registers its
+    backend's ``cancel``, so Stop also cancels remote jobs); hooks must return at once.
+    """
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     paused: threading.Event = field(default_factory=threading.Event)
+    _cancel_hooks: list[Callable[[], Any]] = field(default_factory=list, repr=False, compare=False)
 
     def cancel(self) -> None:
         self.cancelled.set()
+        for hook in list(self._cancel_hooks):
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - a failing hook must not keep the run from stopping
+                pass
+
+    def on_cancel(self, hook: Callable[[], Any]) -> Callable[[], None]:
+        """Calls ``hook()`` on :meth:`cancel` (at once if already cancelled); returns a remover."""
+        self._cancel_hooks.append(hook)
+        if self.cancelled.is_set():
+            try:
+                hook()
+            except Exception:  # noqa: BLE001
+                pass
+
+        def remove() -> None:
+            if hook in self._cancel_hooks:
+                self._cancel_hooks.remove(hook)
+
+        return remove
 
     def pause(self) -> None:
         self.paused.set()
@@ -145,6 +170,9 @@ class _Objective:
 
     def value(self, x: np.ndarray) -> float:
         self.run.controls.check()
+        if not np.all(np.isfinite(x)):  # the optimizer stepped to infinity: the run diverged
+            self.not_finite = "weights not finite"
+            return math.nan
         weights, extra = self._split(np.asarray(x, dtype=float))
         values = self.run.evaluator.values(weights, self.run.train_inputs[self.batch])
         loss = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])[0]
@@ -154,6 +182,9 @@ class _Objective:
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         self.run.controls.check()
+        if not np.all(np.isfinite(x)):
+            self.not_finite = "weights not finite"
+            return math.nan, np.full(np.shape(x), math.nan)
         weights, extra = self._split(np.asarray(x, dtype=float))
         values, pullback = self.run.evaluator.values_and_pullback(weights, self.run.train_inputs[self.batch])
         loss, d_values, d_extra = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])
@@ -375,6 +406,9 @@ class TrainingRun:
                 return True
             return False
 
+        # Stop also reaches the backend (a hardware backend cancels its remote job).
+        backend_cancel = getattr(self.backend, "cancel", None)
+        detach = self.controls.on_cancel(backend_cancel) if callable(backend_cancel) else (lambda: None)
         try:
             result = self.optimizer.minimize(objective, x0, max_iterations=total, callback=on_step)
             final = np.asarray(result.x, dtype=float)
@@ -387,8 +421,22 @@ class TrainingRun:
             state["stop"], state["message"] = "failed", f"the loss could not be computed: {exc}"
             final = self.best[1] if self.best else x0
         except QMLStudioError as exc:
-            state["stop"], state["message"] = "failed", str(exc)
-            final = self.best[1] if self.best else x0
+            if self.controls.cancelled.is_set():  # the backend gave up its job because of Stop
+                state["stop"] = "stopped"
+                last = record.metrics["iteration"][-1] if record.num_points else 0
+                state["message"] = f"stopped by the user after iteration {last} ({exc})"
+                final = np.array(record.final_weights or x0, dtype=float)
+            else:
+                state["stop"], state["message"] = "failed", str(exc)
+                final = self.best[1] if self.best else x0
+        finally:
+            detach()
+            close = getattr(self.backend, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - releasing a session must not lose the run
+                    pass
         reported = (int(record.metrics["iteration"][-1]) if record.num_points else 0) - offset_iteration
         if state["stop"] is None and objective.not_finite is not None and reported < total:
             # The optimizer gave up on a loss or gradient that is not finite without reporting it.

@@ -379,3 +379,30 @@ def test_bad_choices_are_refused(registry):
     with pytest.raises(TrainingError, match="backend"):
         TrainingRun(data=data, model=model, kind="regressor", optimizer=adam,
                     options=TrainingOptions(gradient="parameter-shift"))
+
+
+def test_weights_stepping_to_infinity_fail_as_divergence():
+    """An optimizer that jumps to infinite weights ends the run as diverged, never with a traceback."""
+    from qmlstudio.plugins import Optimizer, OptimizerResult, OptimizerStep
+
+    class Explodes(Optimizer):
+        def minimize(self, problem, x0, *, max_iterations, callback=None):
+            x = np.asarray(x0, dtype=float)
+            for iteration in range(1, max_iterations + 1):
+                loss, _ = problem.value_and_grad(x)
+                if callback(OptimizerStep(iteration, x.copy(), loss, 1.0)):
+                    return OptimizerResult(x, loss, iteration, stopped=True)
+                x = x * 0 + (np.inf if iteration >= 2 else 0.1)
+            return OptimizerResult(x, loss, max_iterations)
+
+    from qmlstudio.core.project import load_project
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.plugins.project_setup import build_run
+    from pathlib import Path
+
+    project = load_project(Path(__file__).resolve().parents[2] / "resources" / "demo.qmls")
+    run = build_run(project, load_plugins(), epochs=2)
+    run.optimizer = Explodes()
+    record = run.run()
+    assert record.status == "failed" and "diverged" in record.message
+    assert all(np.isfinite(w) for w in record.final_weights)

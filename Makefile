@@ -2,7 +2,7 @@
 #
 #   make run          check Qt's system libraries, create .venv, install, open the demo project
 #   make test         the same checks and install, then the whole test suite headless
-#   make screenshot   regenerate docs/images/main-window.png (offscreen)
+#   make screenshot   regenerate the screenshots in docs/images/ (offscreen)
 #   make clean        remove build output and caches (make distclean also removes .venv)
 #
 # PYTEST_ARGS is passed to pytest:  make test PYTEST_ARGS="-x -k canary"
@@ -84,8 +84,12 @@ screenshot: check-libs-offscreen $(STAMP)
 	@mkdir -p $(dir $(SCREENSHOT))
 	@config="$$(mktemp -d -t qmlstudio-shot-XXXXXX)"; \
 	trap 'rm -rf "$$config"' EXIT; \
-	QT_QPA_PLATFORM=offscreen QMLSTUDIO_CONFIG_DIR="$$config" \
-	    $(VPY) -m qmlstudio.gui.screenshot $(SCREENSHOT) $(wildcard $(DEMO))
+	export QT_QPA_PLATFORM=offscreen QMLSTUDIO_CONFIG_DIR="$$config"; \
+	$(VPY) -m qmlstudio.gui.screenshot $(SCREENSHOT) $(wildcard $(DEMO)) && \
+	$(VPY) -m qmlstudio.gui.screenshot --training docs/images/main-window-training.png $(DEMO) && \
+	$(VPY) -m qmlstudio.gui.screenshot --editor docs/images/editor.png && \
+	$(VPY) -m qmlstudio.gui.dataset_panel --screenshot docs/images/dataset-panel.png && \
+	$(VPY) -m qmlstudio.gui.training_dock --screenshot docs/images/training.png
 
 clean:
 	rm -rf build dist *.egg-info plugins/*.egg-info .pytest_cache .import_linter_cache

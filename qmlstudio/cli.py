@@ -152,12 +152,21 @@ class TrainCommand(Command):
     description = (
         "Trains PROJECT as configured (model, optimizer, backend, epochs) and appends the run, with "
         "its metrics, weights and classical baselines, to the project file. Ctrl-C stops cleanly "
-        "and keeps the run so far."
+        "and keeps the run so far (and cancels a running IBM Quantum job). --backend runs on another "
+        "backend for this run only: NAME[:ARG][,key=value...], e.g. aer-noise:fake_manila, "
+        "aer-shots,shots=2000,seed=3 or ibm:ibm_brisbane,mode=batch. Before a run on a shot-based "
+        "backend the circuits and shots it needs are printed to stderr (and, with --json, as a first "
+        'line {"event": "plan", ...}).'
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("project", help="the .qmls project")
         parser.add_argument("--epochs", type=int, metavar="N", help="train N epochs (default: the project's)")
+        parser.add_argument(
+            "--backend", metavar="CHOICE",
+            help="backend for this run: NAME[:ARG][,key=value...] (default: the project's)",
+        )
+        parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
         parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
         parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
 
@@ -168,12 +177,19 @@ class TrainCommand(Command):
         from qmlstudio.core.project import load_project, save_project
         from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import build_run
+        from qmlstudio.plugins.project_setup import backend_choice, backend_of, build_run, describe_cost, run_cost
 
         if args.epochs is not None and args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
+        if args.shots is not None and args.shots < 1:
+            raise QMLStudioError("--shots must be at least 1")
         project = load_project(args.project)
         registry = load_plugins()
+        choice = None
+        if args.backend or args.shots is not None:
+            choice = backend_choice(
+                registry, args.backend or project.backend.name, base=project.backend, shots=args.shots
+            )
         controls = Controls()
         progress = _Progress(enabled=not args.json and sys.stderr.isatty())
 
@@ -188,7 +204,13 @@ class TrainCommand(Command):
                 print(json.dumps(row), flush=True)
             progress.update(it)
 
-        run = build_run(project, registry, epochs=args.epochs, callback=report, controls=controls)
+        run = build_run(project, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
+        cost = run_cost(run)
+        if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts
+            print(f"{PROG}: plan: {describe_cost(cost)}", file=sys.stderr, flush=True)
+            if args.json:
+                print(json.dumps({"event": "plan", **cost}), flush=True)
+        _follow_jobs(backend_of(run))
         previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
         try:
             record = run.run()
@@ -218,6 +240,19 @@ class TrainCommand(Command):
             print(f"{PROG}: error: {record.message}", file=sys.stderr)
             return 1
         return 0
+
+
+def _follow_jobs(backend: Any) -> None:
+    """Prints each change of a remote job's status (IBM Quantum) to stderr."""
+    subscribe = getattr(backend, "subscribe_jobs", None)
+    if not callable(subscribe):
+        return
+
+    def show(job_id: str, status: str, position: int | None) -> None:
+        where = f" (queue position {position})" if position is not None else ""
+        print(f"{PROG}: job {job_id}: {status}{where}", file=sys.stderr, flush=True)
+
+    subscribe(show)
 
 
 class _Progress:
@@ -447,7 +482,253 @@ class PluginsCommand(Command):
         return 0
 
 
-COMMANDS: list[Command] = [GuiCommand(), NewCommand(), TrainCommand(), ExportCommand(), PluginsCommand()]
+class EvaluateCommand(Command):
+    name = "evaluate"
+    help = "evaluate a trained run on another backend, without retraining"
+    description = (
+        "Rebuilds the model and data of a run of PROJECT exactly as they were, binds its final weights "
+        "and measures the test accuracy (R² for regressors) on BACKEND, e.g. a noisy device model "
+        "(aer-noise:fake_manila) or hardware (ibm:ibm_brisbane). The result is added to the run's "
+        "evaluations in the project file, so ideal, noisy and hardware accuracy stand side by side."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls project")
+        parser.add_argument("--run", default="last", metavar="ID", help="the run's id, or 'last' (default)")
+        parser.add_argument("--backend", required=True, metavar="CHOICE",
+                            help="NAME[:ARG][,key=value...], e.g. aer-noise:fake_manila,seed=3")
+        parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
+        parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        parser.add_argument("--no-save", action="store_true", help="do not write the result into the project file")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import signal
+
+        from qmlstudio.core.project import PluginChoice, load_project, save_project
+        from qmlstudio.core.training import Controls
+        from qmlstudio.plugins.manager import load_plugins
+        from qmlstudio.plugins.project_setup import backend_choice, evaluate_run, find_run, format_backend_choice
+
+        if args.shots is not None and args.shots < 1:
+            raise QMLStudioError("--shots must be at least 1")
+        project = load_project(args.project)
+        registry = load_plugins()
+        run = find_run(project, args.run)
+        trained_on = run.config.get("backend") or {}
+        base = PluginChoice.from_dict(trained_on, "backend") if trained_on else None
+        choice = backend_choice(registry, args.backend, base=base, shots=args.shots)
+        controls = Controls()
+        previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
+        try:
+            accuracy = evaluate_run(project, registry, run.id, choice, controls=controls, on_backend=_follow_jobs)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if not args.no_save:
+            save_project(project)
+        tests = run.metrics.get("test_accuracy") or []
+        trained = next((v for v in reversed(tests) if v is not None), None)
+        score = "R²" if (run.config.get("model") or {}).get("kind") == "regressor" else "test accuracy"
+        if args.json:
+            print(json.dumps({
+                "event": "evaluation", "run_id": run.id, "backend": choice.name, "options": choice.options,
+                "accuracy": accuracy, "trained_backend": trained_on.get("name"), "trained_accuracy": trained,
+            }), flush=True)
+        else:
+            shown = format_backend_choice(choice, registry)
+            trained_text = "–" if trained is None else f"{trained:.3f}"
+            print(f"run {run.id}: {score} {accuracy:.3f} on {shown} "
+                  f"(trained on {trained_on.get('name', '?')}: {trained_text})")
+            for evaluation in run.evaluations[:-1]:
+                print(f"  earlier: {evaluation['backend']}: {evaluation['accuracy']:.3f}")
+        return 0
+
+
+class AnalyzeCommand(Command):
+    name = "analyze"
+    help = "analysis studies: barren plateaus, encodings, kernels, and the comparison report"
+    description = (
+        "barren-plateau: variance of the gradient of a global cost (parity of all qubits) and a local "
+        "cost (qubit 0) over random weights, for --qubits and --layers, with the fitted decay rate a of "
+        "Var ∝ 2^(-a·n). encodings: trains the project's model once per encoding (same data, seed, "
+        "optimizer and ansatz template) and tabulates accuracy, depth, two-qubit gates, weights and time. "
+        "kernel: the quantum kernel's Gram matrix, kernel-target alignment, and a quantum-kernel SVM "
+        "against an RBF SVM on the same split. report: one self-contained HTML page with every run, "
+        "the baselines, the plots and the configuration. Progress goes to stderr on a terminal."
+    )
+    STUDIES = ("barren-plateau", "encodings", "kernel", "report")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("study", choices=self.STUDIES, help="which study")
+        parser.add_argument("project", help="the .qmls project")
+        parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        bp = parser.add_argument_group("barren-plateau")
+        bp.add_argument("--qubits", default="2-8", metavar="RANGE", help="qubit counts, e.g. 2-8 or 2,4,6 (default 2-8)")
+        bp.add_argument("--layers", default="2,20", metavar="LIST", help="layer counts (default 2,20)")
+        bp.add_argument("--samples", type=int, default=200, metavar="M", help="random weight samples (default 200)")
+        bp.add_argument("--template", default="hardware-efficient", metavar="NAME",
+                        help="hardware-efficient (default), current (the project's ansatz) or an ansatz plugin")
+        bp.add_argument("--weight", default="first", metavar="W", help="differentiated weight: first, middle, last or an index")
+        bp.add_argument("--seed", type=int, metavar="N", help="random seed (default: the project's)")
+        bp.add_argument("--heatmap", action="store_true", help="also map mean |gradient| of the project's circuit")
+        enc = parser.add_argument_group("encodings")
+        enc.add_argument("--encodings", metavar="LIST", help="comma-separated encodings (default: angle,dense-angle,zz-feature-map)")
+        enc.add_argument("--epochs", type=int, metavar="N", help="epochs per training (default: the project's)")
+        enc.add_argument("--keep", action="store_true", help="add the study's runs to the project file")
+        ker = parser.add_argument_group("kernel")
+        ker.add_argument("--encoding", metavar="NAME", help="the kernel's encoding (default: the project's)")
+        ker.add_argument("--matrix", action="store_true", help="include the Gram matrix in the JSON output")
+        rep = parser.add_argument_group("report")
+        rep.add_argument("-o", "--output", metavar="FILE", help="the report's HTML file (default: PROJECT.report.html)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from qmlstudio.core.project import load_project
+        from qmlstudio.plugins.manager import load_plugins
+
+        project = load_project(args.project)
+        if args.study == "report":
+            return self._report(args, project)
+        registry = load_plugins()
+        progress = _StudyProgress(enabled=not args.json and sys.stderr.isatty())
+        try:
+            if args.study == "barren-plateau":
+                return self._barren_plateau(args, project, registry, progress)
+            if args.study == "encodings":
+                return self._encodings(args, project, registry, progress)
+            return self._kernel(args, project, registry, progress)
+        finally:
+            progress.close()
+
+    def _barren_plateau(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
+        from qmlstudio.core.analysis import barren_plateau_study, gradient_heatmap, parse_range, template_builder
+
+        if args.samples < 2:
+            raise QMLStudioError("--samples must be at least 2")
+        template, options = args.template, {}
+        if template == "current":
+            if project.ansatz is None:
+                raise QMLStudioError("the project's circuit is drawn by hand: choose --template hardware-efficient or a plugin")
+            template, options = project.ansatz.name, project.ansatz.options
+        weight: Any = int(args.weight) if args.weight.isdigit() else args.weight
+        seed = project.seed if args.seed is None else args.seed
+        result = barren_plateau_study(
+            template_builder(registry, template, options), parse_range(args.qubits, "--qubits"),
+            parse_range(args.layers, "--layers"), samples=args.samples, seed=seed, weight=weight,
+            template=template, progress=progress.update,
+        )
+        heatmap = gradient_heatmap(project.circuit, samples=min(args.samples, 100), seed=seed) if args.heatmap else None
+        if args.json:
+            data = result.to_dict()
+            if heatmap is not None:
+                data["heatmap"] = heatmap.to_dict()
+            print(json.dumps(data), flush=True)
+            return 0
+        progress.close()
+        print(f"barren plateau: {template}, {result.samples} samples, seed {seed}, weight {result.weight} "
+              f"({result.seconds:.1f} s); Var ∝ 2^(-a·n)")
+        print("  cost    layers  " + "  ".join(f"n={n:<8d}" for n in result.qubits) + "  a")
+        for cost in ("global", "local"):
+            for L in result.layers:
+                values = "  ".join(f"{v:<10.3g}" for v in result.variance[cost][str(L)])
+                print(f"  {cost:<7} {L:<7d} {values}  {result.rate[cost][str(L)]:.2f}")
+        if heatmap is not None:
+            print(f"mean |∂C/∂θ| of the project's circuit ({heatmap.samples} samples): "
+                  f"global {float(heatmap.per_weight['global'].mean()):.3g}, local {float(heatmap.per_weight['local'].mean()):.3g}")
+        return 0
+
+    def _encodings(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
+        import signal
+
+        from qmlstudio.core.analysis import Cancelled, encoding_study
+        from qmlstudio.core.project import save_project
+        from qmlstudio.core.training import Controls
+        from qmlstudio.plugins.project_setup import build_run
+
+        if args.epochs is not None and args.epochs < 1:
+            raise QMLStudioError("--epochs must be at least 1")
+        names = [n.strip() for n in (args.encodings or "angle,dense-angle,zz-feature-map").split(",") if n.strip()]
+        controls = Controls()
+        previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
+        try:
+            result = encoding_study(project, registry, names, build_run=build_run, epochs=args.epochs,
+                                    progress=progress.update, controls=controls)
+        except Cancelled:
+            raise QMLStudioError("the encoding study was stopped") from None
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if args.keep:
+            for record in result.records:
+                project.add_run(record)
+            save_project(project)
+        if args.json:
+            print(json.dumps(result.to_dict()), flush=True)
+            return 0
+        progress.close()
+        fmt = lambda v, d=3: "–" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))  # noqa: E731
+        print(f"encodings: ansatz {result.ansatz or 'hand-drawn'}, seed {result.seed}, {result.epochs} epochs")
+        print(f"  {'encoding':<16} {'qubits':>6} {'depth':>6} {'2q':>4} {'weights':>7} {'test acc':>8} {'seconds':>8}")
+        for r in result.rows:
+            line = (f"  {r.encoding:<16} {fmt(r.qubits):>6} {fmt(r.depth):>6} {fmt(r.two_qubit):>4} "
+                    f"{fmt(r.weights):>7} {fmt(r.test_accuracy):>8} {fmt(r.seconds, 2):>8}")
+            print(line + ("" if r.status == "completed" else f"  {r.status}: {r.message}"))
+        return 0
+
+    def _kernel(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
+        from qmlstudio.core.analysis import project_kernel_study
+        from qmlstudio.plugins.project_setup import build_run
+
+        result = project_kernel_study(project, registry, build_run=build_run, encoding=args.encoding,
+                                      progress=progress.update)
+        if args.json:
+            print(json.dumps(result.to_dict(matrix=args.matrix)), flush=True)
+            return 0
+        progress.close()
+        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"kernel: {result.encoding}, {result.num_train} training and {result.num_test} test samples "
+              f"({result.seconds:.1f} s)")
+        print(f"  quantum kernel SVM   alignment {fmt(result.alignment)}   train {fmt(result.quantum_train_accuracy)}"
+              f"   test {fmt(result.quantum_test_accuracy)}")
+        print(f"  RBF SVM              alignment {fmt(result.rbf_alignment)}   train {fmt(result.rbf_train_accuracy)}"
+              f"   test {fmt(result.rbf_test_accuracy)}")
+        return 0
+
+    def _report(self, args: argparse.Namespace, project: Any) -> int:
+        from qmlstudio.core.report import write_report
+
+        output = Path(args.output) if args.output else Path(args.project).with_suffix(".report.html")
+        path = write_report(project, output)
+        if args.json:
+            print(json.dumps({"study": "report", "path": str(path), "runs": len(project.runs)}), flush=True)
+        else:
+            print(f"report: {path} ({len(project.runs)} run(s))")
+        return 0
+
+
+class _StudyProgress:
+    """A one-line progress bar of a study on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def update(self, done: int, total: int, message: str) -> None:
+        if not self.enabled:
+            return
+        total = max(total, 1)
+        width = 28
+        filled = int(width * min(done, total) / total)
+        sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {100 * done // total:3d}%  {message[:40]:<40}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.shown = False
+
+
+COMMANDS: list[Command] = [GuiCommand(), NewCommand(), TrainCommand(), ExportCommand(), PluginsCommand(),
+                           EvaluateCommand(), AnalyzeCommand()]
 
 
 def build_parser() -> argparse.ArgumentParser:

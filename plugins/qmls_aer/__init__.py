@@ -1,17 +1,53 @@
-"""The Aer statevector backend of QML Studio, registered through the ``qmlstudio`` entry point.
+"""The Aer backends of QML Studio, registered through the ``qmlstudio`` entry point.
 
-Exact expectation values from qiskit-aer's V2 estimator in statevector mode. Listing it is
-cheap: the availability check only looks for the qiskit-aer package, and the backend
-module (which imports qiskit-aer) is loaded only when the backend is created.
+* ``aer-statevector``: exact expectation values (the default backend);
+* ``aer-shots``: sampling with a number of shots and a seed;
+* ``aer-noise``: the noise model, coupling map and basis gates of a fake IBM device from
+  qiskit-ibm-runtime's ``fake_provider``, all offline.
+
+All three use qiskit-aer's V2 primitives and offer ``device=GPU`` where qiskit-aer's GPU
+build and a GPU are present (:func:`device_options` says why not otherwise).
+
+Listing them is cheap: the availability checks only look for the packages, and the
+modules that import qiskit-aer or qiskit-ibm-runtime are loaded only when a backend is
+created or the GUI asks for details (:func:`describe_devices`, :func:`device_options`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 from qmlstudio.plugins import BackendSpec, Option, hookimpl
 
-__all__ = ["aer_unavailable", "qmlstudio_backends"]
+__all__ = [
+    "FAKE_DEVICES",
+    "aer_unavailable",
+    "describe_devices",
+    "device_options",
+    "noise_unavailable",
+    "qmlstudio_backends",
+]
+
+#: The fake IBM devices of qiskit-ibm-runtime 0.51's ``fake_provider`` (``backend.name``;
+#: ``fake_fractional``, a test device for fractional gates, left out), checked against the
+#: real module by tests/plugins/test_backends.py. Stored in project files, so a name that a
+#: later qiskit-ibm-runtime drops gives a clear error when the backend is created.
+FAKE_DEVICES: tuple[str, ...] = (
+    "fake_aachen", "fake_algiers", "fake_almaden", "fake_armonk", "fake_athens",
+    "fake_auckland", "fake_belem", "fake_berlin", "fake_boeblingen", "fake_bogota",
+    "fake_boston", "fake_brisbane", "fake_brooklyn", "fake_brussels", "fake_burlington",
+    "fake_cairo", "fake_cambridge", "fake_casablanca", "fake_cusco", "fake_essex", "fake_fez",
+    "fake_geneva", "fake_guadalupe", "fake_hanoi", "fake_jakarta", "fake_johannesburg",
+    "fake_kawasaki", "fake_kingston", "fake_kolkata", "fake_kyiv", "fake_kyoto", "fake_lagos",
+    "fake_lima", "fake_london", "fake_manhattan", "fake_manila", "fake_marrakesh",
+    "fake_melbourne", "fake_miami", "fake_montreal", "fake_mumbai", "fake_nairobi",
+    "fake_nighthawk", "fake_osaka", "fake_oslo", "fake_ourense", "fake_paris", "fake_peekskill",
+    "fake_perth", "fake_pittsburgh", "fake_poughkeepsie", "fake_prague", "fake_quebec",
+    "fake_quito", "fake_rochester", "fake_rome", "fake_santiago", "fake_sherbrooke",
+    "fake_singapore", "fake_strasbourg", "fake_sydney", "fake_torino", "fake_toronto",
+    "fake_valencia", "fake_vigo", "fake_washington", "fake_yorktown",
+)
 
 
 def aer_unavailable() -> str | None:
@@ -19,6 +55,89 @@ def aer_unavailable() -> str | None:
     if importlib.util.find_spec("qiskit_aer") is None:
         return "qiskit-aer is not installed (pip install qiskit-aer)"
     return None
+
+
+def noise_unavailable() -> str | None:
+    """Why ``aer-noise`` cannot be used: it needs qiskit-aer and qiskit-ibm-runtime's device models."""
+    reason = aer_unavailable()
+    if reason:
+        return reason
+    if importlib.util.find_spec("qiskit_ibm_runtime") is None:
+        return (
+            "qiskit-ibm-runtime is not installed: the device models come from its fake_provider "
+            "(pip install 'qmlstudio[ibm]' or pip install qiskit-ibm-runtime)"
+        )
+    return None
+
+
+def describe_devices() -> list[dict[str, Any]]:
+    """Each fake device's name, qubits, basis gates and two-qubit gates, for the device list.
+
+    Imports qiskit-ibm-runtime (the GUI calls it when the list is opened, not at listing).
+    """
+    from qmls_aer.devices import describe_devices as describe
+
+    return describe()
+
+
+def device_options() -> tuple[tuple[str, ...], dict[str, str | None]]:
+    """``(choices, reasons)`` for the ``device`` option: ``reasons[choice]`` is None when usable.
+
+    ``GPU`` is always a choice; its reason says why it is disabled here ("qiskit-aer was
+    built without GPU support", "no GPU found"). Imports qiskit-aer.
+    """
+    from qmls_aer.gpu import device_options as options
+
+    return options()
+
+
+def _device_option() -> Option:
+    return Option(
+        "device",
+        "choice",
+        "CPU",
+        title="Device",
+        help="Where the simulation runs. GPU needs qiskit-aer's GPU build (qiskit-aer-gpu) and an "
+        "NVIDIA GPU; the GUI shows it disabled with the reason otherwise",
+        choices=("CPU", "GPU"),
+    )
+
+
+def _precision_option() -> Option:
+    return Option(
+        "precision",
+        "choice",
+        "double",
+        title="Precision",
+        help="Floating-point precision of the state: single halves the memory and is faster "
+        "(mostly on GPUs), with values accurate to about 1e-6",
+        choices=("double", "single"),
+    )
+
+
+def _seed_option(what: str) -> Option:
+    return Option(
+        "seed",
+        "int",
+        None,
+        title="Random seed",
+        help=f"Seed of {what}; the same seed gives the same results. Empty for a fresh seed each run",
+        minimum=0,
+        maximum=2**32 - 1,
+        nullable=True,
+    )
+
+
+def _shots_option(default: int = 1024) -> Option:
+    return Option(
+        "shots",
+        "int",
+        default,
+        title="Shots",
+        help="Measurements per circuit: the statistical error of a probability is about 1/(2·√shots)",
+        minimum=1,
+        maximum=10_000_000,
+    )
 
 
 @hookimpl
@@ -33,23 +152,8 @@ def qmlstudio_backends() -> list[BackendSpec]:
             "so exact gradients are meaningful. Memory doubles with each qubit (30 qubits ≈ 16 GB)",
             available=aer_unavailable,
             options=(
-                Option(
-                    "precision",
-                    "choice",
-                    "double",
-                    title="Precision",
-                    help="Floating-point precision of the state: single halves the memory and is faster, "
-                    "with values accurate to about 1e-6",
-                    choices=("double", "single"),
-                ),
-                Option(
-                    "device",
-                    "choice",
-                    "CPU",
-                    title="Device",
-                    help="Where the simulation runs",
-                    choices=("CPU",),
-                ),
+                _precision_option(),
+                _device_option(),
                 Option(
                     "sampler_shots",
                     "int",
@@ -59,16 +163,59 @@ def qmlstudio_backends() -> list[BackendSpec]:
                     minimum=1,
                     maximum=10_000_000,
                 ),
+                _seed_option("the sampler's shots"),
+            ),
+        ),
+        BackendSpec(
+            name="aer-shots",
+            title="Aer with shots",
+            factory="qmls_aer.backend:AerShotsBackend",
+            description="qiskit-aer sampling a number of shots per circuit, as hardware does but "
+            "without noise: gradients come from parameter shifts and carry shot noise",
+            available=aer_unavailable,
+            positional="shots",
+            options=(_shots_option(), _seed_option("the shots"), _precision_option(), _device_option()),
+        ),
+        BackendSpec(
+            name="aer-noise",
+            title="Aer with a device noise model",
+            factory="qmls_aer.backend:AerNoiseBackend",
+            description="qiskit-aer with the noise model of a fake IBM device (qiskit-ibm-runtime's "
+            "fake_provider); circuits are transpiled to the device's coupling map and basis gates. Offline",
+            available=noise_unavailable,
+            positional="fake_backend",
+            options=(
                 Option(
-                    "seed",
-                    "int",
-                    None,
-                    title="Random seed",
-                    help="Seed of the sampler's shots; empty for a fresh seed each run",
-                    minimum=0,
-                    maximum=2**32 - 1,
-                    nullable=True,
+                    "fake_backend",
+                    "choice",
+                    "fake_manila",
+                    title="Device model",
+                    help="The fake IBM device whose calibration gives the noise model, coupling map "
+                    "and basis gates",
+                    choices=FAKE_DEVICES,
                 ),
+                _shots_option(),
+                _seed_option("the shots and the noise"),
+                Option(
+                    "optimization_level",
+                    "int",
+                    1,
+                    title="Transpiler level",
+                    help="Preset pass manager level: 0 maps only, 1 (default) picks a good layout "
+                    "and merges gates, 2 and 3 try harder",
+                    minimum=0,
+                    maximum=3,
+                ),
+                Option(
+                    "noise",
+                    "bool",
+                    True,
+                    title="Apply noise",
+                    help="Off: only the device's coupling map and basis gates (to tell transpiling "
+                    "effects from noise)",
+                ),
+                _precision_option(),
+                _device_option(),
             ),
         ),
     ]

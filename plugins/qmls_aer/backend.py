@@ -1,9 +1,19 @@
-"""The Aer statevector backend: qiskit-aer's V2 primitives in exact statevector mode."""
+"""The Aer backends: qiskit-aer's V2 primitives, exact, with shots, or with a device's noise.
+
+Every primitive here unrolls parameterized controlled gates first (see
+:mod:`qmls_aer.binding`, Qiskit/qiskit-aer#2323). On the CPU, experiments (the parameter
+bindings of a PUB) run in parallel: Aer otherwise runs them one by one, and a
+parameter-shift batch of a few hundred bindings takes five times longer.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.primitives.containers import ObservablesArray
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.transpiler import generate_preset_pass_manager
@@ -13,6 +23,7 @@ from qiskit_aer.primitives import EstimatorV2, SamplerV2
 from qmlstudio.plugins import Backend
 
 from qmls_aer.binding import bindable_circuit
+from qmls_aer.gpu import check_device
 
 
 class ExactAerEstimator(EstimatorV2):
@@ -55,7 +66,113 @@ class AerSampler(SamplerV2):
         return super().run(fixed, shots=shots)
 
 
-class AerStatevectorBackend(Backend):
+class ShotAerEstimator(EstimatorV2):
+    """Aer's ``EstimatorV2`` for shot-based backends: bindable circuits, idle qubits dropped.
+
+    Without a requested precision, each value carries the Gaussian error of the backend's
+    shots (``default_precision`` = 1/√shots). Qubits that no gate touches and no observable
+    measures are removed before simulating, so an ISA circuit on a 127-qubit device model
+    costs what its few active qubits cost (Aer cannot drop them itself: it saves the
+    expectation value over every qubit of the circuit).
+    """
+
+    def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> Any:
+        if precision is None:
+            precision = self.options.default_precision
+        fixed = []
+        for pub in pubs:
+            coerced = EstimatorPub.coerce(pub, precision)
+            circuit, observables = _without_idle_qubits(bindable_circuit(coerced.circuit), coerced.observables)
+            fixed.append(
+                EstimatorPub(
+                    circuit=circuit,
+                    observables=observables,
+                    parameter_values=coerced.parameter_values,
+                    precision=coerced.precision,
+                    validate=False,
+                )
+            )
+        return super().run(fixed, precision=precision)
+
+
+def _without_idle_qubits(circuit: QuantumCircuit, observables: ObservablesArray) -> tuple[QuantumCircuit, ObservablesArray]:
+    """The circuit and observables restricted to the qubits gates act on or observables measure."""
+    used: set[int] = set()
+    for instruction in circuit.data:
+        if instruction.operation.name in ("barrier", "delay"):
+            continue
+        used.update(circuit.find_bit(q).index for q in instruction.qubits)
+    terms = [obs for obs in observables.ravel()]
+    for obs in terms:
+        for label in obs:
+            used.update(i for i, char in enumerate(reversed(label)) if char != "I")
+    if len(used) == circuit.num_qubits:
+        return circuit, observables
+    keep = sorted(used)
+    index = {old: new for new, old in enumerate(keep)}
+    compact = QuantumCircuit(max(len(keep), 1), circuit.num_clbits, name=circuit.name, global_phase=circuit.global_phase)
+    compact.metadata = dict(circuit.metadata or {})
+    for instruction in circuit.data:
+        qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+        if any(q not in index for q in qubits):
+            continue  # a barrier or delay on an idle qubit
+        clbits = [compact.clbits[circuit.find_bit(c).index] for c in instruction.clbits]
+        compact.append(instruction.operation, [compact.qubits[index[q]] for q in qubits], clbits)
+    reduced = []
+    for obs in terms:
+        table: dict[str, complex] = {}
+        for label, coefficient in obs.items():
+            reversed_label = label[::-1]
+            short = "".join(reversed_label[q] for q in keep)[::-1] or "I"
+            table[short] = table.get(short, 0) + coefficient
+        reduced.append(table)
+    shaped = np.empty(len(reduced), dtype=object)
+    shaped[:] = reduced
+    return compact, ObservablesArray(shaped.reshape(observables.shape), num_qubits=compact.num_qubits)
+
+
+class _AerBackend(Backend):
+    """What the Aer backends share: precision, device and seed."""
+
+    method = "statevector"
+
+    def __init__(self, precision: str = "double", device: str = "CPU", seed: int | None = None) -> None:
+        self.precision = precision
+        self.device = check_device(device)
+        self.seed = seed
+        # Each primitive made gets the next seed of this stream: a run with a seed repeats
+        # exactly, while successive batches draw independent shots.
+        self._seeds = np.random.default_rng(seed) if seed is not None else None
+
+    def next_seed(self) -> int | None:
+        """A seed for the next primitive (None without a seed)."""
+        return None if self._seeds is None else int(self._seeds.integers(0, 2**31 - 1))
+
+    def simulator_options(self) -> dict[str, Any]:
+        """The options given to every ``AerSimulator`` this backend makes."""
+        options: dict[str, Any] = {"method": self.method, "precision": self.precision, "device": self.device}
+        if self.device == "CPU":
+            options["max_parallel_experiments"] = 0  # as many as the cores and memory allow
+        return options
+
+    def simulator(self) -> AerSimulator:
+        """An ``AerSimulator`` with this backend's options (also the pass manager's target)."""
+        return AerSimulator(**self.simulator_options())
+
+    def pass_manager(self) -> Any:
+        """Level-1 preset for the simulator's target: parameterized gates stay as they are.
+
+        Aer accepts nearly every standard gate, so only gates it lacks are translated; runs
+        of fixed single-qubit gates may be merged. The simulator has no coupling map, so no
+        qubits are added or swapped.
+        """
+        return generate_preset_pass_manager(optimization_level=1, backend=self.simulator(), seed_transpiler=0)
+
+    def _hardware(self) -> str:
+        return f"{self.precision} precision, {self.device}"
+
+
+class AerStatevectorBackend(_AerBackend):
     """Exact expectation values from Aer's statevector simulator, and a shot-based sampler."""
 
     exact = True
@@ -68,21 +185,14 @@ class AerStatevectorBackend(Backend):
         sampler_shots: int = 1024,
         seed: int | None = None,
     ) -> None:
-        self.precision = precision
-        self.device = device
+        super().__init__(precision, device, seed)
         self.sampler_shots = sampler_shots
-        self.seed = seed
 
     def simulator_options(self) -> dict[str, Any]:
-        """The options given to every ``AerSimulator`` this backend makes."""
-        options: dict[str, Any] = {"method": "statevector", "precision": self.precision, "device": self.device}
+        options = super().simulator_options()
         if self.seed is not None:
             options["seed_simulator"] = self.seed
         return options
-
-    def simulator(self) -> AerSimulator:
-        """A statevector ``AerSimulator`` with this backend's options (also the pass manager's target)."""
-        return AerSimulator(**self.simulator_options())
 
     def estimator(self) -> ExactAerEstimator:
         """An estimator giving exact expectation values, whatever precision the caller asks for."""
@@ -96,14 +206,141 @@ class AerStatevectorBackend(Backend):
             options={"backend_options": self.simulator_options()},
         )
 
-    def pass_manager(self) -> Any:
-        """Level-1 preset for the simulator's target: parameterized gates stay as they are.
+    def describe(self) -> str:
+        return f"Aer statevector ({self._hardware()})"
 
-        Aer accepts nearly every standard gate, so only gates it lacks are translated; runs
-        of fixed single-qubit gates may be merged. The simulator has no coupling map, so no
-        qubits are added or swapped.
-        """
-        return generate_preset_pass_manager(optimization_level=1, backend=self.simulator(), seed_transpiler=0)
+
+class AerShotsBackend(_AerBackend):
+    """Aer sampling ``shots`` measurements per circuit: shot noise, no device noise."""
+
+    exact = False
+
+    def __init__(
+        self,
+        shots: int = 1024,
+        seed: int | None = None,
+        precision: str = "double",
+        device: str = "CPU",
+    ) -> None:
+        super().__init__(precision, device, seed)
+        self.shots = int(shots)
+
+    def estimator(self) -> ShotAerEstimator:
+        """Expectation values with the Gaussian error of ``shots`` shots (1/√shots)."""
+        run_options = {} if self._seeds is None else {"seed_simulator": self.next_seed()}
+        return ShotAerEstimator(
+            options={
+                "default_precision": 1 / math.sqrt(self.shots),
+                "backend_options": self.simulator_options(),
+                "run_options": run_options,
+            }
+        )
+
+    def sampler(self) -> AerSampler:
+        """A sampler drawing ``shots`` shots per circuit unless the caller asks for others."""
+        return AerSampler(
+            default_shots=self.shots,
+            seed=self.next_seed(),
+            options={"backend_options": self.simulator_options()},
+        )
 
     def describe(self) -> str:
-        return f"Aer statevector ({self.precision} precision, {self.device})"
+        seed = "" if self.seed is None else f", seed {self.seed}"
+        return f"Aer with {self.shots} shots ({self._hardware()}{seed})"
+
+
+class AerNoiseBackend(_AerBackend):
+    """Aer with a fake IBM device's noise model; circuits are transpiled to the device.
+
+    The pass manager is qiskit's level-``optimization_level`` preset for the device (its
+    coupling map, basis gates and error rates choose the layout), so circuits reach the
+    primitives as the device would run them. With ``noise=False`` only the transpiling
+    applies, which tells its effects from those of the noise.
+    """
+
+    exact = False
+    method = "automatic"  # Aer picks the density matrix for the few qubits of a noisy circuit
+
+    def __init__(
+        self,
+        fake_backend: str = "fake_manila",
+        shots: int = 1024,
+        seed: int | None = None,
+        optimization_level: int = 1,
+        noise: bool = True,
+        precision: str = "double",
+        device: str = "CPU",
+    ) -> None:
+        from qmls_aer.devices import fake_backend as load
+
+        super().__init__(precision, device, seed)
+        self.fake_backend = fake_backend
+        self.shots = int(shots)
+        self.optimization_level = int(optimization_level)
+        self.noise = bool(noise)
+        self.device_model = load(fake_backend)
+        self._noise_model: Any = None
+        self._simulator: AerSimulator | None = None
+
+    @property
+    def num_device_qubits(self) -> int:
+        return int(self.device_model.num_qubits)
+
+    def noise_model(self) -> Any:
+        """The device's noise model (None with ``noise=False``), built once."""
+        if not self.noise:
+            return None
+        if self._noise_model is None:
+            from qiskit_aer.noise import NoiseModel
+
+            self._noise_model = NoiseModel.from_backend(self.device_model)
+        return self._noise_model
+
+    def simulator_options(self) -> dict[str, Any]:
+        options = super().simulator_options()
+        model = self.noise_model()
+        if model is not None:
+            options["noise_model"] = model
+        return options
+
+    def simulator(self) -> AerSimulator:
+        """The noisy simulator (shared by this backend's samplers)."""
+        if self._simulator is None:
+            self._simulator = AerSimulator(**self.simulator_options())
+        return self._simulator
+
+    def sampler(self) -> AerSampler:
+        """A sampler of the noisy device, drawing ``shots`` shots per circuit unless asked for others."""
+        return AerSampler.from_backend(self.simulator(), default_shots=self.shots, seed=self.next_seed())
+
+    def estimator(self) -> ShotAerEstimator:
+        """Noisy expectation values (density matrix) with the Gaussian error of ``shots`` shots.
+
+        Give it ISA circuits (from :meth:`pass_manager`) and observables laid out on them
+        (``observable.apply_layout(isa.layout)``), as for hardware.
+        """
+        options = {**self.simulator_options(), "method": "density_matrix"}
+        run_options = {} if self._seeds is None else {"seed_simulator": self.next_seed()}
+        return ShotAerEstimator(
+            options={
+                "default_precision": 1 / math.sqrt(self.shots),
+                "backend_options": options,
+                "run_options": run_options,
+            }
+        )
+
+    def pass_manager(self) -> Any:
+        """The preset pass manager for the device: its layout, routing and basis gates."""
+        return generate_preset_pass_manager(
+            optimization_level=self.optimization_level,
+            backend=self.device_model,
+            seed_transpiler=0 if self.seed is None else self.seed,
+        )
+
+    def describe(self) -> str:
+        noise = "noise model" if self.noise else "layout and basis only, no noise"
+        seed = "" if self.seed is None else f", seed {self.seed}"
+        return (
+            f"Aer with {self.fake_backend} ({self.num_device_qubits} qubits, {noise}), "
+            f"{self.shots} shots ({self._hardware()}{seed})"
+        )

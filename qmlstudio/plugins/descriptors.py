@@ -160,10 +160,22 @@ class BackendSpec(Spec):
     ``available`` is a callable (or import path) that returns ``None`` when the backend can
     be used here, or a sentence saying why not (a missing package, no GPU, no account).
     It must be cheap and must not import the backend's heavy dependencies.
+
+    ``positional`` names the option that the ``ARG`` of a backend choice sets
+    (``aer-noise:fake_manila`` sets ``fake_backend``; see
+    :func:`qmlstudio.plugins.project_setup.parse_backend_choice`); ``None`` when the
+    backend takes no ``ARG``.
     """
 
     available: str | Callable[[], str | None] | None = None
+    positional: str | None = None
     kind: ClassVar[str] = "backend"
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if self.positional is not None and self.positional not in {o.name for o in self.options if isinstance(o, Option)}:
+            found.append(f"backend {self.name!r}: positional option {self.positional!r} is not one of its options")
+        return found
 
     def unavailable_reason(self) -> str | None:
         if self.available is None:
@@ -174,7 +186,7 @@ class BackendSpec(Spec):
             return f"its availability check failed: {exc}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "unavailable": self.unavailable_reason()}
+        return {**super().to_dict(), "unavailable": self.unavailable_reason(), "positional": self.positional}
 
 
 @dataclass(frozen=True)
@@ -313,6 +325,21 @@ class Backend(abc.ABC):
         from qiskit.transpiler import generate_preset_pass_manager
 
         return generate_preset_pass_manager(optimization_level=1, basis_gates=None)
+
+    def cancel(self) -> None:
+        """Asks work in flight to stop (the user pressed Stop); the default does nothing.
+
+        Called from any thread (the GUI's, a signal handler): it must return at once. A
+        backend with remote jobs sets a flag here and cancels them on the thread that
+        waits for them, which then raises a ``QMLStudioError``.
+        """
+
+    def close(self) -> None:
+        """Releases what a run held (a hardware session or batch); the default does nothing.
+
+        The engine calls it when a run ends; the backend may still be used afterwards
+        (it opens what it needs again).
+        """
 
     def describe(self) -> str:
         return type(self).__name__

@@ -1,13 +1,21 @@
-"""Turning a user's choices of plugins into a ready-to-train project.
+"""Turning a user's choices of plugins into a ready-to-train project, and running it.
 
 This sits between the plugin registry and the Qt-free project model: it resolves names to
 descriptors, checks every option, asks the encoding how many qubits the data needs and has
 the ansatz template build the circuit on them. The CLI's ``new`` and the GUI's New Project
 both use it.
+
+It also holds what the CLI and the GUI share about backends: parsing a backend choice
+(``aer-noise:fake_manila,shots=2000``), the circuits and shots a run will cost
+(:func:`estimate_cost`), the figures of a circuit transpiled for a device
+(:func:`transpiled_figures`), and evaluating a trained run on another backend
+(:func:`evaluate_run`).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -163,35 +171,54 @@ def build_run(
     callback: Any = None,
     controls: Any = None,
     resume: Any = None,
+    backend: PluginChoice | str | None = None,
 ) -> Any:
-    """A :class:`~qmlstudio.core.training.TrainingRun` (or ``KernelRun``) for the project as it is."""
+    """A :class:`~qmlstudio.core.training.TrainingRun` (or ``KernelRun``) for the project as it is.
+
+    ``backend`` (a :class:`PluginChoice` or a choice text such as ``aer-noise:fake_manila``,
+    see :func:`backend_choice`) overrides the project's backend for this run only; the
+    run's config records the one used.
+    """
     from qmlstudio.core.kernels import KernelRun
+    from qmlstudio.core.training import TrainingRun
+
+    if isinstance(backend, str):
+        backend = backend_choice(registry, backend, base=project.backend)
+    chosen = backend or project.backend
+    data, model = _prepared_model(project, registry)
+    backend_object = create_backend(registry, chosen)
+    options = model_options(project)
+    config = project.config_snapshot()
+    config["backend"] = chosen.to_dict()
+    if project.model.kind == "kernel":
+        return KernelRun(data=data, model=model, backend=backend_object, C=options["C"], seed=project.seed,
+                         baselines=options["baselines"], config=config, callback=callback)
+    optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
+    return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer, backend=backend_object,
+                       options=_training_options(project, options, epochs), record=resume, config=config,
+                       callback=callback, controls=controls)
+
+
+def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, Any]:
+    """The prepared data and the model circuit, as a run of the project uses them."""
     from qmlstudio.core.models import ModelCircuit
     from qmlstudio.core.preprocessing import prepare
-    from qmlstudio.core.training import TrainingOptions, TrainingRun
 
     dataset = load_dataset(project, registry)
     encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
-    backend_spec = registry.get("backends", project.backend.name)
-    reason = backend_spec.unavailable_reason()
-    if reason:
-        raise QMLStudioError(f"backend {project.backend.name!r} cannot be used here: {reason}")
-    backend = backend_spec.create(project.backend.options)
-    options = model_options(project)
-
     # Pad to what the encoding needs when asked: try the feature count after PCA first.
     data = prepare(dataset, project.preprocessing, project.seed)
     if project.preprocessing.padding:
         needed = features_needed(encoder, data.num_features, project.circuit.num_qubits)
         if needed > data.num_features:
             data = prepare(dataset, project.preprocessing, project.seed, pad_to=needed)
-    model = ModelCircuit(encoder, project.circuit, data.num_features)
-    config = project.config_snapshot()
-    if project.model.kind == "kernel":
-        return KernelRun(data=data, model=model, backend=backend, C=options["C"], seed=project.seed,
-                         baselines=options["baselines"], config=config, callback=callback)
-    optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
-    training = TrainingOptions(
+    return data, ModelCircuit(encoder, project.circuit, data.num_features)
+
+
+def _training_options(project: Project, options: dict[str, Any], epochs: int | None) -> Any:
+    from qmlstudio.core.training import TrainingOptions
+
+    return TrainingOptions(
         epochs=epochs or project.training.epochs,
         batch_size=project.training.batch_size,
         early_stopping=project.training.early_stopping,
@@ -204,8 +231,6 @@ def build_run(
         init_scale=options["init_scale"],
         baselines=options["baselines"],
     )
-    return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer, backend=backend,
-                       options=training, record=resume, config=config, callback=callback, controls=controls)
 
 
 def features_needed(encoder: Any, have: int, qubits: int) -> int:
@@ -216,3 +241,450 @@ def features_needed(encoder: Any, have: int, qubits: int) -> int:
             break
         best = k
     return best
+
+
+# ---------------------------------------------------------------------------
+# Backend choices: NAME[:ARG][,key=value...]
+# ---------------------------------------------------------------------------
+def parse_backend_choice(text: str) -> tuple[str, str | None, dict[str, str]]:
+    """``"aer-noise:fake_manila,shots=2000"`` → ``("aer-noise", "fake_manila", {"shots": "2000"})``.
+
+    The syntax is ``NAME[:ARG][,key=value...]``: ``ARG`` sets the backend's positional
+    option (its :attr:`~qmlstudio.plugins.BackendSpec.positional`, e.g. the device of
+    ``aer-noise`` and ``ibm``, the shots of ``aer-shots``); every ``key=value`` sets an
+    option by name. Values are text here; the backend's options check and convert them.
+    """
+    from qmlstudio.core.options import parse_option_text
+
+    text = (text or "").strip()
+    head, _, rest = text.partition(",")
+    name, colon, arg = head.partition(":")
+    name = name.strip()
+    if not name:
+        raise QMLStudioError(f"backend choice {text!r}: expected NAME[:ARG][,key=value...], e.g. aer-noise:fake_manila")
+    arg = arg.strip()
+    if colon and not arg:
+        raise QMLStudioError(f"backend choice {text!r}: nothing after ':'")
+    items = [item for item in (part.strip() for part in rest.split(",")) if item] if rest else []
+    try:
+        options = parse_option_text(items)
+    except QMLStudioError as exc:
+        raise QMLStudioError(f"backend choice {text!r}: {exc}") from None
+    return name, (arg if colon else None), options
+
+
+def backend_choice(
+    registry: PluginRegistry,
+    text: str,
+    *,
+    base: PluginChoice | None = None,
+    shots: int | None = None,
+) -> PluginChoice:
+    """The checked :class:`PluginChoice` a choice text names (options resolved, defaults filled in).
+
+    When ``base`` (the project's or the run's backend) is the same backend, its options are
+    the starting point, so ``aer-noise:fake_lima`` keeps the project's shots and seed.
+    ``shots`` sets the backend's ``shots`` option (an error for exact backends, which
+    have none). A backend that cannot be used here is an error naming the reason.
+    """
+    name, arg, given = parse_backend_choice(text)
+    spec = registry.get("backends", name)
+    known = {o.name for o in spec.options}
+    options: dict[str, Any] = {}
+    if base is not None and base.name == name:
+        options.update({k: v for k, v in base.options.items() if k in known})
+    if arg is not None:
+        if spec.positional is None:
+            raise QMLStudioError(
+                f"backend {name!r} takes no ':ARG'; set its options as {name},NAME=VALUE "
+                f"(options: {', '.join(sorted(known)) or 'none'})"
+            )
+        if spec.positional in given:
+            raise QMLStudioError(f"backend choice {text!r}: {spec.positional} is given twice (as ':ARG' and by name)")
+        options[spec.positional] = arg
+    options.update(given)
+    _check_positional_choice(spec, options)
+    if shots is not None:
+        if "shots" not in known:
+            raise QMLStudioError(f"backend {name!r} is exact and has no shots; choose aer-shots, aer-noise or ibm")
+        options["shots"] = shots
+    reason = spec.unavailable_reason()
+    if reason:
+        raise QMLStudioError(f"backend {name!r} cannot be used here: {reason}")
+    return PluginChoice(name, spec.resolve(options))
+
+
+_resolve_choice = backend_choice  # for functions whose parameter is called backend_choice
+
+
+def _check_positional_choice(spec: Any, options: Mapping[str, Any]) -> None:
+    """A short message, with near matches, for an unknown device name (instead of all 67 choices)."""
+    import difflib
+
+    if spec.positional is None or spec.positional not in options:
+        return
+    option = next(o for o in spec.options if o.name == spec.positional)
+    value = options[spec.positional]
+    if option.type != "choice" or value in option.choices or str(value) in map(str, option.choices):
+        return
+    near = difflib.get_close_matches(str(value), [str(c) for c in option.choices], n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(near)}?" if near else ""
+    raise QMLStudioError(
+        f"backend {spec.name!r} has no {option.label.lower()} {value!r}{hint} "
+        f"({len(option.choices)} choices: 'qmlstudio plugins --json' lists them)"
+    )
+
+
+def format_backend_choice(choice: PluginChoice, registry: PluginRegistry | None = None) -> str:
+    """The shortest choice text for ``choice``: ``aer-noise:fake_lima,shots=2000`` (defaults left out)."""
+    spec = None
+    if registry is not None:
+        try:
+            spec = registry.get("backends", choice.name)
+        except QMLStudioError:
+            spec = None
+    defaults = {o.name: o.default for o in spec.options} if spec is not None else {}
+    positional = spec.positional if spec is not None else None
+    text = choice.name
+    if positional and choice.options.get(positional) not in (None, ""):
+        text += f":{choice.options[positional]}"
+    for key, value in choice.options.items():
+        if key == positional or (key in defaults and defaults[key] == value):
+            continue
+        shown = "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        text += f",{key}={shown}"
+    return text
+
+
+def create_backend(registry: PluginRegistry, choice: PluginChoice | str) -> Any:
+    """The :class:`~qmlstudio.plugins.Backend` for a choice (a text is parsed first)."""
+    if isinstance(choice, str):
+        choice = backend_choice(registry, choice)
+    spec = registry.get("backends", choice.name)
+    reason = spec.unavailable_reason()
+    if reason:
+        raise QMLStudioError(f"backend {choice.name!r} cannot be used here: {reason}")
+    return spec.create(choice.options)
+
+
+# ---------------------------------------------------------------------------
+# What a circuit becomes on a device
+# ---------------------------------------------------------------------------
+def transpiled_figures(design: CircuitDesign, backend: Any) -> dict[str, Any]:
+    """Figures of ``design`` after ``backend.pass_manager()``: what the device will run.
+
+    Returns ``depth`` (gates only: barriers and delays not counted), ``two_qubit`` (gates
+    on two qubits, SWAPs for routing included), ``gates``, ``qubits_used`` (physical qubits
+    touched), ``device_qubits`` (the transpiled circuit's width: the device's qubits) and
+    ``layout`` (the physical qubit of each of the design's qubits). Transpiling may take a
+    while for large devices: call it off the GUI thread.
+    """
+    circuit = design.to_circuit()
+    empty = {"depth": 0, "two_qubit": 0, "gates": 0, "qubits_used": 0,
+             "device_qubits": design.num_qubits, "layout": list(range(design.num_qubits))}
+    if not circuit.data:
+        return empty
+    try:
+        runnable = backend.pass_manager().run(circuit)
+    except QMLStudioError:
+        raise
+    except Exception as exc:  # a transpiler error names the gate or the coupling problem
+        raise QMLStudioError(f"cannot transpile the circuit for {backend.describe()}: {exc}") from exc
+
+    def counted(instruction: Any) -> bool:
+        operation = instruction.operation
+        return not getattr(operation, "_directive", False) and operation.name not in ("delay", "barrier", "measure")
+
+    gates = [inst for inst in runnable.data if counted(inst)]
+    used = {runnable.find_bit(q).index for inst in gates for q in inst.qubits}
+    layout = list(range(design.num_qubits))
+    if runnable.layout is not None:
+        layout = [int(q) for q in runnable.layout.final_index_layout(filter_ancillas=True)][: design.num_qubits]
+    return {
+        "depth": int(runnable.depth(filter_function=counted)),
+        "two_qubit": sum(1 for inst in gates if len(inst.qubits) == 2),
+        "gates": len(gates),
+        "qubits_used": len(used),
+        "device_qubits": int(runnable.num_qubits),
+        "layout": layout,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Shots and cost
+# ---------------------------------------------------------------------------
+_FOUR_TERM_GATES = {"crx", "cry", "crz"}
+
+
+def _circuit_evaluations(design: CircuitDesign) -> int:
+    """Circuits per sample for one parameter-shift gradient: 1 + 2·(two-term angles) + 4·(four-term ones)."""
+    count = 1
+    for gate in design.ordered_gates:
+        for angle in gate.params:
+            if not angle.is_constant and angle.weights:
+                count += 4 if gate.name in _FOUR_TERM_GATES else 2
+    return count
+
+
+def estimate_cost(
+    project: Project,
+    registry: PluginRegistry,
+    backend_choice: PluginChoice | str | None = None,
+    *,
+    epochs: int | None = None,
+) -> dict[str, Any]:
+    """The circuits and shots a training run of the project will send to the backend.
+
+    A gradient step with parameter shift runs (1 + 2·S₂ + 4·S₄) circuits per sample of the
+    mini-batch (S₂ weight-dependent angles with the two-term rule, S₄ controlled rotations
+    with the four-term rule); a gradient-free optimizer about two loss evaluations (one
+    circuit per sample each). Evaluating the test and training splits adds one circuit per
+    sample whenever the run evaluates (every ``eval_every`` iterations). Exact backends
+    (with the adjoint gradient) run no circuits through primitives and cost no shots.
+
+    Returns ``circuits_per_iteration`` and ``shots_per_iteration`` (an iteration that also
+    evaluates: the most one costs), ``total_circuits``, ``total_shots``, and the parts:
+    ``iterations``, ``shots_per_circuit``, ``gradient``, ``training_circuits_per_iteration``,
+    ``evaluation_circuits`` (per evaluation), ``evaluations``, ``exact`` and ``backend``.
+    Kernel models count one kernel matrix (train × train and test × train entries).
+    Nothing is transpiled and no account is contacted; :func:`run_cost` gives the same for
+    a run already built.
+    """
+    if isinstance(backend_choice, str):
+        choice = _resolve_choice(registry, backend_choice, base=project.backend)
+    else:
+        choice = backend_choice or project.backend
+    backend = create_backend(registry, choice)
+    data, model = _prepared_model(project, registry)
+    if project.model.kind == "kernel":
+        return _count(choice.name, backend, data, model, None, adjoint=False, uses_gradient=False)
+    options = model_options(project)
+    training = _training_options(project, options, epochs)
+    adjoint = training.gradient == "adjoint" or (training.gradient == "auto" and bool(getattr(backend, "exact", False)))
+    uses_gradient = bool(getattr(registry.get("optimizers", project.optimizer.name), "uses_gradient", True))
+    return _count(choice.name, backend, data, model, training, adjoint=adjoint, uses_gradient=uses_gradient)
+
+
+def run_cost(run: Any) -> dict[str, Any]:
+    """:func:`estimate_cost` for a built ``TrainingRun`` (or ``KernelRun``), before it runs."""
+    from qmlstudio.core.models import ExactEvaluator
+
+    backend = backend_of(run)
+    name = ((getattr(getattr(run, "record", None), "config", None) or {}).get("backend") or {}).get("name")
+    name = name or type(backend).__name__
+    if not hasattr(run, "evaluator"):  # a kernel run
+        return _count(name, backend, run.data, run.model, None, adjoint=False, uses_gradient=False)
+    return _count(name, run.backend, run.data, run.model, run.options,
+                  adjoint=isinstance(run.evaluator, ExactEvaluator),
+                  uses_gradient=bool(getattr(run.optimizer, "uses_gradient", True)))
+
+
+def backend_of(run: Any) -> Any:
+    """The backend object a built run uses (a ``TrainingRun``'s or a ``KernelRun``'s kernel's)."""
+    backend = getattr(run, "backend", None)
+    if backend is None:
+        backend = getattr(getattr(run, "kernel", None), "backend", None)
+    return backend
+
+
+def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjoint: bool, uses_gradient: bool) -> dict[str, Any]:
+    shots = getattr(backend, "shots", None)
+    exact = bool(getattr(backend, "exact", False))
+    n_train, n_test = len(data.y_train), len(data.y_test)
+    result: dict[str, Any] = {"backend": name, "exact": exact, "shots_per_circuit": shots}
+    if options is None:  # a kernel model: one kernel matrix
+        circuits = n_train * (n_train - 1) // 2 + n_test * n_train  # off-diagonal pairs, as qiskit-ml computes
+        per_shot = 0 if exact else int(shots or 0)
+        result.update(iterations=1, gradient=None, training_circuits_per_iteration=circuits, evaluation_circuits=0,
+                      evaluations=0, circuits_per_iteration=circuits, shots_per_iteration=circuits * per_shot,
+                      total_circuits=circuits, total_shots=circuits * per_shot)
+        return result
+    size = options.batch_size or n_train
+    per_epoch = 1 if size >= n_train else math.ceil(n_train / size)
+    batch_sizes = [size] * (per_epoch - 1) + [n_train - size * (per_epoch - 1)] if per_epoch > 1 else [n_train]
+    total_iterations = options.epochs * per_epoch
+    evaluations = 0
+    for i in range(1, total_iterations + 1):
+        end_of_epoch = i % per_epoch == 0
+        due = end_of_epoch if options.eval_every == 0 else i % max(1, options.eval_every) == 0
+        if due or i == total_iterations or (options.early_stopping and end_of_epoch):
+            evaluations += 1
+    if adjoint:
+        result.update(iterations=total_iterations, gradient="exact (adjoint)", training_circuits_per_iteration=0,
+                      evaluation_circuits=0, evaluations=evaluations, circuits_per_iteration=0,
+                      shots_per_iteration=0, total_circuits=0, total_shots=0)
+        return result
+    per_sample = _circuit_evaluations(model.design) if uses_gradient else 2
+    evaluation_circuits = n_test + n_train
+    total = options.epochs * sum(batch_sizes) * per_sample + evaluations * evaluation_circuits
+    training = max(batch_sizes) * per_sample
+    per_iteration = training + (evaluation_circuits if evaluations else 0)
+    if shots is None:  # an exact backend asked for parameter shift: its sampler's shots
+        shots = getattr(backend, "sampler_shots", None)
+        result["shots_per_circuit"] = shots
+    per_shot = int(shots or 0)
+    result.update(
+        iterations=total_iterations,
+        gradient="parameter-shift" if uses_gradient else "none (gradient-free optimizer)",
+        training_circuits_per_iteration=training,
+        evaluation_circuits=evaluation_circuits,
+        evaluations=evaluations,
+        circuits_per_iteration=per_iteration,
+        shots_per_iteration=per_iteration * per_shot,
+        total_circuits=total,
+        total_shots=total * per_shot,
+    )
+    return result
+
+
+def describe_cost(cost: dict[str, Any]) -> str:
+    """One line for people: ``aer-noise: 616 circuits × 1024 shots per iteration, 25 iterations: …``."""
+    if cost.get("exact") and not cost.get("total_circuits"):
+        return f"{cost['backend']}: exact simulation, no shots"
+    shots = cost.get("shots_per_circuit") or 0
+    return (
+        f"{cost['backend']}: {cost['circuits_per_iteration']:,} circuits × {shots:,} shots per iteration "
+        f"({cost['shots_per_iteration']:,} shots); {cost['iterations']:,} "
+        f"iteration{'s' if cost['iterations'] != 1 else ''}: "
+        f"{cost['total_circuits']:,} circuits, {cost['total_shots']:,} shots in total"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Evaluate on...
+# ---------------------------------------------------------------------------
+def find_run(project: Project, run_id: str) -> Any:
+    """The run called ``run_id`` (``last``: the latest), or a clear error."""
+    if not project.runs:
+        raise QMLStudioError("the project has no runs yet: train it first")
+    if run_id in ("last", "latest", ""):
+        return project.runs[-1]
+    try:
+        return project.find_run(run_id)
+    except KeyError:
+        known = ", ".join(r.id for r in project.runs[-5:])
+        raise QMLStudioError(f"no run {run_id!r} in the project (latest: {known})") from None
+
+
+def project_for_run(project: Project, run: Any) -> Project:
+    """A copy of ``project`` set up exactly as ``run``'s config says (no runs of its own)."""
+    data = project.to_dict()
+    data.update(run.config)
+    data["runs"] = []
+    try:
+        snapshot = Project.from_dict(data)
+    except QMLStudioError as exc:
+        raise QMLStudioError(f"run {run.id}: its saved configuration cannot be rebuilt: {exc}") from None
+    object.__setattr__(snapshot, "path", project.path)
+    return snapshot
+
+
+@dataclass
+class Evaluation:
+    """A trained run's weights evaluated on a backend: what :func:`evaluate_weights` returns.
+
+    ``values`` are the model's outputs on the test split (samples × outputs: class
+    probabilities, or ⟨Z⟩ for a regressor), ``loss`` the test loss and ``accuracy`` the test
+    accuracy (R² for a regressor).
+    """
+
+    run_id: str
+    choice: PluginChoice
+    accuracy: float
+    loss: float
+    values: Any
+
+
+def evaluate_weights(
+    project: Project,
+    registry: PluginRegistry,
+    run_id: str,
+    backend_choice: PluginChoice | str,
+    *,
+    controls: Any = None,
+    on_backend: Any = None,
+) -> Evaluation:
+    """Evaluates a run's final weights on the test split of a backend, recording nothing.
+
+    The data and model are rebuilt exactly as the run's config says (``run.config``), the
+    final weights are bound, and the test split runs on the chosen backend: exact
+    simulation for an exact backend, its V2 primitives otherwise. ``on_backend(backend)``
+    is called before anything runs (to follow IBM jobs); ``controls.cancel()`` stops a
+    remote job. See :func:`evaluate_run`, which also records the result.
+    """
+    import numpy as np
+
+    from qmlstudio.core.models import ExactEvaluator, PrimitiveEvaluator
+
+    run = find_run(project, run_id)
+    if (run.config.get("model") or {}).get("kind") == "kernel":
+        raise QMLStudioError("evaluating on another backend works for variational models (vqc, regressor), not kernels")
+    weights = [np.nan if w is None else w for w in run.final_weights]
+    if not weights or not np.all(np.isfinite(weights)):
+        raise QMLStudioError(f"run {run.id} has no finite final weights to evaluate")
+    snapshot = project_for_run(project, run)
+    base = PluginChoice.from_dict(run.config["backend"], "backend") if run.config.get("backend") else None
+    if isinstance(backend_choice, str):
+        choice = _resolve_choice(registry, backend_choice, base=base)
+    else:
+        choice = backend_choice
+    trained = build_run(snapshot, registry, backend=choice, controls=controls)
+    backend = trained.backend
+    if on_backend is not None:
+        on_backend(backend)
+    parameters = np.asarray(weights, dtype=float)
+    if parameters.shape != (trained.num_parameters,):
+        raise QMLStudioError(
+            f"run {run.id} has {len(parameters)} weights but its model needs {trained.num_parameters}"
+        )
+    if len(trained.data.y_test) == 0:
+        raise QMLStudioError(f"run {run.id} has an empty test split: nothing to evaluate")
+    observables = trained.head.observables(trained.model.num_qubits)
+    detach = None
+    try:
+        # The evaluator follows the backend, whatever gradient the run trained with.
+        if getattr(backend, "exact", False):
+            if not isinstance(trained.evaluator, ExactEvaluator):
+                trained.evaluator = ExactEvaluator(trained.model.design, observables)
+        elif not isinstance(trained.evaluator, PrimitiveEvaluator):
+            trained.evaluator = PrimitiveEvaluator(trained.model.design, observables, backend)
+        if controls is not None and hasattr(controls, "on_cancel"):
+            detach = controls.on_cancel(backend.cancel)
+        n = trained.model.num_weights
+        values = trained.evaluator.values(parameters[:n], trained.test_inputs)
+    finally:
+        if detach is not None:
+            detach()
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()
+    extra, targets = parameters[n:], trained.data.y_test
+    loss = trained.head.loss(values, extra, targets)[0]
+    accuracy = trained.head.score(trained.head.predict(values, extra), targets)
+    return Evaluation(run.id, choice, float(accuracy), float(loss), values)
+
+
+def evaluate_run(
+    project: Project,
+    registry: PluginRegistry,
+    run_id: str,
+    backend_choice: PluginChoice | str,
+    *,
+    controls: Any = None,
+    on_backend: Any = None,
+) -> float:
+    """Test accuracy (R² for regressors) of a trained run's final weights on another backend.
+
+    Rebuilds the data and model exactly as the run's config says, binds the run's final
+    weights and evaluates the test split on the chosen backend without retraining (see
+    :func:`evaluate_weights`). Appends ``{backend, options, accuracy}`` to the run's
+    ``evaluations`` (the project notices; saving is the caller's business) and returns the
+    accuracy, so ideal, noisy and hardware accuracy stand side by side.
+    """
+    result = evaluate_weights(project, registry, run_id, backend_choice, controls=controls, on_backend=on_backend)
+    run = find_run(project, result.run_id)
+    run.evaluations.append(
+        {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy}
+    )
+    project.run_updated(run)
+    return result.accuracy

@@ -89,7 +89,8 @@ screenshot: check-libs-offscreen $(STAMP)
 	$(VPY) -m qmlstudio.gui.screenshot --training docs/images/main-window-training.png $(DEMO) && \
 	$(VPY) -m qmlstudio.gui.screenshot --editor docs/images/editor.png && \
 	$(VPY) -m qmlstudio.gui.dataset_panel --screenshot docs/images/dataset-panel.png && \
-	$(VPY) -m qmlstudio.gui.training_dock --screenshot docs/images/training.png
+	$(VPY) -m qmlstudio.gui.training_dock --screenshot docs/images/training.png && \
+	$(VPY) -m qmlstudio.gui.analysis_screenshots docs/images
 
 clean:
 	rm -rf build dist *.egg-info plugins/*.egg-info .pytest_cache .import_linter_cache

@@ -43,6 +43,7 @@ from qmlstudio.core.settings import Settings, config_dir
 from qmlstudio.gui import icons, theme
 from qmlstudio.gui.editor import CircuitEditor, GatePalette
 from qmlstudio.gui.editor.painting import app_icon
+from qmlstudio.gui.analysis import install_analysis_menu
 from qmlstudio.gui.dataset_panel import DatasetPanel
 from qmlstudio.gui.inspector import Inspector
 from qmlstudio.gui.project_data import ProjectData
@@ -207,6 +208,7 @@ class MainWindow(QMainWindow):
         self._create_docks()
         self._create_actions()
         self._create_menus()
+        install_analysis_menu(self)  # Analysis ▸ barren plateaus, encodings, kernel, report
         self._create_toolbar()
         self._create_status_bar()
         self.set_run_state("idle")
@@ -814,5 +816,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training_dock.shutdown(discard_autosave=True)
+        self.analysis.cancel()
+        self.analysis.wait()
         self.save_settings()
         event.accept()

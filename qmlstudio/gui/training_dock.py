@@ -773,6 +773,12 @@ class TrainingDock(QWidget):
         layout.setSpacing(6)
         layout.addLayout(controls)
         layout.addWidget(self.failure)
+        self.job_label = QLabel()
+        self.job_label.setObjectName("jobStatus")
+        self.job_label.setToolTip("The remote job of this run on IBM Quantum hardware: its id, status and queue position")
+        self.job_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.job_label.hide()
+        layout.addWidget(self.job_label)
         layout.addLayout(cards)
         layout.addWidget(self.splitter, 1)
 
@@ -871,6 +877,7 @@ class TrainingDock(QWidget):
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.done.connect(self._on_done)
+        worker.job.connect(self._on_job)
         self._worker = worker
         self._pending = []
         self._pending_frame = None
@@ -1070,6 +1077,13 @@ class TrainingDock(QWidget):
         self.status_message.emit(f"{done.get(record.status, 'Training ended')}: {record.message}".rstrip(": "))
         self._update_progress_final(record)
         self.run_finished.emit(record)
+
+    def _on_job(self, job_id: str, status: str, queue: object) -> None:
+        position = "" if queue is None else f" · queue position {queue}"
+        text = f"IBM job {job_id}: {status}{position}"
+        self.job_label.setText(text)
+        self.job_label.show()
+        self.status_message.emit(text)
 
     def _on_failed(self, message: str, details: str) -> None:
         self._frame()

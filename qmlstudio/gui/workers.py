@@ -235,6 +235,8 @@ class TrainingWorker(QObject):
     finished = Signal(object)
     failed = Signal(str, str)
     done = Signal()
+    #: a remote job changed: job id, status, queue position (or None) — IBM hardware runs
+    job = Signal(str, str, object)
 
     def __init__(
         self,
@@ -374,6 +376,10 @@ class TrainingWorker(QObject):
             return
         self._run = run
         freeze_long_lived_objects()
+        backend = getattr(run, "backend", None)
+        unsubscribe = None
+        if hasattr(backend, "subscribe_jobs"):  # hardware backends report their jobs
+            unsubscribe = backend.subscribe_jobs(lambda job_id, status, queue: self.job.emit(str(job_id), str(status), queue))
         try:
             self._setup = self._describe(run)
             self.prepared.emit(self._setup)
@@ -389,6 +395,9 @@ class TrainingWorker(QObject):
             last = record.metrics["iteration"][-1]
             record.finish("failed", f"training failed after iteration {last}: {type(exc).__name__}: {exc}")
             baselines = {}
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
         if baselines and not record.baselines:
             record.baselines = baselines
         self.flush()

@@ -424,3 +424,30 @@ def test_the_worker_batches_reports_that_come_faster_than_200_a_second(qtbot, pr
     assert iterations == list(range(1, count + 1))  # every report, once, in order
     assert len(batches) <= seconds / MIN_EMIT_INTERVAL_S + 10  # at most ~200 signals a second
     assert len(batches) < count / 10
+
+
+def test_remote_job_status_shows_in_the_dock(qtbot, project: Project, registry: Any) -> None:
+    """A hardware backend's job reports (id, status, queue position) reach the dock's job line."""
+    from qmlstudio.plugins.project_setup import build_run
+
+    class JobReportingBackend:
+        def subscribe_jobs(self, listener):
+            listener("d1abc23", "QUEUED", 4)  # as the ibm backend calls it, from the worker thread
+            return lambda: None
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        run = build_run(*args, **kwargs)
+        run.backend = JobReportingBackend()
+        return run
+
+    widget = TrainingDock(project, registry, run_factory=factory)
+    qtbot.addWidget(widget)
+    widget.show()
+    try:
+        with qtbot.waitSignal(widget.run_finished, timeout=30_000):
+            click(qtbot, widget.train_button)
+        qtbot.waitUntil(lambda: "d1abc23" in widget.job_label.text())
+        assert widget.job_label.text() == "IBM job d1abc23: QUEUED · queue position 4"
+        assert widget.job_label.isVisible()
+    finally:
+        widget.shutdown()

@@ -1,0 +1,643 @@
+"""The Analysis menu: barren plateaus, gradient heatmap, encodings, kernels, the report.
+
+:func:`install_analysis_menu` adds the menu to a main window (before Help) and returns an
+:class:`AnalysisController`, kept as ``window.analysis``. Each study runs in a
+:class:`StudyThread` (the Qt-free functions of :mod:`qmlstudio.core.analysis`), shows its
+progress and a Cancel button in its result dock, and puts its result in that dock,
+created on demand and reused: pyqtgraph plots (log-y gradient variance with the fitted
+lines, heatmaps with a colour bar), a table for the encoding study.
+
+Parameters are asked through ``controller.ask(study, defaults)``, a dialog by default;
+tests and scripts replace it (return None to cancel).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pyqtgraph as pg
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qmlstudio.core.errors import QMLStudioError
+
+__all__ = ["AnalysisController", "AnalysisDock", "StudyThread", "install_analysis_menu"]
+
+STUDIES = {
+    "barren-plateau": "Barren Plateau",
+    "encodings": "Encoding Study",
+    "kernel": "Kernel Study",
+    "report": "Comparison Report",
+}
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+
+class StudyThread(QThread):
+    """Runs ``work(progress)`` off the GUI thread; ``progress(done, total, message)`` returns
+    True once :meth:`cancel` was called, which stops the core study."""
+
+    progressed = Signal(int, int, str)
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, work: Callable[[Callable[[int, int, str], bool]], Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._work = work
+        self.cancel_event = threading.Event()
+        self.controls: Any = None
+        self._last = (-1, "")
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+        if self.controls is not None:
+            self.controls.cancel()
+
+    def _progress(self, done: int, total: int, message: str) -> bool:
+        if (done, message) != self._last:  # few emits: only changes are worth showing
+            self._last = (done, message)
+            self.progressed.emit(int(done), int(max(total, 1)), str(message))
+        return self.cancel_event.is_set()
+
+    def run(self) -> None:
+        from qmlstudio.core.analysis import Cancelled
+
+        try:
+            result = self._work(self._progress)
+        except Cancelled:
+            self.failed.emit("cancelled")
+        except QMLStudioError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug is reported in the dock, never a crash
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            if self.cancel_event.is_set():
+                self.failed.emit("cancelled")
+            else:
+                self.succeeded.emit(result)
+
+
+# ---------------------------------------------------------------------------
+# Result views
+# ---------------------------------------------------------------------------
+def _heatmap(title: str, values: np.ndarray, *, x_label: str, y_label: str, levels: tuple[float, float] | None = None,
+             colormap: str = "viridis") -> pg.GraphicsLayoutWidget:
+    """An ``ImageItem`` of ``values`` (rows down) with a colour bar; NaN cells stay blank."""
+    view = pg.GraphicsLayoutWidget()
+    view.setBackground("w")
+    plot = view.addPlot(title=title)
+    image = pg.ImageItem(axisOrder="row-major")
+    data = np.asarray(values, dtype=float)
+    finite = data[np.isfinite(data)]
+    lo, hi = levels or ((float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0))
+    if hi <= lo:
+        hi = lo + 1e-12
+    cmap = pg.colormap.get(colormap)
+    # Cells without a value (a gate without weights) are transparent, not the lowest colour.
+    rgba = cmap.map(np.clip((np.nan_to_num(data, nan=lo) - lo) / (hi - lo), 0, 1).ravel(), mode="byte")
+    rgba = rgba.reshape(data.shape + (4,)).copy()
+    rgba[~np.isfinite(data), 3] = 0
+    image.setImage(rgba, levels=None)
+    image.setRect(-0.5, -0.5, data.shape[1], data.shape[0])
+    image.values = data
+    plot.addItem(image)
+    plot.invertY(True)
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    bar = pg.ColorBarItem(values=(lo, hi), colorMap=cmap, interactive=False, width=14)
+    view.addItem(bar)
+    view.image, view.plot, view.bar = image, plot, bar
+    return view
+
+
+class AnalysisDock(QDockWidget):
+    """A study's result dock: a progress row (with Cancel) above the result view."""
+
+    cancel_requested = Signal()
+
+    def __init__(self, study: str, parent: QWidget | None = None) -> None:
+        super().__init__(STUDIES[study], parent)
+        self.study = study
+        self.setObjectName("analysis" + "".join(p.title() for p in study.split("-")) + "Dock")
+        holder = QWidget()
+        layout = QVBoxLayout(holder)
+        layout.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop this study (results so far are discarded)")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        row.addWidget(self.status, 1)
+        row.addWidget(self.progress)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        self.body = QVBoxLayout()
+        layout.addLayout(self.body, 1)
+        self.setWidget(holder)
+        self.content: QWidget | None = None
+        self.result: Any = None
+        self.set_running(False)
+
+    def set_running(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+        if running:
+            self.progress.setRange(0, 0)
+
+    def show_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(done, total))
+        self.status.setText(message)
+
+    def set_content(self, widget: QWidget, result: Any) -> None:
+        if self.content is not None:
+            self.body.removeWidget(self.content)
+            self.content.deleteLater()
+        self.content, self.result = widget, result
+        self.body.addWidget(widget, 1)
+
+
+def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
+    """Log-y variance against qubits with the fitted lines (rates in the legend), and the
+    mean |gradient| map of the current design beside it."""
+    splitter = QSplitter(Qt.Orientation.Horizontal)
+    plot = pg.PlotWidget(background="w")
+    plot.setObjectName("variancePlot")
+    plot.setLogMode(x=False, y=True)
+    plot.showGrid(x=True, y=True, alpha=0.3)
+    plot.setLabel("bottom", "qubits n")
+    plot.setLabel("left", "Var[∂C/∂θ]")
+    plot.setTitle(f"{result.template}: {result.samples} samples, fit Var ∝ 2^(−a·n)")
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    legend = plot.addLegend(offset=(10, -10), labelTextSize="9pt")
+    legend.setBrush(pg.mkBrush(255, 255, 255, 220))
+    n = np.asarray(result.qubits, dtype=float)
+    fine = np.linspace(n.min(), n.max(), 50)
+    k = 0
+    for cost, style in (("global", Qt.PenStyle.SolidLine), ("local", Qt.PenStyle.DashLine)):
+        for L in result.layers:
+            colour = COLOURS[k % len(COLOURS)]
+            k += 1
+            v = np.asarray(result.variance[cost][str(L)])
+            a, b = result.rate[cost][str(L)], result.intercept[cost][str(L)]
+            plot.plot(n, v, pen=pg.mkPen(colour, width=2, style=style), symbol="o", symbolBrush=colour, symbolSize=7,
+                      name=f"{cost}, {L} layers: a = {a:.2f}")
+            if math.isfinite(a):
+                plot.plot(fine, 2.0 ** (b - a * fine), pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DotLine))
+    plot.legend = legend
+    splitter.addWidget(plot)
+    splitter.plot = plot
+    splitter.heatmaps = []
+    if heatmap is not None:
+        side = QSplitter(Qt.Orientation.Vertical)
+        for cost in ("global", "local"):
+            view = _heatmap(f"mean |∂C/∂θ|, {cost} cost", heatmap.grid[cost], x_label="column", y_label="qubit")
+            view.setObjectName(f"{cost}Heatmap")
+            side.addWidget(view)
+            splitter.heatmaps.append(view)
+        splitter.addWidget(side)
+        splitter.setSizes([600, 400])
+    return splitter
+
+
+def encodings_view(result: Any) -> QWidget:
+    """The table of encodings and their loss curves overlaid."""
+    splitter = QSplitter(Qt.Orientation.Vertical)
+    headers = ["encoding", "qubits", "depth", "two-qubit", "weights", "test accuracy", "seconds", "status"]
+    table = QTableWidget(len(result.rows), len(headers))
+    table.setObjectName("encodingTable")
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    for r, row in enumerate(result.rows):
+        values = [row.encoding, row.qubits, row.depth, row.two_qubit, row.weights, row.test_accuracy,
+                  row.seconds, row.status if row.status == "completed" else f"{row.status}: {row.message}"]
+        for c, value in enumerate(values):
+            text = "–" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+            item = QTableWidgetItem(text)
+            if c and c < 7:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(r, c, item)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    plot = pg.PlotWidget(background="w")
+    plot.setObjectName("encodingCurves")
+    plot.showGrid(x=True, y=True, alpha=0.3)
+    plot.setLabel("bottom", "iteration")
+    plot.setLabel("left", "training loss")
+    plot.addLegend(offset=(-10, 10))
+    for k, row in enumerate(result.rows):
+        points = [(i, v) for i, v in enumerate(row.loss, start=1) if v is not None]
+        if points:
+            x, y = zip(*points)
+            plot.plot(x, y, pen=pg.mkPen(COLOURS[k % len(COLOURS)], width=2), name=row.encoding)
+    splitter.addWidget(table)
+    splitter.addWidget(plot)
+    splitter.setSizes([180, 320])
+    splitter.table, splitter.plot = table, plot
+    return splitter
+
+
+def kernel_view(result: Any) -> QWidget:
+    """The Gram matrix (training samples sorted by class) and QSVC against RBF SVC."""
+    holder = QWidget()
+    layout = QHBoxLayout(holder)
+    view = _heatmap(f"quantum kernel ({result.encoding}), samples sorted by class", result.gram,
+                    x_label="training sample", y_label="training sample", levels=(0.0, 1.0))
+    view.setObjectName("kernelHeatmap")
+    layout.addWidget(view, 3)
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    verdict = ("the quantum kernel wins" if result.quantum_wins else
+               "the RBF kernel is as good or better" if result.quantum_test_accuracy is not None else "")
+    summary = QLabel(
+        f"<h3>Kernel-target alignment</h3><p>quantum <b>{fmt(result.alignment)}</b>, RBF {fmt(result.rbf_alignment)}</p>"
+        "<h3>Same split</h3><table cellspacing='6'><tr><th></th><th>train</th><th>test</th></tr>"
+        f"<tr><td>QSVC</td><td>{fmt(result.quantum_train_accuracy)}</td><td><b>{fmt(result.quantum_test_accuracy)}</b></td></tr>"
+        f"<tr><td>RBF SVC</td><td>{fmt(result.rbf_train_accuracy)}</td><td><b>{fmt(result.rbf_test_accuracy)}</b></td></tr>"
+        f"</table><p>{result.num_train} training, {result.num_test} test samples: {verdict}.</p>"
+    )
+    summary.setObjectName("kernelSummary")
+    summary.setTextFormat(Qt.TextFormat.RichText)
+    summary.setAlignment(Qt.AlignmentFlag.AlignTop)
+    summary.setWordWrap(True)
+    layout.addWidget(summary, 2)
+    holder.heatmap, holder.summary = view, summary
+    return holder
+
+
+def report_view(path: Path, text: str) -> QWidget:
+    browser = QTextBrowser()
+    browser.setObjectName("reportBrowser")
+    browser.setOpenExternalLinks(True)
+    browser.setHtml(text)
+    browser.path = path
+    return browser
+
+
+# ---------------------------------------------------------------------------
+# Parameter dialog
+# ---------------------------------------------------------------------------
+class StudyDialog(QDialog):
+    """Asks a study's settings; :meth:`values` gives them as a dict."""
+
+    def __init__(self, study: str, defaults: dict[str, Any], choices: dict[str, list[str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(STUDIES[study])
+        form = QFormLayout(self)
+        self._getters: dict[str, Callable[[], Any]] = {}
+        for key, value in defaults.items():
+            if key in choices:
+                widget = QListWidget()
+                widget.setMaximumHeight(140)
+                for name in choices[key]:
+                    item = QListWidgetItem(name)
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    item.setCheckState(Qt.CheckState.Checked if name in value else Qt.CheckState.Unchecked)
+                    widget.addItem(item)
+                self._getters[key] = lambda w=widget: [w.item(i).text() for i in range(w.count())
+                                                       if w.item(i).checkState() == Qt.CheckState.Checked]
+            elif isinstance(value, bool):
+                widget = QCheckBox()
+                widget.setChecked(value)
+                self._getters[key] = widget.isChecked
+            elif isinstance(value, int):
+                widget = QSpinBox()
+                widget.setRange(1, 100_000)
+                widget.setValue(value)
+                self._getters[key] = widget.value
+            else:
+                widget = QLineEdit(str(value))
+                self._getters[key] = widget.text
+            form.addRow(key.replace("_", " ").capitalize(), widget)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict[str, Any]:
+        return {k: get() for k, get in self._getters.items()}
+
+
+# ---------------------------------------------------------------------------
+# The controller
+# ---------------------------------------------------------------------------
+class AnalysisController(QObject):
+    """Runs the studies for a main window and shows their results in docks.
+
+    ``finished(study, result)`` and ``failed(study, message)`` are emitted on the GUI
+    thread when a study ends; ``docks[study]`` is its dock once created.
+    """
+
+    finished = Signal(str, object)
+    failed = Signal(str, str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.docks: dict[str, AnalysisDock] = {}
+        self.threads: dict[str, StudyThread] = {}
+        self.actions: dict[str, QAction] = {}
+        self.ask: Callable[[str, dict[str, Any]], dict[str, Any] | None] = self._ask_dialog
+        self.ask_report_path: Callable[[Path], Path | None] = self._ask_report_path
+
+    # ------------------------------------------------------------ plumbing
+    @property
+    def registry(self) -> Any:
+        return self.window.registry
+
+    @property
+    def project(self) -> Any:
+        return self.window.project
+
+    def _ask_dialog(self, study: str, defaults: dict[str, Any]) -> dict[str, Any] | None:
+        choices = {}
+        if "encodings" in defaults:
+            choices["encodings"] = sorted(getattr(self.registry, "encodings", {}) or defaults["encodings"])
+        dialog = StudyDialog(study, defaults, choices, self.window)
+        return dialog.values() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def _ask_report_path(self, suggestion: Path) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(self.window, "Save Comparison Report", str(suggestion), "HTML (*.html)")
+        return Path(name) if name else None
+
+    def dock(self, study: str) -> AnalysisDock:
+        """The study's dock, created (tabbed at the bottom) on first use."""
+        dock = self.docks.get(study)
+        if dock is None:
+            dock = AnalysisDock(study, self.window)
+            dock.cancel_requested.connect(lambda s=study: self.cancel(s))
+            self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            others = [d for d in self.docks.values()]
+            if others:
+                self.window.tabifyDockWidget(others[-1], dock)
+            self.docks[study] = dock
+        dock.show()
+        dock.raise_()
+        return dock
+
+    def is_running(self, study: str | None = None) -> bool:
+        threads = [self.threads.get(study)] if study else list(self.threads.values())
+        return any(t is not None and shiboken6.isValid(t) and t.isRunning() for t in threads)
+
+    def cancel(self, study: str | None = None) -> None:
+        for name, thread in list(self.threads.items()):
+            if study in (None, name) and shiboken6.isValid(thread):
+                thread.cancel()
+
+    def _start(self, study: str, work: Callable[[Callable[[int, int, str], bool]], Any],
+               show: Callable[[AnalysisDock, Any], None], controls: Any = None) -> StudyThread | None:
+        if self.is_running(study):
+            self.window.statusBar().showMessage(f"{STUDIES[study]} is already running", 4000)
+            return None
+        dock = self.dock(study)
+        dock.set_running(True)
+        dock.status.setText(f"{STUDIES[study]}: starting…")
+        thread = StudyThread(work, self)
+        thread.controls = controls
+        thread.progressed.connect(dock.show_progress)
+
+        def done(result: Any) -> None:
+            dock.set_running(False)
+            try:
+                show(dock, result)
+            except Exception as exc:  # noqa: BLE001 - a view that cannot draw is a message
+                dock.status.setText(f"{STUDIES[study]}: cannot show the result: {exc}")
+                self.failed.emit(study, str(exc))
+                return
+            self.window.statusBar().showMessage(f"{STUDIES[study]} finished", 5000)
+            self.finished.emit(study, result)
+
+        def fail(message: str) -> None:
+            dock.set_running(False)
+            dock.status.setText(f"{STUDIES[study]}: {message}")
+            self.window.statusBar().showMessage(f"{STUDIES[study]}: {message}", 8000)
+            self.failed.emit(study, message)
+
+        thread.succeeded.connect(done)
+        thread.failed.connect(fail)
+        thread.finished.connect(lambda s=study, t=thread: self._forget(s, t))
+        self.threads[study] = thread
+        thread.start()
+        return thread
+
+    def _forget(self, study: str, thread: StudyThread) -> None:
+        if self.threads.get(study) is thread:
+            del self.threads[study]
+        thread.deleteLater()
+
+    def wait(self, msecs: int = 10_000) -> bool:
+        """Waits for every study thread (at close, in tests)."""
+        return all(t.wait(msecs) for t in list(self.threads.values()) if shiboken6.isValid(t) and t.isRunning())
+
+    def _no_project(self) -> bool:
+        if self.project is None:
+            self.window.statusBar().showMessage("Open or create a project first", 5000)
+            return True
+        return False
+
+    # ------------------------------------------------------------ studies
+    def barren_plateau(self, **given: Any) -> StudyThread | None:
+        """The barren-plateau study (and the current design's gradient map)."""
+        from qmlstudio.core.analysis import barren_plateau_study, gradient_heatmap, parse_range, template_builder
+
+        defaults = {"qubits": "2-8", "layers": "2,20", "samples": 200, "template": "hardware-efficient",
+                    "heatmap": True}
+        values = given or self.ask("barren-plateau", defaults)
+        if values is None:
+            return None
+        values = {**defaults, **values}
+        project, registry = self.project, self.registry
+        template, options = str(values["template"]), {}
+        if template == "current" and project is not None and project.ansatz is not None:
+            template, options = project.ansatz.name, dict(project.ansatz.options)
+        design = project.circuit.copy() if project is not None and values["heatmap"] else None
+        seed = project.seed if project is not None else 7
+
+        def work(progress: Callable[[int, int, str], bool]) -> Any:
+            result = barren_plateau_study(
+                template_builder(registry, template, options), parse_range(str(values["qubits"]), "qubits"),
+                parse_range(str(values["layers"]), "layers"), samples=int(values["samples"]), seed=seed,
+                template=template, progress=progress,
+            )
+            heat = None
+            if design is not None and design.num_weights:
+                heat = gradient_heatmap(design, samples=min(int(values["samples"]), 100), seed=seed)
+            return result, heat
+
+        def show(dock: AnalysisDock, value: Any) -> None:
+            result, heat = value
+            rates = ", ".join(f"{c} {L} layers a = {result.rate[c][str(L)]:.2f}" for c in ("global", "local")
+                              for L in result.layers)
+            dock.status.setText(f"Var ∝ 2^(−a·n): {rates} ({result.seconds:.1f} s)")
+            dock.set_content(barren_plateau_view(result, heat), value)
+
+        return self._start("barren-plateau", work, show)
+
+    def encodings(self, **given: Any) -> StudyThread | None:
+        """Trains the project's model with each chosen encoding."""
+        from qmlstudio.core.analysis import encoding_study
+        from qmlstudio.core.training import Controls
+        from qmlstudio.plugins.project_setup import build_run
+
+        if self._no_project():
+            return None
+        current = self.project.encoding.name
+        chosen = [current] + [e for e in ("angle", "dense-angle", "zz-feature-map") if e != current]
+        defaults = {"encodings": chosen, "epochs": self.project.training.epochs, "keep_runs": False}
+        values = given or self.ask("encodings", defaults)
+        if values is None:
+            return None
+        values = {**defaults, **values}
+        names = values["encodings"]
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        project, registry, controls = self.project, self.registry, Controls()
+
+        def work(progress: Callable[[int, int, str], bool]) -> Any:
+            return encoding_study(project, registry, list(names), build_run=build_run, epochs=int(values["epochs"]),
+                                  progress=progress, controls=controls)
+
+        def show(dock: AnalysisDock, result: Any) -> None:
+            if values.get("keep_runs"):
+                for record in result.records:
+                    project.add_run(record)
+            best = max((r for r in result.rows if r.test_accuracy is not None), key=lambda r: r.test_accuracy, default=None)
+            dock.status.setText(f"{len(result.rows)} encodings, {result.epochs} epochs, seed {result.seed}"
+                                + (f"; best: {best.encoding} ({best.test_accuracy:.3f})" if best else ""))
+            dock.set_content(encodings_view(result), result)
+
+        return self._start("encodings", work, show, controls=controls)
+
+    def kernel(self, **given: Any) -> StudyThread | None:
+        """The project's quantum kernel against an RBF kernel."""
+        from qmlstudio.core.analysis import project_kernel_study
+        from qmlstudio.plugins.project_setup import build_run
+
+        if self._no_project():
+            return None
+        project, registry = self.project, self.registry
+        encoding = given.get("encoding") or project.encoding.name
+
+        def work(progress: Callable[[int, int, str], bool]) -> Any:
+            return project_kernel_study(project, registry, build_run=build_run, encoding=encoding, progress=progress)
+
+        def show(dock: AnalysisDock, result: Any) -> None:
+            dock.status.setText(f"{result.encoding}: alignment {result.alignment:.3f}; QSVC test "
+                                f"{result.quantum_test_accuracy if result.quantum_test_accuracy is None else round(result.quantum_test_accuracy, 3)}"
+                                f", RBF SVC test {result.rbf_test_accuracy if result.rbf_test_accuracy is None else round(result.rbf_test_accuracy, 3)}")
+            dock.set_content(kernel_view(result), result)
+
+        return self._start("kernel", work, show)
+
+    def report(self, path: str | Path | None = None) -> StudyThread | None:
+        """Writes the project's comparison report (with the studies shown) and displays it."""
+        from qmlstudio.core.report import render_report
+
+        if self._no_project():
+            return None
+        project = self.project
+        if path is None:
+            base = Path(project.path).with_suffix(".report.html") if getattr(project, "path", None) else Path("report.html")
+            path = self.ask_report_path(base)
+            if path is None:
+                return None
+        path = Path(path)
+        studies = []
+        for dock in self.docks.values():
+            if dock.study != "report" and dock.result is not None:
+                studies.append(dock.result[0] if dock.study == "barren-plateau" else dock.result)
+
+        def work(progress: Callable[[int, int, str], bool]) -> Any:
+            from qmlstudio.core.report import write_report
+
+            progress(0, 2, "rendering plots")
+            text = render_report(project, studies)
+            progress(1, 2, f"writing {path.name}")
+            write_report(project, path, studies)
+            return path, text
+
+        def show(dock: AnalysisDock, value: Any) -> None:
+            written, text = value
+            dock.status.setText(f"Saved {written}")
+            dock.set_content(report_view(written, text), value)
+
+        return self._start("report", work, show)
+
+
+def install_analysis_menu(window: Any) -> AnalysisController:
+    """Adds the Analysis menu before Help; returns the controller (also ``window.analysis``)."""
+    controller = AnalysisController(window)
+    bar = window.menuBar()
+    menu = window.menus.get("analysis")
+    if menu is None:
+        from PySide6.QtWidgets import QMenu
+
+        menu = QMenu("&Analysis", bar)
+        menu.setObjectName("analysisMenu")
+        menu.setToolTipsVisible(True)
+        help_menu = window.menus.get("help")
+        if help_menu is not None:
+            bar.insertMenu(help_menu.menuAction(), menu)
+        else:
+            bar.addMenu(menu)
+        window.menus["analysis"] = menu
+    entries = [
+        ("barren-plateau", "&Barren Plateau Study…", "Gradient variance against qubits for a global and a local cost",
+         controller.barren_plateau, None),
+        ("encodings", "&Encoding Study…", "Train the model with each encoding on the same data and seed",
+         controller.encodings, None),
+        ("kernel", "&Kernel Study", "The quantum kernel's Gram matrix, its alignment, and QSVC against RBF SVC",
+         controller.kernel, None),
+        (None, None, None, None, None),
+        ("report", "Comparison &Report…", "One HTML page with every run, the baselines, the plots and the configuration",
+         controller.report, None),
+        (None, None, None, None, None),
+        ("cancel", "&Cancel Analysis", "Stop the running studies", controller.cancel, QKeySequence("Ctrl+Alt+.")),
+    ]
+    for key, text, tip, slot, shortcut in entries:
+        if key is None:
+            menu.addSeparator()
+            continue
+        action = QAction(text, window)
+        action.setObjectName(f"analysis_{key}Action")
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(lambda _=False, s=slot: s())
+        menu.addAction(action)
+        controller.actions[key] = action
+        if hasattr(window, "named_actions"):
+            window.named_actions[f"analysis.{key}"] = action
+    window.analysis = controller
+    return controller

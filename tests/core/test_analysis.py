@@ -1,0 +1,145 @@
+"""The analysis studies: barren plateaus against theory, gradients against finite
+differences, the ad-hoc kernel against RBF, the encoding study and the HTML report."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pytest
+
+from qmlstudio.core.analysis import (
+    AnalysisError,
+    barren_plateau_study,
+    cost_observables,
+    encoding_study,
+    fit_decay_rate,
+    gradient_heatmap,
+    hardware_efficient,
+    parse_range,
+    project_kernel_study,
+    sample_gradients,
+    template_builder,
+)
+from qmlstudio.core.circuit import CircuitDesign, Gate
+from qmlstudio.core.project import Preprocessing
+from qmlstudio.core.report import render_report, write_report
+from qmlstudio.core.statevector import StatevectorProgram
+from qmlstudio.plugins.manager import load_plugins
+from qmlstudio.plugins.project_setup import build_run, new_project
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_plugins(disabled=[])
+
+
+# ------------------------------------------------------------ barren plateaus
+def test_global_cost_decays_as_two_to_the_minus_n_and_local_cost_slower() -> None:
+    # Deep (20 layers) hardware-efficient circuits on 2..8 qubits, 200 samples, fixed seed.
+    result = barren_plateau_study(hardware_efficient, range(2, 9), [2, 20], samples=200, seed=7)
+    a_global = result.rate["global"]["20"]
+    assert 0.7 < a_global < 1.3  # theory: Var ∝ 2^-n (measured 1.00)
+    assert 0.7 < result.rate["global"]["2"] < 1.3  # a global cost has a plateau even when shallow (1.02)
+    assert result.rate["local"]["2"] < 0.6 * a_global  # the local cost sees its light cone only (0.01)
+    assert result.rate["local"]["20"] < 0.6 * a_global + 0.1  # and decays slower on a brick-work (0.57)
+    variances = np.array(result.variance["global"]["20"])
+    assert np.all(np.diff(variances) < 0)
+    data = result.to_dict()
+    assert data["rate"]["global"]["20"] == pytest.approx(a_global)
+
+
+def test_deep_plugin_template_reaches_the_two_design_rate(registry) -> None:
+    build = template_builder(registry, "efficient-su2")
+    result = barren_plateau_study(build, range(2, 8), [16], samples=150, seed=3, template="efficient-su2")
+    assert 0.7 < result.rate["global"]["16"] < 1.3
+
+
+def test_sampled_gradients_match_finite_differences() -> None:
+    design = hardware_efficient(3, 2)
+    obs = cost_observables(3)
+    rng = np.random.default_rng(1)
+    grads = sample_gradients(design, obs, 3, np.random.default_rng(1))
+    weights = rng.uniform(0, 2 * np.pi, size=(3, design.num_weights))  # the same draw
+    program = StatevectorProgram(design)
+    eps = 1e-6
+    for s in range(3):
+        for i in (0, 5, design.num_weights - 1):
+            up, down = weights[s].copy(), weights[s].copy()
+            up[i] += eps
+            down[i] -= eps
+            fd = (program.expectations(up, None, obs) - program.expectations(down, None, obs))[0] / (2 * eps)
+            np.testing.assert_allclose(grads[s, :, i], fd, atol=1e-6)
+
+
+def test_fit_and_ranges() -> None:
+    n = np.arange(2, 9)
+    assert fit_decay_rate(n, 3 * 2.0 ** (-1.5 * n))[0] == pytest.approx(1.5)
+    assert parse_range("2-8") == [2, 3, 4, 5, 6, 7, 8]
+    assert parse_range("2,4, 6") == [2, 4, 6]
+    assert parse_range("2-10:4") == [2, 6, 10]
+    with pytest.raises(AnalysisError):
+        parse_range("two")
+    with pytest.raises(AnalysisError, match="two qubit counts"):
+        barren_plateau_study(hardware_efficient, [3], [1])
+
+
+def test_gradient_heatmap_places_each_weight_at_its_gate() -> None:
+    design = CircuitDesign(2, [Gate("ry", (0,), ("θ[0]",), 0), Gate("cx", (0, 1), (), 1), Gate("ry", (1,), ("θ[1]",), 2)])
+    heat = gradient_heatmap(design, samples=50)
+    grid = heat.grid["global"]
+    assert grid.shape == (2, 3)
+    assert np.isfinite(grid[0, 0]) and np.isfinite(grid[1, 2])
+    assert np.isnan(grid[0, 1]) and np.isnan(grid[1, 0])
+    assert heat.per_weight["local"].shape == (2,)
+    with pytest.raises(AnalysisError, match="no trainable weights"):
+        gradient_heatmap(CircuitDesign(2, [Gate("h", (0,), (), 0)]))
+
+
+# ------------------------------------------------------------------- kernels
+def test_quantum_kernel_beats_rbf_on_ad_hoc_data(registry) -> None:
+    project = new_project(registry, name="adhoc", dataset="ad-hoc",
+                          dataset_options={"training_size": 20, "test_size": 10, "seed": 0},
+                          encoding="zz-feature-map", model="kernel", seed=0)
+    project.preprocessing = Preprocessing(scaling="none")
+    result = project_kernel_study(project, registry, build_run=build_run)
+    assert result.quantum_test_accuracy > result.rbf_test_accuracy + 0.2  # measured 1.00 against 0.50
+    assert result.alignment > result.rbf_alignment
+    assert result.gram.shape == (40, 40)
+    np.testing.assert_allclose(np.diag(result.gram), 1.0)
+    assert list(result.labels) == sorted(result.labels)
+
+
+# ----------------------------------------------------------------- encodings
+def test_encoding_study_trains_one_model_per_encoding(registry) -> None:
+    project = new_project(registry, name="moons", dataset="moons", dataset_options={"samples": 80},
+                          encoding="angle", epochs=2, seed=3)
+    seen = []
+    result = encoding_study(project, registry, ["angle", "zz-feature-map", "no-such-encoding"],
+                            build_run=build_run, epochs=2, progress=lambda d, t, m: seen.append(m))
+    rows = {r.encoding: r for r in result.rows}
+    assert rows["angle"].qubits == 2 and rows["angle"].test_accuracy is not None
+    assert rows["zz-feature-map"].depth > rows["angle"].depth
+    assert rows["zz-feature-map"].two_qubit > rows["angle"].two_qubit
+    assert rows["angle"].loss and all(v is not None for v in rows["angle"].loss)
+    assert rows["no-such-encoding"].status == "failed"
+    assert len(result.records) == 2 and not project.runs
+    assert any("iteration" in m for m in seen)
+
+
+# -------------------------------------------------------------------- report
+def test_report_is_one_self_contained_page(registry, tmp_path) -> None:
+    project = new_project(registry, name="report <demo>", dataset="moons", dataset_options={"samples": 60},
+                          epochs=2, seed=3)
+    project.add_run(build_run(project, registry).run())
+    text = render_report(project)
+    assert "report &lt;demo&gt;" in text and "<demo>" not in text
+    assert project.runs[0].id in text
+    assert "RBF SVM" in text and "qiskit" in text
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+    assert len(images) >= 2
+    assert base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in text and "https://" not in text
+    path = write_report(project, tmp_path / "r.html")
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

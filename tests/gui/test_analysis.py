@@ -1,0 +1,106 @@
+"""The Analysis menu on a real main window: each study from its menu action, in a worker
+thread, with its result in a dock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qmlstudio.gui.analysis import install_analysis_menu
+from qmlstudio.gui.main_window import MainWindow
+from qmlstudio.plugins.project_setup import new_project
+
+
+@pytest.fixture
+def moons_window(qtbot, registry):
+    project = new_project(registry, name="moons", dataset="moons", dataset_options={"samples": 60}, epochs=2, seed=3)
+    win = MainWindow(project, registry=registry)
+    win.close_without_asking = True
+    qtbot.addWidget(win)
+    controller = install_analysis_menu(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win, controller
+    controller.cancel()
+    controller.wait()
+    win.close_without_asking = True
+
+
+def _menu_titles(win) -> list[str]:
+    return [a.text().replace("&", "") for a in win.menuBar().actions()]
+
+
+def test_menu_sits_before_help(moons_window) -> None:
+    win, controller = moons_window
+    titles = _menu_titles(win)
+    assert titles.index("Analysis") == titles.index("Help") - 1
+    assert set(controller.actions) == {"barren-plateau", "encodings", "kernel", "report", "cancel"}
+    assert win.analysis is controller
+
+
+def test_barren_plateau_from_the_menu(qtbot, moons_window) -> None:
+    win, controller = moons_window
+    controller.ask = lambda study, defaults: {"qubits": "2-5", "layers": "2,10", "samples": 60}
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        controller.actions["barren-plateau"].trigger()
+    study, (result, heat) = blocker.args
+    assert study == "barren-plateau"
+    dock = controller.docks["barren-plateau"]
+    assert dock.isVisible() and not dock.progress.isVisible()
+    view = dock.content
+    names = [item.text for _, item in view.plot.legend.items]
+    assert any(name.startswith("global, 10 layers: a = ") for name in names)
+    assert len(view.heatmaps) == 2
+    image = view.heatmaps[0].image.values
+    assert image.shape == (win.project.circuit.num_qubits, win.project.circuit.num_columns)
+    assert "a =" in dock.status.text()
+
+
+def test_encoding_study_fills_the_table(qtbot, moons_window) -> None:
+    win, controller = moons_window
+    controller.ask = lambda study, defaults: {"encodings": ["angle", "zz-feature-map"], "epochs": 2, "keep_runs": True}
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.actions["encodings"].trigger()
+    table = controller.docks["encodings"].content.table
+    assert table.rowCount() == 2
+    assert [table.item(r, 0).text() for r in range(2)] == ["angle", "zz-feature-map"]
+    assert all(table.item(r, 5).text() != "–" for r in range(2))
+    assert len(win.project.runs) == 2
+
+
+def test_kernel_study_shows_the_gram_matrix(qtbot, moons_window) -> None:
+    win, controller = moons_window
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        controller.actions["kernel"].trigger()
+    result = blocker.args[1]
+    content = controller.docks["kernel"].content
+    image = content.heatmap.image.values
+    assert image.shape == (result.num_train, result.num_train)
+    np.testing.assert_allclose(np.diag(image), 1.0)
+    assert "RBF SVC" in content.summary.text()
+
+
+def test_report_is_written_and_shown(qtbot, moons_window, tmp_path: Path) -> None:
+    win, controller = moons_window
+    controller.ask_report_path = lambda suggestion: tmp_path / "report.html"
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller.actions["report"].trigger()
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "Configuration" in controller.docks["report"].content.toPlainText()
+
+
+def test_bad_settings_and_cancel_give_messages(qtbot, moons_window) -> None:
+    win, controller = moons_window
+    controller.ask = lambda study, defaults: {"qubits": "nine", "layers": "2", "samples": 10}
+    with qtbot.waitSignal(controller.failed, timeout=10_000) as blocker:
+        controller.actions["barren-plateau"].trigger()
+    assert "qubits" in blocker.args[1]
+    controller.ask = lambda study, defaults: {"qubits": "2-12", "layers": "40", "samples": 400}
+    with qtbot.waitSignal(controller.failed, timeout=30_000) as blocker:
+        controller.actions["barren-plateau"].trigger()
+        controller.actions["cancel"].trigger()
+    assert blocker.args[1] == "cancelled"
+    controller.ask = lambda study, defaults: None  # the dialog was cancelled: nothing runs
+    assert controller.barren_plateau() is None

@@ -1,0 +1,67 @@
+"""``qmlstudio analyze``: each study from the command line, as JSON and as text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qmlstudio.cli import main
+
+
+@pytest.fixture
+def project_file(tmp_path: Path) -> Path:
+    path = tmp_path / "demo.qmls"
+    assert main(["new", str(path), "--dataset", "moons", "--epochs", "2", "--dataset-option", "samples=80"]) == 0
+    return path
+
+
+def test_analyze_barren_plateau_json(project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    code = main(["analyze", "barren-plateau", str(project_file), "--qubits", "2-6", "--layers", "2,12",
+                 "--samples", "120", "--heatmap", "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["qubits"] == [2, 3, 4, 5, 6] and data["layers"] == [2, 12]
+    assert 0.6 < data["rate"]["global"]["12"] < 1.4
+    assert data["rate"]["local"]["2"] < 0.5
+    assert len(data["heatmap"]["grid"]["global"]) == 2
+
+
+def test_analyze_barren_plateau_text_and_bad_range(project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", "barren-plateau", str(project_file), "--qubits", "2-4", "--layers", "1",
+                 "--samples", "20", "--template", "current"]) == 0
+    out = capsys.readouterr().out
+    assert "real-amplitudes" in out and "global" in out and "local" in out
+    assert main(["analyze", "barren-plateau", str(project_file), "--qubits", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qmlstudio: error:") and err.count("\n") == 1
+
+
+def test_analyze_encodings_and_keep(project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["analyze", "encodings", str(project_file), "--encodings", "angle,dense-angle", "--epochs", "2",
+                 "--json", "--keep"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["encoding"] for r in data["rows"]] == ["angle", "dense-angle"]
+    assert all(r["test_accuracy"] is not None for r in data["rows"])
+    kept = json.loads(project_file.read_text())["runs"]
+    assert len(kept) == 2
+
+
+def test_analyze_kernel_and_report(project_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["analyze", "kernel", str(project_file), "--json", "--matrix"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["qsvc"]["test_accuracy"] is not None and data["rbf_svc"]["test_accuracy"] is not None
+    assert len(data["gram"]) == data["num_train"]
+    assert main(["train", str(project_file), "--epochs", "1"]) == 0
+    out = tmp_path / "report.html"
+    assert main(["analyze", "report", str(project_file), "-o", str(out)]) == 0
+    assert "data:image/png;base64," in out.read_text(encoding="utf-8")
+
+
+def test_analyze_missing_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", "kernel", str(tmp_path / "nope.qmls")]) == 1
+    assert "error" in capsys.readouterr().err

@@ -11,7 +11,7 @@ events; no command touches a view. Compound edits can be grouped with
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
@@ -46,18 +46,39 @@ class DesignCommand(QUndoCommand):
         self.design.set_gates(self.before[1], self.before[0], reason="undo")
 
 
-class ProjectFieldCommand(QUndoCommand):
-    """Sets one field of the project (its encoding, for example); undo sets the old value back."""
+class ProjectEdit(QUndoCommand):
+    """One named edit of project fields (``dataset``, ``preprocessing``, ``seed``), undoable.
 
-    def __init__(self, project: Any, field: str, value: Any, text: str, parent: QUndoCommand | None = None) -> None:
-        super().__init__(text, parent)
+    Consecutive edits with the same ``key`` (a spin box stepped several times) merge into
+    one command, so one undo takes the whole change back.
+    """
+
+    ID = 0x5D5E
+
+    def __init__(self, project: Any, fields: Mapping[str, Any], text: str, key: str | None = None) -> None:
+        super().__init__(text)
         self.project = project
-        self.field = field
-        self.before = getattr(project, field)
-        self.after = value
+        self.new = dict(fields)
+        self.old = {name: getattr(project, name) for name in fields}
+        self.key = key
+
+    def id(self) -> int:  # noqa: A003  (Qt's name)
+        return self.ID if self.key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802
+        if not isinstance(other, ProjectEdit) or other.key != self.key or other.project is not self.project:
+            return False
+        for name, value in other.new.items():
+            self.old.setdefault(name, other.old[name])
+            self.new[name] = value
+        return True
 
     def redo(self) -> None:
-        setattr(self.project, self.field, self.after)
+        for name, value in self.new.items():
+            setattr(self.project, name, value)
 
     def undo(self) -> None:
-        setattr(self.project, self.field, self.before)
+        for name, value in self.old.items():
+            setattr(self.project, name, value)
+
+

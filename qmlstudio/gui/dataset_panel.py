@@ -62,6 +62,7 @@ from qmlstudio.gui.dataset_loading import (
     chosen_classes,
     load_and_prepare,
 )
+from qmlstudio.gui.commands import ProjectEdit
 from qmlstudio.gui.dataset_options import CheckChips, OptionForm
 from qmlstudio.gui.dataset_preview import ClassBalance, ScatterPreview, ThumbnailGrid
 from qmlstudio.gui.dataset_worker import BackgroundRunner, error_message
@@ -94,42 +95,6 @@ _RELOAD_DELAY_MS = 40
 
 
 # ------------------------------------------------------------------------ undo
-class ProjectEdit(QUndoCommand):
-    """One named edit of project fields (``dataset``, ``preprocessing``, ``seed``), undoable.
-
-    Consecutive edits with the same ``key`` (a spin box stepped several times) merge into
-    one command, so one undo takes the whole change back.
-    """
-
-    ID = 0x5D5E
-
-    def __init__(self, project: Project, fields: Mapping[str, Any], text: str, key: str | None = None) -> None:
-        super().__init__(text)
-        self.project = project
-        self.new = dict(fields)
-        self.old = {name: getattr(project, name) for name in fields}
-        self.key = key
-
-    def id(self) -> int:  # noqa: A003  (Qt's name)
-        return self.ID if self.key else -1
-
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802
-        if not isinstance(other, ProjectEdit) or other.key != self.key or other.project is not self.project:
-            return False
-        for name, value in other.new.items():
-            self.old.setdefault(name, other.old[name])
-            self.new[name] = value
-        return True
-
-    def redo(self) -> None:
-        for name, value in self.new.items():
-            setattr(self.project, name, value)
-
-    def undo(self) -> None:
-        for name, value in self.old.items():
-            setattr(self.project, name, value)
-
-
 def _heading(text: str) -> QLabel:
     label = QLabel(text)
     font = label.font()

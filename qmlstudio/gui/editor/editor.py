@@ -26,7 +26,7 @@ from qmlstudio.core.circuit import GATES, MAX_QUBITS, CircuitDesign, Gate
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.expressions import Angle
 from qmlstudio.core.project import PluginChoice
-from qmlstudio.gui.commands import DesignCommand, ProjectFieldCommand
+from qmlstudio.gui.commands import DesignCommand, ProjectEdit
 from qmlstudio.gui.editor import edits
 from qmlstudio.gui.editor.figures import CircuitFigures
 from qmlstudio.gui.editor.mime import PaletteEntry, gates_mime, put_on_clipboard, read_gates_mime
@@ -412,7 +412,7 @@ class CircuitEditor(QWidget):
         except QMLStudioError as exc:
             self.message.emit(str(exc))
             return False
-        self.undo_stack.push(ProjectFieldCommand(self.project, "encoding", choice, f"Set encoding to {spec.title}"))
+        self.undo_stack.push(ProjectEdit(self.project, {"encoding": choice}, f"Set encoding to {spec.title}"))
         return True
 
     def activate(self, entry: PaletteEntry) -> bool:

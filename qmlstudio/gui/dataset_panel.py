@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 first)
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QResizeEvent, QUndoCommand, QUndoStack
+from PySide6.QtGui import QResizeEvent, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,

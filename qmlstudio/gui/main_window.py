@@ -19,16 +19,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
+    QSizePolicy,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -48,16 +51,27 @@ from qmlstudio.gui.dataset_panel import DatasetPanel
 from qmlstudio.gui.inspector import Inspector
 from qmlstudio.gui.project_data import ProjectData
 from qmlstudio.gui.state_view import StateView
+from qmlstudio.gui.settings_panel import SettingsPanel
 from qmlstudio.gui.training_dock import TrainingDock
 
 APP_NAME = "QML Studio"
 PROJECT_FILTER = f"QML Studio projects (*{FILE_SUFFIX});;All files (*)"
 #: Bumped when the docks change so much that an old saved layout should be dropped.
-WINDOW_STATE_VERSION = 2
+WINDOW_STATE_VERSION = 3
 DEFAULT_SIZE = QSize(1400, 900)
 RECENT_LIMIT = 10
 RUN_STATES = ("unavailable", "idle", "running", "paused")
 DOCS_URL = "https://github.com/qmlstudio/qmlstudio#readme"
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area, so that its dock can be smaller than its minimum size."""
+    area = QScrollArea()
+    area.setObjectName(widget.objectName() + "Scroll")
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    return area
 
 
 # ---------------------------------------------------------------- settings and projects
@@ -187,6 +201,9 @@ class MainWindow(QMainWindow):
         self.editor = CircuitEditor(self.undo_stack, registry, self)
         self.canvas = self.editor.canvas
         self.setCentralWidget(self.editor)
+        # The figures bar may clip on a narrow window rather than make the window wide.
+        self.editor.figures.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.editor.figures.setMinimumWidth(200)
         self.palette_widget = GatePalette(registry)
         self.palette_widget.activated.connect(self.editor.activate)
         self.inspector = Inspector(self.editor, registry)
@@ -194,6 +211,7 @@ class MainWindow(QMainWindow):
         initial = project if project is not None else new_project()
         self.dataset_panel = DatasetPanel(initial, registry, undo_stack=self.undo_stack)
         self.training_dock = TrainingDock(initial, registry)
+        self.settings_panel = SettingsPanel(initial, registry, undo_stack=self.undo_stack)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.project_data.changed.connect(lambda: self.editor.set_num_features(self.project_data.num_features))
 
@@ -238,6 +256,8 @@ class MainWindow(QMainWindow):
         if self.dataset_panel.project is not project:
             self.dataset_panel.set_project(project)
         self.training_dock.set_project(project)
+        if self.settings_panel.project is not project:
+            self.settings_panel.set_project(project)
         self.inspector.refresh()
         self._update_title()
         self._update_summary()
@@ -352,6 +372,7 @@ class MainWindow(QMainWindow):
         for number, (name, dock) in enumerate(self.docks.items(), start=1):
             toggle = dock.toggleViewAction()
             toggle.setObjectName(f"view_{name}Action")
+            toggle.setText(dock.windowTitle().replace("&", "&&"))  # an "&" in a title is no mnemonic
             toggle.setShortcut(QKeySequence(f"Ctrl+{number}"))
             self._describe(toggle, f"Show or hide the {dock.windowTitle().lower()} panel")
             self.named_actions[f"view.{name}"] = toggle
@@ -375,6 +396,9 @@ class MainWindow(QMainWindow):
                      self.step_requested.emit, "step")
         self._action("run.compare", "&Compare with Classical Baselines",
                      "Train scikit-learn baselines on the same split (not available yet)")
+        self._action("run.ibmAccount", "&IBM Quantum Account…",
+                     "Save, test or remove the IBM Quantum token (kept in the system keyring)", None,
+                     self.ibm_account_dialog)
 
         # Plugins
         self._action("plugins.manage", "&Manage Plugins…",
@@ -436,7 +460,7 @@ class MainWindow(QMainWindow):
         fill(view_menu, [*(f"view.{name}" for name in self.docks), "view.toolbar", None, "view.zoomIn",
                          "view.zoomOut", "view.zoomReset", "view.zoomFit", None, "view.resetLayout",
                          "view.fullScreen"])
-        fill(menu("&Run", "run"), ["run.train", "run.pause", "run.stop", "run.step", None, "run.compare"])
+        fill(menu("&Run", "run"), ["run.train", "run.pause", "run.stop", "run.step", None, "run.compare", None, "run.ibmAccount"])
         fill(menu("&Plugins", "plugins"), ["plugins.manage"])
         fill(menu("&Help", "help"), ["help.docs", "help.shortcuts", None, "help.about", "help.aboutQt"])
 
@@ -480,7 +504,9 @@ class MainWindow(QMainWindow):
             ("inspectorDock", "Inspector", Qt.DockWidgetArea.RightDockWidgetArea, self.inspector),
             ("stateDock", "State", Qt.DockWidgetArea.RightDockWidgetArea, self.state_view),
             ("datasetDock", "Dataset", Qt.DockWidgetArea.BottomDockWidgetArea, self.dataset_panel),
-            ("trainingDock", "Training", Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock),
+            # The training dashboard is large: it scrolls in a small dock instead of forcing a big window.
+            ("trainingDock", "Training", Qt.DockWidgetArea.BottomDockWidgetArea, _scrollable(self.training_dock)),
+            ("settingsDock", "Model and Training", Qt.DockWidgetArea.RightDockWidgetArea, self.settings_panel),
         ]
         for name, title, area, widget in panels:
             dock = QDockWidget(title, self)
@@ -493,13 +519,26 @@ class MainWindow(QMainWindow):
             )
             self.addDockWidget(area, dock)
             self.docks[name] = dock
+        # Data and training share the wide bottom area as tabs; the data comes first.
+        self.tabifyDockWidget(self.docks["datasetDock"], self.docks["trainingDock"])
+        # The model and training settings share the inspector's place; the inspector comes first.
+        self.tabifyDockWidget(self.docks["inspectorDock"], self.docks["settingsDock"])
+        self.docks["inspectorDock"].raise_()
+        self.docks["datasetDock"].raise_()
+        self._default_dock_sizes()
+
+    def _default_dock_sizes(self) -> None:
         self.resizeDocks([self.docks["gatePaletteDock"], self.docks["inspectorDock"]], [236, 330],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["inspectorDock"], self.docks["stateDock"]], [320, 300], Qt.Orientation.Vertical)
-        # Data and training share the wide bottom area as tabs; the data comes first.
-        self.tabifyDockWidget(self.docks["datasetDock"], self.docks["trainingDock"])
-        self.docks["datasetDock"].raise_()
         self.resizeDocks([self.docks["datasetDock"]], [330], Qt.Orientation.Vertical)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._layout_restored and not getattr(self, "_sized_once", False):
+            # Dock sizes only stick once the window has its real size.
+            self._sized_once = True
+            QTimer.singleShot(0, self._default_dock_sizes)
 
     def _create_status_bar(self) -> None:
         status = self.statusBar()
@@ -534,6 +573,12 @@ class MainWindow(QMainWindow):
         if self.confirm_discard():
             self.set_project(new_project())
             self.statusBar().showMessage("New project", 3000)
+
+    def ibm_account_dialog(self) -> None:
+        """Run ▸ IBM Quantum Account…: the token dialog (the token goes to the keyring, never a file)."""
+        from qmlstudio.gui.ibm_account import IbmAccountDialog
+
+        IbmAccountDialog(self).exec()
 
     def open_project_dialog(self) -> None:
         if not self.confirm_discard():
@@ -783,8 +828,7 @@ class MainWindow(QMainWindow):
         restored = isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)
         if not restored:
             self._fit_to_screen()
-        if isinstance(state, QByteArray):
-            self.restoreState(state, WINDOW_STATE_VERSION)
+        self._layout_restored = isinstance(state, QByteArray) and self.restoreState(state, WINDOW_STATE_VERSION)
 
     def save_settings(self) -> None:
         settings = gui_settings()

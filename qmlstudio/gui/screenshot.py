@@ -166,6 +166,8 @@ def save_screenshot(out: str | Path, project_path: str | Path | None = None, tra
 
 def _train_half_way(app: Any, window: Any, limit: float = 120.0) -> None:
     """Presses Train and waits until the run pauses half-way (and its plots have caught up)."""
+    from PySide6.QtCore import Qt
+
     dock = window.training_dock
     project = window.project
     batches = 1
@@ -173,6 +175,7 @@ def _train_half_way(app: Any, window: Any, limit: float = 120.0) -> None:
         # a rough count of iterations per epoch, for the breakpoint in the middle
         samples = project.dataset.options.get("samples", 200)
         batches = max(1, -(-int(samples * (1 - project.preprocessing.test_size)) // project.training.batch_size))
+    window.resizeDocks([window.docks["trainingDock"]], [520], Qt.Orientation.Vertical)
     dock.train(pause_at=max(1, project.training.epochs * batches // 2))
     start = time.monotonic()
     while window.run_state != "paused" and time.monotonic() - start < limit:

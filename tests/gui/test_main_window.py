@@ -21,9 +21,10 @@ from qmlstudio.gui.app import run_gui
 from qmlstudio.gui.main_window import MainWindow, new_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCKS = ("gatePaletteDock", "inspectorDock", "stateDock", "datasetDock", "trainingDock")
-#: Docks that share the bottom area as tabs: one of them is raised, the other hidden behind it.
-TABBED_DOCKS = ("datasetDock", "trainingDock")
+DOCKS = ("gatePaletteDock", "inspectorDock", "stateDock", "datasetDock", "trainingDock", "settingsDock")
+#: Docks that share an area as tabs (dataset and training at the bottom, the settings behind the
+#: inspector): the one raised shows, the others are hidden behind it.
+TABBED_DOCKS = ("datasetDock", "trainingDock", "settingsDock")
 
 
 def _message_boxes(name: str) -> list[QMessageBox]:
@@ -68,7 +69,7 @@ def test_an_empty_circuit_has_an_empty_canvas(qtbot) -> None:
 # ------------------------------------------------------------------ menus and actions
 def test_menus_are_in_order(window: MainWindow) -> None:
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert titles == ["File", "Edit", "View", "Run", "Plugins", "Help"]
+    assert titles == ["File", "Edit", "View", "Run", "Plugins", "Analysis", "Help"]
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ def test_docks_exist_and_placeholders_say_what_comes(window: MainWindow) -> None
         assert dock.toggleViewAction().isChecked()
     assert window.tabifiedDockWidgets(window.docks["datasetDock"]) == [window.docks["trainingDock"]]
     assert window.docks["datasetDock"].widget().objectName() == "datasetPanel"
-    assert window.docks["trainingDock"].widget() is window.training_dock
+    assert window.docks["trainingDock"].widget().widget() is window.training_dock
     names = {entry.name for entry in window.docks["gatePaletteDock"].widget().entries()}
     assert {"cx", "ry", "ccx", "real-amplitudes", "angle"} <= names
 

@@ -1,0 +1,442 @@
+"""The "Model & training" panel: the model, the optimizer, the backend and the training settings.
+
+Every edit is one named :class:`~qmlstudio.gui.commands.ProjectEdit` on the undo stack
+(steps of one spin box merge into one command). The panel keeps no copy of the project's
+settings: it shows what the project holds and redraws from ``project.events.changed``, so
+undo, File ▸ Open and edits elsewhere show at once.
+
+Under the backend sits a cost line: the circuits and shots a training run will send
+("Per iteration: 616 circuits, 630,784 shots · whole run: …"), or "Exact simulation: no
+shots". It is estimated with :func:`~qmlstudio.plugins.project_setup.estimate_cost` in a
+background job, a moment after the last change, never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qmlstudio.core.options import Option
+from qmlstudio.core.project import MODEL_KINDS, ModelChoice, PluginChoice, Project, Training
+from qmlstudio.gui.background import run_in_background
+from qmlstudio.gui.commands import ProjectEdit
+from qmlstudio.gui.dataset_options import OptionForm
+
+_COST_DELAY_MS = 400
+_INT_LIMIT = 2**31 - 1
+#: Project changes after which the cost line is estimated again.
+_COST_FIELDS = {"dataset", "preprocessing", "encoding", "ansatz", "circuit", "model", "optimizer", "backend",
+                "training"}
+
+MODEL_TITLES = {
+    "vqc": "Variational classifier (VQC)",
+    "regressor": "Variational regressor",
+    "kernel": "Quantum-kernel SVM",
+}
+
+_READOUT = Option("readout", "choice", "modulo", title="Readout",
+                  help="How measured bitstrings become class scores: 'modulo' maps each bitstring to "
+                       "class (index mod classes); 'z' reads ⟨Z⟩ expectation values", choices=("modulo", "z"))
+_TRAINABLE = Option("trainable_output", "bool", False, title="Trainable output",
+                    help="Learn a scale and bias on the circuit's outputs (a classical head)")
+_GRADIENT = Option("gradient", "choice", "auto", title="Gradient",
+                   help="auto: adjoint on exact simulators, parameter shift on shot-based backends",
+                   choices=("auto", "adjoint", "parameter-shift"))
+_C = Option("C", "float", 1.0, title="C (regularisation)", minimum=1e-4, maximum=1e4,
+            help="The SVM's regularisation: larger C fits the training data more closely")
+MODEL_FORM = {
+    "vqc": (_READOUT, _TRAINABLE, _GRADIENT),
+    "regressor": (_TRAINABLE, _GRADIENT),
+    "kernel": (_C,),
+}
+
+
+def _gpu_reasons() -> dict[str, str | None]:
+    """The Aer plugin's reasons per device (empty when the plugin is not installed or fails)."""
+    try:
+        from qmls_aer import device_options  # a built-in plugin: optional for the GUI
+    except Exception:  # noqa: BLE001 - no Aer plugin, no reasons
+        return {}
+    try:
+        return dict(device_options()[1])
+    except Exception as exc:  # noqa: BLE001 - a broken check disables GPU with its message
+        return {"GPU": f"the device check failed: {exc}"}
+
+
+def cost_text(cost: dict[str, Any]) -> str:
+    """The cost line for an :func:`estimate_cost` result."""
+    if cost.get("exact") and not cost.get("total_circuits"):
+        return "Exact simulation: no shots"
+    return (f"Per iteration: {cost['circuits_per_iteration']:,} circuits, {cost['shots_per_iteration']:,} shots"
+            f" · whole run: {cost['total_circuits']:,} circuits, {cost['total_shots']:,} shots")
+
+
+class SettingsPanel(QWidget):
+    """Model, optimizer, backend and training settings of a project, each edit undoable."""
+
+    #: Emitted with the cost line's text when a new estimate arrives (or its error).
+    cost_updated = Signal(str)
+
+    def __init__(self, project: Project, registry: Any, undo_stack: QUndoStack | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsPanel")
+        self.registry = registry
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self._project: Project | None = None
+        self._link: dict[str, Any] = {"project": None, "callback": None}
+        self.destroyed.connect(lambda *_, link=self._link: _disconnect(link))
+        self._shown_kind: str | None = None
+        self._shown_optimizer: str | None = None
+        self._shown_backend: str | None = None
+        self._cost_generation = 0
+        self._cost_timer = QTimer(self)
+        self._cost_timer.setSingleShot(True)
+        self._cost_timer.setInterval(_COST_DELAY_MS)
+        self._cost_timer.timeout.connect(self._start_cost)
+        self._build()
+        self.set_project(project)
+
+    # ================================================================= public API
+    @property
+    def project(self) -> Project:
+        assert self._project is not None
+        return self._project
+
+    @property
+    def cost_busy(self) -> bool:
+        """True while a cost estimate is waiting or running."""
+        return self._cost_timer.isActive() or self._cost_pending
+
+    def set_project(self, project: Project) -> None:
+        """Follows ``project`` from now on (File ▸ New / Open)."""
+        _disconnect(self._link)
+        self._project = project
+        self._link["project"], self._link["callback"] = project, self._on_project_changed
+        project.events.changed.connect(self._on_project_changed)
+        self._shown_kind = self._shown_optimizer = self._shown_backend = None
+        self._sync()
+        self._schedule_cost()
+
+    # ================================================================= building
+    def _build(self) -> None:
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.setContentsMargins(6, 6, 6, 6)
+
+        # Model
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.kind_combo = QComboBox(objectName="modelKind")
+        for kind in MODEL_KINDS:
+            self.kind_combo.addItem(MODEL_TITLES.get(kind, kind), kind)
+        self.kind_combo.setToolTip("What is trained: a variational classifier or regressor, or a quantum-kernel SVM")
+        self.kind_combo.currentIndexChanged.connect(self._on_kind)
+        form.addRow("Kind", self.kind_combo)
+        self.model_form = OptionForm()
+        self.model_form.setObjectName("modelOptions")
+        self.model_form.option_changed.connect(self._on_model_option)
+        form.addRow(self.model_form)
+        column.addWidget(box)
+
+        # Optimizer
+        box = QGroupBox("Optimizer")
+        form = QFormLayout(box)
+        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
+        for name, spec in self.registry.optimizers.items():
+            gradient_free = not getattr(spec, "uses_gradient", True)
+            self.optimizer_combo.addItem(f"{spec.title} (gradient-free)" if gradient_free else spec.title, name)
+            self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1, spec.description,
+                                             Qt.ItemDataRole.ToolTipRole)
+        self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer)
+        form.addRow("Optimizer", self.optimizer_combo)
+        self.optimizer_form = OptionForm()
+        self.optimizer_form.setObjectName("optimizerOptions")
+        self.optimizer_form.option_changed.connect(self._on_optimizer_option)
+        form.addRow(self.optimizer_form)
+        column.addWidget(box)
+
+        # Backend
+        box = QGroupBox("Backend")
+        form = QFormLayout(box)
+        self.backend_combo = QComboBox(objectName="backendCombo")
+        for name, spec in self.registry.backends.items():
+            self.backend_combo.addItem(spec.title, name)
+            index = self.backend_combo.count() - 1
+            reason = spec.unavailable_reason()
+            item = self.backend_combo.model().item(index)
+            if reason:
+                item.setEnabled(False)
+                item.setToolTip(f"Cannot be used here: {reason}")
+            else:
+                item.setToolTip(spec.description)
+        self.backend_combo.currentIndexChanged.connect(self._on_backend)
+        form.addRow("Backend", self.backend_combo)
+        self.backend_form = OptionForm()
+        self.backend_form.setObjectName("backendOptions")
+        self.backend_form.option_changed.connect(self._on_backend_option)
+        form.addRow(self.backend_form)
+        self.cost_label = QLabel(objectName="costLabel")
+        self.cost_label.setWordWrap(True)
+        self.cost_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cost_label.setToolTip("What a training run sends to the backend (estimated; nothing is transpiled)")
+        form.addRow(self.cost_label)
+        column.addWidget(box)
+
+        # Training
+        box = QGroupBox("Training")
+        form = QFormLayout(box)
+        self.epochs_spin = self._spin("epochsSpin", 1, 100_000, "How many passes over the training data")
+        self.epochs_spin.valueChanged.connect(self._on_epochs)
+        form.addRow("Epochs", self.epochs_spin)
+        row = QHBoxLayout()
+        self.batch_spin = self._spin("batchSpin", 1, 1_000_000, "Samples per optimizer step")
+        self.batch_spin.valueChanged.connect(self._on_batch)
+        self.full_batch_check = QCheckBox("Full batch", objectName="fullBatchCheck")
+        self.full_batch_check.setToolTip("Use the whole training split for every optimizer step")
+        self.full_batch_check.toggled.connect(self._on_full_batch)
+        row.addWidget(self.batch_spin, 1)
+        row.addWidget(self.full_batch_check)
+        form.addRow("Batch size", row)
+        row = QHBoxLayout()
+        self.early_check = QCheckBox("Early stopping", objectName="earlyStoppingCheck")
+        self.early_check.setToolTip("Stop when the test loss has not improved for 'patience' epochs")
+        self.early_check.toggled.connect(self._on_early)
+        self.patience_spin = self._spin("patienceSpin", 1, 10_000, "Epochs without improvement before stopping")
+        self.patience_spin.setPrefix("patience ")
+        self.patience_spin.valueChanged.connect(self._on_patience)
+        row.addWidget(self.early_check)
+        row.addWidget(self.patience_spin, 1)
+        form.addRow(row)
+        self.seed_spin = self._spin("seedSpin", 0, _INT_LIMIT, "Seed of the split, initial weights and shots")
+        self.seed_spin.valueChanged.connect(self._on_seed)
+        form.addRow("Seed", self.seed_spin)
+        column.addWidget(box)
+        column.addStretch(1)
+
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self._cost_pending = False
+
+    @staticmethod
+    def _spin(name: str, low: int, high: int, tip: str) -> QSpinBox:
+        spin = QSpinBox(objectName=name)
+        spin.setRange(low, high)
+        spin.setKeyboardTracking(False)
+        spin.setAccelerated(True)
+        spin.setToolTip(tip)
+        return spin
+
+    # ================================================================= showing the project
+    def _on_project_changed(self, project: Project | None = None, what: str | None = None, **_: Any) -> None:
+        if what in ("model", "optimizer", "backend", "training", "seed", "replaced", "loaded", None):
+            self._sync()
+        if what in _COST_FIELDS or what is None:
+            self._schedule_cost()
+
+    def _sync(self) -> None:
+        project = self.project
+        with QSignalBlocker(self.kind_combo):
+            self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(project.model.kind), 0))
+        if self._shown_kind != project.model.kind:
+            self.model_form.set_options(MODEL_FORM.get(project.model.kind, ()))
+            self._shown_kind = project.model.kind
+        self.model_form.set_values(project.model.options)
+
+        self._select(self.optimizer_combo, project.optimizer.name)
+        spec = self.registry.optimizers.get(project.optimizer.name)
+        if self._shown_optimizer != project.optimizer.name:
+            self.optimizer_form.set_options(list(spec.options) if spec is not None else [])
+            self._shown_optimizer = project.optimizer.name
+        self.optimizer_form.set_values(project.optimizer.options)
+
+        self._select(self.backend_combo, project.backend.name)
+        spec = self.registry.backends.get(project.backend.name)
+        if self._shown_backend != project.backend.name:
+            self.backend_form.set_options(list(spec.options) if spec is not None else [])
+            self._shown_backend = project.backend.name
+            self._mark_devices()
+        self.backend_form.set_values(project.backend.options)
+
+        training = project.training
+        for spin, value in ((self.epochs_spin, training.epochs), (self.patience_spin, training.patience),
+                            (self.seed_spin, project.seed)):
+            with QSignalBlocker(spin):
+                spin.setValue(int(value))
+        with QSignalBlocker(self.full_batch_check), QSignalBlocker(self.batch_spin):
+            self.full_batch_check.setChecked(training.batch_size is None)
+            if training.batch_size is not None:
+                self.batch_spin.setValue(training.batch_size)
+        self.batch_spin.setEnabled(training.batch_size is not None)
+        with QSignalBlocker(self.early_check):
+            self.early_check.setChecked(training.early_stopping)
+        self.patience_spin.setEnabled(training.early_stopping)
+
+    @staticmethod
+    def _select(combo: QComboBox, name: str) -> None:
+        with QSignalBlocker(combo):
+            index = combo.findData(name)
+            if index < 0:  # a plugin that is not installed (any more): show it, marked
+                combo.addItem(f"{name} (not installed)", name)
+                index = combo.count() - 1
+                combo.model().item(index).setEnabled(False)
+            combo.setCurrentIndex(index)
+
+    def _mark_devices(self) -> None:
+        """Disables the device choices the Aer plugin says cannot be used here, with the reason."""
+        if not any(o.name == "device" for o in self.backend_form.options):
+            return
+        combo = self.backend_form.editor("device")
+        if not isinstance(combo, QComboBox):
+            return
+        for device, reason in _gpu_reasons().items():
+            index = combo.findData(device)
+            if index < 0 or not reason:
+                continue
+            item = combo.model().item(index)
+            item.setEnabled(False)
+            item.setToolTip(f"{device} cannot be used here: {reason}")
+
+    # ================================================================= edits
+    def _edit(self, fields: dict[str, Any], text: str, key: str | None = None) -> None:
+        if all(getattr(self.project, name) == value for name, value in fields.items()):
+            return
+        self.undo_stack.push(ProjectEdit(self.project, fields, text, key=key))
+
+    def _on_kind(self, index: int) -> None:
+        kind = self.kind_combo.itemData(index)
+        if kind and kind != self.project.model.kind:
+            known = {o.name for o in MODEL_FORM.get(kind, ())} | {"eval_every", "init_scale", "baselines"}
+            options = {k: v for k, v in self.project.model.options.items() if k in known}
+            self._edit({"model": ModelChoice(kind, options)}, f"Set model to {MODEL_TITLES.get(kind, kind)}")
+
+    def _on_model_option(self, name: str, value: Any) -> None:
+        model = self.project.model
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        self._edit({"model": ModelChoice(model.kind, {**model.options, name: value})},
+                   f"Change model {name.replace('_', ' ')}", key=f"model.{name}" if numeric else None)
+
+    def _on_optimizer(self, index: int) -> None:
+        name = self.optimizer_combo.itemData(index)
+        spec = self.registry.optimizers.get(name)
+        if spec is None or name == self.project.optimizer.name:
+            return
+        self._edit({"optimizer": PluginChoice(name, _resolve(spec, {}))}, f"Set optimizer to {spec.title}")
+
+    def _on_optimizer_option(self, name: str, value: Any) -> None:
+        choice = self.project.optimizer
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        self._edit({"optimizer": PluginChoice(choice.name, {**choice.options, name: value})},
+                   f"Change optimizer {name.replace('_', ' ')}", key=f"optimizer.{name}" if numeric else None)
+
+    def _on_backend(self, index: int) -> None:
+        name = self.backend_combo.itemData(index)
+        spec = self.registry.backends.get(name)
+        if spec is None or name == self.project.backend.name:
+            return
+        reason = spec.unavailable_reason()
+        if reason:  # a disabled item chosen by keyboard or code: put the project's back
+            self._sync()
+            return
+        known = {o.name for o in spec.options}
+        kept = {k: v for k, v in self.project.backend.options.items() if k in known}  # shots, seed carry over
+        self._edit({"backend": PluginChoice(name, _resolve(spec, kept))}, f"Set backend to {spec.title}")
+
+    def _on_backend_option(self, name: str, value: Any) -> None:
+        choice = self.project.backend
+        reason = _gpu_reasons().get(value) if name == "device" else None
+        if reason:
+            self._sync()
+            return
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        self._edit({"backend": PluginChoice(choice.name, {**choice.options, name: value})},
+                   f"Change backend {name.replace('_', ' ')}", key=f"backend.{name}" if numeric else None)
+
+    def _training(self, text: str, key: str | None = None, **changes: Any) -> None:
+        from dataclasses import replace
+
+        self._edit({"training": replace(self.project.training, **changes)}, text, key=key)
+
+    def _on_epochs(self, value: int) -> None:
+        self._training("Change epochs", key="training.epochs", epochs=value)
+
+    def _on_batch(self, value: int) -> None:
+        if not self.full_batch_check.isChecked():
+            self._training("Change batch size", key="training.batch", batch_size=value)
+
+    def _on_full_batch(self, checked: bool) -> None:
+        if checked:
+            self._training("Train on the full batch", batch_size=None)
+        else:
+            self._training("Train in mini-batches", batch_size=self.batch_spin.value())
+
+    def _on_early(self, checked: bool) -> None:
+        self._training("Turn early stopping on" if checked else "Turn early stopping off", early_stopping=checked)
+
+    def _on_patience(self, value: int) -> None:
+        self._training("Change patience", key="training.patience", patience=value)
+
+    def _on_seed(self, value: int) -> None:
+        self._edit({"seed": value}, "Change seed", key="seed")
+
+    # ================================================================= cost line
+    def _schedule_cost(self) -> None:
+        self._cost_generation += 1
+        self.cost_label.setText("Estimating circuits and shots…")
+        self._cost_timer.start()
+
+    def _start_cost(self) -> None:
+        from qmlstudio.plugins.project_setup import estimate_cost
+
+        generation = self._cost_generation
+        project, registry = self.project, self.registry
+        self._cost_pending = True
+        run_in_background(lambda: estimate_cost(project, registry),
+                          lambda ok, value: self._cost_done(generation, ok, value), self)
+
+    def _cost_done(self, generation: int, ok: bool, value: Any) -> None:
+        if generation != self._cost_generation:
+            return  # a later change asked again
+        self._cost_pending = False
+        if ok:
+            text = cost_text(value)
+            self.cost_label.setStyleSheet("")
+        else:
+            text = f"Cost unknown: {value}"
+            self.cost_label.setStyleSheet("color: palette(mid);")
+        self.cost_label.setText(text)
+        self.cost_updated.emit(text)
+
+
+def _resolve(spec: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The spec's options with defaults filled in; the defaults alone when ``options`` do not check."""
+    try:
+        return spec.resolve(options)
+    except Exception:  # noqa: BLE001 - options of another backend that this one refuses
+        return spec.resolve({})
+
+
+def _disconnect(link: dict) -> None:
+    project, callback = link.get("project"), link.get("callback")
+    if project is not None and callback is not None:
+        project.events.changed.disconnect(callback)
+    link["project"] = link["callback"] = None

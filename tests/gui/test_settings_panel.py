@@ -1,0 +1,168 @@
+"""The "Model & training" panel: each edit is an undoable project edit; the cost line runs in the background."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QComboBox, QDockWidget
+
+from qmlstudio.core.project import PluginChoice
+from qmlstudio.gui.background import wait_for_background
+from qmlstudio.gui.settings_panel import SettingsPanel
+from qmlstudio.gui.screenshot import sample_project
+
+
+@pytest.fixture
+def panel(qtbot, project, registry):
+    stack = QUndoStack()
+    widget = SettingsPanel(project, registry, undo_stack=stack)
+    widget._test_stack = stack  # keep the stack alive with the panel
+    qtbot.addWidget(widget)
+    yield widget
+    wait_for_background(5000)
+
+
+def _choose(combo: QComboBox, data: str) -> None:
+    combo.setCurrentIndex(combo.findData(data))
+
+
+def _wait_cost(qtbot, panel: SettingsPanel) -> str:
+    qtbot.waitUntil(lambda: not panel.cost_busy, timeout=60_000)
+    return panel.cost_label.text()
+
+
+def test_optimizer_combo_edits_and_undo_restores(panel, project):
+    before = project.optimizer
+    _choose(panel.optimizer_combo, "spsa")
+    assert project.optimizer.name == "spsa"
+    assert "learning_rate" in project.optimizer.options  # resolved with defaults
+    assert "gradient-free" in panel.optimizer_combo.currentText()
+    assert panel.undo_stack.undoText() == "Set optimizer to SPSA"
+    panel.undo_stack.undo()
+    assert project.optimizer == before
+    assert panel.optimizer_combo.currentData() == before.name
+
+
+def test_optimizer_option_spin_box_edits_options_and_merges(panel, project):
+    spin = panel.optimizer_form.editor("learning_rate")
+    spin.setValue(0.05)
+    spin.setValue(0.03)
+    assert project.optimizer.options["learning_rate"] == pytest.approx(0.03)
+    assert panel.undo_stack.count() == 1  # the steps of one spin box merge
+    panel.undo_stack.undo()
+    assert project.optimizer.options["learning_rate"] == pytest.approx(0.1)
+    assert spin.value() == pytest.approx(0.1)
+
+
+def test_backend_combo_sets_backend(panel, project):
+    _choose(panel.backend_combo, "aer-shots")
+    assert project.backend.name == "aer-shots"
+    assert project.backend.options["shots"] > 0
+    assert "shots" in {o.name for o in panel.backend_form.options}
+
+
+def test_unavailable_backend_is_disabled_with_its_reason(qtbot, project, registry):
+    ibm = dataclasses.replace(registry.backends["ibm"], available=lambda: "no IBM account saved")
+    fake = SimpleNamespace(optimizers=registry.optimizers, backends={**registry.backends, "ibm": ibm})
+    widget = SettingsPanel(project, fake, undo_stack=QUndoStack())
+    qtbot.addWidget(widget)
+    item = widget.backend_combo.model().item(widget.backend_combo.findData("ibm"))
+    assert not item.isEnabled()
+    assert "no IBM account saved" in item.toolTip()
+    _choose(widget.backend_combo, "ibm")  # chosen anyway (by code): refused
+    assert project.backend.name == "aer-statevector"
+    qtbot.waitUntil(lambda: not widget.cost_busy, timeout=60_000)
+    wait_for_background(5000)
+
+
+def test_gpu_device_is_disabled_with_the_reason(panel):
+    qmls_aer = pytest.importorskip("qmls_aer")
+    reason = qmls_aer.device_options()[1].get("GPU")
+    if reason is None:
+        pytest.skip("this machine can simulate on a GPU")
+    combo = panel.backend_form.editor("device")
+    item = combo.model().item(combo.findData("GPU"))
+    assert not item.isEnabled()
+    assert reason in item.toolTip()
+
+
+def test_training_settings(panel, project):
+    panel.epochs_spin.setValue(12)
+    panel.epochs_spin.setValue(13)
+    assert project.training.epochs == 13
+    assert project.training.batch_size is None and panel.full_batch_check.isChecked()
+    assert not panel.batch_spin.isEnabled()
+    panel.batch_spin.setValue(16)
+    panel.full_batch_check.setChecked(False)
+    assert project.training.batch_size == 16 and panel.batch_spin.isEnabled()
+    panel.full_batch_check.setChecked(True)
+    assert project.training.batch_size is None
+    panel.early_check.setChecked(True)
+    panel.patience_spin.setValue(9)
+    assert project.training.early_stopping and project.training.patience == 9
+    panel.seed_spin.setValue(42)
+    assert project.seed == 42
+    for _ in range(panel.undo_stack.count()):
+        panel.undo_stack.undo()
+    assert project.training.epochs == 30 and project.seed == 7 and not project.training.early_stopping
+    assert panel.epochs_spin.value() == 30 and panel.seed_spin.value() == 7
+
+
+def test_model_kind_and_options(panel, project):
+    panel.model_form.editor("gradient").setCurrentIndex(2)
+    assert project.model.options["gradient"] == "parameter-shift"
+    _choose(panel.kind_combo, "kernel")
+    assert project.model.kind == "kernel"
+    assert [o.name for o in panel.model_form.options] == ["C"]
+    panel.undo_stack.undo()
+    assert project.model.kind == "vqc"
+    assert panel.model_form.editor("gradient").currentData() == "parameter-shift"
+
+
+def test_cost_line_shots_and_exact(qtbot, panel, project):
+    assert _wait_cost(qtbot, panel) == "Exact simulation: no shots"
+    project.backend = PluginChoice("aer-shots", {"shots": 100})
+    text = _wait_cost(qtbot, panel)
+    assert text.startswith("Per iteration:") and "shots" in text and "whole run" in text
+    assert "no shots" not in text
+
+
+def test_set_project_follows_the_new_project(panel, project):
+    other = sample_project()
+    other.optimizer = PluginChoice("cobyla", {})
+    other.training = dataclasses.replace(other.training, epochs=3)
+    panel.set_project(other)
+    assert panel.optimizer_combo.currentData() == "cobyla"
+    assert panel.epochs_spin.value() == 3
+    project.training = dataclasses.replace(project.training, epochs=77)  # the old one is not followed
+    assert panel.epochs_spin.value() == 3
+    panel.epochs_spin.setValue(5)
+    assert other.training.epochs == 5 and project.training.epochs == 77
+
+
+def test_main_window_has_the_dock_and_the_ibm_action(window, monkeypatch):
+    dock = window.findChild(QDockWidget, "settingsDock")
+    assert dock is window.docks["settingsDock"]
+    assert dock.windowTitle() == "Model and Training"
+    assert dock in window.tabifiedDockWidgets(window.docks["inspectorDock"])
+    assert window.settings_panel.project is window.project
+    action = window.named_actions["run.ibmAccount"]
+    assert action in window.menus["run"].actions() if hasattr(window, "menus") and "run" in window.menus else True
+    opened = []
+    import qmlstudio.gui.ibm_account as ibm_account
+
+    monkeypatch.setattr(ibm_account.IbmAccountDialog, "exec", lambda self: opened.append(self) or 0)
+    action.trigger()
+    assert len(opened) == 1
+    # New Project: the panel follows it, and its edits go on the window's undo stack.
+    fresh = sample_project()
+    window.set_project(fresh)
+    assert window.settings_panel.project is fresh
+    window.settings_panel.epochs_spin.setValue(4)
+    assert fresh.training.epochs == 4
+    window.undo_stack.undo()
+    assert fresh.training.epochs == 30
+    wait_for_background(5000)

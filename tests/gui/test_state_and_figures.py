@@ -91,7 +91,7 @@ def test_the_figures_count_the_circuit_and_transpile_in_the_background(qtbot, pr
     assert done.args == [2]
     values = {key: label.text() for key, label in figures.values.items()}
     assert values == {"qubits": "2", "gates": "3", "depth": "2", "weights": "2", "inputs": "0",
-                      "two_qubit": "1", "transpiled": "2"}
+                      "two_qubit": "1", "transpiled": "2", "transpiled_two_qubit": "1"}
     with qtbot.waitSignal(figures.transpiledDepthChanged, timeout=TIMEOUT) as done:
         project.circuit.add_gate(Gate("h", (0,), (), 2))
     assert done.args == [3]
@@ -122,3 +122,20 @@ def test_editor_figures_follow_undo(qtbot, project, registry) -> None:
     assert editor.figures.values["gates"].text() == "4"
     stack.undo()
     assert editor.figures.values["gates"].text() == "3"
+
+
+def test_the_figures_count_two_qubit_gates_on_the_chosen_device(qtbot, project, registry) -> None:
+    """On a device (fake Manila: a line of 5 qubits) a triangle of CX needs SWAPs: more two-qubit gates."""
+    from qmlstudio.core.project import PluginChoice
+
+    project.circuit.set_gates([Gate("cx", (0, 1), (), 0), Gate("cx", (1, 2), (), 1), Gate("cx", (0, 2), (), 2)],
+                              num_qubits=3)
+    project.backend = PluginChoice("aer-noise", {"fake_backend": "fake_manila"})
+    figures = CircuitFigures(registry)
+    qtbot.addWidget(figures)
+    with qtbot.waitSignal(figures.transpiledDepthChanged, timeout=TIMEOUT):
+        figures.set_project(project)
+    assert figures.values["two_qubit"].text() == "3"
+    assert figures.transpiled_two_qubit is not None and figures.transpiled_two_qubit > 3
+    assert figures.values["transpiled_two_qubit"].text() == str(figures.transpiled_two_qubit)
+    assert "aer-noise" in figures.names["transpiled"].text()

@@ -26,8 +26,18 @@ _backend_lock = threading.Lock()
 def transpiled_depth(registry: Any, backend_name: str, options: dict[str, Any], num_qubits: int,
                      gates: tuple[Gate, ...]) -> int:
     """Depth of the design after the backend's pass manager (runs on a worker thread)."""
+    return transpiled_figures(registry, backend_name, options, num_qubits, gates)[0]
+
+
+def transpiled_figures(registry: Any, backend_name: str, options: dict[str, Any], num_qubits: int,
+                       gates: tuple[Gate, ...]) -> tuple[int, int]:
+    """Depth and two-qubit gate count after the backend's pass manager (on a worker thread).
+
+    For a device backend (aer-noise, ibm) that is the count on the device's own gates and
+    coupling map, SWAPs included.
+    """
     if not gates:
-        return 0
+        return 0, 0
     circuit = CircuitDesign(num_qubits, gates).to_circuit()
     key = backend_name + json.dumps(options, sort_keys=True, default=str)
     # One pass manager per backend, used by one thread at a time.
@@ -37,7 +47,9 @@ def transpiled_depth(registry: Any, backend_name: str, options: dict[str, Any], 
             backend = registry.get("backends", backend_name).create(options)
             entry = _backends[key] = {"manager": backend.pass_manager(), "lock": threading.Lock()}
     with entry["lock"]:
-        return int(entry["manager"].run(circuit).depth())
+        transpiled = entry["manager"].run(circuit)
+    two_qubit = sum(1 for inst in transpiled.data if inst.operation.num_qubits == 2 and inst.operation.name != "barrier")
+    return int(transpiled.depth()), int(two_qubit)
 
 
 class CircuitFigures(QFrame):
@@ -52,6 +64,7 @@ class CircuitFigures(QFrame):
         ("inputs", "data inputs"),
         ("two_qubit", "two-qubit gates"),
         ("transpiled", "transpiled depth"),
+        ("transpiled_two_qubit", "transpiled two-qubit"),
     )
     #: The transpiled depth was updated (a number, or None when it cannot be computed).
     transpiledDepthChanged = Signal(object)
@@ -65,6 +78,7 @@ class CircuitFigures(QFrame):
         self.values: dict[str, QLabel] = {}
         self.names: dict[str, QLabel] = {}
         self.transpiled_depth: int | None = None
+        self.transpiled_two_qubit: int | None = None
         self._cache: OrderedDict[Any, int | str] = OrderedDict()
         self._generation = 0
         layout = QHBoxLayout(self)
@@ -137,6 +151,7 @@ class CircuitFigures(QFrame):
             self._show_transpiled(self._cache[key])
         else:
             self.values["transpiled"].setText("…")
+            self.values["transpiled_two_qubit"].setText("…")
             self._timer.start()
 
     def _key(self) -> Any:
@@ -160,28 +175,33 @@ class CircuitFigures(QFrame):
         options = dict(self.project.backend.options)
         registry = self.registry
         run_in_background(
-            lambda: transpiled_depth(registry, name, options, num_qubits, gates),
+            lambda: transpiled_figures(registry, name, options, num_qubits, gates),
             lambda ok, value: self._finished(generation, key, ok, value),
             self,
         )
 
     def _finished(self, generation: int, key: Any, ok: bool, value: Any) -> None:
-        result: int | str = int(value) if ok else str(value)
+        result: tuple[int, int] | str = (int(value[0]), int(value[1])) if ok else str(value)
         self._cache[key] = result
         while len(self._cache) > 64:
             self._cache.popitem(last=False)
         if generation == self._generation and key == self._key():
             self._show_transpiled(result)
 
-    def _show_transpiled(self, result: int | str) -> None:
+    def _show_transpiled(self, result: tuple[int, int] | str) -> None:
         label = self.values["transpiled"]
-        if isinstance(result, int):
-            self.transpiled_depth = result
-            label.setText(str(result))
+        two_qubit = self.values["transpiled_two_qubit"]
+        if isinstance(result, tuple):
+            self.transpiled_depth, self.transpiled_two_qubit = result
+            label.setText(str(result[0]))
             label.setToolTip("Depth after the selected backend's transpiler")
+            two_qubit.setText(str(result[1]))
+            two_qubit.setToolTip("Two-qubit gates after the selected backend's transpiler (on a device: its own gates, SWAPs included)")
         else:
-            self.transpiled_depth = None
+            self.transpiled_depth = self.transpiled_two_qubit = None
             label.setText("—")
             label.setToolTip(f"Cannot transpile for this backend: {result}")
+            two_qubit.setText("—")
+            two_qubit.setToolTip(label.toolTip())
         label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.transpiledDepthChanged.emit(self.transpiled_depth)

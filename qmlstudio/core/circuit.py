@@ -14,7 +14,9 @@ The design is Qt-free; views follow ``design.events.changed`` and never keep a c
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -82,6 +84,28 @@ GATES: dict[str, GateType] = _gate_types()
 #: Palette groups in display order.
 GATE_GROUPS: tuple[str, ...] = ("single-qubit", "rotations", "two-qubit", "three-qubit")
 _ALIASES = {"cnot": "cx", "toffoli": "ccx", "phase": "p", "u3": "u", "id": None}
+
+
+_LIBRARY_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _standard_gates() -> dict[str, Any]:
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    return dict(get_standard_gate_name_mapping())
+
+
+def standard_gate_classes() -> dict[str, Any]:
+    """qiskit's standard gates by name, built once per process.
+
+    ``get_standard_gate_name_mapping`` creates new ``Parameter`` objects on every call, and
+    doing that on two threads at once crashed the interpreter (a segmentation fault seen
+    with qiskit 2.6 while a worker thread transpiled and another compiled a circuit); one
+    shared, lock-guarded table avoids it.
+    """
+    with _LIBRARY_LOCK:
+        return _standard_gates()
 
 
 @dataclass(frozen=True)
@@ -374,9 +398,7 @@ class CircuitDesign:
         """
         from qiskit import QuantumCircuit
         from qiskit.circuit import ParameterVector
-        from qiskit.circuit.library import get_standard_gate_name_mapping
-
-        library = get_standard_gate_name_mapping()
+        library = standard_gate_classes()
         weights = ParameterVector(WEIGHT, self.num_weights)
         inputs = ParameterVector("x", self.num_inputs)
         circuit = QuantumCircuit(self.num_qubits, name=name)

@@ -286,13 +286,13 @@ class PrimitiveEvaluator:
     def __init__(self, design: CircuitDesign, observables: np.ndarray, backend: Any, readout: str = "probabilities") -> None:
         from qiskit import QuantumCircuit
         from qiskit.circuit import ParameterVector
-        from qiskit.circuit.library import get_standard_gate_name_mapping
+        from qmlstudio.core.circuit import standard_gate_classes
 
         self.backend = backend
         self.observables = observables  # (k, 2**n) diagonals, applied to probabilities
         self.num_qubits = design.num_qubits
         self.shots_used = 0
-        library = get_standard_gate_name_mapping()
+        library = standard_gate_classes()
         angles = []  # (gate name, Angle)
         for gate in design.ordered_gates:
             for p in gate.params:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -65,6 +65,8 @@ CLASS_COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2
                  "#4b5563", "#65a30d")
 #: At most this many weight trajectories are drawn (the first ones).
 MAX_WEIGHT_CURVES = 32
+#: Weight curves redrawn in one event-loop pass while a run trains (the rest in the next ones).
+WEIGHT_CURVES_PER_STEP = 4
 #: Weight rows kept per run before every other one is dropped (the trajectory is thinned).
 MAX_WEIGHT_ROWS = 4096
 
@@ -774,6 +776,37 @@ class WeightsPanel(PlotPanel):
             self.plot.addItem(curve)
             self.curves.append(curve)
 
+    def refresh_steps(self, per_step: int = WEIGHT_CURVES_PER_STEP) -> list[Callable[[], Any]]:
+        """The work of :meth:`refresh` cut into parts of ``per_step`` curves, to be called in order
+        (one per event-loop pass, so that a dozen ``setData`` never block the GUI at once)."""
+        run = self.run
+        if run is None or run.weight_rows == 0 or (id(run), run.weight_rows, run._weight_seen) == self._drawn:
+            return [self.refresh]
+        self._drawn = (id(run), run.weight_rows, run._weight_seen)
+        weights = run.weights
+        x = run.weight_x
+        self.set_placeholder("")
+        self._ensure_curves(weights.shape[1])
+        curves = list(self.curves)
+        steps: list[Callable[[], Any]] = []
+        for start in range(0, len(curves), max(1, per_step)):
+            def chunk(start: int = start) -> None:
+                for i, curve in enumerate(curves[start : start + per_step], start):
+                    if curve.scene() is not None:
+                        curve.setData(x, weights[:, i])
+            steps.append(chunk)
+        steps.append(lambda: self._finish_refresh(x, weights))
+        return steps
+
+    def _finish_refresh(self, x: np.ndarray, weights: np.ndarray) -> None:
+        shown = weights[:, : len(self.curves)]
+        finite = shown[np.isfinite(shown)]
+        if len(finite) and len(x):
+            self.follow((float(x[0]), float(x[-1])), (float(finite.min()), float(finite.max())))
+        shown_count = len(self.curves)
+        total = weights.shape[1]
+        self.value.setText(f"{total} weights" if shown_count == total else f"first {shown_count} of {total}")
+
     def refresh(self) -> bool:
         run = self.run
         if run is None or run.weight_rows == 0:
@@ -791,13 +824,7 @@ class WeightsPanel(PlotPanel):
         x = run.weight_x
         for i, curve in enumerate(self.curves):
             curve.setData(x, weights[:, i])
-        shown = weights[:, : len(self.curves)]
-        finite = shown[np.isfinite(shown)]
-        if len(finite) and len(x):
-            self.follow((float(x[0]), float(x[-1])), (float(finite.min()), float(finite.max())))
-        shown = len(self.curves)
-        total = weights.shape[1]
-        self.value.setText(f"{total} weights" if shown == total else f"first {shown} of {total}")
+        self._finish_refresh(x, weights)
         return True
 
 

@@ -548,7 +548,13 @@ class TrainingDock(QWidget):
         self._build_ui()
         self._frame_timer = QTimer(self)
         self._frame_timer.setInterval(int(1000 / FRAME_RATE_HZ))
-        self._frame_timer.timeout.connect(self._frame)
+        self._frame_timer.timeout.connect(self._frame_tick)
+        #: the parts of the current frame still to draw, one per event-loop pass (see _frame_tick)
+        self._frame_steps: list[tuple[str, Callable[[], Any]]] = []
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(0)
+        self._step_timer.timeout.connect(self._next_frame_step)
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self._autosave_timer.timeout.connect(self._autosave_during_run)
@@ -953,6 +959,7 @@ class TrainingDock(QWidget):
             return
         self._shut_down = True
         self._frame_timer.stop()
+        self._step_timer.stop()
         self._autosave_timer.stop()
         worker = self._worker
         if worker is not None:
@@ -1108,6 +1115,7 @@ class TrainingDock(QWidget):
         self._worker = None
         self._restore_switch_interval()
         self._frame_timer.stop()
+        self._step_timer.stop()
         self._autosave_timer.stop()
         self._setup = None
         self._set_state(IDLE)
@@ -1135,8 +1143,40 @@ class TrainingDock(QWidget):
         ] + (["", self._worker.details] if self._worker is not None and self._worker.details else []))
 
     # ================================================================ drawing
-    def _frame(self) -> None:
-        """One redraw: the reports and boundary that arrived since the last frame go on the plots."""
+    def _frame_tick(self) -> None:
+        """The frame timer: one redraw, its parts spread over several event-loop passes.
+
+        While a run trains, its thread holds the GIL nearly all the time and every call the
+        GUI thread makes into Python waits for it: a whole frame (three curve plots, a dozen
+        weight curves, the boundary image) done at once would block the event loop for
+        20-40 ms. Drawn one part at a time, with the event loop running between the parts,
+        no single pass takes more than a few milliseconds; the frame is still complete long
+        before the next one is due.
+        """
+        self._frame(staggered=True)
+
+    def _next_frame_step(self) -> None:
+        if self._frame_steps:
+            _, step = self._frame_steps.pop(0)
+            step()
+        if self._frame_steps:
+            self._step_timer.start()
+
+    def _finish_frame_steps(self) -> None:
+        """Draws at once whatever the last staggered frame has not drawn yet."""
+        self._step_timer.stop()
+        steps, self._frame_steps = self._frame_steps, []
+        for _, step in steps:
+            step()
+
+    def _frame(self, staggered: bool = False) -> None:
+        """One redraw: the reports and boundary that arrived since the last frame go on the plots.
+
+        ``staggered``: draw the plots one per event-loop pass (the frame timer); otherwise
+        (a run ended, a test) everything is drawn before this returns.
+        """
+        if not staggered:
+            self._finish_frame_steps()
         worker = self._worker
         if worker is not None:
             worker.flush(wait=False)  # reports held back in the worker's batch arrive next frame at the latest
@@ -1168,18 +1208,31 @@ class TrainingDock(QWidget):
             live.boundary = frame
         showing_live = live is not None and live in self._shown
         if showing_live:
+            steps: list[tuple[str, Callable[[], Any]]] = []
             for panel in (self.loss_plot, self.accuracy_plot, self.grad_plot):
-                panel.refresh(text=text_due)
+                steps.append((panel.name, lambda panel=panel: panel.refresh(text=text_due)))
             if text_due:  # the weights move slowly: 10 redraws a second show them well
-                self.weights_plot.refresh()
+                parts = self.weights_plot.refresh_steps() if staggered else [self.weights_plot.refresh]
+                steps.extend((f"weights{i}", part) for i, part in enumerate(parts))
             if frame is not None:
-                self.boundary_plot.set_frame(frame)
-                self.confusion_plot.set_frame(frame, self._setup)
-            if len(self._shown) == 1 and text_due:
-                self._update_cards(live)
-                self._update_quantum_row(live)
-            if len(self._shown) == 1 and frame is not None and frame.final:
-                self._show_results()
+                steps.append(("boundary", lambda: self.boundary_plot.set_frame(frame)))
+                steps.append(("confusion", lambda: self.confusion_plot.set_frame(frame, self._setup)))
+            single = len(self._shown) == 1
+            if single and text_due:
+                def text() -> None:
+                    self._update_cards(live)
+                    self._update_quantum_row(live)
+                steps.append(("text", text))
+            if single and frame is not None and frame.final:
+                steps.append(("results", self._show_results))
+            if staggered:
+                # Parts of the last frame not drawn yet give way to this frame's newer ones.
+                keys = {key for key, _ in steps}
+                self._frame_steps = [(k, f) for k, f in self._frame_steps if k not in keys] + steps
+                self._next_frame_step()
+            else:
+                for _, step in steps:
+                    step()
         self.frames_drawn += 1
 
     def _sync_pause(self) -> None:
@@ -1508,6 +1561,7 @@ class TrainingDock(QWidget):
     def _on_about_to_quit(self) -> None:
         # The application quits with a run in progress: never leave a QThread running.
         self._frame_timer.stop()
+        self._step_timer.stop()
         self._autosave_timer.stop()
         worker = self._worker
         if worker is not None:

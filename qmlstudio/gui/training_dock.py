@@ -506,6 +506,8 @@ class TrainingDock(QWidget):
     run_finished = Signal(object)
     run_failed = Signal(str, str)
     state_changed = Signal(str)
+    #: a run's weights were evaluated on another backend: run id, accuracy
+    evaluated = Signal(str, float)
     autosaved = Signal(str)
     status_message = Signal(str)
 
@@ -723,6 +725,18 @@ class TrainingDock(QWidget):
         self.export_csv_button.setText("Export CSV…")
         self.export_csv_button.setToolTip("Export the selected run's metrics (one row per iteration) as CSV")
         self.export_csv_button.clicked.connect(self.export_csv_with_dialog)
+        self.evaluate_button = QToolButton()
+        self.evaluate_button.setObjectName("evaluateOnButton")
+        self.evaluate_button.setText("Evaluate on…")
+        self.evaluate_button.setToolTip(
+            "Evaluate the selected run's trained weights on another backend (a noisy device model, "
+            "hardware) without retraining; the accuracy is kept with the run"
+        )
+        self.evaluate_button.clicked.connect(self.evaluate_with_dialog)
+        self.evaluations_label = QLabel()
+        self.evaluations_label.setObjectName("runEvaluations")
+        self.evaluations_label.setWordWrap(True)
+        self.evaluations_label.hide()
         self.runs_title = QLabel("<b>Runs</b>")
         runs_header = QHBoxLayout()
         runs_header.setContentsMargins(2, 0, 2, 0)
@@ -731,6 +745,7 @@ class TrainingDock(QWidget):
         hint.setStyleSheet("color: palette(dark);")
         runs_header.addWidget(hint)
         runs_header.addStretch(1)
+        runs_header.addWidget(self.evaluate_button)
         runs_header.addWidget(self.export_csv_button)
         runs_box = QWidget()
         runs_layout = QVBoxLayout(runs_box)
@@ -738,6 +753,7 @@ class TrainingDock(QWidget):
         runs_layout.setSpacing(3)
         runs_layout.addLayout(runs_header)
         runs_layout.addWidget(self.runs_view, 1)
+        runs_layout.addWidget(self.evaluations_label)
 
         self.baselines_table = QTableWidget(0, 4)
         self.baselines_table.setObjectName("baselinesTable")
@@ -1005,6 +1021,71 @@ class TrainingDock(QWidget):
         """Writes one plot (``loss``, ``accuracy``, ``grad_norm``, ``weights``, ``boundary``,
         ``confusion``) as PNG or SVG, by the file's suffix."""
         return self.plots[name].export(path)
+
+    def evaluate_on(self, run_id: str, choice: str) -> None:
+        """Evaluates run ``run_id``'s weights on the backend ``choice`` (``NAME[:ARG][,k=v]``) in the
+        background; the accuracy is added to the run's evaluations and ``evaluated`` is emitted."""
+        from qmlstudio.gui.background import run_in_background
+        from qmlstudio.plugins.project_setup import evaluate_weights
+
+        project, registry = self._project, self.registry
+        if registry is None:
+            from qmlstudio.plugins.manager import load_plugins
+
+            registry = self.registry = load_plugins()
+        self.evaluate_button.setEnabled(False)
+        self.status_message.emit(f"Evaluating the run on {choice}…")
+
+        def done(ok: bool, value: Any) -> None:
+            self.evaluate_button.setEnabled(True)
+            if not ok:
+                self._show_failure("Cannot evaluate on that backend", str(value), "")
+                return
+            if project is not self._project:
+                return
+            run = project.find_run(value.run_id)
+            run.evaluations.append(
+                {"backend": value.choice.name, "options": dict(value.choice.options), "accuracy": value.accuracy}
+            )
+            project.run_updated(run)
+            self._show_evaluations(run.id)
+            self.status_message.emit(f"Accuracy on {choice}: {value.accuracy:.3f}")
+            self.evaluated.emit(run.id, float(value.accuracy))
+
+        run_in_background(lambda: evaluate_weights(project, registry, run_id, choice), done, self)
+
+    def evaluate_with_dialog(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        ids = [rid for rid in self.selected_run_ids() if self._is_saved_run(rid)]
+        if not ids:
+            QMessageBox.information(self, "Evaluate on…", "Select a finished run in the runs list first.")
+            return
+        choice, ok = QInputDialog.getText(
+            self, "Evaluate on another backend",
+            "Backend as NAME[:ARG][,key=value…], e.g. aer-noise:fake_manila,seed=3 or aer-shots,shots=4000:",
+            text="aer-noise:fake_manila,seed=7",
+        )
+        if ok and choice.strip():
+            self.evaluate_on(ids[0], choice.strip())
+
+    def _show_evaluations(self, run_id: str | None) -> None:
+        try:
+            run = self._project.find_run(run_id) if run_id else None
+        except KeyError:
+            run = None
+        if run is None or not run.evaluations:
+            self.evaluations_label.hide()
+            return
+        test = run.metrics["test_accuracy"][-1] if run.metrics["test_accuracy"] else None
+        parts = [] if test is None else [f"trained backend {test:.3f}"]
+        for item in run.evaluations:
+            accuracy = item.get("accuracy")
+            options = ",".join(f"{k}={v}" for k, v in (item.get("options") or {}).items() if k != "seed")
+            where = item["backend"] + (f" ({options})" if options else "")
+            parts.append(f"{where} {'–' if accuracy is None else f'{accuracy:.3f}'}")
+        self.evaluations_label.setText("<b>Test accuracy</b> · " + " · ".join(parts))
+        self.evaluations_label.show()
 
     def export_csv_with_dialog(self) -> None:
         ids = [rid for rid in self.selected_run_ids() if self._is_saved_run(rid)]
@@ -1449,6 +1530,7 @@ class TrainingDock(QWidget):
         if self._restoring:
             return
         ids = self.selected_run_ids()
+        self._show_evaluations(ids[0] if len(ids) == 1 else None)
         if not ids:
             self._show_current()
             return

@@ -451,3 +451,21 @@ def test_remote_job_status_shows_in_the_dock(qtbot, project: Project, registry: 
         assert widget.job_label.isVisible()
     finally:
         widget.shutdown()
+
+
+def test_evaluate_on_another_backend_keeps_the_accuracy_with_the_run(qtbot, dock: TrainingDock) -> None:
+    """Evaluate on…: the trained weights on another backend, without retraining, side by side."""
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000):
+        click(qtbot, dock.train_button)
+    run = dock.project.runs[-1]
+    dock.select_runs([run.id])
+    with qtbot.waitSignal(dock.evaluated, timeout=60_000) as evaluated:
+        dock.evaluate_on(run.id, "aer-statevector")
+    assert evaluated.args[0] == run.id
+    # The exact backend reproduces the run's own test accuracy.
+    assert evaluated.args[1] == pytest.approx(run.metrics["test_accuracy"][-1])
+    assert run.evaluations[-1]["backend"] == "aer-statevector"
+    with qtbot.waitSignal(dock.evaluated, timeout=60_000):
+        dock.evaluate_on(run.id, "aer-shots,shots=2000,seed=3")
+    assert [e["backend"] for e in run.evaluations] == ["aer-statevector", "aer-shots"]
+    assert "aer-shots" in dock.evaluations_label.text() and dock.evaluations_label.isVisible()

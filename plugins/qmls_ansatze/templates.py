@@ -48,48 +48,41 @@ class Template(Ansatz):
         """The template as a qiskit circuit over ``ParameterVector("θ")``."""
 
 
-class RealAmplitudes(Template):
+class _LibraryTemplate(Template):
+    """A qiskit library template with ``reps``, ``entanglement`` and a final rotation layer."""
+
+    #: the ``qiskit.circuit.library`` function that builds it
+    library_function = ""
+
+    def __init__(self, reps: int = 3, entanglement: str = "reverse_linear", final_rotation: bool = True) -> None:
+        _check_choice("entanglement", entanglement, ENTANGLEMENTS)
+        self.reps = _check_reps(reps)
+        self.entanglement = entanglement
+        self.final_rotation = bool(final_rotation)
+
+    def qiskit_circuit(self, num_qubits: int) -> "QuantumCircuit":
+        from qiskit.circuit import library
+
+        return getattr(library, self.library_function)(
+            num_qubits,
+            entanglement=_pairs(self.entanglement, num_qubits),
+            reps=self.reps,
+            skip_final_rotation_layer=not self.final_rotation,
+        )
+
+
+class RealAmplitudes(_LibraryTemplate):
     """qiskit's ``real_amplitudes``: RY layers and CX entanglers, so amplitudes stay real."""
 
     name = "real-amplitudes"
-
-    def __init__(self, reps: int = 3, entanglement: str = "reverse_linear", final_rotation: bool = True) -> None:
-        _check_choice("entanglement", entanglement, ENTANGLEMENTS)
-        self.reps = _check_reps(reps)
-        self.entanglement = entanglement
-        self.final_rotation = bool(final_rotation)
-
-    def qiskit_circuit(self, num_qubits: int) -> "QuantumCircuit":
-        from qiskit.circuit.library import real_amplitudes
-
-        return real_amplitudes(
-            num_qubits,
-            entanglement=_pairs(self.entanglement, num_qubits),
-            reps=self.reps,
-            skip_final_rotation_layer=not self.final_rotation,
-        )
+    library_function = "real_amplitudes"
 
 
-class EfficientSU2(Template):
+class EfficientSU2(_LibraryTemplate):
     """qiskit's ``efficient_su2``: RY and RZ on every qubit, then CX entanglers."""
 
     name = "efficient-su2"
-
-    def __init__(self, reps: int = 3, entanglement: str = "reverse_linear", final_rotation: bool = True) -> None:
-        _check_choice("entanglement", entanglement, ENTANGLEMENTS)
-        self.reps = _check_reps(reps)
-        self.entanglement = entanglement
-        self.final_rotation = bool(final_rotation)
-
-    def qiskit_circuit(self, num_qubits: int) -> "QuantumCircuit":
-        from qiskit.circuit.library import efficient_su2
-
-        return efficient_su2(
-            num_qubits,
-            entanglement=_pairs(self.entanglement, num_qubits),
-            reps=self.reps,
-            skip_final_rotation_layer=not self.final_rotation,
-        )
+    library_function = "efficient_su2"
 
 
 class TwoLocal(Template):

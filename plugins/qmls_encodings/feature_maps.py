@@ -23,10 +23,8 @@ def _pairs(num_qubits: int, entanglement: str) -> list[tuple[int, int]]:
     return pairs
 
 
-class ZZFeatureMap(BuiltinEncoding):
-    """qiskit's ``zz_feature_map`` (Havlíček et al. 2019), gate for gate."""
-
-    name = "zz-feature-map"
+class _PairwiseFeatureMap(BuiltinEncoding):
+    """One qubit per feature, ``reps`` repetitions, data terms on qubit pairs of an entanglement pattern."""
 
     def __init__(self, reps: int = 2, entanglement: str = "full") -> None:
         if entanglement not in ENTANGLEMENTS:
@@ -38,6 +36,12 @@ class ZZFeatureMap(BuiltinEncoding):
 
     def num_qubits(self, num_features: int) -> int:
         return num_features
+
+
+class ZZFeatureMap(_PairwiseFeatureMap):
+    """qiskit's ``zz_feature_map`` (Havlíček et al. 2019), gate for gate."""
+
+    name = "zz-feature-map"
 
     def check(self, num_features: int) -> str | None:
         if num_features == 1:
@@ -60,7 +64,7 @@ class ZZFeatureMap(BuiltinEncoding):
         return CircuitDesign(design.num_qubits, gates)
 
 
-class IQPEncoding(BuiltinEncoding):
+class IQPEncoding(_PairwiseFeatureMap):
     """Instantaneous-quantum-polynomial encoding, repeated ``reps`` times.
 
     One repetition is a Hadamard on every qubit, RZ(x[i]) on qubit ``i``, then
@@ -68,17 +72,6 @@ class IQPEncoding(BuiltinEncoding):
     """
 
     name = "iqp"
-
-    def __init__(self, reps: int = 2, entanglement: str = "full") -> None:
-        if entanglement not in ENTANGLEMENTS:
-            raise OptionError(f"entanglement must be one of {', '.join(ENTANGLEMENTS)}, got {entanglement!r}")
-        if int(reps) < 1:
-            raise OptionError(f"reps must be at least 1, got {reps!r}")
-        self.reps = int(reps)
-        self.entanglement = entanglement
-
-    def num_qubits(self, num_features: int) -> int:
-        return num_features
 
     def pairs(self, num_qubits: int) -> list[tuple[int, int]]:
         """The qubit pairs that get an RZZ(x[i]·x[j]) in every repetition."""

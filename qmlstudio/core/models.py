@@ -253,10 +253,7 @@ class ExactEvaluator:
 
     def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         """Values and a function mapping ∂L/∂values to ∂L/∂weights (one adjoint pass)."""
-        if hasattr(self.program, "value_and_pullback"):
-            return self.program.value_and_pullback(weights, inputs, self.observables)
-        values = self.program.expectations(weights, inputs, self.observables)
-        return values, lambda upstream: self.program.vjp(weights, inputs, self.observables, upstream)[1]
+        return self.program.value_and_pullback(weights, inputs, self.observables)
 
     def states(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         return self.program.states(weights, inputs)

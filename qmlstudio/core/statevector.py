@@ -1,7 +1,7 @@
 """The engine's fast exact simulator: batched statevectors with adjoint gradients.
 
 A :class:`StatevectorProgram` compiles a :class:`~qmlstudio.core.circuit.CircuitDesign`
-once and then simulates a whole batch of samples per call, with NumPy only:
+once and then simulates a whole batch of samples per call:
 
 * :meth:`~StatevectorProgram.states` gives one statevector per sample, in qiskit's
   little-endian order (qubit 0 is the least significant bit of the basis index), so the
@@ -16,23 +16,23 @@ once and then simulates a whole batch of samples per call, with NumPy only:
 
 How it is fast:
 
-* the batch is the last (contiguous) axis of the state, shape ``(2**n, batch)``, so every
-  gate is a handful of vectorised operations over the whole batch whatever its qubits;
-* a gate whose angles are the same for every sample uses one matrix (on small states a
-  dense one-qubit gate is a single ``matmul``); a gate whose angles depend on the data
-  uses one matrix per sample, broadcast along the batch axis;
-* every gate of :data:`~qmlstudio.core.circuit.GATES` is a set of independent 1×1 (phase)
-  and 2×2 blocks in its own basis, so diagonal gates (z, s, t, rz, p, cz, crz, rzz) are
-  phase multiplications of slices and permutation gates (x, y, cx, cy, swap, ccx) are
-  slice copies;
-* large states are processed in cache-sized chunks, and with ``threads=2`` the two
-  halves of the batch run side by side (NumPy releases the GIL);
+* the gate loops are compiled (:mod:`qmlstudio.core._kernels`, with Numba): states are
+  kept as separate real and imaginary arrays with the batch as the last (contiguous)
+  axis, so that each gate is one SIMD pass over the batch whatever its qubits;
+* the batch is simulated in parts whose states fit in the last-level cache (8 samples at
+  16 qubits, the whole batch up to 13), and with ``threads`` > 1 several parts at once
+  (the kernels release the GIL);
+* a gate whose angles are the same for every sample uses one matrix; a gate whose angles
+  depend on the data uses one matrix per sample;
+* every gate of :data:`~qmlstudio.core.circuit.GATES` is a set of 2×2 blocks in its own
+  basis (phases paired up), so one kernel serves them all, and one-qubit gates, the most
+  common, have their own;
 * the adjoint method uncomputes the forward state gate by gate next to the adjoint state
-  (both as columns of one array, so each gate is applied once per step) instead of
-  storing one state per gate; the observables are diagonal, so the adjoint state starts
-  as ``M ψ`` with ``M = Σ_k upstream[b, k] O_k`` per sample, and the derivative of a gate
-  ``U`` with respect to an angle ``a`` is ``2 Re ⟨λ| (∂U/∂a) U† |ψ⟩``, a few sums of
-  products of the two states;
+  instead of storing one state per gate, in the same pass as it sums what the gradient
+  needs: the observables are diagonal, so the adjoint state starts as ``λ = M ψ`` with
+  ``M = Σ_k upstream[b, k] O_k`` per sample, and the derivative of a gate ``U`` with
+  respect to an angle ``a`` is ``2 Re ⟨λ| (∂U/∂a) U† |ψ⟩``, a few sums of products of
+  the two states;
 * the weight-free gates that can act first (the data encoding, typically) form a
   *prefix* whose states depend only on the inputs: the backward pass stops before it and
   an optional cache (``cache_bytes``) keeps its states per batch of inputs;
@@ -278,18 +278,27 @@ def probabilities_diagonal(num_qubits: int, bitstrings: Sequence[int]) -> np.nda
 
 
 # ----------------------------------------------------------------- compiled parts
-#: Dense one-qubit gates with one matrix for the batch go through one BLAS call (fastest
-#: while per-call overhead dominates); on larger states the multithreaded BLAS gains
-#: nothing and stalls when other processes hold the cores, so plain ufuncs take over.
-_MATMUL_MAX_SIZE = 1 << 12
-#: Elements of a state processed in one go by a gate (4 MiB of complex numbers, which stay
-#: in the last-level cache with their workspace; measured best on 12 and 16 qubits).
-_CHUNK_SIZE = 1 << 18
-#: States smaller than this (elements) are not worth splitting across threads.
+#: Bytes of state that one part of the batch may take in the adjoint pass (ψ and λ, real
+#: and imaginary parts): parts that fit in the last-level cache run about twice as fast
+#: as whole batches streamed from memory (measured on 16 qubits).
+_PART_BYTES = 16 << 20
+#: States smaller than this (amplitudes in all) are not worth splitting across threads.
 _THREADS_MIN_SIZE = 1 << 16
 
 AngleFn = Callable[[np.ndarray, list, np.ndarray, np.ndarray], Any]
-Coefficients = tuple[list[Any], list[tuple[Any, Any, Any, Any]]]
+
+_KERNELS: Any = None
+
+
+def _kernels() -> Any:
+    """The compiled loops (:mod:`qmlstudio.core._kernels`), imported on first use: Numba
+    takes a moment to start, which a program that never simulates should not pay."""
+    global _KERNELS
+    if _KERNELS is None:
+        from qmlstudio.core import _kernels
+
+        _KERNELS = _kernels
+    return _KERNELS
 
 
 def _compile_angle(angle: Angle) -> tuple[AngleFn, bool]:
@@ -310,206 +319,152 @@ def _compile_angle(angle: Angle) -> tuple[AngleFn, bool]:
     return (lambda w, wl, x, xt: float(angle.evaluate(w, x))), False
 
 
+def _kernel_blocks(name: str) -> list[tuple[int, int]]:
+    """The gate as 2×2 blocks ``(m0, m1)`` for the kernels: its own 2×2 blocks, then its
+    phases paired up (a lone phase with a basis state that the gate leaves alone)."""
+    blocks, _ = _STRUCTURE[name]
+    pairs = [tuple(sorted(b)) for b in blocks if len(b) == 2]
+    phases = [b[0] for b in blocks if len(b) == 1]
+    if len(phases) % 2:
+        used = {m for b in blocks for m in b}
+        phases.append(next(m for m in range(2 ** GATES[name].num_qubits) if m not in used))
+    pairs += [tuple(sorted(phases[i : i + 2])) for i in range(0, len(phases), 2)]
+    return pairs  # type: ignore[return-value]
+
+
 @dataclass(eq=False)
 class _Op:
-    """One gate, compiled: where its blocks sit in the state tensor and how to get their
-    coefficients and its generators."""
+    """One gate, compiled: where the kernels find its amplitudes, how to get its
+    coefficients and, for the gradient, its generators."""
 
     gate: Gate
     name: str
-    base_shape: tuple[int, ...]  # the state as a tensor with the gate's qubits as axes (batch last)
-    phases: tuple[tuple[int, tuple[Any, ...]], ...]  # (m, slice of basis state m)
-    pairs: tuple[tuple[int, int, tuple[Any, ...], tuple[Any, ...], bool], ...]  # (m0, m1, slices, is permutation)
-    matmul: bool  # a dense one-qubit gate
+    qubit: int  # a one-qubit gate's qubit, else -1
+    targets: np.ndarray  # its qubits, ascending
+    offsets: np.ndarray  # basis index of the gate's basis state m
+    blocks: np.ndarray  # (m0, m1) of its 2×2 blocks
     angles: tuple[AngleFn, ...]
     per_sample: bool
     derivatives: tuple[tuple[tuple[int, AngleFn], ...], ...]  # per angle: (weight, ∂angle/∂θ)
-    fixed: Coefficients | None  # the coefficients of a gate without angles
-    masks: tuple[tuple[int, tuple[Any, ...]], ...]  # (m XOR m', flip) of the generators' entries
-    sum_axes: tuple[int, ...]
-    m_order: np.ndarray  # row of basis state m in a reduction over sum_axes
-    generators: tuple[tuple[tuple[int, np.ndarray], ...], ...] | None  # constant ones: per angle (mask, E[m, m^mask])
+    per_sample_derivatives: bool
+    fixed: np.ndarray | None  # the coefficients of a gate without angles
+    need: np.ndarray  # (d, d): the entries of Σ conj(λ_m) ψ_m2 its generators use
+    generators: tuple[np.ndarray, ...] | None  # constant ones, per angle (d, d)
     has_weights: bool
 
-    def coefficients(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> tuple[Coefficients, list[Any]]:
+    def coefficients(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+        """The blocks' ``(a, b, c, d)``: ``(blocks, 4)``, or ``(blocks, 4, batch)`` when
+        the angles depend on the sample; and the angles."""
         if self.fixed is not None:
             return self.fixed, []
         values = [fn(w, wl, x, xt) for fn in self.angles]
         entries, identity = _entries(self.name, values)
-        return _block_values(self, entries, identity), values
+        return _block_values(self.blocks, entries, identity, _batch_shape(values)), values
 
 
-def _block_values(op: _Op, entries: dict[tuple[int, int], Any], identity: bool) -> Coefficients:
-    def get(i: int, j: int) -> Any:
-        return entries.get((i, j), 1.0 if identity and i == j else 0.0)
+def _block_values(blocks: np.ndarray, entries: dict[tuple[int, int], Any], identity: bool, shape: tuple[int, ...] = ()) -> np.ndarray:
+    out = np.empty((len(blocks), 4) + shape, dtype=complex)
+    for j, (m0, m1) in enumerate(blocks):
+        for t, key in enumerate(((m0, m0), (m0, m1), (m1, m0), (m1, m1))):
+            out[j, t] = entries.get(key, 1.0 if identity and key[0] == key[1] else 0.0)
+    return out
 
-    phases = [get(m, m) for m, _ in op.phases]
-    pairs = [(get(m0, m0), get(m0, m1), get(m1, m0), get(m1, m1)) for m0, m1, *_ in op.pairs]
-    return phases, pairs
+
+def _dagger(coefficients: np.ndarray) -> np.ndarray:
+    """The blocks of U† from those of U: (a, b, c, d) → (ā, c̄, b̄, d̄)."""
+    return np.conj(coefficients[:, [0, 2, 1, 3]])
 
 
-def _compile_gate(gate: Gate, num_qubits: int) -> _Op:
+def _split(coefficients: np.ndarray, part: slice | None = None, columns: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Real and imaginary parts, contiguous, for the kernels: the columns of ``part`` of
+    per-sample coefficients, or, with ``columns``, one-matrix coefficients repeated."""
+    if coefficients.ndim == 3 and part is not None:
+        coefficients = coefficients[..., part]
+    elif coefficients.ndim == 2 and columns:
+        coefficients = np.broadcast_to(coefficients[..., None], coefficients.shape + (columns,))
+    return np.ascontiguousarray(coefficients.real), np.ascontiguousarray(coefficients.imag)
+
+
+def _compile_gate(gate: Gate) -> _Op:
     name = gate.name
-    blocks, zeros = _STRUCTURE[name]
     qubits = gate.qubits
-    k = len(qubits)
-    order = sorted(qubits, reverse=True)
-    shape = [2 ** (num_qubits - 1 - order[0])]
-    for upper, lower in zip(order, order[1:]):
-        shape += [2, 2 ** (upper - lower - 1)]
-    shape += [2, 2 ** order[-1]]
-
-    def bit(m: int, q: int) -> int:
-        return (m >> qubits.index(q)) & 1
-
-    def index(m: int) -> tuple[Any, ...]:
-        idx: list[Any] = [slice(None)]
-        for t, q in enumerate(order):
-            idx.append(bit(m, q))
-            if t < k - 1:
-                idx.append(slice(None))
-        return tuple(idx)
-
-    def flip(mask: int) -> tuple[Any, ...]:
-        idx: list[Any] = [slice(None)]
-        for q in order:
-            idx += [slice(None, None, -1) if bit(mask, q) else slice(None), slice(None)]
-        return tuple(idx)
-
-    angles, per_sample, derivatives = [], False, []
+    d = 2 ** len(qubits)
+    blocks = np.array(_kernel_blocks(name), dtype=np.int64).reshape(-1, 2)
+    angles, per_sample, derivatives, per_sample_derivatives = [], False, [], False
     for angle in gate.params:
         fn, varies = _compile_angle(angle)
         angles.append(fn)
         per_sample |= varies
-        derivatives.append(tuple((i, _compile_angle(angle.derivative(i))[0]) for i in sorted(angle.weights)))
-    phases = tuple((b[0], index(b[0])) for b in blocks if len(b) == 1)
-    pairs = tuple((b[0], b[1], index(b[0]), index(b[1]), (b[0], b[0]) in zeros and (b[1], b[1]) in zeros) for b in blocks if len(b) == 2)
-
-    d = 2**k
-    rows = np.arange(d)
-    masks: set[int] = set()
-    generators = None
+        parts = []
+        for i in sorted(angle.weights):
+            dfn, dvaries = _compile_angle(angle.derivative(i))
+            parts.append((i, dfn))
+            per_sample_derivatives |= dvaries
+        derivatives.append(tuple(parts))
+    need = np.zeros((d, d), dtype=bool)
     if gate.params:
         rng = np.random.default_rng(11)
         for _ in range(3):
             for generator in gate_generators(name, list(rng.uniform(0.3, 2.8, len(gate.params)))):
-                masks |= {int(i ^ j) for i, j in zip(*np.nonzero(np.abs(generator) > 1e-12))}
-        if name in _GENERATORS:
-            vectors = []
-            for generator in gate_generators(name):
-                vectors.append(tuple((mask, generator[rows, rows ^ mask]) for mask in sorted(masks) if np.any(generator[rows, rows ^ mask])))
-            generators = tuple(vectors)
-    m_order = np.array([sum(bit(m, q) << (k - 1 - t) for t, q in enumerate(order)) for m in range(d)])
+                need |= np.abs(generator) > 1e-12
     op = _Op(
         gate=gate,
         name=name,
-        base_shape=tuple(shape),
-        phases=phases,
-        pairs=pairs,
-        matmul=k == 1 and len(pairs) == 1 and not pairs[0][4],
+        qubit=qubits[0] if len(qubits) == 1 else -1,
+        targets=np.array(sorted(qubits), dtype=np.int64),
+        offsets=np.array([sum(((m >> t) & 1) << q for t, q in enumerate(qubits)) for m in range(d)], dtype=np.int64),
+        blocks=blocks,
         angles=tuple(angles),
         per_sample=per_sample,
         derivatives=tuple(derivatives),
+        per_sample_derivatives=per_sample_derivatives,
         fixed=None,
-        masks=tuple((mask, flip(mask)) for mask in sorted(masks)),
-        sum_axes=tuple(range(0, 2 * k + 1, 2)),
-        m_order=m_order,
-        generators=generators,
+        need=need,
+        generators=tuple(gate_generators(name)) if name in _GENERATORS else None,
         has_weights=any(derivatives),
     )
     if name in _FIXED:
         matrix = _FIXED[name]
-        op.fixed = _block_values(op, {(i, j): complex(matrix[i, j]) for i in range(d) for j in range(d)}, False)
+        op.fixed = _block_values(blocks, {(i, j): complex(matrix[i, j]) for i in range(d) for j in range(d)}, False)
     return op
 
 
-def _is_one(value: Any) -> bool:
-    return type(value) is not np.ndarray and value == 1
+def _apply(re: np.ndarray, im: np.ndarray, cols: int, op: _Op, cre: np.ndarray, cim: np.ndarray) -> None:
+    """Applies a gate (its split coefficients for these columns) to a split state in place."""
+    k = _kernels()
+    if op.qubit >= 0:
+        (k.apply1_uniform if cre.ndim == 2 else k.apply1_columns)(re, im, cols, op.qubit, cre[0], cim[0])
+    else:
+        (k.apply_uniform if cre.ndim == 2 else k.apply_columns)(re, im, cols, op.targets, op.offsets, op.blocks, cre, cim)
 
 
-def _chunks(op: _Op, tensor_shape: tuple[int, ...]) -> list[tuple[Any, ...]]:
-    """Slices that cut a large state tensor along its largest non-gate axis into pieces
-    of about :data:`_CHUNK_SIZE` elements, so that the several passes of a gate run on
-    data in the core's cache instead of streaming the whole state from memory each time."""
-    size = math.prod(tensor_shape)
-    if size <= 2 * _CHUNK_SIZE:
-        return [()]
-    axis = max(op.sum_axes, key=lambda a: tensor_shape[a])
-    length = tensor_shape[axis]
-    count = min(length, -(-size // _CHUNK_SIZE))
-    step = -(-length // count)
-    lead = (slice(None),) * axis
-    return [lead + (slice(start, start + step),) for start in range(0, length, step)]
+def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.ndarray, cim: np.ndarray, acc: tuple[np.ndarray, np.ndarray]) -> None:
+    """Adds the gate's ``Σ conj(λ_m) ψ_m2`` to ``acc`` (a total, or per column when the
+    coefficients are per column), then uncomputes the gate from ψ and λ."""
+    k = _kernels()
+    if op.qubit >= 0:
+        (k.backward1_uniform if cre.ndim == 2 else k.backward1_columns)(*state, cols, op.qubit, cre[0], cim[0], *acc)
+    else:
+        kernel = k.backward_uniform if cre.ndim == 2 else k.backward_columns
+        kernel(*state, cols, op.targets, op.offsets, op.blocks, cre, cim, op.need if op.has_weights else _NOTHING[op.need.shape], *acc)
 
 
-def _apply(state: np.ndarray, spare: np.ndarray, op: _Op, coefficients: Coefficients) -> tuple[np.ndarray, np.ndarray]:
-    """Applies a gate to ``state`` (2**n, columns); returns (state, spare), maybe swapped.
-
-    Coefficients are numbers (one matrix for every column) or arrays of one per column.
-    ``spare`` is a buffer of the state's size, used as workspace.
-    """
-    phases, pairs = coefficients
-    cols = state.shape[1]
-    if op.matmul and state.size <= _MATMUL_MAX_SIZE:
-        a, b, c, d = pairs[0]
-        if not any(type(v) is np.ndarray for v in (a, b, c, d)):
-            high, _, low = op.base_shape
-            out = spare.reshape(high, 2, low * cols)
-            np.matmul(np.array([[a, b], [c, d]], dtype=complex), state.reshape(high, 2, low * cols), out=out)
-            return spare, state
-    whole = state.reshape(op.base_shape + (cols,))
-    flat = spare.reshape(-1)
-    for chunk in _chunks(op, whole.shape):
-        tensor = whole[chunk]
-        for (_, idx), value in zip(op.phases, phases):
-            if not _is_one(value):
-                tensor[idx] *= value
-        for (_, _, idx0, idx1, permutation), (a, b, c, d) in zip(op.pairs, pairs):
-            v0, v1 = tensor[idx0], tensor[idx1]
-            size = v0.size
-            w0 = flat[:size].reshape(v0.shape)
-            if permutation:  # x, y, cx, cy, swap, ccx: copies, with phases for y and cy
-                w0[...] = v0
-                if _is_one(b):
-                    v0[...] = v1
-                else:
-                    np.multiply(v1, b, out=v0)
-                if _is_one(c):
-                    v1[...] = w0
-                else:
-                    np.multiply(w0, c, out=v1)
-                continue
-            w1 = flat[size : 2 * size].reshape(v0.shape)
-            np.multiply(v0, a, out=w0)
-            np.multiply(v1, b, out=w1)
-            w0 += w1
-            v1 *= d
-            np.multiply(v0, c, out=w1)
-            v1 += w1
-            v0[...] = w0
-    return state, spare
+_NOTHING = {(d, d): np.zeros((d, d), dtype=bool) for d in (2, 4, 8)}
 
 
-def _paired(for_psi: Any, for_mu: Any, batch: int) -> Any:
-    """One coefficient for the stacked (ψ | μ) columns of the backward pass."""
-    if type(for_psi) is not np.ndarray and type(for_mu) is not np.ndarray and for_psi == for_mu:
-        return for_psi
-    out = np.empty(2 * batch, dtype=complex)
-    out[:batch] = for_psi
-    out[batch:] = for_mu
-    return out
+@dataclass
+class _Part:
+    """A part of the batch after the forward pass: its columns and final split state."""
 
+    columns: slice
+    x: np.ndarray
+    xt: np.ndarray
+    re: np.ndarray
+    im: np.ndarray
 
-def _backward_coefficients(coefficients: Coefficients, batch: int) -> Coefficients:
-    """U† for the ψ columns and U^T = conj(U†) for the μ = conj(λ) columns."""
-    phases, pairs = coefficients
-    return (
-        [_paired(p.conjugate(), p, batch) for p in phases],
-        [
-            (_paired(a.conjugate(), a, batch), _paired(c.conjugate(), c, batch), _paired(b.conjugate(), b, batch), _paired(d.conjugate(), d, batch))
-            for a, b, c, d in pairs
-        ],
-    )
+    @property
+    def width(self) -> int:
+        return self.columns.stop - self.columns.start
 
 
 # ------------------------------------------------------------------------ program
@@ -527,12 +482,12 @@ class StatevectorProgram:
     qubits (a ZZ feature map, say; one-qubit encodings are rebuilt in one pass anyway): a
     training loop that revisits the same batches then skips the encoding.
 
-    ``threads`` > 1 splits large batches (``batch × 2**n`` ≥ 65536) into that many parts
-    simulated side by side.
+    ``threads`` > 1 simulates the parts of large batches (``batch × 2**n`` ≥ 65536) that
+    many at a time.
 
-    Memory: a forward pass holds about three states of ``batch × 2**n`` complex numbers
-    and a gradient about six, whatever the number of gates. The program is a snapshot:
-    compile a new one when the design changes.
+    Memory: the final states of the batch (``batch × 2**n`` complex numbers), kept for the
+    gradient, and about two more per part being simulated, whatever the number of gates.
+    The program is a snapshot: compile a new one when the design changes.
     """
 
     def __init__(self, design: CircuitDesign, cache_bytes: int = 0, threads: int = 1) -> None:
@@ -541,7 +496,7 @@ class StatevectorProgram:
         self.dim = 2**self.num_qubits
         self.num_weights = design.num_weights
         self.num_inputs = design.num_inputs
-        ops = [_compile_gate(g, self.num_qubits) for g in design.ordered_gates]
+        ops = [_compile_gate(g) for g in design.ordered_gates]
         # Weight-free gates that no weighted gate precedes on their qubits commute to the
         # front: their states depend on the inputs only, and the backward pass stops there.
         prefix, body, touched = [], [], set()
@@ -568,7 +523,7 @@ class StatevectorProgram:
         self.cache_bytes = int(cache_bytes)
         self.cache_hits = 0
         self.threads = max(1, int(threads))
-        self._cache: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     @property
@@ -614,10 +569,28 @@ class StatevectorProgram:
             obs = obs[None, :]
         if obs.ndim != 2 or obs.shape[1] != self.dim:
             raise ValueError(f"observables must have shape (k, {self.dim}), got {np.shape(observables)}")
-        return obs
+        return np.ascontiguousarray(obs)
 
     # ------------------------------------------------------------- simulation
-    def _prefix_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, batch: int) -> np.ndarray:
+    def _parts(self, sim_batch: int) -> list[slice]:
+        """How the batch is cut: into parts whose states fit in the cache (whole multiples
+        of 8 columns where possible, for the SIMD loops), at least one per thread."""
+        width = max(1, _PART_BYTES // (32 * self.dim))
+        if width >= 16:
+            width -= width % 8
+        if self.threads > 1 and self.dim * sim_batch >= _THREADS_MIN_SIZE:
+            width = min(width, -(-sim_batch // self.threads))
+        return [slice(start, min(start + width, sim_batch)) for start in range(0, sim_batch, width)]
+
+    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """``fn`` over the parts of a batch, ``threads`` at a time (the kernels release
+        the GIL)."""
+        if len(items) == 1 or self.threads == 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(items)), thread_name_prefix="statevector") as pool:
+            return list(pool.map(fn, items))
+
+    def _prefix_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
         key = None
         if self.cache_bytes > 0 and self.entangling_prefix:  # a product state is as cheap to rebuild as to copy
             key = (x.shape, x.tobytes())
@@ -626,172 +599,131 @@ class StatevectorProgram:
                 if cached is not None:
                     self._cache.move_to_end(key)
                     self.cache_hits += 1
-                    return cached.copy()
-        state = self._product_state(w, wl, x, xt, batch)
-        spare = np.empty_like(state)
+                    return cached[0].copy(), cached[1].copy()
+        state = self._product_state(w, wl, x, xt, cols)
+        re, im = np.ascontiguousarray(state.real).reshape(-1), np.ascontiguousarray(state.imag).reshape(-1)
         for op in self.entangling_prefix:
-            state, spare = _apply(state, spare, op, op.coefficients(w, wl, x, xt)[0])
-        if key is not None and state.nbytes <= self.cache_bytes:
+            _apply(re, im, cols, op, *_split(op.coefficients(w, wl, x, xt)[0]))
+        if key is not None and 2 * re.nbytes <= self.cache_bytes:
             with self._cache_lock:
-                self._cache[key] = state.copy()
-                while sum(s.nbytes for s in self._cache.values()) > self.cache_bytes:
+                self._cache[key] = (re.copy(), im.copy())
+                while sum(2 * s[0].nbytes for s in self._cache.values()) > self.cache_bytes:
                     self._cache.popitem(last=False)
-        return state
+        return re, im
 
     def _product_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, batch: int) -> np.ndarray:
         """|0…0⟩ after the one-qubit gates of the prefix: a product of one-qubit states,
         built by outer products in one pass instead of one pass per gate."""
         qubit_states = [np.array([[1.0 + 0j], [0.0]]) for _ in range(self.num_qubits)]
         for op in self.product_prefix:
-            (phases, pairs) = op.coefficients(w, wl, x, xt)[0]
+            (a, b, c, d) = op.coefficients(w, wl, x, xt)[0][0]
             v = qubit_states[op.gate.qubits[0]]
-            new = [v[0], v[1]]
-            for (m, _), value in zip(op.phases, phases):
-                new[m] = value * v[m]
-            for (m0, m1, *_), (a, b, c, d) in zip(op.pairs, pairs):
-                new[m0], new[m1] = a * v[m0] + b * v[m1], c * v[m0] + d * v[m1]
-            qubit_states[op.gate.qubits[0]] = np.array(np.broadcast_arrays(*new))
+            qubit_states[op.gate.qubits[0]] = np.array(np.broadcast_arrays(a * v[0] + b * v[1], c * v[0] + d * v[1]))
         state = np.broadcast_to(qubit_states[0], (2, batch))
         for v in qubit_states[1:]:  # qubit q is bit q: higher qubits go to the left
             v = np.broadcast_to(v, (2, batch))
             state = (v[:, None, :] * state[None, :, :]).reshape(-1, batch)
         return np.array(state, dtype=complex, order="C")
 
-    def _forward(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, batch: int) -> tuple[np.ndarray, list[tuple[Coefficients, list[Any]]]]:
-        state = self._prefix_state(w, wl, x, xt, batch)
-        spare = np.empty_like(state)
-        tape = []
-        for op in self.body:
-            coefficients, values = op.coefficients(w, wl, x, xt)
-            state, spare = _apply(state, spare, op, coefficients)
-            tape.append((coefficients, values))
-        return state, tape
+    def _tape(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> list[tuple[np.ndarray, list[Any]]]:
+        """Every body gate's coefficients and angles for the whole batch, computed once."""
+        return [op.coefficients(w, wl, x, xt) for op in self.body]
 
-    def _backward(
-        self,
-        final: np.ndarray,
-        m_diag: np.ndarray,
-        tape: list[tuple[Coefficients, list[Any]]],
-        w: np.ndarray,
-        wl: list,
-        x: np.ndarray,
-        xt: np.ndarray,
-    ) -> np.ndarray:
-        """Per-sample gradients (batch, num_weights) of ⟨ψ|M|ψ⟩, M = diag(m_diag[:, b]).
+    def _forward(self, w: np.ndarray, wl: list, x: np.ndarray, tape: list[tuple[np.ndarray, list[Any]]], columns: slice) -> _Part:
+        xp = x[columns]
+        xt = np.ascontiguousarray(xp.T)
+        cols = len(xp)
+        re, im = self._prefix_state(w, wl, xp, xt, cols)
+        for op, (coefficients, _) in zip(self.body, tape):
+            _apply(re, im, cols, op, *_split(coefficients, columns))
+        return _Part(columns, xp, xt, re, im)
 
-        ψ and the adjoint state λ = Mψ are uncomputed gate by gate side by side, as the
-        columns of one array; λ is kept conjugated (μ = conj λ, which evolves with U^T
-        where ψ evolves with U†), so that a gradient is a sum of plain products.
+    def _backward(self, part: _Part, m_diag: np.ndarray, tape: list[tuple[np.ndarray, list[Any]]], w: np.ndarray, wl: list, per_sample: bool = False) -> np.ndarray:
+        """Gradient of ``Σ_b ⟨ψ_b|M_b|ψ_b⟩``, ``M_b = diag(m_diag[:, b])``: ``(num_weights,)``,
+        or per sample ``(columns, num_weights)`` with ``per_sample``.
+
+        ψ and the adjoint state λ = Mψ are uncomputed gate by gate side by side; at each
+        gate with weights, ``∂/∂a_p = 2 Re ⟨λ| E_p |ψ⟩`` with ``E_p = ∂U/∂a_p · U†``
+        (:func:`gate_generators`), from the sums ``Σ conj(λ_m) ψ_m2`` over the gate's blocks.
         """
-        batch = final.shape[1]
-        grad = np.zeros((batch, self.num_weights))
+        cols = part.width
+        grad = np.zeros((cols, self.num_weights)) if per_sample else np.zeros(self.num_weights)
         if not self.body:
             return grad
-        stacked = np.empty((self.dim, 2 * batch), dtype=complex)
-        stacked[:, :batch] = final
-        mu = stacked[:, batch:]
-        np.conjugate(final, out=mu)
-        mu *= m_diag
-        spare = np.empty_like(stacked)
+        m_flat = np.ascontiguousarray(np.broadcast_to(m_diag, (self.dim, cols))).reshape(-1)
+        state = (part.re.copy(), part.im.copy(), part.re * m_flat, part.im * m_flat)
         for position in range(len(self.body) - 1, -1, -1):
             op = self.body[position]
             coefficients, values = tape[position]
+            columns = per_sample or op.per_sample_derivatives or coefficients.ndim == 3
+            cre, cim = _split(_dagger(coefficients), part.columns, cols if columns else 0)
+            d = len(op.offsets)
+            shape = (d, d, cols) if columns else (d, d)
+            acc = (np.zeros(shape), np.zeros(shape))
+            _backward_step(state, cols, op, cre, cim, acc)
             if op.has_weights:
-                self._accumulate(op, values, stacked, spare, grad, w, wl, x, xt)
-            if position > 0:
-                stacked, spare = _apply(stacked, spare, op, _backward_coefficients(coefficients, batch))
+                self._add_gradient(op, values, acc[0] + 1j * acc[1], grad, part, w, wl)
         return grad
 
     @staticmethod
-    def _accumulate(op: _Op, values: list[Any], stacked: np.ndarray, spare: np.ndarray, grad: np.ndarray, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> None:
-        """Adds the gate's part of the gradient: ∂L/∂a_p = 2 Re ⟨λ| E_p |ψ⟩ per sample,
-        with E_p = ∂U/∂a_p · U† and ψ, λ taken right after the gate."""
-        batch = grad.shape[0]
-        tensor = stacked.reshape(op.base_shape + (2 * batch,))
-        psi, mu = tensor[..., :batch], tensor[..., batch:]
-        flat = spare.reshape(-1)
-        chunks = _chunks(op, psi.shape)
-        reduced = {}
-        for mask, flip in op.masks:
-            # R[m, m^mask] = Σ over the other qubits of μ[m] ψ[m^mask], for every m at once
-            flipped = psi[flip]
-            total = 0.0
-            for chunk in chunks:
-                left = mu[chunk]
-                work = flat[: left.size].reshape(left.shape)
-                np.multiply(left, flipped[chunk], out=work)
-                total = total + work.sum(axis=op.sum_axes)
-            reduced[mask] = total.reshape(-1, batch)[op.m_order]
+    def _add_gradient(op: _Op, values: list[Any], sums: np.ndarray, grad: np.ndarray, part: _Part, w: np.ndarray, wl: list) -> None:
+        """``∂L/∂θ_i += Σ_p 2 Re Σ_{m,m2} E_p[m, m2] sums[m, m2] · ∂a_p/∂θ_i`` (per column
+        when ``sums`` is)."""
         if op.generators is not None:
-            generators = op.generators
+            generators: Sequence[np.ndarray] = op.generators
         else:  # u: the generators depend on the angles
-            rows = np.arange(len(op.m_order))
-            generators = tuple(
-                tuple((mask, generator[..., rows, rows ^ mask]) for mask, _ in op.masks) for generator in gate_generators(op.name, values)
-            )
-        for vectors, derivatives in zip(generators, op.derivatives):
+            generators = gate_generators(op.name, [v[part.columns] if isinstance(v, np.ndarray) else v for v in values])
+        for generator, derivatives in zip(generators, op.derivatives):
             if not derivatives:
                 continue
-            total = 0.0
-            for mask, vector in vectors:
-                if vector.ndim == 1:
-                    total = total + vector @ reduced[mask]
-                else:
-                    total = total + np.einsum("bm,mb->b", vector, reduced[mask])
-            dangle = 2.0 * np.real(total)
+            if sums.ndim == 2:
+                dangle: Any = 2.0 * float(np.real(np.sum(generator * sums)))
+            elif generator.ndim == 2:
+                dangle = 2.0 * np.real(np.einsum("mn,mnc->c", generator, sums))
+            else:
+                dangle = 2.0 * np.real(np.einsum("cmn,mnc->c", generator, sums))
             for weight, dfn in derivatives:
-                grad[:, weight] += dangle * dfn(w, wl, x, xt)
+                term = dangle * dfn(w, wl, part.x, part.xt)
+                if grad.ndim == 2:
+                    grad[:, weight] += term
+                else:
+                    grad[weight] += np.sum(term)
+
+    def _run(self, weights: Any, inputs: Any) -> tuple[list[_Part], list[tuple[np.ndarray, list[Any]]], np.ndarray, list, int, int]:
+        w, wl, x, batch, sim_batch = self._arguments(weights, inputs)
+        tape = self._tape(w, wl, x, np.ascontiguousarray(x.T))
+        parts = self._map(lambda columns: self._forward(w, wl, x, tape, columns), self._parts(sim_batch))
+        return parts, tape, w, wl, batch, sim_batch
+
+    def _values(self, parts: list[_Part], obs: np.ndarray | None, batch: int) -> np.ndarray:
+        if obs is None:
+            values = np.concatenate([(p.re**2 + p.im**2).reshape(self.dim, p.width).T for p in parts])
+        else:
+            values = np.zeros((obs.shape[0], sum(p.width for p in parts)))
+            weighted_norms = _kernels().weighted_norms
+            for p in parts:
+                for k, row in enumerate(obs):
+                    weighted_norms(p.re, p.im, p.width, row, values[k, p.columns])
+            values = values.T
+        return np.ascontiguousarray(np.broadcast_to(values, (batch, values.shape[1])))
 
     # ---------------------------------------------------------------- public API
-    def _parts(self, sim_batch: int) -> list[slice]:
-        """How to split the batch across threads: one part unless the states are large."""
-        count = min(self.threads, sim_batch)
-        if count <= 1 or self.dim * sim_batch < _THREADS_MIN_SIZE:
-            return [slice(0, sim_batch)]
-        bounds = np.linspace(0, sim_batch, count + 1).round().astype(int)
-        return [slice(int(a), int(b)) for a, b in zip(bounds, bounds[1:])]
-
-    @staticmethod
-    def _map(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """``fn`` over the parts of a batch, side by side when there are several (NumPy
-        releases the GIL in its loops)."""
-        if len(items) == 1:
-            return [fn(items[0])]
-        with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="statevector") as pool:
-            return list(pool.map(fn, items))
-
-    def _final_states(self, weights: Any, inputs: Any) -> tuple[np.ndarray, int]:
-        w, wl, x, batch, sim_batch = self._arguments(weights, inputs)
-
-        def run(part: slice) -> np.ndarray:
-            xp = x[part]
-            return self._forward(w, wl, xp, np.ascontiguousarray(xp.T), len(xp))[0]
-
-        states = self._map(run, self._parts(sim_batch))
-        return (states[0] if len(states) == 1 else np.concatenate(states, axis=1)), batch
-
     def states(self, weights: Any = (), inputs: Any = None) -> np.ndarray:
         """The final statevector of each sample, shape ``(batch, 2**n)``."""
-        state, batch = self._final_states(weights, inputs)
-        return np.ascontiguousarray(np.broadcast_to(state.T, (batch, self.dim)))
+        parts, *_, batch, _ = self._run(weights, inputs)
+        states = np.concatenate([(p.re + 1j * p.im).reshape(self.dim, p.width).T for p in parts])
+        return np.ascontiguousarray(np.broadcast_to(states, (batch, self.dim)))
 
     def probabilities(self, weights: Any = (), inputs: Any = None) -> np.ndarray:
         """Basis-state probabilities of each sample, shape ``(batch, 2**n)``."""
-        state, batch = self._final_states(weights, inputs)
-        return np.ascontiguousarray(np.broadcast_to(_abs2(state).T, (batch, self.dim)))
+        parts, *_, batch, _ = self._run(weights, inputs)
+        return self._values(parts, None, batch)
 
     def expectations(self, weights: Any, inputs: Any, observables: Any) -> np.ndarray:
         """⟨O_k⟩ per sample, shape ``(batch, k)``, for diagonal observables ``(k, 2**n)``."""
         obs = self._observables(observables)
-        state, batch = self._final_states(weights, inputs)
-        return self._values(state, obs, batch)
-
-    @staticmethod
-    def _values(state: np.ndarray, obs: np.ndarray | None, batch: int) -> np.ndarray:
-        probs = _abs2(state)
-        # einsum's own loops, not BLAS: OpenBLAS threads stall on a busy machine (1.4 s vs 0.02 s at 16 qubits)
-        values = probs.T if obs is None else np.einsum("kd,db->bk", obs, probs, optimize=False)
-        return np.ascontiguousarray(np.broadcast_to(values, (batch, values.shape[1])))
+        parts, *_, batch, _ = self._run(weights, inputs)
+        return self._values(parts, obs, batch)
 
     def value_and_pullback(self, weights: Any, inputs: Any, observables: Any) -> tuple[np.ndarray, Callable[[Any], np.ndarray]]:
         """Values ⟨O_k⟩_b ``(batch, k)`` and a *pullback*: the function that maps an
@@ -803,33 +735,22 @@ class StatevectorProgram:
         simulating the circuit twice. The pullback keeps the final states (and may be
         called more than once) until it is dropped.
         """
-        w, wl, x, batch, sim_batch = self._arguments(weights, inputs)
         obs = self._observables(observables)
-        k = self.dim if obs is None else obs.shape[0]
-        parts = self._parts(sim_batch)
-
-        def forward(part: slice) -> tuple[np.ndarray, list[tuple[Coefficients, list[Any]]], np.ndarray, np.ndarray]:
-            xp = x[part]
-            xt = np.ascontiguousarray(xp.T)
-            state, tape = self._forward(w, wl, xp, xt, len(xp))
-            return state, tape, xp, xt
-
-        runs = self._map(forward, parts)
-        values = np.concatenate([self._values(run[0], obs, run[0].shape[1]) for run in runs])
-        values = np.ascontiguousarray(np.broadcast_to(values, (batch, k)))
+        parts, tape, w, wl, batch, sim_batch = self._run(weights, inputs)
+        values = self._values(parts, obs, batch)
+        k = values.shape[1]
 
         def pullback(upstream: Any) -> np.ndarray:
             up = self._upstream(upstream, batch, k)
             if sim_batch != batch:  # every sample has the same state: one pass with Σ_b M_b
                 up = up.sum(axis=0, keepdims=True)
 
-            def backward(i: int) -> np.ndarray:
-                state, tape, xp, xt = runs[i]
-                upp = up[parts[i]]
-                m_diag = upp.T if obs is None else obs.T @ upp.T  # (2**n, batch): M of each sample
-                return self._backward(state, m_diag, tape, w, wl, xp, xt).sum(axis=0)
+            def backward(part: _Part) -> np.ndarray:
+                upp = up[part.columns].T  # (k, columns)
+                m_diag = upp if obs is None else obs.T @ upp  # (2**n, columns): M of each sample
+                return self._backward(part, m_diag, tape, w, wl)
 
-            return np.sum(self._map(backward, list(range(len(runs)))), axis=0)
+            return np.sum(self._map(backward, parts), axis=0)
 
         return values, pullback
 
@@ -853,23 +774,16 @@ class StatevectorProgram:
 
     def jacobian(self, weights: Any, inputs: Any, observables: Any) -> np.ndarray:
         """``∂⟨O_k⟩_b/∂θ_i``, shape ``(batch, k, num_weights)``: one adjoint pass per observable."""
-        w, wl, x, batch, sim_batch = self._arguments(weights, inputs)
         obs = self._observables(observables)
         if obs is None:
             obs = np.eye(self.dim)
+        parts, tape, w, wl, batch, _ = self._run(weights, inputs)
 
-        def run(part: slice) -> np.ndarray:
-            xp = x[part]
-            xt = np.ascontiguousarray(xp.T)
-            state, tape = self._forward(w, wl, xp, xt, len(xp))
-            jac = np.zeros((len(xp), obs.shape[0], self.num_weights))
+        def run(part: _Part) -> np.ndarray:
+            jac = np.zeros((part.width, obs.shape[0], self.num_weights))
             for k, row in enumerate(obs):
-                jac[:, k, :] = self._backward(state, row[:, None], tape, w, wl, xp, xt)
+                jac[:, k, :] = self._backward(part, row[:, None], tape, w, wl, per_sample=True)
             return jac
 
-        jac = np.concatenate(self._map(run, self._parts(sim_batch)))
+        jac = np.concatenate(self._map(run, parts))
         return np.ascontiguousarray(np.broadcast_to(jac, (batch,) + jac.shape[1:]))
-
-
-def _abs2(state: np.ndarray) -> np.ndarray:
-    return state.real**2 + state.imag**2

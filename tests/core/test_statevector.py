@@ -3,9 +3,9 @@
 States and Z expectations are compared with qiskit's ``Statevector`` of the bound
 ``design.to_circuit()``, sample by sample; gradients with central finite differences.
 Random designs come from a seeded generator (the seed is in the test id, so a failure
-replays). The ``kernels`` fixture runs the main checks three times: as shipped, with the
-BLAS path for dense one-qubit gates turned off, and with tiny cache chunks, so that every
-code path of :func:`qmlstudio.core.statevector._apply` is exercised on small states.
+replays). The ``kernels`` fixture runs the main checks twice: as shipped (small batches in
+one part) and with the batch cut into parts of one column each, so that the compiled
+loops of :mod:`qmlstudio.core._kernels` run with one and with many columns.
 """
 
 from __future__ import annotations
@@ -90,14 +90,11 @@ def finite_difference(program: StatevectorProgram, weights: np.ndarray, inputs, 
     return grad
 
 
-@pytest.fixture(params=["shipped", "no-blas", "tiny-chunks"])
+@pytest.fixture(params=["shipped", "one-column-parts"])
 def kernels(request, monkeypatch):
-    """Runs a test with each code path of the gate kernels."""
-    if request.param == "no-blas":
-        monkeypatch.setattr(sv, "_MATMUL_MAX_SIZE", 0)
-    elif request.param == "tiny-chunks":
-        monkeypatch.setattr(sv, "_MATMUL_MAX_SIZE", 0)
-        monkeypatch.setattr(sv, "_CHUNK_SIZE", 4)
+    """Runs a test with whole batches and with one part per sample."""
+    if request.param == "one-column-parts":
+        monkeypatch.setattr(sv, "_PART_BYTES", 1)
     return request.param
 
 
@@ -401,8 +398,8 @@ def test_prefix_is_the_encoding_and_its_cache_gives_the_same_answers():
     assert small.cache_hits == 0
 
 
-def test_threads_and_cache_chunks_give_the_same_answers(monkeypatch):
-    """Large enough states to be split across threads and cut into cache chunks."""
+def test_threads_and_cache_sized_parts_give_the_same_answers(monkeypatch):
+    """Large enough states to be split across threads and cut into cache-sized parts."""
     design = hardware_efficient(10, 1, reupload=True)
     design.add_gates([Gate("ccx", (9, 0, 4), (), design.num_columns), Gate("rxx", (0, 9), ("θ[0]*x[1]",), design.num_columns + 1)])
     rng = np.random.default_rng(4)
@@ -420,7 +417,8 @@ def test_threads_and_cache_chunks_give_the_same_answers(monkeypatch):
     np.testing.assert_allclose(pullback(upstream), grad, atol=1e-9)
     np.testing.assert_allclose(two.states(weights, inputs), one.states(weights, inputs), atol=1e-12)
     np.testing.assert_allclose(two.jacobian(weights, inputs, observables[:1]), one.jacobian(weights, inputs, observables[:1]), atol=1e-9)
-    monkeypatch.setattr(sv, "_CHUNK_SIZE", 1 << 10)
+    monkeypatch.setattr(sv, "_PART_BYTES", 32 * 2**10 * 12)  # parts of 12 columns: 5 of 12, one of 4
+    assert [p.stop - p.start for p in one._parts(64)] == [12] * 5 + [4]
     got = one.vjp(weights, inputs, observables, upstream)
     np.testing.assert_allclose(got[0], values, atol=1e-12)
     np.testing.assert_allclose(got[1], grad, atol=1e-9)

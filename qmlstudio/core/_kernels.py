@@ -1,0 +1,348 @@
+"""Compiled inner loops of the exact simulator (:mod:`qmlstudio.core.statevector`).
+
+States are stored *split* and *flat*: the real and the imaginary parts as two float
+arrays of ``2**n × columns`` numbers, row-major (one column per sample, qiskit's basis
+order along the rows), so that the loops compile to SIMD instructions (complex arithmetic
+does not).
+
+A gate is described by
+
+* ``targets``: its qubits in ascending order;
+* ``offsets[m]``: the basis index of the gate's own basis state ``m`` (bit ``t`` of ``m``
+  is the gate's ``t``-th qubit, as in qiskit), so the amplitudes it mixes are rows
+  ``base | offsets[m]`` for every ``base`` with zeros on the targets;
+* ``blocks``: rows ``(m0, m1)`` of the 2×2 blocks it is made of (phases are paired up
+  as diagonal blocks); basis states in no block are left alone;
+* coefficients ``(a, b, c, d)`` of each block, ``[v0, v1] ← [[a, b], [c, d]] [v0, v1]``, split into real and imaginary parts: ``(blocks, 4)`` for one
+  matrix for every column (``*_uniform``) or ``(blocks, 4, columns)`` for one per column
+  (``*_columns``).
+
+Rows that differ only in the bits below the lowest target are contiguous: the loops run
+over such *runs* of ``2**targets[0] × columns`` numbers (for a one-qubit gate, over the
+two halves of each block of ``2**(q+1)`` rows).
+
+The adjoint pass (``backward_*``) keeps ψ and λ side by side and, for a gate with
+weights, first adds ``conj(λ_m) ψ_m2`` (rows ``base|offsets[m]`` and ``base|offsets[m2]``,
+for the pairs where ``need[m, m2]``) to ``acc[m, m2]``: one sum over everything
+(``*_uniform``) or one per column (``*_columns``, for gates whose angles depend on the
+sample); then it applies the given coefficients (the gate's inverse) to both.
+
+Compiled with ``cache=True`` (the machine code is kept beside this file) and ``nogil``, so
+threads (the GUI's, or :class:`~qmlstudio.core.statevector.StatevectorProgram`'s own)
+simulate side by side.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = [
+    "apply1_columns",
+    "apply1_uniform",
+    "apply_columns",
+    "apply_uniform",
+    "backward1_columns",
+    "backward1_uniform",
+    "backward_columns",
+    "backward_uniform",
+    "warm_up",
+    "weighted_norms",
+]
+
+# Reassociation and fused multiply-adds, but no assumption that values are finite: a NaN
+# must come out as a NaN, for the training loop to see it.
+_FAST = {"contract", "reassoc", "nsz", "arcp"}
+_JIT = {"cache": True, "nogil": True, "fastmath": _FAST, "error_model": "numpy", "boundscheck": False}
+_INLINE = dict(_JIT, inline="always")
+
+
+# ------------------------------------------------------------------------ helpers
+@numba.njit(**_INLINE)
+def _run_row(r, t0, targets):  # type: ignore[no-untyped-def]
+    """The ``r``-th run: its first basis index (zero on every target) divided by ``2**t0``."""
+    r = r << t0
+    for t in range(targets.shape[0]):
+        q = targets[t]
+        r = ((r >> q) << (q + 1)) | (r & ((1 << q) - 1))
+    return r >> t0
+
+
+@numba.njit(**_INLINE)
+def _mix(r0, m0, r1, m1, ar, ai, br, bi, cr, ci, dr, di):  # type: ignore[no-untyped-def]
+    for c in range(r0.shape[0]):
+        x0, y0, x1, y1 = r0[c], m0[c], r1[c], m1[c]
+        r0[c] = ar * x0 - ai * y0 + br * x1 - bi * y1
+        m0[c] = ar * y0 + ai * x0 + br * y1 + bi * x1
+        r1[c] = cr * x0 - ci * y0 + dr * x1 - di * y1
+        m1[c] = cr * y0 + ci * x0 + dr * y1 + di * x1
+
+
+@numba.njit(**_INLINE)
+def _mix_columns(r0, m0, r1, m1, cre, cim, j, cols):  # type: ignore[no-untyped-def]
+    ar, ai, br, bi = cre[j, 0], cim[j, 0], cre[j, 1], cim[j, 1]
+    cr, ci, dr, di = cre[j, 2], cim[j, 2], cre[j, 3], cim[j, 3]
+    for s in range(0, r0.shape[0], cols):
+        for c in range(cols):
+            x0, y0, x1, y1 = r0[s + c], m0[s + c], r1[s + c], m1[s + c]
+            r0[s + c] = ar[c] * x0 - ai[c] * y0 + br[c] * x1 - bi[c] * y1
+            m0[s + c] = ar[c] * y0 + ai[c] * x0 + br[c] * y1 + bi[c] * x1
+            r1[s + c] = cr[c] * x0 - ci[c] * y0 + dr[c] * x1 - di[c] * y1
+            m1[s + c] = cr[c] * y0 + ci[c] * x0 + dr[c] * y1 + di[c] * x1
+
+
+@numba.njit(**_INLINE)
+def _apply_run_uniform(R, I, row, t0, offsets, blocks, cre, cim):  # type: ignore[no-untyped-def]
+    for j in range(blocks.shape[0]):
+        a = row | (offsets[blocks[j, 0]] >> t0)
+        b = row | (offsets[blocks[j, 1]] >> t0)
+        _mix(R[a], I[a], R[b], I[b], cre[j, 0], cim[j, 0], cre[j, 1], cim[j, 1], cre[j, 2], cim[j, 2], cre[j, 3], cim[j, 3])
+
+
+@numba.njit(**_INLINE)
+def _apply_run_columns(R, I, row, t0, offsets, blocks, cre, cim, cols):  # type: ignore[no-untyped-def]
+    for j in range(blocks.shape[0]):
+        a = row | (offsets[blocks[j, 0]] >> t0)
+        b = row | (offsets[blocks[j, 1]] >> t0)
+        _mix_columns(R[a], I[a], R[b], I[b], cre, cim, j, cols)
+
+
+@numba.njit(**_INLINE)
+def _reduce_uniform(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    d = offsets.shape[0]
+    for m in range(d):
+        a = row | (offsets[m] >> t0)
+        ur, ui = LR[a], LI[a]
+        for m2 in range(d):
+            if not need[m, m2]:
+                continue
+            b = row | (offsets[m2] >> t0)
+            vr, vi = PR[b], PI[b]
+            sr = 0.0
+            si = 0.0
+            for c in range(ur.shape[0]):
+                sr += ur[c] * vr[c] + ui[c] * vi[c]
+                si += ur[c] * vi[c] - ui[c] * vr[c]
+            acc_re[m, m2] += sr
+            acc_im[m, m2] += si
+
+
+@numba.njit(**_INLINE)
+def _reduce_columns(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im, cols):  # type: ignore[no-untyped-def]
+    d = offsets.shape[0]
+    for m in range(d):
+        a = row | (offsets[m] >> t0)
+        ur, ui = LR[a], LI[a]
+        for m2 in range(d):
+            if not need[m, m2]:
+                continue
+            b = row | (offsets[m2] >> t0)
+            vr, vi = PR[b], PI[b]
+            sr, si = acc_re[m, m2], acc_im[m, m2]
+            for s in range(0, ur.shape[0], cols):
+                for c in range(cols):
+                    sr[c] += ur[s + c] * vr[s + c] + ui[s + c] * vi[s + c]
+                    si[c] += ur[s + c] * vi[s + c] - ui[s + c] * vr[s + c]
+
+
+# ------------------------------------------------------- one-qubit gates (most of them)
+@numba.njit(**_JIT)
+def apply1_uniform(re, im, cols, q, cre, cim):  # type: ignore[no-untyped-def]
+    """Applies a one-qubit gate on qubit ``q``, coefficients ``(4,)``, in place."""
+    half = (1 << q) * cols
+    R = re.reshape(-1, 2 * half)
+    I = im.reshape(-1, 2 * half)
+    ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
+    for h in range(R.shape[0]):
+        r, i = R[h], I[h]
+        for c in range(half):
+            x0, y0, x1, y1 = r[c], i[c], r[c + half], i[c + half]
+            r[c] = ar * x0 - ai * y0 + br * x1 - bi * y1
+            i[c] = ar * y0 + ai * x0 + br * y1 + bi * x1
+            r[c + half] = cr * x0 - ci * y0 + dr * x1 - di * y1
+            i[c + half] = cr * y0 + ci * x0 + dr * y1 + di * x1
+
+
+@numba.njit(**_JIT)
+def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """One adjoint step over a one-qubit gate with coefficients ``(4,)``: adds every
+    ``Σ conj(λ_m) ψ_m2`` to ``acc (2, 2)``, then applies the coefficients to ψ and λ."""
+    half = (1 << q) * cols
+    PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
+    LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
+    ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
+    s00r = s00i = s01r = s01i = s10r = s10i = s11r = s11i = 0.0
+    for h in range(PR.shape[0]):
+        p_r, p_i, l_r, l_i = PR[h], PI[h], LR[h], LI[h]
+        for c in range(half):
+            x0, y0, x1, y1 = p_r[c], p_i[c], p_r[c + half], p_i[c + half]
+            u0, v0, u1, v1 = l_r[c], l_i[c], l_r[c + half], l_i[c + half]
+            s00r += u0 * x0 + v0 * y0
+            s00i += u0 * y0 - v0 * x0
+            s01r += u0 * x1 + v0 * y1
+            s01i += u0 * y1 - v0 * x1
+            s10r += u1 * x0 + v1 * y0
+            s10i += u1 * y0 - v1 * x0
+            s11r += u1 * x1 + v1 * y1
+            s11i += u1 * y1 - v1 * x1
+            p_r[c] = ar * x0 - ai * y0 + br * x1 - bi * y1
+            p_i[c] = ar * y0 + ai * x0 + br * y1 + bi * x1
+            p_r[c + half] = cr * x0 - ci * y0 + dr * x1 - di * y1
+            p_i[c + half] = cr * y0 + ci * x0 + dr * y1 + di * x1
+            l_r[c] = ar * u0 - ai * v0 + br * u1 - bi * v1
+            l_i[c] = ar * v0 + ai * u0 + br * v1 + bi * u1
+            l_r[c + half] = cr * u0 - ci * v0 + dr * u1 - di * v1
+            l_i[c + half] = cr * v0 + ci * u0 + dr * v1 + di * u1
+    acc_re[0, 0] += s00r
+    acc_im[0, 0] += s00i
+    acc_re[0, 1] += s01r
+    acc_im[0, 1] += s01i
+    acc_re[1, 0] += s10r
+    acc_im[1, 0] += s10i
+    acc_re[1, 1] += s11r
+    acc_im[1, 1] += s11i
+
+
+@numba.njit(**_JIT)
+def apply1_columns(re, im, cols, q, cre, cim):  # type: ignore[no-untyped-def]
+    """Applies a one-qubit gate on qubit ``q``, coefficients ``(4, cols)``, in place."""
+    half = (1 << q) * cols
+    R = re.reshape(-1, 2 * half)
+    I = im.reshape(-1, 2 * half)
+    ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
+    for h in range(R.shape[0]):
+        for s in range(0, half, cols):
+            r0, i0 = R[h, s : s + cols], I[h, s : s + cols]
+            r1, i1 = R[h, half + s : half + s + cols], I[h, half + s : half + s + cols]
+            for c in range(cols):
+                x0, y0, x1, y1 = r0[c], i0[c], r1[c], i1[c]
+                r0[c] = ar[c] * x0 - ai[c] * y0 + br[c] * x1 - bi[c] * y1
+                i0[c] = ar[c] * y0 + ai[c] * x0 + br[c] * y1 + bi[c] * x1
+                r1[c] = cr[c] * x0 - ci[c] * y0 + dr[c] * x1 - di[c] * y1
+                i1[c] = cr[c] * y0 + ci[c] * x0 + dr[c] * y1 + di[c] * x1
+
+
+@numba.njit(**_JIT)
+def backward1_columns(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """As :func:`backward1_uniform` with coefficients ``(4, cols)`` and one sum per column
+    in ``acc (2, 2, cols)``."""
+    half = (1 << q) * cols
+    PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
+    LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
+    ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
+    s00r, s00i, s01r, s01i = acc_re[0, 0], acc_im[0, 0], acc_re[0, 1], acc_im[0, 1]
+    s10r, s10i, s11r, s11i = acc_re[1, 0], acc_im[1, 0], acc_re[1, 1], acc_im[1, 1]
+    for h in range(PR.shape[0]):
+        for s in range(0, half, cols):
+            pr0, pi0 = PR[h, s : s + cols], PI[h, s : s + cols]
+            pr1, pi1 = PR[h, half + s : half + s + cols], PI[h, half + s : half + s + cols]
+            lr0, li0 = LR[h, s : s + cols], LI[h, s : s + cols]
+            lr1, li1 = LR[h, half + s : half + s + cols], LI[h, half + s : half + s + cols]
+            for c in range(cols):
+                x0, y0, x1, y1 = pr0[c], pi0[c], pr1[c], pi1[c]
+                u0, v0, u1, v1 = lr0[c], li0[c], lr1[c], li1[c]
+                s00r[c] += u0 * x0 + v0 * y0
+                s00i[c] += u0 * y0 - v0 * x0
+                s01r[c] += u0 * x1 + v0 * y1
+                s01i[c] += u0 * y1 - v0 * x1
+                s10r[c] += u1 * x0 + v1 * y0
+                s10i[c] += u1 * y0 - v1 * x0
+                s11r[c] += u1 * x1 + v1 * y1
+                s11i[c] += u1 * y1 - v1 * x1
+                pr0[c] = ar[c] * x0 - ai[c] * y0 + br[c] * x1 - bi[c] * y1
+                pi0[c] = ar[c] * y0 + ai[c] * x0 + br[c] * y1 + bi[c] * x1
+                pr1[c] = cr[c] * x0 - ci[c] * y0 + dr[c] * x1 - di[c] * y1
+                pi1[c] = cr[c] * y0 + ci[c] * x0 + dr[c] * y1 + di[c] * x1
+                lr0[c] = ar[c] * u0 - ai[c] * v0 + br[c] * u1 - bi[c] * v1
+                li0[c] = ar[c] * v0 + ai[c] * u0 + br[c] * v1 + bi[c] * u1
+                lr1[c] = cr[c] * u0 - ci[c] * v0 + dr[c] * u1 - di[c] * v1
+                li1[c] = cr[c] * v0 + ci[c] * u0 + dr[c] * v1 + di[c] * u1
+
+
+# ------------------------------------------------------------------------ kernels
+@numba.njit(**_JIT)
+def apply_uniform(re, im, cols, targets, offsets, blocks, cre, cim):  # type: ignore[no-untyped-def]
+    """Applies a gate with one matrix for every column to the split state, in place."""
+    t0 = targets[0]
+    R = re.reshape(-1, (1 << t0) * cols)
+    I = im.reshape(-1, (1 << t0) * cols)
+    for r in range(R.shape[0] >> targets.shape[0]):
+        _apply_run_uniform(R, I, _run_row(r, t0, targets), t0, offsets, blocks, cre, cim)
+
+
+@numba.njit(**_JIT)
+def apply_columns(re, im, cols, targets, offsets, blocks, cre, cim):  # type: ignore[no-untyped-def]
+    """Applies a gate with one matrix per column to the split state, in place."""
+    t0 = targets[0]
+    R = re.reshape(-1, (1 << t0) * cols)
+    I = im.reshape(-1, (1 << t0) * cols)
+    for r in range(R.shape[0] >> targets.shape[0]):
+        _apply_run_columns(R, I, _run_row(r, t0, targets), t0, offsets, blocks, cre, cim, cols)
+
+
+@numba.njit(**_JIT)
+def backward_uniform(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """One adjoint step over a gate with one matrix for every column; sums ``acc (d, d)``."""
+    t0 = targets[0]
+    run = (1 << t0) * cols
+    PR, PI, LR, LI = pr.reshape(-1, run), pi.reshape(-1, run), lr.reshape(-1, run), li.reshape(-1, run)
+    reduce = need.any()
+    for r in range(PR.shape[0] >> targets.shape[0]):
+        row = _run_row(r, t0, targets)
+        if reduce:
+            _reduce_uniform(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im)
+        _apply_run_uniform(PR, PI, row, t0, offsets, blocks, cre, cim)
+        _apply_run_uniform(LR, LI, row, t0, offsets, blocks, cre, cim)
+
+
+@numba.njit(**_JIT)
+def backward_columns(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """One adjoint step over a gate with one matrix per column; sums ``acc (d, d, cols)``."""
+    t0 = targets[0]
+    run = (1 << t0) * cols
+    PR, PI, LR, LI = pr.reshape(-1, run), pi.reshape(-1, run), lr.reshape(-1, run), li.reshape(-1, run)
+    reduce = need.any()
+    for r in range(PR.shape[0] >> targets.shape[0]):
+        row = _run_row(r, t0, targets)
+        if reduce:
+            _reduce_columns(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im, cols)
+        _apply_run_columns(PR, PI, row, t0, offsets, blocks, cre, cim, cols)
+        _apply_run_columns(LR, LI, row, t0, offsets, blocks, cre, cim, cols)
+
+
+@numba.njit(**_JIT)
+def weighted_norms(re, im, cols, diagonal, out):  # type: ignore[no-untyped-def]
+    """``out[c] += Σ_i diagonal[i] |state[i, c]|²``."""
+    R = re.reshape(-1, cols)
+    I = im.reshape(-1, cols)
+    for i in range(diagonal.shape[0]):
+        w = diagonal[i]
+        if w == 0.0:
+            continue
+        r, m = R[i], I[i]
+        for c in range(cols):
+            out[c] += w * (r[c] * r[c] + m[c] * m[c])
+
+
+def warm_up() -> None:
+    """Compiles every kernel for the argument types the simulator passes, or loads them
+    from Numba's cache (``make install`` runs this once, so that the first training run
+    does not wait for the compiler)."""
+    cols = 2
+    state = [np.zeros(4 * cols) for _ in range(4)]
+    one, per_column = np.zeros((1, 4)), np.zeros((1, 4, cols))
+    targets, offsets, blocks = np.array([0, 1], dtype=np.int64), np.array([0, 1, 2, 3], dtype=np.int64), np.array([[1, 3]], dtype=np.int64)
+    need = np.zeros((4, 4), dtype=bool)
+    apply1_uniform(state[0], state[1], cols, 0, one[0], one[0])
+    apply1_columns(state[0], state[1], cols, 0, per_column[0], per_column[0])
+    apply_uniform(state[0], state[1], cols, targets, offsets, blocks, one, one)
+    apply_columns(state[0], state[1], cols, targets, offsets, blocks, per_column, per_column)
+    backward1_uniform(*state, cols, 0, one[0], one[0], np.zeros((2, 2)), np.zeros((2, 2)))
+    backward1_columns(*state, cols, 0, per_column[0], per_column[0], np.zeros((2, 2, cols)), np.zeros((2, 2, cols)))
+    backward_uniform(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
+    backward_columns(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
+    weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
+
+
+if __name__ == "__main__":
+    warm_up()

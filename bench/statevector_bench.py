@@ -3,7 +3,7 @@
 The circuit: RY(x_j) on every qubit (angle encoding), then 3 layers of RY(θ) and RZ(θ) on
 every qubit and a CX ladder. Batch of 64 samples, observable ⟨Z_0⟩. For each size it
 prints the median time of one :meth:`StatevectorProgram.vjp` (forward + adjoint
-gradient) on one thread, on two threads (``threads=2``: the batch split in halves),
+gradient) on one thread, on two threads (``threads=2``: two parts of the batch at a time),
 with the prefix cache on (the same batch again, one thread; a one-qubit encoding is not
 cached, so this shows the cost of asking), and of a forward pass only
 (``expectations``); then

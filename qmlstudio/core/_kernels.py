@@ -13,19 +13,22 @@ A gate is described by
   ``base | offsets[m]`` for every ``base`` with zeros on the targets;
 * ``blocks``: rows ``(m0, m1)`` of the 2×2 blocks it is made of (phases are paired up
   as diagonal blocks); basis states in no block are left alone;
-* coefficients ``(a, b, c, d)`` of each block, ``[v0, v1] ← [[a, b], [c, d]] [v0, v1]``, split into real and imaginary parts: ``(blocks, 4)`` for one
-  matrix for every column (``*_uniform``) or ``(blocks, 4, columns)`` for one per column
-  (``*_columns``).
+* coefficients ``(a, b, c, d)`` of each block, ``[v0, v1] ← [[a, b], [c, d]] [v0, v1]``,
+  split into real and imaginary parts: ``(blocks, 4)`` for one matrix for every column
+  (``*_uniform``) or ``(blocks, 4, columns)`` for one per column (``*_columns``).
+  One-qubit gates (``*1_*``: the most common) take their single block, ``(4,)`` or
+  ``(4, columns)``, and the qubit.
 
 Rows that differ only in the bits below the lowest target are contiguous: the loops run
 over such *runs* of ``2**targets[0] × columns`` numbers (for a one-qubit gate, over the
 two halves of each block of ``2**(q+1)`` rows).
 
-The adjoint pass (``backward_*``) keeps ψ and λ side by side and, for a gate with
-weights, first adds ``conj(λ_m) ψ_m2`` (rows ``base|offsets[m]`` and ``base|offsets[m2]``,
-for the pairs where ``need[m, m2]``) to ``acc[m, m2]``: one sum over everything
-(``*_uniform``) or one per column (``*_columns``, for gates whose angles depend on the
-sample); then it applies the given coefficients (the gate's inverse) to both.
+The adjoint pass (``backward*``) keeps ψ and λ side by side and first adds
+``conj(λ_m) ψ_m2`` (rows ``base|offsets[m]`` and ``base|offsets[m2]``; for the pairs where
+``need[m, m2]``, every pair for one-qubit gates) to ``acc[m, m2]``: one sum over
+everything (``*_uniform``) or one per column (``*_columns``: for gates whose angles depend
+on the sample, and for per-sample gradients); then it applies the given coefficients (the
+gate's inverse) to both, in the same pass.
 
 Compiled with ``cache=True`` (the machine code is kept beside this file) and ``nogil``, so
 threads (the GUI's, or :class:`~qmlstudio.core.statevector.StatevectorProgram`'s own)
@@ -203,60 +206,83 @@ def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # typ
     acc_im[1, 1] += s11i
 
 
+@numba.njit(**_INLINE)
+def _tiled(cre, cim, cols, tile):  # type: ignore[no-untyped-def]
+    """Per-column coefficients ``(4, cols)`` as one array ``(8, tile)``: real and imaginary
+    parts of a, b, c, d, repeated along a tile of ``tile`` numbers (a multiple of
+    ``cols``), so that the loops over a run need no modulo."""
+    out = np.empty((8, tile))
+    for k in range(4):
+        for j in range(tile):
+            out[2 * k, j] = cre[k, j % cols]
+            out[2 * k + 1, j] = cim[k, j % cols]
+    return out
+
+
+@numba.njit(**_INLINE)
+def _tile_width(half, cols):  # type: ignore[no-untyped-def]
+    """The longest tile up to about 512 numbers that divides a run of ``half``."""
+    tile = cols
+    while tile * 2 <= 512 and half % (tile * 2) == 0:
+        tile *= 2
+    return tile
+
+
 @numba.njit(**_JIT)
 def apply1_columns(re, im, cols, q, cre, cim):  # type: ignore[no-untyped-def]
     """Applies a one-qubit gate on qubit ``q``, coefficients ``(4, cols)``, in place."""
     half = (1 << q) * cols
+    tile = _tile_width(half, cols)
+    t = _tiled(cre, cim, cols, tile)
     R = re.reshape(-1, 2 * half)
     I = im.reshape(-1, 2 * half)
-    ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
     for h in range(R.shape[0]):
-        for s in range(0, half, cols):
-            r0, i0 = R[h, s : s + cols], I[h, s : s + cols]
-            r1, i1 = R[h, half + s : half + s + cols], I[h, half + s : half + s + cols]
-            for c in range(cols):
+        for s in range(0, half, tile):
+            r0, i0 = R[h, s : s + tile], I[h, s : s + tile]
+            r1, i1 = R[h, half + s : half + s + tile], I[h, half + s : half + s + tile]
+            for c in range(tile):
                 x0, y0, x1, y1 = r0[c], i0[c], r1[c], i1[c]
-                r0[c] = ar[c] * x0 - ai[c] * y0 + br[c] * x1 - bi[c] * y1
-                i0[c] = ar[c] * y0 + ai[c] * x0 + br[c] * y1 + bi[c] * x1
-                r1[c] = cr[c] * x0 - ci[c] * y0 + dr[c] * x1 - di[c] * y1
-                i1[c] = cr[c] * y0 + ci[c] * x0 + dr[c] * y1 + di[c] * x1
+                r0[c] = t[0, c] * x0 - t[1, c] * y0 + t[2, c] * x1 - t[3, c] * y1
+                i0[c] = t[0, c] * y0 + t[1, c] * x0 + t[2, c] * y1 + t[3, c] * x1
+                r1[c] = t[4, c] * x0 - t[5, c] * y0 + t[6, c] * x1 - t[7, c] * y1
+                i1[c] = t[4, c] * y0 + t[5, c] * x0 + t[6, c] * y1 + t[7, c] * x1
 
 
 @numba.njit(**_JIT)
 def backward1_columns(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """As :func:`backward1_uniform` with coefficients ``(4, cols)`` and one sum per column
-    in ``acc (2, 2, cols)``."""
+    in ``acc (2, 2, cols)`` (two passes: sums then gate; fused, the sums' stores kept
+    the loop from vectorising)."""
     half = (1 << q) * cols
+    tile = _tile_width(half, cols)
+    sums = np.zeros((8, tile))
     PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
     LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
-    ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
-    s00r, s00i, s01r, s01i = acc_re[0, 0], acc_im[0, 0], acc_re[0, 1], acc_im[0, 1]
-    s10r, s10i, s11r, s11i = acc_re[1, 0], acc_im[1, 0], acc_re[1, 1], acc_im[1, 1]
     for h in range(PR.shape[0]):
-        for s in range(0, half, cols):
-            pr0, pi0 = PR[h, s : s + cols], PI[h, s : s + cols]
-            pr1, pi1 = PR[h, half + s : half + s + cols], PI[h, half + s : half + s + cols]
-            lr0, li0 = LR[h, s : s + cols], LI[h, s : s + cols]
-            lr1, li1 = LR[h, half + s : half + s + cols], LI[h, half + s : half + s + cols]
-            for c in range(cols):
+        for s in range(0, half, tile):
+            pr0, pi0 = PR[h, s : s + tile], PI[h, s : s + tile]
+            pr1, pi1 = PR[h, half + s : half + s + tile], PI[h, half + s : half + s + tile]
+            lr0, li0 = LR[h, s : s + tile], LI[h, s : s + tile]
+            lr1, li1 = LR[h, half + s : half + s + tile], LI[h, half + s : half + s + tile]
+            for c in range(tile):
                 x0, y0, x1, y1 = pr0[c], pi0[c], pr1[c], pi1[c]
                 u0, v0, u1, v1 = lr0[c], li0[c], lr1[c], li1[c]
-                s00r[c] += u0 * x0 + v0 * y0
-                s00i[c] += u0 * y0 - v0 * x0
-                s01r[c] += u0 * x1 + v0 * y1
-                s01i[c] += u0 * y1 - v0 * x1
-                s10r[c] += u1 * x0 + v1 * y0
-                s10i[c] += u1 * y0 - v1 * x0
-                s11r[c] += u1 * x1 + v1 * y1
-                s11i[c] += u1 * y1 - v1 * x1
-                pr0[c] = ar[c] * x0 - ai[c] * y0 + br[c] * x1 - bi[c] * y1
-                pi0[c] = ar[c] * y0 + ai[c] * x0 + br[c] * y1 + bi[c] * x1
-                pr1[c] = cr[c] * x0 - ci[c] * y0 + dr[c] * x1 - di[c] * y1
-                pi1[c] = cr[c] * y0 + ci[c] * x0 + dr[c] * y1 + di[c] * x1
-                lr0[c] = ar[c] * u0 - ai[c] * v0 + br[c] * u1 - bi[c] * v1
-                li0[c] = ar[c] * v0 + ai[c] * u0 + br[c] * v1 + bi[c] * u1
-                lr1[c] = cr[c] * u0 - ci[c] * v0 + dr[c] * u1 - di[c] * v1
-                li1[c] = cr[c] * v0 + ci[c] * u0 + dr[c] * v1 + di[c] * u1
+                sums[0, c] += u0 * x0 + v0 * y0
+                sums[1, c] += u0 * y0 - v0 * x0
+                sums[2, c] += u0 * x1 + v0 * y1
+                sums[3, c] += u0 * y1 - v0 * x1
+                sums[4, c] += u1 * x0 + v1 * y0
+                sums[5, c] += u1 * y0 - v1 * x0
+                sums[6, c] += u1 * x1 + v1 * y1
+                sums[7, c] += u1 * y1 - v1 * x1
+    for j in range(tile):
+        c = j % cols
+        for m in range(2):
+            for m2 in range(2):
+                acc_re[m, m2, c] += sums[4 * m + 2 * m2, j]
+                acc_im[m, m2, c] += sums[4 * m + 2 * m2 + 1, j]
+    apply1_columns(pr, pi, cols, q, cre, cim)
+    apply1_columns(lr, li, cols, q, cre, cim)
 
 
 # ------------------------------------------------------------------------ kernels

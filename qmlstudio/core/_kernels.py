@@ -15,8 +15,9 @@ A gate is described by
   as diagonal blocks); basis states in no block are left alone;
 * coefficients ``(a, b, c, d)`` of each block, ``[v0, v1] ← [[a, b], [c, d]] [v0, v1]``,
   split into real and imaginary parts: ``(blocks, 4)`` for one matrix for every column
-  (``*_uniform``) or ``(blocks, 4, columns)`` for one per column (``*_columns``).
-  One-qubit gates (``*1_*``: the most common) take their single block, ``(4,)`` or
+  or ``(blocks, 4, columns)`` for one per column (:func:`apply_gate` and
+  :func:`backward_gate` are compiled for each). One-qubit gates, the most common, have
+  their own loops (``*1_uniform``, ``*1_columns``), given their single block, ``(4,)`` or
   ``(4, columns)``, and the qubit.
 
 Rows that differ only in the bits below the lowest target are contiguous: the loops run
@@ -26,9 +27,9 @@ two halves of each block of ``2**(q+1)`` rows).
 The adjoint pass (``backward*``) keeps ψ and λ side by side and first adds
 ``conj(λ_m) ψ_m2`` (rows ``base|offsets[m]`` and ``base|offsets[m2]``; for the pairs where
 ``need[m, m2]``, every pair for one-qubit gates) to ``acc[m, m2]``: one sum over
-everything (``*_uniform``) or one per column (``*_columns``: for gates whose angles depend
-on the sample, and for per-sample gradients); then it applies the given coefficients (the
-gate's inverse) to both, in the same pass.
+everything (``acc`` of ``(d, d)``) or one per column (``(d, d, columns)``: for gates whose
+angles depend on the sample, and for per-sample gradients); then it applies the given
+coefficients (the gate's inverse) to both, in the same pass.
 
 Compiled with ``cache=True`` (the machine code is kept beside this file) and ``nogil``, so
 threads (the GUI's, or :class:`~qmlstudio.core.statevector.StatevectorProgram`'s own)
@@ -39,16 +40,15 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import overload
 
 __all__ = [
     "apply1_columns",
     "apply1_uniform",
-    "apply_columns",
-    "apply_uniform",
+    "apply_gate",
     "backward1_columns",
     "backward1_uniform",
-    "backward_columns",
-    "backward_uniform",
+    "backward_gate",
     "warm_up",
     "weighted_norms",
 ]
@@ -95,7 +95,7 @@ def _mix_columns(r0, m0, r1, m1, cre, cim, j, cols):  # type: ignore[no-untyped-
 
 
 @numba.njit(**_INLINE)
-def _apply_run_uniform(R, I, row, t0, offsets, blocks, cre, cim):  # type: ignore[no-untyped-def]
+def _apply_run_uniform(R, I, row, t0, offsets, blocks, cre, cim, cols):  # type: ignore[no-untyped-def]
     for j in range(blocks.shape[0]):
         a = row | (offsets[blocks[j, 0]] >> t0)
         b = row | (offsets[blocks[j, 1]] >> t0)
@@ -111,41 +111,45 @@ def _apply_run_columns(R, I, row, t0, offsets, blocks, cre, cim, cols):  # type:
 
 
 @numba.njit(**_INLINE)
-def _reduce_uniform(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
-    d = offsets.shape[0]
-    for m in range(d):
-        a = row | (offsets[m] >> t0)
-        ur, ui = LR[a], LI[a]
-        for m2 in range(d):
-            if not need[m, m2]:
-                continue
-            b = row | (offsets[m2] >> t0)
-            vr, vi = PR[b], PI[b]
-            sr = 0.0
-            si = 0.0
-            for c in range(ur.shape[0]):
-                sr += ur[c] * vr[c] + ui[c] * vi[c]
-                si += ur[c] * vi[c] - ui[c] * vr[c]
-            acc_re[m, m2] += sr
-            acc_im[m, m2] += si
+def _sum_total(ur, ui, vr, vi, acc_re, acc_im, m, m2, cols):  # type: ignore[no-untyped-def]
+    sr = 0.0
+    si = 0.0
+    for c in range(ur.shape[0]):
+        sr += ur[c] * vr[c] + ui[c] * vi[c]
+        si += ur[c] * vi[c] - ui[c] * vr[c]
+    acc_re[m, m2] += sr
+    acc_im[m, m2] += si
 
 
 @numba.njit(**_INLINE)
-def _reduce_columns(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im, cols):  # type: ignore[no-untyped-def]
+def _sum_columns(ur, ui, vr, vi, acc_re, acc_im, m, m2, cols):  # type: ignore[no-untyped-def]
+    sr, si = acc_re[m, m2], acc_im[m, m2]
+    for s in range(0, ur.shape[0], cols):
+        for c in range(cols):
+            sr[c] += ur[s + c] * vr[s + c] + ui[s + c] * vi[s + c]
+            si[c] += ur[s + c] * vi[s + c] - ui[s + c] * vr[s + c]
+
+
+def _sum(ur, ui, vr, vi, acc_re, acc_im, m, m2, cols):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Adds ``Σ conj(u) v`` over a run to ``acc[m, m2]``: :func:`_sum_total` or, for
+    accumulators with a column axis, :func:`_sum_columns` (picked at compile time)."""
+    raise NotImplementedError("compiled only")
+
+
+@overload(_sum, inline="always")
+def _sum_overload(ur, ui, vr, vi, acc_re, acc_im, m, m2, cols):  # type: ignore[no-untyped-def]
+    return (_sum_total if acc_re.ndim == 2 else _sum_columns).py_func
+
+
+@numba.njit(**_INLINE)
+def _reduce(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im, cols):  # type: ignore[no-untyped-def]
     d = offsets.shape[0]
     for m in range(d):
         a = row | (offsets[m] >> t0)
-        ur, ui = LR[a], LI[a]
         for m2 in range(d):
-            if not need[m, m2]:
-                continue
-            b = row | (offsets[m2] >> t0)
-            vr, vi = PR[b], PI[b]
-            sr, si = acc_re[m, m2], acc_im[m, m2]
-            for s in range(0, ur.shape[0], cols):
-                for c in range(cols):
-                    sr[c] += ur[s + c] * vr[s + c] + ui[s + c] * vi[s + c]
-                    si[c] += ur[s + c] * vi[s + c] - ui[s + c] * vr[s + c]
+            if need[m, m2]:
+                b = row | (offsets[m2] >> t0)
+                _sum(LR[a], LI[a], PR[b], PI[b], acc_re, acc_im, m, m2, cols)
 
 
 # ------------------------------------------------------- one-qubit gates (most of them)
@@ -286,29 +290,33 @@ def backward1_columns(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # typ
 
 
 # ------------------------------------------------------------------------ kernels
+def _apply_run(R, I, row, t0, offsets, blocks, cre, cim, cols):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """One run of a gate: :func:`_apply_run_uniform` or :func:`_apply_run_columns`, picked
+    at compile time by the coefficients' dimensions."""
+    raise NotImplementedError("compiled only")
+
+
+@overload(_apply_run, inline="always")
+def _apply_run_overload(R, I, row, t0, offsets, blocks, cre, cim, cols):  # type: ignore[no-untyped-def]
+    return (_apply_run_uniform if cre.ndim == 2 else _apply_run_columns).py_func
+
+
 @numba.njit(**_JIT)
-def apply_uniform(re, im, cols, targets, offsets, blocks, cre, cim):  # type: ignore[no-untyped-def]
-    """Applies a gate with one matrix for every column to the split state, in place."""
+def apply_gate(re, im, cols, targets, offsets, blocks, cre, cim):  # type: ignore[no-untyped-def]
+    """Applies a gate to the split state, in place: one matrix for every column
+    (coefficients ``(blocks, 4)``) or one per column (``(blocks, 4, cols)``)."""
     t0 = targets[0]
     R = re.reshape(-1, (1 << t0) * cols)
     I = im.reshape(-1, (1 << t0) * cols)
     for r in range(R.shape[0] >> targets.shape[0]):
-        _apply_run_uniform(R, I, _run_row(r, t0, targets), t0, offsets, blocks, cre, cim)
+        _apply_run(R, I, _run_row(r, t0, targets), t0, offsets, blocks, cre, cim, cols)
 
 
 @numba.njit(**_JIT)
-def apply_columns(re, im, cols, targets, offsets, blocks, cre, cim):  # type: ignore[no-untyped-def]
-    """Applies a gate with one matrix per column to the split state, in place."""
-    t0 = targets[0]
-    R = re.reshape(-1, (1 << t0) * cols)
-    I = im.reshape(-1, (1 << t0) * cols)
-    for r in range(R.shape[0] >> targets.shape[0]):
-        _apply_run_columns(R, I, _run_row(r, t0, targets), t0, offsets, blocks, cre, cim, cols)
-
-
-@numba.njit(**_JIT)
-def backward_uniform(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
-    """One adjoint step over a gate with one matrix for every column; sums ``acc (d, d)``."""
+def backward_gate(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """One adjoint step over a gate: sums into ``acc`` — ``(d, d)`` totals or
+    ``(d, d, cols)`` per column — then uncomputes it from ψ and λ. Coefficients as for
+    :func:`apply_gate`."""
     t0 = targets[0]
     run = (1 << t0) * cols
     PR, PI, LR, LI = pr.reshape(-1, run), pi.reshape(-1, run), lr.reshape(-1, run), li.reshape(-1, run)
@@ -316,24 +324,9 @@ def backward_uniform(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, n
     for r in range(PR.shape[0] >> targets.shape[0]):
         row = _run_row(r, t0, targets)
         if reduce:
-            _reduce_uniform(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im)
-        _apply_run_uniform(PR, PI, row, t0, offsets, blocks, cre, cim)
-        _apply_run_uniform(LR, LI, row, t0, offsets, blocks, cre, cim)
-
-
-@numba.njit(**_JIT)
-def backward_columns(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
-    """One adjoint step over a gate with one matrix per column; sums ``acc (d, d, cols)``."""
-    t0 = targets[0]
-    run = (1 << t0) * cols
-    PR, PI, LR, LI = pr.reshape(-1, run), pi.reshape(-1, run), lr.reshape(-1, run), li.reshape(-1, run)
-    reduce = need.any()
-    for r in range(PR.shape[0] >> targets.shape[0]):
-        row = _run_row(r, t0, targets)
-        if reduce:
-            _reduce_columns(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im, cols)
-        _apply_run_columns(PR, PI, row, t0, offsets, blocks, cre, cim, cols)
-        _apply_run_columns(LR, LI, row, t0, offsets, blocks, cre, cim, cols)
+            _reduce(PR, PI, LR, LI, row, t0, offsets, need, acc_re, acc_im, cols)
+        _apply_run(PR, PI, row, t0, offsets, blocks, cre, cim, cols)
+        _apply_run(LR, LI, row, t0, offsets, blocks, cre, cim, cols)
 
 
 @numba.njit(**_JIT)
@@ -361,12 +354,12 @@ def warm_up() -> None:
     need = np.zeros((4, 4), dtype=bool)
     apply1_uniform(state[0], state[1], cols, 0, one[0], one[0])
     apply1_columns(state[0], state[1], cols, 0, per_column[0], per_column[0])
-    apply_uniform(state[0], state[1], cols, targets, offsets, blocks, one, one)
-    apply_columns(state[0], state[1], cols, targets, offsets, blocks, per_column, per_column)
+    apply_gate(state[0], state[1], cols, targets, offsets, blocks, one, one)
+    apply_gate(state[0], state[1], cols, targets, offsets, blocks, per_column, per_column)
     backward1_uniform(*state, cols, 0, one[0], one[0], np.zeros((2, 2)), np.zeros((2, 2)))
     backward1_columns(*state, cols, 0, per_column[0], per_column[0], np.zeros((2, 2, cols)), np.zeros((2, 2, cols)))
-    backward_uniform(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
-    backward_columns(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
+    backward_gate(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
+    backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
     weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
 
 

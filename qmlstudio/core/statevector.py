@@ -435,7 +435,7 @@ def _apply(re: np.ndarray, im: np.ndarray, cols: int, op: _Op, cre: np.ndarray, 
     if op.qubit >= 0:
         (k.apply1_uniform if cre.ndim == 2 else k.apply1_columns)(re, im, cols, op.qubit, cre[0], cim[0])
     else:
-        (k.apply_uniform if cre.ndim == 2 else k.apply_columns)(re, im, cols, op.targets, op.offsets, op.blocks, cre, cim)
+        k.apply_gate(re, im, cols, op.targets, op.offsets, op.blocks, cre, cim)
 
 
 def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.ndarray, cim: np.ndarray, acc: tuple[np.ndarray, np.ndarray]) -> None:
@@ -445,8 +445,7 @@ def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.nd
     if op.qubit >= 0:
         (k.backward1_uniform if cre.ndim == 2 else k.backward1_columns)(*state, cols, op.qubit, cre[0], cim[0], *acc)
     else:
-        kernel = k.backward_uniform if cre.ndim == 2 else k.backward_columns
-        kernel(*state, cols, op.targets, op.offsets, op.blocks, cre, cim, op.need if op.has_weights else _NOTHING[op.need.shape], *acc)
+        k.backward_gate(*state, cols, op.targets, op.offsets, op.blocks, cre, cim, op.need if op.has_weights else _NOTHING[op.need.shape], *acc)
 
 
 _NOTHING = {(d, d): np.zeros((d, d), dtype=bool) for d in (2, 4, 8)}

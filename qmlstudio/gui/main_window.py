@@ -395,7 +395,8 @@ class MainWindow(QMainWindow):
         self._action("run.step", "St&ep", "Run one optimizer iteration and pause", "F10",
                      self.step_requested.emit, "step")
         self._action("run.compare", "&Compare with Classical Baselines",
-                     "Train scikit-learn baselines on the same split (not available yet)")
+                     "Show the run beside the classical baselines trained on the same split "
+                     "(logistic regression, MLP, RBF SVM)", "Ctrl+Shift+B", self.compare_baselines)
         self._action("run.ibmAccount", "&IBM Quantum Account…",
                      "Save, test or remove the IBM Quantum token (kept in the system keyring)", None,
                      self.ibm_account_dialog)
@@ -756,6 +757,13 @@ class MainWindow(QMainWindow):
         self.palette_widget.set_registry(self.registry)
         self._fill_insert_menus()
         self.editor.refresh_encoding()
+
+    def compare_baselines(self) -> None:
+        """Shows the training dock's quantum-vs-classical table (Run → Compare with Classical Baselines)."""
+        dock = self.docks["trainingDock"]
+        dock.show()
+        dock.raise_()
+        self.statusBar().showMessage(self.training_dock.show_baselines(), 8000)
 
     def open_docs(self) -> None:
         url = docs_location()

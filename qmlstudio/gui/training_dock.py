@@ -64,6 +64,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QStyle,
@@ -1012,6 +1013,26 @@ class TrainingDock(QWidget):
     def shown_run_ids(self) -> list[str]:
         """The runs the plots show now."""
         return [curves.run_id for curves in self._shown]
+
+    def show_baselines(self) -> str:
+        """Brings the quantum-vs-classical table into view (the latest run's, when no run is
+        shown) and says what it compares, or how to get a comparison."""
+        if not self._shown and self.runs_model.rowCount() > 0:
+            last = self.runs_model.run_id(self.runs_model.rowCount() - 1)
+            if last is not None:
+                self.select_runs([last])
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            area.ensureWidgetVisible(self.baselines_table)
+        self.baselines_table.setFocus(Qt.FocusReason.OtherFocusReason)
+        baselines = self._shown[0].baselines if self._shown else {}
+        if not baselines:
+            return ("No classical baselines yet: every training run fits logistic regression, a small MLP "
+                    "and an RBF SVM on the same split and shows them here (press Train)")
+        best = max(baselines.items(), key=lambda item: item[1].get("test_accuracy") or float("-inf"))
+        return f"Quantum model beside {len(baselines)} classical baselines on the same split (best: {best[0]})"
 
     def export_run_csv(self, run_id: str, path: str | Path) -> Path:
         """Writes a run's metrics as CSV (one row per iteration)."""

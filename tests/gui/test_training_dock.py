@@ -469,3 +469,39 @@ def test_evaluate_on_another_backend_keeps_the_accuracy_with_the_run(qtbot, dock
         dock.evaluate_on(run.id, "aer-shots,shots=2000,seed=3")
     assert [e["backend"] for e in run.evaluations] == ["aer-statevector", "aer-shots"]
     assert "aer-shots" in dock.evaluations_label.text() and dock.evaluations_label.isVisible()
+
+
+def test_compare_with_classical_baselines_shows_the_table_or_says_how_to_get_one(qtbot, tmp_path: Path, registry: Any) -> None:
+    from qmlstudio.gui.main_window import MainWindow
+
+    window = MainWindow(demo_project(tmp_path, epochs=2, baselines=True), registry=registry)
+    window.close_without_asking = True
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    action = window.named_actions["run.compare"]
+    assert action.isEnabled() and action.shortcut().toString() == "Ctrl+Shift+B"
+    training, dataset = window.docks["trainingDock"], window.docks["datasetDock"]
+    dataset.raise_()  # the training dock hidden behind its tab
+    qtbot.waitUntil(lambda: training.visibleRegion().isEmpty())
+
+    action.trigger()
+
+    qtbot.waitUntil(lambda: not training.visibleRegion().isEmpty())
+    assert dataset.visibleRegion().isEmpty()
+    assert "No classical baselines yet" in window.statusBar().currentMessage()
+
+    dock = window.training_dock
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000):
+        window.named_actions["run.train"].trigger()
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+    dataset.raise_()
+    qtbot.waitUntil(lambda: training.visibleRegion().isEmpty())
+    dock.select_runs([])
+
+    action.trigger()
+
+    qtbot.waitUntil(lambda: not dock.baselines_table.visibleRegion().isEmpty())
+    assert "beside 3 classical baselines on the same split" in window.statusBar().currentMessage()
+    assert dock.baselines_table.rowCount() == 4
+    dock.shutdown()

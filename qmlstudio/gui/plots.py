@@ -473,6 +473,7 @@ class PlotPanel(QFrame):
         header = QHBoxLayout()
         header.setContentsMargins(10, 6, 4, 0)
         header.addWidget(self.title)
+        header.addSpacing(8)  # a gap between title and value even when the card is narrow
         header.addStretch(1)
         header.addWidget(self.value)
         header.addWidget(self.export_button)
@@ -597,6 +598,7 @@ class CurvesPanel(PlotPanel):
         self._drawn: dict[tuple[str, str], tuple[int, int]] = {}
         self.runs: list[RunCurves] = []
         self.reference_lines: list[pg.InfiniteLine] = []
+        self.reference_text = ""  # after the value in the header, e.g. the best baseline
         self.value_metric = specs[0].metric if specs else ""
         self.value_format = "{:.4g}"
         #: shown when the runs have no point of this plot's metrics (a kernel model's loss)
@@ -713,20 +715,24 @@ class CurvesPanel(PlotPanel):
             self.value.setText("" if not self.runs else f"{len(self.runs)} runs")
             return
         last = self.runs[0].last(self.value_metric)
-        self.value.setText("" if last is None else self.value_format.format(last))
+        self.value.setText(" · ".join(t for t in ("" if last is None else self.value_format.format(last), self.reference_text) if t))
 
-    def set_reference(self, lines: Iterable[tuple[float, str]]) -> None:
-        """Horizontal dashed reference lines (value, label), e.g. the best classical baseline."""
+    def set_reference(self, lines: Iterable[tuple[float, str, str]]) -> None:
+        """Horizontal dotted reference lines (value, label, tooltip), e.g. the best classical
+        baseline: the labels go in the header after the value, where they cover no curve."""
         for line in self.reference_lines:
             self.plot.removeItem(line)
-        self.reference_lines = []
-        for value, label in lines:
-            line = pg.InfiniteLine(
-                pos=value, angle=0, pen=pg.mkPen(BASELINE_COLOUR, width=1.2, style=Qt.PenStyle.DotLine),
-                label=label, labelOpts={"position": 0.03, "color": BASELINE_COLOUR, "anchors": [(0, 0), (0, 0)]},
-            )
+        self.reference_lines, labels = [], []
+        pen = pg.mkPen(BASELINE_COLOUR, width=1.2, style=Qt.PenStyle.DotLine)
+        for value, label, tooltip in lines:
+            line = pg.InfiniteLine(pos=value, angle=0, pen=pen)
+            line.setToolTip(tooltip)
             self.plot.addItem(line, ignoreBounds=False)
             self.reference_lines.append(line)
+            labels.append(label)
+        self.reference_text = " · ".join(labels)
+        self.value.setToolTip("\n".join(line.toolTip() for line in self.reference_lines))
+        self._update_value()
 
 
 class WeightsPanel(PlotPanel):
@@ -1026,9 +1032,10 @@ class ConfusionPanel(PlotPanel):
                     self.plot.addItem(text)
                     self.texts.append(text)
             names = [n if len(n) <= 12 else n[:11] + "…" for n in setup.class_names]
-            ticks = [list(enumerate(names))]
-            self.plot.getAxis("bottom").setTicks(ticks)
-            self.plot.getAxis("left").setTicks(ticks)
+            # Under the columns, two-word names go on two lines so that neighbours do not overlap.
+            wrapped = [n.replace(" ", "\n", 1) if len(n) > 6 else n for n in names]
+            self.plot.getAxis("bottom").setTicks([list(enumerate(wrapped))])
+            self.plot.getAxis("left").setTicks([list(enumerate(names))])
             self.plot.setLabel("bottom", "predicted")
             self.plot.setLabel("left", "true")
             self.plot.setRange(xRange=(-0.5, k - 0.5), yRange=(-0.5, k - 0.5), padding=0.02)
@@ -1040,7 +1047,8 @@ class ConfusionPanel(PlotPanel):
         self.matrix = matrix
         total = int(matrix.sum())
         accuracy = float(np.trace(matrix)) / total if total else 0.0
-        self.value.setText(f"{frame.split} accuracy {accuracy:.1%} · n={total}")
+        self.value.setText(f"{frame.split} {accuracy:.1%} · n={total}")
+        self.value.setToolTip(f"Accuracy on the {frame.split} split: {accuracy:.1%} of {total} samples")
 
     def _show_parity(self, frame: Any, setup: Any) -> None:
         self.image.clear()

@@ -1520,7 +1520,9 @@ class TrainingDock(QWidget):
         scored = [(s.get("test_accuracy"), n) for n, s in baselines.items() if s.get("test_accuracy") is not None]
         if scored and len(runs) == 1:
             value, name = max(scored)
-            self.accuracy_plot.set_reference([(float(value), f"best baseline: {name} {value:.3f}")])
+            self.accuracy_plot.set_reference(
+                [(float(value), f"baseline {value:.3f}", f"Best classical baseline on the same split: {name}, test {value:.3f}")]
+            )
         else:
             self.accuracy_plot.set_reference([])
 

@@ -175,6 +175,9 @@ def test_a_completed_run_shows_the_confusion_matrix_and_the_baselines(qtbot, tmp
         # The best baseline is a reference line on the accuracy plot.
         best = max(s["test_accuracy"] for s in record.baselines.values())
         assert [line.value() for line in dock.accuracy_plot.reference_lines] == [pytest.approx(best)]
+        best_name = max(record.baselines, key=lambda name: record.baselines[name]["test_accuracy"])
+        assert dock.accuracy_plot.value.text().endswith(f" · baseline {best:.3f}")
+        assert best_name in dock.accuracy_plot.reference_lines[0].toolTip()
     finally:
         dock.shutdown()
 

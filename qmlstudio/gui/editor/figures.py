@@ -99,6 +99,11 @@ class CircuitFigures(QFrame):
             self.names[key] = name
         layout.addStretch(1)
         self.values["weights"].setToolTip("Trainable weights θ: one past the highest θ index in use")
+        for key in ("gates", "depth", "inputs"):  # the encoding block is drawn, but it is not the user's circuit
+            self.values[key].setToolTip("Of the circuit after the encoding block (the encoding adds its own gates "
+                                        "and reads the dataset's features)")
+        self.values["inputs"].setToolTip("Data inputs x[j] read by gates of the circuit itself (re-uploading); the "
+                                         "encoding block reads the dataset's features on its own")
         self.values["transpiled"].setToolTip("Depth after the selected backend's transpiler")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)

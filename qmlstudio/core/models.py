@@ -243,8 +243,10 @@ class ExactEvaluator:
     gradient_method = "adjoint"
     exact = True
 
-    def __init__(self, design: CircuitDesign, observables: np.ndarray, cache_bytes: int = 64 << 20) -> None:
-        self.program = StatevectorProgram(design, cache_bytes=cache_bytes)
+    def __init__(self, design: CircuitDesign, observables: np.ndarray, cache_bytes: int = 64 << 20,
+                 checkpoint: Callable[[], Any] | None = None) -> None:
+        # checkpoint: called between the parts of large batches (pause and stop mid-call)
+        self.program = StatevectorProgram(design, cache_bytes=cache_bytes, checkpoint=checkpoint)
         self.observables = observables
         self.shots_used = 0
 

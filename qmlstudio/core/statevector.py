@@ -484,12 +484,17 @@ class StatevectorProgram:
     ``threads`` > 1 simulates the parts of large batches (``batch × 2**n`` ≥ 65536) that
     many at a time.
 
+    ``checkpoint``, when given, is called before each part of the batch is simulated (a
+    fraction of a second of work at most on large circuits): it may block (a paused run) or
+    raise to abandon the call (a stopped one), so that long calls answer at once.
+
     Memory: the final states of the batch (``batch × 2**n`` complex numbers), kept for the
     gradient, and about two more per part being simulated, whatever the number of gates.
     The program is a snapshot: compile a new one when the design changes.
     """
 
-    def __init__(self, design: CircuitDesign, cache_bytes: int = 0, threads: int = 1) -> None:
+    def __init__(self, design: CircuitDesign, cache_bytes: int = 0, threads: int = 1,
+                 checkpoint: Callable[[], Any] | None = None) -> None:
         design.validate()
         self.num_qubits = design.num_qubits
         self.dim = 2**self.num_qubits
@@ -522,6 +527,7 @@ class StatevectorProgram:
         self.cache_bytes = int(cache_bytes)
         self.cache_hits = 0
         self.threads = max(1, int(threads))
+        self.checkpoint = checkpoint
         self._cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -583,7 +589,15 @@ class StatevectorProgram:
 
     def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         """``fn`` over the parts of a batch, ``threads`` at a time (the kernels release
-        the GIL)."""
+        the GIL), each after the :attr:`checkpoint`."""
+        checkpoint = self.checkpoint
+        if checkpoint is not None:
+            inner = fn
+
+            def fn(item: Any) -> Any:
+                checkpoint()
+                return inner(item)
+
         if len(items) == 1 or self.threads == 1:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self.threads, len(items)), thread_name_prefix="statevector") as pool:

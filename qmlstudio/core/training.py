@@ -247,7 +247,8 @@ class TrainingRun:
             self.options.gradient == "auto" and (backend is None or getattr(backend, "exact", False))
         )
         if use_exact:
-            self.evaluator: Any = ExactEvaluator(model.design, observables)
+            # Pause and Stop act between the parts of a batch, not only between iterations.
+            self.evaluator: Any = ExactEvaluator(model.design, observables, checkpoint=self.controls.check)
         else:
             if backend is None:
                 raise TrainingError("parameter-shift gradients need a backend")

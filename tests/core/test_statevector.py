@@ -487,3 +487,36 @@ def test_angles_close_to_pi_and_large_values_stay_exact():
     program = StatevectorProgram(design)
     weights = np.array([math.pi, 1e6])
     np.testing.assert_allclose(program.states(weights)[0], qiskit_state(design, weights, np.zeros(0)), atol=1e-9)
+
+
+def test_the_checkpoint_runs_before_every_part_and_can_abandon_a_call(monkeypatch):
+    """Long calls can be paused or stopped between the parts of the batch."""
+    monkeypatch.setattr(sv, "_PART_BYTES", 32 * 2**6 * 8)  # parts of 8 samples at 6 qubits
+    design = hardware_efficient(6, 2)
+    rng = np.random.default_rng(12)
+    weights, inputs = rng.uniform(-1, 1, design.num_weights), rng.uniform(-1, 1, (64, 6))
+    observables, upstream = z_diagonal(6, [0]), rng.normal(size=(64, 1))
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def checkpoint() -> None:
+        calls.append(len(calls))
+        if stop_at is not None and len(calls) == stop_at:
+            raise Stop
+
+    stop_at = None
+    program = StatevectorProgram(design, checkpoint=checkpoint)
+    expected = StatevectorProgram(design).vjp(weights, inputs, observables, upstream)
+    got = program.vjp(weights, inputs, observables, upstream)
+    assert len(calls) == 16  # 8 parts forward, 8 backward
+    np.testing.assert_allclose(got[1], expected[1], atol=1e-12)
+    calls.clear()
+    stop_at = 3
+    with pytest.raises(Stop):
+        program.vjp(weights, inputs, observables, upstream)
+    assert len(calls) == 3  # nothing simulated after the checkpoint said stop
+    stop_at = None
+    got = program.vjp(weights, inputs, observables, upstream)  # an abandoned call leaves nothing behind
+    np.testing.assert_allclose(got[1], expected[1], atol=1e-12)

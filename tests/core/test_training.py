@@ -125,6 +125,45 @@ def test_cancel_from_another_thread_stops_within_a_second(registry):
     assert record.baselines == {}  # a stopped run does not spend time on baselines
 
 
+def test_pause_and_stop_reach_inside_a_long_simulation(registry, monkeypatch):
+    """A step on a big circuit takes seconds: Pause and Stop act between the parts of its
+    batch, not only between iterations."""
+    from qmlstudio.core import statevector
+    from qmlstudio.core.training import Cancelled
+
+    monkeypatch.setattr(statevector, "_PART_BYTES", 1)  # one sample per part
+    controls = Controls()
+    run = build_run(make_project(registry), registry, controls=controls)
+    weights = run.initial_parameters()[: run.model.num_weights]
+    expected = run.evaluator.values(weights, run.train_inputs)
+    outcome: dict = {}
+
+    def evaluate() -> None:
+        try:
+            outcome["values"] = run.evaluator.values(weights, run.train_inputs)
+        except Cancelled:
+            outcome["cancelled"] = True
+
+    controls.pause()
+    thread = threading.Thread(target=evaluate, daemon=True)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive() and not outcome  # held at a checkpoint, mid-call
+    controls.resume()
+    thread.join(5)
+    assert not thread.is_alive()
+    np.testing.assert_allclose(outcome["values"], expected)
+
+    outcome.clear()
+    controls.pause()
+    thread = threading.Thread(target=evaluate, daemon=True)
+    thread.start()
+    thread.join(0.3)
+    controls.cancel()
+    thread.join(5)
+    assert not thread.is_alive() and outcome == {"cancelled": True}
+
+
 def settled(collector: Collector, quiet: float = 0.4, limit: float = 10.0) -> int:
     """The number of reports once none has come for ``quiet`` seconds."""
     deadline = time.monotonic() + limit

@@ -370,19 +370,45 @@ def _block_values(blocks: np.ndarray, entries: dict[tuple[int, int], Any], ident
     return out
 
 
-def _dagger(coefficients: np.ndarray) -> np.ndarray:
-    """The blocks of U† from those of U: (a, b, c, d) → (ā, c̄, b̄, d̄)."""
-    return np.conj(coefficients[:, [0, 2, 1, 3]])
-
-
-def _split(coefficients: np.ndarray, part: slice | None = None, columns: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Real and imaginary parts, contiguous, for the kernels: the columns of ``part`` of
-    per-sample coefficients, or, with ``columns``, one-matrix coefficients repeated."""
-    if coefficients.ndim == 3 and part is not None:
-        coefficients = coefficients[..., part]
-    elif coefficients.ndim == 2 and columns:
-        coefficients = np.broadcast_to(coefficients[..., None], coefficients.shape + (columns,))
+def _split(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Real and imaginary parts, contiguous, for the kernels."""
     return np.ascontiguousarray(coefficients.real), np.ascontiguousarray(coefficients.imag)
+
+
+def _dagger(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks of U† from those of U, split: (a, b, c, d) → (ā, c̄, b̄, d̄)."""
+    return np.ascontiguousarray(split[0][:, [0, 2, 1, 3]]), np.ascontiguousarray(-split[1][:, [0, 2, 1, 3]])
+
+
+def _repeated(split: tuple[np.ndarray, np.ndarray], columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-matrix coefficients repeated for each of ``columns`` columns."""
+    return tuple(np.ascontiguousarray(np.broadcast_to(a[..., None], a.shape + (columns,))) for a in split)  # type: ignore[return-value]
+
+
+class _Step:
+    """A body gate's coefficients for one call (the whole batch), split for the kernels
+    once, and its angles."""
+
+    def __init__(self, coefficients: np.ndarray, values: list[Any]) -> None:
+        self.forward = _split(coefficients)
+        self.values = values
+        self.per_sample = coefficients.ndim == 3
+        self._inverse: tuple[np.ndarray, np.ndarray] | None = None  # one matrix's: tiny, kept once made
+
+    def columns(self, part: slice) -> tuple[np.ndarray, np.ndarray]:
+        """The gate's coefficients for the columns of ``part``."""
+        if not self.per_sample:
+            return self.forward
+        return np.ascontiguousarray(self.forward[0][..., part]), np.ascontiguousarray(self.forward[1][..., part])
+
+    def inverse(self, part: slice, repeat: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The inverse's coefficients for the columns of ``part`` (with ``repeat``, one
+        matrix repeated for each of that many columns)."""
+        if self.per_sample:  # made per part: a copy for the whole batch would stay with the tape
+            return _dagger(self.columns(part))
+        if self._inverse is None:  # parts on other threads may make it too: the same arrays
+            self._inverse = _dagger(self.forward)
+        return _repeated(self._inverse, repeat) if repeat else self._inverse
 
 
 def _compile_gate(gate: Gate) -> _Op:
@@ -401,8 +427,8 @@ def _compile_gate(gate: Gate) -> _Op:
             parts.append((i, dfn))
             per_sample_derivatives |= dvaries
         derivatives.append(tuple(parts))
-    need = np.zeros((d, d), dtype=bool)
-    if gate.params:
+    need = np.zeros((d, d), dtype=bool)  # stays empty for a gate without weights: nothing to sum
+    if any(derivatives):
         rng = np.random.default_rng(11)
         for _ in range(3):
             for generator in gate_generators(name, list(rng.uniform(0.3, 2.8, len(gate.params)))):
@@ -445,10 +471,7 @@ def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.nd
     if op.qubit >= 0:
         (k.backward1_uniform if cre.ndim == 2 else k.backward1_columns)(*state, cols, op.qubit, cre[0], cim[0], *acc)
     else:
-        k.backward_gate(*state, cols, op.targets, op.offsets, op.blocks, cre, cim, op.need if op.has_weights else _NOTHING[op.need.shape], *acc)
-
-
-_NOTHING = {(d, d): np.zeros((d, d), dtype=bool) for d in (2, 4, 8)}
+        k.backward_gate(*state, cols, op.targets, op.offsets, op.blocks, cre, cim, op.need, *acc)
 
 
 @dataclass
@@ -616,7 +639,7 @@ class StatevectorProgram:
         state = self._product_state(w, wl, x, xt, cols)
         re, im = np.ascontiguousarray(state.real).reshape(-1), np.ascontiguousarray(state.imag).reshape(-1)
         for op in self.entangling_prefix:
-            _apply(re, im, cols, op, *_split(op.coefficients(w, wl, x, xt)[0]))
+            _apply(re, im, cols, op, *_split(op.coefficients(w, wl, x, xt)[0]))  # once per part: no tape
         if key is not None and 2 * re.nbytes <= self.cache_bytes:
             with self._cache_lock:
                 self._cache[key] = (re.copy(), im.copy())
@@ -638,20 +661,20 @@ class StatevectorProgram:
             state = (v[:, None, :] * state[None, :, :]).reshape(-1, batch)
         return np.array(state, dtype=complex, order="C")
 
-    def _tape(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> list[tuple[np.ndarray, list[Any]]]:
+    def _tape(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> list[_Step]:
         """Every body gate's coefficients and angles for the whole batch, computed once."""
-        return [op.coefficients(w, wl, x, xt) for op in self.body]
+        return [_Step(*op.coefficients(w, wl, x, xt)) for op in self.body]
 
-    def _forward(self, w: np.ndarray, wl: list, x: np.ndarray, tape: list[tuple[np.ndarray, list[Any]]], columns: slice) -> _Part:
+    def _forward(self, w: np.ndarray, wl: list, x: np.ndarray, tape: list[_Step], columns: slice) -> _Part:
         xp = x[columns]
         xt = np.ascontiguousarray(xp.T)
         cols = len(xp)
         re, im = self._prefix_state(w, wl, xp, xt, cols)
-        for op, (coefficients, _) in zip(self.body, tape):
-            _apply(re, im, cols, op, *_split(coefficients, columns))
+        for op, step in zip(self.body, tape):
+            _apply(re, im, cols, op, *step.columns(columns))
         return _Part(columns, xp, xt, re, im)
 
-    def _backward(self, part: _Part, m_diag: np.ndarray, tape: list[tuple[np.ndarray, list[Any]]], w: np.ndarray, wl: list, per_sample: bool = False) -> np.ndarray:
+    def _backward(self, part: _Part, m_diag: np.ndarray, tape: list[_Step], w: np.ndarray, wl: list, per_sample: bool = False) -> np.ndarray:
         """Gradient of ``Σ_b ⟨ψ_b|M_b|ψ_b⟩``, ``M_b = diag(m_diag[:, b])``: ``(num_weights,)``,
         or per sample ``(columns, num_weights)`` with ``per_sample``.
 
@@ -666,16 +689,15 @@ class StatevectorProgram:
         m_flat = np.ascontiguousarray(np.broadcast_to(m_diag, (self.dim, cols))).reshape(-1)
         state = (part.re.copy(), part.im.copy(), part.re * m_flat, part.im * m_flat)
         for position in range(len(self.body) - 1, -1, -1):
-            op = self.body[position]
-            coefficients, values = tape[position]
-            columns = per_sample or op.per_sample_derivatives or coefficients.ndim == 3
-            cre, cim = _split(_dagger(coefficients), part.columns, cols if columns else 0)
+            op, step = self.body[position], tape[position]
+            columns = per_sample or op.per_sample_derivatives or step.per_sample
+            cre, cim = step.inverse(part.columns, cols if columns and not step.per_sample else 0)
             d = len(op.offsets)
             shape = (d, d, cols) if columns else (d, d)
             acc = (np.zeros(shape), np.zeros(shape))
             _backward_step(state, cols, op, cre, cim, acc)
             if op.has_weights:
-                self._add_gradient(op, values, acc[0] + 1j * acc[1], grad, part, w, wl)
+                self._add_gradient(op, step.values, acc[0] + 1j * acc[1], grad, part, w, wl)
         return grad
 
     @staticmethod
@@ -702,7 +724,7 @@ class StatevectorProgram:
                 else:
                     grad[weight] += np.sum(term)
 
-    def _run(self, weights: Any, inputs: Any) -> tuple[list[_Part], list[tuple[np.ndarray, list[Any]]], np.ndarray, list, int, int]:
+    def _run(self, weights: Any, inputs: Any) -> tuple[list[_Part], list[_Step], np.ndarray, list, int, int]:
         w, wl, x, batch, sim_batch = self._arguments(weights, inputs)
         tape = self._tape(w, wl, x, np.ascontiguousarray(x.T))
         parts = self._map(lambda columns: self._forward(w, wl, x, tape, columns), self._parts(sim_batch))

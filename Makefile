@@ -57,7 +57,7 @@ $(STAMP): pyproject.toml | $(VPY)
 	    || { echo "Retrying without build isolation (offline? using the setuptools in $(VENV))" >&2; \
 	         $(VPY) -m pip install --disable-pip-version-check -q --no-build-isolation -e ".[$(EXTRAS)]"; }
 	@echo "Compiling the simulator's loops (once, a few seconds)"
-	@$(VPY) -m qmlstudio.core._kernels
+	@$(VPY) -m qmlstudio.core._loops
 	@touch $@
 
 install: $(STAMP)

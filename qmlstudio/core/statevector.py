@@ -16,12 +16,12 @@ once and then simulates a whole batch of samples per call:
 
 How it is fast:
 
-* the gate loops are compiled (:mod:`qmlstudio.core._kernels`, with Numba): states are
+* the gate loops are compiled (:mod:`qmlstudio.core._loops`, with Numba): states are
   kept as separate real and imaginary arrays with the batch as the last (contiguous)
   axis, so that each gate is one SIMD pass over the batch whatever its qubits;
 * the batch is simulated in parts whose states fit in the last-level cache (8 samples at
   16 qubits, the whole batch up to 13), and with ``threads`` > 1 several parts at once
-  (the kernels release the GIL);
+  (the compiled loops release the GIL);
 * a gate whose angles are the same for every sample uses one matrix; a gate whose angles
   depend on the data uses one matrix per sample;
 * every gate of :data:`~qmlstudio.core.circuit.GATES` is a set of 2×2 blocks in its own
@@ -287,18 +287,18 @@ _THREADS_MIN_SIZE = 1 << 16
 
 AngleFn = Callable[[np.ndarray, list, np.ndarray, np.ndarray], Any]
 
-_KERNELS: Any = None
+_LOOPS: Any = None
 
 
-def _kernels() -> Any:
-    """The compiled loops (:mod:`qmlstudio.core._kernels`), imported on first use: Numba
+def _loops() -> Any:
+    """The compiled loops (:mod:`qmlstudio.core._loops`), imported on first use: Numba
     takes a moment to start, which a program that never simulates should not pay."""
-    global _KERNELS
-    if _KERNELS is None:
-        from qmlstudio.core import _kernels
+    global _LOOPS
+    if _LOOPS is None:
+        from qmlstudio.core import _loops
 
-        _KERNELS = _kernels
-    return _KERNELS
+        _LOOPS = _loops
+    return _LOOPS
 
 
 def _compile_angle(angle: Angle) -> tuple[AngleFn, bool]:
@@ -320,7 +320,7 @@ def _compile_angle(angle: Angle) -> tuple[AngleFn, bool]:
 
 
 def _kernel_blocks(name: str) -> list[tuple[int, int]]:
-    """The gate as 2×2 blocks ``(m0, m1)`` for the kernels: its own 2×2 blocks, then its
+    """The gate as 2×2 blocks ``(m0, m1)`` for the compiled loops: its own 2×2 blocks, then its
     phases paired up (a lone phase with a basis state that the gate leaves alone)."""
     blocks, _ = _STRUCTURE[name]
     pairs = [tuple(sorted(b)) for b in blocks if len(b) == 2]
@@ -334,7 +334,7 @@ def _kernel_blocks(name: str) -> list[tuple[int, int]]:
 
 @dataclass(eq=False)
 class _Op:
-    """One gate, compiled: where the kernels find its amplitudes, how to get its
+    """One gate, compiled: where the compiled loops find its amplitudes, how to get its
     coefficients and, for the gradient, its generators."""
 
     gate: Gate
@@ -371,7 +371,7 @@ def _block_values(blocks: np.ndarray, entries: dict[tuple[int, int], Any], ident
 
 
 def _split(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Real and imaginary parts, contiguous, for the kernels."""
+    """Real and imaginary parts, contiguous, for the compiled loops."""
     return np.ascontiguousarray(coefficients.real), np.ascontiguousarray(coefficients.imag)
 
 
@@ -386,8 +386,8 @@ def _repeated(split: tuple[np.ndarray, np.ndarray], columns: int) -> tuple[np.nd
 
 
 class _Step:
-    """A body gate's coefficients for one call (the whole batch), split for the kernels
-    once, and its angles."""
+    """A body gate's coefficients for one call (the whole batch), split once for the
+    compiled loops, and its angles."""
 
     def __init__(self, coefficients: np.ndarray, values: list[Any]) -> None:
         self.forward = _split(coefficients)
@@ -457,7 +457,7 @@ def _compile_gate(gate: Gate) -> _Op:
 
 def _apply(re: np.ndarray, im: np.ndarray, cols: int, op: _Op, cre: np.ndarray, cim: np.ndarray) -> None:
     """Applies a gate (its split coefficients for these columns) to a split state in place."""
-    k = _kernels()
+    k = _loops()
     if op.qubit >= 0:
         (k.apply1_uniform if cre.ndim == 2 else k.apply1_columns)(re, im, cols, op.qubit, cre[0], cim[0])
     else:
@@ -467,7 +467,7 @@ def _apply(re: np.ndarray, im: np.ndarray, cols: int, op: _Op, cre: np.ndarray, 
 def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.ndarray, cim: np.ndarray, acc: tuple[np.ndarray, np.ndarray]) -> None:
     """Adds the gate's ``Σ conj(λ_m) ψ_m2`` to ``acc`` (a total, or per column when the
     coefficients are per column), then uncomputes the gate from ψ and λ."""
-    k = _kernels()
+    k = _loops()
     if op.qubit >= 0:
         (k.backward1_uniform if cre.ndim == 2 else k.backward1_columns)(*state, cols, op.qubit, cre[0], cim[0], *acc)
     else:
@@ -611,8 +611,8 @@ class StatevectorProgram:
         return [slice(start, min(start + width, sim_batch)) for start in range(0, sim_batch, width)]
 
     def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """``fn`` over the parts of a batch, ``threads`` at a time (the kernels release
-        the GIL), each after the :attr:`checkpoint`."""
+        """``fn`` over the parts of a batch, ``threads`` at a time (the compiled loops
+        release the GIL), each after the :attr:`checkpoint`."""
         checkpoint = self.checkpoint
         if checkpoint is not None:
             inner = fn
@@ -735,7 +735,7 @@ class StatevectorProgram:
             values = np.concatenate([(p.re**2 + p.im**2).reshape(self.dim, p.width).T for p in parts])
         else:
             values = np.zeros((obs.shape[0], sum(p.width for p in parts)))
-            weighted_norms = _kernels().weighted_norms
+            weighted_norms = _loops().weighted_norms
             for p in parts:
                 for k, row in enumerate(obs):
                     weighted_norms(p.re, p.im, p.width, row, values[k, p.columns])

@@ -5,7 +5,7 @@ States and Z expectations are compared with qiskit's ``Statevector`` of the boun
 Random designs come from a seeded generator (the seed is in the test id, so a failure
 replays). The ``kernels`` fixture runs the main checks twice: as shipped (small batches in
 one part) and with the batch cut into parts of one column each, so that the compiled
-loops of :mod:`qmlstudio.core._kernels` run with one and with many columns.
+loops of :mod:`qmlstudio.core._loops` run with one and with many columns.
 """
 
 from __future__ import annotations

@@ -289,7 +289,7 @@ def backward1_columns(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # typ
     apply1_columns(lr, li, cols, q, cre, cim)
 
 
-# ------------------------------------------------------------------------ kernels
+# --------------------------------------------------------- gates of any size
 def _apply_run(R, I, row, t0, offsets, blocks, cre, cim, cols):  # type: ignore[no-untyped-def]  # pragma: no cover
     """One run of a gate: :func:`_apply_run_uniform` or :func:`_apply_run_columns`, picked
     at compile time by the coefficients' dimensions."""

@@ -1029,6 +1029,10 @@ class TrainingDock(QWidget):
         self.baselines_table.setFocus(Qt.FocusReason.OtherFocusReason)
         baselines = self._shown[0].baselines if self._shown else {}
         if not baselines:
+            if not self._project.model.options.get("baselines", True):
+                return 'Classical baselines are turned off in this project (model option "baselines": false)'
+            if self._shown:
+                return "This run has no classical baselines (a stopped run skips them): train again to get them"
             return ("No classical baselines yet: every training run fits logistic regression, a small MLP "
                     "and an RBF SVM on the same split and shows them here (press Train)")
         best = max(baselines.items(), key=lambda item: item[1].get("test_accuracy") or float("-inf"))

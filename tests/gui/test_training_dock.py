@@ -493,6 +493,12 @@ def test_compare_with_classical_baselines_shows_the_table_or_says_how_to_get_one
     qtbot.waitUntil(lambda: not training.visibleRegion().isEmpty())
     assert dataset.visibleRegion().isEmpty()
     assert "No classical baselines yet" in window.statusBar().currentMessage()
+    project = window.project
+    options = dict(project.model.options)
+    project.model = ModelChoice(project.model.kind, {**options, "baselines": False})
+    action.trigger()
+    assert "turned off in this project" in window.statusBar().currentMessage()
+    project.model = ModelChoice(project.model.kind, options)
 
     dock = window.training_dock
     with qtbot.waitSignal(dock.run_finished, timeout=30_000):

@@ -87,6 +87,8 @@ class PaletteList(QListWidget):
             self.setFlow(QListView.Flow.LeftToRight)
             self.setWrapping(True)
             self.setResizeMode(QListView.ResizeMode.Adjust)
+            # Static keeps the tiles in place, but QListView.setMovement also switches
+            # dragging off: it is switched on again below, after the view mode is set.
             self.setMovement(QListView.Movement.Static)
             self.setIconSize(QSize(44, 36))
             self.setGridSize(QSize(50, 42))
@@ -95,6 +97,7 @@ class PaletteList(QListWidget):
             self.setIconSize(QSize(34, 28))
             self.setSpacing(1)
             self.setUniformItemSizes(True)
+        self.setDragEnabled(True)
 
     def mimeTypes(self) -> list[str]:
         return [PALETTE_MIME]

@@ -1,17 +1,19 @@
-"""The gate palette (groups, plugin entries, search, drag data) and the inspector (qubits, angles, validation)."""
+"""The gate palette (groups, plugin entries, search, drag data, clicks) and the inspector (qubits, angles, validation)."""
 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QScrollArea
 
 from qmlstudio.core.circuit import GATE_GROUPS, GATES, CircuitDesign, Gate
 from qmlstudio.core.project import Project
 from qmlstudio.gui.editor import CircuitEditor, GatePalette, PaletteEntry, read_palette_mime
 from qmlstudio.gui.editor.palette import ENTRY_ROLE
 from qmlstudio.gui.inspector import Inspector
+from qmlstudio.gui.main_window import MainWindow
 
 
 # ------------------------------------------------------------------ palette
@@ -60,7 +62,8 @@ def test_the_search_field_filters_the_palette(palette: GatePalette, qtbot) -> No
     assert len(palette.entries(visible_only=True)) == len(palette.entries())
 
 
-def test_dragging_a_palette_item_carries_its_entry(palette: GatePalette) -> None:
+def test_a_palette_items_mime_data_carries_its_entry(palette: GatePalette) -> None:
+    """The data a drag carries (the drag itself, under the real mouse: test_palette_drag.py)."""
     item = palette.item_for("gate", "cry")
     assert item is not None
     mime = item.listWidget().mimeData([item])
@@ -69,18 +72,95 @@ def test_dragging_a_palette_item_carries_its_entry(palette: GatePalette) -> None
     assert read_palette_mime(template.listWidget().mimeData([template])) == PaletteEntry("template", "two-local")
 
 
-def test_double_clicking_a_palette_gate_appends_it(qtbot, registry) -> None:
-    project = Project.new("p", circuit=CircuitDesign(2, [Gate("h", (0,), (), 0)]))
-    editor = CircuitEditor(QUndoStack(), registry)
-    qtbot.addWidget(editor)
-    editor.set_project(project)
-    palette = GatePalette(registry)
-    qtbot.addWidget(palette)
-    palette.activated.connect(editor.activate)
-    palette.show()
-    item = palette.item_for("gate", "x")
-    item.listWidget().itemActivated.emit(item)
-    assert project.circuit.gates[-1] == Gate("x", (0,), (), 1)
+def click_entry(palette: GatePalette, kind: str, name: str, double: bool = False) -> None:
+    """A real (double-)click on the entry's tile in its section's viewport."""
+    item = palette.item_for(kind, name)
+    items = item.listWidget()
+    scroll = palette.findChild(QScrollArea, "paletteScroll")
+    centre = items.visualItemRect(item).center()
+    in_body = items.viewport().mapTo(scroll.widget(), centre)
+    scroll.ensureVisible(in_body.x(), in_body.y(), 10, 30)
+    left, none = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QTest.mouseClick(items.viewport(), left, none, centre)
+    if double:
+        # What a window system sends for the second click: a double-click press, then a release.
+        QTest.mouseDClick(items.viewport(), left, none, centre)
+        QTest.mouseRelease(items.viewport(), left, none, centre)
+
+
+def looks_selected(palette: GatePalette) -> list[PaletteEntry]:
+    return [item.data(ENTRY_ROLE) for _, items in palette.sections.values() for item in items.selectedItems()]
+
+
+def test_only_one_palette_entry_looks_selected_across_the_sections(palette: GatePalette) -> None:
+    click_entry(palette, "gate", "h")
+    assert looks_selected(palette) == [PaletteEntry("gate", "h")]
+    click_entry(palette, "gate", "cx")
+    assert looks_selected(palette) == [PaletteEntry("gate", "cx")]
+    click_entry(palette, "template", "two-local")
+    assert looks_selected(palette) == [PaletteEntry("template", "two-local")]
+    click_entry(palette, "encoding", "iqp")
+    assert looks_selected(palette) == [PaletteEntry("encoding", "iqp")]
+    click_entry(palette, "gate", "ry")
+    assert looks_selected(palette) == [PaletteEntry("gate", "ry")]
+    # No other section keeps a current item either (it would draw a focus frame).
+    current = [items for _, items in palette.sections.values() if items.currentItem() is not None]
+    assert current == [palette.item_for("gate", "ry").listWidget()]
+
+
+@pytest.fixture
+def wide_window(qtbot, registry):
+    """The main window on a 2-qubit circuit 40 columns long: its end is out of sight."""
+    project = Project.new("wide", circuit=CircuitDesign(2, [Gate("h", (c % 2,), (), c) for c in range(40)]))
+    project.mark_saved()
+    window = MainWindow(project, registry=registry)
+    window.close_without_asking = True
+    qtbot.addWidget(window)
+    window.resize(1100, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.canvas.horizontalScrollBar().setValue(0)
+    return window
+
+
+def visible_scene_rect(window: MainWindow) -> QRectF:
+    canvas = window.canvas
+    return canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+
+
+def test_double_clicking_a_palette_gate_appends_selects_and_scrolls_to_it(wide_window: MainWindow) -> None:
+    window = wide_window
+    design = window.project.circuit
+    assert design.num_columns == 40
+    end = window.editor.scene.layout.cell_rect(40, 0, 0)
+    assert not visible_scene_rect(window).contains(end), "the test needs the end of the circuit out of sight"
+
+    click_entry(window.palette_widget, "gate", "x", double=True)
+
+    # At the end of q0, whose last gate is in column 38.
+    assert design.gates[-1] == Gate("x", (0,), (), 39)
+    assert window.undo_stack.undoText() == "Add X"
+    assert window.editor.selected_indices() == [len(design.gates) - 1]
+    item = window.editor.scene.item_for(len(design.gates) - 1)
+    assert visible_scene_rect(window).contains(item.sceneBoundingRect())
+
+
+def test_double_clicking_a_template_or_an_encoding_reveals_and_selects_it(wide_window: MainWindow) -> None:
+    window = wide_window
+    design = window.project.circuit
+    click_entry(window.palette_widget, "template", "two-local", double=True)
+    added = [i for i, g in enumerate(design.gates) if g.block == "two-local"]
+    assert added and min(design.gates[i].column for i in added) == 40
+    assert window.editor.selected_indices() == added
+    first = window.editor.scene.item_for(added[0])
+    assert visible_scene_rect(window).intersects(first.sceneBoundingRect())
+
+    window.canvas.horizontalScrollBar().setValue(window.canvas.horizontalScrollBar().maximum())
+    click_entry(window.palette_widget, "encoding", "iqp", double=True)
+    assert window.project.encoding.name == "iqp"
+    assert window.editor.scene.encoding_selected() and window.editor.selected_indices() == []
+    block = window.editor.scene.encoding_item.sceneBoundingRect()
+    assert visible_scene_rect(window).intersects(block)
 
 
 # ------------------------------------------------------------------ inspector

@@ -416,12 +416,31 @@ class CircuitEditor(QWidget):
         return True
 
     def activate(self, entry: PaletteEntry) -> bool:
-        """What double-clicking a palette entry does: append it, or make it the encoding."""
+        """What double-clicking a palette entry does: append it, or make it the encoding.
+
+        Then the canvas selects what was added (or the encoding block) and scrolls to it,
+        so that a gate appended beyond the visible columns is not added out of sight.
+        """
         if entry.kind == "gate":
-            return self.append_gate(entry.name)
-        if entry.kind == "template":
-            return self.insert_template(entry.name)
-        return self.set_encoding(entry.name)
+            done = self.append_gate(entry.name)
+        elif entry.kind == "template":
+            done = self.insert_template(entry.name)
+        else:
+            done = self.set_encoding(entry.name)
+            if done and self.scene.encoding_item is not None:
+                self.scene.clearSelection()
+                self.scene.encoding_item.setSelected(True)
+        if done:
+            self.reveal_selection()
+        return done
+
+    def reveal_selection(self) -> None:
+        """Scrolls the canvas so that the selected gates (or encoding block) are in view."""
+        rect = QRectF()
+        for item in self.scene.selectedItems():
+            rect = rect.united(item.sceneBoundingRect())
+        if not rect.isNull():
+            self.canvas.ensureVisible(rect, 24, 24)
 
     # --------------------------------------------------------------- drops
     def _where(self, pos: QPointF) -> tuple[int, int, bool]:

@@ -196,6 +196,7 @@ class GatePalette(QWidget):
         items.setObjectName("paletteList")
         items.setAccessibleName(GROUP_TITLES[group])
         items.itemActivated.connect(lambda item: self.activated.emit(item.data(ENTRY_ROLE)))
+        items.itemSelectionChanged.connect(lambda items=items: self._keep_one_selected(items))
         self._body_layout.addWidget(label)
         self._body_layout.addWidget(items)
         self.sections[group] = (label, items)
@@ -214,6 +215,15 @@ class GatePalette(QWidget):
                 item.setToolTip(spec_tooltip(spec, kind))
                 items.addItem(item)
         self.filter(self.search.text())
+
+    def _keep_one_selected(self, chosen: PaletteList) -> None:
+        """The palette is one list to the user: selecting in one section clears the others."""
+        if not chosen.selectedItems():
+            return
+        for _, items in self.sections.values():
+            if items is not chosen and (items.selectedItems() or items.currentItem() is not None):
+                items.clearSelection()
+                items.setCurrentItem(None)
 
     # --------------------------------------------------------------- queries
     def item_for(self, kind: str, name: str) -> QListWidgetItem | None:

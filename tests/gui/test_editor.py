@@ -1,7 +1,10 @@
 """The drag-and-drop ansatz editor, driven through its real widgets.
 
-Drops are real ``QDragEnterEvent`` / ``QDragMoveEvent`` / ``QDropEvent`` sent to the canvas's
-viewport with the palette's mime data; moves and handle drags are ``QTest`` mouse events;
+The ``test_drop_handler_*`` tests are unit tests of the canvas's drop handling: they build
+the palette's mime data by hand and send ``QDragEnterEvent`` / ``QDragMoveEvent`` /
+``QDropEvent`` to the canvas's viewport. They are not drag tests: no mouse is pressed on the
+palette and Qt starts no drag. The drags from the palette under the real mouse are in
+``test_palette_drag.py``. Moves and handle drags on the canvas are ``QTest`` mouse events;
 edits are checked on the model (the project's ``CircuitDesign``), undo and redo against
 the design's exact ``to_dict()``.
 """
@@ -38,8 +41,11 @@ def view_point(editor: CircuitEditor, qubit: float, column: float) -> QPoint:
     return editor.canvas.mapFromScene(scene_point(editor, qubit, column))
 
 
-def send_drag(editor: CircuitEditor, mime: QMimeData, at: QPoint) -> QDropEvent:
-    """A whole drag and drop at ``at`` (viewport coordinates), as Qt delivers it; returns the drop event."""
+def send_drop_events(editor: CircuitEditor, mime: QMimeData, at: QPoint) -> QDropEvent:
+    """Drag-enter, drag-move and drop events with ``mime`` at ``at`` (viewport coordinates); the drop event.
+
+    Synthetic events for the drop handler's unit tests, not a drag: see test_palette_drag.py.
+    """
     viewport = editor.canvas.viewport()
     action = Qt.DropAction.CopyAction
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
@@ -53,7 +59,8 @@ def send_drag(editor: CircuitEditor, mime: QMimeData, at: QPoint) -> QDropEvent:
 
 
 def drop(editor: CircuitEditor, kind: str, name: str, qubit: float, column: float) -> bool:
-    return send_drag(editor, palette_mime(kind, name), view_point(editor, qubit, column)).isAccepted()
+    """Whether the canvas accepts synthetic drop events for the palette entry at that wire and column."""
+    return send_drop_events(editor, palette_mime(kind, name), view_point(editor, qubit, column)).isAccepted()
 
 
 def drag_with_mouse(editor: CircuitEditor, start: QPoint, end: QPoint) -> None:
@@ -95,8 +102,8 @@ def editor(qtbot, blank: Project, registry) -> CircuitEditor:
     return widget
 
 
-# ------------------------------------------------------------------ dropping
-def test_dropping_a_gate_on_a_wire_adds_it_at_that_qubit_and_column(editor: CircuitEditor) -> None:
+# ------------------------------------------------------------------ the drop handler (synthetic drop events)
+def test_drop_handler_adds_a_gate_at_the_qubit_and_column_dropped_on(editor: CircuitEditor) -> None:
     assert drop(editor, "gate", "h", qubit=1, column=2)
     assert editor.design.gates == (Gate("h", (1,), (), 2),)
     assert editor.undo_stack.undoText() == "Add H"
@@ -105,18 +112,18 @@ def test_dropping_a_gate_on_a_wire_adds_it_at_that_qubit_and_column(editor: Circ
     assert item.pos() == scene_point(editor, 1, 2)
 
 
-def test_a_dropped_rotation_gets_the_next_trainable_weight(editor: CircuitEditor) -> None:
+def test_drop_handler_gives_a_rotation_the_next_trainable_weight(editor: CircuitEditor) -> None:
     assert drop(editor, "gate", "ry", 0, 0)
     assert drop(editor, "gate", "rz", 2, 0)
     assert [g.params[0].text for g in editor.design.gates] == ["θ[0]", "θ[1]"]
 
 
-def test_a_two_qubit_gate_lands_on_the_wire_dropped_on_and_the_next(editor: CircuitEditor) -> None:
+def test_drop_handler_puts_a_two_qubit_gate_on_the_wire_dropped_on_and_the_next(editor: CircuitEditor) -> None:
     assert drop(editor, "gate", "cx", 1, 0)
     assert editor.design.gates == (Gate("cx", (1, 2), (), 0),)
 
 
-def test_the_drop_indicator_shows_where_the_gate_will_land(editor: CircuitEditor) -> None:
+def test_drop_handler_shows_the_drop_indicator_where_the_gate_will_land(editor: CircuitEditor) -> None:
     viewport = editor.canvas.viewport()
     mime = palette_mime("gate", "cx")
     at = view_point(editor, 0, 3)
@@ -131,19 +138,19 @@ def test_the_drop_indicator_shows_where_the_gate_will_land(editor: CircuitEditor
     assert editor.design.gates == ()  # nothing happens before the drop
 
 
-def test_mime_data_from_elsewhere_is_refused(editor: CircuitEditor) -> None:
+def test_drop_handler_refuses_mime_data_from_elsewhere(editor: CircuitEditor) -> None:
     junk = QMimeData()
     junk.setData(PALETTE_MIME, b"{not json")
-    assert not send_drag(editor, junk, view_point(editor, 0, 0)).isAccepted()
+    assert not send_drop_events(editor, junk, view_point(editor, 0, 0)).isAccepted()
     text = QMimeData()
     text.setText("h")
-    assert not send_drag(editor, text, view_point(editor, 0, 0)).isAccepted()
+    assert not send_drop_events(editor, text, view_point(editor, 0, 0)).isAccepted()
     unknown = palette_mime("gate", "warp-drive")
-    assert not send_drag(editor, unknown, view_point(editor, 0, 0)).isAccepted()
+    assert not send_drop_events(editor, unknown, view_point(editor, 0, 0)).isAccepted()
     assert editor.design.gates == () and editor.undo_stack.count() == 0
 
 
-def test_a_three_qubit_gate_on_a_two_qubit_circuit_is_refused_with_a_message(qtbot, registry) -> None:
+def test_drop_handler_refuses_a_three_qubit_gate_on_a_two_qubit_circuit_with_a_message(qtbot, registry) -> None:
     project = Project.new("two", circuit=CircuitDesign(2))
     stack = QUndoStack()
     widget = CircuitEditor(stack, registry)
@@ -231,7 +238,7 @@ def test_undo_and_redo_restore_the_exact_previous_design(editor: CircuitEditor, 
     assert editor.scene.layout.num_qubits == 4
 
 
-def test_a_template_insert_is_one_undo_step_and_a_block(editor: CircuitEditor, registry, blank: Project) -> None:
+def test_drop_handler_inserts_a_template_as_one_undo_step_and_a_block(editor: CircuitEditor, registry, blank: Project) -> None:
     assert drop(editor, "gate", "h", 0, 0)
     before = snapshot(editor)
     count = editor.undo_stack.count()
@@ -257,7 +264,7 @@ def test_a_template_insert_is_one_undo_step_and_a_block(editor: CircuitEditor, r
     assert snapshot(editor) == before
 
 
-def test_an_encoding_dropped_on_the_wires_is_a_data_layer_and_on_the_block_the_projects_encoding(
+def test_drop_handler_makes_an_encoding_a_data_layer_on_the_wires_and_the_projects_encoding_on_its_block(
         editor: CircuitEditor, blank: Project) -> None:
     original = blank.encoding
     assert drop(editor, "encoding", "dense-angle", 0, 1)
@@ -268,7 +275,7 @@ def test_an_encoding_dropped_on_the_wires_is_a_data_layer_and_on_the_block_the_p
     item = editor.scene.encoding_item
     assert item is not None and blank.encoding.name == "angle"
     at = editor.canvas.mapFromScene(item.rect.center())
-    assert send_drag(editor, palette_mime("encoding", "iqp"), at).isAccepted()
+    assert send_drop_events(editor, palette_mime("encoding", "iqp"), at).isAccepted()
     assert blank.encoding.name == "iqp"
     assert editor.undo_stack.undoText() == "Set encoding to IQP encoding"
     assert editor.scene.encoding_item.title == "IQP encoding"

@@ -135,7 +135,8 @@ def test_opened_and_saved_projects_appear_in_open_recent(window: MainWindow, tmp
     assert "No recent projects" in [a.text() for a in window.menus["recent"].actions()]
 
 
-def test_the_palette_and_canvas_drop_into_the_window_project(window: MainWindow, project) -> None:
+def test_drop_handler_edits_the_window_project(window: MainWindow, project) -> None:
+    """The editor's drop handler called directly (a real drag: test_palette_drag.py)."""
     from qmlstudio.gui.editor import PaletteEntry
 
     layout = window.editor.scene.layout

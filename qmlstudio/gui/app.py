@@ -68,6 +68,9 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
             error = str(exc)
     window = MainWindow(project if project is not None else new_project(), registry=registry)
     window.show()
+    from qmlstudio.gui.debug_geometry import report_geometry_if_asked
+
+    window.geometry_report = report_geometry_if_asked(window)  # scripts/gui-smoke.sh
     if error is not None:
         window.show_error("Cannot open project", error)
         window.statusBar().showMessage(f"Could not open {Path(project_path).name}; started a new project", 8000)

@@ -1,0 +1,133 @@
+"""Where the main window's widgets are on screen, for scripts that drive the real app with a real mouse.
+
+With ``QMLSTUDIO_DEBUG_GEOMETRY=FILE`` in the environment, ``qmlstudio gui`` keeps FILE up
+to date (JSON, rewritten atomically whenever it changes, checked four times a second) with
+screen coordinates that ``xdotool`` can use as they are:
+
+``window``
+    the main window's frame, ``[x, y, width, height]``.
+``palette``
+    ``{"gate:h": {"x": ..., "y": ..., "visible": true}, ...}``: the centre of every palette
+    entry (``kind:name``), and whether it can be clicked now (its section is shown and it
+    is inside the palette's scrolled area).
+``canvas``
+    ``viewport`` (a rectangle), ``wires`` (the y of each qubit wire), ``columns`` (the x
+    of each column's centre, a few past the circuit's end) and ``num_columns`` (the
+    circuit's length).
+``actions``
+    the centre of each toolbar button by action name (``"run.train"``...).
+``run_state``, ``gates``, ``runs``
+    the Run actions' state, the number of gates in the circuit, and each run's status and
+    number of recorded iterations, so that a script can wait for a drop or a run to finish.
+
+``scripts/gui-smoke.sh`` uses it, so that the smoke run follows the layout wherever the
+docks and tool bars are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QPoint, QPointF, QRect, QTimer
+from PySide6.QtWidgets import QScrollArea, QWidget
+
+from qmlstudio.gui.editor.palette import ENTRY_ROLE
+
+GEOMETRY_ENV = "QMLSTUDIO_DEBUG_GEOMETRY"
+
+
+def _rect(widget: QWidget, rect: QRect | None = None) -> list[int]:
+    rect = widget.rect() if rect is None else rect
+    top_left = widget.mapToGlobal(rect.topLeft())
+    return [top_left.x(), top_left.y(), rect.width(), rect.height()]
+
+
+def _point(widget: QWidget, point: QPoint) -> dict[str, int]:
+    at = widget.mapToGlobal(point)
+    return {"x": at.x(), "y": at.y()}
+
+
+def describe(window: Any) -> dict[str, Any]:
+    """The screen geometry of ``window``'s palette, canvas and tool bar, and its state."""
+    palette = window.palette_widget
+    scroll = palette.findChild(QScrollArea, "paletteScroll")
+    entries: dict[str, Any] = {}
+    for _, items in palette.sections.values():
+        for i in range(items.count()):
+            item = items.item(i)
+            entry = item.data(ENTRY_ROLE)
+            centre = items.visualItemRect(item).center()
+            inside = scroll is not None and scroll.viewport().rect().contains(
+                items.viewport().mapTo(scroll.viewport(), centre))
+            visible = bool(items.isVisible() and not item.isHidden() and inside)
+            entries[f"{entry.kind}:{entry.name}"] = {**_point(items.viewport(), centre), "visible": visible}
+
+    canvas = window.editor.canvas
+    layout = window.editor.scene.layout
+    viewport = canvas.viewport()
+
+    def on_screen(x: float, y: float) -> QPoint:
+        return viewport.mapToGlobal(canvas.mapFromScene(QPointF(x, y)))
+
+    wires = [on_screen(layout.x0, layout.wire_y(q)).y() for q in range(layout.num_qubits)]
+    columns = [on_screen(layout.column_x(c), layout.wire_y(0)).x() for c in range(layout.num_columns + 6)]
+
+    actions: dict[str, Any] = {}
+    for key, action in window.named_actions.items():
+        button = window.toolbar.widgetForAction(action)
+        if button is not None and button.isVisible():
+            actions[key] = {**_point(button, button.rect().center()), "enabled": action.isEnabled()}
+
+    project = window.project
+    return {
+        "window": [window.frameGeometry().x(), window.frameGeometry().y(),
+                   window.frameGeometry().width(), window.frameGeometry().height()],
+        "palette": entries,
+        "canvas": {"viewport": _rect(viewport), "wires": wires, "columns": columns,
+                   "num_columns": layout.num_columns},
+        "actions": actions,
+        "run_state": window.run_state,
+        "gates": len(project.circuit.gates) if project is not None else 0,
+        "runs": [{"status": run.status, "iterations": run.num_points} for run in getattr(project, "runs", [])],
+    }
+
+
+class GeometryReport(QObject):
+    """Keeps ``path`` up to date with :func:`describe` of ``window`` while the window lives."""
+
+    INTERVAL_MS = 250
+
+    def __init__(self, window: Any, path: str | os.PathLike[str]) -> None:
+        super().__init__(window)
+        self.window = window
+        self.path = Path(path)
+        self._last = ""
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.timeout.connect(self.write)
+        self._timer.start()
+
+    def write(self) -> None:
+        if not self.window.isVisible():
+            return
+        text = json.dumps(describe(self.window), indent=1)
+        if text == self._last:
+            return
+        self._last = text
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        try:
+            temporary.write_text(text, encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            print(f"qmlstudio: cannot write {GEOMETRY_ENV}={self.path}: {exc}", file=sys.stderr)
+            self._timer.stop()
+
+
+def report_geometry_if_asked(window: Any) -> GeometryReport | None:
+    """Starts a :class:`GeometryReport` when ``$QMLSTUDIO_DEBUG_GEOMETRY`` names a file."""
+    path = os.environ.get(GEOMETRY_ENV, "").strip()
+    return GeometryReport(window, path) if path else None

@@ -1,11 +1,13 @@
 # QML Studio: all the set-up a fresh machine needs.
 #
 #   make run          check Qt's system libraries, create .venv, install, open the demo project
-#   make test         the same checks and install, then the whole test suite headless
+#   make test         the same checks and install, then the whole test suite headless, then
+#                     the X11 smoke test (scripts/gui-smoke.sh) when Xvfb and xdotool are there
 #   make screenshot   regenerate the screenshots in docs/images/ (offscreen)
 #   make clean        remove build output and caches (make distclean also removes .venv)
 #
 # PYTEST_ARGS is passed to pytest:  make test PYTEST_ARGS="-x -k canary"
+# GUI_SMOKE=0 leaves the smoke test out:  make test GUI_SMOKE=0
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -17,6 +19,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.qmlstudio-installed
 EXTRAS := ibm,test
 PYTEST_ARGS ?=
+GUI_SMOKE ?= 1
 DEMO ?= resources/demo.qmls
 SCREENSHOT := docs/images/main-window.png
 
@@ -32,7 +35,7 @@ endif
 .PHONY: help run test screenshot clean distclean install check-libs-offscreen check-libs-x11
 
 help:
-	@sed -n '1,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
 
 $(VPY):
 	@echo "Creating $(VENV) with $$($(PYTHON) --version 2>&1)"
@@ -72,6 +75,17 @@ test: check-libs-offscreen $(STAMP)
 	@config="$$(mktemp -d -t qmlstudio-test-XXXXXX)"; \
 	trap 'rm -rf "$$config"' EXIT; \
 	QT_QPA_PLATFORM=offscreen QMLSTUDIO_CONFIG_DIR="$$config" $(VPY) -m pytest $(PYTEST_ARGS)
+ifneq ($(GUI_SMOKE),0)
+	@# The real app in a real X11 window (Xvfb) under a real mouse (xdotool). As root (CI) the
+	@# check installs what is missing; elsewhere a missing Xvfb or xdotool skips it, except in CI.
+	@if bash scripts/check-system-libs.sh smoke; then \
+	    QMLSTUDIO_PYTHON="$(VPY)" bash scripts/gui-smoke.sh; \
+	elif [ "$${CI:-}" = true ]; then \
+	    echo "CI: the GUI smoke test cannot run without Xvfb, xdotool and Qt's X11 libraries" >&2; exit 1; \
+	else \
+	    echo "GUI smoke test SKIPPED: install Xvfb, xdotool and Qt's X11 libraries to run scripts/gui-smoke.sh" >&2; \
+	fi
+endif
 
 run: check-libs-$(RUN_PLATFORM) $(STAMP)
 ifeq ($(RUN_PLATFORM),offscreen)

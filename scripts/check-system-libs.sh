@@ -3,6 +3,7 @@
 #
 #   scripts/check-system-libs.sh offscreen   # what the headless test suite needs
 #   scripts/check-system-libs.sh x11         # ...plus what a real X11 window needs
+#   scripts/check-system-libs.sh smoke       # ...plus Xvfb and xdotool, for scripts/gui-smoke.sh
 #
 # Libraries are looked up by their shared-object name in the dynamic linker cache
 # (`ldconfig -p`), which works the same on every distribution and is not fooled by renamed
@@ -13,8 +14,8 @@ set -euo pipefail
 
 platform="${1:-offscreen}"
 case "$platform" in
-    offscreen|x11) ;;
-    *) echo "usage: $0 [offscreen|x11]" >&2; exit 2 ;;
+    offscreen|x11|smoke) ;;
+    *) echo "usage: $0 [offscreen|x11|smoke]" >&2; exit 2 ;;
 esac
 
 # shared object  Debian/Ubuntu package(s); alternatives separated by "|", newest name first
@@ -47,9 +48,18 @@ x11_libs=(
     "libxcb-sync.so.1       libxcb-sync1"
     "libxcb-util.so.1       libxcb-util1"
 )
+# program        Debian/Ubuntu package: what the X11 smoke test drives the app with
+smoke_programs=(
+    "Xvfb           xvfb"
+    "xdotool        xdotool"
+)
 wanted=("${base_libs[@]}")
-if [ "$platform" = x11 ]; then
+programs=()
+if [ "$platform" = x11 ] || [ "$platform" = smoke ]; then
     wanted+=("${x11_libs[@]}")
+fi
+if [ "$platform" = smoke ]; then
+    programs+=("${smoke_programs[@]}")
 fi
 
 # ldconfig lives in /sbin, which is often not on an ordinary user's PATH.
@@ -69,6 +79,13 @@ find_missing() {
         read -r soname packages <<<"$row"
         if ! grep -qxF "$soname" <<<"$sonames"; then
             missing_libs+=("$soname")
+            missing_pkgs+=("$packages")
+        fi
+    done
+    for row in ${programs[@]+"${programs[@]}"}; do
+        read -r soname packages <<<"$row"
+        if ! command -v "$soname" >/dev/null 2>&1; then
+            missing_libs+=("$soname (program)")
             missing_pkgs+=("$packages")
         fi
     done

@@ -25,7 +25,8 @@ def test_the_report_points_at_the_palette_entries_canvas_cells_and_buttons(windo
     cells = report["canvas"]
     assert len(cells["wires"]) == window.project.circuit.num_qubits
     assert cells["num_columns"] == window.project.circuit.num_columns
-    scene = canvas.mapToScene(canvas.viewport().mapFromGlobal(QPointF(cells["columns"][3], cells["wires"][1])).toPoint())
+    at = canvas.viewport().mapFromGlobal(QPointF(cells["columns"][3], cells["wires"][1])).toPoint()
+    scene = canvas.mapToScene(at)
     assert (layout.column_at(scene.x()), layout.nearest_qubit(scene.y())) == (3, 1)
 
     train = report["actions"]["run.train"]

@@ -1,4 +1,5 @@
-"""The gate palette (groups, plugin entries, search, drag data, clicks) and the inspector (qubits, angles, validation)."""
+"""The gate palette (groups, plugin entries, search, drag data, clicks) and the inspector (qubits, angles,
+validation)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def added_gates(result: dict[str, Any]) -> list[tuple[str, tuple[int, ...], int,
     ("rotations", "ry", (2,), 3, "RY → q2 · column 3"),
     ("two-qubit", "cx", (0, 1), 4, "CX → q0, q1 · column 4"),
     ("three-qubit", "ccx", (1, 2, 3), 2, "CCX → q1, q2, q3 · column 2"),
-])
+], ids=["single-qubit", "rotations", "two-qubit", "three-qubit"])
 def test_a_gate_dragged_from_its_palette_section_lands_on_the_wire_and_column_released_on(
         drags, section: str, gate: str, qubits: tuple[int, ...], column: int, caption: str) -> None:
     result = drags[section]

@@ -44,8 +44,11 @@ def drags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
     env["QT_QPA_PLATFORM"] = "minimal:enable_fonts"
     env["QMLSTUDIO_CONFIG_DIR"] = str(tmp_path_factory.mktemp("drag-config"))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
-    done = subprocess.run([sys.executable, "-m", "tests.gui.real_drag", *SCENARIOS.values()], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    try:
+        done = subprocess.run([sys.executable, "-m", "tests.gui.real_drag", *SCENARIOS.values()], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the drag process did not finish in 90 s (a drag loop that never ended?):\n{exc.stdout}")
     assert done.returncode == 0, f"the drag process failed:\n{done.stdout}\n{done.stderr}"
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     by_scenario = {r["scenario"]: r for r in results}

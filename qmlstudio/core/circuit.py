@@ -329,6 +329,27 @@ class CircuitDesign:
         self._commit(self.num_qubits, self.gates + (gate,), "add")
         return len(self.gates) - 1
 
+    def append(self, gate: Gate) -> Gate:
+        """Places ``gate`` after every gate already on the rows it spans; returns it as placed.
+
+        The gate's own ``column`` is ignored: code that builds a circuit gate by gate (an
+        encoding, an ansatz template) calls ``design.append(Gate("cx", (0, 1)))`` in the
+        order the gates act and never counts columns.
+        """
+        span = set(gate.span) if gate.qubits else set()
+        busy = [g.column for g in self.gates if span & set(g.span)]
+        placed = replace(gate, column=max(busy) + 1 if busy else 0)
+        self._commit(self.num_qubits, self.gates + (placed,), "add")
+        return placed
+
+    @classmethod
+    def from_sequence(cls, num_qubits: int, gates: Iterable[Gate]) -> "CircuitDesign":
+        """A design of ``gates`` in the order they act, each placed by :meth:`append` (columns ignored)."""
+        design = cls(num_qubits)
+        for gate in gates:
+            design.append(gate)
+        return design
+
     def add_gates(self, gates: Sequence[Gate]) -> list[int]:
         start = len(self.gates)
         self._commit(self.num_qubits, self.gates + tuple(gates), "add")

@@ -47,8 +47,11 @@ class QuantumKernel:
             from qiskit_machine_learning.kernels import FidelityQuantumKernel
             from qiskit_machine_learning.state_fidelities import ComputeUncompute
 
-            circuit = self.design.to_circuit()
-            fidelity = ComputeUncompute(sampler=self.backend.sampler(), pass_manager=self.backend.pass_manager())
+            from qmlstudio.core.binding import bindable_circuit, bindable_sampler
+
+            circuit = bindable_circuit(self.design.to_circuit())  # Qiskit/qiskit-aer#2323
+            fidelity = ComputeUncompute(sampler=bindable_sampler(self.backend.sampler()),
+                                        pass_manager=self.backend.pass_manager())
             self._qml_kernel = FidelityQuantumKernel(feature_map=circuit, fidelity=fidelity)
         xin = self.model.inputs(x)
         yin = None if y is None else self.model.inputs(y)

@@ -277,6 +277,10 @@ class PrimitiveEvaluator:
     circuit is transpiled once. A batch is one PUB: all samples, and for a gradient all
     shifted φ sets (two per weight-dependent angle, four for controlled rotations),
     broadcast together. The chain rule through each angle's formula gives ∂L/∂θ.
+
+    Parameterized controlled gates never reach the backend's primitives (see
+    :mod:`qmlstudio.core.binding`): they are unrolled into their definitions, which are
+    the same functions of φ, so the shift rules hold unchanged.
     """
 
     gradient_method = "parameter-shift"
@@ -285,6 +289,7 @@ class PrimitiveEvaluator:
     def __init__(self, design: CircuitDesign, observables: np.ndarray, backend: Any, readout: str = "probabilities") -> None:
         from qiskit import QuantumCircuit
         from qiskit.circuit import ParameterVector
+        from qmlstudio.core.binding import bindable_circuit
         from qmlstudio.core.circuit import standard_gate_classes
 
         self.backend = backend
@@ -313,7 +318,9 @@ class PrimitiveEvaluator:
             circuit.append(op, list(gate.qubits))
         circuit.measure_all()
         self.parameters = list(phi)
-        self.circuit = backend.pass_manager().run(circuit)
+        # Aer binds parameterized controlled rotations wrongly (Qiskit/qiskit-aer#2323): the
+        # engine unrolls them before and after the backend's pass manager, whatever the backend.
+        self.circuit = bindable_circuit(backend.pass_manager().run(bindable_circuit(circuit)))
         # Bind by name: transpiling keeps the φ parameters but may reorder them.
         order = {p.name: i for i, p in enumerate(phi)}
         self.circuit_order = [order[p.name] for p in self.circuit.parameters]
@@ -333,7 +340,9 @@ class PrimitiveEvaluator:
 
     def _run(self, phi: np.ndarray) -> np.ndarray:
         """Observable values for φ sets of any leading shape: (..., len(φ)) → (..., k)."""
-        sampler = self.backend.sampler()
+        from qmlstudio.core.binding import bindable_sampler
+
+        sampler = bindable_sampler(self.backend.sampler())
         # None lets the sampler use its own default (e.g. the Aer backend's sampler_shots):
         # an exact backend has no shots of its own, and 1024 here would override the user's choice.
         shots = getattr(self.backend, "shots", None)

@@ -371,3 +371,28 @@ def test_from_circuit_never_merges_two_parameters_into_one_symbol():
     symbols = [g.params[0].text for g in design.gates]
     assert len(set(symbols)) == 5
     assert symbols[0] == "θ[0]" and symbols[3] == "x[0]"
+
+
+def test_append_places_each_gate_after_the_gates_on_its_rows_and_keeps_the_order():
+    """Code-built circuits need no columns: the same unitary as qiskit building them in order."""
+    gates = [Gate("h", (0,)), Gate("ry", (2,), ["θ[0]"]), Gate("cx", (0, 2)), Gate("rz", (1,), ["θ[1]"]),
+             Gate("crx", (1, 0), ["x[0]"]), Gate("h", (2,), column=99)]
+    design = CircuitDesign.from_sequence(3, gates)
+    assert [g.column for g in design.gates] == [0, 0, 1, 2, 3, 2]  # rz on qubit 1 waits for the cx spanning it
+    reference = QuantumCircuit(3)
+    t0, t1, x0 = Parameter("t0"), Parameter("t1"), Parameter("x0")
+    reference.h(0)
+    reference.ry(t0, 2)
+    reference.cx(0, 2)
+    reference.rz(t1, 1)
+    reference.crx(x0, 1, 0)
+    reference.h(2)
+    values = {"θ[0]": 0.4, "θ[1]": -1.1, "x[0]": 2.3}
+    built = design.to_circuit()
+    bound = built.assign_parameters({p: values[p.name] for p in built.parameters})
+    expected = reference.assign_parameters({t0: 0.4, t1: -1.1, x0: 2.3})
+    assert Operator(bound).equiv(Operator(expected))
+    placed = design.append(Gate("x", (1,)))
+    assert placed.column == 4 and design.gates[-1] == placed
+    with pytest.raises(DesignError, match="out of range"):
+        design.append(Gate("x", (5,)))

@@ -99,6 +99,9 @@ class PluginRegistry:
         self.plugins: dict[str, PluginInfo] = {}
         self._specs: dict[str, dict[str, Spec]] = {short: {} for short in HOOKS.values()}
         self._owner: dict[str, dict[str, str]] = {short: {} for short in HOOKS.values()}
+        #: disabled plugins (entry points or objects), probed only to explain an unknown name
+        self._disabled_sources: dict[str, Any] = {}
+        self._disabled_parts: dict[str, dict[str, list[Spec]]] = {}
 
     # ------------------------------------------------------------------ loading
     def load_entry_points(self) -> list[str]:
@@ -127,6 +130,7 @@ class PluginRegistry:
             added.append(ep.name)
             if ep.name in self.disabled:
                 info.status = "disabled"
+                self._disabled_sources[ep.name] = ep
                 continue
             try:
                 plugin = ep.load()
@@ -147,6 +151,7 @@ class PluginRegistry:
         self.plugins[name] = info
         if name in self.disabled:
             info.status = "disabled"
+            self._disabled_sources[name] = plugin
         else:
             self._register(info, plugin)
         self.refresh()
@@ -157,6 +162,8 @@ class PluginRegistry:
         if self.pm.has_plugin(name):
             self.pm.unregister(name=name)
         self.plugins.pop(name, None)
+        self._disabled_sources.pop(name, None)
+        self._disabled_parts.pop(name, None)
         self.refresh()
 
     def _register(self, info: PluginInfo, plugin: Any) -> None:
@@ -301,7 +308,39 @@ class PluginRegistry:
         except KeyError:
             singular = SPEC_TYPES["qmlstudio_" + kind].kind
             known = ", ".join(table) or "none: no plugin provides any"
-            raise UnknownNameError(f"unknown {singular} {name!r} (available: {known})") from None
+            hint = ""
+            providers = self.disabled_providers(kind, name)
+            if providers:
+                plugin = providers[0]
+                hint = (f": it is provided by the plugin {plugin!r}, which is disabled "
+                        f"(enable it with 'qmlstudio plugins enable {plugin}' or in Plugins ▸ Manage Plugins)")
+            raise UnknownNameError(f"unknown {singular} {name!r}{hint} (available: {known})") from None
+
+    def disabled_specs(self, plugin: str) -> dict[str, list[Spec]]:
+        """What the disabled ``plugin`` would provide, by kind (its hooks are called in a scratch registry).
+
+        Used only to explain a missing name and by ``qmlstudio plugins show``, so a disabled
+        plugin is imported only then; one that fails to import provides nothing.
+        """
+        if plugin not in self._disabled_parts:
+            source = self._disabled_sources.get(plugin)
+            parts: dict[str, list[Spec]] = {}
+            if source is not None:
+                scratch = PluginRegistry()
+                try:
+                    obj = source.load() if isinstance(source, importlib.metadata.EntryPoint) else source
+                    scratch.register(obj, plugin)
+                    provided = scratch.plugins[plugin].provides
+                    parts = {kind: [scratch.get(kind, n) for n in names] for kind, names in provided.items() if names}
+                except Exception:  # noqa: BLE001 - a broken disabled plugin explains nothing
+                    parts = {}
+            self._disabled_parts[plugin] = parts
+        return self._disabled_parts[plugin]
+
+    def disabled_providers(self, kind: str, name: str) -> list[str]:
+        """The disabled plugins that would provide the ``kind`` called ``name``."""
+        return [plugin for plugin in self._disabled_sources
+                if any(spec.name == name for spec in self.disabled_specs(plugin).get(kind, []))]
 
     def owner(self, kind: str, name: str) -> str | None:
         """The plugin that provides ``name``."""

@@ -53,7 +53,7 @@ def new_project(
     ``regressor`` for regression data.
     """
     dataset_spec = registry.get("datasets", dataset)
-    data_options = dataset_spec.resolve(dataset_options)
+    data_options = dataset_spec.resolve(_seeded(dataset_spec, dataset_options, seed))
     data_path = data_options.get("path")
     if isinstance(data_path, str) and data_path:
         path = Path(data_path).expanduser()
@@ -114,6 +114,19 @@ def new_project(
         training=Training(epochs=epochs, batch_size=batch_size or None),
         seed=seed,
     )
+
+
+def _seeded(spec: Any, options: Mapping[str, Any] | None, seed: int) -> dict[str, Any]:
+    """The dataset's options with its ``seed`` option set to the project's seed, unless given."""
+    chosen = dict(options or {})
+    declared = {o.name: o for o in spec.options}
+    if "seed" in declared and declared["seed"].type == "int" and "seed" not in chosen:
+        try:
+            chosen["seed"] = declared["seed"].coerce(seed)
+        except QMLStudioError as exc:
+            raise QMLStudioError(f"the project seed {seed} cannot seed dataset {spec.name!r} ({exc}); "
+                                 "give its seed as a dataset option") from None
+    return chosen
 
 
 # ---------------------------------------------------------------------------

@@ -1,15 +1,20 @@
 """User settings shared by the GUI and the CLI (which plugins are disabled, recent files...).
 
 Stored as JSON in the user's config folder: ``$QMLSTUDIO_CONFIG_DIR``, else
-``$XDG_CONFIG_HOME/qmlstudio``, else ``~/.config/qmlstudio``. Secrets never go here: IBM
+``$XDG_CONFIG_HOME/qmlstudio``, else ``~/.config/qmlstudio``. What belongs to one Python
+environment rather than to the user (the plugin install history, cached plugin wheels)
+lives in a folder of its own per environment, :func:`environment_dir`. Secrets never go here: IBM
 tokens live in the operating system's keyring. Window geometry is the GUI's business
 (QSettings) and is not kept in this file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,19 @@ def config_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "qmlstudio"
+
+
+def environment_dir(prefix: str | os.PathLike[str] | None = None) -> Path:
+    """The folder for state that belongs to the Python environment at ``prefix`` (default: this one).
+
+    ``config_dir()/environments/<name>-<hash>``: the environment folder's name for people and
+    a hash of its real path (``sys.prefix``), so two virtual environments never share an
+    install history or a rollback.
+    """
+    real = os.path.normcase(os.path.realpath(os.fspath(prefix) if prefix is not None else sys.prefix))
+    digest = hashlib.sha256(real.encode("utf-8")).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(real).name).strip("._")[:40] or "env"
+    return config_dir() / "environments" / f"{name}-{digest}"
 
 
 @dataclass

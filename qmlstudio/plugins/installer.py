@@ -15,7 +15,10 @@ starts any more. So every change goes through the same safe sequence:
    unless the user overrides; otherwise the real install runs with a constraints file
    that pins those packages, so pip cannot change them even if the dry run missed it;
 5. the versions before and after of every package the change touched are recorded in
-   ``config_dir()/plugin-history.json``, so that the last change can be rolled back.
+   ``environment_dir(prefix)/plugin-history.json``, so that the last change can be rolled
+   back; wheels installed from files are kept in ``environment_dir(prefix)/plugin-wheels``
+   for offline rollbacks. Both belong to the target environment (its ``sys.prefix``), so
+   two virtual environments never share a history or undo each other's changes.
 
 Each operation is a *flow*: a generator that yields :class:`Run` (a command line to run;
 send back its :class:`Result`), :class:`Confirm` (a plan to show; send back ``True`` to go
@@ -46,7 +49,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from qmlstudio.core.errors import QMLStudioError
-from qmlstudio.core.settings import config_dir
+from qmlstudio.core.settings import config_dir, environment_dir
 from qmlstudio.core.storage import atomic_write_text
 
 #: QML Studio's own distribution: never uninstalled, never changed by a plugin install.
@@ -578,28 +581,62 @@ def diff_environments(before: Environment, after: Environment) -> tuple[dict[str
     return old, new
 
 
+def history_path(prefix: str | os.PathLike[str] | None = None) -> Path:
+    """Where the install history of the environment at ``prefix`` (default: this one) is kept."""
+    return environment_dir(prefix) / HISTORY_FILE
+
+
+def _inside(python: str, prefix: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(python), os.path.abspath(prefix)]) == os.path.abspath(prefix)
+    except ValueError:  # different drives
+        return False
+
+
 class History:
-    """The changes made through QML Studio, newest last, in ``config_dir()/plugin-history.json``.
+    """The changes made through QML Studio to one environment, newest last.
+
+    By default the history of the environment at ``prefix`` (this one when ``None``), in
+    ``environment_dir(prefix)/plugin-history.json``. Until that file exists, the history
+    shared by every environment that QML Studio before version 1 of per-environment state
+    kept in ``config_dir()/plugin-history.json`` is read for the changes made to this
+    environment's interpreters (the file itself is left alone for the other environments).
 
     A file that cannot be read is set aside (``.bad``) rather than overwritten, and the
     history starts again empty; so is one written by a newer QML Studio (``.v<N>``), which
     that version can still read.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, prefix: str | os.PathLike[str] | None = None) -> None:
         self._path = Path(path) if path is not None else None
+        self.prefix = os.fspath(prefix) if prefix is not None else sys.prefix
 
     @property
     def path(self) -> Path:
-        return self._path if self._path is not None else config_dir() / HISTORY_FILE
+        return self._path if self._path is not None else history_path(self.prefix)
 
     def changes(self) -> list[Change]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return []
+            return self._legacy_changes() if self._path is None else []
         except OSError:
             return []
+        return self._parse(text, self.path)
+
+    def _legacy_changes(self) -> list[Change]:
+        legacy = config_dir() / HISTORY_FILE
+        try:
+            text = legacy.read_text(encoding="utf-8")
+        except OSError:
+            return []
+        try:
+            changes = [Change.from_dict(item) for item in json.loads(text)["changes"]]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return []  # a broken shared file is another environment's business: never moved from here
+        return [c for c in changes if _inside(c.python, self.prefix)]
+
+    def _parse(self, text: str, path: Path) -> list[Change]:
         suffix = ".bad"
         try:
             data = json.loads(text)
@@ -612,14 +649,15 @@ class History:
             return [Change.from_dict(item) for item in data["changes"]]
         except (ValueError, KeyError, TypeError, AttributeError):
             try:
-                os.replace(self.path, self.path.with_name(self.path.name + suffix))
+                os.replace(path, path.with_name(path.name + suffix))
             except OSError:
                 pass
             return []
 
     def _save(self, changes: list[Change]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": HISTORY_VERSION, "changes": [asdict(c) for c in changes]}
+        data = {"version": HISTORY_VERSION, "prefix": os.path.abspath(self.prefix),
+                "changes": [asdict(c) for c in changes]}
         atomic_write_text(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def record(self, change: Change) -> Change:
@@ -766,6 +804,8 @@ class Installer:
     ``python`` is the interpreter whose environment is changed (QML Studio's own by default);
     ``index_args`` are extra pip options for every command that looks for packages, e.g.
     ``["--no-index", "--find-links", "wheels/"]`` to work offline from a folder of wheels.
+    The history and the wheel cache are the target environment's own (see
+    :func:`~qmlstudio.core.settings.environment_dir`) unless given.
     """
 
     def __init__(
@@ -777,13 +817,35 @@ class Installer:
     ) -> None:
         self.python = os.path.abspath(os.fspath(python)) if python is not None else sys.executable
         self.index_args = list(index_args)
-        self.history = history if history is not None else History()
+        self._history = history
         self._wheel_cache = Path(wheel_cache) if wheel_cache is not None else None
+        self._prefix: str | None = sys.prefix if self.same_interpreter else None
+
+    @property
+    def prefix(self) -> str:
+        """The target environment's ``sys.prefix`` (asked of its interpreter once)."""
+        if self._prefix is None:
+            try:
+                done = subprocess.run([self.python, "-c", "import sys; print(sys.prefix)"], capture_output=True,
+                                      text=True, timeout=60, env=process_environment())
+                found = done.stdout.strip() if done.returncode == 0 else ""
+            except (OSError, subprocess.SubprocessError):
+                found = ""
+            # an interpreter that cannot run still gets a stable place: the folder above its bin/
+            self._prefix = found or os.path.dirname(os.path.dirname(self.python))
+        return self._prefix
+
+    @property
+    def history(self) -> History:
+        """The target environment's install history."""
+        if self._history is None:
+            self._history = History(prefix=self.prefix)
+        return self._history
 
     @property
     def wheel_cache(self) -> Path:
         """Local wheels installed before are kept here, so that a rollback can reinstall them offline."""
-        return self._wheel_cache if self._wheel_cache is not None else config_dir() / WHEEL_CACHE
+        return self._wheel_cache if self._wheel_cache is not None else environment_dir(self.prefix) / WHEEL_CACHE
 
     @property
     def same_interpreter(self) -> bool:
@@ -823,7 +885,9 @@ class Installer:
 
     def restore_command(self, versions: Mapping[str, str]) -> list[str]:
         """Reinstalls exact versions without touching anything else (``--no-deps``); cached wheels first."""
-        cache = ["--find-links", str(self.wheel_cache)] if self.wheel_cache.is_dir() else []
+        legacy = config_dir() / WHEEL_CACHE  # shared by every environment before per-environment state
+        folders = [self.wheel_cache] + ([legacy] if self._wheel_cache is None else [])
+        cache = [arg for folder in folders if folder.is_dir() for arg in ("--find-links", str(folder))]
         pins = [f"{name}=={version}" for name, version in versions.items()]
         return self.pip("install", "--no-deps", *cache, *self.index_args, *pins)
 

@@ -151,6 +151,15 @@ def qmlstudio(python: Path, config: Path, *args: str, timeout: int = 120) -> sub
                           env=env_vars(config), timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def env_state(python: Path, config: Path) -> Path:
+    """The per-environment state folder of ``python``'s environment: config/environments/<name>-<hash>."""
+    prefix = subprocess.run([str(python), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True,
+                            check=True, timeout=60).stdout.strip()
+    folders = list((config / "environments").glob(f"{Path(prefix).name}-*"))
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
 def listing(python: Path, config: Path) -> dict[str, dict]:
     done = qmlstudio(python, config, "plugins", "--json")
     assert done.returncode == 0, done.stderr
@@ -430,7 +439,9 @@ def test_cli_install_update_uninstall_and_roll_back(venv):
     assert "uninstalled qmlstudio-example-plugin 0.1.0" in done.stdout
     assert installed(site_dir) == []
     # the update was rolled back: the last change to undo is the uninstall, then the first install
-    history = History(config / inst.HISTORY_FILE)
+    # the history is the temporary environment's own, keyed by its sys.prefix, not this process's
+    history = History(env_state(python, config) / inst.HISTORY_FILE)
+    assert not History().changes()
     assert [(c.action, c.rolled_back) for c in history.changes()] == [
         ("install", False), ("update", True), ("rollback", False), ("uninstall", False)]
     assert history.last_undoable(str(python)).action == "uninstall"
@@ -484,7 +495,8 @@ def test_cli_installs_a_project_folder_offline_and_reports_a_broken_plugin(venv,
     assert "plugin 'raises': failed to load: RuntimeError: boom (QML Studio still starts without it" in done.stdout
     assert installed(site_dir, "qmlstudio_raises_on_import") == ["0.1.0"]
     # the wheel built from the folder was kept for rollbacks
-    assert list((config / inst.WHEEL_CACHE).glob("qmlstudio_raises_on_import-0.1.0-*.whl"))
+    assert list((env_state(python, config) / inst.WHEEL_CACHE).glob("qmlstudio_raises_on_import-0.1.0-*.whl"))
+    assert not (config / inst.WHEEL_CACHE).exists()
 
 
 def test_plugins_listing_still_works_without_an_action(capsys):
@@ -494,3 +506,53 @@ def test_plugins_listing_still_works_without_an_action(capsys):
     names = {p["name"] for p in json.loads(capsys.readouterr().out)["plugins"]}
     assert {"encodings", "ansatze", "optimizers", "datasets", "aer"} <= names
 
+
+
+def test_cli_dry_run_shows_the_plan_and_changes_nothing(venv, capsys):
+    python, site_dir, config = venv
+    wheels = built_wheels()
+    code, out, _ = cli(capsys, "plugins", "install", str(wheels["example"]), "--python", str(python), "--no-index",
+                       "--dry-run")
+    assert code == 0, out
+    assert "install    qmlstudio-example-plugin 0.1.0" in out and "dry run: nothing was changed" in out
+    assert installed(site_dir) == [] and not (config / "environments").exists()
+    code, out, _ = cli(capsys, "plugins", "install", str(wheels["pins-numpy"]), "--python", str(python), "--no-index",
+                       "--dry-run")
+    assert code == 1 and "dry run: this install would be refused" in out
+    assert not list(site_dir.glob("qmlstudio_pins_numpy*"))
+
+
+def test_history_and_wheel_cache_are_kept_per_environment(tmp_path, monkeypatch):
+    from qmlstudio.core.settings import environment_dir
+
+    monkeypatch.setenv("QMLSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    one, two = tmp_path / "envs" / "one", tmp_path / "envs" / "two"
+    assert environment_dir(one) != environment_dir(two)
+    assert environment_dir(one).parent == tmp_path / "config" / "environments"
+    assert environment_dir(one).name.startswith("one-") and environment_dir(one) == environment_dir(str(one) + "/")
+    assert History().path == environment_dir() / inst.HISTORY_FILE  # this process: keyed by sys.prefix
+    a = Installer(one / "bin" / "python", [])
+    a._prefix = str(one)  # the interpreter does not exist: its prefix as its snapshot would say
+    b = Installer(two / "bin" / "python", [])
+    b._prefix = str(two)
+    a.history.record(_change(python=str(one / "bin" / "python")))
+    assert len(a.history.changes()) == 1 and b.history.changes() == []
+    assert a.history.path.parent == environment_dir(one) and a.wheel_cache == environment_dir(one) / inst.WHEEL_CACHE
+    assert json.loads(a.history.path.read_text())["prefix"] == str(one)
+    assert b.history.last_undoable(str(two / "bin" / "python")) is None
+
+
+def test_the_shared_history_of_older_versions_is_read_per_environment(tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    monkeypatch.setenv("QMLSTUDIO_CONFIG_DIR", str(config))
+    config.mkdir()
+    shared = {"version": inst.HISTORY_VERSION, "changes": [
+        {**_change(target="mine", python="/envs/one/bin/python").__dict__, "id": 1},
+        {**_change(target="theirs", python="/envs/two/bin/python").__dict__, "id": 2}]}
+    (config / inst.HISTORY_FILE).write_text(json.dumps(shared))
+    mine = History(prefix="/envs/one")
+    assert [c.target for c in mine.changes()] == ["mine"]
+    mine.record(_change(target="next", python="/envs/one/bin/python"))
+    assert [c.target for c in History(prefix="/envs/one").changes()] == ["mine", "next"]
+    assert [c.target for c in History(prefix="/envs/two").changes()] == ["theirs"]
+    assert json.loads((config / inst.HISTORY_FILE).read_text()) == shared  # left for the other environments

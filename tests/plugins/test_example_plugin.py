@@ -1,9 +1,14 @@
-"""The example third-party plugin: built as a wheel, installed offline, discovered by entry point."""
+"""The example third-party plugin, as a user gets it: built as a wheel, installed through the
+protected installer (``qmlstudio plugins install``) into a temporary environment, discovered by
+entry point, passing its own tests (written with ``qmlstudio.testing``) and training from the CLI.
+
+Everything runs offline: the wheel is built with ``pip wheel --no-build-isolation --no-index``
+and installed with ``--no-index`` (see DEVELOPERS.md, "Known pitfalls").
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,77 +16,105 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.test_installer import env_state, env_vars, hermetic_pip, make_env
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "plugins" / "example-plugin"
+PARTS = {
+    "encodings": ["example-arctan"],
+    "ansatze": ["example-ry-cz"],
+    "optimizers": ["example-momentum"],
+    "datasets": ["example-spirals"],
+    "backends": ["example-noisy-aer"],
+}
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """The example plugin's wheel, built without network and installed into a private folder."""
-    work = tmp_path_factory.mktemp("example-plugin")
-    shutil.copytree(SOURCE, work / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    dist = work / "dist"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(dist), str(work / "src")],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    wheel = next(dist.glob("qmlstudio_example_plugin-*.whl"))
-    site = work / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert install.returncode == 0, install.stdout + install.stderr
-    env = {k: v for k, v in os.environ.items() if k != "QMLSTUDIO_DISABLE_PLUGIN_AUTOLOAD"}
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return site, env
+    """A temporary environment with the example plugin installed by ``qmlstudio plugins install``."""
+    monkeypatch = pytest.MonkeyPatch()
+    hermetic_pip(monkeypatch)
+    try:
+        work = tmp_path_factory.mktemp("example-plugin")
+        shutil.copytree(SOURCE, work / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        dist = work / "dist"
+        build = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w",
+             str(dist), str(work / "src")],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert build.returncode == 0, build.stdout + build.stderr
+        wheel = next(dist.glob("qmlstudio_example_plugin-0.1.0-*.whl"))
+        python, site_dir = make_env(work / "venv")
+        config = work / "config"
+        env = env_vars(config)
+        install = subprocess.run([str(python), "-m", "qmlstudio", "plugins", "install", str(wheel), "--no-index", "--yes"],
+                                 capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+        assert install.returncode == 0, install.stdout + install.stderr
+        yield python, site_dir, config, env, install.stdout
+    finally:
+        monkeypatch.undo()
 
 
-def test_manager_discovers_the_installed_wheel(installed):
-    site, env = installed
-    result = subprocess.run([sys.executable, "-m", "qmlstudio", "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
+def test_the_protected_installer_installed_it_and_recorded_the_change(installed):
+    python, site_dir, config, _, output = installed
+    assert "install    qmlstudio-example-plugin 0.1.0" in output  # the dry run's plan came first
+    provided = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in PARTS.items())
+    assert f"plugin 'example': ok ({provided})" in output
+    assert list(site_dir.glob("qmlstudio_example_plugin-0.1.0.dist-info"))
+    history = json.loads((env_state(python, config) / "plugin-history.json").read_text())
+    assert [c["after"] for c in history["changes"]] == [{"qmlstudio-example-plugin": "0.1.0"}]
+
+
+def test_manager_discovers_every_part_of_the_installed_wheel(installed):
+    python, _, _, env, _ = installed
+    result = subprocess.run([str(python), "-m", "qmlstudio", "plugins", "--json"], capture_output=True, text=True,
+                            env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    plugins = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
-    example = plugins["example"]
-    assert example["status"] == "ok"
-    assert example["builtin"] is False
-    assert example["source"] == "qmlstudio-example-plugin"
-    assert example["version"] == "0.1.0"
-    assert example["provides"] == {"encodings": ["example-arctan"], "datasets": ["example-spirals"]}
+    example = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}["example"]
+    assert (example["status"], example["builtin"], example["source"], example["version"]) == (
+        "ok", False, "qmlstudio-example-plugin", "0.1.0")
+    assert example["provides"] == PARTS
+    assert example["parts"]["backends"][0]["unavailable"] is None
+    shown = subprocess.run([str(python), "-m", "qmlstudio", "plugins", "show", "example"], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "        error (float): default 0.01, range 0..0.5. depolarizing probability per gate" in shown.stdout
 
 
-def test_plugin_own_tests_pass_against_the_installed_wheel(installed):
-    site, env = installed
-    tests = SOURCE / "tests"
+def test_plugin_own_tests_pass_against_the_installed_wheel(installed, tmp_path):
+    python, site_dir, _, env, _ = installed
+    tests = tmp_path / "tests"  # a copy, so that nothing of the source folder is importable
+    shutil.copytree(SOURCE / "tests", tests, ignore=shutil.ignore_patterns("__pycache__"))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
-        capture_output=True, text=True, env=env, cwd=site, timeout=300,
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tests)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "6 passed" in result.stdout
+    where = subprocess.run([str(python), "-c", "import qmls_example; print(qmls_example.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert where.stdout.strip().startswith(str(site_dir)), where.stdout + where.stderr
 
 
-def test_example_encoding_trains_a_model_end_to_end(installed, tmp_path):
-    site, env = installed
+def test_example_parts_train_a_model_from_the_command_line(installed, tmp_path):
+    python, _, _, env, _ = installed
     project = tmp_path / "spirals.qmls"
     new = subprocess.run(
-        [sys.executable, "-m", "qmlstudio", "new", str(project), "--dataset", "example-spirals", "--encoding",
-         "example-arctan", "--encoding-option", "scale=2", "--ansatz", "real-amplitudes", "--reps", "2",
-         "--dataset-option", "samples=80"],
+        [str(python), "-m", "qmlstudio", "new", str(project), "--dataset", "example-spirals", "--encoding",
+         "example-arctan", "--encoding-option", "scale=2", "--ansatz", "example-ry-cz", "--reps", "1",
+         "--optimizer", "example-momentum", "--dataset-option", "samples=80", "--epochs", "2"],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert new.returncode == 0, new.stderr
-    train = subprocess.run(
-        [sys.executable, "-m", "qmlstudio", "train", str(project), "--epochs", "3", "--json"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
+    train = subprocess.run([str(python), "-m", "qmlstudio", "train", str(project), "--json"],
+                           capture_output=True, text=True, env=env, timeout=300)
     assert train.returncode == 0, train.stderr
     lines = [json.loads(line) for line in train.stdout.splitlines()]
     done = lines[-1]
     assert done["event"] == "done" and done["status"] == "completed"
     assert 0.0 <= done["test_accuracy"] <= 1.0
-    losses = [row["loss"] for row in lines[:-1]]
-    assert len(losses) == 3 * 2  # 60 training samples in batches of 32
+    assert len([row for row in lines[:-1] if "loss" in row]) == 2 * 2  # 64 training samples in batches of 32
     saved = json.loads(project.read_text())
-    assert saved["encoding"]["name"] == "example-arctan" and len(saved["runs"]) == 1
+    assert saved["encoding"]["name"] == "example-arctan" and saved["optimizer"]["name"] == "example-momentum"
+    assert saved["dataset"]["options"]["seed"] == 7 and len(saved["runs"]) == 1

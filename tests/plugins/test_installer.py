@@ -422,7 +422,7 @@ def test_cli_install_update_uninstall_and_roll_back(venv):
     done = qmlstudio(python, config, "plugins", "install", str(wheels["example"]), "--no-index", "--yes")
     assert done.returncode == 0, done.stderr
     assert "install    qmlstudio-example-plugin 0.1.0" in done.stdout  # the dry run's plan
-    assert "plugin 'example': ok (encodings: example-arctan; datasets: example-spirals)" in done.stdout
+    assert "plugin 'example': ok (encodings: example-arctan; ansatze: example-ry-cz; " in done.stdout
     assert installed(site_dir) == ["0.1.0"]
 
     done = qmlstudio(python, config, "plugins", "update", "example", "--find-links", str(wheels["updates"]), "--yes")

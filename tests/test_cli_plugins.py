@@ -109,3 +109,18 @@ def test_project_seed_reaches_the_dataset_factory(capsys, tmp_path):
     # a seed the dataset cannot take is refused with a message, not recorded as if applied
     code, _, err = run(capsys, "new", str(path), "--force", "--dataset", "moons", "--seed", "-2")
     assert code == 1 and "the project seed -2 cannot seed dataset 'moons'" in err
+
+
+def test_an_unreadable_disabled_plugin_is_still_named():
+    class Broken:
+        @hookimpl
+        def qmlstudio_datasets(self):
+            raise RuntimeError("boom")
+
+    registry = PluginRegistry(disabled={"broken-data"})
+    registry.register(Broken(), "broken-data")
+    try:
+        with pytest.raises(UnknownNameError, match="perhaps a disabled plugin provides it: 'broken-data'"):
+            registry.get("datasets", "rings")
+    finally:
+        registry.unregister("broken-data")

@@ -64,21 +64,31 @@ class BindableSampler(_sampler_base()):  # type: ignore[misc]
         self.sampler = sampler
 
     def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> Any:
-        from qiskit.primitives.containers.sampler_pub import SamplerPub
-
-        fixed = []
-        for pub in pubs:
-            coerced = SamplerPub.coerce(pub)
-            circuit = bindable_circuit(coerced.circuit)
-            if circuit is not coerced.circuit:
-                coerced = SamplerPub(circuit, coerced.parameter_values, coerced.shots, validate=False)
-            fixed.append(coerced)
-        return self.sampler.run(fixed, shots=shots)
+        return self.sampler.run([_bindable_pub(pub) for pub in pubs], shots=shots)
 
     def __getattr__(self, name: str) -> Any:
         if name == "sampler":  # not set yet (copying, unpickling)
             raise AttributeError(name)
         return getattr(self.sampler, name)
+
+
+def _bindable_pub(pub: Any) -> Any:
+    """``pub`` in the same form (a circuit, a tuple or a ``SamplerPub``) with its circuit made bindable.
+
+    Unrolling keeps the circuit's parameters (and their order), so the values still fit.
+    """
+    from qiskit import QuantumCircuit
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+    if isinstance(pub, QuantumCircuit):
+        return bindable_circuit(pub)
+    if isinstance(pub, SamplerPub):
+        circuit = bindable_circuit(pub.circuit)
+        return pub if circuit is pub.circuit else SamplerPub(circuit, pub.parameter_values, pub.shots, validate=False)
+    if isinstance(pub, (tuple, list)) and pub and isinstance(pub[0], QuantumCircuit):
+        circuit = bindable_circuit(pub[0])
+        return pub if circuit is pub[0] else type(pub)([circuit, *pub[1:]])
+    return pub  # something the sampler itself must understand
 
 
 def bindable_sampler(sampler: Any) -> Any:

@@ -102,6 +102,7 @@ class PluginRegistry:
         #: disabled plugins (entry points or objects), probed only to explain an unknown name
         self._disabled_sources: dict[str, Any] = {}
         self._disabled_parts: dict[str, dict[str, list[Spec]]] = {}
+        self._unreadable: set[str] = set()  # disabled plugins whose parts could not be found out
 
     # ------------------------------------------------------------------ loading
     def load_entry_points(self) -> list[str]:
@@ -310,10 +311,13 @@ class PluginRegistry:
             known = ", ".join(table) or "none: no plugin provides any"
             hint = ""
             providers = self.disabled_providers(kind, name)
+            unchecked = [p for p in self._disabled_sources if p in self._unreadable]
             if providers:
                 plugin = providers[0]
                 hint = (f": it is provided by the plugin {plugin!r}, which is disabled "
                         f"(enable it with 'qmlstudio plugins enable {plugin}' or in Plugins ▸ Manage Plugins)")
+            elif unchecked:
+                hint = f"; perhaps a disabled plugin provides it: {', '.join(repr(p) for p in unchecked)}"
             raise UnknownNameError(f"unknown {singular} {name!r}{hint} (available: {known})") from None
 
     def disabled_specs(self, plugin: str) -> dict[str, list[Spec]]:
@@ -329,10 +333,12 @@ class PluginRegistry:
                 scratch = PluginRegistry()
                 try:
                     obj = source.load() if isinstance(source, importlib.metadata.EntryPoint) else source
-                    scratch.register(obj, plugin)
-                    provided = scratch.plugins[plugin].provides
-                    parts = {kind: [scratch.get(kind, n) for n in names] for kind, names in provided.items() if names}
+                    info = scratch.register(obj, plugin)
+                    if info.status == "failed":
+                        self._unreadable.add(plugin)
+                    parts = {kind: [scratch.get(kind, n) for n in names] for kind, names in info.provides.items() if names}
                 except Exception:  # noqa: BLE001 - a broken disabled plugin explains nothing
+                    self._unreadable.add(plugin)
                     parts = {}
             self._disabled_parts[plugin] = parts
         return self._disabled_parts[plugin]

@@ -324,11 +324,14 @@ class PluginsCommand(Command):
     name = "plugins"
     help = "list, install, update, uninstall, enable and disable plugins"
     description = (
-        "Without an action, lists every plugin, its version, what it provides and its status. "
+        "Without an action, lists every plugin, its version, what it provides and its status (-v adds "
+        "descriptions; --json adds every option). 'show NAME' prints a plugin's (or one part's) "
+        "descriptions and every option with its type, default and range. "
         "'install' takes a package name (with an optional ==VERSION), a .whl file or a project folder; "
         "it first runs pip's dry run and refuses a change to QML Studio's own dependencies (qiskit, "
-        "numpy, PySide6...) unless --force is given. 'rollback' undoes the last install, update or "
-        "uninstall. Enabling and disabling take effect the next time QML Studio starts."
+        "numpy, PySide6...) unless --force is given; --dry-run stops after showing the plan. 'rollback' "
+        "undoes the last install, update or uninstall made to this Python environment (each environment "
+        "keeps its own history). Enabling and disabling take effect the next time QML Studio starts."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

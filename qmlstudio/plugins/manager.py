@@ -16,7 +16,7 @@ import importlib.metadata
 import os
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
@@ -99,8 +99,8 @@ class PluginRegistry:
         self.plugins: dict[str, PluginInfo] = {}
         self._specs: dict[str, dict[str, Spec]] = {short: {} for short in HOOKS.values()}
         self._owner: dict[str, dict[str, str]] = {short: {} for short in HOOKS.values()}
-        #: disabled plugins (entry points or objects), probed only to explain an unknown name
-        self._disabled_sources: dict[str, Any] = {}
+        #: how to get each disabled plugin (an entry point's load), called only to explain an unknown name
+        self._disabled_sources: dict[str, Callable[[], Any]] = {}
         self._disabled_parts: dict[str, dict[str, list[Spec]]] = {}
         self._unreadable: set[str] = set()  # disabled plugins whose parts could not be found out
 
@@ -131,7 +131,7 @@ class PluginRegistry:
             added.append(ep.name)
             if ep.name in self.disabled:
                 info.status = "disabled"
-                self._disabled_sources[ep.name] = ep
+                self._disabled_sources[ep.name] = ep.load  # imported only if a missing name needs it
                 continue
             try:
                 plugin = ep.load()
@@ -152,7 +152,7 @@ class PluginRegistry:
         self.plugins[name] = info
         if name in self.disabled:
             info.status = "disabled"
-            self._disabled_sources[name] = plugin
+            self._disabled_sources[name] = lambda: plugin
         else:
             self._register(info, plugin)
         self.refresh()
@@ -332,7 +332,7 @@ class PluginRegistry:
             if source is not None:
                 scratch = PluginRegistry()
                 try:
-                    obj = source.load() if isinstance(source, importlib.metadata.EntryPoint) else source
+                    obj = source()
                     info = scratch.register(obj, plugin)
                     if info.status == "failed":
                         self._unreadable.add(plugin)

@@ -252,7 +252,11 @@ class CircuitDesign:
         """Raises :class:`DesignError` with every problem when the design is invalid."""
         found = self.problems()
         if found:
-            raise DesignError("invalid circuit design: " + "; ".join(found))
+            hint = ""
+            if any(" overlaps gate " in p for p in found):
+                hint = (" (gates that share a qubit need different columns: CircuitDesign.append(gate) "
+                        "places a gate after those already on its qubits)")
+            raise DesignError("invalid circuit design: " + "; ".join(found) + hint)
 
     # -------------------------------------------------------------- inspection
     @property

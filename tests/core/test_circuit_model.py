@@ -396,3 +396,8 @@ def test_append_places_each_gate_after_the_gates_on_its_rows_and_keeps_the_order
     assert placed.column == 4 and design.gates[-1] == placed
     with pytest.raises(DesignError, match="out of range"):
         design.append(Gate("x", (5,)))
+
+
+def test_an_overlap_error_says_how_to_place_gates_without_columns():
+    with pytest.raises(DesignError, match=r"need different columns: CircuitDesign.append\(gate\)"):
+        CircuitDesign(2, [Gate("h", (0,)), Gate("cx", (0, 1))])

@@ -118,3 +118,31 @@ def test_example_parts_train_a_model_from_the_command_line(installed, tmp_path):
     saved = json.loads(project.read_text())
     assert saved["encoding"]["name"] == "example-arctan" and saved["optimizer"]["name"] == "example-momentum"
     assert saved["dataset"]["options"]["seed"] == 7 and len(saved["runs"]) == 1
+
+
+def test_the_kit_fixtures_load_through_qmlstudios_pytest11_entry_point(installed, tmp_path):
+    """Without the conftest import: the fixtures come from the entry point QML Studio declares."""
+    import tomllib
+
+    python, _, _, env, _ = installed
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["entry-points"]["pytest11"]
+    assert declared == {"qmlstudio.testing.pytest_plugin": "qmlstudio.testing.pytest_plugin"}
+    # the editable install this suite runs from may predate the entry point: declare it in a
+    # distribution of its own, exactly as QML Studio's metadata does
+    site = tmp_path / "site"
+    info = site / "qmlstudio_pytest_probe-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: qmlstudio-pytest-probe\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[pytest11]\n" + "".join(f"{k} = {v}\n" for k, v in declared.items()))
+    tests = tmp_path / "tests"
+    shutil.copytree(SOURCE / "tests", tests, ignore=shutil.ignore_patterns("__pycache__", "conftest.py"))
+    for with_conftest in (False, True):  # and with both: the plugin is not registered twice
+        if with_conftest:
+            shutil.copy(SOURCE / "tests" / "conftest.py", tests / "conftest.py")
+        result = subprocess.run(
+            [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tests),
+             "-k", "ansatze or optimizers"],
+            capture_output=True, text=True, env={**env, "PYTHONPATH": f"{site}:{env.get('PYTHONPATH', '')}"},
+            cwd=tmp_path, timeout=300,
+        )
+        assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr

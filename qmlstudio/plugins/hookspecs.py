@@ -47,6 +47,10 @@ def qmlstudio_encodings() -> list[EncodingSpec]:
     :class:`~qmlstudio.plugins.descriptors.Encoding` that says how many qubits it needs for
     k features, gives its circuit over input parameters ``x[j]``, and maps a batch of raw
     feature rows to the values bound to those parameters.
+
+    ``transform`` receives the rows after the project's preprocessing, fitted on the
+    training split: by default every feature scaled to [0, π] (the project's ``scaling``:
+    ``minmax-pi``, ``minmax-sym`` to [-1, 1], ``standardize`` or ``none``).
     """
 
 
@@ -58,6 +62,9 @@ def qmlstudio_datasets() -> list[DatasetSpec]:
     with the dataset's options, returns a :class:`~qmlstudio.core.dataset.Dataset` holding
     features, labels, feature names, class names and, for images, the image shape. Factories
     must work offline: nothing may be downloaded at run time.
+
+    Features are returned raw (unscaled): the engine scales them. An ``int`` option named
+    ``seed`` receives the project's seed unless the user set it, so one seed repeats a project.
     """
 
 
@@ -83,6 +90,10 @@ def qmlstudio_optimizers() -> list[OptimizerSpec]:
     with the optimizer's options, returns an
     :class:`~qmlstudio.plugins.descriptors.Optimizer` that reports each iteration to a
     callback and stops as soon as the callback returns ``True``.
+
+    ``minimize`` receives the loss of the current mini-batch as a ``Problem`` (the batch
+    changes between iterations), the initial weights and ``max_iterations`` (epochs ×
+    batches); it returns an ``OptimizerResult``.
     """
 
 
@@ -98,6 +109,10 @@ def qmlstudio_backends() -> list[BackendSpec]:
     giving a ``BaseEstimatorV2``, a ``BaseSamplerV2`` and a pass manager. The spec's
     ``available`` check says why the backend cannot be used here (or ``None``); it must not
     import the backend's heavy dependencies.
+
+    The engine unrolls parameterized controlled rotations before the primitives see them
+    (qiskit-aer binds them wrongly, Qiskit/qiskit-aer#2323), so Aer's primitives can be
+    handed over as they come.
     """
 
 

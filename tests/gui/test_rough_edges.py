@@ -177,3 +177,39 @@ def test_disabled_buttons_look_disabled(qtbot, themed, tmp_path, registry) -> No
         qtbot.addWidget(button)
         button.show()
     assert _dark_pixels(on) > 20 and _dark_pixels(off) == 0
+
+
+# --------------------------------------------------------------- h. the wheel
+def _wheel(widget, ctrl: bool = False, steps: int = -3) -> None:
+    """A real wheel event (``steps`` notches; negative: towards the user) at the middle of ``widget``."""
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    local = QPointF(widget.width() / 2, widget.height() / 2)
+    modifiers = Qt.KeyboardModifier.ControlModifier if ctrl else Qt.KeyboardModifier.NoModifier
+    event = QWheelEvent(local, QPointF(widget.mapToGlobal(local.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
+                        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_wheel_over_a_plot_scrolls_the_panel_and_ctrl_wheel_zooms(qtbot, window) -> None:
+    window.resize(1100, 700)
+    dock = window.docks["trainingDock"]
+    dock.show()
+    dock.raise_()
+    qtbot.wait(50)
+    area = dock.widget()
+    bar = area.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=3000)  # the dashboard is taller than its dock
+    bar.setValue(0)
+    panel = window.training_dock.loss_plot
+    view = panel.plot.getViewBox()
+    before = [list(r) for r in view.viewRange()]
+    _wheel(panel.plot_widget.viewport())
+    assert bar.value() > 0, "the wheel over a plot did not scroll the panel"
+    assert [list(r) for r in view.viewRange()] == before, "the plot zoomed without Ctrl"
+    scrolled = bar.value()
+    _wheel(panel.plot_widget.viewport(), ctrl=True, steps=2)
+    assert bar.value() == scrolled
+    after = view.viewRange()
+    assert after[0][1] - after[0][0] < before[0][1] - before[0][0], "Ctrl + wheel did not zoom in"

@@ -692,6 +692,8 @@ class CurvesPanel(PlotPanel):
         self.legend.setVisible(bool(keys) and (not single or len(self.specs) > 1))
         self.runs = list(runs)
         self.reset_view(tight=not growing)
+        if not runs:  # no old run's axes on an empty plot (File ▸ New)
+            self.plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.refresh()
 
     def refresh(self, text: bool = True) -> bool:
@@ -955,6 +957,8 @@ class BoundaryPanel(PlotPanel):
         if setup is None or setup.extent is None:
             self.train_points.clear()
             self.test_points.clear()
+            self.plot.setLabel("bottom", "")
+            self.plot.setLabel("left", "")
             why = "" if setup is None else f"{len(setup.feature_names)} features"
             self.set_placeholder("The decision boundary is drawn\nfor data with 2 features" + (f" (this has {why})" if why else ""))
             self.value.setText("")
@@ -1046,6 +1050,14 @@ class ConfusionPanel(PlotPanel):
         self.scatter.clear()
         self.diagonal.clear()
         self.value.setText("")
+        self.value.setToolTip("")
+        # Nothing of the last run's classes or axes stays (File ▸ New, another project).
+        self.title.setText("Confusion matrix")
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setTicks(None)
+            self.plot.setLabel(side, "")
         self.set_placeholder(text)
 
     def set_frame(self, frame: Any, setup: Any) -> None:

@@ -213,3 +213,52 @@ def test_wheel_over_a_plot_scrolls_the_panel_and_ctrl_wheel_zooms(qtbot, window)
     assert bar.value() == scrolled
     after = view.viewRange()
     assert after[0][1] - after[0][0] < before[0][1] - before[0][0], "Ctrl + wheel did not zoom in"
+
+
+# ------------------------------------------------------------- a. File ▸ New
+def _curve_points(panel) -> int:
+    total = 0
+    for curve in panel.curves.values():
+        x, _ = curve.getData()
+        total += 0 if x is None else len(x)
+    return total
+
+
+def test_file_new_resets_every_view(qtbot, window, tmp_path) -> None:
+    from qmlstudio.core.project import ModelChoice
+
+    project = demo_copy(tmp_path)
+    project.model = ModelChoice(project.model.kind, {**project.model.options, "baselines": False})
+    window.set_project(project)
+    dock = window.training_dock
+    with qtbot.waitSignal(dock.run_finished, timeout=60_000):
+        dock.train(epochs=2)
+    qtbot.waitUntil(lambda: dock.state == "idle", timeout=5000)
+    confusion, boundary = dock.confusion_plot, dock.boundary_plot
+    assert confusion.matrix is not None and confusion.plot.getAxis("left")._tickLevels is not None
+    assert _curve_points(dock.loss_plot) > 0 and dock.runs_model.rowCount() == 1
+    assert dock.loss_plot.plot.getViewBox().viewRange()[0][1] > 5
+    assert boundary.plot.getAxis("bottom").labelText  # the feature's name
+
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # File ▸ New
+    qtbot.waitUntil(lambda: window.project is not project, timeout=3000)
+
+    assert dock.runs_model.rowCount() == 0
+    for panel in (dock.loss_plot, dock.accuracy_plot, dock.grad_plot):
+        assert _curve_points(panel) == 0, panel.name
+        assert panel.plot.getViewBox().viewRange()[0][1] < 5, panel.name  # not the old run's iterations
+    weights_x = [c.getData()[0] for c in dock.weights_plot.curves] if hasattr(dock.weights_plot, "curves") else []
+    assert all(x is None or len(x) == 0 for x in weights_x)
+    # The confusion matrix forgets the old classes and its axes; the boundary its points and axes.
+    assert confusion.matrix is None and confusion.image.image is None
+    for side in ("left", "bottom"):
+        assert confusion.plot.getAxis(side)._tickLevels is None, side
+        assert confusion.plot.getAxis(side).labelText == "", side
+        assert boundary.plot.getAxis(side).labelText == "", side
+    assert boundary.image.image is None and len(boundary.train_points.data) == 0 and len(boundary.test_points.data) == 0
+    assert not boundary.legend.isVisible()
+    for name, card in dock.cards.items():
+        assert card.value.text() in ("", "—"), name
+    assert dock.baselines_table.rowCount() == 0
+    assert dock.progress.format() == "No run yet" and dock.state == "idle"
+    assert "Untitled" in window.windowTitle()

@@ -571,6 +571,7 @@ class TrainingDock(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self._on_about_to_quit)
         self._show_current()
+        self._progress_of_newest_run()
         self._set_state(IDLE)
 
     # ================================================================ building
@@ -879,6 +880,12 @@ class TrainingDock(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("No run yet")
         self._show_current()
+        self._progress_of_newest_run()
+
+    def _progress_of_newest_run(self) -> None:
+        """The progress bar says how the run the plots show (the newest saved one) ended."""
+        if self._worker is None and self._project.runs:
+            self._update_progress_final(self._project.runs[-1])
 
     def train(self, epochs: int | None = None, *, pause_at: int | None = None, step: bool = False) -> bool:
         """Starts a run of the project as it is now; False if one is already going.

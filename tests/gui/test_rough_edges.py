@@ -262,3 +262,36 @@ def test_file_new_resets_every_view(qtbot, window, tmp_path) -> None:
     assert dock.baselines_table.rowCount() == 0
     assert dock.progress.format() == "No run yet" and dock.state == "idle"
     assert "Untitled" in window.windowTitle()
+
+
+# ------------------------------------------------- g. a reopened project's status
+def test_a_reopened_stopped_run_says_where_it_stopped(qtbot, tmp_path, registry) -> None:
+    from qmlstudio.core.project import ModelChoice
+    from qmlstudio.core.training import Controls
+    from qmlstudio.gui.main_window import MainWindow
+    from qmlstudio.plugins.project_setup import build_run
+
+    project = demo_copy(tmp_path, epochs=100)
+    project.model = ModelChoice(project.model.kind, {**project.model.options, "baselines": False})
+    controls = Controls()
+
+    def stop_after_seven(report) -> None:
+        if report.iteration >= 7:
+            controls.cancel()
+
+    record = build_run(project, registry, controls=controls, callback=stop_after_seven).run()
+    assert record.status == "stopped" and record.metrics["iteration"][-1] == 7
+    project.add_run(record)
+    path = save_project(project)
+
+    window = MainWindow(load_project(path), registry=registry)  # what `qmlstudio gui demo.qmls` opens
+    window.close_without_asking = True
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    dock = window.training_dock
+    loss = [c.getData()[0] for (_, metric), c in dock.loss_plot.curves.items() if metric == "loss"]
+    assert [len(x) for x in loss] == [7]  # the plots show the 7 iterations...
+    status = dock.progress.format()
+    assert "Stopped after 7 iterations" in status, status  # ...and the status says the same
+    assert dock.state == "idle" and dock.state_label.text() != ""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QObject, QPoint, QPointF, Qt, QUrl, Slot
 from PySide6.QtGui import QUndoStack
 from PySide6.QtTest import QTest
 
@@ -295,3 +295,41 @@ def test_a_reopened_stopped_run_says_where_it_stopped(qtbot, tmp_path, registry)
     status = dock.progress.format()
     assert "Stopped after 7 iterations" in status, status  # ...and the status says the same
     assert dock.state == "idle" and dock.state_label.text() != ""
+
+
+# ------------------------------------------------------- i. the documentation
+class _UrlCatcher(QObject):
+    """Stands in for the desktop's URL opener (``QDesktopServices.setUrlHandler``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list = []
+
+    @Slot(QUrl)
+    def open(self, url) -> None:
+        self.urls.append(url)
+
+
+def test_documentation_is_shipped_with_the_package(qtbot, window) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    import qmlstudio
+
+    catcher = _UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    try:
+        window.activateWindow()
+        QTest.keyClick(window, Qt.Key.Key_F1)  # Help ▸ Documentation
+        qtbot.waitUntil(lambda: bool(catcher.urls), timeout=3000)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    url = catcher.urls[0]
+    assert url.isLocalFile()
+    opened = Path(url.toLocalFile())
+    package = Path(qmlstudio.__file__).parent
+    assert opened.is_file() and opened.name == "index.md"
+    # Inside the package (qmlstudio/docs/), not the checkout's docs/ folder.
+    assert opened.parent == package / "docs"
+    text = opened.read_text(encoding="utf-8")
+    for page in ("project-format.md", "plugins.md", "backends.md", "analysis.md"):
+        assert f"]({page})" in text and (package / "docs" / page).is_file(), page

@@ -333,3 +333,27 @@ def test_documentation_is_shipped_with_the_package(qtbot, window) -> None:
     text = opened.read_text(encoding="utf-8")
     for page in ("project-format.md", "plugins.md", "backends.md", "analysis.md"):
         assert f"]({page})" in text and (package / "docs" / page).is_file(), page
+
+
+# ------------------------------------------------- b. analysis results' size
+def test_analysis_results_open_at_a_usable_size(qtbot, window) -> None:
+    window.resize(1300, 850)
+    controller = window.analysis
+    controller.ask = lambda study, defaults: {"qubits": "2-3", "layers": "2", "samples": 30}
+    try:
+        with qtbot.waitSignal(controller.finished, timeout=60_000):
+            controller.actions["barren-plateau"].trigger()
+        dock = controller.docks["barren-plateau"]
+        assert dock.isVisible() and dock.isFloating()
+        # 900 × 600 at least, or the whole screen where it is smaller (offscreen: 800 × 600).
+        screen = window.screen().availableGeometry()
+        assert dock.width() >= min(900, screen.width()) and dock.height() >= min(600, screen.height()), dock.size()
+        assert screen.contains(dock.frameGeometry()) or screen.intersected(dock.geometry()).width() >= 0.9 * dock.width()
+        plot = dock.content.plot
+        assert plot.width() >= 300 and plot.height() >= 350, plot.size()
+        # The main window's own panels kept their place: the results did not squeeze in among them.
+        assert not window.docks["trainingDock"].isFloating()
+        assert window.dockWidgetArea(window.docks["trainingDock"]) == Qt.DockWidgetArea.BottomDockWidgetArea
+    finally:
+        controller.cancel()
+        controller.wait()

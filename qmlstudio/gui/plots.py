@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette, QWheelEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
@@ -389,6 +389,25 @@ def wheel_zooms_with_ctrl(plot_widget: pg.PlotWidget) -> None:
         plot_widget.setToolTip("Ctrl + wheel zooms; drag pans; right-click for the view menu")
 
 
+def wrap_text(text: str, metrics: QFontMetrics, width: float) -> str:
+    """``text`` with its lines broken at spaces so that each is at most ``width`` pixels wide
+    (a single word wider than that stays whole: there is nothing better to do with it)."""
+    if width <= 0:
+        return text
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and metrics.horizontalAdvance(candidate) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _nice_ceiling(value: float) -> float:
     """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is ≥ ``value``."""
     if value <= 0:
@@ -575,15 +594,32 @@ class PlotPanel(QFrame):
         self.y_range.reset()
 
     def set_placeholder(self, text: str) -> None:
-        """A grey sentence in the middle of an empty plot ("" removes it)."""
+        """A grey sentence in the middle of an empty plot ("" removes it).
+
+        It is wrapped to the plot's width (again when the plot is resized), so that it is
+        never cut off at the plot's edges.
+        """
+        self._placeholder_text = text
         if text:
             if self.placeholder.scene() is None:
                 self.plot.addItem(self.placeholder, ignoreBounds=True)
-            self.placeholder.setText(text)
-            view = self.plot.getViewBox().viewRect()
-            self.placeholder.setPos(view.center())
+            if not getattr(self, "_placeholder_follows", False):
+                self._placeholder_follows = True
+                view_box = self.plot.getViewBox()
+                view_box.sigResized.connect(self._fit_placeholder)
+                view_box.sigRangeChanged.connect(self._fit_placeholder)
+            self._fit_placeholder()
         elif self.placeholder.scene() is not None:
             self.plot.removeItem(self.placeholder)
+
+    def _fit_placeholder(self, *_: Any) -> None:
+        text = getattr(self, "_placeholder_text", "")
+        if not text or self.placeholder.scene() is None:
+            return
+        view_box = self.plot.getViewBox()
+        width = view_box.boundingRect().width() - 16
+        self.placeholder.setText(wrap_text(text, QFontMetrics(self.placeholder.textItem.font()), width))
+        self.placeholder.setPos(view_box.viewRect().center())
 
     def export(self, path: str | Path) -> Path:
         """Writes this plot to ``path`` (.png or .svg)."""

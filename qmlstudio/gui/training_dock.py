@@ -368,6 +368,8 @@ class RunsTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [f"Run {values.get('id', '')}"]
+            if column in ("Model", "Optimizer", "Backend"):  # a narrow table elides these: say them whole
+                lines.insert(0, str(self.data(index, Qt.ItemDataRole.DisplayRole) or ""))
             if values.get("iterations") is not None:
                 lines.append(f"{int(values['iterations']):,} iterations")
             if values.get("message"):
@@ -1524,6 +1526,8 @@ class TrainingDock(QWidget):
                      _duration(seconds)]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                if column == 0:  # the name column stretches and may elide: the full name on hover
+                    item.setToolTip(text)
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 font = item.font()

@@ -357,3 +357,102 @@ def test_analysis_results_open_at_a_usable_size(qtbot, window) -> None:
     finally:
         controller.cancel()
         controller.wait()
+
+
+# ------------------------------------------------------ c. no clipped text
+def _scene_rect_in_view(item, view_box):
+    """``item``'s bounding rectangle and ``view_box``'s, both in scene pixels."""
+    return item.mapRectToScene(item.boundingRect()), view_box.mapRectToScene(view_box.boundingRect())
+
+
+def test_decision_boundary_message_fits_its_plot(qtbot, tmp_path, registry) -> None:
+    from qmlstudio.plugins.project_setup import new_project
+
+    project = new_project(registry, name="iris", dataset="iris", epochs=1, seed=3)
+    dock = TrainingDock(project, registry, autosave=False)
+    qtbot.addWidget(dock)
+    dock.resize(900, 700)  # a dashboard of three narrow columns
+    dock.show()
+    qtbot.waitExposed(dock)
+    with qtbot.waitSignal(dock.run_finished, timeout=60_000):
+        dock.train(epochs=1)
+    panel = dock.boundary_plot
+    qtbot.waitUntil(lambda: "features" in panel.placeholder.toPlainText(), timeout=3000)
+    qtbot.wait(50)
+    view_box = panel.plot.getViewBox()
+    for width in (900, 700):
+        dock.resize(width, 700)
+        qtbot.wait(50)
+        text_rect, view_rect = _scene_rect_in_view(panel.placeholder, view_box)
+        assert view_rect.contains(text_rect), (panel.placeholder.toPlainText(), text_rect, view_rect)
+    dock.shutdown()
+
+
+def test_confusion_matrix_class_names_fit_their_axes(qtbot, tmp_path, registry) -> None:
+    from PySide6.QtGui import QFontMetrics
+
+    project = demo_copy(tmp_path)  # two moons: "upper moon" and "lower moon"
+    dock = TrainingDock(project, registry, autosave=False)
+    qtbot.addWidget(dock)
+    dock.resize(1000, 760)
+    dock.show()
+    qtbot.waitExposed(dock)
+    with qtbot.waitSignal(dock.run_finished, timeout=60_000):
+        dock.train(epochs=1)
+    panel = dock.confusion_plot
+    qtbot.waitUntil(lambda: panel.matrix is not None, timeout=5000)
+    qtbot.wait(50)
+    left = panel.plot.getAxis("left")
+    font = left.style.get("tickFont") or left.font()
+    metrics = QFontMetrics(font)
+    names = [text for _, text in left._tickLevels[0]]
+    assert names == ["upper moon", "lower moon"]
+    # The left axis is wide enough for the longest name (plus the tick and its gap).
+    needed = max(metrics.horizontalAdvance(n) for n in names) + left.style["tickTextOffset"][0]
+    assert left.width() >= needed, (left.width(), needed)
+    # Under the columns each line of a name fits its column's width in pixels.
+    bottom = panel.plot.getAxis("bottom")
+    view_box = panel.plot.getViewBox()
+    column_px = view_box.mapViewToScene(QPointF(1, 0)).x() - view_box.mapViewToScene(QPointF(0, 0)).x()
+    for _, text in bottom._tickLevels[0]:
+        for line in text.split("\n"):
+            assert QFontMetrics(bottom.style.get("tickFont") or bottom.font()).horizontalAdvance(line) <= column_px
+        lines = text.count("\n") + 1
+        assert bottom.height() >= lines * metrics.height(), (bottom.height(), lines)
+    dock.shutdown()
+
+
+def test_runs_table_text_is_never_cut(qtbot, tmp_path, registry) -> None:
+    from PySide6.QtGui import QFontMetrics
+
+    project = demo_copy(tmp_path)
+    dock = TrainingDock(project, registry, autosave=False)
+    qtbot.addWidget(dock)
+    dock.resize(520, 700)  # narrow: a cell that must be cut says itself whole on hover
+    dock.show()
+    qtbot.waitExposed(dock)
+    with qtbot.waitSignal(dock.run_finished, timeout=60_000):
+        dock.train(epochs=1)
+    view, model = dock.runs_view, dock.runs_model
+    qtbot.wait(50)
+    margin = 2 * (view.style().pixelMetric(view.style().PixelMetric.PM_FocusFrameHMargin, None, view) + 1)
+    for row in range(model.rowCount()):
+        for column in range(model.columnCount()):
+            index = model.index(row, column)
+            text = str(model.data(index) or "")
+            font = model.data(index, Qt.ItemDataRole.FontRole) or view.font()
+            needed = QFontMetrics(font).horizontalAdvance(text) + margin
+            tip = model.data(index, Qt.ItemDataRole.ToolTipRole) or ""
+            assert view.columnWidth(column) >= needed or text in tip, (model.COLUMNS[column], text)
+    header = view.horizontalHeader()
+    for column, title in enumerate(model.COLUMNS):
+        assert header.sectionSize(column) >= QFontMetrics(header.font()).horizontalAdvance(title), title
+    # The results table beside it: each cell fits, or says itself whole on hover.
+    table = dock.baselines_table
+    assert table.rowCount() >= 1
+    for row in range(table.rowCount()):
+        for column in range(table.columnCount()):
+            item = table.item(row, column)
+            needed = QFontMetrics(item.font()).horizontalAdvance(item.text()) + margin
+            assert table.columnWidth(column) >= needed or item.text() in (item.toolTip() or ""), item.text()
+    dock.shutdown()

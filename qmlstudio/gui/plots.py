@@ -1094,6 +1094,10 @@ class ConfusionPanel(PlotPanel):
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setTicks(None)
             self.plot.setLabel(side, "")
+        self._class_names = []
+        self.plot.getAxis("left").setWidth(None)
+        self.plot.getAxis("bottom").setHeight(None)
+        self.plot_widget.setToolTip("")
         self.set_placeholder(text)
 
     def set_frame(self, frame: Any, setup: Any) -> None:
@@ -1124,14 +1128,14 @@ class ConfusionPanel(PlotPanel):
                     text.setPos(j, i)
                     self.plot.addItem(text)
                     self.texts.append(text)
-            names = [n if len(n) <= 12 else n[:11] + "…" for n in setup.class_names]
-            # Under the columns, two-word names go on two lines so that neighbours do not overlap.
-            wrapped = [n.replace(" ", "\n", 1) if len(n) > 6 else n for n in names]
-            self.plot.getAxis("bottom").setTicks([list(enumerate(wrapped))])
-            self.plot.getAxis("left").setTicks([list(enumerate(names))])
+            self._class_names = [str(n) for n in setup.class_names]
             self.plot.setLabel("bottom", "predicted")
             self.plot.setLabel("left", "true")
             self.plot.setRange(xRange=(-0.5, k - 0.5), yRange=(-0.5, k - 0.5), padding=0.02)
+            self._fit_class_names()
+            if not getattr(self, "_names_follow", False):
+                self._names_follow = True
+                self.plot.getViewBox().sigResized.connect(self._fit_class_names)
         for i in range(k):
             for j in range(k):
                 text = self.texts[i * k + j]
@@ -1142,6 +1146,36 @@ class ConfusionPanel(PlotPanel):
         accuracy = float(np.trace(matrix)) / total if total else 0.0
         self.value.setText(f"{frame.split} {accuracy:.1%} · n={total}")
         self.value.setToolTip(f"Accuracy on the {frame.split} split: {accuracy:.1%} of {total} samples")
+
+    def _fit_class_names(self, *_: Any) -> None:
+        """The class names on the axes, fitted to the space they have.
+
+        Left: whole names up to 14 characters (longer ones elided), the axis as wide as the
+        longest. Below each column: the name broken into lines at spaces, and each line
+        elided to the column's width, so that neighbours never overlap. The whole names are
+        in the tooltip.
+        """
+        names = getattr(self, "_class_names", None)
+        if not names or self.matrix is None and not self.texts:
+            return
+        left, bottom = self.plot.getAxis("left"), self.plot.getAxis("bottom")
+        metrics = QFontMetrics(left.style.get("tickFont") or left.font())
+        mode = Qt.TextElideMode.ElideRight
+        short = [metrics.elidedText(n, mode, metrics.horizontalAdvance("M" * 9)) for n in names]
+        left.setTicks([list(enumerate(short))])
+        left.setWidth(max(metrics.horizontalAdvance(n) for n in short) + left.style["tickTextOffset"][0]
+                      + metrics.height() + 12)  # + the rotated axis label
+        view_box = self.plot.getViewBox()
+        column = view_box.mapViewToScene(QPointF(1, 0)).x() - view_box.mapViewToScene(QPointF(0, 0)).x()
+        column = max(12.0, column - 4)
+        under = [
+            "\n".join(metrics.elidedText(line, mode, int(column)) for line in wrap_text(n, metrics, column).split("\n")[:2])
+            for n in names
+        ]
+        bottom.setTicks([list(enumerate(under))])
+        lines = max(text.count("\n") + 1 for text in under)
+        bottom.setHeight(lines * metrics.height() + bottom.style["tickTextOffset"][1] + metrics.height() + 10)
+        self.plot_widget.setToolTip("Classes: " + ", ".join(f"{i}: {n}" for i, n in enumerate(names)))
 
     def _show_parity(self, frame: Any, setup: Any) -> None:
         self.image.clear()
@@ -1155,6 +1189,9 @@ class ConfusionPanel(PlotPanel):
         self.plot.setAspectLocked(False)
         self.plot.getAxis("bottom").setTicks(None)
         self.plot.getAxis("left").setTicks(None)
+        self._class_names = []
+        self.plot.getAxis("left").setWidth(None)
+        self.plot.getAxis("bottom").setHeight(None)
         self.plot.setLabel("bottom", "true")
         self.plot.setLabel("left", "predicted")
         true = setup.y_test if frame.split == "test" else setup.y_train

@@ -456,3 +456,38 @@ def test_runs_table_text_is_never_cut(qtbot, tmp_path, registry) -> None:
             needed = QFontMetrics(item.font()).horizontalAdvance(item.text()) + margin
             assert table.columnWidth(column) >= needed or item.text() in (item.toolTip() or ""), item.text()
     dock.shutdown()
+
+
+def test_long_class_names_never_overlap_under_a_narrow_matrix(qtbot) -> None:
+    """Three long names (a CSV's "Iris-versicolor") under a narrow confusion matrix."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PySide6.QtGui import QFontMetrics
+
+    from qmlstudio.gui.plots import ConfusionPanel
+
+    panel = ConfusionPanel()
+    qtbot.addWidget(panel)
+    panel.resize(300, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    names = ["Iris-setosa", "Iris-versicolor", "Iris-virginica of the north"]
+    frame = SimpleNamespace(task="classification", confusion=np.array([[5, 1, 0], [0, 4, 2], [1, 0, 6]]), split="test")
+    panel.set_frame(frame, SimpleNamespace(class_names=names))
+    for width in (300, 200):
+        panel.resize(width, 300)
+        qtbot.wait(50)
+        bottom, left = panel.plot.getAxis("bottom"), panel.plot.getAxis("left")
+        metrics = QFontMetrics(bottom.style.get("tickFont") or bottom.font())
+        view_box = panel.plot.getViewBox()
+        column = view_box.mapViewToScene(QPointF(1, 0)).x() - view_box.mapViewToScene(QPointF(0, 0)).x()
+        texts = [t for _, t in bottom._tickLevels[0]]
+        assert len(texts) == 3
+        for text in texts:
+            for line in text.split("\n"):
+                assert metrics.horizontalAdvance(line) <= column, (line, column)
+            assert bottom.height() >= (text.count("\n") + 1) * metrics.height()
+        widest = max(metrics.horizontalAdvance(t) for _, t in left._tickLevels[0])
+        assert left.width() >= widest + left.style["tickTextOffset"][0]
+    assert all(name in panel.plot_widget.toolTip() for name in names)

@@ -73,7 +73,8 @@ def start_xvfb(display: str | None) -> tuple[str, subprocess.Popen | None]:
     return display, proc
 
 
-def one_launch(python: str, display: str, project: str | None, timeout: float, settle: float) -> dict[str, float]:
+def one_launch(python: str, display: str, project: str | None, timeout: float, settle: float,
+               root: Path = ROOT) -> dict[str, float]:
     """Starts the app, waits for its window, types Ctrl+Q, waits for the exit; returns the times."""
     env = dict(os.environ)
     env.update({
@@ -82,13 +83,13 @@ def one_launch(python: str, display: str, project: str | None, timeout: float, s
         TRACE_ENV: "1",
         "QMLSTUDIO_CONFIG_DIR": tempfile.mkdtemp(prefix="qmlstudio-startup-"),
     })
-    paths = [str(ROOT), str(ROOT / "plugins")]
+    paths = [str(root), str(root / "plugins")]
     env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     command = [python, "-m", "qmlstudio", "gui"] + ([project] if project else [])
     err_path = Path(env["QMLSTUDIO_CONFIG_DIR"]) / "stderr.txt"
     with open(err_path, "w") as err:
         start = time.time()
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=str(ROOT))
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=str(root))
         shown = window = None
         deadline = time.monotonic() + timeout
         while shown is None and time.monotonic() < deadline and proc.poll() is None:
@@ -138,6 +139,9 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the app")
     parser.add_argument("--settle", type=float, default=1.0,
                         help="seconds between the end of the start-up work and Ctrl+Q (default 1)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="another checkout (e.g. the previous commit, exported) launched in turn with this one: "
+                             "paired figures under the same load")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a window or an exit")
     args = parser.parse_args()
     if shutil.which("xdotool") is None:
@@ -149,17 +153,35 @@ def main() -> int:
         print(f"python {platform.python_version()}, {os.cpu_count()} cores, load average "
               f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; project: {args.project or 'new'}; "
               f"Ctrl+Q {args.settle:g} s after the start-up work")
-        print(f"{'launch':>6}  {'shown (s)':>9}  {'ready (s)':>9}  {'quit (s)':>8}")
-        rows = []
+        trees = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+        if args.baseline:
+            print(f"baseline: {args.baseline} (launched right after this checkout each time)")
+        header = "".join(f"  {name + ' shown':>14}  {name + ' ready':>14}  {name + ' quit':>13}" for name, _ in trees)
+        print(f"{'launch':>6}{header}")
+        rows: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
+
+        def cells(row: dict[str, float] | None) -> str:
+            if row is None:
+                return f"  {'-':>14}  {'-':>14}  {'-':>13}"
+            ready = f"{row['ready']:14.3f}" if "ready" in row else f"{'-':>14}"
+            return f"  {row['shown']:14.3f}  {ready}  {row['quit']:13.3f}"
+
         for number in range(1, args.runs + 1):
-            row = one_launch(args.python, display, args.project, args.timeout, args.settle)
-            rows.append(row)
-            ready = f"{row['ready']:9.3f}" if "ready" in row else f"{'-':>9}"
-            print(f"{number:>6}  {row['shown']:9.3f}  {ready}  {row['quit']:8.3f}", flush=True)
-        readies = [r["ready"] for r in rows if "ready" in r]
-        ready_median = f"{statistics.median(readies):9.3f}" if readies else f"{'-':>9}"
-        print(f"{'median':>6}  {statistics.median(r['shown'] for r in rows):9.3f}  {ready_median}  "
-              f"{statistics.median(r['quit'] for r in rows):8.3f}")
+            line = f"{number:>6}"
+            for name, root in trees:
+                row = one_launch(args.python, display, args.project, args.timeout, args.settle, root)
+                rows[name].append(row)
+                line += cells(row)
+            print(line, flush=True)
+        line = f"{'median':>6}"
+        for name, _ in trees:
+            readies = [r["ready"] for r in rows[name] if "ready" in r]
+            median = {"shown": statistics.median(r["shown"] for r in rows[name]),
+                      "quit": statistics.median(r["quit"] for r in rows[name])}
+            if readies:
+                median["ready"] = statistics.median(readies)
+            line += cells(median)
+        print(line)
         print("targets: shown < 1.5 s, quit < 0.5 s")
     finally:
         if xvfb is not None:

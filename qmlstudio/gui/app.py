@@ -111,7 +111,8 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
     _FirstExposure(window)
     window.show()
     # The simulator's compiled loops take half a second to load: on a worker, not in the state view's first redraw.
-    startup.when_shown(lambda: run_in_background(_load_simulator, lambda _ok, _value: None))
+    startup.simulator_loading()  # the state view waits for it rather than block the GUI thread
+    startup.when_shown(lambda: run_in_background(_load_simulator, lambda _ok, _value: startup.simulator_ready()))
     # Should the window never be exposed (minimised, a platform without expose events): go on anyway.
     QTimer.singleShot(3000, startup.window_shown)
     if error is not None:

@@ -56,10 +56,45 @@ def window_shown() -> None:
     _run_next(jobs)
 
 
+_simulator_waiters: list[Callable[[], None]] | None = None
+
+
+def simulator_loading() -> None:
+    """The simulator's compiled loops are being loaded on a worker (see :func:`when_simulator_ready`)."""
+    global _simulator_waiters
+    if _simulator_waiters is None:
+        _simulator_waiters = []
+
+
+def simulator_ready() -> None:
+    """The loops are loaded: runs what waited for them (on the GUI thread)."""
+    global _simulator_waiters
+    waiters, _simulator_waiters = (_simulator_waiters or []), None
+    for job in waiters:
+        try:
+            job()
+        except Exception:  # noqa: BLE001
+            log.exception("work waiting for the simulator failed")
+
+
+def when_simulator_ready(job: Callable[[], None]) -> bool:
+    """False when the simulator is ready now; else keeps ``job`` for when it is and returns True.
+
+    A view's first simulation on the GUI thread would otherwise wait for the worker that
+    loads the compiled loops (Numba's locks) and freeze the window for half a second.
+    """
+    if _simulator_waiters is None:
+        return False
+    if job not in _simulator_waiters:
+        _simulator_waiters.append(job)
+    return True
+
+
 def cancel() -> None:
     """Leaves the start-up phase without running what was deferred (the window closed first)."""
-    global _pending
+    global _pending, _simulator_waiters
     _pending = None
+    _simulator_waiters = None
 
 
 def _run_next(jobs: list[Callable[[], None]]) -> None:

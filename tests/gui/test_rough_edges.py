@@ -491,3 +491,50 @@ def test_long_class_names_never_overlap_under_a_narrow_matrix(qtbot) -> None:
         widest = max(metrics.horizontalAdvance(t) for _, t in left._tickLevels[0])
         assert left.width() >= widest + left.style["tickTextOffset"][0]
     assert all(name in panel.plot_widget.toolTip() for name in names)
+
+
+# ------------------------------------------------------------- 7. a fast quit
+def test_the_gui_command_exits_at_once_and_still_saves_what_it_must(tmp_path) -> None:
+    """`qmlstudio gui` ends with os._exit after the window closed (issue 14, point 7): exit
+    handlers still run, the layout is saved, no autosave is left, and a background job still
+    running is not waited for."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[2]
+    config = tmp_path / "config"
+    marker, started_job = tmp_path / "atexit-ran", tmp_path / "job-started"
+    code = f"""
+import atexit, sys, time
+atexit.register(lambda: open({str(marker)!r}, "w").write("yes"))
+from qmlstudio.gui import background
+from PySide6.QtCore import QTimer
+# A preview job that would hold an ordinary exit for 20 s.
+def job():
+    open({str(started_job)!r}, "w").write("yes")
+    time.sleep(20)
+from qmlstudio.gui import app as gui_app
+made = gui_app.application
+def application():
+    qapp = made()
+    QTimer.singleShot(300, lambda: background.run_in_background(job, lambda ok, v: None))
+    return qapp
+gui_app.application = application
+sys.argv = ["qmlstudio", "gui", "--quit-after", "5000"]
+from qmlstudio.cli import main
+sys.exit(main())
+"""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QMLSTUDIO_CONFIG_DIR=str(config))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), str(repo / "plugins"), env.get("PYTHONPATH")]))
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert took < 15, took  # not the 20 s of the abandoned job
+    assert marker.read_text() == "yes"
+    assert started_job.read_text() == "yes"  # the job was running when the window closed
+    assert (config / "gui.ini").is_file()  # the window's layout was saved
+    assert not list(config.rglob("*.autosave"))

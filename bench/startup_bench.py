@@ -74,7 +74,7 @@ def start_xvfb(display: str | None) -> tuple[str, subprocess.Popen | None]:
 
 
 def one_launch(python: str, display: str, project: str | None, timeout: float, settle: float,
-               root: Path = ROOT) -> dict[str, float]:
+               root: Path = ROOT, after_shown: float | None = None) -> dict[str, float]:
     """Starts the app, waits for its window, types Ctrl+Q, waits for the exit; returns the times."""
     env = dict(os.environ)
     env.update({
@@ -106,14 +106,14 @@ def one_launch(python: str, display: str, project: str | None, timeout: float, s
         # Quit ``settle`` seconds after the deferred start-up work has finished (the app prints
         # when): a user looks at the window before quitting it.
         ready = None
-        settle_until = time.monotonic() + 8.0
+        settle_until = time.monotonic() + (8.0 if after_shown is None else 0.0)
         while time.monotonic() < settle_until:
             text = err_path.read_text(errors="replace")
             if "qmlstudio-ready " in text:
                 ready = float(text.split("qmlstudio-ready ", 1)[1].split()[0])
                 break
             time.sleep(0.02)
-        time.sleep(settle)
+        time.sleep(settle if after_shown is None else max(0.0, shown + after_shown - time.time()))
         subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, capture_output=True)
         quit_start = time.time()
         subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], env=env, capture_output=True)
@@ -139,6 +139,9 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the app")
     parser.add_argument("--settle", type=float, default=1.0,
                         help="seconds between the end of the start-up work and Ctrl+Q (default 1)")
+    parser.add_argument("--quit-after-shown", type=float, metavar="S",
+                        help="type Ctrl+Q S seconds after the window is shown, whatever the app is doing "
+                             "(instead of --settle seconds after its start-up work)")
     parser.add_argument("--baseline", type=Path, metavar="DIR",
                         help="another checkout (e.g. the previous commit, exported) launched in turn with this one: "
                              "paired figures under the same load")
@@ -152,7 +155,8 @@ def main() -> int:
         print(f"QML Studio start-up and quit, {args.runs} launches on display {display}")
         print(f"python {platform.python_version()}, {os.cpu_count()} cores, load average "
               f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; project: {args.project or 'new'}; "
-              f"Ctrl+Q {args.settle:g} s after the start-up work")
+              + (f"Ctrl+Q {args.quit_after_shown:g} s after the window shows" if args.quit_after_shown is not None
+                 else f"Ctrl+Q {args.settle:g} s after the start-up work"))
         trees = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
         if args.baseline:
             print(f"baseline: {args.baseline} (launched right after this checkout each time)")
@@ -169,7 +173,8 @@ def main() -> int:
         for number in range(1, args.runs + 1):
             line = f"{number:>6}"
             for name, root in trees:
-                row = one_launch(args.python, display, args.project, args.timeout, args.settle, root)
+                row = one_launch(args.python, display, args.project, args.timeout, args.settle, root,
+                                 args.quit_after_shown)
                 rows[name].append(row)
                 line += cells(row)
             print(line, flush=True)

@@ -106,12 +106,13 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
             error = str(exc)
     startup.begin()  # what the first frame does not need waits until the window is on screen
     startup.when_shown(build_qiskit_tables)
+    # The simulator's compiled loops take half a second to load: on a worker (once the window is on
+    # screen); the state view waits for them rather than block the GUI thread in its first redraw.
+    startup.simulator_loading()
     window = MainWindow(project if project is not None else new_project(), registry=registry)
     window.winId()  # creates the native window, so that its first exposure can be watched
     _FirstExposure(window)
     window.show()
-    # The simulator's compiled loops take half a second to load: on a worker, not in the state view's first redraw.
-    startup.simulator_loading()  # the state view waits for it rather than block the GUI thread
     startup.when_shown(lambda: run_in_background(_load_simulator, lambda _ok, _value: startup.simulator_ready()))
     # Should the window never be exposed (minimised, a platform without expose events): go on anyway.
     QTimer.singleShot(3000, startup.window_shown)

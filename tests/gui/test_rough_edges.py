@@ -2,7 +2,10 @@
 
 a. File ▸ New resets every view        → test_file_new_resets_every_view
 b. analysis results at a usable size    → test_analysis_results_open_at_a_usable_size
-c. no clipped or overlapping text       → test_text_fits: boundary message, confusion classes, runs table
+c. no clipped or overlapping text       → test_decision_boundary_message_fits_its_plot,
+                                          test_confusion_matrix_class_names_fit_their_axes,
+                                          test_long_class_names_never_overlap_under_a_narrow_matrix,
+                                          test_runs_table_text_is_never_cut
 d. elapsed time stops while paused      → test_elapsed_card_does_not_run_while_paused (and core:
                                           tests/core/test_training.py::test_elapsed_time_does_not_run_while_paused)
 e. small values in scientific notation  → test_small_option_values_show_and_edit_in_scientific_notation,
@@ -12,6 +15,7 @@ g. a reopened project's status agrees   → test_a_reopened_stopped_run_says_whe
 h. the wheel scrolls, Ctrl+wheel zooms  → test_wheel_over_a_plot_scrolls_the_panel_and_ctrl_wheel_zooms
 i. Help ▸ Documentation, packaged       → test_documentation_is_shipped_with_the_package (and
                                           tests/test_docs.py::test_a_wheel_ships_the_documentation)
+7. the quick quit                       → test_the_gui_command_exits_at_once_and_still_saves_what_it_must
 """
 
 from __future__ import annotations

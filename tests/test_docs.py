@@ -45,3 +45,27 @@ def test_guide_names_what_each_hook_returns(hook):
 def test_guide_has_no_hook_that_does_not_exist():
     documented = set(re.findall(r"### `(qmlstudio_\w+)\(", GUIDE))
     assert documented == set(HOOK_FUNCTIONS)
+
+
+def test_a_wheel_ships_the_documentation(tmp_path):
+    """Help ▸ Documentation opens qmlstudio/docs/index.md from the installed package (issue 14):
+    a wheel built from the repository holds every page of docs/ and its images."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "bench"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q",
+                           "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("qmlstudio-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    assert "index.md" in pages
+    for page in pages:
+        assert f"qmlstudio/docs/{page}" in names, page
+    for image in (ROOT / "docs" / "images").glob("*.png"):
+        assert f"qmlstudio/docs/images/{image.name}" in names, image.name

@@ -100,6 +100,8 @@ class Controls:
 
     cancelled: threading.Event = field(default_factory=threading.Event)
     paused: threading.Event = field(default_factory=threading.Event)
+    #: Seconds the run has spent blocked in :meth:`check` while paused (not training time).
+    paused_s: float = 0.0
     _cancel_hooks: list[Callable[[], Any]] = field(default_factory=list, repr=False, compare=False)
 
     def cancel(self) -> None:
@@ -132,9 +134,12 @@ class Controls:
         self.paused.clear()
 
     def check(self) -> None:
-        """Raises :class:`Cancelled` when asked to stop; blocks while paused."""
-        while self.paused.is_set() and not self.cancelled.is_set():
-            time.sleep(0.05)
+        """Raises :class:`Cancelled` when asked to stop; blocks while paused (counted in :attr:`paused_s`)."""
+        if self.paused.is_set() and not self.cancelled.is_set():
+            since = time.perf_counter()
+            while self.paused.is_set() and not self.cancelled.is_set():
+                time.sleep(0.05)
+            self.paused_s += time.perf_counter() - since
         if self.cancelled.is_set():
             raise Cancelled()
 
@@ -323,6 +328,11 @@ class TrainingRun:
         order = {"epoch": -1, "perm": np.arange(len(self.data.y_train))}
         start = time.perf_counter()
         elapsed_before = float(record.metrics["elapsed_s"][-1] or 0.0) if done else 0.0
+        paused_before = self.controls.paused_s
+
+        def elapsed() -> float:
+            """Training time: the wall time since the start, less the time spent paused."""
+            return elapsed_before + time.perf_counter() - start - (self.controls.paused_s - paused_before)
         state = {"stop": None, "no_improvement": 0, "best_test": math.inf, "message": ""}
         n_train = len(self.data.y_train)
         size = options.batch_size or n_train
@@ -377,7 +387,7 @@ class TrainingRun:
                 test_accuracy=test_score,
                 grad_norm=None if step.grad_norm is None else float(step.grad_norm),
                 weights=x.copy(),
-                elapsed_s=elapsed_before + time.perf_counter() - start,
+                elapsed_s=elapsed(),
                 shots=int(getattr(self.evaluator, "shots_used", 0)),
                 total_iterations=offset_iteration + total,
             )
@@ -452,7 +462,7 @@ class TrainingRun:
         if not np.all(np.isfinite(final)):
             final = self.best[1] if self.best else x0
         record.final_weights = np.asarray(final, dtype=float).tolist()
-        seconds = elapsed_before + time.perf_counter() - start
+        seconds = elapsed()
         epochs_done = (record.metrics["epoch"][-1] or 0) if record.num_points else 0
         record.timings = {"seconds": seconds, "seconds_per_epoch": seconds / epochs_done if epochs_done else None}
         if options.baselines and state["stop"] not in ("stopped",):

@@ -11,9 +11,17 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import PySide6.QtCore  # noqa: E402,F401  (must be imported before pyqtgraph)
 
-from qmlstudio.core.circuit import standard_gate_classes  # noqa: E402
 
-# qiskit builds some tables (the standard gates and their Parameters) lazily on first use.
-# Doing that first on a worker thread while the GUI thread runs crashed the interpreter
-# (segmentation fault, qiskit 2.6), so the GUI builds them here, on the main thread.
-standard_gate_classes()
+
+def build_qiskit_tables() -> None:
+    """Builds qiskit's lazily made tables (the standard gates and their Parameters) on the GUI thread.
+
+    Doing that first on a worker thread while the GUI thread runs crashed the interpreter
+    (segmentation fault, qiskit 2.6). Importing qiskit costs about half a second, so the
+    window does not wait for it: the application calls this right after its window is first
+    on screen, and every place that starts a worker thread calls it first (it returns at
+    once after the first call). Must be called on the main (GUI) thread.
+    """
+    from qmlstudio.core.circuit import standard_gate_classes
+
+    standard_gate_classes()

@@ -21,9 +21,12 @@ from typing import Any, Callable
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QObject, QPoint, QRect, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
+
+from qmlstudio.gui import build_qiskit_tables
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -48,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.gui.plots import wheel_zooms_with_ctrl
 
 __all__ = ["AnalysisController", "AnalysisDock", "StudyThread", "install_analysis_menu"]
 
@@ -192,6 +196,7 @@ def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
     mean |gradient| map of the current design beside it."""
     splitter = QSplitter(Qt.Orientation.Horizontal)
     plot = pg.PlotWidget(background="w")
+    wheel_zooms_with_ctrl(plot)
     plot.setObjectName("variancePlot")
     plot.setLogMode(x=False, y=True)
     plot.showGrid(x=True, y=True, alpha=0.3)
@@ -251,6 +256,7 @@ def encodings_view(result: Any) -> QWidget:
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     plot = pg.PlotWidget(background="w")
+    wheel_zooms_with_ctrl(plot)
     plot.setObjectName("encodingCurves")
     plot.showGrid(x=True, y=True, alpha=0.3)
     plot.setLabel("bottom", "iteration")
@@ -391,19 +397,38 @@ class AnalysisController(QObject):
         return Path(name) if name else None
 
     def dock(self, study: str) -> AnalysisDock:
-        """The study's dock, created (tabbed at the bottom) on first use."""
+        """The study's dock, created on first use as a large window of its own.
+
+        Results (plots, heat maps, tables) need room: docked at the bottom they got a strip
+        of 200 pixels. The dock opens floating, at about three quarters of the main window
+        (at least 900 × 600 where the screen allows), over the window; it can still be
+        docked by double-clicking its title.
+        """
         dock = self.docks.get(study)
         if dock is None:
             dock = AnalysisDock(study, self.window)
             dock.cancel_requested.connect(lambda s=study: self.cancel(s))
             self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-            others = [d for d in self.docks.values()]
-            if others:
-                self.window.tabifyDockWidget(others[-1], dock)
+            dock.setFloating(True)
+            dock.setGeometry(self._floating_geometry(len(self.docks)))
             self.docks[study] = dock
         dock.show()
         dock.raise_()
         return dock
+
+    def _floating_geometry(self, index: int) -> QRect:
+        """Where the ``index``-th study window opens: large, over the main window, cascaded."""
+        frame = self.window.frameGeometry()
+        screen = self.window.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else frame
+        width = min(max(900, int(frame.width() * 0.75)), available.width())
+        height = min(max(600, int(frame.height() * 0.75)), available.height())
+        rect = QRect(0, 0, width, height)
+        rect.moveCenter(frame.center() + QPoint(28 * index, 28 * index))
+        # Keep it on the screen.
+        rect.moveLeft(max(available.left(), min(rect.left(), available.right() - width)))
+        rect.moveTop(max(available.top(), min(rect.top(), available.bottom() - height)))
+        return rect
 
     def is_running(self, study: str | None = None) -> bool:
         threads = [self.threads.get(study)] if study else list(self.threads.values())
@@ -447,6 +472,7 @@ class AnalysisController(QObject):
         thread.failed.connect(fail)
         thread.finished.connect(lambda s=study, t=thread: self._forget(s, t))
         self.threads[study] = thread
+        build_qiskit_tables()  # before the worker thread can touch qiskit
         thread.start()
         return thread
 

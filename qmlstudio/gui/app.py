@@ -2,20 +2,58 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import time
 from pathlib import Path
 
-import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 before anything imports it)
-from PySide6.QtCore import QCoreApplication, QEvent, QTimer
-from PySide6.QtWidgets import QApplication
+from qmlstudio.gui import build_qiskit_tables, startup  # (binds pyqtgraph to PySide6 before anything imports it)
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+from PySide6.QtGui import QWindow
+from PySide6.QtWidgets import QApplication, QWidget
 
 import qmlstudio
+from qmlstudio.gui.background import run_in_background
 from qmlstudio.gui.main_window import APP_NAME, MainWindow, ProjectOpenError, new_project, open_project_file
 from qmlstudio.gui.theme import apply_theme
 
 #: Milliseconds after which the application quits by itself (tests, `make run` without display).
 QUIT_AFTER_ENV = "QMLSTUDIO_QUIT_AFTER_MS"
+#: When set, the app prints ``qmlstudio-shown <unix time> <window id>`` on stderr when its window is
+#: first exposed on screen, and ``qmlstudio-quit <unix time>`` when it has saved and is about to exit
+#: (bench/startup_bench.py reads them).
+TRACE_ENV = "QMLSTUDIO_TRACE_STARTUP"
+
+
+class _FirstExposure(QObject):
+    """Ends the start-up phase when the main window is first exposed (mapped and drawable).
+
+    The deferred start-up work (:mod:`qmlstudio.gui.startup`) then runs; with
+    ``$QMLSTUDIO_TRACE_STARTUP`` the moment is printed for bench/startup_bench.py.
+    """
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self._window = window
+        handle = window.windowHandle()
+        assert handle is not None
+        handle.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Expose and isinstance(watched, QWindow) and watched.isExposed():
+            watched.removeEventFilter(self)
+            if os.environ.get(TRACE_ENV):
+                print(f"qmlstudio-shown {time.time():.6f} {int(self._window.winId())}", file=sys.stderr, flush=True)
+            # After this exposure has been painted: the first frame is not held up by the deferred work.
+            QTimer.singleShot(0, startup.window_shown)
+        return False
+
+
+def _load_simulator() -> None:
+    from qmlstudio.core._loops import warm_up
+
+    warm_up()
 
 
 def application() -> QApplication:
@@ -66,11 +104,21 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
             project = open_project_file(project_path)
         except ProjectOpenError as exc:
             error = str(exc)
+    startup.begin()  # what the first frame does not need waits until the window is on screen
+    startup.when_shown(build_qiskit_tables)
+    # The simulator's compiled loops take half a second to load: on a worker (once the window is on
+    # screen); the state view waits for them rather than block the GUI thread in its first redraw.
+    startup.simulator_loading()
     window = MainWindow(project if project is not None else new_project(), registry=registry)
+    window.winId()  # creates the native window, so that its first exposure can be watched
+    _FirstExposure(window)
     window.show()
     from qmlstudio.gui.debug_geometry import report_geometry_if_asked
 
     window.geometry_report = report_geometry_if_asked(window)  # scripts/gui-smoke.sh
+    startup.when_shown(lambda: run_in_background(_load_simulator, lambda _ok, _value: startup.simulator_ready()))
+    # Should the window never be exposed (minimised, a platform without expose events): go on anyway.
+    QTimer.singleShot(3000, startup.window_shown)
     if error is not None:
         window.show_error("Cannot open project", error)
         window.statusBar().showMessage(f"Could not open {Path(project_path).name}; started a new project", 8000)
@@ -86,4 +134,41 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
     # Closing the last window posts a Quit event that may still be queued when exec() returns;
     # delivered later it would end the next event loop at once (a second window, a test's wait).
     QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+    startup.cancel()
+    if os.environ.get(TRACE_ENV):
+        print(f"qmlstudio-quit {time.time():.6f}", file=sys.stderr, flush=True)
     return code
+
+
+def exit_now(code: int) -> None:
+    """Ends the process right after the window has closed, without tearing everything down.
+
+    By the time ``run_gui`` returns, everything the user made is settled: the window's
+    ``closeEvent`` stopped a run and waited for it, asked about unsaved changes, removed or
+    kept the autosave, and saved (and synced) the layout. What is left are the views' short
+    background jobs (a transpile for the figures bar, a cost estimate, a data preview) whose
+    results nobody will read, and the teardown of thousands of Qt objects and modules. An
+    ordinary exit waits for both: PySide6's exit handler destroys the thread pools, which
+    waits for their jobs, and ours waits for them too (0.5-3 s after Ctrl+Q, measured with
+    bench/startup_bench.py). So the other exit handlers run (log files, the clipboard,
+    temporary folders), those two do not, and the process ends with ``os._exit``. Only the
+    ``qmlstudio gui`` command calls this; tests and scripts that call :func:`run_gui` get an
+    ordinary return.
+    """
+    from PySide6 import QtCore
+
+    from qmlstudio.gui.background import wait_for_background
+
+    atexit.unregister(wait_for_background)
+    qt_shutdown = getattr(QtCore, "__moduleShutdown", None)
+    if qt_shutdown is not None:
+        atexit.unregister(qt_shutdown)
+    try:
+        atexit._run_exitfuncs()  # noqa: SLF001 - the handlers an ordinary exit would run
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a closed stream must not keep the process alive
+                pass
+        os._exit(code)

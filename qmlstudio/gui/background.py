@@ -16,6 +16,8 @@ from typing import Any, Callable
 import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
+from qmlstudio.gui import build_qiskit_tables, startup
+
 _pool: QThreadPool | None = None
 _live: set["_Relay"] = set()
 
@@ -71,4 +73,8 @@ def run_in_background(fn: Callable[[], Any], callback: Callable[[bool, Any], Non
             ok, value = False, f"{type(exc).__name__}: {exc}".strip()
         relay.done.emit(ok, value)
 
-    background_pool().start(job)
+    def start() -> None:
+        build_qiskit_tables()  # before any worker thread can touch qiskit
+        background_pool().start(job)
+
+    startup.when_shown(start)  # during start-up, once the window is on screen

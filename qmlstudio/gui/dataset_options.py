@@ -42,6 +42,57 @@ from qmlstudio.core.options import Option
 _INT_LIMIT = 2**31 - 1  # what a QSpinBox holds
 
 
+def format_number(value: float) -> str:
+    """A float as people write it: ``0.01``, ``0.9``, ``1e-08``, ``2.5e+06``; never ``0.0000`` for a small one.
+
+    Six significant digits, in scientific notation below 1e-4 and from 1e6 on (Python's ``g``).
+    """
+    return f"{float(value):.6g}"
+
+
+class NumberSpinBox(QDoubleSpinBox):
+    """A spin box for a float option that keeps and shows any magnitude (Adam's ε = 1e-08).
+
+    A plain ``QDoubleSpinBox`` rounds its value to its decimals, so 1e-08 became 0.0000 and
+    could not be typed. This one keeps full precision, shows :func:`format_number`, accepts
+    scientific notation, and steps small values by factors of ten.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(323)  # no rounding: the most a QDoubleSpinBox allows
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt's name)
+        return format_number(value)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802
+        try:
+            return float(text.strip().replace(",", "."))
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:  # noqa: D102
+        from PySide6.QtGui import QValidator
+
+        stripped = text.strip().replace(",", ".")
+        try:
+            value = float(stripped)
+        except ValueError:
+            partial = stripped in ("", "-", "+", ".") or stripped[-1:] in ("e", "E", "-", "+", ".")
+            return (QValidator.State.Intermediate if partial else QValidator.State.Invalid), text, pos
+        if not self.minimum() <= value <= self.maximum():
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Acceptable, text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802
+        value = self.value()
+        if value != 0 and abs(value) < self.singleStep():
+            # 1e-08 → 1e-07 → … : an additive step would jump straight to the single step.
+            self.setValue(min(self.maximum(), max(self.minimum(), value * 10.0**steps)))
+            return
+        super().stepBy(steps)
+
+
 def _tooltip(option: Option) -> str:
     parts = [option.help] if option.help else []
     if option.type in ("int", "float") and (option.minimum is not None or option.maximum is not None):
@@ -193,14 +244,13 @@ class OptionForm(QWidget):
             box.valueChanged.connect(lambda value, n=name: self._emit(n))
             return box
         if option.type == "float" and not option.nullable:
-            box = QDoubleSpinBox()
+            box = NumberSpinBox()
             low = -1e12 if option.minimum is None else float(option.minimum)
             high = 1e12 if option.maximum is None else float(option.maximum)
             box.setRange(low, high)
             span = high - low
             step = 0.01 if span <= 2 else 0.1 if span <= 20 else 1.0
             box.setSingleStep(step)
-            box.setDecimals(4 if span <= 2 else 3)
             box.setKeyboardTracking(False)
             box.valueChanged.connect(lambda value, n=name: self._emit(n))
             return box

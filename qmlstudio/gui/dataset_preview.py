@@ -21,6 +21,8 @@ from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from qmlstudio.gui.plots import wheel_zooms_with_ctrl
+
 #: Class colours (Tableau 10): distinct, and readable by most colour-blind people.
 CLASS_COLORS = (
     "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
@@ -82,6 +84,7 @@ class ScatterPreview(pg.PlotWidget):
         super().__init__(parent, background="w")
         self.setObjectName("datasetScatter")
         self.setMinimumSize(180, 160)
+        wheel_zooms_with_ctrl(self)
         item = self.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)

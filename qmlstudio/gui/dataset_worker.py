@@ -12,7 +12,10 @@ import logging
 import traceback
 from typing import Any, Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from qmlstudio.gui import build_qiskit_tables, startup
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,14 @@ class BackgroundRunner(QObject):
         self._pending += 1
         if self._pending == 1:
             self.busy_changed.emit(True)
-        self._pool.start(job)
+        pool = self._pool
+
+        def start() -> None:
+            if shiboken6.isValid(pool):
+                build_qiskit_tables()  # before any worker thread can touch qiskit
+                pool.start(job)
+
+        startup.when_shown(start)  # during start-up, once the window is on screen
         return ticket
 
     def cancel(self) -> None:

@@ -150,11 +150,14 @@ def component_versions() -> dict[str, str]:
 
 
 def docs_location() -> QUrl:
-    """The documentation: the docs folder of a source checkout, else the project's page."""
-    root = Path(qmlstudio.__file__).resolve().parents[1]
-    for candidate in (root / "docs", root / "README.md"):
-        if candidate.exists():
-            return QUrl.fromLocalFile(str(candidate))
+    """The documentation shipped in the package (``qmlstudio/docs/index.md``), else the project's page.
+
+    The pages are package data (pyproject.toml), so an installed QML Studio opens its own
+    version's pages, offline; only a package that lost them falls back to the web page.
+    """
+    index = Path(qmlstudio.__file__).parent / "docs" / "index.md"
+    if index.is_file():
+        return QUrl.fromLocalFile(str(index))
     return QUrl(DOCS_URL)
 
 

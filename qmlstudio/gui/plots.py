@@ -21,9 +21,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QWheelEvent
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
     QFileDialog,
     QGraphicsItem,
     QFrame,
@@ -345,6 +347,67 @@ def _export_svg(item: Any, path: Path) -> Path:
     return path
 
 
+class _WheelZoomsWithCtrl(QObject):
+    """Lets a plain mouse wheel over a plot scroll what the plot sits in; Ctrl + wheel zooms.
+
+    pyqtgraph zooms on every wheel event and accepts it, so a panel of plots in a scroll
+    area could not be scrolled with the pointer over a plot. The filter stops a wheel event
+    without Ctrl before pyqtgraph and hands it to the nearest scroll area around the plot
+    (or, with none, leaves it unaccepted for Qt to pass on to the parents).
+    """
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() != QEvent.Type.Wheel or event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            return False
+        event.ignore()
+        plot = watched.parent() if isinstance(watched, QWidget) else None
+        area = plot.parentWidget() if isinstance(plot, QWidget) else None
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            viewport = area.viewport()
+            local = QPointF(viewport.mapFromGlobal(event.globalPosition().toPoint()))
+            forwarded = QWheelEvent(local, event.globalPosition(), event.pixelDelta(), event.angleDelta(),
+                                    event.buttons(), event.modifiers(), event.phase(), event.inverted(),
+                                    event.source())
+            QApplication.sendEvent(viewport, forwarded)
+            event.setAccepted(forwarded.isAccepted())
+        return True
+
+
+_WHEEL_FILTER: _WheelZoomsWithCtrl | None = None
+
+
+def wheel_zooms_with_ctrl(plot_widget: pg.PlotWidget) -> None:
+    """Makes ``plot_widget`` zoom on Ctrl + wheel only (see :class:`_WheelZoomsWithCtrl`)."""
+    global _WHEEL_FILTER
+    if _WHEEL_FILTER is None:
+        _WHEEL_FILTER = _WheelZoomsWithCtrl()
+    plot_widget.viewport().installEventFilter(_WHEEL_FILTER)
+    tip = plot_widget.toolTip()
+    if not tip:
+        plot_widget.setToolTip("Ctrl + wheel zooms; drag pans; right-click for the view menu")
+
+
+def wrap_text(text: str, metrics: QFontMetrics, width: float) -> str:
+    """``text`` with its lines broken at spaces so that each is at most ``width`` pixels wide
+    (a single word wider than that stays whole: there is nothing better to do with it)."""
+    if width <= 0:
+        return text
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and metrics.horizontalAdvance(candidate) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _nice_ceiling(value: float) -> float:
     """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is ≥ ``value``."""
     if value <= 0:
@@ -460,6 +523,7 @@ class PlotPanel(QFrame):
 
         background, foreground, _ = _palette_colours(self)
         self.plot_widget = pg.PlotWidget(background=background)
+        wheel_zooms_with_ctrl(self.plot_widget)
         self.plot_widget.setMinimumSize(160, 120)
         self.plot_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
@@ -530,15 +594,32 @@ class PlotPanel(QFrame):
         self.y_range.reset()
 
     def set_placeholder(self, text: str) -> None:
-        """A grey sentence in the middle of an empty plot ("" removes it)."""
+        """A grey sentence in the middle of an empty plot ("" removes it).
+
+        It is wrapped to the plot's width (again when the plot is resized), so that it is
+        never cut off at the plot's edges.
+        """
+        self._placeholder_text = text
         if text:
             if self.placeholder.scene() is None:
                 self.plot.addItem(self.placeholder, ignoreBounds=True)
-            self.placeholder.setText(text)
-            view = self.plot.getViewBox().viewRect()
-            self.placeholder.setPos(view.center())
+            if not getattr(self, "_placeholder_follows", False):
+                self._placeholder_follows = True
+                view_box = self.plot.getViewBox()
+                view_box.sigResized.connect(self._fit_placeholder)
+                view_box.sigRangeChanged.connect(self._fit_placeholder)
+            self._fit_placeholder()
         elif self.placeholder.scene() is not None:
             self.plot.removeItem(self.placeholder)
+
+    def _fit_placeholder(self, *_: Any) -> None:
+        text = getattr(self, "_placeholder_text", "")
+        if not text or self.placeholder.scene() is None:
+            return
+        view_box = self.plot.getViewBox()
+        width = view_box.boundingRect().width() - 16
+        self.placeholder.setText(wrap_text(text, QFontMetrics(self.placeholder.textItem.font()), width))
+        self.placeholder.setPos(view_box.viewRect().center())
 
     def export(self, path: str | Path) -> Path:
         """Writes this plot to ``path`` (.png or .svg)."""
@@ -647,6 +728,8 @@ class CurvesPanel(PlotPanel):
         self.legend.setVisible(bool(keys) and (not single or len(self.specs) > 1))
         self.runs = list(runs)
         self.reset_view(tight=not growing)
+        if not runs:  # no old run's axes on an empty plot (File ▸ New)
+            self.plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.refresh()
 
     def refresh(self, text: bool = True) -> bool:
@@ -910,6 +993,8 @@ class BoundaryPanel(PlotPanel):
         if setup is None or setup.extent is None:
             self.train_points.clear()
             self.test_points.clear()
+            self.plot.setLabel("bottom", "")
+            self.plot.setLabel("left", "")
             why = "" if setup is None else f"{len(setup.feature_names)} features"
             self.set_placeholder("The decision boundary is drawn\nfor data with 2 features" + (f" (this has {why})" if why else ""))
             self.value.setText("")
@@ -1001,6 +1086,18 @@ class ConfusionPanel(PlotPanel):
         self.scatter.clear()
         self.diagonal.clear()
         self.value.setText("")
+        self.value.setToolTip("")
+        # Nothing of the last run's classes or axes stays (File ▸ New, another project).
+        self.title.setText("Confusion matrix")
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setTicks(None)
+            self.plot.setLabel(side, "")
+        self._class_names = []
+        self.plot.getAxis("left").setWidth(None)
+        self.plot.getAxis("bottom").setHeight(None)
+        self.plot_widget.setToolTip("")
         self.set_placeholder(text)
 
     def set_frame(self, frame: Any, setup: Any) -> None:
@@ -1031,14 +1128,14 @@ class ConfusionPanel(PlotPanel):
                     text.setPos(j, i)
                     self.plot.addItem(text)
                     self.texts.append(text)
-            names = [n if len(n) <= 12 else n[:11] + "…" for n in setup.class_names]
-            # Under the columns, two-word names go on two lines so that neighbours do not overlap.
-            wrapped = [n.replace(" ", "\n", 1) if len(n) > 6 else n for n in names]
-            self.plot.getAxis("bottom").setTicks([list(enumerate(wrapped))])
-            self.plot.getAxis("left").setTicks([list(enumerate(names))])
+            self._class_names = [str(n) for n in setup.class_names]
             self.plot.setLabel("bottom", "predicted")
             self.plot.setLabel("left", "true")
             self.plot.setRange(xRange=(-0.5, k - 0.5), yRange=(-0.5, k - 0.5), padding=0.02)
+            self._fit_class_names()
+            if not getattr(self, "_names_follow", False):
+                self._names_follow = True
+                self.plot.getViewBox().sigResized.connect(self._fit_class_names)
         for i in range(k):
             for j in range(k):
                 text = self.texts[i * k + j]
@@ -1049,6 +1146,36 @@ class ConfusionPanel(PlotPanel):
         accuracy = float(np.trace(matrix)) / total if total else 0.0
         self.value.setText(f"{frame.split} {accuracy:.1%} · n={total}")
         self.value.setToolTip(f"Accuracy on the {frame.split} split: {accuracy:.1%} of {total} samples")
+
+    def _fit_class_names(self, *_: Any) -> None:
+        """The class names on the axes, fitted to the space they have.
+
+        Left: whole names up to 14 characters (longer ones elided), the axis as wide as the
+        longest. Below each column: the name broken into lines at spaces, and each line
+        elided to the column's width, so that neighbours never overlap. The whole names are
+        in the tooltip.
+        """
+        names = getattr(self, "_class_names", None)
+        if not names or self.matrix is None and not self.texts:
+            return
+        left, bottom = self.plot.getAxis("left"), self.plot.getAxis("bottom")
+        metrics = QFontMetrics(left.style.get("tickFont") or left.font())
+        mode = Qt.TextElideMode.ElideRight
+        short = [metrics.elidedText(n, mode, metrics.horizontalAdvance("M" * 9)) for n in names]
+        left.setTicks([list(enumerate(short))])
+        left.setWidth(max(metrics.horizontalAdvance(n) for n in short) + left.style["tickTextOffset"][0]
+                      + metrics.height() + 12)  # + the rotated axis label
+        view_box = self.plot.getViewBox()
+        column = view_box.mapViewToScene(QPointF(1, 0)).x() - view_box.mapViewToScene(QPointF(0, 0)).x()
+        column = max(12.0, column - 4)
+        under = [
+            "\n".join(metrics.elidedText(line, mode, int(column)) for line in wrap_text(n, metrics, column).split("\n")[:2])
+            for n in names
+        ]
+        bottom.setTicks([list(enumerate(under))])
+        lines = max(text.count("\n") + 1 for text in under)
+        bottom.setHeight(lines * metrics.height() + bottom.style["tickTextOffset"][1] + metrics.height() + 10)
+        self.plot_widget.setToolTip("Classes: " + ", ".join(f"{i}: {n}" for i, n in enumerate(names)))
 
     def _show_parity(self, frame: Any, setup: Any) -> None:
         self.image.clear()
@@ -1062,6 +1189,9 @@ class ConfusionPanel(PlotPanel):
         self.plot.setAspectLocked(False)
         self.plot.getAxis("bottom").setTicks(None)
         self.plot.getAxis("left").setTicks(None)
+        self._class_names = []
+        self.plot.getAxis("left").setWidth(None)
+        self.plot.getAxis("bottom").setHeight(None)
         self.plot.setLabel("bottom", "true")
         self.plot.setLabel("left", "predicted")
         true = setup.y_test if frame.split == "test" else setup.y_train

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from qmlstudio.core.options import Option
 from qmlstudio.core.project import MODEL_KINDS, ModelChoice, PluginChoice, Project, Training
+from qmlstudio.gui import startup
 from qmlstudio.gui.background import run_in_background
 from qmlstudio.gui.commands import ProjectEdit
 from qmlstudio.gui.dataset_options import OptionForm
@@ -274,7 +276,8 @@ class SettingsPanel(QWidget):
         if self._shown_backend != project.backend.name:
             self.backend_form.set_options(list(spec.options) if spec is not None else [])
             self._shown_backend = project.backend.name
-            self._mark_devices()
+            # Asking qiskit-aer for its devices imports it: not before the window is on screen.
+            startup.when_shown(self._mark_devices)
         self.backend_form.set_values(project.backend.options)
 
         training = project.training
@@ -303,7 +306,7 @@ class SettingsPanel(QWidget):
 
     def _mark_devices(self) -> None:
         """Disables the device choices the Aer plugin says cannot be used here, with the reason."""
-        if not any(o.name == "device" for o in self.backend_form.options):
+        if not shiboken6.isValid(self) or not any(o.name == "device" for o in self.backend_form.options):
             return
         combo = self.backend_form.editor("device")
         if not isinstance(combo, QComboBox):

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qmlstudio.gui import theme
+from qmlstudio.gui import startup, theme
 
 MAX_QUBITS = 10
 CLASS_COLORS = ("#0D74CE", "#EF5F00", "#218358", "#8E4EC6", "#CE2C31", "#12A594", "#AB6400", "#3E63DD")
@@ -281,6 +281,9 @@ class StateView(QWidget):
         project, design = self.project, self.design
         if project is None or design is None:
             self._show_message("No project")
+            return
+        if startup.when_simulator_ready(self.schedule):
+            self._show_message("Loading the simulator…")
             return
         data = getattr(self.project_data, "data", None)
         try:

@@ -43,6 +43,9 @@ BORDER = "#DFE2E6"
 TEXT = "#1C2024"
 ERROR = "#CE2C31"
 SUCCESS = "#218358"
+#: Text and icons of a control that cannot be used now.
+DISABLED_TEXT = "#A8AEB5"
+DISABLED_BG = "#F1F2F4"
 
 
 def family_color(family: str) -> QColor:
@@ -106,7 +109,11 @@ QPushButton {{
     background: white; border: 1px solid {BORDER}; border-radius: 6px; padding: 4px 12px; color: {TEXT};
 }}
 QPushButton:hover {{ background: {ACCENT_SOFT}; border-color: #B7D5F5; }}
-QPushButton:disabled {{ color: #A8AEB5; }}
+QPushButton:disabled {{ color: {DISABLED_TEXT}; background: {DISABLED_BG}; border-color: {BORDER}; }}
+QToolButton:disabled, QCheckBox:disabled, QRadioButton:disabled, QLabel:disabled {{ color: {DISABLED_TEXT}; }}
+QComboBox:disabled, QSpinBox:disabled, QDoubleSpinBox:disabled, QLineEdit:disabled {{
+    color: {DISABLED_TEXT}; background: {DISABLED_BG};
+}}
 QLabel[role="heading"] {{ font-weight: 700; color: {TEXT}; }}
 QLabel[role="muted"] {{ color: {MUTED_TEXT}; }}
 QLabel[role="error"] {{ color: {ERROR}; }}
@@ -153,5 +160,12 @@ def apply_theme(app: QApplication) -> None:
     palette.setColor(QPalette.ColorRole.PlaceholderText, QColor("#9BA1A6"))
     palette.setColor(QPalette.ColorRole.ToolTipBase, QColor("#FFFFFF"))
     palette.setColor(QPalette.ColorRole.ToolTipText, QColor(TEXT))
+    # setColor(role, …) above set every colour group, the disabled one too: without these
+    # a disabled button's text looked exactly like an enabled one's.
+    disabled = QPalette.ColorGroup.Disabled
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+        palette.setColor(disabled, role, QColor(DISABLED_TEXT))
+    palette.setColor(disabled, QPalette.ColorRole.Button, QColor(DISABLED_BG))
+    palette.setColor(disabled, QPalette.ColorRole.Base, QColor(DISABLED_BG))
     app.setPalette(palette)
     app.setStyleSheet(style_sheet())

@@ -79,6 +79,7 @@ from PySide6.QtWidgets import (
 from qmlstudio.core.autosave import Autosaver
 from qmlstudio.core.project import METRIC_NAMES, Project, RunRecord
 from qmlstudio.core.storage import atomic_write_text
+from qmlstudio.gui.dataset_options import format_number
 from qmlstudio.gui.plots import (
     TEST_COLOUR,
     TRAIN_COLOUR,
@@ -217,7 +218,7 @@ def _describe_optimizer(config: dict[str, Any]) -> str:
     rate = (optimizer.get("options") or {}).get("learning_rate")
     training = config.get("training") or {}
     epochs = training.get("epochs")
-    text = name + (f" lr {rate:g}" if isinstance(rate, (int, float)) else "")
+    text = name + (f" lr {format_number(rate)}" if isinstance(rate, (int, float)) else "")
     return text + (f" · {epochs} ep" if epochs else "")
 
 
@@ -367,10 +368,17 @@ class RunsTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [f"Run {values.get('id', '')}"]
+            if column in ("Model", "Optimizer", "Backend"):  # a narrow table elides these: say them whole
+                lines.insert(0, str(self.data(index, Qt.ItemDataRole.DisplayRole) or ""))
             if values.get("iterations") is not None:
                 lines.append(f"{int(values['iterations']):,} iterations")
             if values.get("message"):
                 lines.append(str(values["message"]))
+            optimizer = config.get("optimizer") or {}
+            if optimizer.get("name"):
+                options = ", ".join(f"{k} {format_number(v) if isinstance(v, float) else v}"
+                                    for k, v in (optimizer.get("options") or {}).items())
+                lines.append(f"Optimizer: {optimizer['name']}" + (f" ({options})" if options else ""))
             return "\n".join(lines)
         if role == Qt.ItemDataRole.UserRole:
             return values.get("id")
@@ -565,6 +573,7 @@ class TrainingDock(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self._on_about_to_quit)
         self._show_current()
+        self._progress_of_newest_run()
         self._set_state(IDLE)
 
     # ================================================================ building
@@ -873,6 +882,12 @@ class TrainingDock(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("No run yet")
         self._show_current()
+        self._progress_of_newest_run()
+
+    def _progress_of_newest_run(self) -> None:
+        """The progress bar says how the run the plots show (the newest saved one) ended."""
+        if self._worker is None and self._project.runs:
+            self._update_progress_final(self._project.runs[-1])
 
     def train(self, epochs: int | None = None, *, pause_at: int | None = None, step: bool = False) -> bool:
         """Starts a run of the project as it is now; False if one is already going.
@@ -1511,6 +1526,8 @@ class TrainingDock(QWidget):
                      _duration(seconds)]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                if column == 0:  # the name column stretches and may elide: the full name on hover
+                    item.setToolTip(text)
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 font = item.font()

@@ -40,6 +40,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import Project, RunRecord
 from qmlstudio.core.training import Controls, IterationReport
+from qmlstudio.gui import build_qiskit_tables
 
 __all__ = [
     "BOUNDARY_INTERVAL_S",
@@ -284,6 +285,7 @@ class TrainingWorker(QObject):
     # ------------------------------------------------------------ lifetime
     def start(self) -> None:
         """Moves the worker to a new thread and starts training there."""
+        build_qiskit_tables()  # before the worker thread can touch qiskit
         thread = QThread()
         thread.setObjectName("qmlstudio-training")
         self._thread = thread

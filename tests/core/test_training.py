@@ -207,6 +207,34 @@ def test_pause_holds_new_iterations_until_resume(registry):
     assert iterations == list(range(1, len(iterations) + 1))
 
 
+def test_elapsed_time_does_not_run_while_paused(registry):
+    """issue 14 (6d): a run paused for 1.5 s reports and records training time, not wall time."""
+    collector, controls = Collector(after=2), Controls()
+    run = long_run(registry, collector, controls)
+    thread, result = in_thread(run)
+    try:
+        assert collector.started.wait(30)
+        controls.pause()
+        held = settled(collector)
+        before = collector.reports[held - 1]
+        time.sleep(1.5)
+        controls.resume()
+        deadline = time.monotonic() + 10
+        while len(collector.reports) <= held + 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        after = collector.reports[held]
+        controls.cancel()
+        thread.join(10)
+    finally:
+        controls.cancel()
+        thread.join(10)
+    assert controls.paused_s >= 1.5
+    # An iteration takes ~0.15 s; the pause (1.5 s and more) is not in the time between the two reports.
+    assert after.elapsed_s - before.elapsed_s < 1.0, (before.elapsed_s, after.elapsed_s)
+    record = result["record"]
+    assert record.timings["seconds"] < record.metrics["elapsed_s"][-1] + 1.0
+
+
 def test_resume_continues_the_numbering_from_the_final_weights(registry):
     project = make_project(registry, batch_size=0)
     first = build_run(project, registry, epochs=5).run()

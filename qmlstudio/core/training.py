@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.memory import check_simulation
 from qmlstudio.core.models import (
     ClassifierHead,
     ExactEvaluator,
@@ -242,6 +243,14 @@ class TrainingRun:
             self.head = RegressorHead(self.options.trainable_output)
         else:
             raise TrainingError(f"TrainingRun trains 'vqc' and 'regressor' models, not {kind!r}")
+        # Refuse a model too wide for this machine before its observables or states exist:
+        # evaluations simulate a whole split at once.
+        check_simulation(
+            model.num_qubits,
+            max(len(data.y_train), len(data.y_test), 1),
+            num_observables=data.num_classes if kind == "vqc" else 1,
+            num_gates=len(model.design.gates),
+        )
         observables = self.head.observables(model.num_qubits)
         use_exact = self.options.gradient == "adjoint" or (
             self.options.gradient == "auto" and (backend is None or getattr(backend, "exact", False))

@@ -50,6 +50,11 @@ class ProjectData(QObject):
     def num_features(self) -> int | None:
         return None if self.data is None else int(self.data.num_features)
 
+    @property
+    def pending(self) -> bool:
+        """True between a change of the project's data fields and the start of their load."""
+        return self._timer.isActive()
+
     def set_project(self, project: Any) -> None:
         if self.project is not None:
             self.project.events.changed.disconnect(self._on_project_changed)

@@ -320,6 +320,36 @@ def hidden_qubits(project: Project, registry: PluginRegistry, num_features: int 
     return HiddenQubits(project.encoding.name, features, needed, project.circuit.num_qubits)
 
 
+def check_trainable(project: Project, registry: PluginRegistry, data: Any = None) -> None:
+    """Raises what :func:`build_run` would refuse before training starts, without allocating
+    the states: :class:`HiddenQubits` (the encoding needs wires the circuit lacks) or
+    :class:`~qmlstudio.core.memory.SimulationTooLarge` with the fixes in its message.
+    ``data`` is the project's prepared data when the caller has it (else it is loaded).
+    Kernel models are checked for memory on the encoding's qubits only.
+    """
+    from qmlstudio.core.memory import SimulationTooLarge, check_simulation
+    from qmlstudio.core.models import ModelCircuit
+    from qmlstudio.core.training import check_memory
+
+    if data is None:
+        data, model = _prepared_model(project, registry)
+    else:
+        encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+        model = ModelCircuit(encoder, project.circuit, data.num_features)
+    kind = project.model.kind
+    if kind != "kernel" and model.num_qubits > project.circuit.num_qubits:
+        raise HiddenQubits(project.encoding.name, model.num_features, model.num_qubits, project.circuit.num_qubits)
+    try:
+        if kind == "kernel":
+            check_simulation(model.num_qubits, len(data.y_train) + len(data.y_test), num_gates=len(model.design.gates))
+        else:
+            check_memory(data, model, kind)
+    except SimulationTooLarge as exc:
+        fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
+        hint = " or ".join(fix.command_hint for fix in fixes)
+        raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
+
+
 def widen_circuit(project: Project, num_qubits: int) -> None:
     """Adds empty wires at the bottom of ``project.circuit`` up to ``num_qubits`` (the gates stay)."""
     design = project.circuit

@@ -44,7 +44,9 @@ def format_bytes(count: int | float) -> str:
         if value < 1024:
             return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.3g} EiB" if value < 1e6 else f"{value:.2e} EiB"
+    if value < 1024:
+        return f"{value:.3g} EiB"
+    return f"{value:,.0f} EiB" if value < 1e9 else f"{value:.2e} EiB"
 
 
 class SimulationTooLarge(QMLStudioError):

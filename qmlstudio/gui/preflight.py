@@ -91,6 +91,7 @@ class TrainingPreflight:
         self.dialog: TooBigDialog | None = None
         #: what the last check changed in the project, in words ("" when nothing)
         self.note = ""
+        self._applied = ""  # the fix chosen in the dialog, said when the run it starts begins
 
     def _data(self) -> Any:
         """The project's prepared data when the window has it loaded and current."""
@@ -103,7 +104,7 @@ class TrainingPreflight:
         from qmlstudio.plugins.project_setup import HiddenQubits, check_trainable
 
         window = self.window
-        self.note = ""
+        self.note, self._applied = self._applied, ""
         project, registry = window.project, window.registry
         if project is None or registry is None:
             return True
@@ -128,8 +129,8 @@ class TrainingPreflight:
         if not self.window.editor.widen(hidden.needed, text):
             raise hidden  # the editor refused (e.g. past the qubit limit): the run says why
         note = hidden.note
-        #: the training dock adds it to its "Training started" message
-        self.note = f"{note[:1].upper()}{note[1:]} (Undo removes it)"
+        # The training dock adds the note to its "Training started" message.
+        self.note = "; ".join(filter(None, [self.note, f"{note[:1].upper()}{note[1:]} (Undo removes it)"]))
         self.window.statusBar().showMessage(self.note, 10_000)
 
     def _ask(self, error: SimulationTooLarge, retry: Callable[[], Any]) -> None:
@@ -176,5 +177,6 @@ class TrainingPreflight:
             stack.push(design_command)
         finally:
             stack.endMacro()
-        window.statusBar().showMessage(f"{fix.title}: the circuit now has {qubits} qubits (Undo takes it back)", 10_000)
+        self._applied = f"{fix.title}: the circuit now has {qubits} qubits (Undo takes it back)"
+        window.statusBar().showMessage(self._applied, 10_000)
         return True

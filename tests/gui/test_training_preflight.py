@@ -110,6 +110,7 @@ def test_digits_under_angle_encoding_gets_a_dialog_whose_fix_starts_training(qtb
     button = dialog.findChild(type(dialog.buttons_by_fix[0]), f"fix_{kind}")
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dock.worker is not None, timeout=TIMEOUT)
+    assert window.statusBar().currentMessage().startswith(f"Training started · {button.text()}: the circuit now has")
     if kind == "pca":
         assert project.preprocessing.pca == 8 and project.encoding.name == "angle"
         assert project.circuit.num_qubits == 8

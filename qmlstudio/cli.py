@@ -143,7 +143,21 @@ class NewCommand(Command):
             f"{project.ansatz.name if project.ansatz else 'custom'} ansatz on {c.num_qubits} qubits, "
             f"{c.num_weights} trainable weights, {project.model.kind}, {project.optimizer.name}, {project.backend.name}"
         )
+        _warn_if_too_big(project, registry)
         return 0
+
+
+def _warn_if_too_big(project: Any, registry: Any) -> None:
+    """A warning on stderr when the project just written cannot be trained on this machine."""
+    from qmlstudio.core.memory import SimulationTooLarge
+    from qmlstudio.plugins.project_setup import check_trainable
+
+    try:
+        check_trainable(project, registry)
+    except SimulationTooLarge as exc:
+        print(f"{PROG}: warning: 'train' will refuse it: {exc}", file=sys.stderr)
+    except QMLStudioError:
+        pass  # 'train' says what is wrong, when it comes to it
 
 
 class TrainCommand(Command):

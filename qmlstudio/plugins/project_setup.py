@@ -221,19 +221,32 @@ def build_run(
         raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
 
 
-def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, Any]:
-    """The prepared data and the model circuit, as a run of the project uses them."""
-    from qmlstudio.core.models import ModelCircuit
+def prepared_data(project: Project, registry: PluginRegistry) -> Any:
+    """The project's data split, scaled and padded exactly as a run of it trains on.
+
+    Padding (when the preprocessing asks for it) adds zero features up to the count that
+    fills the circuit's qubits under the project's encoding, so the views that show the
+    data (the canvas's encoding block, the state view) must use this, not the unpadded data.
+    """
     from qmlstudio.core.preprocessing import prepare
 
     dataset = load_dataset(project, registry)
-    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
     # Pad to what the encoding needs when asked: try the feature count after PCA first.
     data = prepare(dataset, project.preprocessing, project.seed)
     if project.preprocessing.padding:
+        encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
         needed = features_needed(encoder, data.num_features, project.circuit.num_qubits)
         if needed > data.num_features:
             data = prepare(dataset, project.preprocessing, project.seed, pad_to=needed)
+    return data
+
+
+def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, Any]:
+    """The prepared data and the model circuit, as a run of the project uses them."""
+    from qmlstudio.core.models import ModelCircuit
+
+    data = prepared_data(project, registry)
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
     return data, ModelCircuit(encoder, project.circuit, data.num_features)
 
 

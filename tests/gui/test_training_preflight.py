@@ -7,6 +7,7 @@ digits (64 features) under angle encoding.
 
 from __future__ import annotations
 
+import gc
 from typing import Any, Iterator
 
 import pytest
@@ -22,7 +23,7 @@ TIMEOUT = 30_000
 
 def iris_on_three_qubits(registry: Any) -> Project:
     """Iris (4 features, angle encoding) on a real-amplitudes circuit of 3 qubits."""
-    project = new_project(registry, name="iris on 3 qubits", dataset="iris", epochs=1000)
+    project = new_project(registry, name="iris on 3 qubits", dataset="iris", epochs=100_000)
     built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(3)
     project.circuit.set_gates(built.gates, 3)
     project.model = ModelChoice("vqc", {"baselines": False})
@@ -32,13 +33,17 @@ def iris_on_three_qubits(registry: Any) -> Project:
 
 def digits_project(registry: Any) -> Project:
     """Digits (64 features) under angle encoding: a 64-qubit model."""
-    project = new_project(registry, name="digits", dataset="digits", epochs=1000)
+    project = new_project(registry, name="digits", dataset="digits", epochs=100_000)
     project.model = ModelChoice("vqc", {"baselines": False})
     project.mark_saved()
     return project
 
 
 def open_window(qtbot, project: Project, registry: Any) -> MainWindow:
+    # Windows of earlier tests are garbage now: collect them here, on the GUI thread. Left to
+    # the collector, they could be freed on the training thread, and a QObject deleted there
+    # while this thread deletes another deadlocks on Qt's signal-slot locks.
+    gc.collect()
     window = MainWindow(project, registry=registry)
     window.close_without_asking = True
     qtbot.addWidget(window)
@@ -80,6 +85,7 @@ def test_iris_on_three_qubits_trains_on_the_wires_the_canvas_shows(qtbot, regist
     assert "added 1 qubit (q3)" in window.statusBar().currentMessage()
     assert window.undo_stack.undoText() == "Add 1 qubit for the angle encoding"
 
+    qtbot.waitUntil(lambda: dock.live_curves is not None and dock.live_curves.rows > 0, timeout=TIMEOUT)
     with qtbot.waitSignal(dock.run_finished, timeout=TIMEOUT) as finished:
         qtbot.mouseClick(dock.stop_button, Qt.MouseButton.LeftButton)
     assert finished.args[0].config["circuit"]["num_qubits"] == 4
@@ -140,3 +146,33 @@ def test_cancel_leaves_the_project_as_it_was(qtbot, registry) -> None:
     assert window.training_dock.worker is None
     after = project.to_dict()
     assert {k: v for k, v in after.items() if k != "modified"} == {k: v for k, v in before.items() if k != "modified"}
+
+
+def test_with_padding_the_views_show_the_padded_features_training_uses(qtbot, registry) -> None:
+    """Zero padding fills the circuit's width: the canvas's encoding block, the state view and the
+    run see the same (padded) features, also after the circuit gets wider."""
+    import dataclasses
+
+    from qmlstudio.plugins.project_setup import build_run
+
+    project = iris_on_three_qubits(registry)
+    built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(6)
+    project.circuit.set_gates(built.gates, 6)
+    project.preprocessing = dataclasses.replace(project.preprocessing, padding=True)
+    project.encoding = dataclasses.replace(project.encoding, options={**project.encoding.options, "hadamard": True})
+    window = open_window(qtbot, project, registry)
+    trained = build_run(project, registry)
+    assert trained.data.num_features == 6
+    qtbot.waitUntil(lambda: window.project_data.num_features == 6, timeout=TIMEOUT)
+    encoding = window.canvas.scene().encoding_design
+    assert encoding is not None and encoding.num_inputs == 6 == trained.model.encoding_design.num_inputs
+    window.state_view.recompute()
+    assert window.state_view.chart.num_qubits == 6
+    # A wire more: the padding grows with it, in the views as in training.
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Down,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # Edit ▸ Add Qubit
+    assert project.circuit.num_qubits == 7
+    qtbot.waitUntil(lambda: window.project_data.num_features == 7, timeout=TIMEOUT)
+    assert build_run(project, registry).data.num_features == 7
+    qtbot.waitUntil(lambda: window.canvas.scene().encoding_design.num_inputs == 7, timeout=TIMEOUT)

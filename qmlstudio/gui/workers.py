@@ -40,7 +40,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import Project, RunRecord
-from qmlstudio.core.training import Controls, IterationReport
+from qmlstudio.core.training import Controls, IterationReport, confusion_matrix
 
 __all__ = [
     "BOUNDARY_INTERVAL_S",
@@ -203,10 +203,7 @@ def contour_segments(z: np.ndarray, level: float, xs: np.ndarray, ys: np.ndarray
     return np.concatenate(xs_out), np.concatenate(ys_out)
 
 
-def _confusion(true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
-    matrix = np.zeros((k, k), dtype=int)
-    np.add.at(matrix, (np.asarray(true, dtype=int), np.asarray(predicted, dtype=int)), 1)
-    return matrix
+_confusion = confusion_matrix  # the engine's, so that live and final matrices count alike
 
 
 class TrainingWorker(QObject):

@@ -147,7 +147,21 @@ class NewCommand(Command):
             f"{project.ansatz.name if project.ansatz else 'custom'} ansatz on {c.num_qubits} qubits, "
             f"{c.num_weights} trainable weights, {project.model.kind}, {project.optimizer.name}, {project.backend.name}"
         )
+        _warn_if_too_big(project, registry)
         return 0
+
+
+def _warn_if_too_big(project: Any, registry: Any) -> None:
+    """A warning on stderr when the project just written cannot be trained on this machine."""
+    from qmlstudio.core.memory import SimulationTooLarge
+    from qmlstudio.plugins.project_setup import check_trainable
+
+    try:
+        check_trainable(project, registry)
+    except SimulationTooLarge as exc:
+        print(f"{PROG}: warning: 'train' will refuse it: {exc}", file=sys.stderr)
+    except QMLStudioError:
+        pass  # 'train' says what is wrong, when it comes to it
 
 
 class TrainCommand(Command):
@@ -181,7 +195,15 @@ class TrainCommand(Command):
         from qmlstudio.core.project import load_project, save_project
         from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import backend_choice, backend_of, build_run, describe_cost, run_cost
+        from qmlstudio.plugins.project_setup import (
+            backend_choice,
+            backend_of,
+            build_run,
+            describe_cost,
+            hidden_qubits,
+            run_cost,
+            widen_circuit,
+        )
 
         if args.epochs is not None and args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
@@ -208,6 +230,11 @@ class TrainCommand(Command):
                 print(json.dumps(row), flush=True)
             progress.update(it)
 
+        hidden = hidden_qubits(project, registry)
+        if hidden is not None:  # the circuit gets the wires the encoding needs, and says so
+            widen_circuit(project, hidden.needed)
+            saved = "" if args.no_save else " (saved with the run)"
+            print(f"{PROG}: note: {hidden.note}{saved}", file=sys.stderr, flush=True)
         run = build_run(project, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
         cost = run_cost(run)
         if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts

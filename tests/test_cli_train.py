@@ -153,3 +153,37 @@ def test_bad_input_through_the_console_script_has_no_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     one_error_line(result.stderr)
+
+
+def test_a_model_too_big_to_simulate_is_one_line_with_the_numbers_and_the_fixes(tmp_path, capsys):
+    path = tmp_path / "digits.qmls"
+    code, _, err = cli(capsys, "new", str(path), "--dataset", "digits", "--encoding", "angle")
+    assert code == 0 and err.startswith("qmlstudio: warning: 'train' will refuse it: 64 qubits need 2^64")
+    code, out, err = cli(capsys, "train", str(path), "--epochs", "1")
+    assert code == 1 and out == ""
+    assert err.startswith("qmlstudio: error: 64 qubits need 2^64 = 18,446,744,073,709,551,616 amplitudes per sample")
+    assert "available" in err and "--features 8" in err and "--encoding amplitude" in err
+    assert len(err.strip().splitlines()) == 1
+    assert load_project(path).runs == []
+
+
+def test_an_encoding_wider_than_the_circuit_widens_it_with_a_note(tmp_path, capsys):
+    from qmlstudio.core.project import save_project
+    from qmlstudio.plugins.manager import load_plugins
+
+    path = tmp_path / "iris.qmls"
+    assert cli(capsys, "new", str(path), "--dataset", "iris", "--epochs", "1")[0] == 0
+    project = load_project(path)
+    registry = load_plugins()
+    built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(3)
+    project.circuit.set_gates(built.gates, 3)
+    save_project(project)
+    code, _, err = cli(capsys, "train", str(path))
+    assert code == 0, err
+    assert ("qmlstudio: note: the angle encoding needs 4 qubits for 4 features: added 1 qubit (q3) to the "
+            "3-qubit circuit (saved with the run)") in err
+    saved = load_project(path)
+    assert saved.circuit.num_qubits == 4 == saved.runs[-1].config["circuit"]["num_qubits"]
+    assert len(saved.circuit.gates) == len(built.gates)  # the gates stay; only a wire is added
+    code, _, err = cli(capsys, "train", str(path))
+    assert code == 0 and "note" not in err

@@ -84,6 +84,10 @@ class KernelRun:
             from qmlstudio.core.training import TrainingError
 
             raise TrainingError("a quantum-kernel SVM classifies; pick classification data")
+        from qmlstudio.core.memory import check_simulation
+
+        # The states of both splits at once, before anything is allocated.
+        check_simulation(model.num_qubits, len(data.y_train) + len(data.y_test), num_gates=len(model.design.gates))
         self.data = data
         self.model = model
         self.kernel = QuantumKernel(model, backend)

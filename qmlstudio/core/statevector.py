@@ -554,6 +554,25 @@ class StatevectorProgram:
         self._cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
+    @staticmethod
+    def memory_bytes(num_qubits: int, batch: int, num_observables: int = 1, num_gates: int = 0) -> int:
+        """The most bytes a call on ``batch`` samples allocates (values and the adjoint gradient).
+
+        What the program keeps: the final state of every sample (real and imaginary float64
+        arrays, 16 bytes per amplitude: ``batch × 2**n × 16``), and while one part of the
+        batch is simulated or pulled back, about 40 bytes per amplitude of that part (the
+        complex product state being built, then ψ, λ and the observables' weights in the
+        backward pass); the observables' diagonals (float64, and the index arrays the
+        bitstring readout builds) take about 24 bytes per amplitude and observable; the
+        gates' coefficients, per sample for the data's, about 32 bytes per gate and sample.
+        Python integers: 2**64 amplitudes overflow no array here.
+        """
+        dim = 2 ** max(int(num_qubits), 0)
+        batch = max(int(batch), 1)
+        width = min(batch, max(1, _PART_BYTES // (32 * dim)))
+        return (16 * dim * batch + 40 * dim * width + 24 * dim * max(int(num_observables), 1)
+                + 32 * max(int(num_gates), 0) * batch)
+
     @property
     def prefix_gates(self) -> list[Gate]:
         """The gates that depend on the inputs only and can act first (the encoding)."""

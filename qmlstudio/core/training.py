@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.memory import check_simulation
 from qmlstudio.core.models import (
     ClassifierHead,
     ExactEvaluator,
@@ -88,6 +90,33 @@ class IterationReport:
             "grad_norm": self.grad_norm,
             "elapsed_s": self.elapsed_s,
         }
+
+
+@dataclass
+class Predictions:
+    """A run's final weights applied to one split: the one result every view of the run shows.
+
+    ``split`` is ``"test"`` (``"train"`` when there is no test split); ``predictions`` are
+    the predicted labels (values, for a regressor, in the engine's [-1, 1] units) of its
+    samples, ``targets`` the true ones, ``accuracy`` the score (R² for a regressor), and
+    ``confusion`` the confusion matrix (rows: true class, columns: predicted; None for a
+    regressor). The confusion matrix's trace over its total is ``accuracy``.
+    """
+
+    split: str
+    weights: np.ndarray
+    targets: np.ndarray
+    predictions: np.ndarray
+    loss: float
+    accuracy: float
+    confusion: np.ndarray | None
+
+
+def confusion_matrix(targets: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of samples by true class (rows) and predicted class (columns)."""
+    matrix = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(matrix, (np.asarray(targets, dtype=int), np.asarray(predicted, dtype=int)), 1)
+    return matrix
 
 
 @dataclass
@@ -202,6 +231,17 @@ class _Objective:
         return loss, grad
 
 
+def check_memory(data: PreparedData, model: ModelCircuit, kind: str) -> int:
+    """The bytes a run of ``model`` on ``data`` simulates at once (evaluations take a whole
+    split); :class:`~qmlstudio.core.memory.SimulationTooLarge` when the machine lacks them."""
+    return check_simulation(
+        model.num_qubits,
+        max(len(data.y_train), len(data.y_test), 1),
+        num_observables=data.num_classes if kind == "vqc" else 1,
+        num_gates=len(model.design.gates),
+    )
+
+
 class TrainingRun:
     """One training of a variational classifier or regressor.
 
@@ -247,6 +287,8 @@ class TrainingRun:
             self.head = RegressorHead(self.options.trainable_output)
         else:
             raise TrainingError(f"TrainingRun trains 'vqc' and 'regressor' models, not {kind!r}")
+        # Refuse a model too wide for this machine before its observables or states exist.
+        check_memory(data, model, kind)
         observables = self.head.observables(model.num_qubits)
         use_exact = self.options.gradient == "adjoint" or (
             self.options.gradient == "auto" and (backend is None or getattr(backend, "exact", False))
@@ -261,6 +303,8 @@ class TrainingRun:
         self.train_inputs = model.inputs(data.x_train)
         self.test_inputs = model.inputs(data.x_test) if len(data.x_test) else self.train_inputs[:0]
         self.best: tuple[float, np.ndarray] | None = None
+        #: the final weights' predictions, once :meth:`run` has ended (None before, or if they failed)
+        self.final: Predictions | None = None
 
     # ----------------------------------------------------------------- parts
     @property
@@ -293,6 +337,55 @@ class TrainingRun:
         values = self.evaluator.values(weights, inputs)
         loss = self.head.loss(values, extra, targets)[0]
         return loss, self.head.score(self.head.predict(values, extra), targets)
+
+    @contextmanager
+    def uninterrupted(self) -> Iterator[None]:
+        """Within it, the evaluator ignores Pause and Stop: for the evaluations that describe
+        a run that has ended (a stopped run's final predictions must not be cut short)."""
+        program = getattr(self.evaluator, "program", None)
+        checkpoint = getattr(program, "checkpoint", None)
+        if program is not None:
+            program.checkpoint = None
+        try:
+            yield
+        finally:
+            if program is not None:
+                program.checkpoint = checkpoint
+
+    def final_predictions(self, parameters: np.ndarray) -> Predictions:
+        """The predictions of ``parameters`` on the test split (the training split when
+        there is no test split), uninterrupted: see :class:`Predictions`."""
+        has_test = len(self.data.y_test) > 0
+        inputs, targets = (self.test_inputs, self.data.y_test) if has_test else (self.train_inputs, self.data.y_train)
+        parameters = np.asarray(parameters, dtype=float)
+        weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
+        with self.uninterrupted():
+            values = self.evaluator.values(weights, inputs)
+        loss = float(self.head.loss(values, extra, targets)[0])
+        predicted = self.head.predict(values, extra)
+        confusion = confusion_matrix(targets, predicted, self.data.num_classes) if self.kind == "vqc" else None
+        return Predictions("test" if has_test else "train", parameters.copy(), np.asarray(targets), np.asarray(predicted),
+                           loss, float(self.head.score(predicted, targets)), confusion)
+
+    def _describe_final(self, final: np.ndarray, last_reported: np.ndarray | None) -> None:
+        """Sets :attr:`final` and makes the record's last row describe the final weights when
+        they are that row's weights but it was not evaluated (a run stopped between two
+        evaluations), so that the curves' last point, the tiles and the confusion matrix agree.
+        Only on an exact evaluator: on shots or hardware another evaluation would cost shots
+        (and jobs) and give other numbers anyway."""
+        if not getattr(self.evaluator, "exact", False):
+            return
+        self.final = self.final_predictions(final)
+        record = self.record
+        if not record.num_points or last_reported is None or not np.array_equal(last_reported, final):
+            return
+        metrics = record.metrics
+        if self.final.split == "test" and metrics["test_accuracy"][-1] is None:
+            metrics["test_loss"][-1] = self.final.loss if math.isfinite(self.final.loss) else None
+            metrics["test_accuracy"][-1] = self.final.accuracy
+        if metrics["train_accuracy"][-1] is None:
+            with self.uninterrupted():
+                metrics["train_accuracy"][-1] = self.evaluate(final, "train")[1]
 
     def predict(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Predicted labels, or for regression values in the data's own units, for prepared rows."""
@@ -333,7 +426,9 @@ class TrainingRun:
         def elapsed() -> float:
             """Training time: the wall time since the start, less the time spent paused."""
             return elapsed_before + time.perf_counter() - start - (self.controls.paused_s - paused_before)
-        state = {"stop": None, "no_improvement": 0, "best_test": math.inf, "message": ""}
+
+        state: dict[str, Any] = {"stop": None, "no_improvement": 0, "best_test": math.inf, "message": "",
+                                 "last_reported": None}
         n_train = len(self.data.y_train)
         size = options.batch_size or n_train
 
@@ -393,6 +488,7 @@ class TrainingRun:
             )
             record.append_metrics(**report.metrics())
             record.final_weights = x.tolist()
+            state["last_reported"] = x.copy()
             if self.callback is not None:
                 self.callback(report)
             if options.early_stopping and end_of_epoch and test_loss is not None:
@@ -462,6 +558,12 @@ class TrainingRun:
         if not np.all(np.isfinite(final)):
             final = self.best[1] if self.best else x0
         record.final_weights = np.asarray(final, dtype=float).tolist()
+        try:
+            self._describe_final(np.asarray(final, dtype=float), state["last_reported"])
+        except Exception as exc:  # noqa: BLE001 - describing the end must not lose the run
+            self.final = None
+            if not state["message"]:
+                state["message"] = f"the final weights could not be evaluated: {exc}"
         seconds = elapsed()
         epochs_done = (record.metrics["epoch"][-1] or 0) if record.num_points else 0
         record.timings = {"seconds": seconds, "seconds_per_epoch": seconds / epochs_done if epochs_done else None}

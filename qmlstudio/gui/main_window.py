@@ -49,6 +49,7 @@ from qmlstudio.gui.editor.painting import app_icon
 from qmlstudio.gui.analysis import install_analysis_menu
 from qmlstudio.gui.dataset_panel import DatasetPanel
 from qmlstudio.gui.inspector import Inspector
+from qmlstudio.gui.preflight import TrainingPreflight
 from qmlstudio.gui.project_data import ProjectData
 from qmlstudio.gui.state_view import StateView
 from qmlstudio.gui.settings_panel import SettingsPanel
@@ -236,6 +237,9 @@ class MainWindow(QMainWindow):
         actions = self.named_actions
         self.training_dock.connect_actions(actions["run.train"], actions["run.pause"], actions["run.stop"],
                                            actions["run.step"])
+        #: asked before each run: adds the wires the encoding needs, refuses what cannot be simulated
+        self.preflight = TrainingPreflight(self)
+        self.training_dock.preflight = self.preflight
         self.training_dock.state_changed.connect(self._on_training_state)
         self.training_dock.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.training_dock.run_started.connect(lambda _id: self.docks["trainingDock"].raise_())

@@ -180,6 +180,27 @@ class RunCurves:
             self.last_weights = weights[-1]
             self._add_weights(np.array([r.iteration for r in reports if len(r.weights)], dtype=float), np.vstack(weights))
 
+    def fill_last_row(self, record: RunRecord) -> None:
+        """Takes the values the engine measured for the last row after reporting it (a stopped
+        run's final weights, evaluated when the run ended): the curves then end where the
+        record does. Only values missing here are taken, and only when the rows match."""
+        if not self.rows or record.num_points != self.rows:
+            return
+        row = self._table[self.rows - 1]
+        x = row[0]
+        changed = False
+        for name, series in self.series.items():
+            column = _COLUMNS[name]
+            value = record.metrics.get(name, [None])[-1]
+            if np.isfinite(row[column]) or value is None or not math.isfinite(float(value)):
+                continue
+            row[column] = float(value)
+            if np.isfinite(x) and (name != "grad_norm" or value > 0):
+                series.extend(np.array([x]), np.array([float(value)]))
+            changed = True
+        if changed:
+            self.version += 1
+
     def _add_rows(self, rows: np.ndarray) -> None:
         k = len(rows)
         if not k:

@@ -305,6 +305,13 @@ class StateView(QWidget):
             self._show_message(f"The encoding does not fit this data: {exc}")
             return
         n = model.num_qubits
+        if n > design.num_qubits and getattr(project.model, "kind", "vqc") != "kernel":
+            # Never a chart of wires the canvas does not have: training adds them first.
+            self._show_message(
+                f"The {project.encoding.name} encoding needs {n} qubits for {data.num_features} features, but the "
+                f"circuit has {design.num_qubits}. Train adds the missing wires (an edit you can undo), "
+                "or add them with Edit ▸ Add Qubit.")
+            return
         if n > MAX_QUBITS:
             self._show_message(f"The state view shows circuits of up to {MAX_QUBITS} qubits; this one has {n}.")
             return

@@ -554,6 +554,9 @@ class TrainingDock(QWidget):
         self._last_text = 0.0
         self._saved_switch: float | None = None
         self._training = False  # a run is between "prepared" and "finished"
+        #: ``preflight(retry)`` is asked before each run; False holds the run back (the window
+        #: then asks the user, and calls ``retry()`` to start it once the project is fixed)
+        self.preflight: Callable[[Callable[[], Any]], bool] | None = None
 
         self._build_actions()
         self._build_ui()
@@ -901,6 +904,8 @@ class TrainingDock(QWidget):
             from qmlstudio.plugins.manager import load_plugins
 
             self.registry = load_plugins()
+        if self.preflight is not None and not self.preflight(lambda: self.train(epochs, pause_at=pause_at, step=step)):
+            return False  # the window fixes the project first, or asks the user
         self.failure.hide()
         try:
             worker = TrainingWorker(self._project, self.registry, epochs=epochs, run_factory=self.run_factory,
@@ -930,7 +935,8 @@ class TrainingDock(QWidget):
         worker.start()
         self._frame_timer.start()
         self._autosave_timer.start()
-        self.status_message.emit("Training started")
+        note = getattr(self.preflight, "note", "")  # what the preflight changed, e.g. wires added
+        self.status_message.emit(f"Training started · {note}" if note else "Training started")
         return True
 
     def set_paused(self, paused: bool) -> None:
@@ -1191,6 +1197,7 @@ class TrainingDock(QWidget):
         if live is not None and live.run_id == record.id:
             live.label = ""
             live.baselines = dict(record.baselines) or live.baselines
+            live.fill_last_row(record)  # a stopped run's last row, evaluated as it ended
         self.runs_model.set_live(None)
         self._project.add_run(record)
         if live is not None:

@@ -26,6 +26,7 @@ picture never spends shots or queues a job (:attr:`RunSetup.exact_view` says whi
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import threading
@@ -39,7 +40,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import Project, RunRecord
-from qmlstudio.core.training import Controls, IterationReport
+from qmlstudio.core.training import Controls, IterationReport, confusion_matrix
 from qmlstudio.gui import build_qiskit_tables
 
 __all__ = [
@@ -203,10 +204,7 @@ def contour_segments(z: np.ndarray, level: float, xs: np.ndarray, ys: np.ndarray
     return np.concatenate(xs_out), np.concatenate(ys_out)
 
 
-def _confusion(true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
-    matrix = np.zeros((k, k), dtype=int)
-    np.add.at(matrix, (np.asarray(true, dtype=int), np.asarray(predicted, dtype=int)), 1)
-    return matrix
+_confusion = confusion_matrix  # the engine's, so that live and final matrices count alike
 
 
 class TrainingWorker(QObject):
@@ -509,11 +507,25 @@ class TrainingWorker(QObject):
         self._boundary_iteration = iteration
         self.boundary.emit(frame)
 
-    def _evaluate(self, run: Any, setup: RunSetup, weights: np.ndarray, iteration: int, final: bool) -> BoundaryFrame:
+    def _evaluate(self, run: Any, setup: RunSetup, weights: np.ndarray, iteration: int, final: bool,
+                  predictions: Any = None) -> BoundaryFrame:
+        """The boundary frame of ``weights``; ``predictions`` (the run's own
+        :class:`~qmlstudio.core.training.Predictions` of these weights) replace the split's."""
         view = self._view
         assert view is not None
         x_eval, y_eval, split = self._eval_split(run)
         grid = self._grid
+        if predictions is not None:  # the split is known: only the grid is left to evaluate
+            head = view.evaluate(weights, grid) if grid is not None else None
+            size = 0 if grid is None else int(round(math.sqrt(len(grid))))
+            image = None
+            if head is not None:
+                image = head.reshape(size, size, -1) if setup.task == "classification" else head.reshape(size, size)
+            shown = predictions.predictions if setup.task == "classification" else _data_units(run.data, predictions.predictions)
+            frame = BoundaryFrame(iteration, setup.extent, image, setup.task, np.asarray(shown),
+                                  predictions.confusion, predictions.split, final)
+            frame.contour = self._contour(frame)
+            return frame
         points = x_eval if grid is None else np.concatenate([grid, x_eval])
         size = 0 if grid is None else int(round(math.sqrt(len(grid))))
         out = view.evaluate(weights, points)  # one batched evaluation: the grid and the split
@@ -553,7 +565,14 @@ class TrainingWorker(QObject):
                 if not len(weights) or not np.all(np.isfinite(weights)):
                     return
                 iteration = int(record.metrics["iteration"][-1] or 0) if record.num_points else 0
-                frame = self._evaluate(run, setup, weights, iteration, True)
+                # The run's own final predictions when it has them (the tiles' numbers come from
+                # them too); outside Pause and Stop, which have done their work by now.
+                final = getattr(run, "final", None)
+                if final is not None and not np.array_equal(final.weights, weights):
+                    final = None
+                uninterrupted = getattr(run, "uninterrupted", None)
+                with uninterrupted() if callable(uninterrupted) else contextlib.nullcontext():
+                    frame = self._evaluate(run, setup, weights, iteration, True, final)
         except Exception:  # noqa: BLE001
             return
         if frame is not None:

@@ -185,13 +185,23 @@ def build_run(
     controls: Any = None,
     resume: Any = None,
     backend: PluginChoice | str | None = None,
+    widen: bool = False,
 ) -> Any:
     """A :class:`~qmlstudio.core.training.TrainingRun` (or ``KernelRun``) for the project as it is.
 
     ``backend`` (a :class:`PluginChoice` or a choice text such as ``aer-noise:fake_manila``,
     see :func:`backend_choice`) overrides the project's backend for this run only; the
     run's config records the one used.
+
+    When the encoding needs more qubits than the project's circuit has, this raises
+    :class:`HiddenQubits`, or with ``widen`` adds the missing wires to ``project.circuit``
+    first (:func:`widen_circuit`), so that a run never uses a qubit the design lacks. A
+    model too wide to simulate on this machine raises
+    :class:`~qmlstudio.core.memory.SimulationTooLarge` with the fixes
+    (:func:`simulation_fixes`) in its message, before anything large is allocated.
     """
+    from qmlstudio.core.memory import SimulationTooLarge
+
     from qmlstudio.core.kernels import KernelRun
     from qmlstudio.core.training import TrainingRun
 
@@ -199,32 +209,57 @@ def build_run(
         backend = backend_choice(registry, backend, base=project.backend)
     chosen = backend or project.backend
     data, model = _prepared_model(project, registry)
+    if project.model.kind != "kernel" and model.num_qubits > project.circuit.num_qubits:
+        # Training never runs on a wire the circuit (and so the canvas) does not have.
+        hidden = HiddenQubits(project.encoding.name, model.num_features, model.num_qubits, project.circuit.num_qubits)
+        if not widen:
+            raise hidden
+        widen_circuit(project, model.num_qubits)
+        data, model = _prepared_model(project, registry)
     backend_object = create_backend(registry, chosen)
     options = model_options(project)
     config = project.config_snapshot()
     config["backend"] = chosen.to_dict()
-    if project.model.kind == "kernel":
-        return KernelRun(data=data, model=model, backend=backend_object, C=options["C"], seed=project.seed,
-                         baselines=options["baselines"], config=config, callback=callback)
-    optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
-    return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer, backend=backend_object,
-                       options=_training_options(project, options, epochs), record=resume, config=config,
-                       callback=callback, controls=controls)
+    try:
+        if project.model.kind == "kernel":
+            return KernelRun(data=data, model=model, backend=backend_object, C=options["C"], seed=project.seed,
+                             baselines=options["baselines"], config=config, callback=callback)
+        optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
+        return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
+                           backend=backend_object, options=_training_options(project, options, epochs),
+                           record=resume, config=config, callback=callback, controls=controls)
+    except SimulationTooLarge as exc:
+        fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
+        hint = " or ".join(fix.command_hint for fix in fixes)
+        raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
+
+
+def prepared_data(project: Project, registry: PluginRegistry) -> Any:
+    """The project's data split, scaled and padded exactly as a run of it trains on.
+
+    Padding (when the preprocessing asks for it) adds zero features up to the count that
+    fills the circuit's qubits under the project's encoding, so the views that show the
+    data (the canvas's encoding block, the state view) must use this, not the unpadded data.
+    """
+    from qmlstudio.core.preprocessing import prepare
+
+    dataset = load_dataset(project, registry)
+    # Pad to what the encoding needs when asked: try the feature count after PCA first.
+    data = prepare(dataset, project.preprocessing, project.seed)
+    if project.preprocessing.padding:
+        encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+        needed = features_needed(encoder, data.num_features, project.circuit.num_qubits)
+        if needed > data.num_features:
+            data = prepare(dataset, project.preprocessing, project.seed, pad_to=needed)
+    return data
 
 
 def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, Any]:
     """The prepared data and the model circuit, as a run of the project uses them."""
     from qmlstudio.core.models import ModelCircuit
-    from qmlstudio.core.preprocessing import prepare
 
-    dataset = load_dataset(project, registry)
+    data = prepared_data(project, registry)
     encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
-    # Pad to what the encoding needs when asked: try the feature count after PCA first.
-    data = prepare(dataset, project.preprocessing, project.seed)
-    if project.preprocessing.padding:
-        needed = features_needed(encoder, data.num_features, project.circuit.num_qubits)
-        if needed > data.num_features:
-            data = prepare(dataset, project.preprocessing, project.seed, pad_to=needed)
     return data, ModelCircuit(encoder, project.circuit, data.num_features)
 
 
@@ -254,6 +289,197 @@ def features_needed(encoder: Any, have: int, qubits: int) -> int:
             break
         best = k
     return best
+
+
+# ---------------------------------------------------------------------------
+# Qubits the encoding needs, and fixes for a model too wide to simulate
+# ---------------------------------------------------------------------------
+class HiddenQubits(QMLStudioError):
+    """The encoding needs more qubits than the project's circuit has.
+
+    ``needed`` and ``qubits`` are the two counts. Training refuses to add wires behind
+    the user's back: the CLI widens the circuit with a note, the GUI as an undoable edit.
+    """
+
+    def __init__(self, encoding: str, features: int, needed: int, qubits: int) -> None:
+        self.encoding, self.features, self.needed, self.qubits = encoding, int(features), int(needed), int(qubits)
+        super().__init__(
+            f"the {encoding} encoding needs {_plural(needed, 'qubit')} for {_plural(features, 'feature')}, but the "
+            f"circuit has {qubits}: add {_plural(needed - qubits, 'qubit')} to the circuit (or reduce the features)"
+        )
+
+    @property
+    def note(self) -> str:
+        """What widening the circuit did, in words."""
+        added = self.needed - self.qubits
+        wires = ", ".join(f"q{q}" for q in range(self.qubits, self.needed))
+        return (f"the {self.encoding} encoding needs {_plural(self.needed, 'qubit')} for "
+                f"{_plural(self.features, 'feature')}: added {_plural(added, 'qubit')} ({wires}) to the "
+                f"{self.qubits}-qubit circuit")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def encoding_qubits(project: Project, registry: PluginRegistry, num_features: int | None = None) -> tuple[int, int]:
+    """``(features, qubits)``: the prepared data's feature count and the qubits the project's
+    encoding puts them on (``num_features`` saves loading the data when it is known)."""
+    from qmlstudio.core.preprocessing import prepare
+
+    if num_features is None:
+        num_features = prepare(load_dataset(project, registry), project.preprocessing, project.seed).num_features
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+    problem = encoder.check(num_features)
+    if problem:
+        raise QMLStudioError(f"encoding {project.encoding.name!r}: {problem}")
+    return num_features, int(encoder.num_qubits(num_features))
+
+
+def hidden_qubits(project: Project, registry: PluginRegistry, num_features: int | None = None) -> HiddenQubits | None:
+    """What :func:`build_run` would refuse: the encoding's qubits beyond the circuit's (None when it fits)."""
+    if project.model.kind == "kernel":
+        return None  # a kernel runs the encoding alone, on the qubits it needs
+    features, needed = encoding_qubits(project, registry, num_features)
+    if needed <= project.circuit.num_qubits:
+        return None
+    return HiddenQubits(project.encoding.name, features, needed, project.circuit.num_qubits)
+
+
+def check_trainable(project: Project, registry: PluginRegistry, data: Any = None) -> None:
+    """Raises what :func:`build_run` would refuse before training starts, without allocating
+    the states: :class:`HiddenQubits` (the encoding needs wires the circuit lacks) or
+    :class:`~qmlstudio.core.memory.SimulationTooLarge` with the fixes in its message.
+    ``data`` is the project's prepared data when the caller has it (else it is loaded).
+    Kernel models are checked for memory on the encoding's qubits only.
+    """
+    from qmlstudio.core.memory import SimulationTooLarge, check_simulation
+    from qmlstudio.core.models import ModelCircuit
+    from qmlstudio.core.training import check_memory
+
+    if data is None:
+        data, model = _prepared_model(project, registry)
+    else:
+        encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+        model = ModelCircuit(encoder, project.circuit, data.num_features)
+    kind = project.model.kind
+    if kind != "kernel" and model.num_qubits > project.circuit.num_qubits:
+        raise HiddenQubits(project.encoding.name, model.num_features, model.num_qubits, project.circuit.num_qubits)
+    try:
+        if kind == "kernel":
+            check_simulation(model.num_qubits, len(data.y_train) + len(data.y_test), num_gates=len(model.design.gates))
+        else:
+            check_memory(data, model, kind)
+    except SimulationTooLarge as exc:
+        fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
+        hint = " or ".join(fix.command_hint for fix in fixes)
+        raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
+
+
+def widen_circuit(project: Project, num_qubits: int) -> None:
+    """Adds empty wires at the bottom of ``project.circuit`` up to ``num_qubits`` (the gates stay)."""
+    design = project.circuit
+    if num_qubits > design.num_qubits:
+        design.set_gates(design.gates, num_qubits, reason="qubits")
+
+
+@dataclass(frozen=True)
+class SimulationFix:
+    """One change that makes a too-wide project small enough to simulate.
+
+    ``kind`` is ``"pca"`` (reduce to ``features`` principal components) or ``"encoding"``
+    (use the encoding ``encoding``); ``qubits`` is the circuit's width afterwards and
+    ``title`` the words on the button. :func:`apply_fix` makes the change.
+    """
+
+    kind: str
+    title: str
+    qubits: int
+    features: int | None = None
+    encoding: str | None = None
+
+    @property
+    def command_hint(self) -> str:
+        if self.kind == "pca":
+            return f"reduce to {self.features} features with PCA (qmlstudio new ... --features {self.features})"
+        return f"use {self.encoding} encoding on {_plural(self.qubits, 'qubit')} (qmlstudio new ... --encoding {self.encoding})"
+
+
+#: The principal components the PCA fix keeps, at most (8 qubits under angle encoding).
+PCA_FEATURES = 8
+
+
+def simulation_fixes(
+    project: Project, registry: PluginRegistry, num_features: int | None = None, batch: int = 2000
+) -> list[SimulationFix]:
+    """The one-click fixes for a project whose circuit is too wide to simulate: PCA to a
+    few features (with the project's encoding) and amplitude encoding (⌈log₂ k⌉ qubits),
+    each only when it helps and the circuit can be rebuilt on fewer qubits (an ansatz
+    template, or a hand-drawn circuit whose gates fit)."""
+    from qmlstudio.core.memory import available_memory
+    from qmlstudio.core.statevector import StatevectorProgram
+
+    features, needed = encoding_qubits(project, registry, num_features)
+    available = available_memory()
+
+    def fits(qubits: int) -> bool:
+        if qubits >= max(needed, project.circuit.num_qubits):
+            return False  # no narrower than the model is now
+        if not _rebuildable(project, registry, qubits):
+            return False
+        return available is None or StatevectorProgram.memory_bytes(qubits, batch, 16) < available
+
+    fixes = []
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+    for k in range(min(PCA_FEATURES, features - 1), 0, -1):
+        if encoder.check(k) is None and fits(int(encoder.num_qubits(k))):
+            fixes.append(SimulationFix("pca", f"Reduce to {k} features with PCA", int(encoder.num_qubits(k)), features=k))
+            break
+    if project.encoding.name != "amplitude" and "amplitude" in getattr(registry, "encodings", {}):
+        amplitude = registry.get("encodings", "amplitude").create({})
+        if amplitude.check(features) is None:
+            qubits = int(amplitude.num_qubits(features))
+            if fits(qubits):
+                fixes.append(SimulationFix("encoding", f"Use amplitude encoding ({_plural(qubits, 'qubit')})", qubits,
+                                           encoding="amplitude"))
+    return fixes
+
+
+def _rebuildable(project: Project, registry: PluginRegistry, qubits: int) -> bool:
+    if project.ansatz is not None and project.ansatz.name in getattr(registry, "ansatze", {}):
+        return True
+    return all(max(g.qubits) < qubits for g in project.circuit.gates)
+
+
+def fixed_project_fields(project: Project, registry: PluginRegistry, fix: SimulationFix) -> dict[str, Any]:
+    """The project fields a fix changes (``preprocessing`` or ``encoding``) and the circuit's
+    new gates and width (``gates``, ``num_qubits``): what :func:`apply_fix` sets, given apart
+    so that the GUI can make one undoable edit of it."""
+    import dataclasses
+
+    fields: dict[str, Any] = {}
+    if fix.kind == "pca":
+        fields["preprocessing"] = dataclasses.replace(project.preprocessing, pca=fix.features)
+    elif fix.kind == "encoding" and fix.encoding:
+        spec = registry.get("encodings", fix.encoding)
+        fields["encoding"] = PluginChoice(fix.encoding, spec.resolve({}))
+    else:
+        raise QMLStudioError(f"unknown fix {fix.kind!r}")
+    if project.ansatz is not None and project.ansatz.name in getattr(registry, "ansatze", {}):
+        built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(fix.qubits)
+        fields["gates"], fields["num_qubits"] = tuple(built.gates), built.num_qubits
+    else:
+        fields["gates"], fields["num_qubits"] = tuple(project.circuit.gates), fix.qubits
+    return fields
+
+
+def apply_fix(project: Project, registry: PluginRegistry, fix: SimulationFix) -> None:
+    """Changes ``project`` as ``fix`` says: PCA or the encoding, and the circuit rebuilt on its qubits."""
+    fields = fixed_project_fields(project, registry, fix)
+    gates, qubits = fields.pop("gates"), fields.pop("num_qubits")
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.circuit.set_gates(gates, qubits, reason="edit")
 
 
 # ---------------------------------------------------------------------------
@@ -641,7 +867,8 @@ def evaluate_weights(
         choice = _resolve_choice(registry, backend_choice, base=base)
     else:
         choice = backend_choice
-    trained = build_run(snapshot, registry, backend=choice, controls=controls)
+    # widen: a run saved before hidden qubits were refused may have used more wires than its circuit lists
+    trained = build_run(snapshot, registry, backend=choice, controls=controls, widen=True)
     backend = trained.backend
     if on_backend is not None:
         on_backend(backend)

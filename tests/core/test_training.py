@@ -473,3 +473,88 @@ def test_weights_stepping_to_infinity_fail_as_divergence():
     record = run.run()
     assert record.status == "failed" and "diverged" in record.message
     assert all(np.isfinite(w) for w in record.final_weights)
+
+
+# --------------------------------------------------- qubits, memory, final predictions
+def iris_on(registry, qubits: int):
+    """Iris (4 features, angle encoding: 4 qubits) with its ansatz rebuilt on ``qubits`` wires."""
+    project = make_project(registry, dataset="iris", dataset_options={}, epochs=2, batch_size=32)
+    built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(qubits)
+    project.circuit.set_gates(built.gates, qubits)
+    return project
+
+
+def test_a_run_never_uses_a_qubit_the_circuit_lacks(registry):
+    from qmlstudio.plugins.project_setup import HiddenQubits, hidden_qubits
+
+    project = iris_on(registry, 3)
+    with pytest.raises(HiddenQubits) as caught:
+        build_run(project, registry)
+    assert (caught.value.needed, caught.value.qubits) == (4, 3)
+    assert "needs 4 qubits for 4 features, but the circuit has 3" in str(caught.value)
+    assert hidden_qubits(project, registry).note.endswith("added 1 qubit (q3) to the 3-qubit circuit")
+    run = build_run(project, registry, widen=True)  # what `qmlstudio train` does, with a note
+    assert project.circuit.num_qubits == run.model.num_qubits == 4
+    assert hidden_qubits(project, registry) is None
+    assert build_run(iris_on(registry, 5), registry).model.num_qubits == 5  # spare wires are shown, not hidden
+
+
+def test_a_model_too_wide_for_the_memory_is_refused_before_anything_is_allocated(registry):
+    from qmlstudio.core.memory import SimulationTooLarge
+    from qmlstudio.plugins.project_setup import apply_fix, check_trainable, simulation_fixes
+
+    project = new_project(registry, name="digits", dataset="digits", epochs=1)
+    project.model = ModelChoice("vqc", {"baselines": False})
+    for attempt in (lambda: build_run(project, registry), lambda: check_trainable(project, registry)):
+        with pytest.raises(SimulationTooLarge) as caught:
+            attempt()
+        assert caught.value.num_qubits == 64
+        assert "--features 8" in str(caught.value) and "--encoding amplitude" in str(caught.value)
+    fixes = simulation_fixes(project, registry)
+    assert [(f.kind, f.qubits, f.features, f.encoding) for f in fixes] == [("pca", 8, 8, None),
+                                                                          ("encoding", 6, None, "amplitude")]
+    apply_fix(project, registry, fixes[1])
+    run = build_run(project, registry)
+    assert run.model.num_qubits == project.circuit.num_qubits == 6 and project.encoding.name == "amplitude"
+
+
+@pytest.mark.parametrize("eval_every", [1, 3])
+def test_a_stopped_runs_last_row_and_final_predictions_are_the_final_weights(registry, eval_every):
+    """Stop lands inside a simulation: the final predictions are still computed, in full, from
+    the final weights, and the record's last row says the same accuracy."""
+    from qmlstudio.core import statevector
+
+    project = make_project(registry, dataset="iris", dataset_options={}, epochs=1000, batch_size=16)
+    project.model = ModelChoice("vqc", {"baselines": False, "eval_every": eval_every})
+    controls = Controls()
+    collector = Collector(after=5)
+    run = build_run(project, registry, callback=collector, controls=controls)
+    original = statevector._PART_BYTES
+    statevector._PART_BYTES = 1  # one sample per part: many checkpoints inside each call
+    try:
+        thread, result = in_thread(run)
+        assert collector.started.wait(30)
+        controls.cancel()
+        thread.join(10)
+    finally:
+        statevector._PART_BYTES = original
+    record = result["record"]
+    assert record.status == "stopped" and run.final is not None
+    final = run.final
+    np.testing.assert_array_equal(final.weights, record.final_weights)
+    assert final.split == "test" and final.confusion.sum() == len(run.data.y_test) == 38
+    accuracy = np.trace(final.confusion) / final.confusion.sum()
+    assert accuracy == pytest.approx(final.accuracy) == pytest.approx(record.metrics["test_accuracy"][-1])
+    assert record.metrics["train_accuracy"][-1] is not None
+    # Independently: the final weights through qiskit's Statevector give the same predictions.
+    from qiskit.quantum_info import Statevector
+
+    weights = np.array(record.final_weights)
+    circuit = run.model.design.to_circuit()
+    probabilities = []
+    for row in run.test_inputs:
+        values = {p: (weights[p.index] if p.vector.name == "θ" else row[p.index]) for p in circuit.parameters}
+        probabilities.append(Statevector(circuit.assign_parameters(values)).probabilities())
+    observables = run.head.observables(run.model.num_qubits)
+    predicted = np.argmax(np.array(probabilities) @ observables.T, axis=1)
+    np.testing.assert_array_equal(predicted, final.predictions)

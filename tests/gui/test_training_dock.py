@@ -514,3 +514,51 @@ def test_compare_with_classical_baselines_shows_the_table_or_says_how_to_get_one
     assert "beside 3 classical baselines on the same split" in window.statusBar().currentMessage()
     assert dock.baselines_table.rowCount() == 4
     dock.shutdown()
+
+
+# ------------------------------------------------------- one set of numbers
+def iris_project(tmp_path: Path, registry: Any, *, eval_every: int = 1, baselines: bool = False) -> Project:
+    """Iris (3 classes, a 38-sample test split) on 4 qubits, trained for minutes unless stopped."""
+    from qmlstudio.plugins.project_setup import new_project
+
+    project = new_project(registry, name="iris", dataset="iris", epochs=LONG)
+    project.model = ModelChoice("vqc", {"eval_every": eval_every, "baselines": baselines})
+    save_project(project, tmp_path / "iris.qmls")
+    return project
+
+
+@pytest.mark.parametrize("eval_every", [1, 7])
+def test_after_a_stopped_run_the_matrix_the_tiles_and_the_table_agree(
+    qtbot, tmp_path: Path, registry: Any, eval_every: int
+) -> None:
+    """The confusion matrix's accuracy (trace / total), the test-accuracy tile and the quantum
+    row of the baselines table come from the same final weights and predictions, also when
+    Stop lands in the middle of a simulation and when the last iteration was not evaluated."""
+    project = iris_project(tmp_path, registry, eval_every=eval_every, baselines=True)
+    dock = TrainingDock(project, registry)
+    qtbot.addWidget(dock)
+    dock.resize(1300, 820)
+    dock.show()
+    try:
+        click(qtbot, dock.train_button)
+        qtbot.waitUntil(lambda: points(dock, "test_accuracy") >= 3, timeout=30_000)
+        with qtbot.waitSignal(dock.run_finished, timeout=10_000) as finished:
+            click(qtbot, dock.stop_button)
+        record = finished.args[0]
+        qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+        assert record.status == "stopped"
+        matrix = dock.confusion_plot.matrix
+        assert matrix is not None and matrix.shape == (3, 3) and matrix.sum() == 38
+        shown = np.trace(matrix) / matrix.sum()
+        # The record's last row describes the final weights, and every view shows it.
+        assert record.metrics["test_accuracy"][-1] == pytest.approx(shown)
+        assert dock.cards["test_accuracy"].value.text() == f"{shown:.1%}"
+        assert float(dock.baselines_table.item(0, 2).text()) == pytest.approx(shown, abs=5e-4)
+        # ... and they are the final weights' own predictions, checked again from scratch.
+        from qmlstudio.plugins.project_setup import build_run
+
+        run = build_run(project, registry)
+        weights = np.array(record.final_weights)
+        assert run.evaluate(weights, "test")[1] == pytest.approx(shown)
+    finally:
+        dock.shutdown()

@@ -335,6 +335,12 @@ class CircuitEditor(QWidget):
         n = self.design.num_qubits
         return self._push(f"Add qubit q{n}", self.design.gates, n + 1)
 
+    def widen(self, num_qubits: int, text: str) -> bool:
+        """Adds empty wires at the bottom up to ``num_qubits``, as one undoable edit named ``text``."""
+        if self.design is None or num_qubits <= self.design.num_qubits:
+            return False
+        return self._push(text, self.design.gates, num_qubits)
+
     def remove_qubit(self, qubit: int | None = None) -> bool:
         """Removes wire ``qubit`` (the last one by default) with its gates; the wires below move up."""
         if self.design is None:

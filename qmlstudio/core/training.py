@@ -5,8 +5,15 @@ A :class:`TrainingRun` takes prepared data, the model circuit, an optimizer and 
 epochs and calls ``callback(IterationReport)`` after every iteration. It honours a cancel
 token and a pause flag within one second (the checks sit in every loss evaluation and
 between iterations), stops with a clear message when the loss is not finite (keeping the
-best weights so far), stops early on the test loss when asked, and can resume from a
-saved run. Everything it did is kept in a :class:`~qmlstudio.core.project.RunRecord`.
+best weights so far), stops early on the validation loss when asked, and can resume from
+a saved run. Everything it did is kept in a :class:`~qmlstudio.core.project.RunRecord`.
+
+The test split decides nothing: it is scored once, after training, at the final weights.
+Each metrics row says where it was measured (``RunRecord.measured_at``): the loss and
+gradient norm where the optimizer measured them (its ``loss_at``: before the step for
+Adam and SGD, after it for the SciPy methods, around the weights before the step for
+SPSA), the training and validation figures at the weights after the step, which are the
+row's weights.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ class TrainingOptions:
     readout: str = "modulo"
     trainable_output: bool = False
     gradient: str = "auto"
-    #: how many iterations between test-set evaluations (0: once per epoch)
+    #: how many iterations between validation-set evaluations (0: once per epoch)
     eval_every: int = 1
     #: initial weights are drawn uniformly from [-init_scale·π, init_scale·π]
     init_scale: float = 1.0
@@ -76,6 +83,8 @@ class IterationReport:
     elapsed_s: float
     shots: int = 0
     total_iterations: int = 0
+    val_loss: float | None = None
+    val_accuracy: float | None = None
 
     def metrics(self) -> dict[str, Any]:
         return {
@@ -87,6 +96,8 @@ class IterationReport:
             "test_accuracy": self.test_accuracy,
             "grad_norm": self.grad_norm,
             "elapsed_s": self.elapsed_s,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
         }
 
 
@@ -248,14 +259,27 @@ class TrainingRun:
         )
         if use_exact:
             # Pause and Stop act between the parts of a batch, not only between iterations.
-            self.evaluator: Any = ExactEvaluator(model.design, observables, checkpoint=self.controls.check)
+            self.evaluator: Any = ExactEvaluator(model.design, observables, checkpoint=self._checkpoint)
         else:
             if backend is None:
                 raise TrainingError("parameter-shift gradients need a backend")
             self.evaluator = PrimitiveEvaluator(model.design, observables, backend)
         self.train_inputs = model.inputs(data.x_train)
         self.test_inputs = model.inputs(data.x_test) if len(data.x_test) else self.train_inputs[:0]
+        self.val_inputs = model.inputs(data.x_val) if len(data.x_val) else self.train_inputs[:0]
         self.best: tuple[float, np.ndarray] | None = None
+        #: set while the test split is scored after a Stop (exact simulation only)
+        self._scoring_after_stop = False
+        if self.options.early_stopping and len(data.y_val) == 0:
+            raise TrainingError(
+                "early stopping needs a validation split, and this project has none (validation size 0); "
+                "set one (qmlstudio new --validation-size 0.2, or Validation in the dataset panel) or turn "
+                "early stopping off. The test split is never used to decide when to stop."
+            )
+
+    def _checkpoint(self) -> None:
+        if not self._scoring_after_stop:
+            self.controls.check()
 
     # ----------------------------------------------------------------- parts
     @property
@@ -280,8 +304,12 @@ class TrainingRun:
         return 1 if not size or size >= n else math.ceil(n / size)
 
     def evaluate(self, parameters: np.ndarray, which: str = "test") -> tuple[float | None, float | None]:
-        """Loss and accuracy (R² for regression) on the test or train split."""
-        inputs, targets = (self.test_inputs, self.data.y_test) if which == "test" else (self.train_inputs, self.data.y_train)
+        """Loss and accuracy (R² for regression) on the ``"train"``, ``"val"`` or ``"test"`` split."""
+        inputs, targets = {
+            "test": (self.test_inputs, self.data.y_test),
+            "val": (self.val_inputs, self.data.y_val),
+            "train": (self.train_inputs, self.data.y_train),
+        }[which]
         if len(targets) == 0:
             return None, None
         weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
@@ -303,12 +331,52 @@ class TrainingRun:
         values = self.evaluator.values(weights, self.model.inputs(features))
         return self.head.probabilities(values, extra)  # type: ignore[attr-defined]
 
+    def measured_at(self) -> dict[str, str]:
+        """Where each metric of a row is measured (see the module's docstring)."""
+        loss_at = getattr(self.optimizer, "loss_at", None)
+        loss_at = loss_at if loss_at in ("before_step", "after_step", "around_before_step") else "unknown"
+        return {
+            "loss": loss_at,
+            "grad_norm": loss_at,
+            "train_accuracy": "after_step",
+            "val_loss": "after_step",
+            "val_accuracy": "after_step",
+            "test_loss": "final_weights",
+            "test_accuracy": "final_weights",
+        }
+
+    def _score_test(self, final: np.ndarray, last_row: np.ndarray | None, stopped: bool) -> None:
+        """Scores the test split once, at the final weights, into ``record.test``.
+
+        The figures also go into the last metrics row when that row's weights are the
+        final ones. After a Stop only an exact simulation is scored (a remote backend is
+        not sent new work once the user stopped).
+        """
+        record = self.record
+        if len(self.data.y_test) == 0 or not np.all(np.isfinite(final)):
+            return
+        if stopped and not isinstance(self.evaluator, ExactEvaluator):
+            return
+        self._scoring_after_stop = stopped
+        try:
+            loss, score = self.evaluate(final, "test")
+        except (Cancelled, QMLStudioError, FloatingPointError, OverflowError):
+            return
+        finally:
+            self._scoring_after_stop = False
+        record.test = {"loss": loss, "accuracy": score}
+        if last_row is not None and record.num_points and np.array_equal(last_row, final):
+            record.metrics["test_loss"][-1] = loss
+            record.metrics["test_accuracy"][-1] = score
+
     # ------------------------------------------------------------------- run
     def run(self) -> RunRecord:
         """Trains; returns the run record (also on stop or failure, never raises for those)."""
         record = self.record
         record.status = "running"
         record.versions = package_versions()
+        record.parameters = self.num_parameters
+        record.measured_at = self.measured_at()
         options = self.options
         per_epoch = self._batches_per_epoch()
         total = options.epochs * per_epoch
@@ -323,7 +391,7 @@ class TrainingRun:
         order = {"epoch": -1, "perm": np.arange(len(self.data.y_train))}
         start = time.perf_counter()
         elapsed_before = float(record.metrics["elapsed_s"][-1] or 0.0) if done else 0.0
-        state = {"stop": None, "no_improvement": 0, "best_test": math.inf, "message": ""}
+        state = {"stop": None, "no_improvement": 0, "best_val": math.inf, "message": "", "last_x": None}
         n_train = len(self.data.y_train)
         size = options.batch_size or n_train
 
@@ -357,11 +425,11 @@ class TrainingRun:
             if self.best is None or loss < self.best[0]:
                 self.best = (loss, x.copy())
             evaluate_now = end_of_epoch if options.eval_every == 0 else iteration % max(1, options.eval_every) == 0
-            # Early stopping decides on the test loss at the end of each epoch, whatever eval_every says.
+            # Early stopping decides on the validation loss at the end of each epoch, whatever eval_every says.
             evaluate_now = evaluate_now or iteration == total or (options.early_stopping and end_of_epoch)
-            test_loss = test_score = train_score = None
+            val_loss = val_score = train_score = None
             if evaluate_now:
-                test_loss, test_score = self.evaluate(x, "test")
+                val_loss, val_score = self.evaluate(x, "val")
                 if per_epoch == 1:
                     weights, extra = x[: self.model.num_weights], x[self.model.num_weights :]
                     values = self.evaluator.values(weights, self.train_inputs)
@@ -372,9 +440,11 @@ class TrainingRun:
                 iteration=offset_iteration + iteration,
                 epoch=(offset_iteration + iteration - 1) // per_epoch + 1,
                 loss=loss,
-                test_loss=test_loss,
+                test_loss=None,
                 train_accuracy=train_score,
-                test_accuracy=test_score,
+                test_accuracy=None,
+                val_loss=val_loss,
+                val_accuracy=val_score,
                 grad_norm=None if step.grad_norm is None else float(step.grad_norm),
                 weights=x.copy(),
                 elapsed_s=elapsed_before + time.perf_counter() - start,
@@ -383,17 +453,18 @@ class TrainingRun:
             )
             record.append_metrics(**report.metrics())
             record.final_weights = x.tolist()
+            state["last_x"] = x.copy()
             if self.callback is not None:
                 self.callback(report)
-            if options.early_stopping and end_of_epoch and test_loss is not None:
-                if test_loss < state["best_test"] - 1e-9:
-                    state["best_test"], state["no_improvement"] = test_loss, 0
+            if options.early_stopping and end_of_epoch and val_loss is not None:
+                if val_loss < state["best_val"] - 1e-9:
+                    state["best_val"], state["no_improvement"] = val_loss, 0
                 else:
                     state["no_improvement"] += 1
                     if state["no_improvement"] >= options.patience:
                         state["stop"] = "completed"
                         state["message"] = (
-                            f"stopped early at epoch {report.epoch}: the test loss did not improve for "
+                            f"stopped early at epoch {report.epoch}: the validation loss did not improve for "
                             f"{options.patience} epochs"
                         )
                         return True
@@ -455,10 +526,13 @@ class TrainingRun:
         seconds = elapsed_before + time.perf_counter() - start
         epochs_done = (record.metrics["epoch"][-1] or 0) if record.num_points else 0
         record.timings = {"seconds": seconds, "seconds_per_epoch": seconds / epochs_done if epochs_done else None}
+        self._score_test(final, state["last_x"], stopped=state["stop"] == "stopped")
         if options.baselines and state["stop"] not in ("stopped",):
             from qmlstudio.core.baselines import run_baselines
 
-            record.baselines = run_baselines(self.data, options.seed)
+            record.baselines = run_baselines(
+                self.data, options.seed, quantum_parameters=self.num_parameters, controls=self.controls
+            )
         status = state["stop"] or "completed"
         record.finish(status, state["message"])
         return record

@@ -448,19 +448,16 @@ class TrainingWorker(QObject):
         """Fits the baselines before training, so the GUI can show them as references."""
         options = getattr(run, "options", None)
         wanted = options.baselines if options is not None else getattr(run, "baselines", False)
-        if not wanted:
-            return {}
+        if not wanted or options is None:
+            return {}  # a kernel run fits them itself: its parameter count is known once the SVM is fitted
         from qmlstudio.core.baselines import run_baselines
 
-        seed = options.seed if options is not None else getattr(run, "seed", 7)
         try:
-            results = run_baselines(run.data, seed)
+            results = run_baselines(run.data, options.seed, quantum_parameters=getattr(run, "num_parameters", None),
+                                    controls=self.controls)
         except Exception:  # noqa: BLE001 - baselines are company, not the run itself
             return {}
-        if options is not None:
-            options.baselines = False  # fitted already: the engine need not fit them again
-        else:
-            run.baselines = False
+        options.baselines = False  # fitted already: the engine need not fit them again
         self.baselines.emit(results)
         return results
 

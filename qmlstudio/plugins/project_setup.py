@@ -126,6 +126,7 @@ MODEL_OPTIONS = {
     "eval_every": (1, int),
     "init_scale": (1.0, float),
     "C": (1.0, float),
+    "bandwidth": (1.0, float),
     "baselines": (True, bool),
 }
 
@@ -191,7 +192,10 @@ def build_run(
     config = project.config_snapshot()
     config["backend"] = chosen.to_dict()
     if project.model.kind == "kernel":
-        return KernelRun(data=data, model=model, backend=backend_object, C=options["C"], seed=project.seed,
+        # What the project does not fix is chosen by cross-validation on the training rows.
+        tune = tuple(name for name in ("C", "bandwidth") if name not in project.model.options)
+        return KernelRun(data=data, model=model, backend=backend_object, C=options["C"],
+                         bandwidth=options["bandwidth"], tune=tune, seed=project.seed,
                          baselines=options["baselines"], config=config, callback=callback)
     optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
     return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer, backend=backend_object,

@@ -44,13 +44,16 @@ def new_project(
     epochs: int = 30,
     batch_size: int | None = 32,
     seed: int = 7,
+    test_size: float = 0.25,
+    validation_size: float = 0.2,
 ) -> Project:
     """A project whose every choice is checked against the installed plugins.
 
     Options are stored resolved (defaults filled in), so the project trains the same
     way even if a plugin's defaults change later. ``features`` reduces the data to that
     many principal components; ``batch_size`` None (or 0) trains on the full batch. The model defaults to ``vqc`` for classification data and
-    ``regressor`` for regression data.
+    ``regressor`` for regression data. ``test_size`` and ``validation_size`` are the
+    fractions of all the samples held out for the final test and for validation.
     """
     dataset_spec = registry.get("datasets", dataset)
     data_options = dataset_spec.resolve(dataset_options)
@@ -105,7 +108,7 @@ def new_project(
         name,
         circuit=design,
         dataset=PluginChoice(dataset, data_options),
-        preprocessing=Preprocessing(pca=pca),
+        preprocessing=_split(pca, test_size, validation_size),
         encoding=PluginChoice(encoding, encoding_resolved),
         ansatz=ansatz_choice,
         model=ModelChoice(model),
@@ -114,6 +117,15 @@ def new_project(
         training=Training(epochs=epochs, batch_size=batch_size or None),
         seed=seed,
     )
+
+
+def _split(pca: int | None, test_size: float, validation_size: float) -> Preprocessing:
+    from qmlstudio.core.project import ProjectError
+
+    try:
+        return Preprocessing(pca=pca, test_size=test_size, validation_size=validation_size)
+    except ProjectError as exc:
+        raise QMLStudioError(f"{exc.field}: {exc.problem}") from None
 
 
 # ---------------------------------------------------------------------------

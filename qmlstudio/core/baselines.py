@@ -96,7 +96,7 @@ def tuned_models(task: str, seed: int, inputs: int, outputs: int, quantum_parame
         }
     models["MLP"] = (
         pipe(mlp(hidden_layer_sizes=(16,), **mlp_kwargs)),
-        {"model__hidden_layer_sizes": [(16,), (4,), (64,)], "model__alpha": alphas},
+        {"model__hidden_layer_sizes": [(16,), (64,)], "model__alpha": alphas},
     )
     if quantum_parameters is not None and quantum_parameters > 0:
         hidden = matched_hidden_units(inputs, outputs, quantum_parameters)

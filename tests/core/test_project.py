@@ -800,3 +800,30 @@ def test_docs_mention_every_field_the_file_holds():
     assert {"schema_version", "final_weights", "grad_norm", "block", "padding"} <= keys  # the walk works
     missing = sorted(keys - documented)
     assert not missing, f"docs/project-format.md does not document {missing}"
+
+
+def test_a_version_1_file_opens_without_a_validation_split(tmp_path):
+    """Version 1 had no validation split: it keeps none, so its splits and runs reproduce."""
+    data = Project.new("old").to_dict()
+    data["schema_version"] = 1
+    del data["preprocessing"]["validation_size"]
+    data["preprocessing"]["test_size"] = 0.3
+    data["training"]["early_stopping"] = True
+    path = write(tmp_path / "v1.qmls", data)
+    project = load_project(path)
+    assert project.preprocessing.validation_size == 0.0 and project.preprocessing.test_size == 0.3
+    save_project(project, path)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["schema_version"] == CURRENT_SCHEMA == 2
+    assert saved["preprocessing"]["validation_size"] == 0.0
+    assert MIGRATIONS[1]({"schema_version": 1}) == {"schema_version": 1, "preprocessing": {"validation_size": 0.0}}
+
+
+@pytest.mark.parametrize("test_size,validation_size,message", [
+    (0.25, -0.1, "validation_size: must be at least 0"),
+    (0.5, 0.5, "leave no training data"),
+    (0.25, 1.0, "validation_size: must be at least 0 and less than 1"),
+])
+def test_split_fractions_are_checked(test_size, validation_size, message):
+    with pytest.raises(ProjectError, match=message):
+        Preprocessing(test_size=test_size, validation_size=validation_size)

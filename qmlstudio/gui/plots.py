@@ -164,6 +164,18 @@ class RunCurves:
         curves.baselines = dict(record.baselines)
         return curves
 
+    def add_final_test(self, record: RunRecord) -> None:
+        """Adds the test split's score, taken once when the run ended, at its last iteration."""
+        if not self.rows:
+            return
+        x = np.array([self._table[self.rows - 1, 0]])
+        for name, key in (("test_loss", "loss"), ("test_accuracy", "accuracy")):
+            value = (record.test or {}).get(key)
+            if value is not None and math.isfinite(value) and not self.series[name].n:
+                self._table[self.rows - 1, _COLUMNS[name]] = value
+                self.series[name].extend(x, np.array([float(value)]))
+        self.version += 1
+
     def add_reports(self, reports: Sequence[Any]) -> None:
         """Appends the engine's IterationReports (in order)."""
         if not reports:

@@ -90,6 +90,9 @@ class RunSetup:
     config: dict[str, Any] = field(default_factory=dict)
     #: when the run started (ISO 8601, UTC), as its record says
     started: str = ""
+    #: the validation rows (empty when the project has no validation split)
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 @dataclass
@@ -420,7 +423,7 @@ class TrainingWorker(QObject):
         extent = None
         if data.num_features == 2 and len(data.y_train):
             extent = grid_extent(data.x_train, data.x_test)
-        self._view = _ExactView.of(run, len(self._eval_split(run)[0]))
+        self._view = _ExactView.of(run, max(len(self._eval_split(run)[0]), len(self._eval_split(run, True)[0])))
         if extent is not None and self._view is not None and self._view.grid_size:
             self._grid = _grid(extent, self._view.grid_size)
         elif extent is not None and kind == "kernel" and getattr(run.kernel, "exact", False):
@@ -442,6 +445,8 @@ class TrainingWorker(QObject):
             exact_view=self._view is None or self._view.same_as_run,
             config=dict(run.record.config),
             started=run.record.started,
+            x_val=np.asarray(data.x_val),
+            y_val=_data_units(data, data.y_val),
         )
 
     def _fit_baselines(self, run: Any) -> dict[str, Any]:
@@ -486,10 +491,14 @@ class TrainingWorker(QObject):
             self._boundary_due = time.perf_counter() + max(BOUNDARY_INTERVAL_S, cost / BOUNDARY_BUDGET)
 
     # ------------------------------------------------------------ boundary
-    def _eval_split(self, run: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    def _eval_split(self, run: Any, final: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+        """The rows the confusion matrix is made of: while training the validation split (the
+        training split when there is none); the test split only once, when the run ends."""
         data = run.data
-        if len(data.y_test):
+        if final and len(data.y_test):
             return data.x_test, data.y_test, "test"
+        if len(data.y_val):
+            return data.x_val, data.y_val, "validation"
         return data.x_train, data.y_train, "train"
 
     def _emit_boundary(self, weights: np.ndarray, iteration: int, final: bool = False) -> None:
@@ -507,7 +516,7 @@ class TrainingWorker(QObject):
     def _evaluate(self, run: Any, setup: RunSetup, weights: np.ndarray, iteration: int, final: bool) -> BoundaryFrame:
         view = self._view
         assert view is not None
-        x_eval, y_eval, split = self._eval_split(run)
+        x_eval, y_eval, split = self._eval_split(run, final)
         grid = self._grid
         points = x_eval if grid is None else np.concatenate([grid, x_eval])
         size = 0 if grid is None else int(round(math.sqrt(len(grid))))
@@ -558,7 +567,7 @@ class TrainingWorker(QObject):
         svc = getattr(run, "svc", None)
         if svc is None or not getattr(run.kernel, "exact", False):
             return None  # a sampled kernel would spend shots on the picture
-        x_eval, y_eval, split = self._eval_split(run)
+        x_eval, y_eval, split = self._eval_split(run, True)
         x_train = run.data.x_train
         predictions = svc.predict(run.kernel.matrix(x_eval, x_train))
         image = None

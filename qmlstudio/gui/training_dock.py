@@ -6,8 +6,8 @@ over a :class:`~qmlstudio.core.project.Project` and a plugin registry:
 * **Controls** — Train (F5), Pause/Resume (F6), Stop (Shift+F5) and Step (F10, one iteration
   then pause), as the dock's own ``QAction``\\ s; :meth:`TrainingDock.connect_actions` drives
   them from the Run menu instead. A progress bar shows the iteration, the epoch and the ETA.
-* **Live plots** — train/validation loss and accuracy (R² for regression; the test score once, at the end) with the best
-  classical baseline as a reference line, the gradient norm on a log axis (a barren plateau
+* **Live plots** — train/validation loss and accuracy (R² for regression; the test score
+  once, at the end) with the best classical baseline as a reference line, the gradient norm on a log axis (a barren plateau
   shows as a flat, tiny norm), the weights' trajectories, the decision boundary over the
   feature plane for 2-feature data, and the confusion matrix. The worker
   (:class:`~qmlstudio.gui.workers.TrainingWorker`) trains on its own thread; the dock

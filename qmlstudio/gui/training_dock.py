@@ -7,8 +7,8 @@ over a :class:`~qmlstudio.core.project.Project` and a plugin registry:
   then pause), as the dock's own ``QAction``\\ s; :meth:`TrainingDock.connect_actions` drives
   them from the Run menu instead. A progress bar shows the iteration, the epoch and the ETA.
 * **Live plots** — train/validation loss and accuracy (R² for regression; the test score
-  once, at the end) with the best classical baseline as a reference line, the gradient norm on a log axis (a barren plateau
-  shows as a flat, tiny norm), the weights' trajectories, the decision boundary over the
+  once, at the end) with the best classical baseline as a reference line, the gradient norm
+  on a log axis (a barren plateau shows as a flat, tiny norm), the weights' trajectories, the decision boundary over the
   feature plane for 2-feature data, and the confusion matrix. The worker
   (:class:`~qmlstudio.gui.workers.TrainingWorker`) trains on its own thread; the dock
   collects its reports and redraws on a timer at most :data:`FRAME_RATE_HZ` times a second,

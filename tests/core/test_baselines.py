@@ -78,3 +78,12 @@ def test_a_cancelled_run_fits_no_more_baselines():
     controls = Controls()
     controls.cancel()
     assert run_baselines(data, 7, quantum_parameters=6, controls=controls) == {}
+
+
+def test_large_data_is_searched_on_a_sample_and_says_so():
+    data = prepared("moons")
+    results = run_baselines(data, 7, max_search_rows=60)
+    n = len(data.y_train)
+    for scores in results.values():
+        assert f"60 of {n} rows sampled for the search" in scores["tuned"]["note"]
+    assert PARAMETER_MATCHED not in results  # no quantum parameter count given

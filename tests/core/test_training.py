@@ -125,6 +125,8 @@ def test_cancel_from_another_thread_stops_within_a_second(registry):
     assert record.num_points == len(collector.reports) < 100
     assert record.final_weights == collector.reports[-1].weights.tolist()
     assert record.baselines == {}  # a stopped run does not spend time on baselines
+    # an exact simulation still scores the test split, once, at the weights the run stopped at
+    assert 0 <= record.test["accuracy"] <= 1 and record.metrics["test_accuracy"][-1] == record.test["accuracy"]
 
 
 def test_pause_and_stop_reach_inside_a_long_simulation(registry, monkeypatch):

@@ -245,6 +245,8 @@ class TrainCommand(Command):
             "tuning": record.tuning,
             "baselines": record.baselines,
             "seconds": record.timings.get("seconds"),
+            # every shot the run spent, the final test included (iteration lines count up to their own)
+            "shots": int(getattr(getattr(run, "evaluator", None), "shots_used", 0) or 0),
         }
         if args.json:
             print(json.dumps(done), flush=True)

@@ -506,10 +506,11 @@ def backend_of(run: Any) -> Any:
 def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjoint: bool, uses_gradient: bool) -> dict[str, Any]:
     shots = getattr(backend, "shots", None)
     exact = bool(getattr(backend, "exact", False))
-    n_train, n_test = len(data.y_train), len(data.y_test)
+    n_train, n_test, n_val = len(data.y_train), len(data.y_test), len(getattr(data, "y_val", ()))
     result: dict[str, Any] = {"backend": name, "exact": exact, "shots_per_circuit": shots}
     if options is None:  # a kernel model: one kernel matrix
-        circuits = n_train * (n_train - 1) // 2 + n_test * n_train  # off-diagonal pairs, as qiskit-ml computes
+        # off-diagonal pairs, as qiskit-ml computes, then the validation and test rows against the training rows
+        circuits = n_train * (n_train - 1) // 2 + (n_val + n_test) * n_train
         per_shot = 0 if exact else int(shots or 0)
         result.update(iterations=1, gradient=None, training_circuits_per_iteration=circuits, evaluation_circuits=0,
                       evaluations=0, circuits_per_iteration=circuits, shots_per_iteration=circuits * per_shot,
@@ -531,8 +532,9 @@ def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjo
                       shots_per_iteration=0, total_circuits=0, total_shots=0)
         return result
     per_sample = _circuit_evaluations(model.design) if uses_gradient else 2
-    evaluation_circuits = n_test + n_train
-    total = options.epochs * sum(batch_sizes) * per_sample + evaluations * evaluation_circuits
+    # each evaluation runs the training and validation rows; the test rows run once, at the end
+    evaluation_circuits = n_val + n_train
+    total = options.epochs * sum(batch_sizes) * per_sample + evaluations * evaluation_circuits + n_test
     training = max(batch_sizes) * per_sample
     per_iteration = training + (evaluation_circuits if evaluations else 0)
     if shots is None:  # an exact backend asked for parameter shift: its sampler's shots

@@ -345,6 +345,14 @@ class TrainingRun:
             "test_accuracy": "final_weights",
         }
 
+    def _close_backend(self) -> None:
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - releasing a session must not lose the run
+                pass
+
     def _score_test(self, final: np.ndarray, last_row: np.ndarray | None, stopped: bool) -> None:
         """Scores the test split once, at the final weights, into ``record.test``.
 
@@ -501,14 +509,11 @@ class TrainingRun:
             else:
                 state["stop"], state["message"] = "failed", str(exc)
                 final = self.best[1] if self.best else x0
+        except BaseException:
+            self._close_backend()  # an unexpected error: release the session before it propagates
+            raise
         finally:
             detach()
-            close = getattr(self.backend, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # noqa: BLE001 - releasing a session must not lose the run
-                    pass
         reported = (int(record.metrics["iteration"][-1]) if record.num_points else 0) - offset_iteration
         if state["stop"] is None and objective.not_finite is not None and reported < total:
             # The optimizer gave up on a loss or gradient that is not finite without reporting it.
@@ -526,7 +531,10 @@ class TrainingRun:
         seconds = elapsed_before + time.perf_counter() - start
         epochs_done = (record.metrics["epoch"][-1] or 0) if record.num_points else 0
         record.timings = {"seconds": seconds, "seconds_per_epoch": seconds / epochs_done if epochs_done else None}
-        self._score_test(final, state["last_x"], stopped=state["stop"] == "stopped")
+        try:
+            self._score_test(final, state["last_x"], stopped=state["stop"] == "stopped")
+        finally:
+            self._close_backend()  # after the test split: it runs on the same session
         if options.baselines and state["stop"] not in ("stopped",):
             from qmlstudio.core.baselines import run_baselines
 

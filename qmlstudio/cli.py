@@ -93,6 +93,11 @@ class NewCommand(Command):
             "--batch-size", type=int, default=32, metavar="N", help="mini-batch size, 0 for full batch (default: 32)"
         )
         parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+        parser.add_argument("--test-size", type=float, default=0.25, metavar="F",
+                            help="fraction of the samples held out for the final test (default: 0.25)")
+        parser.add_argument("--validation-size", type=float, default=0.2, metavar="F",
+                            help="fraction of the samples held out for validation (early stopping, live "
+                                 "curves); 0 for none (default: 0.2)")
         parser.add_argument("--name", help="project title (default: the file name)")
         parser.add_argument("--force", action="store_true", help="overwrite an existing file")
         for kind in ("dataset", "encoding", "ansatz", "optimizer", "backend"):
@@ -139,6 +144,8 @@ class NewCommand(Command):
             epochs=args.epochs,
             batch_size=args.batch_size,
             seed=args.seed,
+            test_size=args.test_size,
+            validation_size=args.validation_size,
         )
         save_project(project, path)
         c = project.circuit
@@ -227,6 +234,8 @@ class TrainCommand(Command):
                 row = {k: clean(v) for k, v in it.metrics().items()}
                 row["test_loss"] = clean(it.test_loss)
                 row["shots"] = it.shots
+                # which weights each figure belongs to (see docs/project-format.md)
+                row["measured_at"] = {k: v for k, v in run.record.measured_at.items() if k in row}
                 print(json.dumps(row), flush=True)
             progress.update(it)
 
@@ -258,10 +267,17 @@ class TrainCommand(Command):
             "message": record.message,
             "run_id": record.id,
             "train_accuracy": clean(last.get("train_accuracy")),
-            "test_accuracy": clean(last.get("test_accuracy")),
+            "val_accuracy": clean(last.get("val_accuracy")),
+            # scored once, after training, at the final weights
+            "test_accuracy": clean(record.test.get("accuracy")),
+            "test_loss": clean(record.test.get("loss")),
             "loss": clean(last.get("loss")),
+            "parameters": record.parameters,
+            "tuning": record.tuning,
             "baselines": record.baselines,
             "seconds": record.timings.get("seconds"),
+            # every shot the run spent, the final test included (iteration lines count up to their own)
+            "shots": int(getattr(getattr(run, "evaluator", None), "shots_used", 0) or 0),
         }
         if args.json:
             print(json.dumps(done), flush=True)
@@ -301,7 +317,7 @@ class _Progress:
         width = 28
         filled = int(width * done / total)
         eta = it.elapsed_s / done * (total - done) if done else 0.0
-        acc = "" if it.test_accuracy is None else f"  test {it.test_accuracy:.3f}"
+        acc = "" if it.val_accuracy is None else f"  validation {it.val_accuracy:.3f}"
         line = (
             f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total}  epoch {it.epoch}  "
             f"loss {it.loss:.4f}{acc}  ETA {eta:5.1f}s "
@@ -320,15 +336,24 @@ def _summary(record: Any, kind: str) -> str:
     metrics = record.metrics
     score = "R²" if kind == "regressor" else "accuracy"
     train = metrics["train_accuracy"][-1] if metrics["train_accuracy"] else None
-    test = metrics["test_accuracy"][-1] if metrics["test_accuracy"] else None
+    test = record.test.get("accuracy") if record.test else None
     fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    count = lambda v: "" if v is None else f"   {v} parameters"  # noqa: E731
     lines = [
         f"run {record.id}: {record.status}" + (f" ({record.message})" if record.message else ""),
-        f"  quantum model        train {score} {fmt(train)}   test {fmt(test)}   {record.timings.get('seconds') or 0:.1f} s",
+        f"  quantum model        train {score} {fmt(train)}   test {fmt(test)}   {record.timings.get('seconds') or 0:.1f} s"
+        + count(record.parameters),
     ]
+    if record.tuning.get("chosen"):
+        lines.append("  quantum model tuned: " + ", ".join(f"{k}={v}" for k, v in record.tuning["chosen"].items())
+                     + f" ({record.tuning.get('cv', 'cross-validation')} on the training rows)")
     for name, values in record.baselines.items():
+        chosen = (values.get("tuned") or {}).get("chosen")
+        tuned = "" if not chosen else "   tuned: " + ", ".join(f"{k}={v}" for k, v in chosen.items())
+        untuned = values.get("untuned_test_accuracy")
         lines.append(
-            f"  {name:<20} train {score} {fmt(values.get('train_accuracy'))}   test {fmt(values.get('test_accuracy'))}"
+            f"  {name:<24} train {score} {fmt(values.get('train_accuracy'))}   test {fmt(values.get('test_accuracy'))}"
+            + ("" if untuned is None else f" (untuned {fmt(untuned)})") + count(values.get("parameters")) + tuned
         )
     return "\n".join(lines)
 

@@ -16,7 +16,8 @@ import pytest
 from qmlstudio.cli import main
 from qmlstudio.core.project import load_project
 
-ITERATION_KEYS = {"iteration", "epoch", "loss", "train_accuracy", "test_accuracy", "grad_norm", "elapsed_s"}
+ITERATION_KEYS = {"iteration", "epoch", "loss", "train_accuracy", "test_accuracy", "grad_norm", "elapsed_s",
+                  "val_loss", "val_accuracy", "measured_at"}
 NEW = ["--dataset", "moons", "--encoding", "angle", "--ansatz", "real-amplitudes", "--reps", "2",
        "--optimizer", "adam", "--seed", "7"]
 
@@ -54,11 +55,21 @@ def test_train_prints_json_saves_the_run_and_repeats_exactly(project_file, capsy
     iterations, done = json_lines(out)
     assert done["status"] == "completed"
     assert done["test_accuracy"] >= 0.8
-    assert set(done["baselines"]) == {"logistic regression", "MLP", "RBF SVM"}
-    assert len(iterations) == 30 * 5  # 150 training samples in batches of 32
+    assert set(done["baselines"]) == {"logistic regression", "MLP", "RBF SVM", "MLP (parameter-matched)"}
+    # the quantum model's 6 weights beside the parameter-matched MLP's 5 (one hidden unit)
+    assert done["parameters"] == 6 and done["baselines"]["MLP (parameter-matched)"]["parameters"] == 5
+    assert all(b["tuned"]["chosen"] and b["untuned_test_accuracy"] is not None
+               for name, b in done["baselines"].items() if name != "MLP (parameter-matched)")
+    # 200 samples: 50 test, 40 validation (the default 0.2 of `new`), 110 training in batches of 32
+    assert len(iterations) == 30 * 4
     for number, row in enumerate(iterations, start=1):
         assert ITERATION_KEYS <= set(row)
         assert row["iteration"] == number
+        assert row["measured_at"] == {"loss": "before_step", "grad_norm": "before_step",
+                                      "train_accuracy": "after_step", "val_loss": "after_step",
+                                      "val_accuracy": "after_step", "test_loss": "final_weights",
+                                      "test_accuracy": "final_weights"}
+        assert row["test_accuracy"] is None and row["val_accuracy"] is not None  # test: once, at the end
     assert iterations[-1]["epoch"] == 30
     losses = [row["loss"] for row in iterations]
 
@@ -187,3 +198,23 @@ def test_an_encoding_wider_than_the_circuit_widens_it_with_a_note(tmp_path, caps
     assert len(saved.circuit.gates) == len(built.gates)  # the gates stay; only a wire is added
     code, _, err = cli(capsys, "train", str(path))
     assert code == 0 and "note" not in err
+
+
+def test_new_takes_the_split_sizes(tmp_path, capsys):
+    path = tmp_path / "split.qmls"
+    code, _, err = cli(capsys, "new", str(path), *NEW, "--test-size", "0.3", "--validation-size", "0")
+    assert code == 0, err
+    pre = load_project(path).preprocessing
+    assert (pre.test_size, pre.validation_size) == (0.3, 0.0)
+    code, _, err = cli(capsys, "new", str(path), *NEW, "--force", "--test-size", "0.5", "--validation-size", "0.5")
+    assert code == 1 and "validation_size" in err and "leave no training data" in err
+
+
+def test_early_stopping_without_validation_is_refused_with_a_message(tmp_path, capsys):
+    path = tmp_path / "es.qmls"
+    assert cli(capsys, "new", str(path), *NEW, "--validation-size", "0")[0] == 0
+    data = json.loads(path.read_text())
+    data["training"]["early_stopping"] = True
+    path.write_text(json.dumps(data))
+    code, out, err = cli(capsys, "train", str(path), "--json")
+    assert code == 1 and "early stopping needs a validation split" in err and out == ""

@@ -19,6 +19,7 @@ _NOT_FINITE = "stopped: the loss or its gradient is no longer a finite number"
 
 class _GradientStepper(Optimizer):
     uses_gradient = True
+    loss_at = "before_step"
 
     def minimize(
         self,

@@ -27,6 +27,7 @@ class ScipyOptimizer(Optimizer):
     """One method of ``scipy.optimize.minimize``; subclasses say which and with what options."""
 
     method = ""
+    loss_at = "after_step"  # SciPy's intermediate_result.fun is the loss at its x
 
     def _options(self, x0: np.ndarray, max_iterations: int) -> dict[str, Any]:
         """SciPy's ``options`` for a run from ``x0``."""

@@ -27,6 +27,7 @@ class SPSA(Optimizer):
     """
 
     uses_gradient = False
+    loss_at = "around_before_step"  # the mean of the losses at x ± c_k·Δ, x the weights before the step
 
     def __init__(
         self,

@@ -57,7 +57,12 @@ class FittedPreprocessing:
 
 @dataclass
 class PreparedData:
-    """Train and test splits ready for encoding, and how they were made."""
+    """Train, validation and test splits ready for encoding, and how they were made.
+
+    The validation split (``x_val``, ``y_val``; empty when the project asks for none) is
+    what early stopping and live curves look at; the test split is scored once, at the
+    end of a run.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -70,6 +75,14 @@ class PreparedData:
     #: for regression: targets were mapped to [-1, 1] by y' = (y - target_offset) * target_factor - 1
     target_offset: float = 0.0
     target_factor: float = 1.0
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.x_val is None:
+            self.x_val = np.zeros((0, np.shape(self.x_train)[1]))
+        if self.y_val is None:
+            self.y_val = np.zeros(0, dtype=np.asarray(self.y_train).dtype)
 
     @property
     def num_features(self) -> int:
@@ -139,15 +152,23 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
         is_test = np.array([s == "test" for s in split])
         x_train, x_test, y_train, y_test = x[~is_test], x[is_test], y[~is_test], y[is_test]
     else:
-        stratify = None
-        if preprocessing.stratify and dataset.task == "classification":
-            counts = np.bincount(y)
-            if counts[counts > 0].min() >= 2:
-                stratify = y
         if len(y) < 4:
             raise DatasetError(f"{len(y)} samples are too few to split into training and test data")
         x_train, x_test, y_train, y_test = train_test_split(
-            x, y, test_size=preprocessing.test_size, random_state=seed, stratify=stratify
+            x, y, test_size=preprocessing.test_size, random_state=seed, stratify=_strata(y, dataset, preprocessing)
+        )
+    x_val, y_val = x_train[:0], y_train[:0]
+    if preprocessing.validation_size > 0:
+        # From the non-test rows only, seeded and stratified: the test rows never move.
+        n_val = int(round(preprocessing.validation_size * len(y)))  # a share of all the rows
+        if n_val < 1 or len(y_train) - n_val < 2:
+            raise DatasetError(
+                f"a validation share of {preprocessing.validation_size:g} leaves {n_val} validation and "
+                f"{len(y_train) - n_val} training samples; use more samples or another validation size"
+            )
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_train, y_train, test_size=n_val, random_state=seed + 1,
+            stratify=_strata(y_train, dataset, preprocessing, n_val),
         )
     if dataset.task == "classification" and len(np.unique(y_train)) < 2:
         raise DatasetError("the training split holds only one class; use more samples or another split")
@@ -190,6 +211,8 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
         y_train=y_train,
         x_test=after_choice.apply(x_test),
         y_test=y_test,
+        x_val=after_choice.apply(x_val),
+        y_val=y_val,
         feature_names=feature_names,
         class_names=class_names,
         task=dataset.task,
@@ -201,4 +224,16 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
         prepared.target_factor = 2.0 / (hi - lo) if hi > lo else 1.0
         prepared.y_train = (y_train - lo) * prepared.target_factor - 1.0
         prepared.y_test = (y_test - lo) * prepared.target_factor - 1.0
+        prepared.y_val = (y_val - lo) * prepared.target_factor - 1.0
     return prepared
+
+
+def _strata(y: np.ndarray, dataset: Dataset, preprocessing: Any, n_held: int | None = None) -> np.ndarray | None:
+    """The labels to stratify a split by, or None when it is off or a class is too small."""
+    if not (preprocessing.stratify and dataset.task == "classification"):
+        return None
+    counts = np.bincount(y)
+    present = counts[counts > 0]
+    if present.min() < 2 or (n_held is not None and not len(present) <= n_held <= len(y) - len(present)):
+        return None
+    return y

@@ -73,10 +73,24 @@ __all__ = [
 ]
 
 #: The format version this QML Studio writes, and the newest it reads.
-CURRENT_SCHEMA = 1
+CURRENT_SCHEMA = 2
 #: ``MIGRATIONS[n]`` turns the dict of a version-``n`` file into a version ``n + 1`` dict.
 #: The loader sets ``schema_version`` itself after each step. See docs/project-format.md.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds a validation split; a version-1 project had none, so it keeps none:
+    its training and test rows stay exactly what they were (its runs still reproduce)."""
+    preprocessing = data.get("preprocessing")
+    if isinstance(preprocessing, dict):
+        preprocessing.setdefault("validation_size", 0.0)
+    elif preprocessing is None and "preprocessing" not in data:
+        data["preprocessing"] = {"validation_size": 0.0}
+    return data
+
+
+MIGRATIONS[1] = _v1_to_v2
 APP_NAME = "qmlstudio"
 FILE_SUFFIX = ".qmls"
 #: Larger files are refused rather than read into memory.
@@ -94,9 +108,17 @@ METRIC_NAMES = (
     "test_accuracy",
     "grad_norm",
     "elapsed_s",
+    "val_loss",
+    "val_accuracy",
 )
-BASELINE_FIELDS = ("train_accuracy", "test_accuracy", "seconds")
+#: The numbers of a baseline's record; ``tuned`` (what was searched and chosen) and
+#: ``untuned_test_accuracy`` are checked apart (see :func:`_baselines`).
+BASELINE_FIELDS = ("train_accuracy", "test_accuracy", "seconds", "parameters", "untuned_test_accuracy")
+_OPTIONAL_BASELINE_FIELDS = ("parameters", "untuned_test_accuracy")
+#: Where the figures of each metrics row were measured (``RunRecord.measured_at``).
+MEASURED_AT = ("before_step", "after_step", "around_before_step", "final_weights", "unknown")
 TIMING_FIELDS = ("seconds", "seconds_per_epoch")
+TEST_FIELDS = ("loss", "accuracy")
 _MAX_DEPTH = 32
 
 
@@ -417,9 +439,11 @@ class Preprocessing:
     a subset of feature columns (None keeps all). ``scaling`` is ``"none"``,
     ``"minmax-pi"`` (each feature to [0, π]), ``"minmax-sym"`` (to [-1, 1]) or
     ``"standardize"`` (zero mean, unit variance), fitted on the training split. ``pca``
-    reduces to that many components (None: no PCA). ``test_size`` is the held-out
-    fraction, ``stratify`` keeps class proportions in both splits and ``padding`` pads the
-    features with zeros up to what the encoding needs.
+    reduces to that many components (None: no PCA). ``test_size`` is the fraction of
+    the samples held out for the final test, ``validation_size`` the fraction (of all the
+    samples, taken from the non-test rows) that early stopping and live curves use (0: no
+    validation split). ``stratify`` keeps class proportions in all splits and ``padding``
+    pads the features with zeros up to what the encoding needs.
     """
 
     classes: tuple[int | str, ...] | None = None
@@ -429,6 +453,7 @@ class Preprocessing:
     test_size: float = 0.25
     stratify: bool = True
     padding: bool = False
+    validation_size: float = 0.0
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -452,6 +477,15 @@ class Preprocessing:
         if not 0 < test_size < 1:
             _fail("test_size", f"must lie strictly between 0 and 1, got {test_size!r}")
         set_("test_size", test_size)
+        validation_size = _real(self.validation_size, "validation_size")
+        if not 0 <= validation_size < 1:
+            _fail("validation_size", f"must be at least 0 and less than 1, got {validation_size!r}")
+        if test_size + validation_size >= 1:
+            _fail(
+                "validation_size",
+                f"test ({test_size:g}) and validation ({validation_size:g}) fractions leave no training data",
+            )
+        set_("validation_size", validation_size)
         _flag(self.stratify, "stratify")
         _flag(self.padding, "padding")
 
@@ -462,6 +496,7 @@ class Preprocessing:
             "scaling": self.scaling,
             "pca": self.pca,
             "test_size": self.test_size,
+            "validation_size": self.validation_size,
             "stratify": self.stratify,
             "padding": self.padding,
         }
@@ -488,7 +523,8 @@ class Training:
     """How long and how the model trains.
 
     ``batch_size`` None trains on the full batch. With ``early_stopping`` training stops
-    after ``patience`` epochs without improvement of the test loss.
+    after ``patience`` epochs without improvement of the validation loss (it needs a
+    validation split; the test split never decides anything).
     """
 
     epochs: int = 30
@@ -527,10 +563,17 @@ class RunRecord:
     (:meth:`Project.config_snapshot`). ``metrics`` maps each name in
     :data:`METRIC_NAMES` to a list, all of the same length (one entry per recorded
     iteration; None where a value was not measured); add rows with :meth:`append_metrics`.
+    ``measured_at`` says at which weights each metric was measured (values in
+    :data:`MEASURED_AT`). The test split is scored once, at the end: ``test`` holds its
+    ``loss`` and ``accuracy`` at the final weights (also written into the last metrics
+    row when that row was measured at the final weights).
     ``baselines`` maps a classical model's name to its ``train_accuracy``,
-    ``test_accuracy`` and ``seconds``; ``evaluations`` lists the trained model's
-    ``accuracy`` on other backends. Numbers that are not finite (a diverged loss) are
-    saved as null.
+    ``test_accuracy``, ``seconds``, trainable ``parameters``, the ``untuned_test_accuracy``
+    of its default settings and ``tuned`` (the grid searched and the values chosen);
+    ``parameters`` is the quantum model's trainable parameter count, ``tuning`` what was
+    chosen by cross-validation for the quantum model itself (a kernel's C and bandwidth).
+    ``evaluations`` lists the trained model's ``accuracy`` on other backends. Numbers
+    that are not finite (a diverged loss) are saved as null.
     """
 
     id: str = field(default_factory=new_run_id)
@@ -546,6 +589,10 @@ class RunRecord:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float | None] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    measured_at: dict[str, str] = field(default_factory=dict)
+    test: dict[str, float | None] = field(default_factory=dict)
+    parameters: int | None = None
+    tuning: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _name(self.id, "id")
@@ -564,6 +611,14 @@ class RunRecord:
         self.timings = _measures(self.timings, "timings", TIMING_FIELDS)
         _object(self.versions, "versions")
         self.versions = {k: _text(v, _join("versions", k)) for k, v in self.versions.items()}
+        _object(self.measured_at, "measured_at", METRIC_NAMES)
+        self.measured_at = {
+            k: _one_of(v, _join("measured_at", k), MEASURED_AT) for k, v in self.measured_at.items()
+        }
+        self.test = _measures(self.test, "test", TEST_FIELDS) if self.test else {}
+        if self.parameters is not None:
+            self.parameters = _whole(self.parameters, "parameters", minimum=0)
+        self.tuning = _tree(_object(self.tuning, "tuning"), "tuning")
 
     # ------------------------------------------------------------------ use
     @property
@@ -596,16 +651,17 @@ class RunRecord:
             "metrics": {name: [_measure_json(v) for v in self.metrics.get(name, [])] for name in METRIC_NAMES},
             "initial_weights": [_measure_json(w) for w in self.initial_weights],
             "final_weights": [_measure_json(w) for w in self.final_weights],
-            "baselines": {
-                name: {k: _measure_json(scores.get(k)) for k in BASELINE_FIELDS}
-                for name, scores in self.baselines.items()
-            },
+            "baselines": {name: _baseline_json(scores) for name, scores in self.baselines.items()},
             "evaluations": [
                 {"backend": e["backend"], "options": _tree_json(e["options"]), "accuracy": _measure_json(e["accuracy"])}
                 for e in self.evaluations
             ],
             "timings": {k: _measure_json(self.timings.get(k)) for k in TIMING_FIELDS},
             "versions": dict(self.versions),
+            "measured_at": dict(self.measured_at),
+            "test": {k: _measure_json(self.test.get(k)) for k in TEST_FIELDS} if self.test else {},
+            "parameters": self.parameters,
+            "tuning": _tree_json(self.tuning),
         }
 
     @classmethod
@@ -649,9 +705,34 @@ def _measures(value: Any, where: str, names: tuple[str, ...]) -> dict[str, float
     return {name: _measure(value.get(name), _join(where, name)) for name in names}
 
 
-def _baselines(value: Any, where: str) -> dict[str, dict[str, float | None]]:
+def _baselines(value: Any, where: str) -> dict[str, dict[str, Any]]:
     _object(value, where)
-    return {name: _measures(scores, _join(where, name), BASELINE_FIELDS) for name, scores in value.items()}
+    result: dict[str, dict[str, Any]] = {}
+    for name, scores in value.items():
+        path = _join(where, name)
+        _object(scores, path, (*BASELINE_FIELDS, "tuned"))
+        numbers_only = {k: v for k, v in scores.items() if k != "tuned"}
+        checked: dict[str, Any] = _measures(numbers_only, path, BASELINE_FIELDS)
+        for optional in _OPTIONAL_BASELINE_FIELDS:  # absent from records of untuned baselines
+            if optional not in scores:
+                del checked[optional]
+        if checked.get("parameters") is not None:
+            checked["parameters"] = _whole(checked["parameters"], _join(path, "parameters"), minimum=0)
+        if scores.get("tuned") is not None:
+            checked["tuned"] = _tree(_object(scores["tuned"], _join(path, "tuned")), _join(path, "tuned"))
+        result[name] = checked
+    return result
+
+
+def _baseline_json(scores: Mapping[str, Any]) -> dict[str, Any]:
+    written: dict[str, Any] = {
+        k: _measure_json(scores.get(k))
+        for k in BASELINE_FIELDS
+        if k in scores or k not in _OPTIONAL_BASELINE_FIELDS
+    }
+    if scores.get("tuned") is not None:
+        written["tuned"] = _tree_json(scores["tuned"])
+    return written
 
 
 def _evaluation(value: Any, where: str) -> dict[str, Any]:

@@ -5,8 +5,15 @@ A :class:`TrainingRun` takes prepared data, the model circuit, an optimizer and 
 epochs and calls ``callback(IterationReport)`` after every iteration. It honours a cancel
 token and a pause flag within one second (the checks sit in every loss evaluation and
 between iterations), stops with a clear message when the loss is not finite (keeping the
-best weights so far), stops early on the test loss when asked, and can resume from a
-saved run. Everything it did is kept in a :class:`~qmlstudio.core.project.RunRecord`.
+best weights so far), stops early on the validation loss when asked, and can resume from
+a saved run. Everything it did is kept in a :class:`~qmlstudio.core.project.RunRecord`.
+
+The test split decides nothing: it is scored once, after training, at the final weights.
+Each metrics row says where it was measured (``RunRecord.measured_at``): the loss and
+gradient norm where the optimizer measured them (its ``loss_at``: before the step for
+Adam and SGD, after it for the SciPy methods, around the weights before the step for
+SPSA), the training and validation figures at the weights after the step, which are the
+row's weights.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ class TrainingOptions:
     readout: str = "modulo"
     trainable_output: bool = False
     gradient: str = "auto"
-    #: how many iterations between test-set evaluations (0: once per epoch)
+    #: how many iterations between validation-set evaluations (0: once per epoch)
     eval_every: int = 1
     #: initial weights are drawn uniformly from [-init_scale·π, init_scale·π]
     init_scale: float = 1.0
@@ -78,6 +85,8 @@ class IterationReport:
     elapsed_s: float
     shots: int = 0
     total_iterations: int = 0
+    val_loss: float | None = None
+    val_accuracy: float | None = None
 
     def metrics(self) -> dict[str, Any]:
         return {
@@ -89,6 +98,8 @@ class IterationReport:
             "test_accuracy": self.test_accuracy,
             "grad_norm": self.grad_norm,
             "elapsed_s": self.elapsed_s,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
         }
 
 
@@ -302,9 +313,16 @@ class TrainingRun:
             self.evaluator = PrimitiveEvaluator(model.design, observables, backend)
         self.train_inputs = model.inputs(data.x_train)
         self.test_inputs = model.inputs(data.x_test) if len(data.x_test) else self.train_inputs[:0]
+        self.val_inputs = model.inputs(data.x_val) if len(data.x_val) else self.train_inputs[:0]
         self.best: tuple[float, np.ndarray] | None = None
         #: the final weights' predictions, once :meth:`run` has ended (None before, or if they failed)
         self.final: Predictions | None = None
+        if self.options.early_stopping and len(data.y_val) == 0:
+            raise TrainingError(
+                "early stopping needs a validation split, and this project has none (validation size 0); "
+                "set one (qmlstudio new --validation-size 0.2, or Validation in the dataset panel) or turn "
+                "early stopping off. The test split is never used to decide when to stop."
+            )
 
     # ----------------------------------------------------------------- parts
     @property
@@ -329,8 +347,12 @@ class TrainingRun:
         return 1 if not size or size >= n else math.ceil(n / size)
 
     def evaluate(self, parameters: np.ndarray, which: str = "test") -> tuple[float | None, float | None]:
-        """Loss and accuracy (R² for regression) on the test or train split."""
-        inputs, targets = (self.test_inputs, self.data.y_test) if which == "test" else (self.train_inputs, self.data.y_train)
+        """Loss and accuracy (R² for regression) on the ``"train"``, ``"val"`` or ``"test"`` split."""
+        inputs, targets = {
+            "test": (self.test_inputs, self.data.y_test),
+            "val": (self.val_inputs, self.data.y_val),
+            "train": (self.train_inputs, self.data.y_train),
+        }[which]
         if len(targets) == 0:
             return None, None
         weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
@@ -380,12 +402,11 @@ class TrainingRun:
         if not record.num_points or last_reported is None or not np.array_equal(last_reported, final):
             return
         metrics = record.metrics
-        if self.final.split == "test" and metrics["test_accuracy"][-1] is None:
-            metrics["test_loss"][-1] = self.final.loss if math.isfinite(self.final.loss) else None
-            metrics["test_accuracy"][-1] = self.final.accuracy
-        if metrics["train_accuracy"][-1] is None:
-            with self.uninterrupted():
+        with self.uninterrupted():
+            if metrics["train_accuracy"][-1] is None:
                 metrics["train_accuracy"][-1] = self.evaluate(final, "train")[1]
+            if metrics["val_accuracy"][-1] is None and len(self.data.y_val):
+                metrics["val_loss"][-1], metrics["val_accuracy"][-1] = self.evaluate(final, "val")
 
     def predict(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Predicted labels, or for regression values in the data's own units, for prepared rows."""
@@ -401,12 +422,63 @@ class TrainingRun:
         values = self.evaluator.values(weights, self.model.inputs(features))
         return self.head.probabilities(values, extra)  # type: ignore[attr-defined]
 
+    def measured_at(self) -> dict[str, str]:
+        """Where each metric of a row is measured (see the module's docstring)."""
+        loss_at = getattr(self.optimizer, "loss_at", None)
+        loss_at = loss_at if loss_at in ("before_step", "after_step", "around_before_step") else "unknown"
+        return {
+            "loss": loss_at,
+            "grad_norm": loss_at,
+            "train_accuracy": "after_step",
+            "val_loss": "after_step",
+            "val_accuracy": "after_step",
+            "test_loss": "final_weights",
+            "test_accuracy": "final_weights",
+        }
+
+    def _close_backend(self) -> None:
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - releasing a session must not lose the run
+                pass
+
+    def _score_test(self, final: np.ndarray, last_row: np.ndarray | None, stopped: bool) -> None:
+        """Scores the test split once, at the final weights, into ``record.test``.
+
+        The figures also go into the last metrics row when that row's weights are the
+        final ones. After a Stop only an exact simulation is scored (a remote backend is
+        not sent new work once the user stopped).
+        """
+        record = self.record
+        if len(self.data.y_test) == 0 or not np.all(np.isfinite(final)):
+            return
+        final_ = self.final
+        if final_ is not None and final_.split == "test" and np.array_equal(final_.weights, final):
+            # the final predictions (exact simulation) already scored it: the same numbers everywhere
+            loss, score = (final_.loss if math.isfinite(final_.loss) else None), final_.accuracy
+        else:
+            if stopped and not isinstance(self.evaluator, ExactEvaluator):
+                return
+            try:
+                with self.uninterrupted():
+                    loss, score = self.evaluate(final, "test")
+            except (Cancelled, QMLStudioError, FloatingPointError, OverflowError):
+                return
+        record.test = {"loss": loss, "accuracy": score}
+        if last_row is not None and record.num_points and np.array_equal(last_row, final):
+            record.metrics["test_loss"][-1] = loss
+            record.metrics["test_accuracy"][-1] = score
+
     # ------------------------------------------------------------------- run
     def run(self) -> RunRecord:
         """Trains; returns the run record (also on stop or failure, never raises for those)."""
         record = self.record
         record.status = "running"
         record.versions = package_versions()
+        record.parameters = self.num_parameters
+        record.measured_at = self.measured_at()
         options = self.options
         per_epoch = self._batches_per_epoch()
         total = options.epochs * per_epoch
@@ -427,7 +499,7 @@ class TrainingRun:
             """Training time: the wall time since the start, less the time spent paused."""
             return elapsed_before + time.perf_counter() - start - (self.controls.paused_s - paused_before)
 
-        state: dict[str, Any] = {"stop": None, "no_improvement": 0, "best_test": math.inf, "message": "",
+        state: dict[str, Any] = {"stop": None, "no_improvement": 0, "best_val": math.inf, "message": "",
                                  "last_reported": None}
         n_train = len(self.data.y_train)
         size = options.batch_size or n_train
@@ -462,11 +534,11 @@ class TrainingRun:
             if self.best is None or loss < self.best[0]:
                 self.best = (loss, x.copy())
             evaluate_now = end_of_epoch if options.eval_every == 0 else iteration % max(1, options.eval_every) == 0
-            # Early stopping decides on the test loss at the end of each epoch, whatever eval_every says.
+            # Early stopping decides on the validation loss at the end of each epoch, whatever eval_every says.
             evaluate_now = evaluate_now or iteration == total or (options.early_stopping and end_of_epoch)
-            test_loss = test_score = train_score = None
+            val_loss = val_score = train_score = None
             if evaluate_now:
-                test_loss, test_score = self.evaluate(x, "test")
+                val_loss, val_score = self.evaluate(x, "val")
                 if per_epoch == 1:
                     weights, extra = x[: self.model.num_weights], x[self.model.num_weights :]
                     values = self.evaluator.values(weights, self.train_inputs)
@@ -477,9 +549,11 @@ class TrainingRun:
                 iteration=offset_iteration + iteration,
                 epoch=(offset_iteration + iteration - 1) // per_epoch + 1,
                 loss=loss,
-                test_loss=test_loss,
+                test_loss=None,
                 train_accuracy=train_score,
-                test_accuracy=test_score,
+                test_accuracy=None,
+                val_loss=val_loss,
+                val_accuracy=val_score,
                 grad_norm=None if step.grad_norm is None else float(step.grad_norm),
                 weights=x.copy(),
                 elapsed_s=elapsed(),
@@ -491,15 +565,15 @@ class TrainingRun:
             state["last_reported"] = x.copy()
             if self.callback is not None:
                 self.callback(report)
-            if options.early_stopping and end_of_epoch and test_loss is not None:
-                if test_loss < state["best_test"] - 1e-9:
-                    state["best_test"], state["no_improvement"] = test_loss, 0
+            if options.early_stopping and end_of_epoch and val_loss is not None:
+                if val_loss < state["best_val"] - 1e-9:
+                    state["best_val"], state["no_improvement"] = val_loss, 0
                 else:
                     state["no_improvement"] += 1
                     if state["no_improvement"] >= options.patience:
                         state["stop"] = "completed"
                         state["message"] = (
-                            f"stopped early at epoch {report.epoch}: the test loss did not improve for "
+                            f"stopped early at epoch {report.epoch}: the validation loss did not improve for "
                             f"{options.patience} epochs"
                         )
                         return True
@@ -536,14 +610,11 @@ class TrainingRun:
             else:
                 state["stop"], state["message"] = "failed", str(exc)
                 final = self.best[1] if self.best else x0
+        except BaseException:
+            self._close_backend()  # an unexpected error: release the session before it propagates
+            raise
         finally:
             detach()
-            close = getattr(self.backend, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # noqa: BLE001 - releasing a session must not lose the run
-                    pass
         reported = (int(record.metrics["iteration"][-1]) if record.num_points else 0) - offset_iteration
         if state["stop"] is None and objective.not_finite is not None and reported < total:
             # The optimizer gave up on a loss or gradient that is not finite without reporting it.
@@ -567,10 +638,16 @@ class TrainingRun:
         seconds = elapsed()
         epochs_done = (record.metrics["epoch"][-1] or 0) if record.num_points else 0
         record.timings = {"seconds": seconds, "seconds_per_epoch": seconds / epochs_done if epochs_done else None}
+        try:
+            self._score_test(final, state["last_reported"], stopped=state["stop"] == "stopped")
+        finally:
+            self._close_backend()  # after the test split: it runs on the same session
         if options.baselines and state["stop"] not in ("stopped",):
             from qmlstudio.core.baselines import run_baselines
 
-            record.baselines = run_baselines(self.data, options.seed)
+            record.baselines = run_baselines(
+                self.data, options.seed, quantum_parameters=self.num_parameters, controls=self.controls
+            )
         status = state["stop"] or "completed"
         record.finish(status, state["message"])
         return record

@@ -366,11 +366,24 @@ class DatasetPanel(QWidget):
         self.test_size_spin.setKeyboardTracking(False)
         self.test_size_spin.setToolTip("The share of the samples held out to test the trained model")
         self.test_size_spin.valueChanged.connect(self._on_split_edited)
+        self.validation_size_spin = QDoubleSpinBox()
+        self.validation_size_spin.setObjectName("validationSizeSpin")
+        self.validation_size_spin.setRange(0, 90)
+        self.validation_size_spin.setDecimals(0)
+        self.validation_size_spin.setSingleStep(5)
+        self.validation_size_spin.setSuffix(" % validation")
+        self.validation_size_spin.setKeyboardTracking(False)
+        self.validation_size_spin.setToolTip(
+            "The share of the samples held out for validation: the live curves and early stopping look at it; "
+            "the test split is scored once, when a run ends (0: no validation split)"
+        )
+        self.validation_size_spin.valueChanged.connect(self._on_split_edited)
         self.stratify_check = QCheckBox("Stratify")
         self.stratify_check.setObjectName("stratifyCheck")
         self.stratify_check.setToolTip("Keep the class proportions the same in the training and test splits")
         self.stratify_check.toggled.connect(self._on_split_edited)
         split_row.addWidget(self.test_size_spin, 1)
+        split_row.addWidget(self.validation_size_spin, 1)
         split_row.addWidget(self.stratify_check)
         form.addRow("Split", split_row)
 
@@ -570,7 +583,8 @@ class DatasetPanel(QWidget):
     def _sync_preprocessing(self) -> None:
         pre = self.project.preprocessing
         blockers = [QSignalBlocker(w) for w in (self.scaling_combo, self.pca_check, self.pca_spin,
-                                                 self.test_size_spin, self.stratify_check, self.seed_spin,
+                                                 self.test_size_spin, self.validation_size_spin,
+                                                 self.stratify_check, self.seed_spin,
                                                  self.padding_check)]
         self.scaling_combo.setCurrentIndex(max(0, self.scaling_combo.findData(pre.scaling)))
         self.pca_check.setChecked(pre.pca is not None)
@@ -578,6 +592,7 @@ class DatasetPanel(QWidget):
             self.pca_spin.setValue(pre.pca)
         self.pca_spin.setEnabled(pre.pca is not None)
         self.test_size_spin.setValue(round(pre.test_size * 100))
+        self.validation_size_spin.setValue(round(pre.validation_size * 100))
         self.stratify_check.setChecked(pre.stratify)
         self.seed_spin.setValue(min(self.project.seed, self.seed_spin.maximum()))
         self.padding_check.setChecked(pre.padding)
@@ -717,7 +732,8 @@ class DatasetPanel(QWidget):
     def _on_split_edited(self, *_: Any) -> None:
         self._replace_preprocessing(
             "Change the train/test split", "preprocessing.split",
-            test_size=round(self.test_size_spin.value()) / 100.0, stratify=self.stratify_check.isChecked(),
+            test_size=round(self.test_size_spin.value()) / 100.0,
+            validation_size=round(self.validation_size_spin.value()) / 100.0, stratify=self.stratify_check.isChecked(),
         )
 
     def _on_seed_edited(self, value: int) -> None:
@@ -849,7 +865,7 @@ class DatasetPanel(QWidget):
         # Summary
         lines = [html.escape(dataset.description)] if dataset.description else []
         if prepared is not None:
-            n_train, n_test = len(prepared.y_train), len(prepared.y_test)
+            n_train, n_test, n_val = len(prepared.y_train), len(prepared.y_test), len(prepared.y_val)
             steps = []
             pre = view.request.preprocessing
             if pre.features is not None:
@@ -862,11 +878,12 @@ class DatasetPanel(QWidget):
                 steps.append(f"zero-padded to {view.fit.padded_to}")
             how = f" ({', '.join(steps)})" if steps else ""
             lines.append(
-                f"<b>{n_train + n_test}</b> samples: <b>{n_train}</b> training, <b>{n_test}</b> test · "
+                f"<b>{n_train + n_val + n_test}</b> samples: <b>{n_train}</b> training, "
+                + (f"<b>{n_val}</b> validation, " if n_val else "") + f"<b>{n_test}</b> test · "
                 f"<b>{dataset.num_features}</b> features → <b>{prepared.num_features}</b>{html.escape(how)}"
             )
             if prepared.task == "classification":
-                counts = [int((prepared.y_train == c).sum() + (prepared.y_test == c).sum())
+                counts = [int((prepared.y_train == c).sum() + (prepared.y_val == c).sum() + (prepared.y_test == c).sum())
                           for c in range(prepared.num_classes)]
                 self.balance.set_counts(list(zip(prepared.class_names, counts)))
             else:

@@ -118,6 +118,15 @@ class Series:
         return self.n
 
 
+def split_rows(setup: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (x, y) of a run's ``"train"``, ``"validation"`` or ``"test"`` split."""
+    if split == "test":
+        return setup.x_test, setup.y_test
+    if split == "validation" and getattr(setup, "y_val", None) is not None:
+        return setup.x_val, setup.y_val
+    return setup.x_train, setup.y_train
+
+
 class RunCurves:
     """One run's metrics and weight trajectories, for plotting (Qt-free).
 
@@ -165,6 +174,18 @@ class RunCurves:
                 curves._add_weights(np.array([first, last]), np.vstack([start, weights]))
         curves.baselines = dict(record.baselines)
         return curves
+
+    def add_final_test(self, record: RunRecord) -> None:
+        """Adds the test split's score, taken once when the run ended, at its last iteration."""
+        if not self.rows:
+            return
+        x = np.array([self._table[self.rows - 1, 0]])
+        for name, key in (("test_loss", "loss"), ("test_accuracy", "accuracy")):
+            value = (record.test or {}).get(key)
+            if value is not None and math.isfinite(value) and not self.series[name].n:
+                self._table[self.rows - 1, _COLUMNS[name]] = value
+                self.series[name].extend(x, np.array([float(value)]))
+        self.version += 1
 
     def add_reports(self, reports: Sequence[Any]) -> None:
         """Appends the engine's IterationReports (in order)."""
@@ -1063,9 +1084,10 @@ class BoundaryPanel(PlotPanel):
             self.image.setImage(values, levels=(lo, hi), lut=self._cmap.getLookupTable(alpha=False))
             self.isocurve.setData([], [])
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        if frame.task == "classification" and frame.split == "test" and len(setup.x_test):
-            wrong = np.asarray(frame.predictions) != np.asarray(setup.y_test)
-            self.wrong_points.setData(x=setup.x_test[wrong, 0], y=setup.x_test[wrong, 1])
+        x_split, y_split = split_rows(setup, frame.split)
+        if frame.task == "classification" and frame.split != "train" and len(x_split):
+            wrong = np.asarray(frame.predictions) != np.asarray(y_split)
+            self.wrong_points.setData(x=x_split[wrong, 0], y=x_split[wrong, 1])
         else:
             self.wrong_points.clear()
         suffix = "" if setup.exact_view else " · noise-free view"
@@ -1215,7 +1237,7 @@ class ConfusionPanel(PlotPanel):
         self.plot.getAxis("bottom").setHeight(None)
         self.plot.setLabel("bottom", "true")
         self.plot.setLabel("left", "predicted")
-        true = setup.y_test if frame.split == "test" else setup.y_train
+        true = split_rows(setup, frame.split)[1]
         for item in (self.scatter, self.diagonal):
             if item.scene() is None:
                 self.plot.addItem(item)

@@ -216,7 +216,8 @@ class SettingsPanel(QWidget):
         form.addRow("Batch size", row)
         row = QHBoxLayout()
         self.early_check = QCheckBox("Early stopping", objectName="earlyStoppingCheck")
-        self.early_check.setToolTip("Stop when the test loss has not improved for 'patience' epochs")
+        self.early_check.setToolTip("Stop when the validation loss has not improved for 'patience' epochs "
+                                    "(needs a validation split; the test split never decides)")
         self.early_check.toggled.connect(self._on_early)
         self.patience_spin = self._spin("patienceSpin", 1, 10_000, "Epochs without improvement before stopping")
         self.patience_spin.setPrefix("patience ")

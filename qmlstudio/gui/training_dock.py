@@ -6,9 +6,9 @@ over a :class:`~qmlstudio.core.project.Project` and a plugin registry:
 * **Controls** — Train (F5), Pause/Resume (F6), Stop (Shift+F5) and Step (F10, one iteration
   then pause), as the dock's own ``QAction``\\ s; :meth:`TrainingDock.connect_actions` drives
   them from the Run menu instead. A progress bar shows the iteration, the epoch and the ETA.
-* **Live plots** — train/test loss, train/test accuracy (R² for regression) with the best
-  classical baseline as a reference line, the gradient norm on a log axis (a barren plateau
-  shows as a flat, tiny norm), the weights' trajectories, the decision boundary over the
+* **Live plots** — train/validation loss and accuracy (R² for regression; the test score
+  once, at the end) with the best classical baseline as a reference line, the gradient norm
+  on a log axis (a barren plateau shows as a flat, tiny norm), the weights' trajectories, the decision boundary over the
   feature plane for 2-feature data, and the confusion matrix. The worker
   (:class:`~qmlstudio.gui.workers.TrainingWorker`) trains on its own thread; the dock
   collects its reports and redraws on a timer at most :data:`FRAME_RATE_HZ` times a second,
@@ -648,11 +648,12 @@ class TrainingDock(QWidget):
 
         self.cards = {
             "loss": MetricCard("loss", "LOSS (TRAIN)", "Cross-entropy (or MSE) on the last mini-batch", TRAIN_COLOUR),
-            "test_loss": MetricCard("test_loss", "LOSS (TEST)", "Loss on the held-out test split", TEST_COLOUR),
+            "val_loss": MetricCard("val_loss", "LOSS (VALIDATION)", "Loss on the validation split (what early "
+                                   "stopping decides on)", TEST_COLOUR),
             "train_accuracy": MetricCard("train_accuracy", "ACCURACY (TRAIN)", "Accuracy (R² for regression) on "
                                          "the training split", TRAIN_COLOUR),
             "test_accuracy": MetricCard("test_accuracy", "ACCURACY (TEST)", "Accuracy (R² for regression) on the "
-                                        "test split", TEST_COLOUR),
+                                        "test split, scored once when the run ends", TEST_COLOUR),
             "grad_norm": MetricCard("grad_norm", "‖∇‖ GRADIENT", "Norm of the loss gradient; a tiny, flat norm is "
                                     "the sign of a barren plateau", "#7c3aed"),
             "speed": MetricCard("speed", "SPEED", "Iterations per second", "#0891b2"),
@@ -664,17 +665,20 @@ class TrainingDock(QWidget):
             cards.addWidget(card)
 
         self.loss_plot = CurvesPanel(
-            "loss", "Loss", [CurveSpec("loss", "train", TRAIN_COLOUR), CurveSpec("test_loss", "test", TEST_COLOUR, True)],
-            y_label="loss", tooltip="Training loss per mini-batch and loss on the test split",
+            "loss", "Loss",
+            [CurveSpec("loss", "train", TRAIN_COLOUR), CurveSpec("val_loss", "validation", TEST_COLOUR, True)],
+            y_label="loss", tooltip="Training loss per mini-batch and loss on the validation split (the test split "
+            "is scored once, when the run ends)",
         )
         self.accuracy_plot = CurvesPanel(
             "accuracy", "Accuracy",
-            [CurveSpec("train_accuracy", "train", TRAIN_COLOUR), CurveSpec("test_accuracy", "test", TEST_COLOUR, True)],
-            y_label="accuracy", tooltip="Accuracy (R² for regression) on the training and test splits; the dotted "
-            "line is the best classical baseline on the same split",
+            [CurveSpec("train_accuracy", "train", TRAIN_COLOUR),
+             CurveSpec("val_accuracy", "validation", TEST_COLOUR, True)],
+            y_label="accuracy", tooltip="Accuracy (R² for regression) on the training and validation splits; the "
+            "dotted line is the best classical baseline on the same split",
         )
-        self.accuracy_plot.value_metric = "test_accuracy"
-        self.accuracy_plot.value_format = "test {:.3f}"
+        self.accuracy_plot.value_metric = "val_accuracy"
+        self.accuracy_plot.value_format = "validation {:.3f}"
         self.grad_plot = CurvesPanel(
             "grad_norm", "Gradient norm", [CurveSpec("grad_norm", "‖∇‖", "#7c3aed")], log_y=True, y_label="norm",
             tooltip="Norm of the loss gradient, on a log axis: a norm that collapses to a tiny, flat value is the "
@@ -768,9 +772,9 @@ class TrainingDock(QWidget):
         runs_layout.addWidget(self.runs_view, 1)
         runs_layout.addWidget(self.evaluations_label)
 
-        self.baselines_table = QTableWidget(0, 4)
+        self.baselines_table = QTableWidget(0, 5)
         self.baselines_table.setObjectName("baselinesTable")
-        self.baselines_table.setHorizontalHeaderLabels(["Model", "Train", "Test", "Time"])
+        self.baselines_table.setHorizontalHeaderLabels(["Model", "Train", "Test", "Time", "Params"])
         self.baselines_table.verticalHeader().hide()
         self.baselines_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.baselines_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -1054,8 +1058,9 @@ class TrainingDock(QWidget):
                 return 'Classical baselines are turned off in this project (model option "baselines": false)'
             if self._shown:
                 return "This run has no classical baselines (a stopped run skips them): train again to get them"
-            return ("No classical baselines yet: every training run fits logistic regression, a small MLP "
-                    "and an RBF SVM on the same split and shows them here (press Train)")
+            return ("No classical baselines yet: every training run fits logistic regression, an RBF SVM, an MLP "
+                    "and a parameter-matched MLP on the same split, tuned by cross-validation on the training "
+                    "rows, and shows them here (press Train)")
         best = max(baselines.items(), key=lambda item: item[1].get("test_accuracy") or float("-inf"))
         return f"Quantum model beside {len(baselines)} classical baselines on the same split (best: {best[0]})"
 
@@ -1198,6 +1203,7 @@ class TrainingDock(QWidget):
             live.label = ""
             live.baselines = dict(record.baselines) or live.baselines
             live.fill_last_row(record)  # a stopped run's last row, evaluated as it ended
+            live.add_final_test(record)
         self.runs_model.set_live(None)
         self._project.add_run(record)
         if live is not None:
@@ -1411,7 +1417,7 @@ class TrainingDock(QWidget):
                 card.set_value("")
             return
         regression = curves.task == "regression"
-        for name in ("loss", "test_loss", "grad_norm"):
+        for name in ("loss", "val_loss", "grad_norm"):
             value = curves.last(name)
             self.cards[name].set_value("" if value is None else f"{value:.4g}")
         for name in ("train_accuracy", "test_accuracy"):
@@ -1515,26 +1521,28 @@ class TrainingDock(QWidget):
         """The baselines table: each shown run's quantum model, then the first run's baselines."""
         runs = self._shown
         table = self.baselines_table
-        rows: list[tuple[str, Any, Any, Any, bool]] = []
+        rows: list[tuple[str, Any, Any, Any, bool, Any, str]] = []
         for curves in runs:
             label = "Quantum model" if len(runs) == 1 else f"Quantum {curves.label}"
             rows.append((label, curves.last("train_accuracy"), curves.last("test_accuracy"),
-                         curves.last("elapsed_s"), True))
+                         curves.last("elapsed_s"), True, self._quantum_parameters(curves),
+                         "The test split is scored once, when the run ends"))
         baselines = runs[0].baselines if runs else {}
         for name, scores in baselines.items():
-            rows.append((name, scores.get("train_accuracy"), scores.get("test_accuracy"), scores.get("seconds"), False))
+            rows.append((name, scores.get("train_accuracy"), scores.get("test_accuracy"), scores.get("seconds"), False,
+                         scores.get("parameters"), _tuned_note(scores)))
         table.setRowCount(len(rows))
         regression = bool(runs) and runs[0].task == "regression"
         table.setHorizontalHeaderLabels(["Model", "Train R²" if regression else "Train",
-                                         "Test R²" if regression else "Test", "Time"])
+                                         "Test R²" if regression else "Test", "Time", "Params"])
         best_test = max((r[2] for r in rows if r[2] is not None), default=None)
-        for row, (name, train, test, seconds, quantum) in enumerate(rows):
+        for row, (name, train, test, seconds, quantum, parameters, note) in enumerate(rows):
             cells = [name, "" if train is None else f"{train:.3f}", "" if test is None else f"{test:.3f}",
-                     _duration(seconds)]
+                     _duration(seconds), "" if parameters is None else f"{int(parameters):,}"]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 0:  # the name column stretches and may elide: the full name on hover
-                    item.setToolTip(text)
+                    item.setToolTip(f"{text}\n{note}" if note else text)
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 font = item.font()
@@ -1553,6 +1561,15 @@ class TrainingDock(QWidget):
             )
         else:
             self.accuracy_plot.set_reference([])
+
+    def _quantum_parameters(self, curves: RunCurves) -> int | None:
+        """The quantum model's trainable parameter count: from its record, or for the run in
+        progress from its setup."""
+        try:
+            return self._project.find_run(curves.run_id).parameters
+        except KeyError:
+            setup = self._setups.get(curves.run_id)
+            return setup.num_weights if setup is not None and setup.num_weights else None
 
     def _update_quantum_row(self, curves: RunCurves) -> None:
         """The quantum model's row of the results table, as the run goes."""
@@ -1791,3 +1808,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _tuned_note(scores: dict[str, Any]) -> str:
+    """A baseline's tooltip: what was tuned, how, and its untuned test score."""
+    tuned = scores.get("tuned") or {}
+    chosen = tuned.get("chosen")
+    parts = []
+    if chosen:
+        parts.append("Tuned by " + str(tuned.get("cv", "cross-validation")) + " cross-validation on the training rows: "
+                     + ", ".join(f"{k} = {v}" for k, v in chosen.items()))
+    elif tuned.get("note"):
+        parts.append(str(tuned["note"]))
+    if scores.get("untuned_test_accuracy") is not None:
+        parts.append(f"untuned (defaults, unscaled inputs): test {scores['untuned_test_accuracy']:.3f}")
+    return "; ".join(parts)

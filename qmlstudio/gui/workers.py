@@ -92,6 +92,9 @@ class RunSetup:
     config: dict[str, Any] = field(default_factory=dict)
     #: when the run started (ISO 8601, UTC), as its record says
     started: str = ""
+    #: the validation rows (empty when the project has no validation split)
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 @dataclass
@@ -420,7 +423,7 @@ class TrainingWorker(QObject):
         extent = None
         if data.num_features == 2 and len(data.y_train):
             extent = grid_extent(data.x_train, data.x_test)
-        self._view = _ExactView.of(run, len(self._eval_split(run)[0]))
+        self._view = _ExactView.of(run, max(len(self._eval_split(run)[0]), len(self._eval_split(run, True)[0])))
         if extent is not None and self._view is not None and self._view.grid_size:
             self._grid = _grid(extent, self._view.grid_size)
         elif extent is not None and kind == "kernel" and getattr(run.kernel, "exact", False):
@@ -442,25 +445,24 @@ class TrainingWorker(QObject):
             exact_view=self._view is None or self._view.same_as_run,
             config=dict(run.record.config),
             started=run.record.started,
+            x_val=np.asarray(data.x_val),
+            y_val=_data_units(data, data.y_val),
         )
 
     def _fit_baselines(self, run: Any) -> dict[str, Any]:
         """Fits the baselines before training, so the GUI can show them as references."""
         options = getattr(run, "options", None)
         wanted = options.baselines if options is not None else getattr(run, "baselines", False)
-        if not wanted:
-            return {}
+        if not wanted or options is None:
+            return {}  # a kernel run fits them itself: its parameter count is known once the SVM is fitted
         from qmlstudio.core.baselines import run_baselines
 
-        seed = options.seed if options is not None else getattr(run, "seed", 7)
         try:
-            results = run_baselines(run.data, seed)
+            results = run_baselines(run.data, options.seed, quantum_parameters=getattr(run, "num_parameters", None),
+                                    controls=self.controls)
         except Exception:  # noqa: BLE001 - baselines are company, not the run itself
             return {}
-        if options is not None:
-            options.baselines = False  # fitted already: the engine need not fit them again
-        else:
-            run.baselines = False
+        options.baselines = False  # fitted already: the engine need not fit them again
         self.baselines.emit(results)
         return results
 
@@ -489,10 +491,14 @@ class TrainingWorker(QObject):
             self._boundary_due = time.perf_counter() + max(BOUNDARY_INTERVAL_S, cost / BOUNDARY_BUDGET)
 
     # ------------------------------------------------------------ boundary
-    def _eval_split(self, run: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    def _eval_split(self, run: Any, final: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+        """The rows the confusion matrix is made of: while training the validation split (the
+        training split when there is none); the test split only once, when the run ends."""
         data = run.data
-        if len(data.y_test):
+        if final and len(data.y_test):
             return data.x_test, data.y_test, "test"
+        if len(data.y_val):
+            return data.x_val, data.y_val, "validation"
         return data.x_train, data.y_train, "train"
 
     def _emit_boundary(self, weights: np.ndarray, iteration: int, final: bool = False) -> None:
@@ -513,7 +519,7 @@ class TrainingWorker(QObject):
         :class:`~qmlstudio.core.training.Predictions` of these weights) replace the split's."""
         view = self._view
         assert view is not None
-        x_eval, y_eval, split = self._eval_split(run)
+        x_eval, y_eval, split = self._eval_split(run, final)
         grid = self._grid
         if predictions is not None:  # the split is known: only the grid is left to evaluate
             head = view.evaluate(weights, grid) if grid is not None else None
@@ -582,7 +588,7 @@ class TrainingWorker(QObject):
         svc = getattr(run, "svc", None)
         if svc is None or not getattr(run.kernel, "exact", False):
             return None  # a sampled kernel would spend shots on the picture
-        x_eval, y_eval, split = self._eval_split(run)
+        x_eval, y_eval, split = self._eval_split(run, True)
         x_train = run.data.x_train
         predictions = svc.predict(run.kernel.matrix(x_eval, x_train))
         image = None

@@ -291,6 +291,11 @@ class Optimizer(abc.ABC):
     """
 
     uses_gradient: bool = True
+    #: where the loss (and gradient norm) of each reported step was measured:
+    #: ``"before_step"`` (at the weights the step started from), ``"after_step"`` (at the
+    #: step's ``x``), ``"around_before_step"`` (an estimate from points near the starting
+    #: weights, as SPSA's), or None (not declared; runs record it as ``"unknown"``)
+    loss_at: str | None = None
 
     @abc.abstractmethod
     def minimize(

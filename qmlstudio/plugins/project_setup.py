@@ -44,13 +44,16 @@ def new_project(
     epochs: int = 30,
     batch_size: int | None = 32,
     seed: int = 7,
+    test_size: float = 0.25,
+    validation_size: float = 0.2,
 ) -> Project:
     """A project whose every choice is checked against the installed plugins.
 
     Options are stored resolved (defaults filled in), so the project trains the same
     way even if a plugin's defaults change later. ``features`` reduces the data to that
     many principal components; ``batch_size`` None (or 0) trains on the full batch. The model defaults to ``vqc`` for classification data and
-    ``regressor`` for regression data.
+    ``regressor`` for regression data. ``test_size`` and ``validation_size`` are the
+    fractions of all the samples held out for the final test and for validation.
     """
     dataset_spec = registry.get("datasets", dataset)
     data_options = dataset_spec.resolve(_seeded(dataset_spec, dataset_options, seed))
@@ -105,7 +108,7 @@ def new_project(
         name,
         circuit=design,
         dataset=PluginChoice(dataset, data_options),
-        preprocessing=Preprocessing(pca=pca),
+        preprocessing=_split(pca, test_size, validation_size),
         encoding=PluginChoice(encoding, encoding_resolved),
         ansatz=ansatz_choice,
         model=ModelChoice(model),
@@ -129,6 +132,15 @@ def _seeded(spec: Any, options: Mapping[str, Any] | None, seed: int) -> dict[str
     return chosen
 
 
+def _split(pca: int | None, test_size: float, validation_size: float) -> Preprocessing:
+    from qmlstudio.core.project import ProjectError
+
+    try:
+        return Preprocessing(pca=pca, test_size=test_size, validation_size=validation_size)
+    except ProjectError as exc:
+        raise QMLStudioError(f"{exc.field}: {exc.problem}") from None
+
+
 # ---------------------------------------------------------------------------
 # From a project to a training run
 # ---------------------------------------------------------------------------
@@ -139,6 +151,7 @@ MODEL_OPTIONS = {
     "eval_every": (1, int),
     "init_scale": (1.0, float),
     "C": (1.0, float),
+    "bandwidth": (1.0, float),
     "baselines": (True, bool),
 }
 
@@ -222,7 +235,10 @@ def build_run(
     config["backend"] = chosen.to_dict()
     try:
         if project.model.kind == "kernel":
-            return KernelRun(data=data, model=model, backend=backend_object, C=options["C"], seed=project.seed,
+            # What the project does not fix is chosen by cross-validation on the training rows.
+            tune = tuple(name for name in ("C", "bandwidth") if name not in project.model.options)
+            return KernelRun(data=data, model=model, backend=backend_object, C=options["C"],
+                             bandwidth=options["bandwidth"], tune=tune, seed=project.seed,
                              baselines=options["baselines"], config=config, callback=callback)
         optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
         return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
@@ -729,10 +745,11 @@ def backend_of(run: Any) -> Any:
 def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjoint: bool, uses_gradient: bool) -> dict[str, Any]:
     shots = getattr(backend, "shots", None)
     exact = bool(getattr(backend, "exact", False))
-    n_train, n_test = len(data.y_train), len(data.y_test)
+    n_train, n_test, n_val = len(data.y_train), len(data.y_test), len(getattr(data, "y_val", ()))
     result: dict[str, Any] = {"backend": name, "exact": exact, "shots_per_circuit": shots}
     if options is None:  # a kernel model: one kernel matrix
-        circuits = n_train * (n_train - 1) // 2 + n_test * n_train  # off-diagonal pairs, as qiskit-ml computes
+        # off-diagonal pairs, as qiskit-ml computes, then the validation and test rows against the training rows
+        circuits = n_train * (n_train - 1) // 2 + (n_val + n_test) * n_train
         per_shot = 0 if exact else int(shots or 0)
         result.update(iterations=1, gradient=None, training_circuits_per_iteration=circuits, evaluation_circuits=0,
                       evaluations=0, circuits_per_iteration=circuits, shots_per_iteration=circuits * per_shot,
@@ -754,8 +771,9 @@ def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjo
                       shots_per_iteration=0, total_circuits=0, total_shots=0)
         return result
     per_sample = _circuit_evaluations(model.design) if uses_gradient else 2
-    evaluation_circuits = n_test + n_train
-    total = options.epochs * sum(batch_sizes) * per_sample + evaluations * evaluation_circuits
+    # each evaluation runs the training and validation rows; the test rows run once, at the end
+    evaluation_circuits = n_val + n_train
+    total = options.epochs * sum(batch_sizes) * per_sample + evaluations * evaluation_circuits + n_test
     training = max(batch_sizes) * per_sample
     per_iteration = training + (evaluation_circuits if evaluations else 0)
     if shots is None:  # an exact backend asked for parameter shift: its sampler's shots

@@ -31,7 +31,8 @@ def adhoc_kernel_project(registry, features: int, seed: int, reps: int, entangle
     # The ad-hoc features are already angles in [0, 2π): no scaling, so that qiskit-machine-
     # learning sees exactly the inputs our kernel sees.
     project.preprocessing = Preprocessing(scaling="none")
-    project.model = ModelChoice("kernel", {"baselines": baselines})
+    # C and the bandwidth fixed: the same SVM as QSVC's defaults (nothing tuned)
+    project.model = ModelChoice("kernel", {"baselines": baselines, "C": 1.0, "bandwidth": 1.0})
     return project
 
 
@@ -58,7 +59,10 @@ def test_kernel_svm_matches_qsvc_on_ad_hoc_data(registry, features, seed, reps, 
     assert ours >= reference - 0.02
     assert ours > 0.6  # better than chance: the comparison is not between two failures
     if features == 3:
-        assert set(record.baselines) == {"logistic regression", "MLP", "RBF SVM"}
+        assert set(record.baselines) == {"logistic regression", "MLP", "RBF SVM", "MLP (parameter-matched)"}
+        # the SVM's dual coefficients and intercept are its trained parameters
+        assert record.parameters == np.size(run.svc.dual_coef_) + 1
+    assert record.tuning == {}  # C and the bandwidth were set by the project
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +94,33 @@ def test_a_kernel_svm_needs_classes(small_run):
     data = dataclasses.replace(small_run.data, task="regression")
     with pytest.raises(TrainingError, match="classif"):
         KernelRun(data=data, model=small_run.model)
+
+
+def test_c_and_bandwidth_are_chosen_by_cross_validation_on_the_training_rows(registry):
+    """Breast cancer, 8 features, ZZ kernel: at bandwidth 1 the kernel is too narrow (it fits
+    the training rows and generalises poorly); cross-validation on the training rows picks a
+    narrower feature scale (Shaydulin & Wild 2022) and the test score goes up."""
+    project = new_project(registry, name="bc", dataset="breast-cancer", features=8, encoding="zz-feature-map",
+                          model="kernel", validation_size=0.0)
+    project.model = ModelChoice("kernel", {"baselines": False, "C": 1.0, "bandwidth": 1.0})
+    fixed = build_run(project, registry).run()
+    project.model = ModelChoice("kernel", {"baselines": False})
+    run = build_run(project, registry)
+    tuned = run.run()
+    chosen = tuned.tuning["chosen"]
+    assert set(chosen) == {"C", "bandwidth"} and chosen["bandwidth"] < 1.0
+    assert tuned.tuning["grid"]["bandwidth"][0] == 1.0 and tuned.tuning["cv"].endswith("stratified")
+    assert run.kernel.bandwidth == chosen["bandwidth"] and run.C == chosen["C"]
+    assert fixed.metrics["train_accuracy"][-1] > fixed.test["accuracy"] + 0.2  # the narrow kernel overfits
+    assert tuned.test["accuracy"] > fixed.test["accuracy"] + 0.1
+    # the choice used the training rows only: the same choice with the test rows shuffled away
+    shuffled = build_run(project, registry)
+    rng = np.random.default_rng(0)
+    shuffled.data.y_test = rng.permutation(shuffled.data.y_test)
+    shuffled.data.x_test = rng.permutation(shuffled.data.x_test)
+    assert shuffled.run().tuning == tuned.tuning
+
+
+def test_kernel_c_and_bandwidth_must_be_positive(small_run):
+    with pytest.raises(TrainingError, match="positive"):
+        KernelRun(data=small_run.data, model=small_run.model, bandwidth=0.0)

@@ -193,3 +193,28 @@ def test_regression_targets_are_mapped_to_plus_minus_one_on_the_training_split()
     assert data.task == "regression" and data.class_names == []
     back = (data.y_test + 1) / data.target_factor + data.target_offset
     assert np.all(np.isin(np.round(back, 9), np.round(y, 9)))
+
+
+def test_a_validation_split_comes_from_the_non_test_rows_stratified_and_seeded():
+    from qmlstudio.core.project import Preprocessing as Settings
+    from qmlstudio.plugins.manager import load_plugins
+
+    spec = load_plugins().get("datasets", "iris")
+    dataset = spec.create(spec.resolve({}))
+    # the test rows do not move when a validation split is added (compared unscaled: the
+    # scaling follows the training rows, which do change)
+    raw = [prepare(dataset, Settings(scaling="none", validation_size=v), seed=7) for v in (0.0, 0.2)]
+    np.testing.assert_array_equal(raw[0].x_test, raw[1].x_test)
+    without = prepare(dataset, Settings(validation_size=0.0), seed=7)
+    with_val = prepare(dataset, Settings(validation_size=0.2), seed=7)
+    assert len(with_val.y_val) == 30 and len(with_val.y_train) == len(without.y_train) - 30
+    assert np.bincount(with_val.y_val).tolist() == [10, 10, 10]  # stratified
+    again = prepare(dataset, Settings(validation_size=0.2), seed=7)
+    np.testing.assert_array_equal(again.x_val, with_val.x_val)
+    other = prepare(dataset, Settings(validation_size=0.2), seed=8)
+    assert not np.array_equal(other.x_val, with_val.x_val)
+    # scaling is fitted on the training rows only: they span exactly [0, π]
+    assert with_val.x_train.min() == 0 and np.isclose(with_val.x_train.max(), np.pi)
+    # none of the validation rows is a training row
+    rows = {tuple(r) for r in with_val.x_train}
+    assert not any(tuple(r) in rows for r in with_val.x_val)

@@ -169,7 +169,7 @@ def test_saved_file_is_readable_utf8_json(tmp_path):
     path = save_project(sample_project(), tmp_path / "demo.qmls")
     raw = path.read_bytes()
     text = raw.decode("utf-8")
-    assert text.startswith('{\n  "schema_version": 1,\n  "app": {\n    "name": "qmlstudio",')
+    assert text.startswith('{\n  "schema_version": %d,\n  "app": {\n    "name": "qmlstudio",' % CURRENT_SCHEMA)
     assert text.endswith("}\n")
     assert "θ[0]" in text and "Ünïcode" in text  # not \u escapes
     data = json.loads(text)
@@ -364,12 +364,12 @@ BROKEN_FIELDS = [
     ("top-level-list", lambda d: [d], ["top level", "a list"]),
     ("top-level-number", lambda d: 3, ["top level", "the number 3"]),
     ("not-a-project-object", lambda d: {"width": 3, "height": 4}, ["not a QML Studio project"]),
-    ("missing-schema", _delete("schema_version"), ["schema_version: missing", "reads version 1"]),
+    ("missing-schema", _delete("schema_version"), ["schema_version: missing", f"reads version {CURRENT_SCHEMA}"]),
     ("schema-as-text", _set("schema_version", "1"), ["schema_version: expected a whole number", 'text "1"']),
     ("schema-as-bool", _set("schema_version", True), ["schema_version: expected a whole number", "true"]),
     ("schema-zero", _set("schema_version", 0), ["schema_version: 0 is not a format version"]),
     ("schema-newer", _newer_schema, ["schema_version:", f"format version {CURRENT_SCHEMA + 1}", "QML Studio 9.1.0",
-                                     f"reads format version {CURRENT_SCHEMA}", "newer QML Studio"]),
+                                     f"reads format versions 1 to {CURRENT_SCHEMA}", "newer QML Studio"]),
     ("unknown-top-field", _set("colour", "red"), ["colour: unknown field"]),
     ("unknown-nested-field", _set("training.epoch", 3), ["training.epoch: unknown field", "epochs"]),
     ("missing-dataset-name", _delete("dataset.name"), ["dataset.name: missing"]),
@@ -634,7 +634,7 @@ def test_file_of_newer_version_names_both_versions(tmp_path):
     message = str(load_error(path))
     assert f"format version {CURRENT_SCHEMA + 1}" in message
     assert f"QML Studio {__version__}" in message
-    assert f"reads format version {CURRENT_SCHEMA}" in message
+    assert f"reads format versions 1 to {CURRENT_SCHEMA}" in message
 
 
 def test_no_migrations_are_registered_for_the_current_version():
@@ -800,3 +800,30 @@ def test_docs_mention_every_field_the_file_holds():
     assert {"schema_version", "final_weights", "grad_norm", "block", "padding"} <= keys  # the walk works
     missing = sorted(keys - documented)
     assert not missing, f"docs/project-format.md does not document {missing}"
+
+
+def test_a_version_1_file_opens_without_a_validation_split(tmp_path):
+    """Version 1 had no validation split: it keeps none, so its splits and runs reproduce."""
+    data = Project.new("old").to_dict()
+    data["schema_version"] = 1
+    del data["preprocessing"]["validation_size"]
+    data["preprocessing"]["test_size"] = 0.3
+    data["training"]["early_stopping"] = True
+    path = write(tmp_path / "v1.qmls", data)
+    project = load_project(path)
+    assert project.preprocessing.validation_size == 0.0 and project.preprocessing.test_size == 0.3
+    save_project(project, path)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["schema_version"] == CURRENT_SCHEMA == 2
+    assert saved["preprocessing"]["validation_size"] == 0.0
+    assert MIGRATIONS[1]({"schema_version": 1}) == {"schema_version": 1, "preprocessing": {"validation_size": 0.0}}
+
+
+@pytest.mark.parametrize("test_size,validation_size,message", [
+    (0.25, -0.1, "validation_size: must be at least 0"),
+    (0.5, 0.5, "leave no training data"),
+    (0.25, 1.0, "validation_size: must be at least 0 and less than 1"),
+])
+def test_split_fractions_are_checked(test_size, validation_size, message):
+    with pytest.raises(ProjectError, match=message):
+        Preprocessing(test_size=test_size, validation_size=validation_size)

@@ -19,7 +19,8 @@ from qmlstudio.core.training import Controls, IterationReport, TrainingError, Tr
 from qmlstudio.plugins.manager import load_plugins
 from qmlstudio.plugins.project_setup import build_run, new_project
 
-REPORT_KEYS = {"iteration", "epoch", "loss", "test_loss", "train_accuracy", "test_accuracy", "grad_norm", "elapsed_s"}
+REPORT_KEYS = {"iteration", "epoch", "loss", "test_loss", "train_accuracy", "test_accuracy", "grad_norm", "elapsed_s",
+               "val_loss", "val_accuracy"}
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +30,11 @@ def registry():
 
 def make_project(registry, baselines: bool = False, **settings):
     """A small moons classifier (80 samples, 2 qubits, RealAmplitudes ×2, Adam, mini-batches of
-    16), without classical baselines unless asked."""
+    16), without classical baselines unless asked, and without a validation split unless asked
+    (60 training samples: 4 batches per epoch)."""
     options = dict(
         name="t", dataset="moons", dataset_options={"samples": 80}, encoding="angle", ansatz="real-amplitudes",
-        ansatz_options={"reps": 2}, optimizer="adam", epochs=4, batch_size=16, seed=7,
+        ansatz_options={"reps": 2}, optimizer="adam", epochs=4, batch_size=16, seed=7, validation_size=0.0,
     )
     options.update(settings)
     project = new_project(registry, **options)
@@ -123,6 +125,8 @@ def test_cancel_from_another_thread_stops_within_a_second(registry):
     assert record.num_points == len(collector.reports) < 100
     assert record.final_weights == collector.reports[-1].weights.tolist()
     assert record.baselines == {}  # a stopped run does not spend time on baselines
+    # an exact simulation still scores the test split, once, at the weights the run stopped at
+    assert 0 <= record.test["accuracy"] <= 1 and record.metrics["test_accuracy"][-1] == record.test["accuracy"]
 
 
 def test_pause_and_stop_reach_inside_a_long_simulation(registry, monkeypatch):
@@ -338,29 +342,35 @@ def test_a_nan_gradient_that_the_optimizer_gives_up_on_is_a_failure(registry):
 
 @pytest.mark.parametrize("eval_every", [1, 1000])
 def test_early_stopping_ends_before_the_epoch_limit(registry, eval_every):
-    project = make_project(registry, epochs=300)
+    # 100 samples: 25 test, 20 validation, 55 training rows in 4 batches of 16
+    project = make_project(registry, epochs=300, dataset_options={"samples": 100}, validation_size=0.2)
     project.training = Training(epochs=300, batch_size=16, early_stopping=True, patience=2)
     project.model = ModelChoice("vqc", {"eval_every": eval_every, "baselines": False})
     record = build_run(project, registry).run()
     assert record.status == "completed"
-    assert "stopped early" in record.message and "2 epochs" in record.message
+    assert "stopped early" in record.message and "validation loss" in record.message and "2 epochs" in record.message
     assert record.metrics["epoch"][-1] < 300
-    test_losses = [v for v, end in zip(record.metrics["test_loss"], record.metrics["iteration"]) if end % 4 == 0]
-    assert len(test_losses) == record.metrics["epoch"][-1]  # measured at the end of every epoch
-    assert min(test_losses[-2:]) >= min(test_losses[:-2]) - 1e-9
+    val_losses = [v for v, end in zip(record.metrics["val_loss"], record.metrics["iteration"]) if end % 4 == 0]
+    assert len(val_losses) == record.metrics["epoch"][-1]  # measured at the end of every epoch
+    assert min(val_losses[-2:]) >= min(val_losses[:-2]) - 1e-9
+    # the test split was scored once, at the end, at the final weights
+    assert record.metrics["test_loss"][:-1] == [None] * (record.num_points - 1)
+    assert record.metrics["test_loss"][-1] == record.test["loss"] is not None
 
 
 def test_every_iteration_reports_every_metric(registry):
     collector = Collector()
-    project = make_project(registry, epochs=3)
+    project = make_project(registry, epochs=3, dataset_options={"samples": 100}, validation_size=0.2)
     record = build_run(project, registry, callback=collector).run()
     assert len(collector.reports) == 12
     for number, report in enumerate(collector.reports, start=1):
         assert set(report.metrics()) == REPORT_KEYS
         assert report.iteration == number and report.epoch == (number - 1) // 4 + 1
         assert report.total_iterations == 12
-        assert all(report.metrics()[k] is not None for k in REPORT_KEYS)
-        assert math.isfinite(report.loss) and report.grad_norm >= 0 and 0 <= report.test_accuracy <= 1
+        # the test split is not looked at while training
+        assert report.test_loss is None and report.test_accuracy is None
+        assert all(report.metrics()[k] is not None for k in REPORT_KEYS - {"test_loss", "test_accuracy"})
+        assert math.isfinite(report.loss) and report.grad_norm >= 0 and 0 <= report.val_accuracy <= 1
         assert report.weights.shape == (project.circuit.num_weights,)
     elapsed = [r.elapsed_s for r in collector.reports]
     assert elapsed == sorted(elapsed)
@@ -420,7 +430,7 @@ def test_a_regressor_learns_a_smooth_function(registry):
     assert record.status == "completed"
     assert record.metrics["train_accuracy"][-1] > 0.5  # R²
     assert record.metrics["test_accuracy"][-1] > 0.5
-    assert set(record.baselines) == {"linear regression", "MLP", "RBF SVR"}
+    assert set(record.baselines) == {"ridge regression", "RBF SVR", "MLP", "MLP (parameter-matched)"}
     # predictions for new rows follow the targets (both in the scaled target units)
     x, y = run.data.x_test, run.data.y_test
     assert np.corrcoef(run.predict(np.array(record.final_weights), x), y)[0, 1] > 0.7
@@ -428,10 +438,14 @@ def test_a_regressor_learns_a_smooth_function(registry):
 
 def test_classical_baselines_are_in_the_record(registry):
     record = build_run(make_project(registry, baselines=True, epochs=1), registry).run()
-    assert set(record.baselines) == {"logistic regression", "MLP", "RBF SVM"}
+    assert set(record.baselines) == {"logistic regression", "MLP", "RBF SVM", "MLP (parameter-matched)"}
     for scores in record.baselines.values():
         assert 0.5 <= scores["test_accuracy"] <= 1 and 0 <= scores["train_accuracy"] <= 1
-        assert scores["seconds"] >= 0
+        assert scores["seconds"] >= 0 and scores["parameters"] >= 1
+        assert scores["tuned"]["chosen"] and scores["tuned"]["cv"] in ("5-fold stratified", "3-fold stratified")
+    assert record.parameters == 6  # RealAmplitudes ×2 on 2 qubits
+    # 2 inputs, h hidden units, 1 output: 4h + 1 parameters; h = 1 gives 5, the closest to 6
+    assert record.baselines["MLP (parameter-matched)"]["parameters"] == 5
 
 
 def test_bad_choices_are_refused(registry):
@@ -558,3 +572,64 @@ def test_a_stopped_runs_last_row_and_final_predictions_are_the_final_weights(reg
     observables = run.head.observables(run.model.num_qubits)
     predicted = np.argmax(np.array(probabilities) @ observables.T, axis=1)
     np.testing.assert_array_equal(predicted, final.predictions)
+
+
+# ------------------------------------------------------- splits: the test set decides nothing
+def test_the_test_split_cannot_influence_training(registry):
+    """Early stopping on: training with the test rows shuffled and altered gives bit-identical
+    weights and curves; only the test score, taken once at the end, differs."""
+    import dataclasses
+
+    project = make_project(registry, epochs=300, dataset_options={"samples": 100}, validation_size=0.2)
+    project.training = Training(epochs=300, batch_size=16, early_stopping=True, patience=2)
+    project.model = ModelChoice("vqc", {"baselines": False})
+    first = build_run(project, registry)
+    record = first.run()
+    assert "stopped early" in record.message  # the decision that could have leaked was taken
+
+    rng = np.random.default_rng(1)
+    data = first.data
+    altered = dataclasses.replace(
+        data,
+        x_test=rng.permutation(data.x_test[::-1] * 0.5 + 1.0),  # other rows altogether
+        y_test=rng.permutation(1 - data.y_test),
+    )
+    optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
+    second = TrainingRun(data=altered, model=first.model, kind="vqc", optimizer=optimizer, options=first.options)
+    again = second.run()
+    assert again.final_weights == record.final_weights
+    for name in ("loss", "grad_norm", "val_loss", "val_accuracy", "train_accuracy"):
+        assert again.metrics[name] == record.metrics[name], name
+    assert again.test["accuracy"] != record.test["accuracy"]  # the altered test rows were scored
+
+
+def test_early_stopping_without_a_validation_split_is_refused(registry):
+    project = make_project(registry, validation_size=0.0)
+    project.training = Training(epochs=10, early_stopping=True)
+    with pytest.raises(TrainingError, match="early stopping needs a validation split"):
+        build_run(project, registry)
+
+
+@pytest.mark.parametrize("optimizer,loss_at", [("adam", "before_step"), ("l-bfgs-b", "after_step"),
+                                               ("spsa", "around_before_step")])
+def test_each_row_names_the_weights_its_figures_were_measured_at(registry, optimizer, loss_at):
+    """Adam's loss of row k is the loss at row k-1's weights (the initial ones for row 1);
+    L-BFGS-B's is at row k's own weights; the evaluation figures are at row k's weights."""
+    collector = Collector()
+    project = make_project(registry, epochs=3, batch_size=0, optimizer=optimizer)
+    run = build_run(project, registry, callback=collector)
+    record = run.run()
+    assert record.measured_at["loss"] == record.measured_at["grad_norm"] == loss_at
+    assert record.measured_at["train_accuracy"] == record.measured_at["val_accuracy"] == "after_step"
+    assert record.measured_at["test_accuracy"] == "final_weights"
+    weights = [np.array(record.initial_weights)] + [r.weights for r in collector.reports]
+    for k, report in enumerate(collector.reports, start=1):
+        n = run.model.num_weights
+        train_at_row = run.head.score(run.head.predict(run.evaluator.values(weights[k][:n], run.train_inputs),
+                                                       weights[k][n:]), run.data.y_train)
+        assert report.train_accuracy == pytest.approx(train_at_row, abs=1e-12)
+        if loss_at == "around_before_step":
+            continue  # SPSA's loss is the mean of two perturbed losses, at no single weights
+        at = weights[k - 1] if loss_at == "before_step" else weights[k]
+        loss = run.head.loss(run.evaluator.values(at[:n], run.train_inputs), at[n:], run.data.y_train)[0]
+        assert report.loss == pytest.approx(loss, rel=1e-9, abs=1e-12)

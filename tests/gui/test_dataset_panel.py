@@ -477,3 +477,29 @@ def test_regression_data_is_coloured_by_target(qtbot, panel, tmp_path):
     assert panel.balance.counts() == [] and not panel.classes_list.isVisibleTo(panel)
     assert sum(panel.scatter.point_counts()) == 40
     assert "target 0 … 9.75" in panel.scatter_legend.text().replace("&nbsp;", " ")
+
+
+def test_typing_a_validation_share_adds_a_validation_split(qtbot, panel):
+    """Real keyboard input in the validation box: the project gets the share, the summary
+    counts the validation rows, and an impossible split is refused with a message."""
+    from PySide6.QtCore import Qt
+
+    spin = panel.validation_size_spin
+    assert spin.value() == 0 and panel.project.preprocessing.validation_size == 0.0
+    with qtbot.waitSignal(panel.data_loaded, timeout=TIMEOUT) as blocker:
+        spin.setFocus()
+        spin.selectAll()
+        qtbot.keyClicks(spin.lineEdit(), "20")
+        qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    assert panel.project.preprocessing.validation_size == pytest.approx(0.2)
+    prepared = blocker.args[0].prepared
+    assert len(prepared.y_val) == 40 and len(prepared.y_test) == 50  # of the 200 moons
+    assert "<b>40</b> validation" in panel.summary_label.text()
+    assert sum(count for _, count in panel.balance.counts()) == 200
+
+    spin.selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "80")
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "leave no training data" in panel.error_text(), timeout=TIMEOUT)
+    assert panel.project.preprocessing.validation_size == pytest.approx(0.2)
+    assert spin.value() == 20

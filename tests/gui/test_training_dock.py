@@ -68,8 +68,8 @@ def dock(qtbot, project: Project, registry: Any) -> Iterator[TrainingDock]:
 
 def points(dock: TrainingDock, metric: str = "loss") -> int:
     """How many points the plots' curves of ``metric`` hold."""
-    panel = {"loss": dock.loss_plot, "test_loss": dock.loss_plot, "train_accuracy": dock.accuracy_plot,
-             "test_accuracy": dock.accuracy_plot, "grad_norm": dock.grad_plot}[metric]
+    panel = {"loss": dock.loss_plot, "val_loss": dock.loss_plot, "train_accuracy": dock.accuracy_plot,
+             "val_accuracy": dock.accuracy_plot, "grad_norm": dock.grad_plot}[metric]
     total = 0
     for (_, name), curve in panel.curves.items():
         if name == metric:
@@ -155,6 +155,7 @@ def test_step_trains_one_iteration_then_pauses(qtbot, dock: TrainingDock) -> Non
 
 def test_a_completed_run_shows_the_confusion_matrix_and_the_baselines(qtbot, tmp_path: Path, registry: Any) -> None:
     project = demo_project(tmp_path, baselines=True)
+    project.preprocessing = dataclasses.replace(project.preprocessing, validation_size=0.2)
     dock = TrainingDock(project, registry)
     qtbot.addWidget(dock)
     dock.show()
@@ -162,7 +163,8 @@ def test_a_completed_run_shows_the_confusion_matrix_and_the_baselines(qtbot, tmp
         with qtbot.waitSignal(dock.run_finished, timeout=30_000) as finished:
             click(qtbot, dock.train_button)
         record = finished.args[0]
-        assert record.status == "completed" and set(record.baselines) == {"logistic regression", "MLP", "RBF SVM"}
+        assert record.status == "completed"
+        assert set(record.baselines) == {"logistic regression", "MLP", "RBF SVM", "MLP (parameter-matched)"}
         qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
         matrix = dock.confusion_plot.matrix
         assert matrix is not None and matrix.shape == (2, 2) and matrix.sum() == 50  # the test split
@@ -170,13 +172,25 @@ def test_a_completed_run_shows_the_confusion_matrix_and_the_baselines(qtbot, tmp
         assert accuracy == pytest.approx(record.metrics["test_accuracy"][-1])
         table = dock.baselines_table
         names = [table.item(row, 0).text() for row in range(table.rowCount())]
-        assert names == ["Quantum model", "logistic regression", "MLP", "RBF SVM"]
+        assert names == ["Quantum model", "logistic regression", "RBF SVM", "MLP", "MLP (parameter-matched)"]
         assert float(table.item(0, 2).text()) == pytest.approx(record.metrics["test_accuracy"][-1], abs=5e-4)
+        # the test score was shown once, at the end: the accuracy plot's validation curve has
+        # every evaluated point, its test curve one
+        assert record.test["accuracy"] == record.metrics["test_accuracy"][-1]
+        # parameter counts beside each other, and what was tuned in each baseline's tooltip
+        header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+        assert header[-1] == "Params"
+        counts = [table.item(row, 4).text() for row in range(table.rowCount())]
+        assert counts[0] == str(record.parameters)
+        assert counts[-1] == str(record.baselines["MLP (parameter-matched)"]["parameters"])
+        assert "cross-validation on the training rows" in table.item(2, 0).toolTip()
+        assert "untuned" in table.item(2, 0).toolTip()
         # The best baseline is a reference line on the accuracy plot.
         best = max(s["test_accuracy"] for s in record.baselines.values())
         assert [line.value() for line in dock.accuracy_plot.reference_lines] == [pytest.approx(best)]
         best_name = max(record.baselines, key=lambda name: record.baselines[name]["test_accuracy"])
         assert dock.accuracy_plot.value.text().endswith(f" · baseline {best:.3f}")
+        assert dock.accuracy_plot.value.text().startswith("validation ")  # live curves: validation
         assert best_name in dock.accuracy_plot.reference_lines[0].toolTip()
     finally:
         dock.shutdown()
@@ -193,9 +207,12 @@ def test_the_decision_boundary_changes_as_training_goes(qtbot, dock: TrainingDoc
     qtbot.waitUntil(lambda: dock.boundary_plot.frame.iteration > early_frame.iteration + 100, timeout=15_000)
     later = dock.boundary_plot.image_data()
     assert not np.array_equal(early, later)
-    assert dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 50
+    # while training the confusion matrix is made of the training rows (the demo has no
+    # validation split): the test split is looked at once, when the run ends
+    assert dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 150
     with qtbot.waitSignal(dock.run_finished, timeout=10_000):
         click(qtbot, dock.stop_button)
+    assert dock.confusion_plot.value.text().startswith("train ")
 
 
 # ------------------------------------------------------------------ failures
@@ -511,8 +528,8 @@ def test_compare_with_classical_baselines_shows_the_table_or_says_how_to_get_one
     action.trigger()
 
     qtbot.waitUntil(lambda: not dock.baselines_table.visibleRegion().isEmpty())
-    assert "beside 3 classical baselines on the same split" in window.statusBar().currentMessage()
-    assert dock.baselines_table.rowCount() == 4
+    assert "beside 4 classical baselines on the same split" in window.statusBar().currentMessage()
+    assert dock.baselines_table.rowCount() == 5
     dock.shutdown()
 
 

@@ -63,7 +63,7 @@ def demo_for_shots(optimizer: str = "spsa"):
 
 def small_project(registry, **settings):
     options = dict(name="s", dataset="moons", dataset_options={"samples": 40}, ansatz_options={"reps": 1},
-                   optimizer="adam", epochs=1, batch_size=10, seed=7)
+                   optimizer="adam", epochs=1, batch_size=10, seed=7, validation_size=0.0)
     options.update(settings)
     project = new_project(registry, **options)
     project.model = ModelChoice("vqc", {"baselines": False})
@@ -281,12 +281,13 @@ def test_each_aer_backend_trains_the_demo_model(registry, choice):
     assert record.status == "completed", record.message
     assert [r.iteration for r in reports] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(r.loss) for r in reports)
-    assert 0.4 <= reports[-1].test_accuracy <= 1.0
+    assert 0.4 <= record.test["accuracy"] <= 1.0 and reports[-1].test_accuracy is None  # scored after the last
     assert record.config["backend"]["name"] == choice.split(",")[0].split(":")[0]
     if choice == "aer-statevector":
         assert reports[-1].shots == 0
-    else:  # 2 SPSA evaluations of each of the 150 training samples, then the test and training splits once
-        assert reports[-1].shots == run_cost(run)["total_shots"] == (2 * 150 + 50 + 150) * run.backend.shots
+    else:  # 2 SPSA evaluations of each of the 150 training samples, the training split, then the test split once
+        assert run.evaluator.shots_used == run_cost(run)["total_shots"] == (2 * 150 + 150 + 50) * run.backend.shots
+        assert reports[-1].shots == (2 * 150 + 150) * run.backend.shots  # the test split runs after the last report
 
 
 def test_cost_estimate_matches_the_shots_the_engine_spends(registry):
@@ -295,13 +296,17 @@ def test_cost_estimate_matches_the_shots_the_engine_spends(registry):
     design = project.circuit
     shifted = sum(2 for g in design.ordered_gates for p in g.params if not p.is_constant and p.weights)
     assert cost["training_circuits_per_iteration"] == 10 * (1 + shifted)
-    assert cost["circuits_per_iteration"] == 10 * (1 + shifted) + 40 and cost["iterations"] == 3
+    # each evaluation: the 30 training rows (no validation split); the 10 test rows once, at the end
+    assert cost["circuits_per_iteration"] == 10 * (1 + shifted) + 30 and cost["iterations"] == 3
     reports = []
-    record = build_run(project, registry, callback=reports.append).run()
+    run = build_run(project, registry, callback=reports.append)
+    record = run.run()
     assert record.status == "completed"
-    assert reports[-1].shots == cost["total_shots"] == cost["total_circuits"] * 100
+    assert run.evaluator.shots_used == cost["total_shots"] == cost["total_circuits"] * 100
+    assert reports[-1].shots == cost["total_shots"] - 10 * 100  # the 10 test rows run after the last report
     assert estimate_cost(project, registry, "aer-statevector")["total_shots"] == 0
-    assert estimate_cost(project, registry, "aer-shots:7", epochs=2)["total_shots"] == 2 * cost["total_circuits"] * 7
+    # twice the epochs: twice the training and evaluations, the test rows still once
+    assert estimate_cost(project, registry, "aer-shots:7", epochs=2)["total_shots"] == (2 * cost["total_circuits"] - 10) * 7
 
 
 def test_stop_reaches_the_backend(registry):
@@ -348,8 +353,9 @@ def test_cli_trains_on_a_device_noise_model(tmp_path, registry):
     plan, iterations, last = rows[0], rows[1:-1], rows[-1]
     assert plan["event"] == "plan" and plan["iterations"] == 5 and plan["shots_per_circuit"] == 1024
     assert [r["iteration"] for r in iterations] == [1, 2, 3, 4, 5]
-    assert iterations[-1]["shots"] == plan["total_shots"]
     assert last["event"] == "done" and last["status"] == "completed"
+    assert last["shots"] == plan["total_shots"]
+    assert iterations[-1]["shots"] == plan["total_shots"] - 6 * 1024  # the 6 test rows run once, after training
     saved = load_project(path)
     assert saved.backend.name == "aer-statevector"  # the project's own choice is kept
     assert saved.runs[-1].config["backend"] == {"name": "aer-noise", "options": SPECS["aer-noise"].resolve({})}

@@ -1,0 +1,89 @@
+"""Classical baselines (qmlstudio.core.baselines): tuned on the training rows only, standardised,
+parameter-matched, and better than the untuned defaults they replace."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from qmlstudio.core.baselines import PARAMETER_MATCHED, matched_hidden_units, mlp_parameters, run_baselines
+from qmlstudio.core.preprocessing import prepare
+from qmlstudio.core.project import Preprocessing
+from qmlstudio.core.training import Controls
+from qmlstudio.plugins.manager import load_plugins
+
+
+def prepared(name: str, **preprocessing):
+    registry = load_plugins()
+    spec = registry.get("datasets", name)
+    return prepare(spec.create(spec.resolve({})), Preprocessing(**preprocessing), seed=7)
+
+
+@pytest.fixture(scope="module")
+def adhoc():
+    # ad-hoc data is made of angles in [0, 2π): unscaled, its structure is intact
+    data = prepared("ad-hoc", scaling="none")
+    return data, run_baselines(data, 7, quantum_parameters=6)
+
+
+def test_tuned_baselines_beat_the_untuned_defaults_on_ad_hoc_data(adhoc):
+    """Deterministic (seeded folds, seeded MLPs): the RBF SVM at C=1 and default gamma is at
+    chance on ad-hoc data; C and gamma chosen by cross-validation on the training rows do better."""
+    _, results = adhoc
+    for name in ("logistic regression", "RBF SVM", "MLP"):
+        scores = results[name]
+        assert scores["test_accuracy"] >= scores["untuned_test_accuracy"], name
+    assert results["RBF SVM"]["untuned_test_accuracy"] <= 0.55
+    assert results["RBF SVM"]["test_accuracy"] >= 0.75
+    svm = results["RBF SVM"]["tuned"]
+    assert set(svm["chosen"]) == {"C", "gamma"} and svm["grid"]["C"][0] == 1.0 and svm["cv"] == "5-fold stratified"
+    assert 0 <= svm["cv_score"] <= 1 and "training rows only" in svm["note"]
+
+
+def test_each_baseline_counts_its_trainable_parameters(adhoc):
+    data, results = adhoc
+    mlp = results["MLP"]
+    hidden = mlp["tuned"]["chosen"]["hidden_layer_sizes"][0]
+    assert mlp["parameters"] == mlp_parameters(2, hidden, 1) == 2 * hidden + hidden + hidden + 1
+    assert results["logistic regression"]["parameters"] == 3  # two weights and the intercept
+    # one hidden unit (2·1 + 1 + 1·1 + 1 = 5) is the closest to the quantum model's 6
+    assert results[PARAMETER_MATCHED]["parameters"] == 5
+    assert set(results[PARAMETER_MATCHED]["tuned"]["chosen"]) == {"alpha"}
+
+
+def test_matched_width_is_the_closest_parameter_count():
+    for inputs, outputs in ((2, 1), (4, 3), (64, 10)):
+        for target in (1, 6, 40, 67, 500):
+            hidden = matched_hidden_units(inputs, outputs, target)
+            best = min(abs(mlp_parameters(inputs, h, outputs) - target) for h in range(1, 600))
+            assert abs(mlp_parameters(inputs, hidden, outputs) - target) == best
+    # the issue's example: 64 pixels, 10 classes, 40 weights -> 1 hidden unit (75 parameters)
+    assert matched_hidden_units(64, 10, 67) == 1
+
+
+def test_the_search_never_sees_the_test_rows(adhoc):
+    data, results = adhoc
+    rng = np.random.default_rng(3)
+    altered = dataclasses.replace(data, x_test=rng.permutation(data.x_test) + 1.0, y_test=1 - data.y_test)
+    again = run_baselines(altered, 7, quantum_parameters=6)
+    for name, scores in results.items():
+        assert again[name]["tuned"] == scores["tuned"], name
+        assert again[name]["train_accuracy"] == scores["train_accuracy"], name
+
+
+def test_a_cancelled_run_fits_no_more_baselines():
+    data = prepared("moons")
+    controls = Controls()
+    controls.cancel()
+    assert run_baselines(data, 7, quantum_parameters=6, controls=controls) == {}
+
+
+def test_large_data_is_searched_on_a_sample_and_says_so():
+    data = prepared("moons")
+    results = run_baselines(data, 7, max_search_rows=60)
+    n = len(data.y_train)
+    for scores in results.values():
+        assert f"60 of {n} rows sampled for the search" in scores["tuned"]["note"]
+    assert PARAMETER_MATCHED not in results  # no quantum parameter count given

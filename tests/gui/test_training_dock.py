@@ -208,11 +208,12 @@ def test_the_decision_boundary_changes_as_training_goes(qtbot, dock: TrainingDoc
     later = dock.boundary_plot.image_data()
     assert not np.array_equal(early, later)
     # while training the confusion matrix is made of the training rows (the demo has no
-    # validation split): the test split is looked at once, when the run ends
+    # validation split): the test split is looked at once, when the run ends, also on Stop
     assert dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 150
     with qtbot.waitSignal(dock.run_finished, timeout=10_000):
         click(qtbot, dock.stop_button)
-    assert dock.confusion_plot.value.text().startswith("train ")
+    assert dock.confusion_plot.value.text().startswith("test ")
+    assert dock.confusion_plot.matrix.sum() == 50
 
 
 # ------------------------------------------------------------------ failures
@@ -558,7 +559,7 @@ def test_after_a_stopped_run_the_matrix_the_tiles_and_the_table_agree(
     dock.show()
     try:
         click(qtbot, dock.train_button)
-        qtbot.waitUntil(lambda: points(dock, "test_accuracy") >= 3, timeout=30_000)
+        qtbot.waitUntil(lambda: points(dock, "train_accuracy") >= 3, timeout=30_000)
         with qtbot.waitSignal(dock.run_finished, timeout=10_000) as finished:
             click(qtbot, dock.stop_button)
         record = finished.args[0]

@@ -63,8 +63,9 @@ class TrainingOptions:
     readout: str = "modulo"
     trainable_output: bool = False
     gradient: str = "auto"
-    #: how many iterations between validation-set evaluations (0: once per epoch)
-    eval_every: int = 1
+    #: how many iterations between evaluations of the train and validation splits (0: once
+    #: per epoch, the default: on mini-batches evaluating every step costs more than the step)
+    eval_every: int = 0
     #: initial weights are drawn uniformly from [-init_scale·π, init_scale·π]
     init_scale: float = 1.0
     baselines: bool = True

@@ -58,11 +58,16 @@ _TRAINABLE = Option("trainable_output", "bool", False, title="Trainable output",
 _GRADIENT = Option("gradient", "choice", "auto", title="Gradient",
                    help="auto: adjoint on exact simulators, parameter shift on shot-based backends",
                    choices=("auto", "adjoint", "parameter-shift"))
+_EVAL_EVERY = Option("eval_every", "int", 0, title="Evaluate every", minimum=0, maximum=100_000,
+                     help="How many iterations between evaluations of the training and validation splits "
+                          "(accuracy points on the plots); 0 evaluates once per epoch. The loss curve moves "
+                          "every iteration either way, from each step's mini-batch. The test split is scored "
+                          "once, when the run ends.")
 _C = Option("C", "float", 1.0, title="C (regularisation)", minimum=1e-4, maximum=1e4,
             help="The SVM's regularisation: larger C fits the training data more closely")
 MODEL_FORM = {
-    "vqc": (_READOUT, _TRAINABLE, _GRADIENT),
-    "regressor": (_TRAINABLE, _GRADIENT),
+    "vqc": (_READOUT, _TRAINABLE, _GRADIENT, _EVAL_EVERY),
+    "regressor": (_TRAINABLE, _GRADIENT, _EVAL_EVERY),
     "kernel": (_C,),
 }
 

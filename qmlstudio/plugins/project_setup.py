@@ -148,7 +148,9 @@ MODEL_OPTIONS = {
     "readout": ("modulo", str),
     "trainable_output": (False, bool),
     "gradient": ("auto", str),
-    "eval_every": (1, int),
+    # 0: the train and validation splits are evaluated once per epoch (the loss curve still
+    # moves every iteration, from the step's own mini-batch)
+    "eval_every": (0, int),
     "init_scale": (1.0, float),
     "C": (1.0, float),
     "bandwidth": (1.0, float),

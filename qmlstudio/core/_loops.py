@@ -49,6 +49,8 @@ __all__ = [
     "backward1_columns",
     "backward1_uniform",
     "backward_gate",
+    "permute",
+    "permute_phase",
     "warm_up",
     "weighted_norms",
 ]
@@ -170,11 +172,47 @@ def apply1_uniform(re, im, cols, q, cre, cim):  # type: ignore[no-untyped-def]
             i[c + half] = cr * y0 + ci * x0 + dr * y1 + di * x1
 
 
+@numba.njit(**_INLINE)
+def _sums1_short(pr, pi, lr, li, half, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """Every ``Σ conj(λ_m) ψ_m2`` of a one-qubit gate whose runs are short (low qubits, few
+    columns), into ``acc (2, 2)``: one running sum per position of a run, in eight arrays
+    (vectors that stay vectors), added up at the end, instead of a horizontal sum per run."""
+    s0, s1, s2, s3 = np.zeros(half), np.zeros(half), np.zeros(half), np.zeros(half)
+    s4, s5, s6, s7 = np.zeros(half), np.zeros(half), np.zeros(half), np.zeros(half)
+    for h in range(0, pr.shape[0], 2 * half):
+        p_r0, p_i0, p_r1, p_i1 = pr[h : h + half], pi[h : h + half], pr[h + half : h + 2 * half], pi[h + half : h + 2 * half]
+        l_r0, l_i0, l_r1, l_i1 = lr[h : h + half], li[h : h + half], lr[h + half : h + 2 * half], li[h + half : h + 2 * half]
+        for c in range(half):
+            x0, y0, x1, y1 = p_r0[c], p_i0[c], p_r1[c], p_i1[c]
+            u0, v0, u1, v1 = l_r0[c], l_i0[c], l_r1[c], l_i1[c]
+            s0[c] += u0 * x0 + v0 * y0
+            s1[c] += u0 * y0 - v0 * x0
+            s2[c] += u0 * x1 + v0 * y1
+            s3[c] += u0 * y1 - v0 * x1
+            s4[c] += u1 * x0 + v1 * y0
+            s5[c] += u1 * y0 - v1 * x0
+            s6[c] += u1 * x1 + v1 * y1
+            s7[c] += u1 * y1 - v1 * x1
+    acc_re[0, 0] += s0.sum()
+    acc_im[0, 0] += s1.sum()
+    acc_re[0, 1] += s2.sum()
+    acc_im[0, 1] += s3.sum()
+    acc_re[1, 0] += s4.sum()
+    acc_im[1, 0] += s5.sum()
+    acc_re[1, 1] += s6.sum()
+    acc_im[1, 1] += s7.sum()
+
+
 @numba.njit(**_JIT)
 def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """One adjoint step over a one-qubit gate with coefficients ``(4,)``: adds every
     ``Σ conj(λ_m) ψ_m2`` to ``acc (2, 2)``, then applies the coefficients to ψ and λ."""
     half = (1 << q) * cols
+    if half < 64:  # short runs: the sums kept in registers would be reduced once per run
+        _sums1_short(pr, pi, lr, li, half, acc_re, acc_im)
+        apply1_uniform(pr, pi, cols, q, cre, cim)
+        apply1_uniform(lr, li, cols, q, cre, cim)
+        return
     PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
     LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
     ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
@@ -343,6 +381,33 @@ def weighted_norms(re, im, cols, diagonal, out):  # type: ignore[no-untyped-def]
             out[c] += w * (r[c] * r[c] + m[c] * m[c])
 
 
+@numba.njit(**_JIT)
+def permute(re, im, cols, source, out_re, out_im):  # type: ignore[no-untyped-def]
+    """``out[i] = state[source[i]]`` row by row (a row is the ``cols`` numbers of one basis
+    state): a run of permutation gates (CX ladders) in one pass. Flat indices: a row view
+    per basis state costs more than copying its few columns."""
+    for i in range(source.shape[0]):
+        s = source[i] * cols
+        o = i * cols
+        for c in range(cols):
+            out_re[o + c] = re[s + c]
+            out_im[o + c] = im[s + c]
+
+
+@numba.njit(**_JIT)
+def permute_phase(re, im, cols, source, ph_re, ph_im, out_re, out_im):  # type: ignore[no-untyped-def]
+    """``out[i] = phase[i] · state[source[i]]``: as :func:`permute`, with a phase per basis
+    state (CZ, S, Z… in the run)."""
+    for i in range(source.shape[0]):
+        s = source[i] * cols
+        o = i * cols
+        a, b = ph_re[i], ph_im[i]
+        for c in range(cols):
+            x, y = re[s + c], im[s + c]
+            out_re[o + c] = a * x - b * y
+            out_im[o + c] = a * y + b * x
+
+
 def warm_up() -> None:
     """Compiles every kernel for the argument types the simulator passes, or loads them
     from Numba's cache (``make install`` runs this once, so that the first training run
@@ -361,6 +426,9 @@ def warm_up() -> None:
     backward_gate(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
     backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
     weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
+    source = np.arange(4, dtype=np.int64)
+    permute(state[0], state[1], cols, source, state[2], state[3])
+    permute_phase(state[0], state[1], cols, source, np.ones(4), np.zeros(4), state[2], state[3])
 
 
 if __name__ == "__main__":

@@ -120,6 +120,25 @@ def test_fused_one_qubit_runs_and_permutations_in_the_encoding(monkeypatch):
     np.testing.assert_allclose(fused.vjp(weights, inputs, obs, up)[1], plain.vjp(weights, inputs, obs, up)[1], atol=1e-12, rtol=0)
 
 
+def test_cache_blocks_keep_the_answers(monkeypatch):
+    """Gates on low qubits applied block by block (as at 20 qubits), forced here at 8."""
+    design, weights, inputs, observables, upstream = problem(8, 5)
+    plain = StatevectorProgram(design)
+    monkeypatch.setattr(sv, "_BLOCK_BYTES", 32 * 5 * 2**5)  # blocks of 32 rows: gates on qubits 0-4
+    monkeypatch.setattr(sv, "_BLOCKING_MIN_BYTES", 0)
+    blocked = StatevectorProgram(design)
+    groups = [item for item in blocked._schedule(5) if not isinstance(item, int)]
+    assert groups and all(item[0] == 5 for item in groups) and sum(len(item[1]) for item in groups) >= 10
+    np.testing.assert_allclose(blocked.states(weights, inputs), plain.states(weights, inputs), atol=1e-12, rtol=0)
+    values, grad = blocked.vjp(weights, inputs, observables, upstream)
+    expected = plain.vjp(weights, inputs, observables, upstream)
+    np.testing.assert_allclose(values, expected[0], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(grad, expected[1], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(blocked.jacobian(weights, inputs, observables[:1]), plain.jacobian(weights, inputs, observables[:1]),
+                               atol=1e-12, rtol=0)
+    np.testing.assert_allclose(blocked.states(weights, inputs)[2], qiskit_state(design, weights, inputs[2]), atol=1e-12)
+
+
 # ------------------------------------------------------------------ threads
 def test_any_number_of_threads_gives_the_same_bits():
     design, weights, inputs, observables, upstream = problem(11, 40)

@@ -126,7 +126,9 @@ def test_cache_blocks_keep_the_answers(monkeypatch):
     plain = StatevectorProgram(design)
     monkeypatch.setattr(sv, "_BLOCK_BYTES", 32 * 5 * 2**5)  # blocks of 32 rows: gates on qubits 0-4
     monkeypatch.setattr(sv, "_BLOCKING_MIN_BYTES", 0)
+    monkeypatch.setattr(sv, "_PERMUTATION_MAX_QUBITS", 0)  # CX ladders as gates, in the blocks (as at 20 qubits)
     blocked = StatevectorProgram(design)
+    assert any(blocked.body[i].name == "cx" for item in blocked._schedule(5) if not isinstance(item, int) for i in item[1])
     groups = [item for item in blocked._schedule(5) if not isinstance(item, int)]
     assert groups and all(item[0] == 5 for item in groups) and sum(len(item[1]) for item in groups) >= 10
     np.testing.assert_allclose(blocked.states(weights, inputs), plain.states(weights, inputs), atol=1e-12, rtol=0)

@@ -51,6 +51,8 @@ __all__ = [
     "backward_gate",
     "permute",
     "permute_phase",
+    "sums1_columns",
+    "sums1_uniform",
     "warm_up",
     "weighted_norms",
 ]
@@ -248,6 +250,73 @@ def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # typ
     acc_im[1, 1] += s11i
 
 
+@numba.njit(**_JIT)
+def sums1_uniform(pr, pi, lr, li, cols, q, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """Adds every ``Σ conj(λ_m) ψ_m2`` of qubit ``q`` to ``acc (2, 2)``, states unchanged
+    (the gates folded into the product state need the sums, not the uncomputing)."""
+    half = (1 << q) * cols
+    if half < 64:
+        _sums1_short(pr, pi, lr, li, half, acc_re, acc_im)
+        return
+    PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
+    LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
+    s00r = s00i = s01r = s01i = s10r = s10i = s11r = s11i = 0.0
+    for h in range(PR.shape[0]):
+        p_r, p_i, l_r, l_i = PR[h], PI[h], LR[h], LI[h]
+        for c in range(half):
+            x0, y0, x1, y1 = p_r[c], p_i[c], p_r[c + half], p_i[c + half]
+            u0, v0, u1, v1 = l_r[c], l_i[c], l_r[c + half], l_i[c + half]
+            s00r += u0 * x0 + v0 * y0
+            s00i += u0 * y0 - v0 * x0
+            s01r += u0 * x1 + v0 * y1
+            s01i += u0 * y1 - v0 * x1
+            s10r += u1 * x0 + v1 * y0
+            s10i += u1 * y0 - v1 * x0
+            s11r += u1 * x1 + v1 * y1
+            s11i += u1 * y1 - v1 * x1
+    acc_re[0, 0] += s00r
+    acc_im[0, 0] += s00i
+    acc_re[0, 1] += s01r
+    acc_im[0, 1] += s01i
+    acc_re[1, 0] += s10r
+    acc_im[1, 0] += s10i
+    acc_re[1, 1] += s11r
+    acc_im[1, 1] += s11i
+
+
+@numba.njit(**_JIT)
+def sums1_columns(pr, pi, lr, li, cols, q, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """As :func:`sums1_uniform`, one sum per column in ``acc (2, 2, cols)``."""
+    half = (1 << q) * cols
+    tile = _tile_width(half, cols)
+    sums = np.zeros((8, tile))
+    PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
+    LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
+    for h in range(PR.shape[0]):
+        for s in range(0, half, tile):
+            pr0, pi0 = PR[h, s : s + tile], PI[h, s : s + tile]
+            pr1, pi1 = PR[h, half + s : half + s + tile], PI[h, half + s : half + s + tile]
+            lr0, li0 = LR[h, s : s + tile], LI[h, s : s + tile]
+            lr1, li1 = LR[h, half + s : half + s + tile], LI[h, half + s : half + s + tile]
+            for c in range(tile):
+                x0, y0, x1, y1 = pr0[c], pi0[c], pr1[c], pi1[c]
+                u0, v0, u1, v1 = lr0[c], li0[c], lr1[c], li1[c]
+                sums[0, c] += u0 * x0 + v0 * y0
+                sums[1, c] += u0 * y0 - v0 * x0
+                sums[2, c] += u0 * x1 + v0 * y1
+                sums[3, c] += u0 * y1 - v0 * x1
+                sums[4, c] += u1 * x0 + v1 * y0
+                sums[5, c] += u1 * y0 - v1 * x0
+                sums[6, c] += u1 * x1 + v1 * y1
+                sums[7, c] += u1 * y1 - v1 * x1
+    for j in range(tile):
+        c = j % cols
+        for m in range(2):
+            for m2 in range(2):
+                acc_re[m, m2, c] += sums[4 * m + 2 * m2, j]
+                acc_im[m, m2, c] += sums[4 * m + 2 * m2 + 1, j]
+
+
 @numba.njit(**_INLINE)
 def _tiled(cre, cim, cols, tile):  # type: ignore[no-untyped-def]
     """Per-column coefficients ``(4, cols)`` as one array ``(8, tile)``: real and imaginary
@@ -426,6 +495,8 @@ def warm_up() -> None:
     backward_gate(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
     backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
     weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
+    sums1_uniform(*state, cols, 0, np.zeros((2, 2)), np.zeros((2, 2)))
+    sums1_columns(*state, cols, 0, np.zeros((2, 2, cols)), np.zeros((2, 2, cols)))
     source = np.arange(4, dtype=np.int64)
     permute(state[0], state[1], cols, source, state[2], state[3])
     permute_phase(state[0], state[1], cols, source, np.ones(4), np.zeros(4), state[2], state[3])

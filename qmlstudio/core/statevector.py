@@ -302,6 +302,9 @@ _BLOCK_BYTES = 1 << 20
 #: ... when ψ and λ of a part take at least this many bytes (beyond the last-level cache):
 #: 18% off a step at 20 qubits, nothing gained at 16 (measured).
 _BLOCKING_MIN_BYTES = 32 << 20
+#: Fold the body's first one-qubit gates on each qubit into the product state (see
+#: :class:`StatevectorProgram`); off only to compare with the plain adjoint pass.
+_FOLD_FIRST_GATES = True
 #: What a gradient step costs in forward passes: the forward pass, and the adjoint pass
 #: over ψ and λ with its sums (3.5 forward passes, measured at 12 and 16 qubits).
 _STEP_COST = 4.5
@@ -600,6 +603,11 @@ class _Step:
         self.per_sample = coefficients.ndim == 3
         self._inverse: tuple[np.ndarray, np.ndarray] | None = None  # one matrix's: tiny, kept once made
 
+    def coefficient_columns(self, part: slice) -> np.ndarray:
+        """The complex coefficients for the columns of ``part``: ``(blocks, 4[, columns])``."""
+        re, im = self.columns(part)
+        return re + 1j * im
+
     def columns(self, part: slice) -> tuple[np.ndarray, np.ndarray]:
         """The gate's coefficients for the columns of ``part``."""
         if not self.per_sample:
@@ -658,6 +666,13 @@ def _compile_gate(gate: Gate) -> _Op:
         matrix = _FIXED[name]
         op.fixed = _block_values(blocks, {(i, j): complex(matrix[i, j]) for i in range(d) for j in range(d)}, False)
     return op
+
+
+class _Tape(list):
+    """The body's :class:`_Step` list, and ``head``: those of the gates folded into the
+    product state."""
+
+    head: list[_Step] = []
 
 
 class _State:
@@ -779,8 +794,6 @@ class StatevectorProgram:
                 touched |= set(op.gate.qubits)
         self.prefix: tuple[_Op, ...] = tuple(prefix)
         self.unfused_body: tuple[_Op, ...] = tuple(body)
-        #: the body as it is simulated: runs of gates fused (:func:`_fuse`)
-        self.body: tuple[Any, ...] = tuple(_fuse(body, self.num_qubits))
         # The prefix's one-qubit gates before any entangling gate on their qubit make a
         # product state, built at once; the rest of the prefix is applied to it.
         product, entangling, entangled = [], [], set()
@@ -792,6 +805,26 @@ class StatevectorProgram:
                 entangled |= set(op.gate.qubits)
         self.product_prefix: tuple[_Op, ...] = tuple(product)
         self.entangling_prefix: tuple[Any, ...] = tuple(_fuse(entangling, self.num_qubits))
+        # The body's first one-qubit gates on a qubit (the first layer's rotations, before any
+        # gate on more qubits touches it) are folded into the product state when the prefix
+        # does not entangle: no pass over the state forward, and backward only the sums their
+        # gradient needs (:meth:`_head_gradient`), taken where the adjoint pass ends.
+        head: dict[int, list[_Op]] = {}
+        if not entangling and _FOLD_FIRST_GATES:
+            blocked: set[int] = set()
+            rest = []
+            for op in body:
+                qubits = op.gate.qubits
+                if len(qubits) == 1 and qubits[0] not in blocked:
+                    head.setdefault(qubits[0], []).append(op)
+                else:
+                    blocked |= set(qubits)
+                    rest.append(op)
+            body = rest
+        #: per qubit, the body gates folded into the product state (fused when several)
+        self.head: tuple[Any, ...] = tuple(ops[0] if len(ops) == 1 else _Fused1(ops) for _, ops in sorted(head.items()))
+        #: the body as it is simulated: runs of gates fused (:func:`_fuse`)
+        self.body: tuple[Any, ...] = tuple(_fuse(body, self.num_qubits))
         self.uses_inputs = any(op.per_sample for op in ops)
         self.cache_bytes = int(cache_bytes)
         self.cache_hits = 0
@@ -939,7 +972,8 @@ class StatevectorProgram:
                     future.cancel()
                 raise
 
-    def _prefix_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, cols: int) -> _State:
+    def _prefix_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, cols: int,
+                      head: list[tuple[Any, np.ndarray]] = ()) -> _State:
         key = None
         if self.cache_bytes > 0 and self.entangling_prefix:  # a product state is as cheap to rebuild as to copy
             key = (x.shape, x.tobytes())
@@ -949,7 +983,7 @@ class StatevectorProgram:
                     self._cache.move_to_end(key)
                     self.cache_hits += 1
                     return _State(cached[0].copy(), cached[1].copy(), cols)
-        state = self._product_state(w, wl, x, xt, cols)
+        state = self._product_state(w, wl, x, xt, cols, head)
         split = _State(np.ascontiguousarray(state.real).reshape(-1), np.ascontiguousarray(state.imag).reshape(-1), cols)
         for op in self.entangling_prefix:
             split.apply(op, *_split(op.coefficients(w, wl, x, xt)[0]))  # once per part: no tape
@@ -960,12 +994,15 @@ class StatevectorProgram:
                     self._cache.popitem(last=False)
         return split
 
-    def _product_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, batch: int) -> np.ndarray:
-        """|0…0⟩ after the one-qubit gates of the prefix: a product of one-qubit states,
-        built by outer products in one pass instead of one pass per gate."""
+    def _product_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, batch: int,
+                       head: list[tuple[Any, np.ndarray]] = ()) -> np.ndarray:
+        """|0…0⟩ after the one-qubit gates of the prefix and then those of ``head`` (the
+        body's gates folded in, with their coefficients for these columns): a product of
+        one-qubit states, built by outer products in one pass instead of one pass per gate."""
         qubit_states = [np.array([[1.0 + 0j], [0.0]]) for _ in range(self.num_qubits)]
-        for op in self.product_prefix:
-            (a, b, c, d) = op.coefficients(w, wl, x, xt)[0][0]
+        gates = [(op, op.coefficients(w, wl, x, xt)[0]) for op in self.product_prefix] + list(head)
+        for op, coefficients in gates:
+            (a, b, c, d) = coefficients[0]
             v = qubit_states[op.gate.qubits[0]]
             qubit_states[op.gate.qubits[0]] = np.array(np.broadcast_arrays(a * v[0] + b * v[1], c * v[0] + d * v[1]))
         state = np.broadcast_to(qubit_states[0], (2, batch))
@@ -999,15 +1036,18 @@ class StatevectorProgram:
         self._schedules[cols] = schedule
         return schedule
 
-    def _tape(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> list[_Step]:
-        """Every body gate's coefficients and angles for the whole batch, computed once."""
-        return [_Step(*op.coefficients(w, wl, x, xt)) for op in self.body]
+    def _tape(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> "_Tape":
+        """Every body gate's coefficients and angles for the whole batch, computed once
+        (and those of the gates folded into the product state, as ``tape.head``)."""
+        tape = _Tape(_Step(*op.coefficients(w, wl, x, xt)) for op in self.body)
+        tape.head = [_Step(*op.coefficients(w, wl, x, xt)) for op in self.head]
+        return tape
 
     def _forward(self, w: np.ndarray, wl: list, x: np.ndarray, tape: list[_Step], columns: slice) -> _Part:
         xp = x[columns]
         xt = np.ascontiguousarray(xp.T)
         cols = len(xp)
-        state = self._prefix_state(w, wl, xp, xt, cols)
+        state = self._prefix_state(w, wl, xp, xt, cols, [(op, step.coefficient_columns(columns)) for op, step in zip(self.head, tape.head)])
         for item in self._schedule(cols):
             if isinstance(item, int):
                 state.apply(self.body[item], *tape[item].columns(columns))
@@ -1032,7 +1072,7 @@ class StatevectorProgram:
         """
         cols = part.width
         grad = np.zeros((cols, self.num_weights)) if per_sample else np.zeros(self.num_weights)
-        if not self.body:
+        if not self.body and not any(op.has_weights for op in self.head):
             return grad
         m_flat = np.ascontiguousarray(np.broadcast_to(m_diag, (self.dim, cols))).reshape(-1)
         lam = _State(part.re * m_flat, part.im * m_flat, cols)
@@ -1056,7 +1096,23 @@ class StatevectorProgram:
             _backward_step((psi.re, psi.im, lam.re, lam.im), cols, op, cre, cim, acc)
             if op.has_weights:
                 self._add_gradient(op, step.values, acc[0] + 1j * acc[1], grad, part, w, wl)
+        self._head_gradient(psi, lam, tape, part, grad, w, wl, per_sample)
         return grad
+
+    def _head_gradient(self, psi: _State, lam: _State, tape: "_Tape", part: _Part, grad: np.ndarray, w: np.ndarray, wl: list,
+                       per_sample: bool) -> None:
+        """The gradient of the gates folded into the product state, from ψ and λ where the
+        adjoint pass ends (right after them): their sums only, no uncomputing."""
+        k = _loops()
+        cols = part.width
+        for op, step in zip(self.head, tape.head):
+            if not op.has_weights:
+                continue
+            columns = per_sample or op.per_sample_derivatives or step.per_sample
+            shape = (2, 2, cols) if columns else (2, 2)
+            acc = (np.zeros(shape), np.zeros(shape))
+            (k.sums1_columns if columns else k.sums1_uniform)(psi.re, psi.im, lam.re, lam.im, cols, op.qubit, *acc)
+            self._add_gradient(op, step.values, acc[0] + 1j * acc[1], grad, part, w, wl)
 
     def _backward_block(self, item: tuple[int, tuple[int, ...]], psi: _State, lam: _State, tape: list[_Step], part: _Part,
                         grad: np.ndarray, w: np.ndarray, wl: list, per_sample: bool) -> None:

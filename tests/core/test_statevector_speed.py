@@ -56,6 +56,7 @@ def ladder_design(n: int, layers: int = 2) -> CircuitDesign:
 def unfused(design: CircuitDesign, monkeypatch, **options) -> StatevectorProgram:
     with monkeypatch.context() as patch:
         patch.setattr(sv, "_fuse", lambda ops, num_qubits: list(ops))
+        patch.setattr(sv, "_FOLD_FIRST_GATES", False)
         return StatevectorProgram(design, **options)
 
 
@@ -74,9 +75,11 @@ def test_fusion_happens_and_keeps_states_values_and_gradients(monkeypatch):
     design, weights, inputs, observables, upstream = problem(5, 4)
     fused = StatevectorProgram(design)
     plain = unfused(design, monkeypatch)
-    kinds = [type(op).__name__ for op in fused.body]
+    kinds = [type(op).__name__ for op in fused.body + fused.head]
     assert kinds.count("_Fused1") >= 10 and kinds.count("_Permutation") >= 2
-    assert len(fused.body) < len(plain.body) / 2
+    assert len(fused.head) == 5 and not plain.head  # the first layer, folded into the product state
+    assert all(op.per_sample for op in fused.head)  # RZ(θ·x): sums per sample
+    assert len(fused.body) + len(fused.head) < len(plain.body) / 2
     assert any(op.has_phase for op in fused.body if isinstance(op, sv._Permutation))  # the CZ/S run
     states = fused.states(weights, inputs)
     np.testing.assert_allclose(states, plain.states(weights, inputs), atol=1e-12, rtol=0)
@@ -96,6 +99,33 @@ def test_fusion_happens_and_keeps_states_values_and_gradients(monkeypatch):
         numeric = np.sum(upstream * (fused.expectations(up, inputs, observables) - fused.expectations(down, inputs, observables))) / (2 * h)
         assert grad[i] == pytest.approx(numeric, abs=1e-6)
     assert np.max(np.abs(grad)) > 1e-2
+
+
+def test_first_layer_folded_into_the_product_state(monkeypatch):
+    """RY(x) encoding, then RY(θ)·RZ(θ) on each qubit (weights only: one sum for the
+    batch) before the first CX: those gates cost no pass forward, only sums backward."""
+    n = 4
+    gates = [Gate("ry", (q,), (f"x[{q}]",), 0) for q in range(n)]
+    gates += [Gate("ry", (q,), (f"θ[{2 * q}]",), 1) for q in range(n)] + [Gate("rz", (q,), (f"θ[{2 * q + 1}]",), 2) for q in range(n)]
+    gates += [Gate("cx", (q, q + 1), (), 3 + q) for q in range(n - 1)] + [Gate("ry", (0,), ("θ[0] * θ[8]",), 6)]
+    design = CircuitDesign(n, gates)
+    folded, plain = StatevectorProgram(design), unfused(design, monkeypatch)
+    assert len(folded.head) == n and not any(op.per_sample for op in folded.head)
+    rng = np.random.default_rng(6)
+    weights, inputs = rng.uniform(-2, 2, 9), rng.uniform(0, np.pi, (3, n))
+    obs, up = np.stack([z_diagonal(n, [0]), rng.normal(size=2**n)]), rng.normal(size=(3, 2))
+    values, grad = folded.vjp(weights, inputs, obs, up)
+    expected = plain.vjp(weights, inputs, obs, up)
+    np.testing.assert_allclose(values, expected[0], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(grad, expected[1], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(folded.jacobian(weights, inputs, obs), plain.jacobian(weights, inputs, obs), atol=1e-12, rtol=0)
+    for b in range(3):
+        np.testing.assert_allclose(folded.states(weights, inputs)[b], qiskit_state(design, weights, inputs[b]), atol=1e-12)
+    h = 1e-6
+    for i in range(9):
+        step = np.eye(9)[i] * h
+        numeric = np.sum(up * (folded.expectations(weights + step, inputs, obs) - folded.expectations(weights - step, inputs, obs))) / (2 * h)
+        assert grad[i] == pytest.approx(numeric, abs=1e-6)
 
 
 def test_fused_one_qubit_runs_and_permutations_in_the_encoding(monkeypatch):

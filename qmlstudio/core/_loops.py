@@ -53,6 +53,7 @@ __all__ = [
     "permute_phase",
     "sums1_columns",
     "sums1_uniform",
+    "swap_gate",
     "warm_up",
     "weighted_norms",
 ]
@@ -420,6 +421,29 @@ def apply_gate(re, im, cols, targets, offsets, blocks, cre, cim):  # type: ignor
 
 
 @numba.njit(**_JIT)
+def swap_gate(re, im, cols, targets, offsets, blocks):  # type: ignore[no-untyped-def]
+    """A gate whose blocks each swap their two basis states (CX, SWAP, CCX), in place: the
+    runs change places, no arithmetic. Its own inverse, so it also uncomputes."""
+    t0 = targets[0]
+    run = (1 << t0) * cols
+    R = re.reshape(-1, run)
+    I = im.reshape(-1, run)
+    for r in range(R.shape[0] >> targets.shape[0]):
+        row = _run_row(r, t0, targets)
+        for j in range(blocks.shape[0]):
+            a = row | (offsets[blocks[j, 0]] >> t0)
+            b = row | (offsets[blocks[j, 1]] >> t0)
+            ra, rb, ia, ib = R[a], R[b], I[a], I[b]
+            for c in range(run):
+                x = ra[c]
+                ra[c] = rb[c]
+                rb[c] = x
+                y = ia[c]
+                ia[c] = ib[c]
+                ib[c] = y
+
+
+@numba.njit(**_JIT)
 def backward_gate(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """One adjoint step over a gate: sums into ``acc`` — ``(d, d)`` totals or
     ``(d, d, cols)`` per column — then uncomputes it from ψ and λ. Coefficients as for
@@ -495,6 +519,7 @@ def warm_up() -> None:
     backward_gate(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
     backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
     weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
+    swap_gate(state[0], state[1], cols, targets, offsets, blocks)
     sums1_uniform(*state, cols, 0, np.zeros((2, 2)), np.zeros((2, 2)))
     sums1_columns(*state, cols, 0, np.zeros((2, 2, cols)), np.zeros((2, 2, cols)))
     source = np.arange(4, dtype=np.int64)

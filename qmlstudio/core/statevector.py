@@ -388,6 +388,7 @@ class _Op:
     need: np.ndarray  # (d, d): the entries of Σ conj(λ_m) ψ_m2 its generators use
     generators: tuple[np.ndarray, ...] | None  # constant ones, per angle (d, d)
     has_weights: bool
+    swaps: bool = False  # fixed, on several qubits, each block a swap (CX, SWAP, CCX): moves, no arithmetic
 
     def coefficients(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, list[Any]]:
         """The blocks' ``(a, b, c, d)``: ``(blocks, 4)``, or ``(blocks, 4, batch)`` when
@@ -665,6 +666,7 @@ def _compile_gate(gate: Gate) -> _Op:
     if name in _FIXED:
         matrix = _FIXED[name]
         op.fixed = _block_values(blocks, {(i, j): complex(matrix[i, j]) for i in range(d) for j in range(d)}, False)
+        op.swaps = len(qubits) > 1 and bool(np.all(op.fixed == np.array([0, 1, 1, 0])))
     return op
 
 
@@ -703,6 +705,8 @@ def _apply(re: np.ndarray, im: np.ndarray, cols: int, op: _Op, cre: np.ndarray, 
     k = _loops()
     if op.qubit >= 0:
         (k.apply1_uniform if cre.ndim == 2 else k.apply1_columns)(re, im, cols, op.qubit, cre[0], cim[0])
+    elif op.swaps:
+        k.swap_gate(re, im, cols, op.targets, op.offsets, op.blocks)
     else:
         k.apply_gate(re, im, cols, op.targets, op.offsets, op.blocks, cre, cim)
 
@@ -713,6 +717,9 @@ def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.nd
     k = _loops()
     if op.qubit >= 0:
         (k.backward1_uniform if cre.ndim == 2 else k.backward1_columns)(*state, cols, op.qubit, cre[0], cim[0], *acc)
+    elif op.swaps:  # no weights, nothing to sum: uncomputed by swapping again
+        k.swap_gate(state[0], state[1], cols, op.targets, op.offsets, op.blocks)
+        k.swap_gate(state[2], state[3], cols, op.targets, op.offsets, op.blocks)
     else:
         k.backward_gate(*state, cols, op.targets, op.offsets, op.blocks, cre, cim, op.need, *acc)
 

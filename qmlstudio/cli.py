@@ -181,7 +181,10 @@ class TrainCommand(Command):
         "backend for this run only: NAME[:ARG][,key=value...], e.g. aer-noise:fake_manila, "
         "aer-shots,shots=2000,seed=3 or ibm:ibm_brisbane,mode=batch. Before a run on a shot-based "
         "backend the circuits and shots it needs are printed to stderr (and, with --json, as a first "
-        'line {"event": "plan", ...}).'
+        'line {"event": "plan", ...}); before an exact run, the memory its states take and the '
+        "expected seconds per iteration (timed on one part of the first batch), with a warning "
+        "when the run will be long. The exact simulator runs on every core: "
+        "--backend aer-statevector,threads=N sets how many (the results do not change)."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -207,6 +210,8 @@ class TrainCommand(Command):
             backend_of,
             build_run,
             describe_cost,
+            describe_exact_plan,
+            exact_plan,
             hidden_qubits,
             run_cost,
             widen_circuit,
@@ -250,6 +255,16 @@ class TrainCommand(Command):
             print(f"{PROG}: plan: {describe_cost(cost)}", file=sys.stderr, flush=True)
             if args.json:
                 print(json.dumps({"event": "plan", **cost}), flush=True)
+        plan = exact_plan(run)
+        if plan is not None:  # the engine's simulator: its memory, and how long the run will take
+            print(f"{PROG}: plan: {describe_exact_plan(plan)}", file=sys.stderr, flush=True)
+            if plan["long"]:
+                print(
+                    f"{PROG}: warning: a long run, about {plan['seconds_per_iteration']:.3g} s per iteration: "
+                    "fewer qubits, a smaller batch or fewer epochs train faster; Ctrl-C stops it and keeps "
+                    "the run so far",
+                    file=sys.stderr, flush=True,
+                )
         _follow_jobs(backend_of(run))
         previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
         try:

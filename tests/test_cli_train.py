@@ -94,6 +94,26 @@ def test_train_prints_json_saves_the_run_and_repeats_exactly(project_file, capsy
     assert [r.id for r in load_project(project_file).runs] == [done["run_id"], done_again["run_id"]]
 
 
+def test_an_exact_run_prints_its_plan_and_warns_before_a_long_one(project_file, capsys, monkeypatch):
+    import re
+
+    from qmlstudio.plugins import project_setup
+
+    args = ("train", str(project_file), "--epochs", "1", "--backend", "aer-statevector,threads=1", "--no-save")
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    line = next(line for line in err.splitlines() if "plan:" in line)
+    assert re.search(r"plan: exact simulation, 2 qubits on 1 thread: states take [\d.]+ (bytes|KiB|MiB)", line), line
+    assert re.search(r"expected [\d.e-]+ s per training step", line) and "5 iterations" in line, line
+    assert "warning" not in err
+    monkeypatch.setattr(project_setup, "LONG_RUN_SECONDS", 0.0)
+    code, out, err = cli(capsys, *args, "--json")
+    assert code == 0, err
+    assert re.search(r"warning: a long run, about [\d.e-]+ s per iteration", err), err
+    iterations, _ = json_lines(out)  # stdout keeps one JSON object per iteration
+    assert [row["iteration"] for row in iterations] == [1, 2, 3, 4, 5]
+
+
 def test_ctrl_c_stops_the_run_and_keeps_it(project_file):
     process = subprocess.Popen(
         [sys.executable, "-m", "qmlstudio", "train", str(project_file), "--epochs", "2000", "--json"],

@@ -55,8 +55,10 @@ def test_exact_backend_reproduces_the_runs_own_test_accuracy(trained, registry):
     project.training = Training(epochs=1, batch_size=8)
     accuracy = evaluate_run(project, registry, "last", "aer-statevector")
     assert accuracy == pytest.approx(run.metrics["test_accuracy"][-1], abs=1e-12)
-    assert run.evaluations == [{"backend": "aer-statevector", "options": run.config["backend"]["options"],
-                                "accuracy": accuracy}]
+    # the run's options, with the defaults of options added since (threads) filled in
+    used = registry.get("backends", "aer-statevector").resolve(run.config["backend"]["options"])
+    assert used == {**run.config["backend"]["options"], "threads": None}
+    assert run.evaluations == [{"backend": "aer-statevector", "options": used, "accuracy": accuracy}]
 
 
 def test_noisy_evaluation_differs_as_expected_and_repeats_with_its_seed(trained, registry):

@@ -164,6 +164,18 @@ def qmlstudio_backends() -> list[BackendSpec]:
                     maximum=10_000_000,
                 ),
                 _seed_option("the sampler's shots"),
+                Option(
+                    "threads",
+                    "int",
+                    None,
+                    title="Threads",
+                    help="CPU threads for exact training and evaluation (QML Studio's own simulator, "
+                    "which splits each batch across them) and for Aer's simulator. Empty: every core. "
+                    "Results are the same, bit for bit, whatever the number",
+                    minimum=1,
+                    maximum=1024,
+                    nullable=True,
+                ),
             ),
         ),
         BackendSpec(

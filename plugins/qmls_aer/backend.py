@@ -184,14 +184,19 @@ class AerStatevectorBackend(_AerBackend):
         device: str = "CPU",
         sampler_shots: int = 1024,
         seed: int | None = None,
+        threads: int | None = None,
     ) -> None:
         super().__init__(precision, device, seed)
         self.sampler_shots = sampler_shots
+        #: CPU threads of the exact engine (None: every core); the engine reads it
+        self.threads = threads
 
     def simulator_options(self) -> dict[str, Any]:
         options = super().simulator_options()
         if self.seed is not None:
             options["seed_simulator"] = self.seed
+        if self.threads is not None:
+            options["max_parallel_threads"] = self.threads
         return options
 
     def estimator(self) -> ExactAerEstimator:

@@ -49,6 +49,11 @@ __all__ = [
     "backward1_columns",
     "backward1_uniform",
     "backward_gate",
+    "permute",
+    "permute_phase",
+    "sums1_columns",
+    "sums1_uniform",
+    "swap_gate",
     "warm_up",
     "weighted_norms",
 ]
@@ -170,11 +175,47 @@ def apply1_uniform(re, im, cols, q, cre, cim):  # type: ignore[no-untyped-def]
             i[c + half] = cr * y0 + ci * x0 + dr * y1 + di * x1
 
 
+@numba.njit(**_INLINE)
+def _sums1_short(pr, pi, lr, li, half, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """Every ``Σ conj(λ_m) ψ_m2`` of a one-qubit gate whose runs are short (low qubits, few
+    columns), into ``acc (2, 2)``: one running sum per position of a run, in eight arrays
+    (vectors that stay vectors), added up at the end, instead of a horizontal sum per run."""
+    s0, s1, s2, s3 = np.zeros(half), np.zeros(half), np.zeros(half), np.zeros(half)
+    s4, s5, s6, s7 = np.zeros(half), np.zeros(half), np.zeros(half), np.zeros(half)
+    for h in range(0, pr.shape[0], 2 * half):
+        p_r0, p_i0, p_r1, p_i1 = pr[h : h + half], pi[h : h + half], pr[h + half : h + 2 * half], pi[h + half : h + 2 * half]
+        l_r0, l_i0, l_r1, l_i1 = lr[h : h + half], li[h : h + half], lr[h + half : h + 2 * half], li[h + half : h + 2 * half]
+        for c in range(half):
+            x0, y0, x1, y1 = p_r0[c], p_i0[c], p_r1[c], p_i1[c]
+            u0, v0, u1, v1 = l_r0[c], l_i0[c], l_r1[c], l_i1[c]
+            s0[c] += u0 * x0 + v0 * y0
+            s1[c] += u0 * y0 - v0 * x0
+            s2[c] += u0 * x1 + v0 * y1
+            s3[c] += u0 * y1 - v0 * x1
+            s4[c] += u1 * x0 + v1 * y0
+            s5[c] += u1 * y0 - v1 * x0
+            s6[c] += u1 * x1 + v1 * y1
+            s7[c] += u1 * y1 - v1 * x1
+    acc_re[0, 0] += s0.sum()
+    acc_im[0, 0] += s1.sum()
+    acc_re[0, 1] += s2.sum()
+    acc_im[0, 1] += s3.sum()
+    acc_re[1, 0] += s4.sum()
+    acc_im[1, 0] += s5.sum()
+    acc_re[1, 1] += s6.sum()
+    acc_im[1, 1] += s7.sum()
+
+
 @numba.njit(**_JIT)
 def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """One adjoint step over a one-qubit gate with coefficients ``(4,)``: adds every
     ``Σ conj(λ_m) ψ_m2`` to ``acc (2, 2)``, then applies the coefficients to ψ and λ."""
     half = (1 << q) * cols
+    if half < 64:  # short runs: the sums kept in registers would be reduced once per run
+        _sums1_short(pr, pi, lr, li, half, acc_re, acc_im)
+        apply1_uniform(pr, pi, cols, q, cre, cim)
+        apply1_uniform(lr, li, cols, q, cre, cim)
+        return
     PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
     LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
     ar, ai, br, bi, cr, ci, dr, di = cre[0], cim[0], cre[1], cim[1], cre[2], cim[2], cre[3], cim[3]
@@ -208,6 +249,73 @@ def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # typ
     acc_im[1, 0] += s10i
     acc_re[1, 1] += s11r
     acc_im[1, 1] += s11i
+
+
+@numba.njit(**_JIT)
+def sums1_uniform(pr, pi, lr, li, cols, q, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """Adds every ``Σ conj(λ_m) ψ_m2`` of qubit ``q`` to ``acc (2, 2)``, states unchanged
+    (the gates folded into the product state need the sums, not the uncomputing)."""
+    half = (1 << q) * cols
+    if half < 64:
+        _sums1_short(pr, pi, lr, li, half, acc_re, acc_im)
+        return
+    PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
+    LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
+    s00r = s00i = s01r = s01i = s10r = s10i = s11r = s11i = 0.0
+    for h in range(PR.shape[0]):
+        p_r, p_i, l_r, l_i = PR[h], PI[h], LR[h], LI[h]
+        for c in range(half):
+            x0, y0, x1, y1 = p_r[c], p_i[c], p_r[c + half], p_i[c + half]
+            u0, v0, u1, v1 = l_r[c], l_i[c], l_r[c + half], l_i[c + half]
+            s00r += u0 * x0 + v0 * y0
+            s00i += u0 * y0 - v0 * x0
+            s01r += u0 * x1 + v0 * y1
+            s01i += u0 * y1 - v0 * x1
+            s10r += u1 * x0 + v1 * y0
+            s10i += u1 * y0 - v1 * x0
+            s11r += u1 * x1 + v1 * y1
+            s11i += u1 * y1 - v1 * x1
+    acc_re[0, 0] += s00r
+    acc_im[0, 0] += s00i
+    acc_re[0, 1] += s01r
+    acc_im[0, 1] += s01i
+    acc_re[1, 0] += s10r
+    acc_im[1, 0] += s10i
+    acc_re[1, 1] += s11r
+    acc_im[1, 1] += s11i
+
+
+@numba.njit(**_JIT)
+def sums1_columns(pr, pi, lr, li, cols, q, acc_re, acc_im):  # type: ignore[no-untyped-def]
+    """As :func:`sums1_uniform`, one sum per column in ``acc (2, 2, cols)``."""
+    half = (1 << q) * cols
+    tile = _tile_width(half, cols)
+    sums = np.zeros((8, tile))
+    PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
+    LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
+    for h in range(PR.shape[0]):
+        for s in range(0, half, tile):
+            pr0, pi0 = PR[h, s : s + tile], PI[h, s : s + tile]
+            pr1, pi1 = PR[h, half + s : half + s + tile], PI[h, half + s : half + s + tile]
+            lr0, li0 = LR[h, s : s + tile], LI[h, s : s + tile]
+            lr1, li1 = LR[h, half + s : half + s + tile], LI[h, half + s : half + s + tile]
+            for c in range(tile):
+                x0, y0, x1, y1 = pr0[c], pi0[c], pr1[c], pi1[c]
+                u0, v0, u1, v1 = lr0[c], li0[c], lr1[c], li1[c]
+                sums[0, c] += u0 * x0 + v0 * y0
+                sums[1, c] += u0 * y0 - v0 * x0
+                sums[2, c] += u0 * x1 + v0 * y1
+                sums[3, c] += u0 * y1 - v0 * x1
+                sums[4, c] += u1 * x0 + v1 * y0
+                sums[5, c] += u1 * y0 - v1 * x0
+                sums[6, c] += u1 * x1 + v1 * y1
+                sums[7, c] += u1 * y1 - v1 * x1
+    for j in range(tile):
+        c = j % cols
+        for m in range(2):
+            for m2 in range(2):
+                acc_re[m, m2, c] += sums[4 * m + 2 * m2, j]
+                acc_im[m, m2, c] += sums[4 * m + 2 * m2 + 1, j]
 
 
 @numba.njit(**_INLINE)
@@ -313,6 +421,29 @@ def apply_gate(re, im, cols, targets, offsets, blocks, cre, cim):  # type: ignor
 
 
 @numba.njit(**_JIT)
+def swap_gate(re, im, cols, targets, offsets, blocks):  # type: ignore[no-untyped-def]
+    """A gate whose blocks each swap their two basis states (CX, SWAP, CCX), in place: the
+    runs change places, no arithmetic. Its own inverse, so it also uncomputes."""
+    t0 = targets[0]
+    run = (1 << t0) * cols
+    R = re.reshape(-1, run)
+    I = im.reshape(-1, run)
+    for r in range(R.shape[0] >> targets.shape[0]):
+        row = _run_row(r, t0, targets)
+        for j in range(blocks.shape[0]):
+            a = row | (offsets[blocks[j, 0]] >> t0)
+            b = row | (offsets[blocks[j, 1]] >> t0)
+            ra, rb, ia, ib = R[a], R[b], I[a], I[b]
+            for c in range(run):
+                x = ra[c]
+                ra[c] = rb[c]
+                rb[c] = x
+                y = ia[c]
+                ia[c] = ib[c]
+                ib[c] = y
+
+
+@numba.njit(**_JIT)
 def backward_gate(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """One adjoint step over a gate: sums into ``acc`` — ``(d, d)`` totals or
     ``(d, d, cols)`` per column — then uncomputes it from ψ and λ. Coefficients as for
@@ -343,6 +474,33 @@ def weighted_norms(re, im, cols, diagonal, out):  # type: ignore[no-untyped-def]
             out[c] += w * (r[c] * r[c] + m[c] * m[c])
 
 
+@numba.njit(**_JIT)
+def permute(re, im, cols, source, out_re, out_im):  # type: ignore[no-untyped-def]
+    """``out[i] = state[source[i]]`` row by row (a row is the ``cols`` numbers of one basis
+    state): a run of permutation gates (CX ladders) in one pass. Flat indices: a row view
+    per basis state costs more than copying its few columns."""
+    for i in range(source.shape[0]):
+        s = source[i] * cols
+        o = i * cols
+        for c in range(cols):
+            out_re[o + c] = re[s + c]
+            out_im[o + c] = im[s + c]
+
+
+@numba.njit(**_JIT)
+def permute_phase(re, im, cols, source, ph_re, ph_im, out_re, out_im):  # type: ignore[no-untyped-def]
+    """``out[i] = phase[i] · state[source[i]]``: as :func:`permute`, with a phase per basis
+    state (CZ, S, Z… in the run)."""
+    for i in range(source.shape[0]):
+        s = source[i] * cols
+        o = i * cols
+        a, b = ph_re[i], ph_im[i]
+        for c in range(cols):
+            x, y = re[s + c], im[s + c]
+            out_re[o + c] = a * x - b * y
+            out_im[o + c] = a * y + b * x
+
+
 def warm_up() -> None:
     """Compiles every kernel for the argument types the simulator passes, or loads them
     from Numba's cache (``make install`` runs this once, so that the first training run
@@ -361,6 +519,12 @@ def warm_up() -> None:
     backward_gate(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
     backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
     weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
+    swap_gate(state[0], state[1], cols, targets, offsets, blocks)
+    sums1_uniform(*state, cols, 0, np.zeros((2, 2)), np.zeros((2, 2)))
+    sums1_columns(*state, cols, 0, np.zeros((2, 2, cols)), np.zeros((2, 2, cols)))
+    source = np.arange(4, dtype=np.int64)
+    permute(state[0], state[1], cols, source, state[2], state[3])
+    permute_phase(state[0], state[1], cols, source, np.ones(4), np.zeros(4), state[2], state[3])
 
 
 if __name__ == "__main__":

@@ -244,9 +244,10 @@ class ExactEvaluator:
     exact = True
 
     def __init__(self, design: CircuitDesign, observables: np.ndarray, cache_bytes: int = 64 << 20,
-                 checkpoint: Callable[[], Any] | None = None) -> None:
+                 checkpoint: Callable[[], Any] | None = None, threads: int | None = None) -> None:
         # checkpoint: called between the parts of large batches (pause and stop mid-call)
-        self.program = StatevectorProgram(design, cache_bytes=cache_bytes, checkpoint=checkpoint)
+        # threads: how many parts of a batch run at once (None: every core; same results)
+        self.program = StatevectorProgram(design, cache_bytes=cache_bytes, checkpoint=checkpoint, threads=threads)
         self.observables = observables
         self.shots_used = 0
 

@@ -307,7 +307,9 @@ class TrainingRun:
         )
         if use_exact:
             # Pause and Stop act between the parts of a batch, not only between iterations.
-            self.evaluator: Any = ExactEvaluator(model.design, observables, checkpoint=self.controls.check)
+            # The backend's threads option (aer-statevector,threads=N) sets the engine's threads.
+            self.evaluator: Any = ExactEvaluator(model.design, observables, checkpoint=self.controls.check,
+                                                 threads=getattr(backend, "threads", None))
         else:
             if backend is None:
                 raise TrainingError("parameter-shift gradients need a backend")

@@ -736,6 +736,81 @@ def run_cost(run: Any) -> dict[str, Any]:
                   uses_gradient=bool(getattr(run.optimizer, "uses_gradient", True)))
 
 
+#: An exact run expected to take longer than this (seconds) is announced with a warning.
+LONG_RUN_SECONDS = 120.0
+
+
+def exact_plan(run: Any) -> dict[str, Any] | None:
+    """What an exact training run (the engine's own simulator) will need, before it runs:
+    ``qubits``, ``threads``, ``batch``, ``part_samples`` (samples simulated together),
+    ``state_bytes`` (the most memory its states take, see
+    :meth:`~qmlstudio.core.statevector.StatevectorProgram.state_bytes`), and, from one part
+    of the first batch simulated and timed now, ``step_seconds``, ``evaluation_seconds``
+    (a forward pass over the training and test sets), ``iterations``, ``evaluations``,
+    ``seconds_per_iteration`` (evaluations included) and ``total_seconds``; ``long`` when
+    the run is expected to take more than :data:`LONG_RUN_SECONDS`. None for other runs.
+    """
+    from qmlstudio.core.models import ExactEvaluator
+
+    evaluator = getattr(run, "evaluator", None)
+    if not isinstance(evaluator, ExactEvaluator):
+        return None
+    program = evaluator.program
+    options = run.options
+    n_train, n_test = len(run.data.y_train), len(run.data.y_test)
+    batch = min(options.batch_size or n_train, n_train)
+    cost = _count("", run.backend, run.data, run.model, options, adjoint=True, uses_gradient=True)
+    weights = run.initial_parameters()[: run.model.num_weights]
+    timing = program.estimate_seconds(weights, run.train_inputs[:batch], batch, evaluated=n_train + n_test)
+    iterations, evaluations = cost["iterations"], cost["evaluations"]
+    total = iterations * timing["step_seconds"] + evaluations * timing["evaluation_seconds"]
+    parts = program._parts(batch if program.uses_inputs else 1)
+    return {
+        "qubits": program.num_qubits,
+        "threads": program.threads,
+        "batch": batch,
+        "part_samples": parts[0].stop - parts[0].start,
+        "state_bytes": program.state_bytes(batch),
+        "step_seconds": timing["step_seconds"],
+        "evaluation_seconds": timing["evaluation_seconds"],
+        "iterations": iterations,
+        "evaluations": evaluations,
+        "seconds_per_iteration": total / max(iterations, 1),
+        "total_seconds": total,
+        "long": total > LONG_RUN_SECONDS,
+    }
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds:.2g} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _memory(size: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""  # pragma: no cover
+
+
+def describe_exact_plan(plan: dict[str, Any]) -> str:
+    """One line for people: ``exact simulation, 20 qubits on 2 threads: states take 192.0 MiB …``."""
+    threads = f"{plan['threads']} thread{'s' * (plan['threads'] != 1)}"
+    return (
+        f"exact simulation, {plan['qubits']} qubits on {threads}: states take {_memory(plan['state_bytes'])} "
+        f"(batch {plan['batch']} in parts of {plan['part_samples']}); expected {_duration(plan['step_seconds'])} "
+        f"per training step, {_duration(plan['evaluation_seconds'])} per evaluation; {plan['iterations']:,} "
+        f"iteration{'s' * (plan['iterations'] != 1)} ({plan['evaluations']:,} evaluated): about "
+        f"{_duration(plan['seconds_per_iteration'])} per iteration, {_duration(plan['total_seconds'])} in all"
+    )
+
+
 def backend_of(run: Any) -> Any:
     """The backend object a built run uses (a ``TrainingRun``'s or a ``KernelRun``'s kernel's)."""
     backend = getattr(run, "backend", None)

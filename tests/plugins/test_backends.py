@@ -34,6 +34,7 @@ from qmlstudio.plugins.project_setup import (  # noqa: E402
     build_run,
     create_backend,
     estimate_cost,
+    exact_plan,
     format_backend_choice,
     new_project,
     parse_backend_choice,
@@ -269,6 +270,36 @@ def test_build_run_overrides_the_backend_for_one_run_only(registry):
     assert run.record.config["backend"]["options"]["seed"] == 2
     assert project.backend.name == "aer-statevector"
     assert isinstance(run.evaluator, PrimitiveEvaluator) and run.backend.fake_backend == "fake_manila"
+
+
+def test_threads_option_reaches_the_exact_engine(registry):
+    assert backend_choice(registry, "aer-statevector,threads=2").options["threads"] == 2
+    default = backend_choice(registry, "aer-statevector")
+    assert default.options["threads"] is None and format_backend_choice(default, registry) == "aer-statevector"
+    project = small_project(registry)
+    run = build_run(project, registry, backend="aer-statevector,threads=1")
+    assert run.evaluator.program.threads == 1
+    assert run.backend.simulator_options()["max_parallel_threads"] == 1
+    assert run.record.config["backend"]["options"]["threads"] == 1
+    assert build_run(project, registry).evaluator.program.threads == len(os.sched_getaffinity(0))
+    assert "max_parallel_threads" not in build_run(project, registry).backend.simulator_options()
+    for bad in ("aer-statevector,threads=0", "aer-statevector,threads=two"):
+        with pytest.raises(QMLStudioError, match="threads"):
+            backend_choice(registry, bad)
+
+
+def test_exact_plan_gives_memory_and_expected_seconds(registry):
+    project = small_project(registry, epochs=3)
+    run = build_run(project, registry, backend="aer-statevector,threads=1")
+    plan = exact_plan(run)
+    cost = run_cost(run)
+    assert plan["qubits"] == project.circuit.num_qubits and plan["threads"] == 1 and plan["batch"] == 10
+    assert plan["state_bytes"] == run.evaluator.program.state_bytes(10) > 0
+    assert plan["iterations"] == cost["iterations"] == 9 and plan["evaluations"] == cost["evaluations"]
+    total = plan["iterations"] * plan["step_seconds"] + plan["evaluations"] * plan["evaluation_seconds"]
+    assert plan["total_seconds"] == pytest.approx(total) and plan["step_seconds"] > 0
+    assert plan["seconds_per_iteration"] == pytest.approx(total / 9) and plan["long"] is False
+    assert exact_plan(build_run(project, registry, backend="aer-shots,shots=10")) is None
 
 
 # ------------------------------------------------------------ training, cost

@@ -746,7 +746,8 @@ def exact_plan(run: Any) -> dict[str, Any] | None:
     ``state_bytes`` (the most memory its states take, see
     :meth:`~qmlstudio.core.statevector.StatevectorProgram.state_bytes`), and, from one part
     of the first batch simulated and timed now, ``step_seconds``, ``evaluation_seconds``
-    (a forward pass over the training and test sets), ``iterations``, ``evaluations``,
+    (a forward pass over the training and validation splits), ``iterations``, ``evaluations``,
+    ``cadence`` (how often the run evaluates, in words),
     ``seconds_per_iteration`` (evaluations included) and ``total_seconds``; ``long`` when
     the run is expected to take more than :data:`LONG_RUN_SECONDS`. None for other runs.
     """
@@ -757,11 +758,11 @@ def exact_plan(run: Any) -> dict[str, Any] | None:
         return None
     program = evaluator.program
     options = run.options
-    n_train, n_test = len(run.data.y_train), len(run.data.y_test)
+    n_train, n_val = len(run.data.y_train), len(getattr(run.data, "y_val", ()))
     batch = min(options.batch_size or n_train, n_train)
     cost = _count("", run.backend, run.data, run.model, options, adjoint=True, uses_gradient=True)
     weights = run.initial_parameters()[: run.model.num_weights]
-    timing = program.estimate_seconds(weights, run.train_inputs[:batch], batch, evaluated=n_train + n_test)
+    timing = program.estimate_seconds(weights, run.train_inputs[:batch], batch, evaluated=n_train + n_val)
     iterations, evaluations = cost["iterations"], cost["evaluations"]
     total = iterations * timing["step_seconds"] + evaluations * timing["evaluation_seconds"]
     parts = program._parts(batch if program.uses_inputs else 1)
@@ -775,6 +776,8 @@ def exact_plan(run: Any) -> dict[str, Any] | None:
         "evaluation_seconds": timing["evaluation_seconds"],
         "iterations": iterations,
         "evaluations": evaluations,
+        "cadence": ("once per epoch" if options.eval_every == 0 else
+                    "every iteration" if options.eval_every == 1 else f"every {options.eval_every} iterations"),
         "seconds_per_iteration": total / max(iterations, 1),
         "total_seconds": total,
         "long": total > LONG_RUN_SECONDS,
@@ -806,7 +809,7 @@ def describe_exact_plan(plan: dict[str, Any]) -> str:
         f"exact simulation, {plan['qubits']} qubits on {threads}: states take {_memory(plan['state_bytes'])} "
         f"(batch {plan['batch']} in parts of {plan['part_samples']}); expected {_duration(plan['step_seconds'])} "
         f"per training step, {_duration(plan['evaluation_seconds'])} per evaluation; {plan['iterations']:,} "
-        f"iteration{'s' * (plan['iterations'] != 1)} ({plan['evaluations']:,} evaluated): about "
+        f"iteration{'s' * (plan['iterations'] != 1)} (evaluated {plan.get('cadence', '')}: {plan['evaluations']:,}): about "
         f"{_duration(plan['seconds_per_iteration'])} per iteration, {_duration(plan['total_seconds'])} in all"
     )
 

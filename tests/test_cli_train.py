@@ -104,14 +104,14 @@ def test_an_exact_run_prints_its_plan_and_warns_before_a_long_one(project_file, 
     assert code == 0, err
     line = next(line for line in err.splitlines() if "plan:" in line)
     assert re.search(r"plan: exact simulation, 2 qubits on 1 thread: states take [\d.]+ (bytes|KiB|MiB)", line), line
-    assert re.search(r"expected [\d.e-]+ s per training step", line) and "5 iterations" in line, line
+    assert re.search(r"expected [\d.e-]+ s per training step", line) and "4 iterations (evaluated once per epoch: 1)" in line, line  # 110 training rows in batches of 32
     assert "warning" not in err
     monkeypatch.setattr(project_setup, "LONG_RUN_SECONDS", 0.0)
     code, out, err = cli(capsys, *args, "--json")
     assert code == 0, err
     assert re.search(r"warning: a long run, about [\d.e-]+ s per iteration", err), err
     iterations, _ = json_lines(out)  # stdout keeps one JSON object per iteration
-    assert [row["iteration"] for row in iterations] == [1, 2, 3, 4, 5]
+    assert [row["iteration"] for row in iterations] == [1, 2, 3, 4]
 
 
 def test_ctrl_c_stops_the_run_and_keeps_it(project_file):

@@ -72,8 +72,8 @@ class SimulationTooLarge(QMLStudioError):
         """The numbers in one sentence, without the hint."""
         return (
             f"{self.num_qubits} qubits need 2^{self.num_qubits} = {self.amplitudes:,} amplitudes per sample "
-            f"({format_bytes(16 * self.amplitudes)} at 16 bytes each); simulating {self.batch:,} "
-            f"sample{'s' if self.batch != 1 else ''} at once needs {format_bytes(self.needed)}, but this machine "
+            f"({format_bytes(16 * self.amplitudes)} at 16 bytes each); a step on {self.batch:,} "
+            f"sample{'s' if self.batch != 1 else ''} needs {format_bytes(self.needed)}, but this machine "
             f"has {format_bytes(self.available)} available"
         )
 

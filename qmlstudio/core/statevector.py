@@ -327,6 +327,35 @@ AngleFn = Callable[[np.ndarray, list, np.ndarray, np.ndarray], Any]
 _LOOPS: Any = None
 
 
+def _part_width(dim: int, sim_batch: int) -> int:
+    """How many samples of ``dim`` amplitudes one part of a batch holds: as many as fit in the
+    cache (whole multiples of 8 columns where possible, for the SIMD loops) and, for large
+    states, at most :data:`_THREAD_PART_SIZE` amplitudes, so that threads have parts to share.
+    The number of threads plays no part: results are the same whatever it is."""
+    width = max(1, _PART_BYTES // (32 * dim))
+    if width >= 16:
+        width -= width % 8
+    if dim * sim_batch >= _THREADS_MIN_SIZE:
+        width = min(width, max(8, _THREAD_PART_SIZE // dim))
+    return width
+
+
+def _part_slices(dim: int, sim_batch: int) -> list[slice]:
+    """The parts a batch of ``sim_batch`` states is cut into (see :func:`_part_width`)."""
+    width = _part_width(dim, sim_batch)
+    return [slice(start, min(start + width, sim_batch)) for start in range(0, sim_batch, width)]
+
+
+def _states_bytes(dim: int, sim_batch: int, threads: int) -> int:
+    """Bytes the states of a gradient step take: the final states kept for the gradient (when
+    they fit in :data:`_KEEP_BYTES`) and, per part in flight (one per thread), its final
+    state, ψ, λ and a spare state, 16 bytes an amplitude each."""
+    width = min(_part_width(dim, sim_batch), sim_batch)
+    parts = -(-sim_batch // width)
+    kept = sim_batch * dim * 16
+    return (kept if kept <= _KEEP_BYTES else 0) + min(threads, parts) * 4 * width * dim * 16
+
+
 def _loops() -> Any:
     """The compiled loops (:mod:`qmlstudio.core._loops`), imported on first use: Numba
     takes a moment to start, which a program that never simulates should not pay."""
@@ -842,22 +871,21 @@ class StatevectorProgram:
         self._schedules: dict[int, list[Any]] = {}
 
     @staticmethod
-    def memory_bytes(num_qubits: int, batch: int, num_observables: int = 1, num_gates: int = 0) -> int:
-        """The most bytes a call on ``batch`` samples allocates (values and the adjoint gradient).
+    def memory_bytes(num_qubits: int, batch: int, num_observables: int = 1, num_gates: int = 0,
+                     threads: int | None = None) -> int:
+        """The most bytes a call on ``batch`` samples allocates (values and the adjoint gradient),
+        known before any program is built (so 2**64 amplitudes overflow nothing: Python integers).
 
-        What the program keeps: the final state of every sample (real and imaginary float64
-        arrays, 16 bytes per amplitude: ``batch × 2**n × 16``), and while one part of the
-        batch is simulated or pulled back, about 40 bytes per amplitude of that part (the
-        complex product state being built, then ψ, λ and the observables' weights in the
-        backward pass); the observables' diagonals (float64, and the index arrays the
-        bitstring readout builds) take about 24 bytes per amplitude and observable; the
-        gates' coefficients, per sample for the data's, about 32 bytes per gate and sample.
-        Python integers: 2**64 amplitudes overflow no array here.
+        The states, as :meth:`state_bytes` counts them for the same part layout, plus the
+        observables' diagonals (float64, and the index arrays the bitstring readout builds:
+        about 24 bytes per amplitude and observable) and the gates' coefficients (per sample
+        for the data's: about 32 bytes per gate and sample). ``threads`` defaults to every
+        core, as a program's does.
         """
         dim = 2 ** max(int(num_qubits), 0)
         batch = max(int(batch), 1)
-        width = min(batch, max(1, _PART_BYTES // (32 * dim)))
-        return (16 * dim * batch + 40 * dim * width + 24 * dim * max(int(num_observables), 1)
+        threads = available_cores() if threads is None else max(1, int(threads))
+        return (_states_bytes(dim, batch, threads) + 24 * dim * max(int(num_observables), 1)
                 + 32 * max(int(num_gates), 0) * batch)
 
     @property
@@ -907,27 +935,14 @@ class StatevectorProgram:
 
     # ------------------------------------------------------------- simulation
     def _parts(self, sim_batch: int) -> list[slice]:
-        """How the batch is cut: into parts whose states fit in the cache (whole multiples
-        of 8 columns where possible, for the SIMD loops) and, for large states, of at most
-        :data:`_THREAD_PART_SIZE` amplitudes, so that threads have parts to share. The
-        number of threads plays no part: results are the same whatever it is."""
-        width = max(1, _PART_BYTES // (32 * self.dim))
-        if width >= 16:
-            width -= width % 8
-        if self.dim * sim_batch >= _THREADS_MIN_SIZE:
-            width = min(width, max(8, _THREAD_PART_SIZE // self.dim))
-        return [slice(start, min(start + width, sim_batch)) for start in range(0, sim_batch, width)]
+        """How the batch is cut: see :func:`_part_slices`."""
+        return _part_slices(self.dim, sim_batch)
 
     def state_bytes(self, batch: int) -> int:
         """The most memory (bytes) the states of a gradient step on ``batch`` samples take:
         the final states kept for the gradient (when they fit in 256 MiB) and, for each part
         being simulated (one per thread), its final state, ψ, λ and a spare state."""
-        sim_batch = batch if self.uses_inputs else 1
-        parts = self._parts(sim_batch)
-        width = max(p.stop - p.start for p in parts)
-        kept = sim_batch * self.dim * 16
-        in_flight = min(self.threads, len(parts)) * 4 * width * self.dim * 16
-        return (kept if kept <= _KEEP_BYTES else 0) + in_flight
+        return _states_bytes(self.dim, batch if self.uses_inputs else 1, self.threads)
 
     def estimate_seconds(self, weights: Any, inputs: Any, batch: int, evaluated: int = 0) -> dict[str, float]:
         """Expected seconds of a gradient step on ``batch`` samples and of a forward pass on

@@ -47,8 +47,8 @@ class TooBigDialog(QMessageBox):
         self.setText(f"<b>This model needs {n} qubits: too many to simulate on this machine.</b>")
         detail = (
             f"{n} qubits need 2<sup>{n}</sup> = {error.amplitudes:,} amplitudes per sample, "
-            f"{format_bytes(16 * error.amplitudes)} at 16 bytes each. Training simulates "
-            f"{error.batch:,} samples at once: {format_bytes(error.needed)}, and this machine has "
+            f"{format_bytes(16 * error.amplitudes)} at 16 bytes each. A training step on "
+            f"{error.batch:,} samples needs {format_bytes(error.needed)}, and this machine has "
             f"{format_bytes(error.available)} available."
         )
         if fixes:

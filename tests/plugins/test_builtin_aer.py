@@ -36,7 +36,7 @@ def test_hook_qmlstudio_backends():
     assert [s.problems() for s in specs] == [[] for _ in specs]
     assert SPEC.unavailable_reason() is None
     assert SPEC.to_dict()["unavailable"] is None
-    assert {o.name for o in SPEC.options} == {"precision", "device", "sampler_shots", "seed"}
+    assert {o.name for o in SPEC.options} == {"precision", "device", "sampler_shots", "seed", "threads"}
     created = SPEC.create()
     assert isinstance(created, Backend) and created.exact and created.shots is None
 

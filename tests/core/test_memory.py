@@ -23,14 +23,17 @@ def registry():
 @pytest.mark.parametrize("qubits, batch", [(8, 200), (12, 40), (14, 60)])
 def test_the_estimate_matches_what_a_gradient_step_allocates(registry, qubits: int, batch: int) -> None:
     """tracemalloc sees numpy's allocations: the peak of values plus the adjoint gradient is
-    within a few percent below the estimate (the estimate is an upper bound, not a guess)."""
+    at most 20 % below the estimate (the estimate is an upper bound, not a guess)."""
     model = ModelCircuit(registry.get("encodings", "angle").create({}),
                          registry.get("ansatze", "real-amplitudes").create({}).build(qubits), qubits)
     program = StatevectorProgram(model.design)
     observables = ClassifierHead(3).observables(qubits)
     inputs = model.inputs(np.random.default_rng(0).normal(size=(batch, qubits)))
     weights = np.linspace(0, 1, model.num_weights)
-    program.expectations(weights, inputs[:2], observables)  # compiled, caches warm
+    # once first: compiled code, caches and the thread pool in place, so that only the call's own
+    # arrays are traced, the same whichever tests ran before in this process
+    values, pullback = program.value_and_pullback(weights, inputs, observables)
+    pullback(np.ones_like(values))
     tracemalloc.start()
     try:
         values, pullback = program.value_and_pullback(weights, inputs, ClassifierHead(3).observables(qubits))
@@ -39,7 +42,9 @@ def test_the_estimate_matches_what_a_gradient_step_allocates(registry, qubits: i
     finally:
         tracemalloc.stop()
     estimate = StatevectorProgram.memory_bytes(qubits, batch, 3, len(model.design.gates))
-    assert 0.85 * estimate <= peak <= estimate
+    # an upper bound, and a close one: within 20 % (a batch simulated as one part, as at 8 qubits,
+    # keeps one state fewer than the four per part in flight the bound counts: 0.83 there)
+    assert 0.8 * estimate <= peak <= estimate
 
 
 def test_available_memory_is_what_the_system_reports() -> None:

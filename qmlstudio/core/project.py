@@ -73,10 +73,19 @@ __all__ = [
 ]
 
 #: The format version this QML Studio writes, and the newest it reads.
-CURRENT_SCHEMA = 1
+CURRENT_SCHEMA = 2
 #: ``MIGRATIONS[n]`` turns the dict of a version-``n`` file into a version ``n + 1`` dict.
 #: The loader sets ``schema_version`` itself after each step. See docs/project-format.md.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds the run fields ``seeds`` and ``backend_applied``; a version-1 run has
+    neither (what it used was not recorded), so nothing is made up for it."""
+    return data
+
+
+MIGRATIONS[1] = _v1_to_v2
 APP_NAME = "qmlstudio"
 FILE_SUFFIX = ".qmls"
 #: Larger files are refused rather than read into memory.
@@ -546,6 +555,12 @@ class RunRecord:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float | None] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    #: the seed each random source used (a drawn one where none was given): source → a
+    #: whole number, None (a source without a seed, such as hardware shots), or a list of
+    #: them when a resumed run's segments used different seeds
+    seeds: dict[str, Any] = field(default_factory=dict)
+    #: what the backend actually applied to the circuits (as the backend reports it)
+    backend_applied: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _name(self.id, "id")
@@ -564,6 +579,9 @@ class RunRecord:
         self.timings = _measures(self.timings, "timings", TIMING_FIELDS)
         _object(self.versions, "versions")
         self.versions = {k: _text(v, _join("versions", k)) for k, v in self.versions.items()}
+        _object(self.seeds, "seeds")
+        self.seeds = {k: _seed_value(v, _join("seeds", k)) for k, v in self.seeds.items()}
+        self.backend_applied = _tree(_object(self.backend_applied, "backend_applied"), "backend_applied")
 
     # ------------------------------------------------------------------ use
     @property
@@ -578,6 +596,18 @@ class RunRecord:
             raise TypeError(f"unknown metric(s) {', '.join(sorted(unknown))}; known: {', '.join(METRIC_NAMES)}")
         for name in METRIC_NAMES:
             self.metrics[name].append(_measure(values.get(name), f"metrics.{name}"))
+
+    def record_seeds(self, seeds: Mapping[str, int | None]) -> None:
+        """Adds the seeds a run used; a source already recorded with another seed (a resumed
+        run's new segment) keeps both, in order, as a list."""
+        for name, value in seeds.items():
+            value = _seed_value(value, _join("seeds", name))
+            if name not in self.seeds:
+                self.seeds[name] = value
+                continue
+            known = self.seeds[name] if isinstance(self.seeds[name], list) else [self.seeds[name]]
+            if known[-1] != value:
+                self.seeds[name] = [*known, value]
 
     def finish(self, status: str, message: str = "") -> None:
         """Marks the run as ended now with ``status`` (completed, stopped or failed)."""
@@ -606,6 +636,8 @@ class RunRecord:
             ],
             "timings": {k: _measure_json(self.timings.get(k)) for k in TIMING_FIELDS},
             "versions": dict(self.versions),
+            "seeds": {k: (list(v) if isinstance(v, list) else v) for k, v in self.seeds.items()},
+            "backend_applied": _tree_json(self.backend_applied),
         }
 
     @classmethod
@@ -615,6 +647,13 @@ class RunRecord:
         for key in ("id", "started", "status"):
             _require(data, key, where)
         return _built(where, lambda: cls(**{k: data[k] for k in names if k in data}))
+
+
+def _seed_value(value: Any, where: str) -> int | None | list[int | None]:
+    """A recorded seed: a whole number ≥ 0, null, or a list of them (one per resumed segment)."""
+    if isinstance(value, list):
+        return [None if v is None else _whole(v, f"{where}[{i}]", minimum=0) for i, v in enumerate(value)]
+    return None if value is None else _whole(value, where, minimum=0)
 
 
 def _metrics(value: Any, where: str) -> dict[str, list[int | float | None]]:

@@ -145,12 +145,40 @@ def package_versions() -> dict[str, str]:
     import platform
 
     versions = {"python": platform.python_version()}
-    for name in ("qmlstudio", "qiskit", "qiskit-aer", "qiskit-machine-learning", "numpy", "scipy", "scikit-learn"):
+    # numba compiles the exact simulator's loops; qiskit-ibm-runtime gives the device models
+    # (noise, coupling maps) of aer-noise and runs the ibm backend.
+    for name in ("qmlstudio", "qiskit", "qiskit-aer", "qiskit-machine-learning", "numpy", "scipy", "scikit-learn",
+                 "numba", "qiskit-ibm-runtime", "qiskit-aer-gpu"):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def record_backend_use(record: RunRecord, backend: Any, evaluator: Any) -> None:
+    """Writes into ``record`` what actually ran the circuits and the seeds it used.
+
+    On the exact path (``evaluator.exact``) QML Studio's own statevector simulator runs
+    everything in double precision on the CPU, whatever precision or device the exact
+    backend offers; otherwise the backend's Sampler runs the circuits with the options it
+    reports (``backend.applied_options()``) and seeds (``backend.random_seeds()``).
+    """
+    if getattr(evaluator, "exact", False):
+        applied: dict[str, Any] = {"evaluator": "exact statevector (QML Studio, adjoint gradients)",
+                                   "precision": "double", "device": "CPU", "shots": None}
+        if backend is not None:
+            applied["backend_circuits"] = "none: the backend's primitives are not used on the exact path"
+        record.backend_applied = applied
+        return
+    applied = {"evaluator": "backend sampler (parameter-shift gradients)"}
+    report = getattr(backend, "applied_options", None)
+    if callable(report):
+        applied.update(report())
+    record.backend_applied = applied
+    seeds = getattr(backend, "random_seeds", None)
+    if callable(seeds):
+        record.record_seeds({f"backend_{name}": value for name, value in seeds().items()})
 
 
 class _Objective:
@@ -310,6 +338,8 @@ class TrainingRun:
         record.status = "running"
         record.versions = package_versions()
         options = self.options
+        record.record_seeds({"initial_weights": options.seed, "shuffle": options.seed})
+        record_backend_use(record, self.backend, self.evaluator)
         per_epoch = self._batches_per_epoch()
         total = options.epochs * per_epoch
         done = record.num_points
@@ -459,6 +489,7 @@ class TrainingRun:
             from qmlstudio.core.baselines import run_baselines
 
             record.baselines = run_baselines(self.data, options.seed)
+            record.record_seeds({"baselines": options.seed})
         status = state["stop"] or "completed"
         record.finish(status, state["message"])
         return record

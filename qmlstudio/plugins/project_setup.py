@@ -191,12 +191,26 @@ def build_run(
     config = project.config_snapshot()
     config["backend"] = chosen.to_dict()
     if project.model.kind == "kernel":
-        return KernelRun(data=data, model=model, backend=backend_object, C=options["C"], seed=project.seed,
-                         baselines=options["baselines"], config=config, callback=callback)
-    optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
-    return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer, backend=backend_object,
-                       options=_training_options(project, options, epochs), record=resume, config=config,
-                       callback=callback, controls=controls)
+        run: Any = KernelRun(data=data, model=model, backend=backend_object, C=options["C"], seed=project.seed,
+                             baselines=options["baselines"], config=config, callback=callback)
+    else:
+        optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
+        run = TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
+                          backend=backend_object, options=_training_options(project, options, epochs),
+                          record=resume, config=config, callback=callback, controls=controls)
+    run.record.record_seeds(_project_seeds(project))
+    return run
+
+
+def _project_seeds(project: Project) -> dict[str, int | None]:
+    """The seeds the project's own choices give: the split (and PCA), a generated dataset's
+    samples and a random optimizer's draws (SPSA's perturbations)."""
+    seeds: dict[str, int | None] = {"split": project.seed}
+    for source, choice in (("dataset", project.dataset), ("optimizer", project.optimizer)):
+        value = choice.options.get("seed")
+        if isinstance(value, int) and not isinstance(value, bool):
+            seeds[source] = value
+    return seeds
 
 
 def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, Any]:

@@ -169,7 +169,7 @@ def test_saved_file_is_readable_utf8_json(tmp_path):
     path = save_project(sample_project(), tmp_path / "demo.qmls")
     raw = path.read_bytes()
     text = raw.decode("utf-8")
-    assert text.startswith('{\n  "schema_version": 1,\n  "app": {\n    "name": "qmlstudio",')
+    assert text.startswith('{\n  "schema_version": %d,\n  "app": {\n    "name": "qmlstudio",' % CURRENT_SCHEMA)
     assert text.endswith("}\n")
     assert "θ[0]" in text and "Ünïcode" in text  # not \u escapes
     data = json.loads(text)
@@ -364,12 +364,12 @@ BROKEN_FIELDS = [
     ("top-level-list", lambda d: [d], ["top level", "a list"]),
     ("top-level-number", lambda d: 3, ["top level", "the number 3"]),
     ("not-a-project-object", lambda d: {"width": 3, "height": 4}, ["not a QML Studio project"]),
-    ("missing-schema", _delete("schema_version"), ["schema_version: missing", "reads version 1"]),
+    ("missing-schema", _delete("schema_version"), ["schema_version: missing", f"reads version {CURRENT_SCHEMA}"]),
     ("schema-as-text", _set("schema_version", "1"), ["schema_version: expected a whole number", 'text "1"']),
     ("schema-as-bool", _set("schema_version", True), ["schema_version: expected a whole number", "true"]),
     ("schema-zero", _set("schema_version", 0), ["schema_version: 0 is not a format version"]),
     ("schema-newer", _newer_schema, ["schema_version:", f"format version {CURRENT_SCHEMA + 1}", "QML Studio 9.1.0",
-                                     f"reads format version {CURRENT_SCHEMA}", "newer QML Studio"]),
+                                     f"reads format versions 1 to {CURRENT_SCHEMA}", "newer QML Studio"]),
     ("unknown-top-field", _set("colour", "red"), ["colour: unknown field"]),
     ("unknown-nested-field", _set("training.epoch", 3), ["training.epoch: unknown field", "epochs"]),
     ("missing-dataset-name", _delete("dataset.name"), ["dataset.name: missing"]),
@@ -634,7 +634,7 @@ def test_file_of_newer_version_names_both_versions(tmp_path):
     message = str(load_error(path))
     assert f"format version {CURRENT_SCHEMA + 1}" in message
     assert f"QML Studio {__version__}" in message
-    assert f"reads format version {CURRENT_SCHEMA}" in message
+    assert f"reads format versions 1 to {CURRENT_SCHEMA}" in message
 
 
 def test_no_migrations_are_registered_for_the_current_version():

@@ -89,6 +89,19 @@ class NewCommand(Command):
             "--batch-size", type=int, default=32, metavar="N", help="mini-batch size, 0 for full batch (default: 32)"
         )
         parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+        parser.add_argument(
+            "--scaling", choices=["none", "minmax-pi", "minmax-sym", "standardize"],
+            help="feature scaling (default: the dataset's: none for data with a natural range such as "
+            "ad-hoc, else minmax-pi); a scaling that destroys the data's structure prints a warning",
+        )
+        model = parser.add_argument_group("model options")
+        model.add_argument("--readout", choices=["modulo", "z"], help="how a VQC reads classes (default: modulo)")
+        model.add_argument("--init-scale", type=float, metavar="S",
+                           help="initial weights uniform in [-S·π, S·π] (default: 1)")
+        model.add_argument("--C", type=float, metavar="C", dest="C", help="the kernel SVM's C (default: 1)")
+        model.add_argument("--model-option", action="append", metavar="NAME=VALUE", dest="model_options",
+                           help="any other model option, e.g. gradient=parameter-shift, eval_every=0, "
+                           "baselines=false (repeatable)")
         parser.add_argument("--name", help="project title (default: the file name)")
         parser.add_argument("--force", action="store_true", help="overwrite an existing file")
         for kind in ("dataset", "encoding", "ansatz", "optimizer", "backend"):
@@ -100,7 +113,7 @@ class NewCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from qmlstudio.core.project import save_project
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import new_project
+        from qmlstudio.plugins.project_setup import new_project, scaling_warning
 
         path = Path(args.project)
         if path.exists() and not args.force:
@@ -117,6 +130,10 @@ class NewCommand(Command):
         ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
         if args.reps is not None:
             ansatz_options["reps"] = args.reps
+        model_options = _model_options(args.model_options)
+        for name, value in (("readout", args.readout), ("init_scale", args.init_scale), ("C", args.C)):
+            if value is not None:
+                model_options[name] = value
         project = new_project(
             registry,
             name=args.name or path.stem,
@@ -135,7 +152,12 @@ class NewCommand(Command):
             epochs=args.epochs,
             batch_size=args.batch_size,
             seed=args.seed,
+            scaling=args.scaling,
+            model_options=model_options,
         )
+        warning = scaling_warning(registry, project)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         save_project(project, path)
         c = project.circuit
         print(
@@ -144,6 +166,27 @@ class NewCommand(Command):
             f"{c.num_weights} trainable weights, {project.model.kind}, {project.optimizer.name}, {project.backend.name}"
         )
         return 0
+
+
+def _model_options(values: Sequence[str] | None) -> dict[str, Any]:
+    """``--model-option NAME=VALUE`` texts converted to the types of the model's options."""
+    from qmlstudio.plugins.project_setup import MODEL_OPTIONS
+
+    result: dict[str, Any] = {}
+    for name, text in _option_pairs(values).items():
+        if name not in MODEL_OPTIONS:
+            raise QMLStudioError(f"model: unknown option {name!r} (known: {', '.join(MODEL_OPTIONS)})")
+        kind = MODEL_OPTIONS[name][1]
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                result[name] = text.lower() in ("true", "1", "yes")
+            else:
+                result[name] = kind(text)
+        except ValueError:
+            raise QMLStudioError(f"model option {name!r}: expected {kind.__name__}, got {text!r}") from None
+    return result
 
 
 class TrainCommand(Command):
@@ -167,6 +210,9 @@ class TrainCommand(Command):
             help="backend for this run: NAME[:ARG][,key=value...] (default: the project's)",
         )
         parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
+        parser.add_argument("--seed", type=int, metavar="N",
+                            help="the run's seed (split, initial weights, shuffling, baselines) for this run "
+                            "only; recorded in the run (default: the project's)")
         parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
         parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
 
@@ -177,14 +223,22 @@ class TrainCommand(Command):
         from qmlstudio.core.project import load_project, save_project
         from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import backend_choice, backend_of, build_run, describe_cost, run_cost
+        from qmlstudio.plugins.project_setup import (
+            backend_choice, backend_of, build_run, describe_cost, run_cost, scaling_warning,
+        )
 
         if args.epochs is not None and args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
         if args.shots is not None and args.shots < 1:
             raise QMLStudioError("--shots must be at least 1")
+        if args.seed is not None and args.seed < 0:
+            raise QMLStudioError("--seed must be 0 or more")
         project = load_project(args.project)
         registry = load_plugins()
+        warning = scaling_warning(registry, project)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
+        trained = project if args.seed is None else _with_seed(project, args.seed)
         choice = None
         if args.backend or args.shots is not None:
             choice = backend_choice(
@@ -204,7 +258,7 @@ class TrainCommand(Command):
                 print(json.dumps(row), flush=True)
             progress.update(it)
 
-        run = build_run(project, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
+        run = build_run(trained, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
         cost = run_cost(run)
         if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts
             print(f"{PROG}: plan: {describe_cost(cost)}", file=sys.stderr, flush=True)
@@ -240,6 +294,17 @@ class TrainCommand(Command):
             print(f"{PROG}: error: {record.message}", file=sys.stderr)
             return 1
         return 0
+
+
+def _with_seed(project: Any, seed: int) -> Any:
+    """A copy of ``project`` (same file location, no runs) with another seed, for one run."""
+    from qmlstudio.core.project import Project
+
+    data = project.to_dict()
+    data.update(seed=seed, runs=[])
+    copy = Project.from_dict(data)
+    object.__setattr__(copy, "path", project.path)
+    return copy
 
 
 def _follow_jobs(backend: Any) -> None:

@@ -44,15 +44,26 @@ def new_project(
     epochs: int = 30,
     batch_size: int | None = 32,
     seed: int = 7,
+    scaling: str | None = None,
+    model_options: Mapping[str, Any] | None = None,
 ) -> Project:
     """A project whose every choice is checked against the installed plugins.
 
     Options are stored resolved (defaults filled in), so the project trains the same
     way even if a plugin's defaults change later. ``features`` reduces the data to that
     many principal components; ``batch_size`` None (or 0) trains on the full batch. The model defaults to ``vqc`` for classification data and
-    ``regressor`` for regression data.
+    ``regressor`` for regression data. ``scaling`` None takes the dataset's default
+    (``DatasetSpec.default_scaling``: none for data with a natural range, such as ad-hoc);
+    :func:`scaling_warning` says when a choice destroys the data's structure.
+    ``model_options`` (``readout``, ``init_scale``, ``C``...) are checked against
+    :data:`MODEL_OPTIONS`.
     """
     dataset_spec = registry.get("datasets", dataset)
+    from qmlstudio.core.project import SCALINGS
+
+    scaling = dataset_spec.default_scaling if scaling is None else scaling
+    if scaling not in SCALINGS:
+        raise QMLStudioError(f"scaling {scaling!r} is not one of {', '.join(SCALINGS)}")
     data_options = dataset_spec.resolve(dataset_options)
     data_path = data_options.get("path")
     if isinstance(data_path, str) and data_path:
@@ -86,6 +97,8 @@ def new_project(
         raise QMLStudioError(f"dataset {dataset!r} is for classification; use --model vqc or kernel")
     if model in ("vqc", "kernel") and data.task == "regression":
         raise QMLStudioError(f"dataset {dataset!r} is for regression; use --model regressor")
+    model_choice = ModelChoice(model, dict(model_options or {}))
+    _check_model_options(model_choice)
 
     ansatz_choice = None
     design = CircuitDesign(num_qubits)
@@ -105,10 +118,10 @@ def new_project(
         name,
         circuit=design,
         dataset=PluginChoice(dataset, data_options),
-        preprocessing=Preprocessing(pca=pca),
+        preprocessing=Preprocessing(pca=pca, scaling=scaling),
         encoding=PluginChoice(encoding, encoding_resolved),
         ansatz=ansatz_choice,
-        model=ModelChoice(model),
+        model=model_choice,
         optimizer=PluginChoice(optimizer, optimizer_spec.resolve(optimizer_options)),
         backend=PluginChoice(backend, backend_spec.resolve(backend_options)),
         training=Training(epochs=epochs, batch_size=batch_size or None),
@@ -128,6 +141,46 @@ MODEL_OPTIONS = {
     "C": (1.0, float),
     "baselines": (True, bool),
 }
+
+
+#: Model options that only one kind of model uses (the others would ignore them).
+_MODEL_OPTION_KINDS = {"readout": ("vqc",), "trainable_output": ("vqc", "regressor"), "gradient": ("vqc", "regressor"),
+                       "eval_every": ("vqc", "regressor"), "init_scale": ("vqc", "regressor"), "C": ("kernel",)}
+
+
+def _check_model_options(choice: ModelChoice) -> None:
+    """Types, ranges and kinds of a new project's model options: one that the model would
+    ignore (``C`` for a VQC) is refused rather than stored as if it applied."""
+    from qmlstudio.core.models import READOUTS
+    from qmlstudio.core.training import GRADIENT_METHODS
+
+    probe = Project.new("check", model=choice)
+    options = model_options(probe)
+    for name in choice.options:
+        kinds = _MODEL_OPTION_KINDS.get(name)
+        if kinds and choice.kind not in kinds:
+            raise QMLStudioError(f"model option {name!r} applies to {' and '.join(kinds)} models, not {choice.kind}")
+    if options["readout"] not in READOUTS:
+        raise QMLStudioError(f"readout must be one of {', '.join(READOUTS)}, got {options['readout']!r}")
+    if options["gradient"] not in GRADIENT_METHODS:
+        raise QMLStudioError(f"gradient must be one of {', '.join(GRADIENT_METHODS)}, got {options['gradient']!r}")
+    if not options["init_scale"] > 0:
+        raise QMLStudioError(f"init_scale must be greater than 0, got {options['init_scale']!r}")
+    if not options["C"] > 0:
+        raise QMLStudioError(f"C must be greater than 0, got {options['C']!r}")
+    if options["eval_every"] < 0:
+        raise QMLStudioError(f"eval_every must be 0 (once per epoch) or more, got {options['eval_every']!r}")
+
+
+def scaling_warning(registry: PluginRegistry, project: Project) -> str | None:
+    """Why the project's scaling destroys its dataset's structure, or None (also for an
+    unknown dataset: that is reported where the data is loaded)."""
+    try:
+        spec = registry.get("datasets", project.dataset.name)
+    except Exception:  # noqa: BLE001 - a missing plugin is reported elsewhere
+        return None
+    check = getattr(spec, "scaling_warning", None)
+    return check(project.preprocessing.scaling) if callable(check) else None
 
 
 def load_dataset(project: Project, registry: PluginRegistry) -> Any:

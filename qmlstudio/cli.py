@@ -615,7 +615,9 @@ class AnalyzeCommand(Command):
         "barren-plateau: variance of the gradient of a global cost (parity of all qubits) and a local "
         "cost (qubit 0) over random weights, for --qubits and --layers, with the fitted decay rate a of "
         "Var ∝ 2^(-a·n). encodings: trains the project's model once per encoding (same data, seed, "
-        "optimizer and ansatz template) and tabulates accuracy, depth, two-qubit gates, weights and time. "
+        "optimizer, and the same ansatz on the widest qubit count, so weight counts match) and tabulates "
+        "accuracy, weights, time, and depth and two-qubit gates of the encoding alone and the whole circuit "
+        "transpiled to a basis gate set (and with --device to a fake IBM device). "
         "kernel: the quantum kernel's Gram matrix, kernel-target alignment, and a quantum-kernel SVM "
         "against an RBF SVM on the same split. report: one self-contained HTML page with every run, "
         "the baselines, the plots and the configuration. Progress goes to stderr on a terminal."
@@ -639,6 +641,13 @@ class AnalyzeCommand(Command):
         enc.add_argument("--encodings", metavar="LIST", help="comma-separated encodings (default: angle,dense-angle,zz-feature-map)")
         enc.add_argument("--epochs", type=int, metavar="N", help="epochs per training (default: the project's)")
         enc.add_argument("--keep", action="store_true", help="add the study's runs to the project file")
+        enc.add_argument("--own-width", action="store_true",
+                         help="build the ansatz on each encoding's own qubits (default: on the widest, so every "
+                         "encoding trains the same ansatz and weight count)")
+        enc.add_argument("--basis", default="rz,sx,x,cx", metavar="GATES",
+                         help="basis gates the depths are transpiled to (default: rz,sx,x,cx)")
+        enc.add_argument("--device", metavar="NAME",
+                         help="also transpile to a fake IBM device's coupling map and basis, e.g. fake_manila (offline)")
         ker = parser.add_argument_group("kernel")
         ker.add_argument("--encoding", metavar="NAME", help="the kernel's encoding (default: the project's)")
         ker.add_argument("--matrix", action="store_true", help="include the Gram matrix in the JSON output")
@@ -711,11 +720,22 @@ class AnalyzeCommand(Command):
         if args.epochs is not None and args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
         names = [n.strip() for n in (args.encodings or "angle,dense-angle,zz-feature-map").split(",") if n.strip()]
+        basis = [g.strip() for g in args.basis.split(",") if g.strip()]
+        if not basis:
+            raise QMLStudioError("--basis needs at least one gate, e.g. rz,sx,x,cx")
+        device_pm = None
+        if args.device:
+            from qmlstudio.plugins.project_setup import backend_choice, create_backend
+
+            # The device's layout, routing and basis gates, offline: aer-noise's pass manager without noise.
+            device = create_backend(registry, backend_choice(registry, f"aer-noise:{args.device},noise=false"))
+            device_pm = device.pass_manager()
         controls = Controls()
         previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
         try:
             result = encoding_study(project, registry, names, build_run=build_run, epochs=args.epochs,
-                                    progress=progress.update, controls=controls)
+                                    progress=progress.update, controls=controls, match_ansatz=not args.own_width,
+                                    basis_gates=basis, device=args.device, device_pass_manager=device_pm)
         except Cancelled:
             raise QMLStudioError("the encoding study was stopped") from None
         finally:
@@ -729,12 +749,27 @@ class AnalyzeCommand(Command):
             return 0
         progress.close()
         fmt = lambda v, d=3: "–" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))  # noqa: E731
-        print(f"encodings: ansatz {result.ansatz or 'hand-drawn'}, seed {result.seed}, {result.epochs} epochs")
-        print(f"  {'encoding':<16} {'qubits':>6} {'depth':>6} {'2q':>4} {'weights':>7} {'test acc':>8} {'seconds':>8}")
+        width = (f"the same ansatz on {result.qubits} qubits for every encoding" if result.qubits is not None
+                 else "the ansatz on each encoding's own qubits")
+        print(f"encodings: ansatz {result.ansatz or 'hand-drawn'}, {width}, seed {result.seed}, {result.epochs} epochs")
+        print(f"  depth and two-qubit gates (2q) transpiled to {','.join(result.basis_gates)}"
+              + (f" and to {result.device}" if result.device else "") + "; enc = the encoding alone")
+        head = (f"  {'encoding':<16} {'enc q':>5} {'qubits':>6} {'weights':>7} {'enc depth':>9} {'enc 2q':>6} "
+                f"{'depth':>6} {'2q':>4}")
+        if result.device:
+            head += f" {'dev enc depth':>13} {'dev enc 2q':>10} {'dev depth':>9} {'dev 2q':>6}"
+        print(head + f" {'test acc':>8} {'seconds':>8}")
         for r in result.rows:
-            line = (f"  {r.encoding:<16} {fmt(r.qubits):>6} {fmt(r.depth):>6} {fmt(r.two_qubit):>4} "
-                    f"{fmt(r.weights):>7} {fmt(r.test_accuracy):>8} {fmt(r.seconds, 2):>8}")
-            print(line + ("" if r.status == "completed" else f"  {r.status}: {r.message}"))
+            line = (f"  {r.encoding:<16} {fmt(r.encoding_qubits):>5} {fmt(r.qubits):>6} {fmt(r.weights):>7} "
+                    f"{fmt(r.encoding_depth):>9} {fmt(r.encoding_two_qubit):>6} {fmt(r.depth):>6} {fmt(r.two_qubit):>4}")
+            if result.device:
+                line += (f" {fmt(r.device_encoding_depth):>13} {fmt(r.device_encoding_two_qubit):>10} "
+                         f"{fmt(r.device_depth):>9} {fmt(r.device_two_qubit):>6}")
+            line += f" {fmt(r.test_accuracy):>8} {fmt(r.seconds, 2):>8}"
+            notes = [] if r.status == "completed" else [f"{r.status}: {r.message}"]
+            if r.device_message:
+                notes.append(r.device_message)
+            print(line + ("  " + "; ".join(notes) if notes else ""))
         return 0
 
     def _kernel(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:

@@ -597,6 +597,7 @@ class EvaluateCommand(Command):
             print(json.dumps({
                 "event": "evaluation", "run_id": run.id, "backend": choice.name, "options": choice.options,
                 "accuracy": accuracy, "trained_backend": trained_on.get("name"), "trained_accuracy": trained,
+                "seeds": run.evaluations[-1].get("seeds"), "backend_applied": run.evaluations[-1].get("backend_applied"),
             }), flush=True)
         else:
             shown = format_backend_choice(choice, registry)

@@ -55,8 +55,11 @@ def test_exact_backend_reproduces_the_runs_own_test_accuracy(trained, registry):
     project.training = Training(epochs=1, batch_size=8)
     accuracy = evaluate_run(project, registry, "last", "aer-statevector")
     assert accuracy == pytest.approx(run.metrics["test_accuracy"][-1], abs=1e-12)
-    assert run.evaluations == [{"backend": "aer-statevector", "options": run.config["backend"]["options"],
-                                "accuracy": accuracy}]
+    entry = run.evaluations[0]
+    assert len(run.evaluations) == 1 and {k: entry[k] for k in ("backend", "options", "accuracy")} == {
+        "backend": "aer-statevector", "options": run.config["backend"]["options"], "accuracy": accuracy}
+    assert entry["backend_applied"]["evaluator"].startswith("exact statevector")  # what actually ran
+    assert entry["seeds"]["split"] == run.config["seed"]
 
 
 def test_noisy_evaluation_differs_as_expected_and_repeats_with_its_seed(trained, registry):

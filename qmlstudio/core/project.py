@@ -630,10 +630,7 @@ class RunRecord:
                 name: {k: _measure_json(scores.get(k)) for k in BASELINE_FIELDS}
                 for name, scores in self.baselines.items()
             },
-            "evaluations": [
-                {"backend": e["backend"], "options": _tree_json(e["options"]), "accuracy": _measure_json(e["accuracy"])}
-                for e in self.evaluations
-            ],
+            "evaluations": [_evaluation_json(e) for e in self.evaluations],
             "timings": {k: _measure_json(self.timings.get(k)) for k in TIMING_FIELDS},
             "versions": dict(self.versions),
             "seeds": {k: (list(v) if isinstance(v, list) else v) for k, v in self.seeds.items()},
@@ -694,13 +691,29 @@ def _baselines(value: Any, where: str) -> dict[str, dict[str, float | None]]:
 
 
 def _evaluation(value: Any, where: str) -> dict[str, Any]:
-    _object(value, where, ("backend", "options", "accuracy"))
+    _object(value, where, ("backend", "options", "accuracy", "seeds", "backend_applied"))
     backend = _name(_require(value, "backend", where), _join(where, "backend"))
-    return {
+    checked = {
         "backend": backend,
         "options": _options(value.get("options", {}), _join(where, "options")),
         "accuracy": _measure(value.get("accuracy"), _join(where, "accuracy")),
     }
+    if "seeds" in value:  # version 2: the seeds the evaluation used and what the backend applied
+        seeds = _object(value["seeds"], _join(where, "seeds"))
+        checked["seeds"] = {k: _seed_value(v, _join(_join(where, "seeds"), k)) for k, v in seeds.items()}
+    if "backend_applied" in value:
+        path = _join(where, "backend_applied")
+        checked["backend_applied"] = _tree(_object(value["backend_applied"], path), path)
+    return checked
+
+
+def _evaluation_json(e: Mapping[str, Any]) -> dict[str, Any]:
+    written = {"backend": e["backend"], "options": _tree_json(e["options"]), "accuracy": _measure_json(e["accuracy"])}
+    if "seeds" in e:
+        written["seeds"] = {k: (list(v) if isinstance(v, list) else v) for k, v in e["seeds"].items()}
+    if "backend_applied" in e:
+        written["backend_applied"] = _tree_json(e["backend_applied"])
+    return written
 
 
 # ======================================================================= project

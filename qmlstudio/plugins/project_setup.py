@@ -660,6 +660,10 @@ class Evaluation:
     accuracy: float
     loss: float
     values: Any
+    #: the seed each random source of the evaluation used (a drawn one where none was given)
+    seeds: dict[str, Any] | None = None
+    #: what the backend applied (as :attr:`RunRecord.backend_applied`)
+    backend_applied: dict[str, Any] | None = None
 
 
 def evaluate_weights(
@@ -728,7 +732,14 @@ def evaluate_weights(
     extra, targets = parameters[n:], trained.data.y_test
     loss = trained.head.loss(values, extra, targets)[0]
     accuracy = trained.head.score(trained.head.predict(values, extra), targets)
-    return Evaluation(run.id, choice, float(accuracy), float(loss), values)
+    from qmlstudio.core.project import RunRecord
+    from qmlstudio.core.training import record_backend_use
+
+    used = RunRecord()  # what the evaluation used, in the run record's terms
+    used.record_seeds(_project_seeds(snapshot))
+    record_backend_use(used, backend, trained.evaluator)
+    return Evaluation(run.id, choice, float(accuracy), float(loss), values, seeds=dict(used.seeds),
+                      backend_applied=dict(used.backend_applied))
 
 
 def evaluate_run(
@@ -751,7 +762,8 @@ def evaluate_run(
     result = evaluate_weights(project, registry, run_id, backend_choice, controls=controls, on_backend=on_backend)
     run = find_run(project, result.run_id)
     run.evaluations.append(
-        {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy}
+        {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy,
+         "seeds": result.seeds or {}, "backend_applied": result.backend_applied or {}}
     )
     project.run_updated(run)
     return result.accuracy

@@ -5,6 +5,7 @@ backend applied."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 
 import pytest
 
@@ -87,3 +88,25 @@ def test_a_resumed_segment_with_another_seed_keeps_both():
     assert RunRecord.from_dict(record.to_dict()).seeds == record.seeds
     with pytest.raises(Exception, match="seeds.split"):
         RunRecord.from_dict({**record.to_dict(), "seeds": {"split": -1}})
+
+
+def test_an_evaluation_records_the_seed_it_drew_and_what_was_applied(registry, tmp_path, capsys):
+    from qmlstudio.cli import main
+    from qmlstudio.core.project import load_project, save_project
+    from qmlstudio.plugins.project_setup import evaluate_run
+
+    project = small(registry, optimizer="adam")
+    project.add_run(build_run(project, registry).run())
+    path = save_project(project, tmp_path / "e.qmls")
+    project = load_project(path)
+    first = evaluate_run(project, registry, "last", "aer-shots:64")
+    entry = project.runs[-1].evaluations[-1]
+    drawn = entry["seeds"]["backend_shots"]
+    assert entry["options"]["seed"] is None and isinstance(drawn, int)  # not a bare null any more
+    assert entry["backend_applied"]["shots"] == 64 and entry["seeds"]["split"] == 5
+    assert evaluate_run(project, registry, "last", f"aer-shots:64,seed={drawn}") == first  # it is the seed used
+    save_project(project)
+    assert load_project(path).runs[-1].evaluations[0]["seeds"] == entry["seeds"]
+    assert main(["evaluate", str(path), "--backend", "aer-shots:64,seed=4", "--json", "--no-save"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["seeds"]["backend_shots"] == 4 and row["backend_applied"]["shots"] == 64

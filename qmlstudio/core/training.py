@@ -171,7 +171,8 @@ def record_backend_use(record: RunRecord, backend: Any, evaluator: Any) -> None:
             applied["backend_circuits"] = "none: the backend's primitives are not used on the exact path"
         record.backend_applied = applied
         return
-    applied = {"evaluator": "backend sampler (parameter-shift gradients)"}
+    method = getattr(evaluator, "gradient_method", None)  # none for a kernel (fidelities only)
+    applied = {"evaluator": "backend sampler" + (f" ({method} gradients)" if method else " (compute-uncompute fidelities)")}
     report = getattr(backend, "applied_options", None)
     if callable(report):
         applied.update(report())

@@ -550,7 +550,12 @@ class AnalysisController(QObject):
         def work(progress: Callable[[int, int, str], bool]) -> Any:
             device_pm = None
             if device:  # the device's layout, routing and basis, offline (aer-noise without noise)
+                from qmlstudio.gui.background import wait_for_background
                 from qmlstudio.plugins.project_setup import backend_choice, create_backend
+
+                # The views' jobs (a transpile) may be importing qiskit-ibm-runtime's transpiler
+                # plugins: importing its device models alongside stalled both. Let them finish first.
+                wait_for_background(120_000)
 
                 choice = backend_choice(registry, f"aer-noise:{device},noise=false")
                 device_pm = create_backend(registry, choice).pass_manager()

@@ -45,7 +45,7 @@ def test_an_unseeded_shot_backend_records_the_seed_it_drew_and_that_seed_repeats
     assert isinstance(drawn, int) and first.seeds["split"] == 5 and first.seeds["initial_weights"] == 5
     assert first.seeds["optimizer"] == project.optimizer.options["seed"]
     assert first.backend_applied["shots"] == 64 and first.backend_applied["mitigation"] is None
-    assert "sampler" in first.backend_applied["evaluator"]
+    assert first.backend_applied["evaluator"] == "backend sampler (parameter-shift gradients)"
     again = build_run(project, registry, backend=f"aer-shots,shots=64,seed={drawn}").run()
     assert again.seeds["backend_shots"] == drawn
     assert again.metrics["loss"] == first.metrics["loss"]  # the recorded seed is the one used
@@ -75,6 +75,7 @@ def test_kernel_runs_record_versions_seeds_and_the_noisy_backend(registry):
     assert record.seeds["backend_shots"] == 9 and record.seeds["backend_transpiler"] == 9
     assert record.seeds["dataset"] == project.dataset.options["seed"]
     applied = record.backend_applied
+    assert applied["evaluator"] == "backend sampler (compute-uncompute fidelities)"
     assert applied["fake_backend"] == "fake_manila" and applied["noise_model"] is True and applied["shots"] == 64
 
 

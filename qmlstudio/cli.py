@@ -98,6 +98,19 @@ class NewCommand(Command):
         parser.add_argument("--validation-size", type=float, default=0.2, metavar="F",
                             help="fraction of the samples held out for validation (early stopping, live "
                                  "curves); 0 for none (default: 0.2)")
+        parser.add_argument(
+            "--scaling", choices=["none", "minmax-pi", "minmax-sym", "standardize"],
+            help="feature scaling (default: the dataset's: none for data with a natural range such as "
+            "ad-hoc, else minmax-pi); a scaling that destroys the data's structure prints a warning",
+        )
+        model = parser.add_argument_group("model options")
+        model.add_argument("--readout", choices=["modulo", "z"], help="how a VQC reads classes (default: modulo)")
+        model.add_argument("--init-scale", type=float, metavar="S",
+                           help="initial weights uniform in [-S·π, S·π] (default: 1)")
+        model.add_argument("--C", type=float, metavar="C", dest="C", help="the kernel SVM's C (default: 1)")
+        model.add_argument("--model-option", action="append", metavar="NAME=VALUE", dest="model_options",
+                           help="any other model option, e.g. gradient=parameter-shift, eval_every=0, "
+                           "baselines=false (repeatable)")
         parser.add_argument("--name", help="project title (default: the file name)")
         parser.add_argument("--force", action="store_true", help="overwrite an existing file")
         for kind in ("dataset", "encoding", "ansatz", "optimizer", "backend"):
@@ -109,7 +122,7 @@ class NewCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from qmlstudio.core.project import save_project
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import new_project
+        from qmlstudio.plugins.project_setup import new_project, scaling_warning
 
         path = Path(args.project)
         if path.exists() and not args.force:
@@ -126,6 +139,10 @@ class NewCommand(Command):
         ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
         if args.reps is not None:
             ansatz_options["reps"] = args.reps
+        model_options = _model_options(args.model_options)
+        for name, value in (("readout", args.readout), ("init_scale", args.init_scale), ("C", args.C)):
+            if value is not None:
+                model_options[name] = value
         project = new_project(
             registry,
             name=args.name or path.stem,
@@ -146,7 +163,12 @@ class NewCommand(Command):
             seed=args.seed,
             test_size=args.test_size,
             validation_size=args.validation_size,
+            scaling=args.scaling,
+            model_options=model_options,
         )
+        warning = scaling_warning(registry, project)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         save_project(project, path)
         c = project.circuit
         print(
@@ -169,6 +191,27 @@ def _warn_if_too_big(project: Any, registry: Any) -> None:
         print(f"{PROG}: warning: 'train' will refuse it: {exc}", file=sys.stderr)
     except QMLStudioError:
         pass  # 'train' says what is wrong, when it comes to it
+
+
+def _model_options(values: Sequence[str] | None) -> dict[str, Any]:
+    """``--model-option NAME=VALUE`` texts converted to the types of the model's options."""
+    from qmlstudio.plugins.project_setup import MODEL_OPTIONS
+
+    result: dict[str, Any] = {}
+    for name, text in _option_pairs(values).items():
+        if name not in MODEL_OPTIONS:
+            raise QMLStudioError(f"model: unknown option {name!r} (known: {', '.join(MODEL_OPTIONS)})")
+        kind = MODEL_OPTIONS[name][1]
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                result[name] = text.lower() in ("true", "1", "yes")
+            else:
+                result[name] = kind(text)
+        except ValueError:
+            raise QMLStudioError(f"model option {name!r}: expected {kind.__name__}, got {text!r}") from None
+    return result
 
 
 class TrainCommand(Command):
@@ -195,6 +238,9 @@ class TrainCommand(Command):
             help="backend for this run: NAME[:ARG][,key=value...] (default: the project's)",
         )
         parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
+        parser.add_argument("--seed", type=int, metavar="N",
+                            help="the run's seed (split, initial weights, shuffling, baselines) for this run "
+                            "only; recorded in the run (default: the project's)")
         parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
         parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
 
@@ -214,6 +260,7 @@ class TrainCommand(Command):
             exact_plan,
             hidden_qubits,
             run_cost,
+            scaling_warning,
             widen_circuit,
         )
 
@@ -221,8 +268,14 @@ class TrainCommand(Command):
             raise QMLStudioError("--epochs must be at least 1")
         if args.shots is not None and args.shots < 1:
             raise QMLStudioError("--shots must be at least 1")
+        if args.seed is not None and args.seed < 0:
+            raise QMLStudioError("--seed must be 0 or more")
         project = load_project(args.project)
         registry = load_plugins()
+        warning = scaling_warning(registry, project)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
+        trained = project if args.seed is None else _with_seed(project, args.seed)
         choice = None
         if args.backend or args.shots is not None:
             choice = backend_choice(
@@ -249,7 +302,9 @@ class TrainCommand(Command):
             widen_circuit(project, hidden.needed)
             saved = "" if args.no_save else " (saved with the run)"
             print(f"{PROG}: note: {hidden.note}{saved}", file=sys.stderr, flush=True)
-        run = build_run(project, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
+        if trained is not project:  # --seed: the same circuit, another seed, for this run only
+            trained = _with_seed(project, args.seed)
+        run = build_run(trained, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
         cost = run_cost(run)
         if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts
             print(f"{PROG}: plan: {describe_cost(cost)}", file=sys.stderr, flush=True)
@@ -302,6 +357,17 @@ class TrainCommand(Command):
             print(f"{PROG}: error: {record.message}", file=sys.stderr)
             return 1
         return 0
+
+
+def _with_seed(project: Any, seed: int) -> Any:
+    """A copy of ``project`` (same file location, no runs) with another seed, for one run."""
+    from qmlstudio.core.project import Project
+
+    data = project.to_dict()
+    data.update(seed=seed, runs=[])
+    copy = Project.from_dict(data)
+    object.__setattr__(copy, "path", project.path)
+    return copy
 
 
 def _follow_jobs(backend: Any) -> None:
@@ -713,6 +779,7 @@ class EvaluateCommand(Command):
             print(json.dumps({
                 "event": "evaluation", "run_id": run.id, "backend": choice.name, "options": choice.options,
                 "accuracy": accuracy, "trained_backend": trained_on.get("name"), "trained_accuracy": trained,
+                "seeds": run.evaluations[-1].get("seeds"), "backend_applied": run.evaluations[-1].get("backend_applied"),
             }), flush=True)
         else:
             shown = format_backend_choice(choice, registry)
@@ -731,7 +798,9 @@ class AnalyzeCommand(Command):
         "barren-plateau: variance of the gradient of a global cost (parity of all qubits) and a local "
         "cost (qubit 0) over random weights, for --qubits and --layers, with the fitted decay rate a of "
         "Var ∝ 2^(-a·n). encodings: trains the project's model once per encoding (same data, seed, "
-        "optimizer and ansatz template) and tabulates accuracy, depth, two-qubit gates, weights and time. "
+        "optimizer, and the same ansatz on the widest qubit count, so weight counts match) and tabulates "
+        "accuracy, weights, time, and depth and two-qubit gates of the encoding alone and the whole circuit "
+        "transpiled to a basis gate set (and with --device to a fake IBM device). "
         "kernel: the quantum kernel's Gram matrix, kernel-target alignment, and a quantum-kernel SVM "
         "against an RBF SVM on the same split. report: one self-contained HTML page with every run, "
         "the baselines, the plots and the configuration. Progress goes to stderr on a terminal."
@@ -755,6 +824,13 @@ class AnalyzeCommand(Command):
         enc.add_argument("--encodings", metavar="LIST", help="comma-separated encodings (default: angle,dense-angle,zz-feature-map)")
         enc.add_argument("--epochs", type=int, metavar="N", help="epochs per training (default: the project's)")
         enc.add_argument("--keep", action="store_true", help="add the study's runs to the project file")
+        enc.add_argument("--own-width", action="store_true",
+                         help="build the ansatz on each encoding's own qubits (default: on the widest, so every "
+                         "encoding trains the same ansatz and weight count)")
+        enc.add_argument("--basis", default="rz,sx,x,cx", metavar="GATES",
+                         help="basis gates the depths are transpiled to (default: rz,sx,x,cx)")
+        enc.add_argument("--device", metavar="NAME",
+                         help="also transpile to a fake IBM device's coupling map and basis, e.g. fake_manila (offline)")
         ker = parser.add_argument_group("kernel")
         ker.add_argument("--encoding", metavar="NAME", help="the kernel's encoding (default: the project's)")
         ker.add_argument("--matrix", action="store_true", help="include the Gram matrix in the JSON output")
@@ -827,11 +903,22 @@ class AnalyzeCommand(Command):
         if args.epochs is not None and args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
         names = [n.strip() for n in (args.encodings or "angle,dense-angle,zz-feature-map").split(",") if n.strip()]
+        basis = [g.strip() for g in args.basis.split(",") if g.strip()]
+        if not basis:
+            raise QMLStudioError("--basis needs at least one gate, e.g. rz,sx,x,cx")
+        device_pm = None
+        if args.device:
+            from qmlstudio.plugins.project_setup import backend_choice, create_backend
+
+            # The device's layout, routing and basis gates, offline: aer-noise's pass manager without noise.
+            device = create_backend(registry, backend_choice(registry, f"aer-noise:{args.device},noise=false"))
+            device_pm = device.pass_manager()
         controls = Controls()
         previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
         try:
             result = encoding_study(project, registry, names, build_run=build_run, epochs=args.epochs,
-                                    progress=progress.update, controls=controls)
+                                    progress=progress.update, controls=controls, match_ansatz=not args.own_width,
+                                    basis_gates=basis, device=args.device, device_pass_manager=device_pm)
         except Cancelled:
             raise QMLStudioError("the encoding study was stopped") from None
         finally:
@@ -845,12 +932,27 @@ class AnalyzeCommand(Command):
             return 0
         progress.close()
         fmt = lambda v, d=3: "–" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))  # noqa: E731
-        print(f"encodings: ansatz {result.ansatz or 'hand-drawn'}, seed {result.seed}, {result.epochs} epochs")
-        print(f"  {'encoding':<16} {'qubits':>6} {'depth':>6} {'2q':>4} {'weights':>7} {'test acc':>8} {'seconds':>8}")
+        width = (f"the same ansatz on {result.qubits} qubits for every encoding" if result.qubits is not None
+                 else "the ansatz on each encoding's own qubits")
+        print(f"encodings: ansatz {result.ansatz or 'hand-drawn'}, {width}, seed {result.seed}, {result.epochs} epochs")
+        print(f"  depth and two-qubit gates (2q) transpiled to {','.join(result.basis_gates)}"
+              + (f" and to {result.device}" if result.device else "") + "; enc = the encoding alone")
+        head = (f"  {'encoding':<16} {'enc q':>5} {'qubits':>6} {'weights':>7} {'enc depth':>9} {'enc 2q':>6} "
+                f"{'depth':>6} {'2q':>4}")
+        if result.device:
+            head += f" {'dev enc depth':>13} {'dev enc 2q':>10} {'dev depth':>9} {'dev 2q':>6}"
+        print(head + f" {'test acc':>8} {'seconds':>8}")
         for r in result.rows:
-            line = (f"  {r.encoding:<16} {fmt(r.qubits):>6} {fmt(r.depth):>6} {fmt(r.two_qubit):>4} "
-                    f"{fmt(r.weights):>7} {fmt(r.test_accuracy):>8} {fmt(r.seconds, 2):>8}")
-            print(line + ("" if r.status == "completed" else f"  {r.status}: {r.message}"))
+            line = (f"  {r.encoding:<16} {fmt(r.encoding_qubits):>5} {fmt(r.qubits):>6} {fmt(r.weights):>7} "
+                    f"{fmt(r.encoding_depth):>9} {fmt(r.encoding_two_qubit):>6} {fmt(r.depth):>6} {fmt(r.two_qubit):>4}")
+            if result.device:
+                line += (f" {fmt(r.device_encoding_depth):>13} {fmt(r.device_encoding_two_qubit):>10} "
+                         f"{fmt(r.device_depth):>9} {fmt(r.device_two_qubit):>6}")
+            line += f" {fmt(r.test_accuracy):>8} {fmt(r.seconds, 2):>8}"
+            notes = [] if r.status == "completed" else [f"{r.status}: {r.message}"]
+            if r.device_message:
+                notes.append(r.device_message)
+            print(line + ("  " + "; ".join(notes) if notes else ""))
         return 0
 
     def _kernel(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:

@@ -65,3 +65,20 @@ def test_analyze_kernel_and_report(project_file: Path, tmp_path: Path, capsys: p
 def test_analyze_missing_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", "kernel", str(tmp_path / "nope.qmls")]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_analyze_encodings_same_ansatz_and_a_device(project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["analyze", "encodings", str(project_file), "--encodings", "iqp,zz-feature-map,dense-angle",
+                 "--epochs", "1", "--device", "fake_manila", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["device"] == "fake_manila" and data["basis_gates"] == ["rz", "sx", "x", "cx"] and data["qubits"] == 2
+    iqp, zz, dense = data["rows"]
+    assert iqp["weights"] == zz["weights"] == dense["weights"]
+    for key in ("encoding_depth", "encoding_two_qubit", "depth", "two_qubit", "device_depth", "device_two_qubit"):
+        assert iqp[key] == zz[key] is not None, key
+    assert main(["analyze", "encodings", str(project_file), "--encodings", "angle", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "the same ansatz on 2 qubits" in out and "transpiled to rz,sx,x,cx" in out
+    assert main(["analyze", "encodings", str(project_file), "--device", "fake_nowhere"]) == 1
+    assert "fake_nowhere" in capsys.readouterr().err

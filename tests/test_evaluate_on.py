@@ -58,7 +58,11 @@ def test_exact_backend_reproduces_the_runs_own_test_accuracy(trained, registry):
     # the run's options, with the defaults of options added since (threads) filled in
     used = registry.get("backends", "aer-statevector").resolve(run.config["backend"]["options"])
     assert used == {**run.config["backend"]["options"], "threads": None}
-    assert run.evaluations == [{"backend": "aer-statevector", "options": used, "accuracy": accuracy}]
+    entry = run.evaluations[0]
+    assert len(run.evaluations) == 1 and {k: entry[k] for k in ("backend", "options", "accuracy")} == {
+        "backend": "aer-statevector", "options": used, "accuracy": accuracy}
+    assert entry["backend_applied"]["evaluator"].startswith("exact statevector")  # what actually ran
+    assert entry["seeds"]["split"] == run.config["seed"]
 
 
 def test_noisy_evaluation_differs_as_expected_and_repeats_with_its_seed(trained, registry):

@@ -140,13 +140,29 @@ class _AerBackend(Backend):
         self.precision = precision
         self.device = check_device(device)
         self.seed = seed
-        # Each primitive made gets the next seed of this stream: a run with a seed repeats
-        # exactly, while successive batches draw independent shots.
-        self._seeds = np.random.default_rng(seed) if seed is not None else None
+        #: the seed actually used: the given one, or one drawn here when none was given, so
+        #: that an unseeded run still records (and can repeat) the shots it drew
+        self.seed_used = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**32)
+        # Each primitive made gets the next seed of this stream: a run repeats exactly with
+        # the same seed, while successive batches draw independent shots.
+        self._seeds = np.random.default_rng(self.seed_used)
 
-    def next_seed(self) -> int | None:
-        """A seed for the next primitive (None without a seed)."""
-        return None if self._seeds is None else int(self._seeds.integers(0, 2**31 - 1))
+    def next_seed(self) -> int:
+        """A seed for the next primitive, from the stream of :attr:`seed_used`."""
+        return int(self._seeds.integers(0, 2**31 - 1))
+
+    def transpiler_seed(self) -> int:
+        """The seed of the pass manager (0: the simulator has no coupling map to lay out on)."""
+        return 0
+
+    def applied_options(self) -> dict[str, Any]:
+        """What this backend applies to every circuit it runs, for the run's record."""
+        return {"simulator": "aer", "method": self.method, "precision": self.precision, "device": self.device,
+                "shots": self.shots, "mitigation": None}
+
+    def random_seeds(self) -> dict[str, int | None]:
+        """The seed of each random source this backend uses (a drawn one when none was given)."""
+        return {"shots": int(self.seed_used), "transpiler": self.transpiler_seed()}
 
     def simulator_options(self) -> dict[str, Any]:
         """The options given to every ``AerSimulator`` this backend makes."""
@@ -166,7 +182,8 @@ class _AerBackend(Backend):
         of fixed single-qubit gates may be merged. The simulator has no coupling map, so no
         qubits are added or swapped.
         """
-        return generate_preset_pass_manager(optimization_level=1, backend=self.simulator(), seed_transpiler=0)
+        return generate_preset_pass_manager(optimization_level=1, backend=self.simulator(),
+                                            seed_transpiler=self.transpiler_seed())
 
     def _hardware(self) -> str:
         return f"{self.precision} precision, {self.device}"
@@ -193,11 +210,18 @@ class AerStatevectorBackend(_AerBackend):
 
     def simulator_options(self) -> dict[str, Any]:
         options = super().simulator_options()
-        if self.seed is not None:
-            options["seed_simulator"] = self.seed
+        options["seed_simulator"] = self.seed_used
         if self.threads is not None:
             options["max_parallel_threads"] = self.threads
         return options
+
+    def applied_options(self) -> dict[str, Any]:
+        return {**super().applied_options(), "shots": None, "sampler_shots": self.sampler_shots,
+                "expectation_values": "exact"}
+
+    def random_seeds(self) -> dict[str, int | None]:
+        # Only the sampler draws shots (parameter-shift gradients, sampled kernels).
+        return {"sampler_shots": int(self.seed_used), "transpiler": self.transpiler_seed()}
 
     def estimator(self) -> ExactAerEstimator:
         """An estimator giving exact expectation values, whatever precision the caller asks for."""
@@ -207,7 +231,7 @@ class AerStatevectorBackend(_AerBackend):
         """A sampler drawing ``sampler_shots`` shots per circuit unless the caller asks for others."""
         return AerSampler(
             default_shots=self.sampler_shots,
-            seed=self.seed,
+            seed=self.next_seed(),
             options={"backend_options": self.simulator_options()},
         )
 
@@ -232,7 +256,7 @@ class AerShotsBackend(_AerBackend):
 
     def estimator(self) -> ShotAerEstimator:
         """Expectation values with the Gaussian error of ``shots`` shots (1/√shots)."""
-        run_options = {} if self._seeds is None else {"seed_simulator": self.next_seed()}
+        run_options = {"seed_simulator": self.next_seed()}
         return ShotAerEstimator(
             options={
                 "default_precision": 1 / math.sqrt(self.shots),
@@ -325,7 +349,7 @@ class AerNoiseBackend(_AerBackend):
         (``observable.apply_layout(isa.layout)``), as for hardware.
         """
         options = {**self.simulator_options(), "method": "density_matrix"}
-        run_options = {} if self._seeds is None else {"seed_simulator": self.next_seed()}
+        run_options = {"seed_simulator": self.next_seed()}
         return ShotAerEstimator(
             options={
                 "default_precision": 1 / math.sqrt(self.shots),
@@ -339,8 +363,16 @@ class AerNoiseBackend(_AerBackend):
         return generate_preset_pass_manager(
             optimization_level=self.optimization_level,
             backend=self.device_model,
-            seed_transpiler=0 if self.seed is None else self.seed,
+            seed_transpiler=self.transpiler_seed(),
         )
+
+    def transpiler_seed(self) -> int:
+        """The seed of the device's layout and routing (0 unless a seed is given)."""
+        return 0 if self.seed is None else int(self.seed)
+
+    def applied_options(self) -> dict[str, Any]:
+        return {**super().applied_options(), "fake_backend": self.fake_backend, "noise_model": self.noise,
+                "optimization_level": self.optimization_level}
 
     def describe(self) -> str:
         noise = "noise model" if self.noise else "layout and basis only, no noise"

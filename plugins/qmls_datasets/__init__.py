@@ -10,6 +10,8 @@ qiskit-machine-learning are imported only when a dataset is loaded.
 
 from __future__ import annotations
 
+import math
+
 from qmlstudio.plugins import DatasetSpec, Option, hookimpl
 
 __all__ = ["qmlstudio_datasets"]
@@ -144,7 +146,10 @@ def qmlstudio_datasets() -> list[DatasetSpec]:
             title="Ad-hoc (Havlíček et al.)",
             factory="qmls_datasets.adhoc:ad_hoc",
             description="Two classes separable by a ZZ feature map (Nature 567, 209 (2019)), "
-            "with its own training and test split",
+            "with its own training and test split. The features are angles in [0, 2π]: use them "
+            "unscaled (rescaling destroys the structure the classes are defined by)",
+            natural_range=(0.0, 2 * math.pi),
+            default_scaling="none",
             options=(
                 Option(
                     "features",

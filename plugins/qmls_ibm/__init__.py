@@ -1,7 +1,8 @@
 """The IBM Quantum backend of QML Studio, registered through the ``qmlstudio`` entry point.
 
 ``ibm`` runs the model on IBM Quantum hardware through qiskit-ibm-runtime's ``SamplerV2``
-and ``EstimatorV2``, with the runtime's error-mitigation options; ``channel=local`` is the
+(the engine runs models through the Sampler, so the Estimator's resilience levels are
+refused rather than stored unapplied; twirling and dynamical decoupling apply on hardware); ``channel=local`` is the
 runtime's local testing mode (a fake device simulated offline). The API token lives in the
 system keyring or, where there is none, in memory for the session
 (:mod:`qmls_ibm.account`); it is never an option, so it never reaches a project file.
@@ -15,7 +16,7 @@ import importlib.util
 
 from qmlstudio.plugins import BackendSpec, Option, hookimpl
 
-__all__ = ["ibm_unavailable", "qmlstudio_backends"]
+__all__ = ["ibm_unavailable", "qmlstudio_backends", "refused_options"]
 
 
 def ibm_unavailable() -> str | None:
@@ -82,23 +83,51 @@ def qmlstudio_backends() -> list[BackendSpec]:
                 Option(
                     "resilience_level",
                     "int",
-                    1,
+                    0,
                     title="Resilience level",
-                    help="Error mitigation of the Estimator: 0 none, 1 readout mitigation (TREX), "
-                    "2 adds zero-noise extrapolation (costs more shots). The Sampler has none",
+                    help="Error mitigation of the runtime's Estimator (1 readout mitigation, 2 adds "
+                    "zero-noise extrapolation). QML Studio runs models through the Sampler, which has "
+                    "none, so only 0 is accepted; higher levels are refused rather than stored unapplied",
                     minimum=0,
                     maximum=2,
                 ),
                 Option("dynamical_decoupling", "bool", False, title="Dynamical decoupling",
-                       help="Fill idle times with pulse sequences that suppress decoherence"),
+                       help="Fill idle times with pulse sequences that suppress decoherence "
+                       "(real hardware only: the local testing mode cannot apply it)"),
                 Option("dd_sequence", "choice", "XpXm", title="DD sequence",
                        help="The dynamical-decoupling sequence", choices=("XX", "XpXm", "XY4")),
                 Option("twirling", "bool", False, title="Pauli twirling",
-                       help="Randomize two-qubit gates (and measurements for the Estimator) to "
-                       "turn coherent errors into noise that averages out"),
+                       help="Randomize the two-qubit gates of the Sampler's circuits to turn coherent "
+                       "errors into noise that averages out (real hardware only: the local testing "
+                       "mode cannot apply it)"),
                 Option("seed", "int", None, title="Random seed",
-                       help="Seed of the transpiler's layout, and of the simulator in local mode",
+                       help="Seed of the transpiler's layout, and of the simulator in local mode "
+                       "(empty: a fresh seed is drawn for each run and recorded with it)",
                        minimum=0, maximum=2**32 - 1, nullable=True),
             ),
+            refuse=refused_options,
         ),
     ]
+
+
+def refused_options(options: dict) -> str | None:
+    """Why the IBM backend cannot apply these options (None when it applies all of them).
+
+    QML Studio's engine runs every model (variational and kernel) through the Sampler: the
+    runtime's resilience levels belong to the Estimator, so they would never take effect.
+    The local testing mode simulates a fake device and ignores every mitigation option.
+    """
+    level = int(options.get("resilience_level") or 0)
+    if level:
+        return (
+            f"resilience_level {level} cannot be applied: QML Studio runs models through the runtime's "
+            "Sampler, which has no resilience levels (they belong to the Estimator). Use resilience_level=0"
+        )
+    if options.get("channel") == "local":
+        ignored = [name for name in ("twirling", "dynamical_decoupling") if options.get(name)]
+        if ignored:
+            return (
+                f"the local testing mode (channel local) cannot apply {' or '.join(ignored)}: it simulates a "
+                "fake device and ignores mitigation. Turn it off, or run on real hardware"
+            )
+    return None

@@ -13,7 +13,8 @@ cancel the job on IBM Quantum and raise :class:`~qmls_ibm.errors.IbmJobCancelled
 
 ``channel="local"`` is qiskit-ibm-runtime's local testing mode: the mode is a fake device
 (``fake_manila``...) simulated by Aer with its noise model, offline. Error-mitigation
-options have no effect there and are not sent.
+options have no effect there, so they are refused (:func:`qmls_ibm.refused_options`), as
+are resilience levels anywhere: the engine runs only the Sampler, which has none.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class IbmBackend(Backend):
         mode: str = "batch",
         shots: int = 4096,
         optimization_level: int = 2,
-        resilience_level: int = 1,
+        resilience_level: int = 0,
         dynamical_decoupling: bool = False,
         dd_sequence: str = "XpXm",
         twirling: bool = False,
@@ -78,6 +79,12 @@ class IbmBackend(Backend):
         *,
         service: Any = None,
     ) -> None:
+        from qmls_ibm import refused_options
+
+        reason = refused_options({"resilience_level": resilience_level, "channel": channel,
+                                  "twirling": twirling, "dynamical_decoupling": dynamical_decoupling})
+        if reason:
+            raise IbmError(reason)
         self.backend_name = backend
         self.channel = channel
         self.instance = instance
@@ -89,7 +96,10 @@ class IbmBackend(Backend):
         self.dd_sequence = dd_sequence
         self.twirling = bool(twirling)
         self.seed = seed
-        self._seeds = np.random.default_rng(seed) if seed is not None else None
+        #: the seed of the local mode's simulator stream: the given one, or a fresh one drawn
+        #: here and recorded with the run (real hardware has no seed: its shots are physical)
+        self.seed_used = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**32)
+        self._seeds = np.random.default_rng(self.seed_used)
         self._service = service
         self._target: Any = None
         self._container: Any = None  # the Batch or Session
@@ -160,8 +170,7 @@ class IbmBackend(Backend):
         """The runtime options sent with each job (mitigation options only off the local mode)."""
         options: dict[str, Any] = {"default_shots": self.shots}
         if self.local:
-            if self._seeds is not None:
-                options["simulator"] = {"seed_simulator": int(self._seeds.integers(0, 2**31 - 1))}
+            options["simulator"] = {"seed_simulator": int(self._seeds.integers(0, 2**31 - 1))}
             return options
         if self.dynamical_decoupling:
             options["dynamical_decoupling"] = {"enable": True, "sequence_type": self.dd_sequence}
@@ -172,6 +181,29 @@ class IbmBackend(Backend):
         elif self.twirling:
             options["twirling"] = {"enable_gates": True}
         return options
+
+    def applied_options(self) -> dict[str, Any]:
+        """What the runs' Sampler jobs apply (the engine uses only the Sampler), for the record."""
+        applied: dict[str, Any] = {
+            "primitive": "sampler",
+            "channel": self.channel,
+            "device": self.backend_name or ("least busy" if not self.local else DEFAULT_LOCAL_DEVICE),
+            "mode": "local" if self.local else self.mode,
+            "shots": self.shots,
+            "optimization_level": self.optimization_level,
+            "resilience_level": None,  # the Sampler has no resilience levels
+            "dynamical_decoupling": (self.dd_sequence if self.dynamical_decoupling and not self.local else None),
+            "twirling": bool(self.twirling and not self.local),
+        }
+        if self._target is not None:
+            applied["device"] = str(getattr(self._target, "name", applied["device"]))
+        return applied
+
+    def random_seeds(self) -> dict[str, int | None]:
+        """The seed of each random source: the transpiler's layout and, in local mode, the shots."""
+        seeds: dict[str, int | None] = {"transpiler": 0 if self.seed is None else int(self.seed)}
+        seeds["shots"] = int(self.seed_used) if self.local else None
+        return seeds
 
     def sampler(self) -> "TrackedSampler":
         """qiskit-ibm-runtime's ``SamplerV2`` on the device, its jobs followed and cancellable."""
@@ -296,7 +328,7 @@ class IbmBackend(Backend):
     def describe(self) -> str:
         device = self.backend_name or ("the least busy device" if not self.local else DEFAULT_LOCAL_DEVICE)
         where = "local testing mode" if self.local else f"{self.mode} mode"
-        mitigation = [] if self.local else [f"resilience {self.resilience_level}"]
+        mitigation = []
         if self.dynamical_decoupling and not self.local:
             mitigation.append(f"DD {self.dd_sequence}")
         if self.twirling and not self.local:

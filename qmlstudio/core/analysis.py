@@ -30,7 +30,12 @@ All samples are simulated as one batch: each trainable angle ``θ_i`` becomes
 one design, arranged by the (qubit, column) of the gate that holds each weight.
 
 **Encoding study** (:func:`encoding_study`): one training per encoding, same data,
-seed and optimizer, the ansatz template rebuilt on each encoding's qubits.
+seed and optimizer, and the same ansatz: the template is built once on the widest qubit
+count the encodings need (an encoding on fewer qubits leaves the others in |0⟩ for the
+ansatz), so every encoding trains the same number of weights. Depths and two-qubit gate
+counts are measured after transpiling, for the encoding alone and the whole circuit, to a
+basis gate set (``rz, sx, x, cx``) and optionally to a device through its pass manager: an
+RZZ and a CX–RZ–CX look different drawn but are the same circuit transpiled.
 
 **Kernel study** (:func:`kernel_study`): the fidelity-kernel Gram matrix, its
 kernel-target alignment, and a quantum-kernel SVM against an RBF SVM on the same split.
@@ -63,7 +68,9 @@ __all__ = [
     "barren_plateau_study",
     "cost_observables",
     "encoding_study",
+    "encoding_qubits",
     "encoding_variant",
+    "transpiled_counts",
     "fit_decay_rate",
     "gradient_heatmap",
     "hardware_efficient",
@@ -388,9 +395,21 @@ def gradient_heatmap(design: CircuitDesign, *, samples: int = 100, seed: int = 7
 # ---------------------------------------------------------------------------
 # Encodings side by side
 # ---------------------------------------------------------------------------
+#: The basis gate set the encoding study transpiles to (IBM's, without a device's connectivity).
+BASIS_GATES = ("rz", "sx", "x", "cx")
+
+
 @dataclass
 class EncodingRow:
-    """One encoding's training: the circuit's figures, its accuracy and its curves."""
+    """One encoding's training: the circuit's figures, its accuracy and its curves.
+
+    ``encoding_qubits`` is what the encoding needs, ``qubits`` the circuit's width (the
+    study's widest, shared by every row). ``depth`` and ``two_qubit`` are the whole
+    circuit's after transpiling to :data:`BASIS_GATES`, ``encoding_depth`` and
+    ``encoding_two_qubit`` the encoding's alone; the ``device_*`` fields the same after the
+    chosen device's pass manager (None without a device, or when it cannot run the circuit:
+    ``device_message`` says why). ``drawn_depth`` is the depth as drawn, before transpiling.
+    """
 
     encoding: str
     qubits: int | None = None
@@ -405,6 +424,15 @@ class EncodingRow:
     loss: list[float | None] = field(default_factory=list)
     test_curve: list[float | None] = field(default_factory=list)
     run_id: str | None = None
+    encoding_qubits: int | None = None
+    encoding_depth: int | None = None
+    encoding_two_qubit: int | None = None
+    drawn_depth: int | None = None
+    device_depth: int | None = None
+    device_two_qubit: int | None = None
+    device_encoding_depth: int | None = None
+    device_encoding_two_qubit: int | None = None
+    device_message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -412,35 +440,77 @@ class EncodingRow:
 
 @dataclass
 class EncodingStudyResult:
-    """The rows of an encoding study, in the order the encodings were given."""
+    """The rows of an encoding study, in the order the encodings were given.
+
+    ``qubits`` is the width every encoding's circuit was given (the same ansatz for all)
+    or None when each encoding kept its own width (``match_ansatz=False``); ``basis_gates``
+    and ``device`` say what the figures were transpiled to.
+    """
 
     rows: list[EncodingRow]
     ansatz: str | None
     seed: int
     epochs: int | None
     records: list[Any] = field(default_factory=list, repr=False)
+    qubits: int | None = None
+    basis_gates: tuple[str, ...] = BASIS_GATES
+    device: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"study": "encodings", "ansatz": self.ansatz, "seed": self.seed, "epochs": self.epochs,
+                "qubits": self.qubits, "basis_gates": list(self.basis_gates), "device": self.device,
                 "rows": [r.to_dict() for r in self.rows]}
+
+
+def transpiled_counts(design: CircuitDesign, *, basis_gates: Sequence[str] = BASIS_GATES,
+                      pass_manager: Any = None) -> tuple[int, int]:
+    """(depth, two-qubit gates) of ``design`` transpiled to ``basis_gates`` (level 1, seed 0),
+    or by ``pass_manager`` (a device's) when given. Barriers and measurements are not counted."""
+    from qiskit import transpile
+
+    circuit = design.to_circuit()
+    if not circuit.data:
+        return 0, 0
+    if pass_manager is not None:
+        compiled = pass_manager.run(circuit)
+    else:
+        compiled = transpile(circuit, basis_gates=list(basis_gates), optimization_level=1, seed_transpiler=0)
+
+    def counted(instruction: Any) -> bool:
+        operation = instruction.operation
+        return not getattr(operation, "_directive", False) and operation.name not in ("barrier", "measure", "delay")
+
+    two = sum(1 for inst in compiled.data if counted(inst) and len(inst.qubits) == 2)
+    return int(compiled.depth(filter_function=counted)), int(two)
 
 
 def _finite(values: Sequence[Any]) -> list[float | None]:
     return [None if v is None or not math.isfinite(float(v)) else float(v) for v in values]
 
 
-def encoding_variant(project: Any, registry: Any, encoding: str, num_features: int, options: Mapping[str, Any] | None = None) -> Any:
+def encoding_qubits(registry: Any, encoding: str, num_features: int, options: Mapping[str, Any] | None = None) -> int:
+    """The qubits ``encoding`` needs for ``num_features`` features (an AnalysisError if it cannot)."""
+    spec = registry.get("encodings", encoding)
+    encoder = spec.create(spec.resolve(dict(options or {})))
+    problem = encoder.check(num_features)
+    if problem:
+        raise AnalysisError(problem)
+    return int(encoder.num_qubits(num_features))
+
+
+def encoding_variant(project: Any, registry: Any, encoding: str, num_features: int,
+                     options: Mapping[str, Any] | None = None, num_qubits: int | None = None) -> Any:
     """A copy of ``project`` (no runs) with another encoding and its ansatz template rebuilt
-    on the qubits that encoding needs for ``num_features`` features."""
+    on ``num_qubits`` qubits (default: the qubits that encoding needs for ``num_features``
+    features; more leaves the extra qubits to the ansatz, fewer is an error)."""
     from qmlstudio.core.project import PluginChoice, Project
 
     spec = registry.get("encodings", encoding)
     resolved = spec.resolve(dict(options or {}))
-    encoder = spec.create(resolved)
-    problem = encoder.check(num_features)
-    if problem:
-        raise AnalysisError(problem)
-    num_qubits = encoder.num_qubits(num_features)
+    needed = encoding_qubits(registry, encoding, num_features, resolved)
+    if num_qubits is not None and num_qubits < needed:
+        raise AnalysisError(f"{encoding} needs {needed} qubits for {num_features} features, more than {num_qubits}")
+    num_qubits = needed if num_qubits is None else num_qubits
     if project.ansatz is not None:
         template = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options)
         circuit = template.build(num_qubits)
@@ -469,14 +539,25 @@ def encoding_study(
     epochs: int | None = None,
     progress: Progress | None = None,
     controls: Any = None,
+    match_ansatz: bool = True,
+    basis_gates: Sequence[str] = BASIS_GATES,
+    device: str | None = None,
+    device_pass_manager: Any = None,
 ) -> EncodingStudyResult:
-    """Trains the project's model once per encoding (same data, seed, optimizer, template).
+    """Trains the project's model once per encoding (same data, seed, optimizer and ansatz).
 
     ``build_run(project, registry, epochs=, callback=, controls=)`` is
     :func:`qmlstudio.plugins.project_setup.build_run` (injected: the core does not import
     plugins). An encoding that does not fit the data gets a row with its message.
     ``progress(done, total, message)`` is called per iteration; ``controls`` (a
     :class:`~qmlstudio.core.training.Controls`) stops the training in progress.
+
+    With ``match_ansatz`` (the default) the ansatz is built on the widest qubit count the
+    encodings need, the same circuit for every encoding, so their weight counts are equal
+    and only the encoding differs; without it each encoding gets the template on its own
+    qubits (fewer qubits, fewer weights: a confounded comparison). Figures are transpiled
+    to ``basis_gates`` and, with ``device_pass_manager`` (a device's pass manager, named
+    ``device``), to that device.
     """
     if not encodings:
         raise AnalysisError("choose at least one encoding")
@@ -487,12 +568,21 @@ def encoding_study(
     total_epochs = epochs or project.training.epochs
     rows: list[EncodingRow] = []
     records: list[Any] = []
+    widths: dict[str, int] = {}
+    for name in encodings:
+        try:
+            widths[name] = encoding_qubits(registry, name, num_features)
+        except QMLStudioError:
+            pass  # its row says why, below
+    width = max(widths.values()) if match_ansatz and widths else None
+    if width is not None and project.ansatz is None:
+        width = project.circuit.num_qubits if project.circuit.num_qubits >= width else width
     for index, name in enumerate(encodings):
         _report(progress, index, len(encodings), f"{name}: building")
-        row = EncodingRow(encoding=name)
+        row = EncodingRow(encoding=name, encoding_qubits=widths.get(name))
         rows.append(row)
         try:
-            variant = encoding_variant(project, registry, name, num_features)
+            variant = encoding_variant(project, registry, name, num_features, num_qubits=width)
             design = None
 
             def callback(it: Any, _name: str = name, _index: int = index) -> None:
@@ -505,8 +595,8 @@ def encoding_study(
 
             run = build_run(variant, registry, epochs=total_epochs, callback=callback, controls=controls)
             design = run.model.design
-            row.qubits, row.depth, row.two_qubit = design.num_qubits, design.depth, design.two_qubit_count
-            row.weights = run.model.num_weights
+            row.qubits, row.drawn_depth, row.weights = design.num_qubits, design.depth, run.model.num_weights
+            _measure_circuits(row, run.model, basis_gates, device_pass_manager)
             record = run.run()
         except QMLStudioError as exc:
             row.status, row.message = "failed", str(exc)
@@ -525,7 +615,24 @@ def encoding_study(
             raise Cancelled()
     _report(progress, len(encodings), len(encodings), "done")
     ansatz = project.ansatz.name if project.ansatz is not None else None
-    return EncodingStudyResult(rows=rows, ansatz=ansatz, seed=project.seed, epochs=total_epochs, records=records)
+    return EncodingStudyResult(rows=rows, ansatz=ansatz, seed=project.seed, epochs=total_epochs, records=records,
+                               qubits=width, basis_gates=tuple(basis_gates),
+                               device=device if device_pass_manager is not None else None)
+
+
+def _measure_circuits(row: EncodingRow, model: Any, basis_gates: Sequence[str], device_pass_manager: Any) -> None:
+    """The row's transpiled figures: the encoding alone and the whole circuit, basis and device."""
+    encoding = model.encoding_design
+    row.encoding_depth, row.encoding_two_qubit = transpiled_counts(encoding, basis_gates=basis_gates)
+    row.depth, row.two_qubit = transpiled_counts(model.design, basis_gates=basis_gates)
+    if device_pass_manager is None:
+        return
+    try:
+        row.device_encoding_depth, row.device_encoding_two_qubit = transpiled_counts(
+            encoding, pass_manager=device_pass_manager)
+        row.device_depth, row.device_two_qubit = transpiled_counts(model.design, pass_manager=device_pass_manager)
+    except Exception as exc:  # noqa: BLE001 - a circuit wider than the device: say so in the row
+        row.device_message = f"cannot be transpiled for the device: {exc}"
 
 
 # ---------------------------------------------------------------------------

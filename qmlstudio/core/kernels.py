@@ -126,10 +126,11 @@ class KernelRun:
     def run(self) -> RunRecord:
         from sklearn.svm import SVC
 
-        from qmlstudio.core.training import IterationReport, package_versions
+        from qmlstudio.core.training import IterationReport, package_versions, record_backend_use
 
         record = self.record
         record.versions = package_versions()
+        record_backend_use(record, self.kernel.backend, self.kernel)
         start = time.perf_counter()
         gram = self._tuned_gram()
         self.svc = SVC(kernel="precomputed", C=self.C).fit(gram, self.data.y_train)
@@ -158,6 +159,7 @@ class KernelRun:
             from qmlstudio.core.baselines import run_baselines
 
             record.baselines = run_baselines(self.data, self.seed, quantum_parameters=record.parameters)
+            record.record_seeds({"baselines": self.seed})
         record.finish("completed", f"kernel-target alignment {kernel_target_alignment(gram, self.data.y_train):.3f}")
         return record
 

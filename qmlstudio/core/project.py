@@ -81,7 +81,9 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """Version 2 adds a validation split; a version-1 project had none, so it keeps none:
-    its training and test rows stay exactly what they were (its runs still reproduce)."""
+    its training and test rows stay exactly what they were (its runs still reproduce).
+    It also adds the run fields ``seeds`` and ``backend_applied``; a version-1 run has
+    neither (what it used was not recorded), so nothing is made up for it."""
     preprocessing = data.get("preprocessing")
     if isinstance(preprocessing, dict):
         preprocessing.setdefault("validation_size", 0.0)
@@ -593,6 +595,12 @@ class RunRecord:
     test: dict[str, float | None] = field(default_factory=dict)
     parameters: int | None = None
     tuning: dict[str, Any] = field(default_factory=dict)
+    #: the seed each random source used (a drawn one where none was given): source → a
+    #: whole number, None (a source without a seed, such as hardware shots), or a list of
+    #: them when a resumed run's segments used different seeds
+    seeds: dict[str, Any] = field(default_factory=dict)
+    #: what the backend actually applied to the circuits (as the backend reports it)
+    backend_applied: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _name(self.id, "id")
@@ -619,6 +627,9 @@ class RunRecord:
         if self.parameters is not None:
             self.parameters = _whole(self.parameters, "parameters", minimum=0)
         self.tuning = _tree(_object(self.tuning, "tuning"), "tuning")
+        _object(self.seeds, "seeds")
+        self.seeds = {k: _seed_value(v, _join("seeds", k)) for k, v in self.seeds.items()}
+        self.backend_applied = _tree(_object(self.backend_applied, "backend_applied"), "backend_applied")
 
     # ------------------------------------------------------------------ use
     @property
@@ -633,6 +644,18 @@ class RunRecord:
             raise TypeError(f"unknown metric(s) {', '.join(sorted(unknown))}; known: {', '.join(METRIC_NAMES)}")
         for name in METRIC_NAMES:
             self.metrics[name].append(_measure(values.get(name), f"metrics.{name}"))
+
+    def record_seeds(self, seeds: Mapping[str, int | None]) -> None:
+        """Adds the seeds a run used; a source already recorded with another seed (a resumed
+        run's new segment) keeps both, in order, as a list."""
+        for name, value in seeds.items():
+            value = _seed_value(value, _join("seeds", name))
+            if name not in self.seeds:
+                self.seeds[name] = value
+                continue
+            known = self.seeds[name] if isinstance(self.seeds[name], list) else [self.seeds[name]]
+            if known[-1] != value:
+                self.seeds[name] = [*known, value]
 
     def finish(self, status: str, message: str = "") -> None:
         """Marks the run as ended now with ``status`` (completed, stopped or failed)."""
@@ -652,16 +675,15 @@ class RunRecord:
             "initial_weights": [_measure_json(w) for w in self.initial_weights],
             "final_weights": [_measure_json(w) for w in self.final_weights],
             "baselines": {name: _baseline_json(scores) for name, scores in self.baselines.items()},
-            "evaluations": [
-                {"backend": e["backend"], "options": _tree_json(e["options"]), "accuracy": _measure_json(e["accuracy"])}
-                for e in self.evaluations
-            ],
+            "evaluations": [_evaluation_json(e) for e in self.evaluations],
             "timings": {k: _measure_json(self.timings.get(k)) for k in TIMING_FIELDS},
             "versions": dict(self.versions),
             "measured_at": dict(self.measured_at),
             "test": {k: _measure_json(self.test.get(k)) for k in TEST_FIELDS} if self.test else {},
             "parameters": self.parameters,
             "tuning": _tree_json(self.tuning),
+            "seeds": {k: (list(v) if isinstance(v, list) else v) for k, v in self.seeds.items()},
+            "backend_applied": _tree_json(self.backend_applied),
         }
 
     @classmethod
@@ -671,6 +693,13 @@ class RunRecord:
         for key in ("id", "started", "status"):
             _require(data, key, where)
         return _built(where, lambda: cls(**{k: data[k] for k in names if k in data}))
+
+
+def _seed_value(value: Any, where: str) -> int | None | list[int | None]:
+    """A recorded seed: a whole number ≥ 0, null, or a list of them (one per resumed segment)."""
+    if isinstance(value, list):
+        return [None if v is None else _whole(v, f"{where}[{i}]", minimum=0) for i, v in enumerate(value)]
+    return None if value is None else _whole(value, where, minimum=0)
 
 
 def _metrics(value: Any, where: str) -> dict[str, list[int | float | None]]:
@@ -736,13 +765,29 @@ def _baseline_json(scores: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _evaluation(value: Any, where: str) -> dict[str, Any]:
-    _object(value, where, ("backend", "options", "accuracy"))
+    _object(value, where, ("backend", "options", "accuracy", "seeds", "backend_applied"))
     backend = _name(_require(value, "backend", where), _join(where, "backend"))
-    return {
+    checked = {
         "backend": backend,
         "options": _options(value.get("options", {}), _join(where, "options")),
         "accuracy": _measure(value.get("accuracy"), _join(where, "accuracy")),
     }
+    if "seeds" in value:  # version 2: the seeds the evaluation used and what the backend applied
+        seeds = _object(value["seeds"], _join(where, "seeds"))
+        checked["seeds"] = {k: _seed_value(v, _join(_join(where, "seeds"), k)) for k, v in seeds.items()}
+    if "backend_applied" in value:
+        path = _join(where, "backend_applied")
+        checked["backend_applied"] = _tree(_object(value["backend_applied"], path), path)
+    return checked
+
+
+def _evaluation_json(e: Mapping[str, Any]) -> dict[str, Any]:
+    written = {"backend": e["backend"], "options": _tree_json(e["options"]), "accuracy": _measure_json(e["accuracy"])}
+    if "seeds" in e:
+        written["seeds"] = {k: (list(v) if isinstance(v, list) else v) for k, v in e["seeds"].items()}
+    if "backend_applied" in e:
+        written["backend_applied"] = _tree_json(e["backend_applied"])
+    return written
 
 
 # ======================================================================= project

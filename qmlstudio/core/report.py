@@ -194,10 +194,18 @@ def _study_section(study: Any) -> str:
                 f'local {html.escape(study.costs["local"])}. Qubits {study.qubits}, {study.samples} samples, '
                 f"seed {study.seed}.</p>" + _table(["cost", "layers", "fitted a (Var ∝ 2^−a·n)"], rows))
     if isinstance(study, EncodingStudyResult):
-        rows = [(r.encoding, r.qubits, r.depth, r.two_qubit, r.weights, r.test_accuracy, r.seconds, r.status)
-                for r in study.rows]
-        return "<h3>Encoding study</h3>" + _table(
-            ["encoding", "qubits", "depth", "two-qubit gates", "weights", "test accuracy", "seconds", "status"], rows)
+        device = study.device
+        rows = [(r.encoding, r.encoding_qubits, r.qubits, r.weights, r.encoding_depth, r.encoding_two_qubit, r.depth,
+                 r.two_qubit, *((r.device_depth, r.device_two_qubit) if device else ()), r.test_accuracy, r.seconds,
+                 r.status) for r in study.rows]
+        width = (f"the same ansatz on {study.qubits} qubits for every encoding" if study.qubits is not None
+                 else "the ansatz on each encoding's own qubits")
+        where = ",".join(study.basis_gates) + (f" and to {device}" if device else "")
+        return ("<h3>Encoding study</h3>" + f'<p class="muted">{html.escape(width)}; depths and two-qubit gates '
+                f"transpiled to {html.escape(where)} (enc.: the encoding alone).</p>" + _table(
+                    ["encoding", "enc. qubits", "qubits", "weights", "enc. depth", "enc. two-qubit", "depth",
+                     "two-qubit gates", *((f"{device} depth", f"{device} two-qubit") if device else ()),
+                     "test accuracy", "seconds", "status"], rows))
     if isinstance(study, KernelStudyResult):
         rows = [("quantum kernel SVM", study.alignment, study.quantum_train_accuracy, study.quantum_test_accuracy),
                 ("RBF SVM", study.rbf_alignment, study.rbf_train_accuracy, study.rbf_test_accuracy)]

@@ -191,12 +191,41 @@ def package_versions() -> dict[str, str]:
     import platform
 
     versions = {"python": platform.python_version()}
-    for name in ("qmlstudio", "qiskit", "qiskit-aer", "qiskit-machine-learning", "numpy", "scipy", "scikit-learn"):
+    # numba compiles the exact simulator's loops; qiskit-ibm-runtime gives the device models
+    # (noise, coupling maps) of aer-noise and runs the ibm backend.
+    for name in ("qmlstudio", "qiskit", "qiskit-aer", "qiskit-machine-learning", "numpy", "scipy", "scikit-learn",
+                 "numba", "qiskit-ibm-runtime", "qiskit-aer-gpu"):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def record_backend_use(record: RunRecord, backend: Any, evaluator: Any) -> None:
+    """Writes into ``record`` what actually ran the circuits and the seeds it used.
+
+    On the exact path (``evaluator.exact``) QML Studio's own statevector simulator runs
+    everything in double precision on the CPU, whatever precision or device the exact
+    backend offers; otherwise the backend's Sampler runs the circuits with the options it
+    reports (``backend.applied_options()``) and seeds (``backend.random_seeds()``).
+    """
+    if getattr(evaluator, "exact", False):
+        applied: dict[str, Any] = {"evaluator": "exact statevector (QML Studio, adjoint gradients)",
+                                   "precision": "double", "device": "CPU", "shots": None}
+        if backend is not None:
+            applied["backend_circuits"] = "none: the backend's primitives are not used on the exact path"
+        record.backend_applied = applied
+        return
+    method = getattr(evaluator, "gradient_method", None)  # none for a kernel (fidelities only)
+    applied = {"evaluator": "backend sampler" + (f" ({method} gradients)" if method else " (compute-uncompute fidelities)")}
+    report = getattr(backend, "applied_options", None)
+    if callable(report):
+        applied.update(report())
+    record.backend_applied = applied
+    seeds = getattr(backend, "random_seeds", None)
+    if callable(seeds):
+        record.record_seeds({f"backend_{name}": value for name, value in seeds().items()})
 
 
 class _Objective:
@@ -483,6 +512,8 @@ class TrainingRun:
         record.parameters = self.num_parameters
         record.measured_at = self.measured_at()
         options = self.options
+        record.record_seeds({"initial_weights": options.seed, "shuffle": options.seed})
+        record_backend_use(record, self.backend, self.evaluator)
         per_epoch = self._batches_per_epoch()
         total = options.epochs * per_epoch
         done = record.num_points
@@ -651,6 +682,7 @@ class TrainingRun:
             record.baselines = run_baselines(
                 self.data, options.seed, quantum_parameters=self.num_parameters, controls=self.controls
             )
+            record.record_seeds({"baselines": options.seed})
         status = state["stop"] or "completed"
         record.finish(status, state["message"])
         return record

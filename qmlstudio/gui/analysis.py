@@ -238,19 +238,40 @@ def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
 def encodings_view(result: Any) -> QWidget:
     """The table of encodings and their loss curves overlaid."""
     splitter = QSplitter(Qt.Orientation.Vertical)
-    headers = ["encoding", "qubits", "depth", "two-qubit", "weights", "test accuracy", "seconds", "status"]
-    table = QTableWidget(len(result.rows), len(headers))
+    basis = ",".join(getattr(result, "basis_gates", ()) or ())
+    device = getattr(result, "device", None)
+    columns = [("encoding", "encoding", "the encoding"),
+               ("encoding_qubits", "enc. qubits", "qubits the encoding needs"),
+               ("qubits", "qubits", "qubits of the whole circuit (the same ansatz for every encoding)"),
+               ("weights", "weights", "trainable weights"),
+               ("encoding_depth", "enc. depth", f"depth of the encoding alone, transpiled to {basis}"),
+               ("encoding_two_qubit", "enc. 2q", f"two-qubit gates of the encoding alone, transpiled to {basis}"),
+               ("depth", "depth", f"depth of the whole circuit, transpiled to {basis}"),
+               ("two_qubit", "2q", f"two-qubit gates of the whole circuit, transpiled to {basis}")]
+    if device:
+        columns += [("device_encoding_depth", "dev. enc. depth", f"the encoding alone, transpiled to {device}"),
+                    ("device_encoding_two_qubit", "dev. enc. 2q", f"the encoding alone, transpiled to {device}"),
+                    ("device_depth", "dev. depth", f"the whole circuit, transpiled to {device}"),
+                    ("device_two_qubit", "dev. 2q", f"the whole circuit, transpiled to {device} (SWAPs included)")]
+    columns += [("test_accuracy", "test accuracy", "test accuracy at the end"),
+                ("seconds", "seconds", "training time"), ("status", "status", "")]
+    table = QTableWidget(len(result.rows), len(columns))
     table.setObjectName("encodingTable")
-    table.setHorizontalHeaderLabels(headers)
+    table.setHorizontalHeaderLabels([title for _, title, _ in columns])
+    for c, (_, _, tip) in enumerate(columns):
+        table.horizontalHeaderItem(c).setToolTip(tip)
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     for r, row in enumerate(result.rows):
-        values = [row.encoding, row.qubits, row.depth, row.two_qubit, row.weights, row.test_accuracy,
-                  row.seconds, row.status if row.status == "completed" else f"{row.status}: {row.message}"]
-        for c, value in enumerate(values):
+        for c, (key, _, _) in enumerate(columns):
+            value = getattr(row, key, None)
+            if key == "status":
+                notes = [row.status if row.status == "completed" else f"{row.status}: {row.message}"]
+                notes += [row.device_message] if getattr(row, "device_message", "") else []
+                value = "; ".join(notes)
             text = "–" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
             item = QTableWidgetItem(text)
-            if c and c < 7:
+            if c and key != "status":
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             table.setItem(r, c, item)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -539,7 +560,8 @@ class AnalysisController(QObject):
             return None
         current = self.project.encoding.name
         chosen = [current] + [e for e in ("angle", "dense-angle", "zz-feature-map") if e != current]
-        defaults = {"encodings": chosen, "epochs": self.project.training.epochs, "keep_runs": False}
+        defaults = {"encodings": chosen, "epochs": self.project.training.epochs, "keep_runs": False,
+                    "same_ansatz": True, "device": ""}
         values = given or self.ask("encodings", defaults)
         if values is None:
             return None
@@ -549,16 +571,34 @@ class AnalysisController(QObject):
             names = [n.strip() for n in names.split(",") if n.strip()]
         project, registry, controls = self.project, self.registry, Controls()
 
+        device = str(values.get("device") or "").strip() or None
+
         def work(progress: Callable[[int, int, str], bool]) -> Any:
+            device_pm = None
+            if device:  # the device's layout, routing and basis, offline (aer-noise without noise)
+                from qmlstudio.gui.background import wait_for_background
+                from qmlstudio.plugins.project_setup import backend_choice, create_backend
+
+                # The views' jobs (a transpile) may be importing qiskit-ibm-runtime's transpiler
+                # plugins: importing its device models alongside stalled both. Let them finish first.
+                wait_for_background(120_000)
+
+                choice = backend_choice(registry, f"aer-noise:{device},noise=false")
+                device_pm = create_backend(registry, choice).pass_manager()
             return encoding_study(project, registry, list(names), build_run=build_run, epochs=int(values["epochs"]),
-                                  progress=progress, controls=controls)
+                                  progress=progress, controls=controls, match_ansatz=bool(values["same_ansatz"]),
+                                  device=device, device_pass_manager=device_pm)
 
         def show(dock: AnalysisDock, result: Any) -> None:
             if values.get("keep_runs"):
                 for record in result.records:
                     project.add_run(record)
             best = max((r for r in result.rows if r.test_accuracy is not None), key=lambda r: r.test_accuracy, default=None)
-            dock.status.setText(f"{len(result.rows)} encodings, {result.epochs} epochs, seed {result.seed}"
+            width = (f"same ansatz on {result.qubits} qubits" if result.qubits is not None
+                     else "ansatz on each encoding's qubits")
+            where = ",".join(result.basis_gates) + (f" and {result.device}" if result.device else "")
+            dock.status.setText(f"{len(result.rows)} encodings, {width}, {result.epochs} epochs, seed {result.seed}; "
+                                f"depths transpiled to {where}"
                                 + (f"; best: {best.encoding} ({best.test_accuracy:.3f})" if best else ""))
             dock.set_content(encodings_view(result), result)
 

@@ -339,6 +339,13 @@ class DatasetPanel(QWidget):
         self.scaling_combo.setToolTip(SCALING_HELP)
         self.scaling_combo.currentIndexChanged.connect(self._on_scaling_edited)
         form.addRow("Scaling", self.scaling_combo)
+        # Said beside the choice when a scaling destroys the data's structure (ad-hoc rescaled).
+        self.scaling_warning = QLabel()
+        self.scaling_warning.setObjectName("scalingWarning")
+        self.scaling_warning.setWordWrap(True)
+        self.scaling_warning.setStyleSheet("color: #9a5b00;")
+        self.scaling_warning.setVisible(False)
+        form.addRow("", self.scaling_warning)
 
         pca_row = QHBoxLayout()
         self.pca_check = QCheckBox("PCA to")
@@ -587,6 +594,11 @@ class DatasetPanel(QWidget):
                                                  self.stratify_check, self.seed_spin,
                                                  self.padding_check)]
         self.scaling_combo.setCurrentIndex(max(0, self.scaling_combo.findData(pre.scaling)))
+        spec = self._spec()
+        check = getattr(spec, "scaling_warning", None)
+        warning = check(pre.scaling) if callable(check) else None
+        self.scaling_warning.setText(f"⚠ {warning}" if warning else "")
+        self.scaling_warning.setVisible(bool(warning))
         self.pca_check.setChecked(pre.pca is not None)
         if pre.pca is not None:
             self.pca_spin.setValue(pre.pca)
@@ -674,6 +686,10 @@ class DatasetPanel(QWidget):
         except QMLStudioError:
             options = {}
         pre = dataclasses.replace(self.project.preprocessing, classes=None, features=None, pca=None)
+        old_spec = self._spec()
+        old_default = getattr(old_spec, "default_scaling", "minmax-pi")
+        if pre.scaling == old_default:  # a scaling the user left as it was follows the new dataset's
+            pre = dataclasses.replace(pre, scaling=getattr(spec, "default_scaling", pre.scaling))
         self._edit(f"Use the {spec.title} dataset", dataset=PluginChoice(name, options), preprocessing=pre)
 
     def _on_option_changed(self, name: str, value: Any) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.options import Option
 from qmlstudio.core.project import MODEL_KINDS, ModelChoice, PluginChoice, Project, Training
 from qmlstudio.gui import startup
@@ -197,6 +198,12 @@ class SettingsPanel(QWidget):
         self.backend_form.setObjectName("backendOptions")
         self.backend_form.option_changed.connect(self._on_backend_option)
         form.addRow(self.backend_form)
+        # An option the backend cannot apply (mitigation on a Sampler path) is refused here.
+        self.backend_refusal = QLabel(objectName="backendRefusal")
+        self.backend_refusal.setWordWrap(True)
+        self.backend_refusal.setStyleSheet("color: #b3261e;")
+        self.backend_refusal.hide()
+        form.addRow(self.backend_refusal)
         self.cost_label = QLabel(objectName="costLabel")
         self.cost_label.setWordWrap(True)
         self.cost_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -376,8 +383,19 @@ class SettingsPanel(QWidget):
         if reason:
             self._sync()
             return
+        spec = self.registry.backends.get(choice.name)
+        options = {**choice.options, name: value}
+        if spec is not None:
+            try:
+                spec.resolve(options)
+            except QMLStudioError as exc:  # refused, never stored as if applied
+                self.backend_refusal.setText(f"Not applied: {exc}")
+                self.backend_refusal.show()
+                self._sync()
+                return
+        self.backend_refusal.hide()
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        self._edit({"backend": PluginChoice(choice.name, {**choice.options, name: value})},
+        self._edit({"backend": PluginChoice(choice.name, options)},
                    f"Change backend {name.replace('_', ' ')}", key=f"backend.{name}" if numeric else None)
 
     def _training(self, text: str, key: str | None = None, **changes: Any) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from qmlstudio.core.circuit import CircuitDesign
 from qmlstudio.core.dataset import Dataset
-from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.errors import OptionError, QMLStudioError
 from qmlstudio.core.options import Option, resolve_options
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -141,7 +141,43 @@ class DatasetSpec(Spec):
 
     task: str = "classification"
     images: bool = False
+    #: the interval every feature already lies in when the values are meant as they are (the
+    #: ad-hoc data lies in [0, 2π]: its classes are defined through those angles); None
+    #: when the data has no natural range and any scaling is fair
+    natural_range: tuple[float, float] | None = None
+    #: the scaling a new project uses (``"none"``, ``"minmax-pi"``, ``"minmax-sym"``,
+    #: ``"standardize"``); ``"none"`` for data with a natural range
+    default_scaling: str = "minmax-pi"
     kind: ClassVar[str] = "dataset"
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if self.default_scaling not in ("none", "minmax-pi", "minmax-sym", "standardize"):
+            found.append(f"dataset {self.name!r}: default_scaling {self.default_scaling!r} is not a scaling")
+        if self.natural_range is not None:
+            try:
+                low, high = (float(v) for v in self.natural_range)
+            except (TypeError, ValueError):
+                found.append(f"dataset {self.name!r}: natural_range must be two numbers (low, high)")
+            else:
+                if not low < high:
+                    found.append(f"dataset {self.name!r}: natural_range needs low < high")
+        return found
+
+    def scaling_warning(self, scaling: str) -> str | None:
+        """Why ``scaling`` destroys this dataset's structure, or None when it does not.
+
+        Rescaling data that declares a natural range moves its points off the angles its
+        classes are defined by (the ad-hoc data scaled to [0, π] falls to chance accuracy).
+        """
+        if self.natural_range is None or scaling == "none" or scaling == self.default_scaling:
+            return None
+        low, high = self.natural_range
+        return (
+            f"dataset {self.name!r} already lies in its natural range [{_angle_text(low)}, {_angle_text(high)}], "
+            f"which its classes are defined by; scaling {scaling!r} rescales the features and destroys that "
+            f"structure (expect chance accuracy). Use scaling 'none' (its default)."
+        )
 
     def create(self, options: Mapping[str, Any] | None = None) -> Dataset:
         data = super().create(options)
@@ -150,7 +186,23 @@ class DatasetSpec(Spec):
         return data
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "task": self.task, "images": self.images}
+        natural = None if self.natural_range is None else [float(v) for v in self.natural_range]
+        return {**super().to_dict(), "task": self.task, "images": self.images, "natural_range": natural,
+                "default_scaling": self.default_scaling}
+
+
+def _angle_text(value: float) -> str:
+    """``6.283185307179586`` → ``2π``: multiples of π/4 as people write them."""
+    quarters = value / (np.pi / 4)
+    if abs(quarters - round(quarters)) > 1e-9:
+        return f"{value:g}"
+    q = int(round(quarters))
+    if q == 0:
+        return "0"
+    whole, rest = divmod(q, 4)
+    if rest == 0:
+        return "π" if whole == 1 else f"{whole}π"
+    return f"{q}π/4" if q % 2 else f"{q // 2}π/2"
 
 
 @dataclass(frozen=True)
@@ -169,7 +221,33 @@ class BackendSpec(Spec):
 
     available: str | Callable[[], str | None] | None = None
     positional: str | None = None
+    #: a callable (or import path) given the resolved options that returns ``None`` when
+    #: the backend applies all of them, or a sentence saying which one it cannot apply
+    #: (mitigation that its path never uses, say); such options are refused, never stored
+    refuse: str | Callable[[Mapping[str, Any]], str | None] | None = None
     kind: ClassVar[str] = "backend"
+
+    def resolve(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The options checked, with defaults; refuses options the backend would not apply.
+
+        Error-mitigation options given to a backend that declares none get a message that
+        says so (not only "unknown option"), and the spec's ``refuse`` check runs on the result.
+        """
+        given = dict(options or {})
+        declared = {o.name for o in self.options}
+        mitigation = sorted(name for name in given if name in MITIGATION_OPTIONS and name not in declared)
+        if mitigation:
+            raise OptionError(
+                f"backend {self.name!r} applies no error mitigation, so {', '.join(mitigation)} would never take "
+                f"effect: remove {'it' if len(mitigation) == 1 else 'them'} (mitigation exists only on the 'ibm' "
+                f"backend on real hardware)"
+            )
+        resolved = super().resolve(given)
+        if self.refuse is not None:
+            reason = load_reference(self.refuse)(resolved)
+            if reason:
+                raise OptionError(f"backend {self.name!r}: {reason}")
+        return resolved
 
     def problems(self) -> list[str]:
         found = super().problems()
@@ -348,6 +426,14 @@ class Backend(abc.ABC):
 
     def describe(self) -> str:
         return type(self).__name__
+
+
+#: Names of error-mitigation options (qiskit-ibm-runtime's): a backend that does not declare
+#: them refuses them with a message saying it applies no mitigation.
+MITIGATION_OPTIONS = frozenset({
+    "resilience_level", "resilience", "twirling", "dynamical_decoupling", "dd_sequence",
+    "zne", "zne_mitigation", "pec", "pec_mitigation", "measure_mitigation", "mitigation",
+})
 
 
 SPEC_TYPES: dict[str, type[Spec]] = {

@@ -46,6 +46,8 @@ def new_project(
     seed: int = 7,
     test_size: float = 0.25,
     validation_size: float = 0.2,
+    scaling: str | None = None,
+    model_options: Mapping[str, Any] | None = None,
 ) -> Project:
     """A project whose every choice is checked against the installed plugins.
 
@@ -54,8 +56,18 @@ def new_project(
     many principal components; ``batch_size`` None (or 0) trains on the full batch. The model defaults to ``vqc`` for classification data and
     ``regressor`` for regression data. ``test_size`` and ``validation_size`` are the
     fractions of all the samples held out for the final test and for validation.
+    ``scaling`` None takes the dataset's default
+    (``DatasetSpec.default_scaling``: none for data with a natural range, such as ad-hoc);
+    :func:`scaling_warning` says when a choice destroys the data's structure.
+    ``model_options`` (``readout``, ``init_scale``, ``C``...) are checked against
+    :data:`MODEL_OPTIONS`.
     """
     dataset_spec = registry.get("datasets", dataset)
+    from qmlstudio.core.project import SCALINGS
+
+    scaling = dataset_spec.default_scaling if scaling is None else scaling
+    if scaling not in SCALINGS:
+        raise QMLStudioError(f"scaling {scaling!r} is not one of {', '.join(SCALINGS)}")
     data_options = dataset_spec.resolve(_seeded(dataset_spec, dataset_options, seed))
     data_path = data_options.get("path")
     if isinstance(data_path, str) and data_path:
@@ -89,6 +101,8 @@ def new_project(
         raise QMLStudioError(f"dataset {dataset!r} is for classification; use --model vqc or kernel")
     if model in ("vqc", "kernel") and data.task == "regression":
         raise QMLStudioError(f"dataset {dataset!r} is for regression; use --model regressor")
+    model_choice = ModelChoice(model, dict(model_options or {}))
+    _check_model_options(model_choice)
 
     ansatz_choice = None
     design = CircuitDesign(num_qubits)
@@ -108,10 +122,10 @@ def new_project(
         name,
         circuit=design,
         dataset=PluginChoice(dataset, data_options),
-        preprocessing=_split(pca, test_size, validation_size),
+        preprocessing=_split(pca, test_size, validation_size, scaling),
         encoding=PluginChoice(encoding, encoding_resolved),
         ansatz=ansatz_choice,
-        model=ModelChoice(model),
+        model=model_choice,
         optimizer=PluginChoice(optimizer, optimizer_spec.resolve(optimizer_options)),
         backend=PluginChoice(backend, backend_spec.resolve(backend_options)),
         training=Training(epochs=epochs, batch_size=batch_size or None),
@@ -132,11 +146,11 @@ def _seeded(spec: Any, options: Mapping[str, Any] | None, seed: int) -> dict[str
     return chosen
 
 
-def _split(pca: int | None, test_size: float, validation_size: float) -> Preprocessing:
+def _split(pca: int | None, test_size: float, validation_size: float, scaling: str) -> Preprocessing:
     from qmlstudio.core.project import ProjectError
 
     try:
-        return Preprocessing(pca=pca, test_size=test_size, validation_size=validation_size)
+        return Preprocessing(pca=pca, test_size=test_size, validation_size=validation_size, scaling=scaling)
     except ProjectError as exc:
         raise QMLStudioError(f"{exc.field}: {exc.problem}") from None
 
@@ -156,6 +170,46 @@ MODEL_OPTIONS = {
     "bandwidth": (1.0, float),
     "baselines": (True, bool),
 }
+
+
+#: Model options that only one kind of model uses (the others would ignore them).
+_MODEL_OPTION_KINDS = {"readout": ("vqc",), "trainable_output": ("vqc", "regressor"), "gradient": ("vqc", "regressor"),
+                       "eval_every": ("vqc", "regressor"), "init_scale": ("vqc", "regressor"), "C": ("kernel",)}
+
+
+def _check_model_options(choice: ModelChoice) -> None:
+    """Types, ranges and kinds of a new project's model options: one that the model would
+    ignore (``C`` for a VQC) is refused rather than stored as if it applied."""
+    from qmlstudio.core.models import READOUTS
+    from qmlstudio.core.training import GRADIENT_METHODS
+
+    probe = Project.new("check", model=choice)
+    options = model_options(probe)
+    for name in choice.options:
+        kinds = _MODEL_OPTION_KINDS.get(name)
+        if kinds and choice.kind not in kinds:
+            raise QMLStudioError(f"model option {name!r} applies to {' and '.join(kinds)} models, not {choice.kind}")
+    if options["readout"] not in READOUTS:
+        raise QMLStudioError(f"readout must be one of {', '.join(READOUTS)}, got {options['readout']!r}")
+    if options["gradient"] not in GRADIENT_METHODS:
+        raise QMLStudioError(f"gradient must be one of {', '.join(GRADIENT_METHODS)}, got {options['gradient']!r}")
+    if not options["init_scale"] > 0:
+        raise QMLStudioError(f"init_scale must be greater than 0, got {options['init_scale']!r}")
+    if not options["C"] > 0:
+        raise QMLStudioError(f"C must be greater than 0, got {options['C']!r}")
+    if options["eval_every"] < 0:
+        raise QMLStudioError(f"eval_every must be 0 (once per epoch) or more, got {options['eval_every']!r}")
+
+
+def scaling_warning(registry: PluginRegistry, project: Project) -> str | None:
+    """Why the project's scaling destroys its dataset's structure, or None (also for an
+    unknown dataset: that is reported where the data is loaded)."""
+    try:
+        spec = registry.get("datasets", project.dataset.name)
+    except Exception:  # noqa: BLE001 - a missing plugin is reported elsewhere
+        return None
+    check = getattr(spec, "scaling_warning", None)
+    return check(project.preprocessing.scaling) if callable(check) else None
 
 
 def load_dataset(project: Project, registry: PluginRegistry) -> Any:
@@ -239,17 +293,20 @@ def build_run(
         if project.model.kind == "kernel":
             # What the project does not fix is chosen by cross-validation on the training rows.
             tune = tuple(name for name in ("C", "bandwidth") if name not in project.model.options)
-            return KernelRun(data=data, model=model, backend=backend_object, C=options["C"],
-                             bandwidth=options["bandwidth"], tune=tune, seed=project.seed,
-                             baselines=options["baselines"], config=config, callback=callback)
-        optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
-        return TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
-                           backend=backend_object, options=_training_options(project, options, epochs),
-                           record=resume, config=config, callback=callback, controls=controls)
+            run: Any = KernelRun(data=data, model=model, backend=backend_object, C=options["C"],
+                                 bandwidth=options["bandwidth"], tune=tune, seed=project.seed,
+                                 baselines=options["baselines"], config=config, callback=callback)
+        else:
+            optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
+            run = TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
+                              backend=backend_object, options=_training_options(project, options, epochs),
+                              record=resume, config=config, callback=callback, controls=controls)
     except SimulationTooLarge as exc:
         fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
         hint = " or ".join(fix.command_hint for fix in fixes)
         raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
+    run.record.record_seeds(_project_seeds(project))
+    return run
 
 
 def prepared_data(project: Project, registry: PluginRegistry) -> Any:
@@ -270,6 +327,17 @@ def prepared_data(project: Project, registry: PluginRegistry) -> Any:
         if needed > data.num_features:
             data = prepare(dataset, project.preprocessing, project.seed, pad_to=needed)
     return data
+
+
+def _project_seeds(project: Project) -> dict[str, int | None]:
+    """The seeds the project's own choices give: the split (and PCA), a generated dataset's
+    samples and a random optimizer's draws (SPSA's perturbations)."""
+    seeds: dict[str, int | None] = {"split": project.seed}
+    for source, choice in (("dataset", project.dataset), ("optimizer", project.optimizer)):
+        value = choice.options.get("seed")
+        if isinstance(value, int) and not isinstance(value, bool):
+            seeds[source] = value
+    return seeds
 
 
 def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, Any]:
@@ -930,6 +998,10 @@ class Evaluation:
     accuracy: float
     loss: float
     values: Any
+    #: the seed each random source of the evaluation used (a drawn one where none was given)
+    seeds: dict[str, Any] | None = None
+    #: what the backend applied (as :attr:`RunRecord.backend_applied`)
+    backend_applied: dict[str, Any] | None = None
 
 
 def evaluate_weights(
@@ -999,7 +1071,14 @@ def evaluate_weights(
     extra, targets = parameters[n:], trained.data.y_test
     loss = trained.head.loss(values, extra, targets)[0]
     accuracy = trained.head.score(trained.head.predict(values, extra), targets)
-    return Evaluation(run.id, choice, float(accuracy), float(loss), values)
+    from qmlstudio.core.project import RunRecord
+    from qmlstudio.core.training import record_backend_use
+
+    used = RunRecord()  # what the evaluation used, in the run record's terms
+    used.record_seeds(_project_seeds(snapshot))
+    record_backend_use(used, backend, trained.evaluator)
+    return Evaluation(run.id, choice, float(accuracy), float(loss), values, seeds=dict(used.seeds),
+                      backend_applied=dict(used.backend_applied))
 
 
 def evaluate_run(
@@ -1022,7 +1101,8 @@ def evaluate_run(
     result = evaluate_weights(project, registry, run_id, backend_choice, controls=controls, on_backend=on_backend)
     run = find_run(project, result.run_id)
     run.evaluations.append(
-        {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy}
+        {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy,
+         "seeds": result.seeds or {}, "backend_applied": result.backend_applied or {}}
     )
     project.run_updated(run)
     return result.accuracy

@@ -143,3 +143,52 @@ def test_report_is_one_self_contained_page(registry, tmp_path) -> None:
     assert "http://" not in text and "https://" not in text
     path = write_report(project, tmp_path / "r.html")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_encoding_study_is_fair_same_ansatz_and_transpiled_figures(registry) -> None:
+    """The same ansatz (same weights) for every encoding, and figures after transpiling: IQP and
+    ZZ look different drawn (RZZ against CX–P–CX) but are the same circuit transpiled."""
+    from qiskit import transpile
+
+    project = new_project(registry, name="moons", dataset="moons", dataset_options={"samples": 40},
+                          encoding="angle", epochs=1, batch_size=0, seed=3)
+    names = ["dense-angle", "angle", "iqp", "zz-feature-map"]
+    result = encoding_study(project, registry, names, build_run=build_run, epochs=1)
+    rows = {r.encoding: r for r in result.rows}
+    assert all(r.status == "completed" for r in result.rows), [r.message for r in result.rows]
+    assert rows["dense-angle"].encoding_qubits == 1 and rows["angle"].encoding_qubits == 2
+    assert result.qubits == 2 and {r.qubits for r in result.rows} == {2}
+    assert len({r.weights for r in result.rows}) == 1  # same ansatz, same weight count
+    iqp, zz = rows["iqp"], rows["zz-feature-map"]
+    assert iqp.drawn_depth != zz.drawn_depth  # what an untranspiled table would have shown
+    assert (iqp.encoding_depth, iqp.encoding_two_qubit) == (zz.encoding_depth, zz.encoding_two_qubit)
+    assert (iqp.depth, iqp.two_qubit) == (zz.depth, zz.two_qubit)
+    assert iqp.encoding_two_qubit == 2 * 2  # one pair, two repetitions, a CX pair each
+    assert rows["angle"].encoding_two_qubit == 0 and rows["angle"].two_qubit < zz.two_qubit
+    # An independent count: qiskit's own transpile of the encoding circuit.
+    encoder = registry.get("encodings", "zz-feature-map").create({})
+    reference = transpile(encoder.circuit(2).to_circuit(), basis_gates=["rz", "sx", "x", "cx"],
+                          optimization_level=1, seed_transpiler=0)
+    assert zz.encoding_depth == reference.depth() and zz.encoding_two_qubit == reference.count_ops().get("cx", 0)
+    own = encoding_study(project, registry, ["dense-angle", "angle"], build_run=build_run, epochs=1,
+                         match_ansatz=False)
+    assert own.qubits is None and own.rows[0].weights < own.rows[1].weights  # the confounded comparison
+
+
+def test_encoding_study_transpiles_to_a_device(registry) -> None:
+    from qmlstudio.plugins.project_setup import create_backend
+
+    project = new_project(registry, name="iris", dataset="iris", encoding="angle", epochs=1, batch_size=0, seed=3)
+    device = create_backend(registry, "aer-noise:fake_manila,noise=false")
+    result = encoding_study(project, registry, ["iqp", "zz-feature-map"], build_run=build_run, epochs=1,
+                            device="fake_manila", device_pass_manager=device.pass_manager())
+    iqp, zz = result.rows
+    assert result.device == "fake_manila" and result.to_dict()["device"] == "fake_manila"
+    assert (iqp.device_encoding_depth, iqp.device_encoding_two_qubit) == (zz.device_encoding_depth,
+                                                                          zz.device_encoding_two_qubit)
+    assert (iqp.device_depth, iqp.device_two_qubit) == (zz.device_depth, zz.device_two_qubit)
+    # All-to-all ZZ terms on a line of 5 qubits need SWAPs: more two-qubit gates than the basis count.
+    assert zz.device_two_qubit > zz.two_qubit and zz.device_encoding_two_qubit > zz.encoding_two_qubit
+    page = render_report(project, [result])
+    assert "the same ansatz on 4 qubits" in page and "transpiled to rz,sx,x,cx and to fake_manila" in page
+    assert "fake_manila two-qubit" in page

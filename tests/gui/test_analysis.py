@@ -60,14 +60,21 @@ def test_barren_plateau_from_the_menu(qtbot, moons_window) -> None:
 
 def test_encoding_study_fills_the_table(qtbot, moons_window) -> None:
     win, controller = moons_window
-    controller.ask = lambda study, defaults: {"encodings": ["angle", "zz-feature-map"], "epochs": 2, "keep_runs": True}
-    with qtbot.waitSignal(controller.finished, timeout=30_000):
+    controller.ask = lambda study, defaults: {**defaults, "encodings": ["angle", "zz-feature-map", "iqp"], "epochs": 2,
+                                              "keep_runs": True, "device": "fake_manila"}
+    with qtbot.waitSignal(controller.finished, timeout=60_000):
         controller.actions["encodings"].trigger()
     table = controller.docks["encodings"].content.table
-    assert table.rowCount() == 2
-    assert [table.item(r, 0).text() for r in range(2)] == ["angle", "zz-feature-map"]
-    assert all(table.item(r, 5).text() != "–" for r in range(2))
-    assert len(win.project.runs) == 2
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    column = {name: headers.index(name) for name in headers}
+    assert table.rowCount() == 3
+    assert [table.item(r, 0).text() for r in range(3)] == ["angle", "zz-feature-map", "iqp"]
+    assert all(table.item(r, column["test accuracy"]).text() != "–" for r in range(3))
+    assert len({table.item(r, column["weights"]).text() for r in range(3)}) == 1  # the same ansatz
+    for name in ("enc. depth", "enc. 2q", "depth", "2q", "dev. depth", "dev. 2q"):  # IQP = ZZ transpiled
+        assert table.item(1, column[name]).text() == table.item(2, column[name]).text() != "–", name
+    assert "fake_manila" in controller.docks["encodings"].status.text()
+    assert len(win.project.runs) == 3
 
 
 def test_kernel_study_shows_the_gram_matrix(qtbot, moons_window) -> None:

@@ -503,3 +503,23 @@ def test_typing_a_validation_share_adds_a_validation_split(qtbot, panel):
     qtbot.waitUntil(lambda: "leave no training data" in panel.error_text(), timeout=TIMEOUT)
     assert panel.project.preprocessing.validation_size == pytest.approx(0.2)
     assert spin.value() == 20
+
+
+def test_adhoc_takes_its_natural_scaling_and_rescaling_it_warns(qtbot, panel):
+    """Choosing ad-hoc by keyboard switches the default scaling to none; choosing min-max to
+    [0, π] with the keyboard shows a warning beside the scaling choice (and keeps the choice)."""
+    project = panel.project
+    assert project.preprocessing.scaling == "minmax-pi" and not panel.scaling_warning.isVisible()
+    panel.dataset_combo.setFocus()
+    with qtbot.waitSignal(panel.data_loaded, timeout=TIMEOUT, check_params_cb=loaded("ad-hoc")):
+        qtbot.keyClicks(panel.dataset_combo, "Ad-hoc")
+    assert project.dataset.name == "ad-hoc" and project.preprocessing.scaling == "none"
+    assert panel.scaling_combo.currentData() == "none" and not panel.scaling_warning.isVisible()
+    panel.scaling_combo.setFocus()
+    with qtbot.waitSignal(panel.data_loaded, timeout=TIMEOUT):
+        qtbot.keyClicks(panel.scaling_combo, "Min-max to [0")
+    assert project.preprocessing.scaling == "minmax-pi"
+    assert panel.scaling_warning.isVisible() and "natural range [0, 2π]" in panel.scaling_warning.text()
+    with qtbot.waitSignal(panel.data_loaded, timeout=TIMEOUT):
+        qtbot.keyClick(panel.scaling_combo, Qt.Key.Key_End)  # the last choice: none
+    assert project.preprocessing.scaling == "none" and not panel.scaling_warning.isVisible()

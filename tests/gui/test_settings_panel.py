@@ -166,3 +166,25 @@ def test_main_window_has_the_dock_and_the_ibm_action(window, monkeypatch):
     window.undo_stack.undo()
     assert fresh.training.epochs == 30
     wait_for_background(5000)
+
+
+def test_mitigation_the_backend_cannot_apply_is_refused_in_the_panel(qtbot, project, registry):
+    """Ticking twirling for IBM's local testing mode (which ignores it) is refused with a message."""
+    from PySide6.QtCore import QPoint, Qt
+
+    if "ibm" not in registry.backends or registry.backends["ibm"].unavailable_reason():
+        pytest.skip("qiskit-ibm-runtime is not installed")
+    project.backend = PluginChoice("ibm", registry.backends["ibm"].resolve({"channel": "local", "backend": "fake_manila"}))
+    stack = QUndoStack()
+    widget = SettingsPanel(project, registry, undo_stack=stack)
+    qtbot.addWidget(widget)
+    widget.show()
+    box = widget.backend_form.editor("twirling")
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+    assert project.backend.options["twirling"] is False and stack.count() == 0  # nothing stored
+    assert widget.backend_refusal.isVisible() and "local testing mode" in widget.backend_refusal.text()
+    assert not box.isChecked()  # the form shows what the project holds
+    channel = widget.backend_form.editor("channel")  # on real hardware twirling applies
+    channel.setCurrentIndex(channel.findData("ibm_quantum_platform"))
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+    assert project.backend.options["twirling"] is True and not widget.backend_refusal.isVisible()

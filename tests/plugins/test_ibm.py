@@ -102,7 +102,8 @@ def test_hook_qmlstudio_backends():
     assert "token" not in names  # a token option would end up in project files
     backend = SPEC.create({"backend": "ibm_brisbane"})
     assert isinstance(backend, Backend) and not backend.exact and backend.shots == 4096
-    assert backend.describe() == "IBM Quantum ibm_brisbane (batch mode, 4096 shots, resilience 1)"
+    assert backend.describe() == "IBM Quantum ibm_brisbane (batch mode, 4096 shots)"
+    assert backend.resilience_level == 0  # the Sampler the engine runs has no resilience levels
 
 
 def test_unavailable_without_qiskit_ibm_runtime(monkeypatch, registry):
@@ -126,28 +127,81 @@ def test_listing_imports_neither_the_runtime_nor_keyring():
 
 
 def test_mitigation_options_reach_the_runtime_primitives():
-    from qiskit_ibm_runtime import EstimatorV2, SamplerV2
+    from qiskit_ibm_runtime import SamplerV2
     from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
-    backend = IbmBackend("ibm_x", shots=1000, resilience_level=2, dynamical_decoupling=True, dd_sequence="XY4",
-                         twirling=True)
-    estimator_options = backend.primitive_options("estimator")
-    assert estimator_options == {
-        "default_shots": 1000, "resilience_level": 2,
-        "dynamical_decoupling": {"enable": True, "sequence_type": "XY4"},
-        "twirling": {"enable_gates": True, "enable_measure": True},
-    }
+    backend = IbmBackend("ibm_x", shots=1000, dynamical_decoupling=True, dd_sequence="XY4", twirling=True)
     sampler_options = backend.primitive_options("sampler")
-    assert "resilience_level" not in sampler_options and sampler_options["twirling"] == {"enable_gates": True}
+    assert sampler_options == {
+        "default_shots": 1000,
+        "dynamical_decoupling": {"enable": True, "sequence_type": "XY4"},
+        "twirling": {"enable_gates": True},
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        estimator = EstimatorV2(mode=FakeManilaV2(), options=estimator_options)  # the runtime validates them
-        sampler = SamplerV2(mode=FakeManilaV2(), options=sampler_options)
-    assert estimator.options.resilience_level == 2 and estimator.options.dynamical_decoupling.sequence_type == "XY4"
+        sampler = SamplerV2(mode=FakeManilaV2(), options=sampler_options)  # the runtime validates them
     assert sampler.options.twirling.enable_gates is True and sampler.options.default_shots == 1000
-    local = IbmBackend("fake_manila", channel="local", resilience_level=2, twirling=True, seed=1)
-    assert set(local.primitive_options("estimator")) == {"default_shots", "simulator"}  # no effect locally
+    assert sampler.options.dynamical_decoupling.sequence_type == "XY4"
+    applied = backend.applied_options()
+    assert applied["primitive"] == "sampler" and applied["resilience_level"] is None
+    assert applied["dynamical_decoupling"] == "XY4" and applied["twirling"] is True
+    assert backend.random_seeds() == {"transpiler": 0, "shots": None}  # hardware shots have no seed
+    local = IbmBackend("fake_manila", channel="local", seed=1)
+    assert set(local.primitive_options("sampler")) == {"default_shots", "simulator"}
     assert local.describe() == "IBM Quantum fake_manila (local testing mode, 4096 shots)"
+    assert local.applied_options()["twirling"] is False and local.random_seeds() == {"transpiler": 1, "shots": 1}
+
+
+@pytest.mark.parametrize("choice, words", [
+    ("ibm:ibm_x,resilience_level=1", ["resilience_level 1", "Sampler", "resilience_level=0"]),
+    ("ibm:ibm_x,resilience_level=2,twirling=true", ["resilience_level 2", "Sampler"]),
+    ("ibm:fake_manila,channel=local,resilience_level=2", ["resilience_level 2"]),
+    ("ibm:fake_manila,channel=local,twirling=true", ["local testing mode", "twirling"]),
+    ("ibm:fake_manila,channel=local,dynamical_decoupling=true", ["local testing mode", "dynamical_decoupling"]),
+    ("aer-noise:fake_manila,resilience_level=2", ["applies no error mitigation", "resilience_level"]),
+    ("aer-noise:fake_manila,twirling=true,dynamical_decoupling=true", ["no error mitigation", "twirling"]),
+    ("aer-shots,resilience_level=1", ["applies no error mitigation"]),
+    ("aer-statevector,twirling=true", ["applies no error mitigation"]),
+])
+def test_options_a_backend_cannot_apply_are_refused(registry, choice, words):
+    from qmlstudio.core.errors import OptionError
+
+    with pytest.raises(OptionError) as caught:
+        backend_choice(registry, choice)
+    assert all(word in str(caught.value) for word in words), str(caught.value)
+    with pytest.raises(OptionError):  # also when a stored project asks for them
+        create_backend(registry, PluginChoice(*_stored(choice)))
+
+
+def _stored(choice: str) -> tuple[str, dict]:
+    from qmlstudio.plugins.project_setup import parse_backend_choice
+
+    name, arg, options = parse_backend_choice(choice)
+    if arg is not None:
+        options[{"ibm": "backend", "aer-noise": "fake_backend"}[name]] = arg
+    return name, {k: (v == "true" if v in ("true", "false") else v) for k, v in options.items()}
+
+
+def test_ibm_backend_made_directly_refuses_what_it_cannot_apply():
+    with pytest.raises(IbmError, match="Sampler"):
+        IbmBackend("ibm_x", resilience_level=1)
+    with pytest.raises(IbmError, match="local testing mode"):
+        IbmBackend("fake_manila", channel="local", twirling=True)
+
+
+def test_cli_refuses_unapplied_mitigation_and_stores_nothing(tmp_path, capsys):
+    from qmlstudio.cli import main
+    from qmlstudio.core.project import save_project
+
+    path = tmp_path / "p.qmls"
+    save_project(demo(epochs=1), path)
+    before = path.read_bytes()
+    assert main(["train", str(path), "--backend", "aer-noise:fake_manila,resilience_level=2"]) == 1
+    assert "applies no error mitigation" in capsys.readouterr().err
+    assert main(["new", str(tmp_path / "q.qmls"), "--dataset", "moons",
+                 "--backend", "ibm", "--backend-option", "channel=local", "--backend-option", "twirling=true"]) == 1
+    assert "local testing mode" in capsys.readouterr().err and not (tmp_path / "q.qmls").exists()
+    assert path.read_bytes() == before
 
 
 # ------------------------------------------------------------- local testing

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 from qmlstudio.core.baselines import PARAMETER_MATCHED, run_baselines
-from qmlstudio.plugins.manager import PluginRegistry
+from qmlstudio.plugins.manager import load_plugins
 from qmlstudio.plugins.project_setup import build_run, new_project, prepared_data
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--datasets", default="moons,iris,ad-hoc")
     args = parser.parse_args()
-    registry = PluginRegistry()
+    registry = load_plugins()
     for dataset in args.datasets.split(","):
         rows: dict[str, dict[str, list[float]]] = {}
         started = time.perf_counter()

@@ -365,34 +365,7 @@ def backward1_columns(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # typ
     """As :func:`backward1_uniform` with coefficients ``(4, cols)`` and one sum per column
     in ``acc (2, 2, cols)`` (two passes: sums then gate; fused, the sums' stores kept
     the loop from vectorising)."""
-    half = (1 << q) * cols
-    tile = _tile_width(half, cols)
-    sums = np.zeros((8, tile))
-    PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
-    LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
-    for h in range(PR.shape[0]):
-        for s in range(0, half, tile):
-            pr0, pi0 = PR[h, s : s + tile], PI[h, s : s + tile]
-            pr1, pi1 = PR[h, half + s : half + s + tile], PI[h, half + s : half + s + tile]
-            lr0, li0 = LR[h, s : s + tile], LI[h, s : s + tile]
-            lr1, li1 = LR[h, half + s : half + s + tile], LI[h, half + s : half + s + tile]
-            for c in range(tile):
-                x0, y0, x1, y1 = pr0[c], pi0[c], pr1[c], pi1[c]
-                u0, v0, u1, v1 = lr0[c], li0[c], lr1[c], li1[c]
-                sums[0, c] += u0 * x0 + v0 * y0
-                sums[1, c] += u0 * y0 - v0 * x0
-                sums[2, c] += u0 * x1 + v0 * y1
-                sums[3, c] += u0 * y1 - v0 * x1
-                sums[4, c] += u1 * x0 + v1 * y0
-                sums[5, c] += u1 * y0 - v1 * x0
-                sums[6, c] += u1 * x1 + v1 * y1
-                sums[7, c] += u1 * y1 - v1 * x1
-    for j in range(tile):
-        c = j % cols
-        for m in range(2):
-            for m2 in range(2):
-                acc_re[m, m2, c] += sums[4 * m + 2 * m2, j]
-                acc_im[m, m2, c] += sums[4 * m + 2 * m2 + 1, j]
+    sums1_columns(pr, pi, lr, li, cols, q, acc_re, acc_im)
     apply1_columns(pr, pi, cols, q, cre, cim)
     apply1_columns(lr, li, cols, q, cre, cim)
 

@@ -275,7 +275,6 @@ class TrainCommand(Command):
         warning = scaling_warning(registry, project)
         if warning:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
-        trained = project if args.seed is None else _with_seed(project, args.seed)
         choice = None
         if args.backend or args.shots is not None:
             choice = backend_choice(
@@ -302,8 +301,8 @@ class TrainCommand(Command):
             widen_circuit(project, hidden.needed)
             saved = "" if args.no_save else " (saved with the run)"
             print(f"{PROG}: note: {hidden.note}{saved}", file=sys.stderr, flush=True)
-        if trained is not project:  # --seed: the same circuit, another seed, for this run only
-            trained = _with_seed(project, args.seed)
+        # --seed: the same (widened) circuit, another seed, for this run only
+        trained = project if args.seed is None else _with_seed(project, args.seed)
         run = build_run(trained, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
         cost = run_cost(run)
         if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts

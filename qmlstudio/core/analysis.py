@@ -422,7 +422,9 @@ class EncodingRow:
     status: str = "completed"
     message: str = ""
     loss: list[float | None] = field(default_factory=list)
-    test_curve: list[float | None] = field(default_factory=list)
+    #: validation accuracy at each evaluated iteration (NaN between evaluations); the test
+    #: split is scored once, at the end (``test_accuracy``)
+    val_curve: list[float | None] = field(default_factory=list)
     run_id: str | None = None
     encoding_qubits: int | None = None
     encoding_depth: int | None = None
@@ -604,13 +606,12 @@ def encoding_study(
         records.append(record)
         row.run_id = record.id
         row.status, row.message = record.status, record.message
-        tests = [v for v in record.metrics.get("test_accuracy", []) if v is not None]
         trains = [v for v in record.metrics.get("train_accuracy", []) if v is not None]
-        row.test_accuracy = tests[-1] if tests else None
+        row.test_accuracy = (record.test or {}).get("accuracy")
         row.train_accuracy = trains[-1] if trains else None
         row.seconds = record.timings.get("seconds")
         row.loss = _finite(record.metrics.get("loss", []))
-        row.test_curve = _finite([v if v is not None else float("nan") for v in record.metrics.get("test_accuracy", [])])
+        row.val_curve = _finite([v if v is not None else float("nan") for v in record.metrics.get("val_accuracy", [])])
         if record.status == "cancelled" or (controls is not None and controls.cancelled.is_set()):
             raise Cancelled()
     _report(progress, len(encodings), len(encodings), "done")

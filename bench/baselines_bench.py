@@ -21,7 +21,7 @@ from scipy import stats
 
 from qmlstudio.core.baselines import PARAMETER_MATCHED, run_baselines
 from qmlstudio.plugins.manager import load_plugins
-from qmlstudio.plugins.project_setup import build_run, new_project, prepared_data
+from qmlstudio.workflow import build_run, new_project, prepared_data
 
 
 def interval(values: list[float]) -> str:

@@ -40,7 +40,7 @@ from qmlstudio.core.project import load_project  # noqa: E402
 from qmlstudio.core.training import Controls  # noqa: E402
 from qmlstudio.gui.training_dock import FRAME_RATE_HZ, TrainingDock  # noqa: E402
 from qmlstudio.plugins.manager import load_plugins  # noqa: E402
-from qmlstudio.plugins.project_setup import build_run  # noqa: E402
+from qmlstudio.workflow import build_run  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo.qmls"
 

@@ -360,7 +360,7 @@ class Ours:
         Timed from the start of the run to the report of its first iteration."""
         from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import MODEL_OPTIONS
+        from qmlstudio.workflow import MODEL_OPTIONS
 
         p = self.problem
         eval_every = MODEL_OPTIONS["eval_every"][0]

@@ -122,7 +122,7 @@ class NewCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from qmlstudio.core.project import save_project
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import new_project, scaling_warning
+        from qmlstudio.workflow import new_project, scaling_warning
 
         path = Path(args.project)
         if path.exists() and not args.force:
@@ -183,7 +183,7 @@ class NewCommand(Command):
 def _warn_if_too_big(project: Any, registry: Any) -> None:
     """A warning on stderr when the project just written cannot be trained on this machine."""
     from qmlstudio.core.memory import SimulationTooLarge
-    from qmlstudio.plugins.project_setup import check_trainable
+    from qmlstudio.workflow import check_trainable
 
     try:
         check_trainable(project, registry)
@@ -195,7 +195,7 @@ def _warn_if_too_big(project: Any, registry: Any) -> None:
 
 def _model_options(values: Sequence[str] | None) -> dict[str, Any]:
     """``--model-option NAME=VALUE`` texts converted to the types of the model's options."""
-    from qmlstudio.plugins.project_setup import MODEL_OPTIONS
+    from qmlstudio.workflow import MODEL_OPTIONS
 
     result: dict[str, Any] = {}
     for name, text in _option_pairs(values).items():
@@ -251,7 +251,7 @@ class TrainCommand(Command):
         from qmlstudio.core.project import load_project, save_project
         from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import (
+        from qmlstudio.workflow import (
             backend_choice,
             backend_of,
             build_run,
@@ -611,7 +611,7 @@ class PluginsCommand(Command):
     def _change(self, args: argparse.Namespace, action: str) -> int:
         import importlib
 
-        from qmlstudio.plugins.installer import Confirm, InstallPlan, Installer, run_flow
+        from qmlstudio.installer import Confirm, InstallPlan, Installer, run_flow
 
         index_args: list[str] = ["--no-index"] if getattr(args, "no_index", False) else []
         for folder in getattr(args, "find_links", []) or []:
@@ -753,7 +753,7 @@ class EvaluateCommand(Command):
         from qmlstudio.core.project import PluginChoice, load_project, save_project
         from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.plugins.project_setup import backend_choice, evaluate_run, find_run, format_backend_choice
+        from qmlstudio.workflow import backend_choice, evaluate_run, find_run, format_backend_choice
 
         if args.shots is not None and args.shots < 1:
             raise QMLStudioError("--shots must be at least 1")
@@ -897,7 +897,7 @@ class AnalyzeCommand(Command):
         from qmlstudio.core.analysis import Cancelled, encoding_study
         from qmlstudio.core.project import save_project
         from qmlstudio.core.training import Controls
-        from qmlstudio.plugins.project_setup import build_run
+        from qmlstudio.workflow import build_run
 
         if args.epochs is not None and args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
@@ -907,7 +907,7 @@ class AnalyzeCommand(Command):
             raise QMLStudioError("--basis needs at least one gate, e.g. rz,sx,x,cx")
         device_pm = None
         if args.device:
-            from qmlstudio.plugins.project_setup import backend_choice, create_backend
+            from qmlstudio.workflow import backend_choice, create_backend
 
             # The device's layout, routing and basis gates, offline: aer-noise's pass manager without noise.
             device = create_backend(registry, backend_choice(registry, f"aer-noise:{args.device},noise=false"))
@@ -956,7 +956,7 @@ class AnalyzeCommand(Command):
 
     def _kernel(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
         from qmlstudio.core.analysis import project_kernel_study
-        from qmlstudio.plugins.project_setup import build_run
+        from qmlstudio.workflow import build_run
 
         result = project_kernel_study(project, registry, build_run=build_run, encoding=args.encoding,
                                       progress=progress.update)

@@ -12,7 +12,7 @@ from qmlstudio.cli import main
 from qmlstudio.core.project import load_project
 from qmlstudio.plugins import DatasetSpec, Option, hookimpl
 from qmlstudio.plugins.manager import PluginRegistry, UnknownNameError, load_plugins
-from qmlstudio.plugins.project_setup import load_dataset
+from qmlstudio.workflow import load_dataset
 
 
 @pytest.fixture(autouse=True)

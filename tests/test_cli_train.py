@@ -97,7 +97,7 @@ def test_train_prints_json_saves_the_run_and_repeats_exactly(project_file, capsy
 def test_an_exact_run_prints_its_plan_and_warns_before_a_long_one(project_file, capsys, monkeypatch):
     import re
 
-    from qmlstudio.plugins import project_setup
+    from qmlstudio.workflow import cost as project_setup
 
     args = ("train", str(project_file), "--epochs", "1", "--backend", "aer-statevector,threads=1", "--no-save")
     code, _, err = cli(capsys, *args)

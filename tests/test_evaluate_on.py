@@ -17,7 +17,7 @@ from qmlstudio.cli import main  # noqa: E402
 from qmlstudio.core.errors import QMLStudioError  # noqa: E402
 from qmlstudio.core.project import ModelChoice, PluginChoice, Training, load_project, save_project  # noqa: E402
 from qmlstudio.plugins.manager import load_plugins  # noqa: E402
-from qmlstudio.plugins.project_setup import build_run, evaluate_run, evaluate_weights, new_project  # noqa: E402
+from qmlstudio.workflow import build_run, evaluate_run, evaluate_weights, new_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISY = "aer-noise:fake_manila,seed=3,shots=2000"

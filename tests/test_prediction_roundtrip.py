@@ -17,7 +17,7 @@ import pytest
 
 from qmlstudio.core.project import PluginChoice, Preprocessing, file_sha256, load_project, save_project
 from qmlstudio.plugins.manager import load_plugins
-from qmlstudio.plugins.project_setup import build_run, load_dataset, new_project
+from qmlstudio.workflow import build_run, load_dataset, new_project
 
 
 @pytest.fixture(scope="module")

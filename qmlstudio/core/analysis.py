@@ -549,7 +549,7 @@ def encoding_study(
     """Trains the project's model once per encoding (same data, seed, optimizer and ansatz).
 
     ``build_run(project, registry, epochs=, callback=, controls=)`` is
-    :func:`qmlstudio.plugins.project_setup.build_run` (injected: the core does not import
+    :func:`qmlstudio.workflow.build_run` (injected: the core does not import
     plugins). An encoding that does not fit the data gets a row with its message.
     ``progress(done, total, message)`` is called per iteration; ``controls`` (a
     :class:`~qmlstudio.core.training.Controls`) stops the training in progress.

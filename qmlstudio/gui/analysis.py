@@ -554,7 +554,7 @@ class AnalysisController(QObject):
         """Trains the project's model with each chosen encoding."""
         from qmlstudio.core.analysis import encoding_study
         from qmlstudio.core.training import Controls
-        from qmlstudio.plugins.project_setup import build_run
+        from qmlstudio.workflow import build_run
 
         if self._no_project():
             return None
@@ -577,7 +577,7 @@ class AnalysisController(QObject):
             device_pm = None
             if device:  # the device's layout, routing and basis, offline (aer-noise without noise)
                 from qmlstudio.gui.background import wait_for_background
-                from qmlstudio.plugins.project_setup import backend_choice, create_backend
+                from qmlstudio.workflow import backend_choice, create_backend
 
                 # The views' jobs (a transpile) may be importing qiskit-ibm-runtime's transpiler
                 # plugins: importing its device models alongside stalled both. Let them finish first.
@@ -607,7 +607,7 @@ class AnalysisController(QObject):
     def kernel(self, **given: Any) -> StudyThread | None:
         """The project's quantum kernel against an RBF kernel."""
         from qmlstudio.core.analysis import project_kernel_study
-        from qmlstudio.plugins.project_setup import build_run
+        from qmlstudio.workflow import build_run
 
         if self._no_project():
             return None

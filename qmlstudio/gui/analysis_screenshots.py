@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qmlstudio.gui.app import application
     from qmlstudio.gui.main_window import MainWindow
     from qmlstudio.plugins.manager import load_plugins
-    from qmlstudio.plugins.project_setup import build_run, new_project
+    from qmlstudio.workflow import build_run, new_project
 
     app = application()
     registry = load_plugins()

@@ -4,7 +4,7 @@
 preprocessing, seed, encoding and qubit count, taken on the GUI thread) and returns a
 :class:`DataView`: the loaded :class:`~qmlstudio.core.dataset.Dataset`, the
 :class:`~qmlstudio.core.preprocessing.PreparedData` made exactly as
-:func:`~qmlstudio.plugins.project_setup.build_run` makes it (padding included), and a
+:func:`~qmlstudio.workflow.build_run` makes it (padding included), and a
 :class:`QubitFit` that compares the features with what the encoding needs. Nothing here
 touches Qt or the project itself, so it is safe in a worker thread.
 """
@@ -199,7 +199,7 @@ def load_and_prepare(request: DataRequest, registry: Any, dataset: Dataset | Non
         view.fit = _fit(encoder, request, dataset, prepared)
         if request.preprocessing.padding:
             # Exactly as build_run pads: to the feature count that fills the circuit.
-            from qmlstudio.plugins.project_setup import features_needed
+            from qmlstudio.workflow import features_needed
 
             needed = features_needed(encoder, prepared.num_features, request.num_qubits)
             if needed > prepared.num_features:
@@ -231,7 +231,7 @@ def _fit(encoder: Any, request: DataRequest, dataset: Dataset, prepared: Prepare
     if best is not None and best != k and (fit.needed > qubits or best > k or fit.problem):
         fit.pca_to = best
     if fit.needed < qubits and not pre.padding:
-        from qmlstudio.plugins.project_setup import features_needed
+        from qmlstudio.workflow import features_needed
 
         fit.can_pad = features_needed(encoder, k, qubits) > k
     return fit

@@ -4,7 +4,7 @@ The table shows what the :class:`~qmlstudio.plugins.manager.PluginRegistry` know
 details pane shows a selected plugin's problems with their tracebacks. Enabling and
 disabling are saved in :class:`~qmlstudio.core.settings.Settings` and take effect at the
 next start. Installs, updates, uninstalls and rollbacks are the Qt-free flows of
-:mod:`qmlstudio.plugins.installer`, driven here with a ``QProcess`` per pip command, so the
+:mod:`qmlstudio.installer`, driven here with a ``QProcess`` per pip command, so the
 window never blocks: pip's output streams into the output pane and Cancel kills it. Each
 flow stops at a plan (pip's dry run, or what an uninstall or rollback would do) until the
 user confirms; a plan that would change QML Studio's own dependencies is refused unless
@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.settings import Settings
-from qmlstudio.plugins.installer import (
+from qmlstudio.installer import (
     Confirm,
     Flow,
     InstallPlan,
@@ -125,7 +125,7 @@ def details_text(info: PluginInfo, disabled_next: bool) -> str:
 
 
 class PipProcess(QObject):
-    """Runs one :class:`~qmlstudio.plugins.installer.Run` in a ``QProcess`` and reports its :class:`Result`.
+    """Runs one :class:`~qmlstudio.installer.Run` in a ``QProcess`` and reports its :class:`Result`.
 
     Output the flow does not parse is emitted as it arrives (``output``); stderr is always
     shown and also kept, for error messages.
@@ -216,7 +216,7 @@ class PluginManagerDialog(QDialog):
     ``registry`` is the app's registry (rescanned after each change); ``settings`` holds the
     disabled plugins (loaded from disk when not given); ``python`` is the interpreter whose
     environment pip changes (this one by default). ``installer`` replaces the default
-    :class:`~qmlstudio.plugins.installer.Installer` (extra pip options such as
+    :class:`~qmlstudio.installer.Installer` (extra pip options such as
     ``--no-index --find-links DIR``); ``python`` is then ignored.
     """
 
@@ -603,7 +603,7 @@ class PluginManagerDialog(QDialog):
 
     # -------------------------------------------------------------- the driver
     def start(self, action: str, make_flow: Callable[[], Flow]) -> bool:
-        """Runs a flow of :mod:`qmlstudio.plugins.installer`; False when another one is running."""
+        """Runs a flow of :mod:`qmlstudio.installer`; False when another one is running."""
         if self.busy:
             self.status_label.setText("Another operation is running; wait for it or cancel it.")
             return False

@@ -1,7 +1,7 @@
 """What the window checks before a run starts: hidden qubits, and circuits too wide to simulate.
 
 :class:`TrainingPreflight` is asked by the training dock before every run (its
-``preflight``). It runs :func:`~qmlstudio.plugins.project_setup.check_trainable` on the
+``preflight``). It runs :func:`~qmlstudio.workflow.check_trainable` on the
 project as it is:
 
 * when the encoding needs more qubits than the circuit has (iris's 4 features on a
@@ -32,7 +32,7 @@ __all__ = ["TooBigDialog", "TrainingPreflight"]
 class TooBigDialog(QMessageBox):
     """Says why the circuit cannot be simulated here, and offers one button per fix.
 
-    ``fixes`` are :class:`~qmlstudio.plugins.project_setup.SimulationFix` objects; the
+    ``fixes`` are :class:`~qmlstudio.workflow.SimulationFix` objects; the
     button of fix ``i`` is ``buttons_by_fix[i]`` (object name ``fix_<kind>``), and
     ``chosen`` is the fix clicked (None for Cancel).
     """
@@ -101,7 +101,7 @@ class TrainingPreflight:
         return project_data.data
 
     def __call__(self, retry: Callable[[], Any]) -> bool:
-        from qmlstudio.plugins.project_setup import HiddenQubits, check_trainable
+        from qmlstudio.workflow import HiddenQubits, check_trainable
 
         window = self.window
         self.note, self._applied = self._applied, ""
@@ -134,7 +134,7 @@ class TrainingPreflight:
         self.window.statusBar().showMessage(self.note, 10_000)
 
     def _ask(self, error: SimulationTooLarge, retry: Callable[[], Any]) -> None:
-        from qmlstudio.plugins.project_setup import simulation_fixes
+        from qmlstudio.workflow import simulation_fixes
 
         window = self.window
         try:
@@ -159,7 +159,7 @@ class TrainingPreflight:
     def apply(self, fix: Any) -> bool:
         """Makes ``fix`` one undoable edit of the project (its field, then the circuit)."""
         from qmlstudio.gui.commands import DesignCommand, ProjectEdit
-        from qmlstudio.plugins.project_setup import fixed_project_fields
+        from qmlstudio.workflow import fixed_project_fields
 
         window = self.window
         project = window.project

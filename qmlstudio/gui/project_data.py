@@ -3,7 +3,7 @@
 The canvas needs the number of features (to draw the encoding block for the real data)
 and the state view needs samples. :class:`ProjectData` loads the dataset through its
 plugin and prepares it exactly as training does
-(:func:`qmlstudio.plugins.project_setup.prepared_data`, zero padding included) on a worker
+(:func:`qmlstudio.workflow.prepared_data`, zero padding included) on a worker
 thread whenever the project's dataset, preprocessing, seed or encoding changes (and, with
 padding on, the circuit's width), and announces ``changed`` when it is ready (or failed,
 with ``error`` saying why).
@@ -23,7 +23,7 @@ DATA_FIELDS = ("dataset", "preprocessing", "seed", "encoding")
 
 
 def _prepare(snapshot: Any, registry: Any) -> Any:
-    from qmlstudio.plugins.project_setup import prepared_data
+    from qmlstudio.workflow import prepared_data
 
     # As training prepares it, zero padding included (the padding depends on the encoding
     # and the circuit's qubits): the views never show other data than a run uses.

@@ -57,7 +57,7 @@ def sample_project() -> Any:
 
 def editor_project(registry: Any) -> Any:
     """The richer design of ``docs/images/editor.png``: iris on 4 qubits, angle encoding, efficient SU(2) × 2."""
-    from qmlstudio.plugins.project_setup import new_project
+    from qmlstudio.workflow import new_project
 
     project = new_project(registry, name="Iris, efficient SU(2)", dataset="iris", encoding="angle",
                           ansatz="efficient-su2", ansatz_options={"reps": 2, "entanglement": "reverse_linear"})

@@ -7,7 +7,7 @@ undo, File ▸ Open and edits elsewhere show at once.
 
 Under the backend sits a cost line: the circuits and shots a training run will send
 ("Per iteration: 616 circuits, 630,784 shots · whole run: …"), or "Exact simulation: no
-shots". It is estimated with :func:`~qmlstudio.plugins.project_setup.estimate_cost` in a
+shots". It is estimated with :func:`~qmlstudio.workflow.estimate_cost` in a
 background job, a moment after the last change, never on the GUI thread.
 """
 
@@ -432,7 +432,7 @@ class SettingsPanel(QWidget):
         self._cost_timer.start()
 
     def _start_cost(self) -> None:
-        from qmlstudio.plugins.project_setup import estimate_cost
+        from qmlstudio.workflow import estimate_cost
 
         generation = self._cost_generation
         project, registry = self.project, self.registry

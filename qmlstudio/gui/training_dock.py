@@ -1077,7 +1077,7 @@ class TrainingDock(QWidget):
         """Evaluates run ``run_id``'s weights on the backend ``choice`` (``NAME[:ARG][,k=v]``) in the
         background; the accuracy is added to the run's evaluations and ``evaluated`` is emitted."""
         from qmlstudio.gui.background import run_in_background
-        from qmlstudio.plugins.project_setup import evaluate_weights
+        from qmlstudio.workflow import evaluate_weights
 
         project, registry = self._project, self.registry
         if registry is None:

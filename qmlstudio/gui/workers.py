@@ -227,7 +227,7 @@ class TrainingWorker(QObject):
     * ``done()`` — emitted last, after ``finished`` or ``failed``.
 
     ``run_factory`` builds the engine's run (default:
-    :func:`qmlstudio.plugins.project_setup.build_run`).
+    :func:`qmlstudio.workflow.build_run`).
     """
 
     prepared = Signal(object)
@@ -366,7 +366,7 @@ class TrainingWorker(QObject):
         try:
             factory = self.run_factory
             if factory is None:
-                from qmlstudio.plugins.project_setup import build_run as factory
+                from qmlstudio.workflow import build_run as factory
             run = factory(
                 self.project, self.registry, epochs=self.epochs, callback=self._on_report,
                 controls=self.controls, resume=self.resume_record,

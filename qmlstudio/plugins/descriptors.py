@@ -215,7 +215,7 @@ class BackendSpec(Spec):
 
     ``positional`` names the option that the ``ARG`` of a backend choice sets
     (``aer-noise:fake_manila`` sets ``fake_backend``; see
-    :func:`qmlstudio.plugins.project_setup.parse_backend_choice`); ``None`` when the
+    :func:`qmlstudio.workflow.parse_backend_choice`); ``None`` when the
     backend takes no ``ARG``.
     """
 

@@ -103,7 +103,7 @@ def train_tiny_project(
     two or three qubits, one or two epochs. ``dataset_options`` default to 40 samples when
     the dataset has a ``samples`` option.
     """
-    from qmlstudio.plugins.project_setup import build_run, new_project
+    from qmlstudio.workflow import build_run, new_project
 
     data_options = dict(dataset_options or {})
     if "samples" not in data_options and any(o.name == "samples" for o in registry.get("datasets", dataset).options):

@@ -27,7 +27,7 @@ from qmlstudio.core.project import Preprocessing
 from qmlstudio.core.report import render_report, write_report
 from qmlstudio.core.statevector import StatevectorProgram
 from qmlstudio.plugins.manager import load_plugins
-from qmlstudio.plugins.project_setup import build_run, new_project
+from qmlstudio.workflow import build_run, new_project
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_encoding_study_is_fair_same_ansatz_and_transpiled_figures(registry) -> 
 
 
 def test_encoding_study_transpiles_to_a_device(registry) -> None:
-    from qmlstudio.plugins.project_setup import create_backend
+    from qmlstudio.workflow import create_backend
 
     project = new_project(registry, name="iris", dataset="iris", encoding="angle", epochs=1, batch_size=0, seed=3)
     device = create_backend(registry, "aer-noise:fake_manila,noise=false")

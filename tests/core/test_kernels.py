@@ -14,7 +14,7 @@ from qmlstudio.core.kernels import KernelRun, QuantumKernel, kernel_target_align
 from qmlstudio.core.project import ModelChoice, Preprocessing
 from qmlstudio.core.training import TrainingError
 from qmlstudio.plugins.manager import load_plugins
-from qmlstudio.plugins.project_setup import build_run, new_project
+from qmlstudio.workflow import build_run, new_project
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from qmlstudio.core.project import ModelChoice, Project, RunRecord
 from qmlstudio.core.training import package_versions
 from qmlstudio.plugins.manager import load_plugins
-from qmlstudio.plugins.project_setup import build_run, new_project
+from qmlstudio.workflow import build_run, new_project
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_a_resumed_segment_with_another_seed_keeps_both():
 def test_an_evaluation_records_the_seed_it_drew_and_what_was_applied(registry, tmp_path, capsys):
     from qmlstudio.cli import main
     from qmlstudio.core.project import load_project, save_project
-    from qmlstudio.plugins.project_setup import evaluate_run
+    from qmlstudio.workflow import evaluate_run
 
     project = small(registry, optimizer="adam")
     project.add_run(build_run(project, registry).run())

@@ -17,7 +17,7 @@ from qmlstudio.core.preprocessing import prepare
 from qmlstudio.core.project import ModelChoice, Preprocessing, Training
 from qmlstudio.core.training import Controls, IterationReport, TrainingError, TrainingOptions, TrainingRun
 from qmlstudio.plugins.manager import load_plugins
-from qmlstudio.plugins.project_setup import build_run, new_project
+from qmlstudio.workflow import build_run, new_project
 
 REPORT_KEYS = {"iteration", "epoch", "loss", "test_loss", "train_accuracy", "test_accuracy", "grad_norm", "elapsed_s",
                "val_loss", "val_accuracy"}
@@ -487,7 +487,7 @@ def test_weights_stepping_to_infinity_fail_as_divergence():
 
     from qmlstudio.core.project import load_project
     from qmlstudio.plugins.manager import load_plugins
-    from qmlstudio.plugins.project_setup import build_run
+    from qmlstudio.workflow import build_run
     from pathlib import Path
 
     project = load_project(Path(__file__).resolve().parents[2] / "resources" / "demo.qmls")
@@ -508,7 +508,7 @@ def iris_on(registry, qubits: int):
 
 
 def test_a_run_never_uses_a_qubit_the_circuit_lacks(registry):
-    from qmlstudio.plugins.project_setup import HiddenQubits, hidden_qubits
+    from qmlstudio.workflow import HiddenQubits, hidden_qubits
 
     project = iris_on(registry, 3)
     with pytest.raises(HiddenQubits) as caught:
@@ -524,7 +524,7 @@ def test_a_run_never_uses_a_qubit_the_circuit_lacks(registry):
 
 def test_a_model_too_wide_for_the_memory_is_refused_before_anything_is_allocated(registry):
     from qmlstudio.core.memory import SimulationTooLarge
-    from qmlstudio.plugins.project_setup import apply_fix, check_trainable, simulation_fixes
+    from qmlstudio.workflow import apply_fix, check_trainable, simulation_fixes
 
     project = new_project(registry, name="digits", dataset="digits", epochs=1)
     project.model = ModelChoice("vqc", {"baselines": False})

@@ -10,7 +10,7 @@ import pytest
 
 from qmlstudio.gui.analysis import install_analysis_menu
 from qmlstudio.gui.main_window import MainWindow
-from qmlstudio.plugins.project_setup import new_project
+from qmlstudio.workflow import new_project
 
 
 @pytest.fixture

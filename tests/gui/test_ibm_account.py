@@ -22,7 +22,7 @@ from qmls_ibm.errors import IbmError  # noqa: E402
 from qmlstudio.core.project import ModelChoice, save_project  # noqa: E402
 from qmlstudio.core.settings import Settings  # noqa: E402
 from qmlstudio.gui.ibm_account import IbmAccountDialog  # noqa: E402
-from qmlstudio.plugins.project_setup import build_run, evaluate_run, new_project  # noqa: E402
+from qmlstudio.workflow import build_run, evaluate_run, new_project  # noqa: E402
 
 SECRET = "qmls-gui-secret-token-83be0d41"
 

@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt
 
 from qmlstudio.core.settings import Settings
 from qmlstudio.gui.plugin_manager_dialog import PluginManagerDialog
-from qmlstudio.plugins.installer import InstallPlan, Installer, UninstallPlan
+from qmlstudio.installer import InstallPlan, Installer, UninstallPlan
 from qmlstudio.plugins.manager import PluginRegistry
 from tests.plugins.test_installer import NUMPY, built_wheels, hermetic_pip, make_env, qmlstudio
 

@@ -273,7 +273,7 @@ def test_a_reopened_stopped_run_says_where_it_stopped(qtbot, tmp_path, registry)
     from qmlstudio.core.project import ModelChoice
     from qmlstudio.core.training import Controls
     from qmlstudio.gui.main_window import MainWindow
-    from qmlstudio.plugins.project_setup import build_run
+    from qmlstudio.workflow import build_run
 
     project = demo_copy(tmp_path, epochs=100)
     project.model = ModelChoice(project.model.kind, {**project.model.options, "baselines": False})
@@ -370,7 +370,7 @@ def _scene_rect_in_view(item, view_box):
 
 
 def test_decision_boundary_message_fits_its_plot(qtbot, tmp_path, registry) -> None:
-    from qmlstudio.plugins.project_setup import new_project
+    from qmlstudio.workflow import new_project
 
     project = new_project(registry, name="iris", dataset="iris", epochs=1, seed=3)
     dock = TrainingDock(project, registry, autosave=False)

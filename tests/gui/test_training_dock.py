@@ -413,7 +413,7 @@ def test_shutdown_mid_run_ends_the_thread(qtbot, dock: TrainingDock) -> None:
 def test_the_worker_batches_reports_that_come_faster_than_200_a_second(qtbot, project: Project, registry: Any) -> None:
     """10 000 reports as fast as the callback can take them arrive complete, in order, in few batches."""
     from qmlstudio.core.training import IterationReport
-    from qmlstudio.plugins.project_setup import build_run
+    from qmlstudio.workflow import build_run
 
     count = 10_000
 
@@ -449,7 +449,7 @@ def test_the_worker_batches_reports_that_come_faster_than_200_a_second(qtbot, pr
 
 def test_remote_job_status_shows_in_the_dock(qtbot, project: Project, registry: Any) -> None:
     """A hardware backend's job reports (id, status, queue position) reach the dock's job line."""
-    from qmlstudio.plugins.project_setup import build_run
+    from qmlstudio.workflow import build_run
 
     class JobReportingBackend:
         def subscribe_jobs(self, listener):
@@ -537,7 +537,7 @@ def test_compare_with_classical_baselines_shows_the_table_or_says_how_to_get_one
 # ------------------------------------------------------- one set of numbers
 def iris_project(tmp_path: Path, registry: Any, *, eval_every: int = 1, baselines: bool = False) -> Project:
     """Iris (3 classes, a 38-sample test split) on 4 qubits, trained for minutes unless stopped."""
-    from qmlstudio.plugins.project_setup import new_project
+    from qmlstudio.workflow import new_project
 
     project = new_project(registry, name="iris", dataset="iris", epochs=LONG)
     project.model = ModelChoice("vqc", {"eval_every": eval_every, "baselines": baselines})
@@ -573,7 +573,7 @@ def test_after_a_stopped_run_the_matrix_the_tiles_and_the_table_agree(
         assert dock.cards["test_accuracy"].value.text() == f"{shown:.1%}"
         assert float(dock.baselines_table.item(0, 2).text()) == pytest.approx(shown, abs=5e-4)
         # ... and they are the final weights' own predictions, checked again from scratch.
-        from qmlstudio.plugins.project_setup import build_run
+        from qmlstudio.workflow import build_run
 
         run = build_run(project, registry)
         weights = np.array(record.final_weights)

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from qmlstudio.core.project import ModelChoice, Project
 from qmlstudio.gui.main_window import MainWindow
 from qmlstudio.gui.training_dock import IDLE
-from qmlstudio.plugins.project_setup import new_project
+from qmlstudio.workflow import new_project
 
 TIMEOUT = 30_000
 
@@ -153,7 +153,7 @@ def test_with_padding_the_views_show_the_padded_features_training_uses(qtbot, re
     run see the same (padded) features, also after the circuit gets wider."""
     import dataclasses
 
-    from qmlstudio.plugins.project_setup import build_run
+    from qmlstudio.workflow import build_run
 
     project = iris_on_three_qubits(registry)
     built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(6)

@@ -29,7 +29,7 @@ from qmlstudio.core.statevector import z_diagonal  # noqa: E402
 from qmlstudio.core.training import Controls  # noqa: E402
 from qmlstudio.plugins import Backend, BackendSpec  # noqa: E402
 from qmlstudio.plugins.manager import load_plugins  # noqa: E402
-from qmlstudio.plugins.project_setup import (  # noqa: E402
+from qmlstudio.workflow import (  # noqa: E402
     backend_choice,
     build_run,
     create_backend,

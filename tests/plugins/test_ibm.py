@@ -29,7 +29,7 @@ from qmlstudio.core.project import ModelChoice, PluginChoice, Training, load_pro
 from qmlstudio.core.training import Controls  # noqa: E402
 from qmlstudio.plugins import Backend, BackendSpec  # noqa: E402
 from qmlstudio.plugins.manager import load_plugins  # noqa: E402
-from qmlstudio.plugins.project_setup import backend_choice, build_run, create_backend, evaluate_run  # noqa: E402
+from qmlstudio.workflow import backend_choice, build_run, create_backend, evaluate_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = qmls_ibm.qmlstudio_backends()[0]
@@ -174,7 +174,7 @@ def test_options_a_backend_cannot_apply_are_refused(registry, choice, words):
 
 
 def _stored(choice: str) -> tuple[str, dict]:
-    from qmlstudio.plugins.project_setup import parse_backend_choice
+    from qmlstudio.workflow import parse_backend_choice
 
     name, arg, options = parse_backend_choice(choice)
     if arg is not None:

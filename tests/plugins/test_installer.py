@@ -1,4 +1,4 @@
-"""Installing, updating, removing and rolling back plugins safely (qmlstudio.plugins.installer and the CLI).
+"""Installing, updating, removing and rolling back plugins safely (qmlstudio.installer and the CLI).
 
 The unit tests drive the flows with a fake runner. The others change a *temporary virtual
 environment* and never the project's own: ``make_env`` creates one with ``--without-pip``
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from qmlstudio.plugins import installer as inst
-from qmlstudio.plugins.installer import (
+from qmlstudio import installer as inst
+from qmlstudio.installer import (
     Change,
     Confirm,
     Environment,

@@ -1,0 +1,55 @@
+"""The application layer: what the CLI, the GUI and the study runner ask of the engine.
+
+Qt-free. It turns a project into prepared data (:mod:`.data`), checks and builds projects
+(:mod:`.projects`), builds runs (:mod:`.runs`), parses and creates backends (:mod:`.backends`),
+estimates what a run costs (:mod:`.cost`) and evaluates trained weights on another backend
+(:mod:`.evaluation`). Callers above this layer (``qmlstudio.gui``, ``qmlstudio.cli``) import
+from here, not from the engine's modules that build runs; import-linter keeps that so.
+"""
+
+from __future__ import annotations
+
+from qmlstudio.workflow.projects import new_project, MODEL_OPTIONS, scaling_warning, model_options, HiddenQubits, encoding_qubits, hidden_qubits, check_trainable, widen_circuit, SimulationFix, PCA_FEATURES, simulation_fixes, fixed_project_fields, apply_fix
+from qmlstudio.workflow.data import load_dataset, prepared_data, features_needed
+from qmlstudio.workflow.runs import build_run, backend_of, find_run, project_for_run
+from qmlstudio.workflow.backends import parse_backend_choice, backend_choice, format_backend_choice, create_backend, transpiled_figures
+from qmlstudio.workflow.cost import estimate_cost, run_cost, LONG_RUN_SECONDS, exact_plan, describe_exact_plan, describe_cost
+from qmlstudio.workflow.evaluation import Evaluation, evaluate_weights, evaluate_run
+
+__all__ = [
+    "new_project",
+    "MODEL_OPTIONS",
+    "scaling_warning",
+    "model_options",
+    "HiddenQubits",
+    "encoding_qubits",
+    "hidden_qubits",
+    "check_trainable",
+    "widen_circuit",
+    "SimulationFix",
+    "PCA_FEATURES",
+    "simulation_fixes",
+    "fixed_project_fields",
+    "apply_fix",
+    "load_dataset",
+    "prepared_data",
+    "features_needed",
+    "build_run",
+    "backend_of",
+    "find_run",
+    "project_for_run",
+    "parse_backend_choice",
+    "backend_choice",
+    "format_backend_choice",
+    "create_backend",
+    "transpiled_figures",
+    "estimate_cost",
+    "run_cost",
+    "LONG_RUN_SECONDS",
+    "exact_plan",
+    "describe_exact_plan",
+    "describe_cost",
+    "Evaluation",
+    "evaluate_weights",
+    "evaluate_run",
+]

@@ -1,0 +1,419 @@
+"""Turning a user's choices of plugins into a checked project: options, qubits, fixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from qmlstudio.core.circuit import CircuitDesign
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.project import (
+    ModelChoice,
+    PluginChoice,
+    Preprocessing,
+    Project,
+    Training,
+    file_sha256,
+)
+from qmlstudio.plugins.manager import PluginRegistry
+from qmlstudio.workflow.data import load_dataset
+
+
+def new_project(
+    registry: PluginRegistry,
+    *,
+    name: str,
+    dataset: str,
+    dataset_options: Mapping[str, Any] | None = None,
+    features: int | None = None,
+    encoding: str = "angle",
+    encoding_options: Mapping[str, Any] | None = None,
+    ansatz: str | None = "real-amplitudes",
+    ansatz_options: Mapping[str, Any] | None = None,
+    model: str | None = None,
+    optimizer: str = "adam",
+    optimizer_options: Mapping[str, Any] | None = None,
+    backend: str = "aer-statevector",
+    backend_options: Mapping[str, Any] | None = None,
+    epochs: int = 30,
+    batch_size: int | None = 32,
+    seed: int = 7,
+    test_size: float = 0.25,
+    validation_size: float = 0.2,
+    scaling: str | None = None,
+    model_options: Mapping[str, Any] | None = None,
+) -> Project:
+    """A project whose every choice is checked against the installed plugins.
+
+    Options are stored resolved (defaults filled in), so the project trains the same
+    way even if a plugin's defaults change later. ``features`` reduces the data to that
+    many principal components; ``batch_size`` None (or 0) trains on the full batch. The model defaults to ``vqc`` for classification data and
+    ``regressor`` for regression data. ``test_size`` and ``validation_size`` are the
+    fractions of all the samples held out for the final test and for validation.
+    ``scaling`` None takes the dataset's default
+    (``DatasetSpec.default_scaling``: none for data with a natural range, such as ad-hoc);
+    :func:`scaling_warning` says when a choice destroys the data's structure.
+    ``model_options`` (``readout``, ``init_scale``, ``C``...) are checked against
+    :data:`MODEL_OPTIONS`.
+    """
+    dataset_spec = registry.get("datasets", dataset)
+    from qmlstudio.core.project import SCALINGS
+
+    scaling = dataset_spec.default_scaling if scaling is None else scaling
+    if scaling not in SCALINGS:
+        raise QMLStudioError(f"scaling {scaling!r} is not one of {', '.join(SCALINGS)}")
+    data_options = dataset_spec.resolve(_seeded(dataset_spec, dataset_options, seed))
+    data_path = data_options.get("path")
+    if isinstance(data_path, str) and data_path:
+        path = Path(data_path).expanduser()
+        try:
+            data_options["path"] = str(path.resolve())
+            data_options["sha256"] = file_sha256(path)
+        except OSError as exc:
+            raise QMLStudioError(f"dataset file {data_path}: {exc.strerror or exc}") from None
+    data = dataset_spec.create({k: v for k, v in data_options.items() if k != "sha256"})
+
+    num_features = data.num_features
+    pca = None
+    if features is not None:
+        if features > num_features:
+            raise QMLStudioError(f"{features} features asked for, but dataset {dataset!r} has only {num_features}")
+        if features < num_features:
+            pca, num_features = features, features
+
+    encoding_spec = registry.get("encodings", encoding)
+    encoding_resolved = encoding_spec.resolve(encoding_options)
+    encoder = encoding_spec.create(encoding_resolved)
+    problem = encoder.check(num_features)
+    if problem:
+        raise QMLStudioError(f"encoding {encoding!r}: {problem}")
+    num_qubits = encoder.num_qubits(num_features)
+
+    if model is None:
+        model = "regressor" if data.task == "regression" else "vqc"
+    if model == "regressor" and data.task != "regression":
+        raise QMLStudioError(f"dataset {dataset!r} is for classification; use --model vqc or kernel")
+    if model in ("vqc", "kernel") and data.task == "regression":
+        raise QMLStudioError(f"dataset {dataset!r} is for regression; use --model regressor")
+    model_choice = ModelChoice(model, dict(model_options or {}))
+    _check_model_options(model_choice)
+
+    ansatz_choice = None
+    design = CircuitDesign(num_qubits)
+    if model != "kernel" and ansatz:
+        ansatz_spec = registry.get("ansatze", ansatz)
+        ansatz_resolved = ansatz_spec.resolve(ansatz_options)
+        design = ansatz_spec.create(ansatz_resolved).build(num_qubits)
+        ansatz_choice = PluginChoice(ansatz, ansatz_resolved)
+
+    optimizer_spec = registry.get("optimizers", optimizer)
+    backend_spec = registry.get("backends", backend)
+    reason = backend_spec.unavailable_reason()
+    if reason:
+        raise QMLStudioError(f"backend {backend!r} cannot be used here: {reason}")
+
+    return Project.new(
+        name,
+        circuit=design,
+        dataset=PluginChoice(dataset, data_options),
+        preprocessing=_split(pca, test_size, validation_size, scaling),
+        encoding=PluginChoice(encoding, encoding_resolved),
+        ansatz=ansatz_choice,
+        model=model_choice,
+        optimizer=PluginChoice(optimizer, optimizer_spec.resolve(optimizer_options)),
+        backend=PluginChoice(backend, backend_spec.resolve(backend_options)),
+        training=Training(epochs=epochs, batch_size=batch_size or None),
+        seed=seed,
+    )
+
+
+def _seeded(spec: Any, options: Mapping[str, Any] | None, seed: int) -> dict[str, Any]:
+    """The dataset's options with its ``seed`` option set to the project's seed, unless given."""
+    chosen = dict(options or {})
+    declared = {o.name: o for o in spec.options}
+    if "seed" in declared and declared["seed"].type == "int" and "seed" not in chosen:
+        try:
+            chosen["seed"] = declared["seed"].coerce(seed)
+        except QMLStudioError as exc:
+            raise QMLStudioError(f"the project seed {seed} cannot seed dataset {spec.name!r} ({exc}); "
+                                 "give its seed as a dataset option") from None
+    return chosen
+
+
+def _split(pca: int | None, test_size: float, validation_size: float, scaling: str) -> Preprocessing:
+    from qmlstudio.core.project import ProjectError
+
+    try:
+        return Preprocessing(pca=pca, test_size=test_size, validation_size=validation_size, scaling=scaling)
+    except ProjectError as exc:
+        raise QMLStudioError(f"{exc.field}: {exc.problem}") from None
+
+
+# ---------------------------------------------------------------------------
+# From a project to a training run
+# ---------------------------------------------------------------------------
+MODEL_OPTIONS = {
+    "readout": ("modulo", str),
+    "trainable_output": (False, bool),
+    "gradient": ("auto", str),
+    # 0: the train and validation splits are evaluated once per epoch (the loss curve still
+    # moves every iteration, from the step's own mini-batch)
+    "eval_every": (0, int),
+    "init_scale": (1.0, float),
+    "C": (1.0, float),
+    "bandwidth": (1.0, float),
+    "baselines": (True, bool),
+}
+
+
+#: Model options that only one kind of model uses (the others would ignore them).
+_MODEL_OPTION_KINDS = {"readout": ("vqc",), "trainable_output": ("vqc", "regressor"), "gradient": ("vqc", "regressor"),
+                       "eval_every": ("vqc", "regressor"), "init_scale": ("vqc", "regressor"), "C": ("kernel",)}
+
+
+def _check_model_options(choice: ModelChoice) -> None:
+    """Types, ranges and kinds of a new project's model options: one that the model would
+    ignore (``C`` for a VQC) is refused rather than stored as if it applied."""
+    from qmlstudio.core.models import READOUTS
+    from qmlstudio.core.training import GRADIENT_METHODS
+
+    probe = Project.new("check", model=choice)
+    options = model_options(probe)
+    for name in choice.options:
+        kinds = _MODEL_OPTION_KINDS.get(name)
+        if kinds and choice.kind not in kinds:
+            raise QMLStudioError(f"model option {name!r} applies to {' and '.join(kinds)} models, not {choice.kind}")
+    if options["readout"] not in READOUTS:
+        raise QMLStudioError(f"readout must be one of {', '.join(READOUTS)}, got {options['readout']!r}")
+    if options["gradient"] not in GRADIENT_METHODS:
+        raise QMLStudioError(f"gradient must be one of {', '.join(GRADIENT_METHODS)}, got {options['gradient']!r}")
+    if not options["init_scale"] > 0:
+        raise QMLStudioError(f"init_scale must be greater than 0, got {options['init_scale']!r}")
+    if not options["C"] > 0:
+        raise QMLStudioError(f"C must be greater than 0, got {options['C']!r}")
+    if options["eval_every"] < 0:
+        raise QMLStudioError(f"eval_every must be 0 (once per epoch) or more, got {options['eval_every']!r}")
+
+
+def scaling_warning(registry: PluginRegistry, project: Project) -> str | None:
+    """Why the project's scaling destroys its dataset's structure, or None (also for an
+    unknown dataset: that is reported where the data is loaded)."""
+    try:
+        spec = registry.get("datasets", project.dataset.name)
+    except Exception:  # noqa: BLE001 - a missing plugin is reported elsewhere
+        return None
+    check = getattr(spec, "scaling_warning", None)
+    return check(project.preprocessing.scaling) if callable(check) else None
+
+
+def model_options(project: Project) -> dict[str, Any]:
+    """The model's options with defaults, type-checked."""
+    result = {}
+    given = dict(project.model.options)
+    unknown = sorted(set(given) - set(MODEL_OPTIONS))
+    if unknown:
+        raise QMLStudioError(f"model: unknown option(s) {', '.join(unknown)} (known: {', '.join(MODEL_OPTIONS)})")
+    for name, (default, kind) in MODEL_OPTIONS.items():
+        value = given.get(name, default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise QMLStudioError(f"model option {name!r}: expected {kind.__name__}, got {value!r}")
+        result[name] = value
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Qubits the encoding needs, and fixes for a model too wide to simulate
+# ---------------------------------------------------------------------------
+class HiddenQubits(QMLStudioError):
+    """The encoding needs more qubits than the project's circuit has.
+
+    ``needed`` and ``qubits`` are the two counts. Training refuses to add wires behind
+    the user's back: the CLI widens the circuit with a note, the GUI as an undoable edit.
+    """
+
+    def __init__(self, encoding: str, features: int, needed: int, qubits: int) -> None:
+        self.encoding, self.features, self.needed, self.qubits = encoding, int(features), int(needed), int(qubits)
+        super().__init__(
+            f"the {encoding} encoding needs {_plural(needed, 'qubit')} for {_plural(features, 'feature')}, but the "
+            f"circuit has {qubits}: add {_plural(needed - qubits, 'qubit')} to the circuit (or reduce the features)"
+        )
+
+    @property
+    def note(self) -> str:
+        """What widening the circuit did, in words."""
+        added = self.needed - self.qubits
+        wires = ", ".join(f"q{q}" for q in range(self.qubits, self.needed))
+        return (f"the {self.encoding} encoding needs {_plural(self.needed, 'qubit')} for "
+                f"{_plural(self.features, 'feature')}: added {_plural(added, 'qubit')} ({wires}) to the "
+                f"{self.qubits}-qubit circuit")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def encoding_qubits(project: Project, registry: PluginRegistry, num_features: int | None = None) -> tuple[int, int]:
+    """``(features, qubits)``: the prepared data's feature count and the qubits the project's
+    encoding puts them on (``num_features`` saves loading the data when it is known)."""
+    from qmlstudio.core.preprocessing import prepare
+
+    if num_features is None:
+        num_features = prepare(load_dataset(project, registry), project.preprocessing, project.seed).num_features
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+    problem = encoder.check(num_features)
+    if problem:
+        raise QMLStudioError(f"encoding {project.encoding.name!r}: {problem}")
+    return num_features, int(encoder.num_qubits(num_features))
+
+
+def hidden_qubits(project: Project, registry: PluginRegistry, num_features: int | None = None) -> HiddenQubits | None:
+    """What :func:`build_run` would refuse: the encoding's qubits beyond the circuit's (None when it fits)."""
+    if project.model.kind == "kernel":
+        return None  # a kernel runs the encoding alone, on the qubits it needs
+    features, needed = encoding_qubits(project, registry, num_features)
+    if needed <= project.circuit.num_qubits:
+        return None
+    return HiddenQubits(project.encoding.name, features, needed, project.circuit.num_qubits)
+
+
+def check_trainable(project: Project, registry: PluginRegistry, data: Any = None) -> None:
+    """Raises what :func:`build_run` would refuse before training starts, without allocating
+    the states: :class:`HiddenQubits` (the encoding needs wires the circuit lacks) or
+    :class:`~qmlstudio.core.memory.SimulationTooLarge` with the fixes in its message.
+    ``data`` is the project's prepared data when the caller has it (else it is loaded).
+    Kernel models are checked for memory on the encoding's qubits only.
+    """
+    from qmlstudio.core.memory import SimulationTooLarge, check_simulation
+    from qmlstudio.core.models import ModelCircuit
+    from qmlstudio.core.training import check_memory
+
+    if data is None:
+        from qmlstudio.workflow.runs import _prepared_model
+
+        data, model = _prepared_model(project, registry)
+    else:
+        encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+        model = ModelCircuit(encoder, project.circuit, data.num_features)
+    kind = project.model.kind
+    if kind != "kernel" and model.num_qubits > project.circuit.num_qubits:
+        raise HiddenQubits(project.encoding.name, model.num_features, model.num_qubits, project.circuit.num_qubits)
+    try:
+        if kind == "kernel":
+            check_simulation(model.num_qubits, len(data.y_train) + len(data.y_test), num_gates=len(model.design.gates))
+        else:
+            check_memory(data, model, kind)
+    except SimulationTooLarge as exc:
+        fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
+        hint = " or ".join(fix.command_hint for fix in fixes)
+        raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
+
+
+def widen_circuit(project: Project, num_qubits: int) -> None:
+    """Adds empty wires at the bottom of ``project.circuit`` up to ``num_qubits`` (the gates stay)."""
+    design = project.circuit
+    if num_qubits > design.num_qubits:
+        design.set_gates(design.gates, num_qubits, reason="qubits")
+
+
+@dataclass(frozen=True)
+class SimulationFix:
+    """One change that makes a too-wide project small enough to simulate.
+
+    ``kind`` is ``"pca"`` (reduce to ``features`` principal components) or ``"encoding"``
+    (use the encoding ``encoding``); ``qubits`` is the circuit's width afterwards and
+    ``title`` the words on the button. :func:`apply_fix` makes the change.
+    """
+
+    kind: str
+    title: str
+    qubits: int
+    features: int | None = None
+    encoding: str | None = None
+
+    @property
+    def command_hint(self) -> str:
+        if self.kind == "pca":
+            return f"reduce to {self.features} features with PCA (qmlstudio new ... --features {self.features})"
+        return f"use {self.encoding} encoding on {_plural(self.qubits, 'qubit')} (qmlstudio new ... --encoding {self.encoding})"
+
+
+#: The principal components the PCA fix keeps, at most (8 qubits under angle encoding).
+PCA_FEATURES = 8
+
+
+def simulation_fixes(
+    project: Project, registry: PluginRegistry, num_features: int | None = None, batch: int = 2000
+) -> list[SimulationFix]:
+    """The one-click fixes for a project whose circuit is too wide to simulate: PCA to a
+    few features (with the project's encoding) and amplitude encoding (⌈log₂ k⌉ qubits),
+    each only when it helps and the circuit can be rebuilt on fewer qubits (an ansatz
+    template, or a hand-drawn circuit whose gates fit)."""
+    from qmlstudio.core.memory import available_memory
+    from qmlstudio.core.statevector import StatevectorProgram
+
+    features, needed = encoding_qubits(project, registry, num_features)
+    available = available_memory()
+
+    def fits(qubits: int) -> bool:
+        if qubits >= max(needed, project.circuit.num_qubits):
+            return False  # no narrower than the model is now
+        if not _rebuildable(project, registry, qubits):
+            return False
+        return available is None or StatevectorProgram.memory_bytes(qubits, batch, 16) < available
+
+    fixes = []
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+    for k in range(min(PCA_FEATURES, features - 1), 0, -1):
+        if encoder.check(k) is None and fits(int(encoder.num_qubits(k))):
+            fixes.append(SimulationFix("pca", f"Reduce to {k} features with PCA", int(encoder.num_qubits(k)), features=k))
+            break
+    if project.encoding.name != "amplitude" and "amplitude" in getattr(registry, "encodings", {}):
+        amplitude = registry.get("encodings", "amplitude").create({})
+        if amplitude.check(features) is None:
+            qubits = int(amplitude.num_qubits(features))
+            if fits(qubits):
+                fixes.append(SimulationFix("encoding", f"Use amplitude encoding ({_plural(qubits, 'qubit')})", qubits,
+                                           encoding="amplitude"))
+    return fixes
+
+
+def _rebuildable(project: Project, registry: PluginRegistry, qubits: int) -> bool:
+    if project.ansatz is not None and project.ansatz.name in getattr(registry, "ansatze", {}):
+        return True
+    return all(max(g.qubits) < qubits for g in project.circuit.gates)
+
+
+def fixed_project_fields(project: Project, registry: PluginRegistry, fix: SimulationFix) -> dict[str, Any]:
+    """The project fields a fix changes (``preprocessing`` or ``encoding``) and the circuit's
+    new gates and width (``gates``, ``num_qubits``): what :func:`apply_fix` sets, given apart
+    so that the GUI can make one undoable edit of it."""
+    import dataclasses
+
+    fields: dict[str, Any] = {}
+    if fix.kind == "pca":
+        fields["preprocessing"] = dataclasses.replace(project.preprocessing, pca=fix.features)
+    elif fix.kind == "encoding" and fix.encoding:
+        spec = registry.get("encodings", fix.encoding)
+        fields["encoding"] = PluginChoice(fix.encoding, spec.resolve({}))
+    else:
+        raise QMLStudioError(f"unknown fix {fix.kind!r}")
+    if project.ansatz is not None and project.ansatz.name in getattr(registry, "ansatze", {}):
+        built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(fix.qubits)
+        fields["gates"], fields["num_qubits"] = tuple(built.gates), built.num_qubits
+    else:
+        fields["gates"], fields["num_qubits"] = tuple(project.circuit.gates), fix.qubits
+    return fields
+
+
+def apply_fix(project: Project, registry: PluginRegistry, fix: SimulationFix) -> None:
+    """Changes ``project`` as ``fix`` says: PCA or the encoding, and the circuit rebuilt on its qubits."""
+    fields = fixed_project_fields(project, registry, fix)
+    gates, qubits = fields.pop("gates"), fields.pop("num_qubits")
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.circuit.set_gates(gates, qubits, reason="edit")
+
+

@@ -1,0 +1,158 @@
+"""From a project to a run (variational or kernel), and back from a saved run to its project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.project import (
+    PluginChoice,
+    Project,
+)
+from qmlstudio.plugins.manager import PluginRegistry
+from qmlstudio.workflow.backends import backend_choice, create_backend
+from qmlstudio.workflow.data import prepared_data
+from qmlstudio.workflow.projects import (
+    HiddenQubits,
+    model_options,
+    simulation_fixes,
+    widen_circuit,
+)
+
+
+def build_run(
+    project: Project,
+    registry: PluginRegistry,
+    *,
+    epochs: int | None = None,
+    callback: Any = None,
+    controls: Any = None,
+    resume: Any = None,
+    backend: PluginChoice | str | None = None,
+    widen: bool = False,
+) -> Any:
+    """A :class:`~qmlstudio.core.training.TrainingRun` (or ``KernelRun``) for the project as it is.
+
+    ``backend`` (a :class:`PluginChoice` or a choice text such as ``aer-noise:fake_manila``,
+    see :func:`backend_choice`) overrides the project's backend for this run only; the
+    run's config records the one used.
+
+    When the encoding needs more qubits than the project's circuit has, this raises
+    :class:`HiddenQubits`, or with ``widen`` adds the missing wires to ``project.circuit``
+    first (:func:`widen_circuit`), so that a run never uses a qubit the design lacks. A
+    model too wide to simulate on this machine raises
+    :class:`~qmlstudio.core.memory.SimulationTooLarge` with the fixes
+    (:func:`simulation_fixes`) in its message, before anything large is allocated.
+    """
+    from qmlstudio.core.kernels import KernelRun
+    from qmlstudio.core.memory import SimulationTooLarge
+    from qmlstudio.core.training import TrainingRun
+
+    if isinstance(backend, str):
+        backend = backend_choice(registry, backend, base=project.backend)
+    chosen = backend or project.backend
+    data, model = _prepared_model(project, registry)
+    if project.model.kind != "kernel" and model.num_qubits > project.circuit.num_qubits:
+        # Training never runs on a wire the circuit (and so the canvas) does not have.
+        hidden = HiddenQubits(project.encoding.name, model.num_features, model.num_qubits, project.circuit.num_qubits)
+        if not widen:
+            raise hidden
+        widen_circuit(project, model.num_qubits)
+        data, model = _prepared_model(project, registry)
+    backend_object = create_backend(registry, chosen)
+    options = model_options(project)
+    config = project.config_snapshot()
+    config["backend"] = chosen.to_dict()
+    try:
+        if project.model.kind == "kernel":
+            # What the project does not fix is chosen by cross-validation on the training rows.
+            tune = tuple(name for name in ("C", "bandwidth") if name not in project.model.options)
+            run: Any = KernelRun(data=data, model=model, backend=backend_object, C=options["C"],
+                                 bandwidth=options["bandwidth"], tune=tune, seed=project.seed,
+                                 baselines=options["baselines"], config=config, callback=callback)
+        else:
+            optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
+            run = TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
+                              backend=backend_object, options=_training_options(project, options, epochs),
+                              record=resume, config=config, callback=callback, controls=controls)
+    except SimulationTooLarge as exc:
+        fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
+        hint = " or ".join(fix.command_hint for fix in fixes)
+        raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
+    run.record.record_seeds(_project_seeds(project))
+    return run
+
+
+def _project_seeds(project: Project) -> dict[str, int | None]:
+    """The seeds the project's own choices give: the split (and PCA), a generated dataset's
+    samples and a random optimizer's draws (SPSA's perturbations)."""
+    seeds: dict[str, int | None] = {"split": project.seed}
+    for source, choice in (("dataset", project.dataset), ("optimizer", project.optimizer)):
+        value = choice.options.get("seed")
+        if isinstance(value, int) and not isinstance(value, bool):
+            seeds[source] = value
+    return seeds
+
+
+def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, Any]:
+    """The prepared data and the model circuit, as a run of the project uses them."""
+    from qmlstudio.core.models import ModelCircuit
+
+    data = prepared_data(project, registry)
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+    return data, ModelCircuit(encoder, project.circuit, data.num_features)
+
+
+def _training_options(project: Project, options: dict[str, Any], epochs: int | None) -> Any:
+    from qmlstudio.core.training import TrainingOptions
+
+    return TrainingOptions(
+        epochs=epochs or project.training.epochs,
+        batch_size=project.training.batch_size,
+        early_stopping=project.training.early_stopping,
+        patience=project.training.patience,
+        seed=project.seed,
+        readout=options["readout"],
+        trainable_output=options["trainable_output"],
+        gradient=options["gradient"],
+        eval_every=options["eval_every"],
+        init_scale=options["init_scale"],
+        baselines=options["baselines"],
+    )
+
+
+def backend_of(run: Any) -> Any:
+    """The backend object a built run uses (a ``TrainingRun``'s or a ``KernelRun``'s kernel's)."""
+    backend = getattr(run, "backend", None)
+    if backend is None:
+        backend = getattr(getattr(run, "kernel", None), "backend", None)
+    return backend
+
+
+# ---------------------------------------------------------------------------
+# Evaluate on...
+# ---------------------------------------------------------------------------
+def find_run(project: Project, run_id: str) -> Any:
+    """The run called ``run_id`` (``last``: the latest), or a clear error."""
+    if not project.runs:
+        raise QMLStudioError("the project has no runs yet: train it first")
+    if run_id in ("last", "latest", ""):
+        return project.runs[-1]
+    try:
+        return project.find_run(run_id)
+    except KeyError:
+        known = ", ".join(r.id for r in project.runs[-5:])
+        raise QMLStudioError(f"no run {run_id!r} in the project (latest: {known})") from None
+
+
+def project_for_run(project: Project, run: Any) -> Project:
+    """A copy of ``project`` set up exactly as ``run``'s config says (no runs of its own)."""
+    data = project.to_dict()
+    data.update(run.config)
+    data["runs"] = []
+    try:
+        snapshot = Project.from_dict(data)
+    except QMLStudioError as exc:
+        raise QMLStudioError(f"run {run.id}: its saved configuration cannot be rebuilt: {exc}") from None
+    object.__setattr__(snapshot, "path", project.path)
+    return snapshot

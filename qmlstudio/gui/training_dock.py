@@ -91,6 +91,8 @@ from qmlstudio.gui.plots import (
     RunCurves,
     WeightsPanel,
 )
+from qmlstudio.gui import training_process
+from qmlstudio.gui.training_process import ProcessTrainingWorker
 from qmlstudio.gui.workers import BoundaryFrame, RunSetup, TrainingWorker
 
 __all__ = [
@@ -528,16 +530,20 @@ class TrainingDock(QWidget):
         *,
         autosave: bool = True,
         run_factory: Callable[..., Any] | None = None,
+        in_process: bool | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("trainingDock")
         self._project = project
         self.registry = registry
         self.run_factory = run_factory
+        #: train on a thread of this process (True) or in a child process (False); None: a
+        #: child process unless the run needs what only this process has (see _trains_in_process)
+        self.in_process = in_process
         self.autosave_enabled = autosave
         self.autosaver: Autosaver | None = Autosaver(project) if autosave else None
         self._state = IDLE
-        self._worker: TrainingWorker | None = None
+        self._worker: TrainingWorker | ProcessTrainingWorker | None = None
         self._setup: RunSetup | None = None
         self._live: RunCurves | None = None
         self._pending: list[Any] = []
@@ -831,7 +837,7 @@ class TrainingDock(QWidget):
         return self._state
 
     @property
-    def worker(self) -> TrainingWorker | None:
+    def worker(self) -> TrainingWorker | ProcessTrainingWorker | None:
         """The worker of the run in progress (None when idle)."""
         return self._worker
 
@@ -911,9 +917,11 @@ class TrainingDock(QWidget):
         if self.preflight is not None and not self.preflight(lambda: self.train(epochs, pause_at=pause_at, step=step)):
             return False  # the window fixes the project first, or asks the user
         self.failure.hide()
+        in_process = self._trains_in_process()
+        worker_class = TrainingWorker if in_process else ProcessTrainingWorker
         try:
-            worker = TrainingWorker(self._project, self.registry, epochs=epochs, run_factory=self.run_factory,
-                                    step=step, pause_at=pause_at)
+            worker = worker_class(self._project, self.registry, epochs=epochs, run_factory=self.run_factory,
+                                  step=step, pause_at=pause_at)
         except Exception as exc:  # a project that cannot even be copied: say so, never crash
             self._show_failure("Cannot start training", f"{type(exc).__name__}: {exc}", "")
             return False
@@ -925,6 +933,8 @@ class TrainingDock(QWidget):
         worker.failed.connect(self._on_failed)
         worker.done.connect(self._on_done)
         worker.job.connect(self._on_job)
+        if isinstance(worker, ProcessTrainingWorker):
+            worker.crashed.connect(self._on_crashed)
         self._worker = worker
         self._pending = []
         self._pending_frame = None
@@ -933,7 +943,7 @@ class TrainingDock(QWidget):
         self.progress.setRange(0, 0)  # busy until the run knows its length
         self.progress.setFormat("Preparing the data and the circuit…")
         self._set_state(PREPARING)
-        if self._saved_switch is None:
+        if in_process and self._saved_switch is None:  # the engine's thread shares our interpreter
             self._saved_switch = sys.getswitchinterval()
             sys.setswitchinterval(min(self._saved_switch, GIL_SWITCH_INTERVAL_S))
         worker.start()
@@ -942,6 +952,26 @@ class TrainingDock(QWidget):
         note = getattr(self.preflight, "note", "")  # what the preflight changed, e.g. wires added
         self.status_message.emit(f"Training started · {note}" if note else "Training started")
         return True
+
+    def _trains_in_process(self) -> bool:
+        """Whether the next run trains on a thread of this process rather than in a child.
+
+        A child process rebuilds everything from plain data, so the run stays here when it
+        needs what only this process has: a ``run_factory`` that cannot be pickled (a local
+        function) or plugins registered in memory rather than installed.
+        """
+        if self.in_process is not None:
+            return self.in_process
+        if self.run_factory is not None:
+            import pickle
+
+            try:
+                pickle.dumps(self.run_factory)
+            except Exception:  # noqa: BLE001 - a lambda or a closure
+                return True
+        plugins = getattr(self.registry, "plugins", {}) or {}
+        return any(getattr(info, "source", "") == "registered" and getattr(info, "status", "") != "disabled"
+                   for info in plugins.values())
 
     def set_paused(self, paused: bool) -> None:
         """Pauses (True) or resumes (False) the run in progress."""
@@ -1237,6 +1267,21 @@ class TrainingDock(QWidget):
         self.status_message.emit(message)
         self.run_failed.emit(message, details)
 
+    def _on_crashed(self, message: str) -> None:
+        """The training process died mid-run: keep the run up to its last report, marked failed."""
+        self._frame()
+        record = self._partial_record()
+        if record is None:  # nothing reported yet: nothing to keep
+            self._on_failed(message, "")
+            return
+        iteration = int(record.metrics["iteration"][-1] or 0)
+        record.finish("failed", f"{message} The run is kept up to iteration {iteration:,}.")
+        if self._setup is not None and self._setup.started:
+            record.started = self._setup.started
+        self._on_finished(record)
+        self._show_failure("The training process crashed", record.message, self._details(record))
+        self.run_failed.emit(record.message, "")
+
     def _restore_switch_interval(self) -> None:
         if self._saved_switch is not None:
             sys.setswitchinterval(self._saved_switch)
@@ -1253,6 +1298,8 @@ class TrainingDock(QWidget):
         self._autosave_timer.stop()
         self._setup = None
         self._set_state(IDLE)
+        if isinstance(worker, ProcessTrainingWorker) and not self._shut_down:
+            training_process.rewarm()  # the next run need not wait for an interpreter
 
     def _forget_live(self) -> None:
         if self._live is not None:

@@ -927,7 +927,11 @@ class TrainingDock(QWidget):
             return False
         worker.prepared.connect(self._on_prepared)
         worker.baselines.connect(self._on_baselines)
-        worker.iteration.connect(self._on_reports, Qt.ConnectionType.QueuedConnection)
+        # The thread worker's batches come from two threads: queued keeps them in order. The
+        # process worker emits on this thread, in order; direct keeps them ahead of its
+        # ``crashed``, which must see every report that came.
+        worker.iteration.connect(self._on_reports, Qt.ConnectionType.QueuedConnection if in_process
+                                 else Qt.ConnectionType.DirectConnection)
         worker.boundary.connect(self._on_boundary)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)

@@ -45,7 +45,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QSocketNotifier, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, Qt, Signal
 
 from qmlstudio.core.project import Project, RunRecord
 
@@ -54,6 +54,8 @@ __all__ = ["ProcessTrainingWorker", "TrainingChild", "describe_exit", "rewarm", 
 _CONTEXT = multiprocessing.get_context("spawn")
 #: Messages handled per pass of the event loop (more wait for the next pass: the GUI stays live).
 MAX_MESSAGES_PER_PASS = 200
+#: The child sends reports still waiting in its batch at least this often.
+FLUSH_INTERVAL_S = 0.033
 
 
 # ============================================================================ child side
@@ -113,19 +115,28 @@ def _run_job(job: dict[str, Any], registry: Any, send: Callable[..., None], comm
     worker = TrainingWorker(project, registry, epochs=job.get("epochs"), resume=resume,
                             run_factory=job.get("run_factory"), paused=bool(job.get("paused")),
                             step=bool(job.get("step")), pause_at=job.get("pause_at"))
-    worker.prepared.connect(lambda setup: send("prepared", setup))
-    worker.baselines.connect(lambda scores: send("baselines", scores))
-    worker.iteration.connect(lambda batch: send("iteration", batch))
-    worker.boundary.connect(lambda frame: send("boundary", frame))
-    worker.job.connect(lambda job_id, status, queue: send("job", job_id, status, queue))
-    worker.finished.connect(lambda record: send("finished", record.to_dict()))
-    worker.failed.connect(lambda message, details: send("failed", message, details))
+    # Direct connections: the signals are emitted on the engine's thread, the command thread
+    # (flushes) and a backend's threads (jobs); there is no event loop to queue them to.
+    direct = Qt.ConnectionType.DirectConnection
+    worker.prepared.connect(lambda setup: send("prepared", setup), direct)
+    worker.baselines.connect(lambda scores: send("baselines", scores), direct)
+    worker.iteration.connect(lambda batch: send("iteration", batch), direct)
+    worker.boundary.connect(lambda frame: send("boundary", frame), direct)
+    worker.job.connect(lambda job_id, status, queue: send("job", job_id, status, queue), direct)
+    worker.finished.connect(lambda record: send("finished", record.to_dict()), direct)
+    worker.failed.connect(lambda message, details: send("failed", message, details), direct)
 
     actions = {"pause": worker.pause, "resume": worker.resume, "step": worker.step, "stop": worker.stop}
 
     def listen() -> None:
         while True:
             try:
+                if not commands.poll(FLUSH_INTERVAL_S):
+                    # Reports wait in the worker's batch until the next one comes; a slow
+                    # iteration or a pause must not hold them back (the thread worker's
+                    # batch is taken by the GUI's frame timer the same way).
+                    worker.flush(wait=False)
+                    continue
                 command = commands.recv()
             except (EOFError, OSError):
                 worker.stop()  # the window is gone: stop, nobody would see the rest
@@ -133,6 +144,7 @@ def _run_job(job: dict[str, Any], registry: Any, send: Callable[..., None], comm
             action = actions.get(command[0]) if command else None
             if action is not None:
                 action()
+                worker.flush()
                 send("ack", command[0], worker.iterations_reported)
 
     threading.Thread(target=listen, name="qmlstudio-commands", daemon=True).start()

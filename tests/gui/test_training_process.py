@@ -1,0 +1,178 @@
+"""Training in a child process: crashes keep the run and the window, commands answer at once.
+
+The dock trains the demo project in a child process (``qmlstudio.gui.training_process``).
+The tests kill the child with SIGSEGV mid-run, make it call ``os._exit`` or raise
+``MemoryError``, and check that the window shows what happened, that the run's reports so far
+are in the project (and in its autosave), and that Train works again. Every wait is on a
+signal or a count, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+
+import qmlstudio.gui  # noqa: F401
+from qmlstudio.gui import training_process
+from qmlstudio.gui.training_dock import IDLE, PAUSED, TrainingDock
+from qmlstudio.gui.training_process import ProcessTrainingWorker, describe_exit
+from tests.gui import child_factories
+from tests.gui.test_training_dock import LONG, demo_project, points
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Any:
+    return demo_project(tmp_path)
+
+
+def make_dock(qtbot, project: Any, registry: Any, **kwargs: Any) -> TrainingDock:
+    widget = TrainingDock(project, registry, **kwargs)
+    qtbot.addWidget(widget)
+    widget.resize(1300, 820)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
+def dock(qtbot, project: Any, registry: Any) -> Iterator[TrainingDock]:
+    widget = make_dock(qtbot, project, registry)
+    yield widget
+    widget.shutdown()
+
+
+def click(qtbot, button: Any) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def start_long_run(qtbot, dock: TrainingDock, rows: int = 10) -> ProcessTrainingWorker:
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=LONG)
+    click(qtbot, dock.train_button)
+    qtbot.waitUntil(lambda: dock.live_curves is not None and dock.live_curves.rows >= rows, timeout=TIMEOUT)
+    worker = dock.worker
+    assert isinstance(worker, ProcessTrainingWorker) and worker.pid not in (None, os.getpid())
+    return worker
+
+
+def train_again_completes(qtbot, dock: TrainingDock) -> None:
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=2)
+    runs = len(dock.project.runs)
+    with qtbot.waitSignal(dock.run_finished, timeout=TIMEOUT) as finished:
+        click(qtbot, dock.train_button)
+    assert finished.args[0].status == "completed" and len(dock.project.runs) == runs + 1
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=10_000)
+
+
+def test_the_run_trains_in_another_process_and_comes_back_as_plain_data(qtbot, dock: TrainingDock) -> None:
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=3)
+    with qtbot.waitSignal(dock.run_finished, timeout=TIMEOUT) as finished:
+        click(qtbot, dock.train_button)
+    record = finished.args[0]
+    assert record.status == "completed" and dock.project.runs == [record]
+    assert record.num_points == 15 and len(record.final_weights) > 0  # 3 epochs of 5 batches
+    assert points(dock) == record.num_points  # every report reached the plot
+
+
+@pytest.mark.parametrize("how", ["SIGSEGV", "SIGKILL"])
+def test_a_child_killed_mid_run_keeps_the_run_and_the_window(qtbot, dock: TrainingDock, how: str) -> None:
+    worker = start_long_run(qtbot, dock)
+    saves: list[str] = []
+    dock.autosaved.connect(saves.append)
+    with qtbot.waitSignal(dock.run_finished, timeout=TIMEOUT) as finished:
+        os.kill(worker.pid, getattr(signal, how))
+    record = finished.args[0]
+    seen = int(dock.live_curves.last("iteration"))
+    # 1. the window says what happened
+    assert dock.failure.isVisible()
+    assert dock.failure.title == "The training process crashed" and how in dock.failure.message.text()
+    # 2. the run is in the project up to its last report, marked failed with the reason
+    assert record.status == "failed" and how in record.message and f"iteration {seen:,}" in record.message
+    assert dock.project.runs == [record] and record.num_points == seen >= 10
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=10_000)
+    assert dock.runs_model.row_values(0)["status"] == "failed"
+    qtbot.waitUntil(lambda: bool(saves), timeout=10_000)
+    (kept,) = json.loads(Path(saves[-1]).read_text())["runs"]
+    assert kept["status"] == "failed" and len(kept["metrics"]["loss"]) == seen
+    # 3. the window works: train again
+    train_again_completes(qtbot, dock)
+
+
+@pytest.mark.parametrize("factory, words", [
+    (child_factories.exit_after_five, "exited with code 3"),
+    (child_factories.memory_error_after_five, "MemoryError"),
+])
+def test_os_exit_and_memory_error_in_the_child(qtbot, project: Any, registry: Any, factory: Any, words: str) -> None:
+    dock = make_dock(qtbot, project, registry, run_factory=factory)
+    try:
+        project.training = dataclasses.replace(project.training, epochs=LONG)
+        with qtbot.waitSignal(dock.run_finished, timeout=TIMEOUT) as finished:
+            click(qtbot, dock.train_button)
+        record = finished.args[0]
+        assert record.status == "failed" and words in record.message
+        # what had reached the window (reports still batched in the child when it died are lost)
+        assert project.runs == [record] and 1 <= record.num_points <= child_factories.AFTER
+        assert record.num_points == dock.live_curves.rows
+        assert dock.failure.isVisible()
+        qtbot.waitUntil(lambda: dock.state == IDLE, timeout=10_000)
+        dock.run_factory = None
+        train_again_completes(qtbot, dock)
+    finally:
+        dock.shutdown()
+
+
+def test_pause_step_and_stop_answer_within_a_fifth_of_a_second(qtbot, dock: TrainingDock) -> None:
+    worker = start_long_run(qtbot, dock)
+    latencies = {}
+    started = time.perf_counter()
+    with qtbot.waitSignal(worker.acknowledged, timeout=2000, check_params_cb=lambda c, _: c == "pause") as paused:
+        click(qtbot, dock.pause_button)
+    latencies["pause"] = time.perf_counter() - started
+    assert dock.state == PAUSED
+    at_pause = paused.args[1]
+    # Paused: at most the iteration under way when the command came is still reported.
+    qtbot.waitUntil(lambda: dock.reports_received >= at_pause, timeout=5000)
+    before = dock.reports_received
+    assert before <= at_pause + 1
+    started = time.perf_counter()
+    with qtbot.waitSignal(worker.acknowledged, timeout=2000, check_params_cb=lambda c, _: c == "step"):
+        click(qtbot, dock.step_button)
+    latencies["step"] = time.perf_counter() - started
+    qtbot.waitUntil(lambda: dock.reports_received == before + 1, timeout=5000)  # exactly one more
+    started = time.perf_counter()
+    with qtbot.waitSignal(worker.acknowledged, timeout=2000, check_params_cb=lambda c, _: c == "stop"):
+        click(qtbot, dock.stop_button)
+    latencies["stop"] = time.perf_counter() - started
+    with qtbot.waitSignal(dock.run_finished, timeout=TIMEOUT) as finished:
+        pass
+    assert finished.args[0].status == "stopped" and finished.args[0].num_points == before + 1
+    assert max(latencies.values()) < 0.2, latencies
+
+
+def test_a_warm_child_is_taken_by_the_next_run(qtbot, dock: TrainingDock) -> None:
+    child = training_process.warm_up()
+    qtbot.waitUntil(lambda: child.events.poll(), timeout=TIMEOUT)  # it said "ready": qiskit is imported
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=1)
+    with qtbot.waitSignal(dock.run_finished, timeout=TIMEOUT):
+        click(qtbot, dock.train_button)
+        assert dock.worker.pid == child.pid
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=10_000)
+    # and the next one is already starting
+    assert training_process._idle is not None and training_process._idle.pid != child.pid
+    training_process._keep_warm = False
+
+
+def test_exit_codes_read_as_sentences() -> None:
+    assert describe_exit(-11) == "it was ended by SIGSEGV (a segmentation fault, a crash in native code)"
+    assert describe_exit(3) == "it exited with code 3 without finishing the run"
+    assert describe_exit(None) == "it stopped answering"
+

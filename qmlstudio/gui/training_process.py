@@ -2,8 +2,8 @@
 
 A :class:`ProcessTrainingWorker` has the signals and controls of the thread-based
 :class:`~qmlstudio.gui.workers.TrainingWorker`, but the run trains in a child process
-started with multiprocessing's ``spawn`` context (a fresh interpreter: a process that has Qt
-threads is never forked). The child gets the project as plain data (its settings as the JSON
+started as a fresh interpreter (``subprocess``, fork and exec at once: a process that has Qt
+threads is never forked to go on running). The child gets the project as plain data (its settings as the JSON
 dict of :meth:`~qmlstudio.core.project.Project.config_snapshot`, its path, the epochs, the
 breakpoint, the names of the disabled plugins), loads the plugins itself and runs the very same
 :class:`~qmlstudio.gui.workers.TrainingWorker` code on its main thread, which builds the run
@@ -37,12 +37,14 @@ when there is one.
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
+from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, Signal
@@ -51,7 +53,6 @@ from qmlstudio.core.project import Project, RunRecord
 
 __all__ = ["ProcessTrainingWorker", "TrainingChild", "describe_exit", "rewarm", "warm_up"]
 
-_CONTEXT = multiprocessing.get_context("spawn")
 #: Messages handled per pass of the event loop (more wait for the next pass: the GUI stays live).
 MAX_MESSAGES_PER_PASS = 200
 #: The child sends reports still waiting in its batch at least this often.
@@ -62,6 +63,12 @@ FLUSH_INTERVAL_S = 0.033
 def _child_main(events: Any, commands: Any) -> None:
     """The child's whole life: warm up, wait for one job, train it, say ``done``, exit."""
     send_lock = threading.Lock()
+    try:
+        first = commands.recv()
+    except (EOFError, OSError):
+        return
+    if first and first[0] == "path":
+        sys.path[:] = [entry for entry in first[1] if isinstance(entry, str)]
 
     def send(*message: Any) -> None:
         with send_lock:
@@ -120,7 +127,8 @@ def _run_job(job: dict[str, Any], registry: Any, send: Callable[..., None], comm
     direct = Qt.ConnectionType.DirectConnection
     worker.prepared.connect(lambda setup: send("prepared", setup), direct)
     worker.baselines.connect(lambda scores: send("baselines", scores), direct)
-    worker.iteration.connect(lambda batch: send("iteration", batch), direct)
+    # with each batch: whether the run is paused now (a step or a breakpoint pauses it)
+    worker.iteration.connect(lambda batch: send("iteration", batch, worker.paused), direct)
     worker.boundary.connect(lambda frame: send("boundary", frame), direct)
     worker.job.connect(lambda job_id, status, queue: send("job", job_id, status, queue), direct)
     worker.finished.connect(lambda record: send("finished", record.to_dict()), direct)
@@ -145,7 +153,7 @@ def _run_job(job: dict[str, Any], registry: Any, send: Callable[..., None], comm
             if action is not None:
                 action()
                 worker.flush()
-                send("ack", command[0], worker.iterations_reported)
+                send("ack", command[0], worker.iterations_reported, worker.paused)
 
     threading.Thread(target=listen, name="qmlstudio-commands", daemon=True).start()
     worker.run()  # on this (main) thread; ends with worker.flush()
@@ -153,20 +161,57 @@ def _run_job(job: dict[str, Any], registry: Any, send: Callable[..., None], comm
 
 
 # =========================================================================== window side
+class _Process:
+    """A ``subprocess.Popen`` with the few methods of ``multiprocessing.Process`` used here."""
+
+    def __init__(self, popen: subprocess.Popen) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def kill(self) -> None:
+        if self.is_alive():
+            self.popen.kill()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+
 class TrainingChild:
-    """One spawned child process and the window's ends of its two pipes."""
+    """One child process and the window's ends of its two pipes.
+
+    The child is a fresh interpreter (``python -m qmlstudio.gui.training_process FD FD``:
+    fork and exec at once, so nothing of this process's Qt threads is inherited, and unlike
+    multiprocessing's spawn it never re-imports the parent's main script). The pipes are
+    multiprocessing ``Connection``\ s over plain file descriptors; the first command is this
+    process's ``sys.path``, so that the child imports what the parent can (a test's module).
+    """
 
     def __init__(self) -> None:
-        events_in, events_out = _CONTEXT.Pipe(duplex=False)
-        commands_in, commands_out = _CONTEXT.Pipe(duplex=False)
-        self.process = _CONTEXT.Process(target=_child_main, args=(events_out, commands_in),
-                                        name="qmlstudio-training", daemon=False)
-        self.process.start()
-        events_out.close()  # only the child writes events: its death ends the pipe
-        commands_in.close()
-        self.events = events_in
-        self.commands = commands_out
+        events_in, events_out = os.pipe()
+        commands_in, commands_out = os.pipe()
+        try:
+            popen = subprocess.Popen([sys.executable, "-m", "qmlstudio.gui.training_process",
+                                      str(events_out), str(commands_in)],
+                                     pass_fds=(events_out, commands_in), stdin=subprocess.DEVNULL,
+                                     close_fds=True)
+        finally:
+            os.close(events_out)  # only the child writes events: its death ends the pipe
+            os.close(commands_in)
+        self.process = _Process(popen)
+        self.events = Connection(events_in, writable=False)
+        self.commands = Connection(commands_out, readable=False)
         self.used = False
+        self.send("path", list(sys.path))
         _children.append(self)
 
     @property
@@ -256,6 +301,7 @@ class ProcessTrainingWorker(QObject):
     Extra signals: ``crashed(message)`` — the child died mid-run (emitted before ``done``);
     ``acknowledged(command, iterations)`` — the child applied a command (``pause``,
     ``resume``, ``step``, ``stop``) when it had reported ``iterations`` iterations.
+    :attr:`paused` is what the child said last, once it has acknowledged every command sent.
     ``run_factory`` must be picklable (a module-level function) or None.
     """
 
@@ -297,6 +343,7 @@ class ProcessTrainingWorker(QObject):
         self.epochs = epochs
         self.pause_at = pause_at
         self._paused = paused
+        self._unacknowledged = 0  # commands sent that the child has not applied yet
         self._child: TrainingChild | None = None
         self._notifier: QSocketNotifier | None = None
         self._ended = False
@@ -346,12 +393,13 @@ class ProcessTrainingWorker(QObject):
 
     @property
     def running(self) -> bool:
-        return self._child is not None and not self._ended
+        """Whether the child process is still at work."""
+        return self._child is not None and not self._ended and self._child.process.is_alive()
 
     # ------------------------------------------------------------ control
     def _command(self, name: str) -> None:
-        if self._child is not None and not self._ended:
-            self._child.send(name)
+        if self._child is not None and not self._ended and self._child.send(name):
+            self._unacknowledged += 1
 
     def pause(self) -> None:
         self._paused = True
@@ -408,6 +456,8 @@ class ProcessTrainingWorker(QObject):
         if kind == "iteration":
             self.iterations_reported += len(args[0])
             self.batches_emitted += 1
+            if len(args) > 1 and not self._unacknowledged:
+                self._paused = bool(args[1])  # the child's word, unless a command is on its way
             self.iteration.emit(args[0])
         elif kind == "boundary":
             self.boundary.emit(args[0])
@@ -419,8 +469,9 @@ class ProcessTrainingWorker(QObject):
         elif kind == "job":
             self.job.emit(*args)
         elif kind == "ack":
-            if args[0] == "step":
-                self._paused = True  # a step ends paused
+            self._unacknowledged = max(0, self._unacknowledged - 1)
+            if not self._unacknowledged and args[0] != "step":
+                self._paused = bool(args[2])  # a step pauses with its iteration's batch
             self.acknowledged.emit(str(args[0]), int(args[1]))
         elif kind == "finished":
             self._outcome = True
@@ -458,3 +509,7 @@ class ProcessTrainingWorker(QObject):
         if self._child is not None:
             self._child.close(timeout=5.0)
         self.done.emit()
+
+
+if __name__ == "__main__":  # the child: python -m qmlstudio.gui.training_process EVENTS_FD COMMANDS_FD
+    _child_main(Connection(int(sys.argv[1]), readable=False), Connection(int(sys.argv[2]), writable=False))

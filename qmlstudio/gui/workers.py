@@ -95,6 +95,8 @@ class RunSetup:
     #: the validation rows (empty when the project has no validation split)
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    #: the qubits of the run's circuit (0 when the run has no variational model)
+    num_qubits: int = 0
 
 
 @dataclass
@@ -304,6 +306,11 @@ class TrainingWorker(QObject):
     def running(self) -> bool:
         return self._thread is not None and self._thread.isRunning()
 
+    @property
+    def setup(self) -> RunSetup | None:
+        """What the run trains on, once it is built (None before)."""
+        return self._setup
+
     # ------------------------------------------------------ control (any thread)
     def pause(self) -> None:
         self._step.clear()
@@ -447,6 +454,7 @@ class TrainingWorker(QObject):
             started=run.record.started,
             x_val=np.asarray(data.x_val),
             y_val=_data_units(data, data.y_val),
+            num_qubits=int(getattr(getattr(run, "model", None), "num_qubits", 0) or 0),
         )
 
     def _fit_baselines(self, run: Any) -> dict[str, Any]:

@@ -75,8 +75,8 @@ def test_iris_on_three_qubits_trains_on_the_wires_the_canvas_shows(qtbot, regist
 
     dock = window.training_dock
     qtbot.mouseClick(dock.train_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dock.worker is not None and dock.worker._run is not None, timeout=TIMEOUT)
-    model_qubits = dock.worker._run.model.num_qubits
+    qtbot.waitUntil(lambda: dock.worker is not None and dock.worker.setup is not None, timeout=TIMEOUT)
+    model_qubits = dock.worker.setup.num_qubits  # the run trains in another process: what it said
     assert model_qubits == 4
     assert project.circuit.num_qubits == 4
     assert window.canvas.scene().layout.num_qubits == 4

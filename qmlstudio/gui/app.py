@@ -24,6 +24,8 @@ QUIT_AFTER_ENV = "QMLSTUDIO_QUIT_AFTER_MS"
 #: first exposed on screen, and ``qmlstudio-quit <unix time>`` when it has saved and is about to exit
 #: (bench/startup_bench.py reads them).
 TRACE_ENV = "QMLSTUDIO_TRACE_STARTUP"
+#: The idle training process starts this long after the window is first on screen.
+WARM_TRAINING_PROCESS_MS = 1500
 
 
 class _FirstExposure(QObject):
@@ -117,6 +119,12 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
 
     window.geometry_report = report_geometry_if_asked(window)  # scripts/gui-smoke.sh
     startup.when_shown(lambda: run_in_background(_load_simulator, lambda _ok, _value: startup.simulator_ready()))
+    if quit_after_ms is None:
+        # One idle training process, started a moment after the window is up (once the
+        # simulator's loops are loading), so that Train need not wait for qiskit's import.
+        from qmlstudio.gui import training_process
+
+        startup.when_shown(lambda: QTimer.singleShot(WARM_TRAINING_PROCESS_MS, training_process.warm_up))
     # Should the window never be exposed (minimised, a platform without expose events): go on anyway.
     QTimer.singleShot(3000, startup.window_shown)
     if error is not None:

@@ -103,7 +103,7 @@ def _warm_child() -> Any:
     from qmlstudio.plugins.manager import load_plugins
 
     standard_gate_classes()  # on the main thread, as qiskit wants
-    import qmlstudio.gui.workers  # noqa: F401
+    import qmlstudio.gui.workers
     import qmlstudio.workflow  # noqa: F401
 
     return load_plugins()
@@ -192,7 +192,7 @@ class TrainingChild:
     The child is a fresh interpreter (``python -m qmlstudio.gui.training_process FD FD``:
     fork and exec at once, so nothing of this process's Qt threads is inherited, and unlike
     multiprocessing's spawn it never re-imports the parent's main script). The pipes are
-    multiprocessing ``Connection``\ s over plain file descriptors; the first command is this
+    multiprocessing ``Connection`` objects over plain file descriptors; the first command is this
     process's ``sys.path``, so that the child imports what the parent can (a test's module).
     """
 

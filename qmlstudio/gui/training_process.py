@@ -276,8 +276,9 @@ def _take_child() -> TrainingChild:
 
 @atexit.register
 def _end_children() -> None:
+    """At exit: an idle child is ended at once; one that trained gets two seconds to finish."""
     for child in list(_children):
-        child.close(timeout=2.0)
+        child.close(timeout=2.0 if child.used else 0.0)
 
 
 def describe_exit(exitcode: int | None) -> str:

@@ -63,6 +63,7 @@ from qmlstudio.gui.dataset_loading import (
     load_and_prepare,
 )
 from qmlstudio.gui.commands import ProjectEdit
+from qmlstudio.gui.dataset_imports import ImportMenu, run_importer
 from qmlstudio.gui.dataset_options import CheckChips, OptionForm
 from qmlstudio.gui.dataset_preview import ClassBalance, ScatterPreview, ThumbnailGrid
 from qmlstudio.gui.dataset_worker import BackgroundRunner, error_message
@@ -81,7 +82,6 @@ SCALING_HELP = (
     "keeps distinct values apart. Each scaler is fitted on the training split only."
 )
 FILE_FILTERS = {
-    "csv": {"path": "CSV and text tables (*.csv *.tsv *.txt *.dat);;All files (*)"},
     "idx": {
         "images_path": "IDX files (*-ubyte *-ubyte.gz *.idx *.idx3 *.gz);;All files (*)",
         "labels_path": "IDX files (*-ubyte *-ubyte.gz *.idx *.idx1 *.gz);;All files (*)",
@@ -254,15 +254,12 @@ class DatasetPanel(QWidget):
         column.addWidget(self.description)
 
         imports = QHBoxLayout()
-        self.import_csv_button = QPushButton("Import CSV…")
-        self.import_csv_button.setObjectName("importCsvButton")
-        self.import_csv_button.setToolTip("Preview a CSV file, choose its label and feature columns and load it")
-        self.import_csv_button.clicked.connect(self.import_csv)
+        self.import_button = ImportMenu(self)
         self.import_images_button = QPushButton("Import images…")
         self.import_images_button.setObjectName("importImagesButton")
         self.import_images_button.setToolTip("Use MNIST-format IDX files or a folder of images (one sub-folder per class)")
         self.import_images_button.clicked.connect(self.import_images)
-        imports.addWidget(self.import_csv_button)
+        imports.addWidget(self.import_button)
         imports.addWidget(self.import_images_button)
         imports.addStretch(1)
         column.addLayout(imports)
@@ -581,7 +578,7 @@ class DatasetPanel(QWidget):
             except QMLStudioError:
                 pass  # show what is stored; loading will say what is wrong with it
             if self._form_dataset != choice.name:
-                self.option_form.set_options(spec.options, values, file_filters=FILE_FILTERS.get(choice.name, {}))
+                self.option_form.set_options(spec.options, values, file_filters=self._file_filters(choice.name))
                 self._form_dataset = choice.name
             else:
                 self.option_form.set_values(values)
@@ -778,14 +775,17 @@ class DatasetPanel(QWidget):
         self._draw_scatter()
 
     # ----------------------------------------------------------------- imports
-    def import_csv(self) -> None:
-        """Opens the CSV import dialog; its choice becomes the project's dataset."""
-        from qmlstudio.gui.csv_import import CsvImportDialog
+    def _file_filters(self, dataset: str) -> dict[str, str]:
+        """File-dialog filters for a dataset's path options: its importer plugin's, then the image formats'."""
+        filters = dict(FILE_FILTERS.get(dataset, {}))
+        for spec in self.registry.importers.values():
+            if spec.dataset == dataset:
+                filters.setdefault("path", spec.file_filter)
+        return filters
 
-        current = self.project.dataset if self.project.dataset.name == "csv" else None
-        dialog = CsvImportDialog(self.registry, self, choice=current)
-        if dialog.exec() and dialog.choice() is not None:
-            self.use_dataset(dialog.choice(), "Import a CSV file")
+    def import_with(self, importer: str) -> None:
+        """Runs the plugin importer ``importer`` (see :mod:`qmlstudio.gui.dataset_imports`)."""
+        run_importer(self, importer)
 
     def import_images(self) -> None:
         """Opens the image import dialog (IDX files or a folder of images)."""

@@ -357,7 +357,7 @@ class AccountSpec(Spec):
     ``store_token(token, remember=True)`` (to the system keyring; returns an object with
     ``location`` and ``message``), ``forget_token()``, ``keyring_status()`` (``usable``,
     ``message``) and ``check_account(channel, instance, token)`` returning the devices
-    (``name``, ``num_qubits``, ``status``, ``pending_jobs``, ``simulator``). Secrets never
+    (``name``, ``qubits``, ``operational``, ``status``, ``pending_jobs``, ``simulator``). Secrets never
     go into projects, settings or logs.
     """
 

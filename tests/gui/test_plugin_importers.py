@@ -22,7 +22,8 @@ TIMEOUT = 30_000
 
 def read_points(path: str) -> Dataset:
     """The plugin's own format: one 'x y class' line per sample, '#' starts a comment."""
-    rows = [line.split() for line in open(path, encoding="utf-8") if line.strip() and not line.startswith("#")]
+    with open(path, encoding="utf-8") as handle:
+        rows = [line.split() for line in handle if line.strip() and not line.startswith("#")]
     if not rows or any(len(r) != 3 for r in rows):
         raise DatasetError(f"{path}: every line needs 'x y class'")
     names = sorted({r[2] for r in rows})

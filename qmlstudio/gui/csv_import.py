@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 
 from qmlstudio.core.project import PluginChoice, file_sha256
 from qmlstudio.gui.dataset_options import CheckChips
-from qmlstudio.gui.dataset_worker import BackgroundRunner, error_message
+from qmlstudio.gui.background import BackgroundRunner, error_message
 
 __all__ = ["CsvCheck", "CsvImportDialog", "check_csv"]
 

@@ -50,7 +50,7 @@ from qmlstudio.gui.dataset_loading import (
 from qmlstudio.gui.commands import ProjectEdit
 from qmlstudio.gui.dataset_imports import run_importer
 from qmlstudio.gui.dataset_view import SCALING_TITLES, DatasetPanelView
-from qmlstudio.gui.dataset_worker import BackgroundRunner, error_message
+from qmlstudio.gui.background import BackgroundRunner, error_message
 
 __all__ = ["DatasetPanel", "ProjectEdit", "SCALING_TITLES", "save_screenshot"]
 

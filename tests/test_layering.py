@@ -25,6 +25,8 @@ QT = ("PySide6", "shiboken6", "pyqtgraph")
 FORBIDDEN = {
     "core": QT + ("qmlstudio.gui", "qmlstudio.plugins", "qmlstudio.cli"),
     "plugins": ("PySide6", "pyqtgraph", "qmlstudio.gui"),
+    # what the window needs from a plugin comes through the hooks, never from its package
+    "gui": ("qmls_aer", "qmls_ibm", "qmls_datasets", "qmls_encodings", "qmls_ansatze", "qmls_optimizers"),
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from qmlstudio.plugins import BackendSpec, Option, hookimpl
 
 __all__ = [
+    "device_reasons",
     "FAKE_DEVICES",
     "aer_unavailable",
     "describe_devices",
@@ -91,6 +92,17 @@ def device_options() -> tuple[tuple[str, ...], dict[str, str | None]]:
     return options()
 
 
+def device_reasons() -> dict[str, dict[str, str | None]]:
+    """``{"device": {choice: reason}}`` for the settings window: the devices that cannot be used here.
+
+    A check that fails disables GPU with its message. Imports qiskit-aer.
+    """
+    try:
+        return {"device": dict(device_options()[1])}
+    except Exception as exc:  # noqa: BLE001 - a broken check disables GPU with its message
+        return {"device": {"GPU": f"the device check failed: {exc}"}}
+
+
 def _device_option() -> Option:
     return Option(
         "device",
@@ -151,6 +163,7 @@ def qmlstudio_backends() -> list[BackendSpec]:
             description="qiskit-aer's statevector simulator: exact expectation values, no shot noise, "
             "so exact gradients are meaningful. Memory doubles with each qubit (30 qubits ≈ 16 GB)",
             available=aer_unavailable,
+            choice_reasons=device_reasons,
             options=(
                 _precision_option(),
                 _device_option(),
@@ -185,6 +198,7 @@ def qmlstudio_backends() -> list[BackendSpec]:
             description="qiskit-aer sampling a number of shots per circuit, as hardware does but "
             "without noise: gradients come from parameter shifts and carry shot noise",
             available=aer_unavailable,
+            choice_reasons=device_reasons,
             positional="shots",
             options=(_shots_option(), _seed_option("the shots"), _precision_option(), _device_option()),
         ),
@@ -195,6 +209,7 @@ def qmlstudio_backends() -> list[BackendSpec]:
             description="qiskit-aer with the noise model of a fake IBM device (qiskit-ibm-runtime's "
             "fake_provider); circuits are transpiled to the device's coupling map and basis gates. Offline",
             available=noise_unavailable,
+            choice_reasons=device_reasons,
             positional="fake_backend",
             options=(
                 Option(

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 
-from qmlstudio.plugins import DatasetSpec, Option, hookimpl
+from qmlstudio.plugins import DatasetSpec, ImporterSpec, Option, hookimpl
 
-__all__ = ["qmlstudio_datasets"]
+__all__ = ["csv_import_options", "qmlstudio_datasets", "qmlstudio_importers"]
 
 _SEED = Option(
     "seed",
@@ -305,4 +305,28 @@ def qmlstudio_datasets() -> list[DatasetSpec]:
                 ),
             ),
         ),
+    ]
+
+
+def csv_import_options(path: str) -> dict:
+    """The ``csv`` dataset's options for a file (its delimiter and header detected); raises for an unreadable file."""
+    from qmls_datasets.csv_table import preview_csv
+
+    preview = preview_csv(path, rows=1)
+    return {"path": path, "delimiter": preview["delimiter"], "header": "yes" if preview["header"] else "no"}
+
+
+@hookimpl
+def qmlstudio_importers() -> list[ImporterSpec]:
+    """The CSV import (the dataset panel's Import menu); images have their own dialog."""
+    return [
+        ImporterSpec(
+            name="csv",
+            title="CSV table…",
+            factory=csv_import_options,
+            description="Preview a CSV file, choose its label and feature columns and load it",
+            dataset="csv",
+            file_filter="CSV and text tables (*.csv *.tsv *.txt *.dat);;All files (*)",
+            preview="qmls_datasets.csv_table:preview_csv",
+        )
     ]

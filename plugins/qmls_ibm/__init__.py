@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from qmlstudio.plugins import BackendSpec, Option, hookimpl
+from qmlstudio.plugins import AccountSpec, BackendSpec, Option, hookimpl
 
-__all__ = ["ibm_unavailable", "qmlstudio_backends", "refused_options"]
+__all__ = ["ibm_unavailable", "qmlstudio_accounts", "qmlstudio_backends", "refused_options"]
 
 
 def ibm_unavailable() -> str | None:
@@ -131,3 +131,23 @@ def refused_options(options: dict) -> str | None:
                 "fake device and ignores mitigation. Turn it off, or run on real hardware"
             )
     return None
+
+
+def _account() -> object:
+    from qmls_ibm import account
+
+    return account
+
+
+@hookimpl
+def qmlstudio_accounts() -> list[AccountSpec]:
+    """The IBM Quantum token (system keyring), edited in Run ▸ IBM Quantum Account…."""
+    return [
+        AccountSpec(
+            name="ibm",
+            title="IBM Quantum Account…",
+            factory=_account,
+            description="Save, test or remove the IBM Quantum token (kept in the system keyring)",
+            backend="ibm",
+        )
+    ]

@@ -2,7 +2,7 @@
 
 :func:`install_analysis_menu` adds the menu to a main window (before Help) and returns an
 :class:`AnalysisController`, kept as ``window.analysis``. Each study runs in a
-:class:`StudyThread` (the Qt-free functions of :mod:`qmlstudio.core.analysis`), shows its
+:class:`~qmlstudio.gui.background.Job` on the long-work pool (the Qt-free functions of :mod:`qmlstudio.core.analysis`), shows its
 progress and a Cancel button in its result dock, and puts its result in that dock,
 created on demand and reused: pyqtgraph plots (log-y gradient variance with the fitted
 lines, heatmaps with a colour bar), a table for the encoding study.
@@ -14,17 +14,15 @@ tests and scripts replace it (return None to cancel).
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import QObject, QPoint, QRect, Qt, QThread, Signal
+from PySide6.QtCore import QObject, QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
-from qmlstudio.gui import build_qiskit_tables
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -50,7 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.gui.background import Job, long_pool
 from qmlstudio.gui.plots import wheel_zooms_with_ctrl
 
 __all__ = ["AnalysisController", "AnalysisDock", "StudyThread", "install_analysis_menu"]
@@ -64,48 +62,8 @@ STUDIES = {
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
-class StudyThread(QThread):
-    """Runs ``work(progress)`` off the GUI thread; ``progress(done, total, message)`` returns
-    True once :meth:`cancel` was called, which stops the core study."""
-
-    progressed = Signal(int, int, str)
-    succeeded = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, work: Callable[[Callable[[int, int, str], bool]], Any], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._work = work
-        self.cancel_event = threading.Event()
-        self.controls: Any = None
-        self._last = (-1, "")
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-        if self.controls is not None:
-            self.controls.cancel()
-
-    def _progress(self, done: int, total: int, message: str) -> bool:
-        if (done, message) != self._last:  # few emits: only changes are worth showing
-            self._last = (done, message)
-            self.progressed.emit(int(done), int(max(total, 1)), str(message))
-        return self.cancel_event.is_set()
-
-    def run(self) -> None:
-        from qmlstudio.core.analysis import Cancelled
-
-        try:
-            result = self._work(self._progress)
-        except Cancelled:
-            self.failed.emit("cancelled")
-        except QMLStudioError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug is reported in the dock, never a crash
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-        else:
-            if self.cancel_event.is_set():
-                self.failed.emit("cancelled")
-            else:
-                self.succeeded.emit(result)
+#: A running study: a :class:`~qmlstudio.gui.background.Job` (progress, Cancel, result).
+StudyThread = Job
 
 
 # ---------------------------------------------------------------------------
@@ -453,7 +411,7 @@ class AnalysisController(QObject):
 
     def is_running(self, study: str | None = None) -> bool:
         threads = [self.threads.get(study)] if study else list(self.threads.values())
-        return any(t is not None and shiboken6.isValid(t) and t.isRunning() for t in threads)
+        return any(t is not None and shiboken6.isValid(t) and t.running for t in threads)
 
     def cancel(self, study: str | None = None) -> None:
         for name, thread in list(self.threads.items()):
@@ -468,8 +426,7 @@ class AnalysisController(QObject):
         dock = self.dock(study)
         dock.set_running(True)
         dock.status.setText(f"{STUDIES[study]}: starting…")
-        thread = StudyThread(work, self)
-        thread.controls = controls
+        thread = Job(work, self, controls=controls)
         thread.progressed.connect(dock.show_progress)
 
         def done(result: Any) -> None:
@@ -491,10 +448,9 @@ class AnalysisController(QObject):
 
         thread.succeeded.connect(done)
         thread.failed.connect(fail)
-        thread.finished.connect(lambda s=study, t=thread: self._forget(s, t))
+        thread.done.connect(lambda s=study, t=thread: self._forget(s, t))
         self.threads[study] = thread
-        build_qiskit_tables()  # before the worker thread can touch qiskit
-        thread.start()
+        thread.start(long_pool())  # builds qiskit's gate table on this thread first
         return thread
 
     def _forget(self, study: str, thread: StudyThread) -> None:
@@ -504,7 +460,7 @@ class AnalysisController(QObject):
 
     def wait(self, msecs: int = 10_000) -> bool:
         """Waits for every study thread (at close, in tests)."""
-        return all(t.wait(msecs) for t in list(self.threads.values()) if shiboken6.isValid(t) and t.isRunning())
+        return all(t.wait(msecs) for t in list(self.threads.values()) if shiboken6.isValid(t) and t.running)
 
     def _no_project(self) -> bool:
         if self.project is None:

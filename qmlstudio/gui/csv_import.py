@@ -9,9 +9,11 @@ accepts, training accepts. Every problem (an empty file, text in a numeric colum
 missing value, one class only, too many classes, a file too large) is shown in red with
 its line and column, and the cell is marked in the preview when it is among the rows shown.
 
-The preview comes from ``qmls_datasets.csv_table.preview_csv`` (the plugin's own reader,
-so the preview splits lines the same way the load does); if that module is not installed,
-a small reader built on the standard ``csv`` module takes its place.
+The dialog serves any plugin's table importer (an
+:class:`~qmlstudio.plugins.descriptors.ImporterSpec` with a ``preview``): the preview comes
+from the importer's own reader (so the preview splits lines the same way the load does) and
+the check from the dataset the importer names; without an importer, the registry's first
+table importer is used, and without one a small reader built on the standard ``csv`` module.
 
 OK gives a ``PluginChoice("csv", options)`` with the file's SHA-256 in ``options["sha256"]``.
 """
@@ -49,7 +51,7 @@ from PySide6.QtWidgets import (
 
 from qmlstudio.core.project import PluginChoice, file_sha256
 from qmlstudio.gui.dataset_options import CheckChips
-from qmlstudio.gui.dataset_worker import BackgroundRunner, error_message
+from qmlstudio.gui.background import BackgroundRunner, error_message
 
 __all__ = ["CsvCheck", "CsvImportDialog", "check_csv"]
 
@@ -138,13 +140,18 @@ def _fallback_preview(path: str, delimiter: str = "auto", header: str = "auto", 
             "rows": [(first_line + i, r) for i, r in enumerate(body[:rows])]}
 
 
-def preview_function() -> Callable[..., dict]:
-    """The csv plugin's own preview reader, or the fallback when the plugin is not installed."""
+def table_importer(registry: Any) -> Any:
+    """The registry's first importer that has a table preview (None when no plugin provides one)."""
+    return next((spec for spec in registry.importers.values() if spec.preview is not None), None)
+
+
+def preview_function(importer: Any = None) -> Callable[..., dict]:
+    """The importer plugin's own preview reader, or the fallback when there is none."""
     try:
-        from qmls_datasets.csv_table import preview_csv
-    except ImportError:
-        return _fallback_preview
-    return preview_csv
+        found = importer.preview_function() if importer is not None else None
+    except Exception:  # noqa: BLE001 - a broken reference falls back to the standard reader
+        found = None
+    return found or _fallback_preview
 
 
 def _safe_name(name: str) -> bool:
@@ -172,7 +179,7 @@ def column_options(columns: Sequence[str], has_header: bool, label: str, feature
 
 
 def check_csv(registry: Any, settings: dict, known_sha256: dict | None = None,
-              preview: Callable[..., dict] | None = None) -> CsvCheck:
+              preview: Callable[..., dict] | None = None, dataset: str = "csv") -> CsvCheck:
     """Previews and loads a CSV file with ``settings`` through the registry's ``csv`` dataset.
 
     ``settings`` holds ``path``, ``delimiter``, ``header``, ``label`` (a column name or
@@ -185,7 +192,7 @@ def check_csv(registry: Any, settings: dict, known_sha256: dict | None = None,
         result.problem = "choose a CSV file to read"
         return result
     try:
-        result.preview = (preview or preview_function())(
+        result.preview = (preview or preview_function(table_importer(registry)))(
             path, delimiter=settings.get("delimiter", "auto"), header=settings.get("header", "auto"), rows=PREVIEW_ROWS
         )
     except Exception as exc:
@@ -212,7 +219,7 @@ def check_csv(registry: Any, settings: dict, known_sha256: dict | None = None,
         "task": settings.get("task", "classification"),
     }
     try:
-        spec = registry.get("datasets", "csv")
+        spec = registry.get("datasets", dataset)
         result.dataset = spec.create(result.options)
     except Exception as exc:
         _note(result, exc)
@@ -247,7 +254,7 @@ class CsvImportDialog(QDialog):
     checked = Signal(object)
 
     def __init__(self, registry: Any, parent: QWidget | None = None, choice: PluginChoice | None = None,
-                 path: str | None = None) -> None:
+                 path: str | None = None, importer: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("csvImportDialog")
         self.setWindowTitle("Import a CSV file")
@@ -259,7 +266,10 @@ class CsvImportDialog(QDialog):
         self._label: str | None = None
         self._features: list[str] | None = None
         self._columns: list[str] = []
-        self._preview = preview_function()
+        self.importer = importer if importer is not None else table_importer(registry)
+        self.dataset_name = self.importer.dataset if self.importer is not None else "csv"
+        self.file_filter = self.importer.file_filter if self.importer is not None else FILE_FILTER
+        self._preview = preview_function(self.importer)
 
         self._runner = BackgroundRunner(self)
         self._runner.finished.connect(self._on_checked)
@@ -270,7 +280,7 @@ class CsvImportDialog(QDialog):
         self._timer.timeout.connect(self._start_check)
 
         self._build()
-        if choice is not None and choice.name == "csv":
+        if choice is not None and choice.name == self.dataset_name:
             self._restore(choice.options)
         elif path:
             self.set_path(path)
@@ -314,7 +324,7 @@ class CsvImportDialog(QDialog):
         if not self.is_valid():
             return None
         assert self._result is not None
-        return PluginChoice("csv", {**self._result.options, "sha256": self._result.sha256})
+        return PluginChoice(self.dataset_name, {**self._result.options, "sha256": self._result.sha256})
 
     # ------------------------------------------------------------ building
     def _build(self) -> None:
@@ -435,7 +445,7 @@ class CsvImportDialog(QDialog):
     # ------------------------------------------------------------ reactions
     def _browse(self) -> None:
         start = self.path_edit.text() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a CSV file", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a CSV file", start, self.file_filter)
         if path:
             self.set_path(path)
 
@@ -472,12 +482,12 @@ class CsvImportDialog(QDialog):
     def _start_check(self) -> None:
         settings = self.settings()
         pending = getattr(self, "_pending_columns", None)
-        registry, hashes, preview = self.registry, self._hashes, self._preview
+        registry, hashes, preview, dataset = self.registry, self._hashes, self._preview, self.dataset_name
 
         def job() -> CsvCheck:
             if pending is not None:  # reopening a saved choice: turn its column options into names
                 _resolve_saved_columns(settings, pending, preview)
-            return check_csv(registry, settings, hashes, preview)
+            return check_csv(registry, settings, hashes, preview, dataset)
 
         self._pending_columns = None
         self._runner.submit(job)

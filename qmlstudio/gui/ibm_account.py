@@ -3,7 +3,8 @@
 The token field echoes as a password. "Remember in the system keyring" keeps the token in
 the operating system's keyring; the line under it says whether a keyring exists here and,
 where none does, that the token is kept for this session only. The token never goes to the
-project, the settings, QSettings or the logs: the Qt-free :mod:`qmls_ibm.account` holds it.
+project, the settings, QSettings or the logs: the Qt-free account object of the backend
+plugin's :class:`~qmlstudio.plugins.descriptors.AccountSpec` (hook ``qmlstudio_accounts``) holds it.
 Only the channel and instance (not secret) are remembered in QSettings.
 
 "Test connection" connects on a worker thread and lists the account's devices with their
@@ -46,13 +47,20 @@ WARN_COLOR = "#A35200"
 ERROR_COLOR = "#CE2C31"
 
 
-def _account_module() -> Any:
-    """:mod:`qmls_ibm.account`, or None when the IBM plugin is not installed."""
-    try:
-        from qmls_ibm import account
-    except ImportError:
+def account_object(registry: Any = None, name: str | None = None) -> Any:
+    """The account object of the plugin account ``name`` (the first one when None), or None when no plugin provides it."""
+    if registry is None:
+        from qmlstudio.plugins.manager import load_plugins
+
+        registry = load_plugins()
+    specs = registry.accounts
+    spec = specs.get(name) if name is not None else next(iter(specs.values()), None)
+    if spec is None:
         return None
-    return account
+    try:
+        return spec.create()
+    except Exception:  # noqa: BLE001 - a plugin whose account cannot load offers no account
+        return None
 
 
 def _attempt(check: Callable[..., Any], channel: str, instance: str, token: str | None) -> tuple[bool, Any]:
@@ -80,12 +88,14 @@ class IbmAccountDialog(QDialog):
         *,
         check: Callable[[str, str, str | None], Any] | None = None,
         account: Any = None,
+        registry: Any = None,
+        account_name: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("ibmAccountDialog")
         self.setWindowTitle("IBM Quantum account")
         self.setMinimumWidth(560)
-        self.account = account if account is not None else _account_module()
+        self.account = account if account is not None else account_object(registry, account_name)
         self._check = check or (self.account.check_account if self.account is not None else None)
         self.testing = False
         self.backends: list[Any] = []

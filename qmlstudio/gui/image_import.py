@@ -29,7 +29,7 @@ from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import PluginChoice
 from qmlstudio.gui.dataset_options import OptionForm
 from qmlstudio.gui.dataset_preview import ClassBalance, ThumbnailGrid
-from qmlstudio.gui.dataset_worker import BackgroundRunner, error_message
+from qmlstudio.gui.background import BackgroundRunner, error_message
 
 __all__ = ["IMAGE_DATASETS", "ImageCheck", "ImageImportDialog"]
 

@@ -586,7 +586,7 @@ class MainWindow(QMainWindow):
         """Run ▸ IBM Quantum Account…: the token dialog (the token goes to the keyring, never a file)."""
         from qmlstudio.gui.ibm_account import IbmAccountDialog
 
-        IbmAccountDialog(self).exec()
+        IbmAccountDialog(self, registry=self.registry).exec()
 
     def open_project_dialog(self) -> None:
         if not self.confirm_discard():

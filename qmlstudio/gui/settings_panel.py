@@ -73,16 +73,10 @@ MODEL_FORM = {
 }
 
 
-def _gpu_reasons() -> dict[str, str | None]:
-    """The Aer plugin's reasons per device (empty when the plugin is not installed or fails)."""
-    try:
-        from qmls_aer import device_options  # a built-in plugin: optional for the GUI
-    except Exception:  # noqa: BLE001 - no Aer plugin, no reasons
-        return {}
-    try:
-        return dict(device_options()[1])
-    except Exception as exc:  # noqa: BLE001 - a broken check disables GPU with its message
-        return {"GPU": f"the device check failed: {exc}"}
+def _unusable_choices(registry: Any, backend: str) -> dict[str, dict[str, str]]:
+    """The backend plugin's unusable choices, ``{option: {choice: reason}}`` (empty when it declares none)."""
+    spec = registry.backends.get(backend)
+    return spec.unusable_choices() if spec is not None else {}
 
 
 def cost_text(cost: dict[str, Any]) -> str:
@@ -318,19 +312,21 @@ class SettingsPanel(QWidget):
             combo.setCurrentIndex(index)
 
     def _mark_devices(self) -> None:
-        """Disables the device choices the Aer plugin says cannot be used here, with the reason."""
-        if not shiboken6.isValid(self) or not any(o.name == "device" for o in self.backend_form.options):
+        """Disables the choices the backend's plugin says cannot be used here (a GPU), with the reason."""
+        if not shiboken6.isValid(self):
             return
-        combo = self.backend_form.editor("device")
-        if not isinstance(combo, QComboBox):
-            return
-        for device, reason in _gpu_reasons().items():
-            index = combo.findData(device)
-            if index < 0 or not reason:
+        names = {o.name for o in self.backend_form.options}
+        for option, reasons in _unusable_choices(self.registry, self.project.backend.name).items():
+            combo = self.backend_form.editor(option) if option in names else None
+            if not isinstance(combo, QComboBox):
                 continue
-            item = combo.model().item(index)
-            item.setEnabled(False)
-            item.setToolTip(f"{device} cannot be used here: {reason}")
+            for value, reason in reasons.items():
+                index = combo.findData(value)
+                if index < 0 or not reason:
+                    continue
+                item = combo.model().item(index)
+                item.setEnabled(False)
+                item.setToolTip(f"{value} cannot be used here: {reason}")
 
     # ================================================================= edits
     def _edit(self, fields: dict[str, Any], text: str, key: str | None = None) -> None:
@@ -379,7 +375,7 @@ class SettingsPanel(QWidget):
 
     def _on_backend_option(self, name: str, value: Any) -> None:
         choice = self.project.backend
-        reason = _gpu_reasons().get(value) if name == "device" else None
+        reason = _unusable_choices(self.registry, self.project.backend.name).get(name, {}).get(value)
         if reason:
             self._sync()
             return

@@ -10,6 +10,7 @@ from qmlstudio.core.dataset import Dataset, DatasetError
 from qmlstudio.core.errors import OptionError, QMLStudioError
 from qmlstudio.core.options import Option
 from qmlstudio.plugins.descriptors import (
+    AccountSpec,
     Ansatz,
     AnsatzSpec,
     Backend,
@@ -17,6 +18,7 @@ from qmlstudio.plugins.descriptors import (
     DatasetSpec,
     Encoding,
     EncodingSpec,
+    ImporterSpec,
     Optimizer,
     OptimizerResult,
     OptimizerSpec,
@@ -32,6 +34,7 @@ __all__ = [
     "DatasetError",
     "OptionError",
     "QMLStudioError",
+    "AccountSpec",
     "Ansatz",
     "AnsatzSpec",
     "Backend",
@@ -41,6 +44,7 @@ __all__ = [
     "DatasetSpec",
     "Encoding",
     "EncodingSpec",
+    "ImporterSpec",
     "Gate",
     "Option",
     "Optimizer",

@@ -225,6 +225,10 @@ class BackendSpec(Spec):
     #: the backend applies all of them, or a sentence saying which one it cannot apply
     #: (mitigation that its path never uses, say); such options are refused, never stored
     refuse: str | Callable[[Mapping[str, Any]], str | None] | None = None
+    #: a callable (or import path) returning ``{option: {choice: reason}}``: the choices of
+    #: ``choice`` options that cannot be used here and why ("GPU": "no GPU found"); the
+    #: window disables them with the reason. It may import the backend's libraries.
+    choice_reasons: str | Callable[[], Mapping[str, Mapping[str, str | None]]] | None = None
     kind: ClassVar[str] = "backend"
 
     def resolve(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -255,6 +259,17 @@ class BackendSpec(Spec):
             found.append(f"backend {self.name!r}: positional option {self.positional!r} is not one of its options")
         return found
 
+    def unusable_choices(self) -> dict[str, dict[str, str]]:
+        """``{option: {choice: reason}}`` for the choices that cannot be used here (never raises)."""
+        if self.choice_reasons is None:
+            return {}
+        try:
+            found = load_reference(self.choice_reasons)()
+            return {str(option): {str(c): str(r) for c, r in dict(reasons).items() if r}
+                    for option, reasons in dict(found).items()}
+        except Exception:  # noqa: BLE001 - a broken check must not break the settings; it disables nothing
+            return {}
+
     def unavailable_reason(self) -> str | None:
         if self.available is None:
             return None
@@ -282,6 +297,84 @@ class PanelSpec(Spec):
 
     def create_widget(self, main_window: Any) -> Any:
         return load_reference(self.factory)(main_window)
+
+
+@dataclass(frozen=True)
+class ImporterSpec(Spec):
+    """A way to import a user's file as a dataset: one entry in the dataset panel's Import menu.
+
+    ``title`` is the menu label ("CSV table…"), ``dataset`` the name of the dataset (from any
+    plugin's ``qmlstudio_datasets``) that the import configures, ``file_filter`` the file
+    dialog's filter (Qt's ``"Tables (*.csv);;All files (*)"`` syntax, plain text).
+    ``factory(path)`` is Qt-free: it reads and checks the file and returns the dataset's
+    options for it (a dict), or raises :class:`~qmlstudio.core.dataset.DatasetError` with
+    a message for people.
+
+    ``preview`` (optional, callable or import path) is ``preview(path, delimiter="auto",
+    header="auto", rows=50)`` returning ``{"delimiter", "header", "columns", "rows": [(line,
+    cells)]}`` for table files: an importer that has one is shown the table dialog (label and
+    feature columns, missing values), whose options follow the ``csv`` dataset's
+    (``path``, ``delimiter``, ``header``, ``label_column``, ``feature_columns``...).
+    """
+
+    dataset: str = ""
+    file_filter: str = "All files (*)"
+    preview: str | Callable[..., dict] | None = None
+    kind: ClassVar[str] = "importer"
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if not isinstance(self.dataset, str) or not NAME_PATTERN.match(self.dataset):
+            found.append(f"importer {self.name!r} must name the dataset it configures")
+        if not isinstance(self.file_filter, str) or not self.file_filter:
+            found.append(f"importer {self.name!r} needs a file filter")
+        return found
+
+    def create(self, options: Mapping[str, Any] | None = None) -> Any:
+        raise PluginError("an importer reads a file: call read(path)")
+
+    def read(self, path: str) -> dict[str, Any]:
+        """The dataset's options for the file at ``path`` (the factory's checks included)."""
+        options = load_reference(self.factory)(path)
+        if not isinstance(options, Mapping):
+            raise PluginError(f"importer {self.name!r} returned {type(options).__name__}, not the dataset's options")
+        return dict(options)
+
+    def preview_function(self) -> Callable[..., dict] | None:
+        return None if self.preview is None else load_reference(self.preview)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "dataset": self.dataset, "file_filter": self.file_filter,
+                "table": self.preview is not None}
+
+
+@dataclass(frozen=True)
+class AccountSpec(Spec):
+    """The account a backend needs (a token, a channel, an instance), edited in the window.
+
+    ``backend`` names the backend it serves. ``factory()`` returns the Qt-free account
+    object the account dialog calls: ``load_token() -> (token | None, source)``,
+    ``store_token(token, remember=True)`` (to the system keyring; returns an object with
+    ``location`` and ``message``), ``forget_token()``, ``keyring_status()`` (``usable``,
+    ``message``) and ``check_account(channel, instance, token)`` returning the devices
+    (``name``, ``qubits``, ``operational``, ``status``, ``pending_jobs``, ``simulator``). Secrets never
+    go into projects, settings or logs.
+    """
+
+    backend: str = ""
+    kind: ClassVar[str] = "account"
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if not isinstance(self.backend, str) or not NAME_PATTERN.match(self.backend):
+            found.append(f"account {self.name!r} must name the backend it serves")
+        return found
+
+    def create(self, options: Mapping[str, Any] | None = None) -> Any:
+        return load_reference(self.factory)()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "backend": self.backend}
 
 
 # ---------------------------------------------------------------------------
@@ -443,6 +536,8 @@ SPEC_TYPES: dict[str, type[Spec]] = {
     "qmlstudio_datasets": DatasetSpec,
     "qmlstudio_backends": BackendSpec,
     "qmlstudio_panels": PanelSpec,
+    "qmlstudio_importers": ImporterSpec,
+    "qmlstudio_accounts": AccountSpec,
 }
 
 

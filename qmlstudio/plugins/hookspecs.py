@@ -22,10 +22,12 @@ from __future__ import annotations
 import pluggy
 
 from qmlstudio.plugins.descriptors import (
+    AccountSpec,
     AnsatzSpec,
     BackendSpec,
     DatasetSpec,
     EncodingSpec,
+    ImporterSpec,
     OptimizerSpec,
     PanelSpec,
 )
@@ -127,4 +129,25 @@ def qmlstudio_panels() -> list[PanelSpec]:
     :class:`PanelSpec`, each naming its widget by import path: the Qt code is imported only
     by the GUI, which calls the factory with the main window and docks the widget it returns
     in the spec's ``area``.
+    """
+
+
+@hookspec
+def qmlstudio_importers() -> list[ImporterSpec]:
+    """Ways to import a user's file as a dataset, listed in the dataset panel's Import menu.
+
+    Called once at start-up. Returns a list of :class:`ImporterSpec`: a menu label, the
+    dataset it configures, a file filter and a Qt-free ``factory(path)`` that returns that
+    dataset's options for the file (an optional table ``preview`` gets the column dialog).
+    The window draws the dialog; the plugin never imports Qt.
+    """
+
+
+@hookspec
+def qmlstudio_accounts() -> list[AccountSpec]:
+    """Accounts that backends need (an API token kept in the system keyring).
+
+    Called once at start-up. Returns a list of :class:`AccountSpec`; each factory returns a
+    Qt-free account object (load, store, forget and test the token) that the window's
+    account dialog calls, listed in the Run menu.
     """

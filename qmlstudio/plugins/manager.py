@@ -301,6 +301,14 @@ class PluginRegistry:
     def panels(self) -> dict[str, Any]:
         return self.specs("panels")
 
+    @property
+    def importers(self) -> dict[str, Any]:
+        return self.specs("importers")
+
+    @property
+    def accounts(self) -> dict[str, Any]:
+        return self.specs("accounts")
+
     def get(self, kind: str, name: str) -> Any:
         """The descriptor called ``name``, or :class:`UnknownNameError` listing what exists."""
         table = self._specs[kind]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
 
 from qmlstudio.core.project import Project, file_sha256
 from qmlstudio.gui.csv_import import CsvImportDialog, _fallback_preview, check_csv, column_options
@@ -226,12 +227,26 @@ def test_ok_sets_the_project_dataset_through_the_panel(qtbot, registry, tmp_path
 
     monkeypatch.setattr(CsvImportDialog, "exec", run_dialog)
     with qtbot.waitSignal(panel.data_loaded, timeout=TIMEOUT) as blocker:
-        panel.import_csv_button.click()
+        choose_import(qtbot, panel, "csv")
     assert project.dataset.name == "csv"
     assert project.dataset.options["sha256"] == file_sha256(path)
     assert blocker.args[0].dataset.class_names == ["setosa", "versicolor", "virginica"]
     assert panel.dataset_combo.currentData() == "csv"
     panel.wait_idle()
+
+
+def choose_import(qtbot, panel, name):
+    """Clicks Import… and then the importer's menu entry, as a user does."""
+    button, action = panel.import_button, panel.import_button.action(name)
+    assert action is not None, f"no menu entry for importer {name!r}"
+
+    def click_entry():
+        menu = button.menu()
+        assert menu.isVisible()
+        QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
+
+    QTimer.singleShot(0, click_entry)  # the menu runs its own event loop once the button is pressed
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 # ------------------------------------------------------------- the helpers

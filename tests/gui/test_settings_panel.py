@@ -188,3 +188,29 @@ def test_mitigation_the_backend_cannot_apply_is_refused_in_the_panel(qtbot, proj
     channel.setCurrentIndex(channel.findData("ibm_quantum_platform"))
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
     assert project.backend.options["twirling"] is True and not widget.backend_refusal.isVisible()
+
+
+def test_a_plugin_backend_s_unusable_choices_are_disabled_with_the_reason(qtbot, project):
+    from qmlstudio.plugins import BackendSpec, Option, hookimpl
+    from qmlstudio.plugins.manager import load_plugins
+
+    spec = BackendSpec(
+        name="tp-sim", title="Third-party simulator", factory="tp_sim:Backend",
+        options=(Option("device", "choice", "cpu", choices=("cpu", "qpu")),),
+        choice_reasons=lambda: {"device": {"qpu": "no QPU attached", "cpu": None}},
+    )
+    registry = load_plugins(disabled=[])
+    registry.register(SimpleNamespace(qmlstudio_backends=hookimpl(lambda: [spec])), "third-party-sim")
+    project.backend = PluginChoice("tp-sim", {"device": "cpu"})
+    widget = SettingsPanel(project, registry, undo_stack=QUndoStack())
+    qtbot.addWidget(widget)
+    widget.show()
+    combo = widget.backend_form.editor("device")
+    qpu = combo.model().item(combo.findData("qpu"))
+    qtbot.waitUntil(lambda: not qpu.isEnabled(), timeout=10_000)
+    assert "no QPU attached" in qpu.toolTip()
+    assert combo.model().item(combo.findData("cpu")).isEnabled()
+    _choose(combo, "qpu")  # chosen anyway (by code): refused
+    assert project.backend.options["device"] == "cpu"
+    qtbot.waitUntil(lambda: not widget.cost_busy, timeout=60_000)
+    wait_for_background(5000)

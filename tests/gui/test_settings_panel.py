@@ -73,7 +73,7 @@ def test_unavailable_backend_is_disabled_with_its_reason(qtbot, project, registr
     assert not item.isEnabled()
     assert "no IBM account saved" in item.toolTip()
     _choose(widget.backend_combo, "ibm")  # chosen anyway (by code): refused
-    assert project.backend.name == "aer-statevector"
+    assert project.backend.name == "statevector"
     qtbot.waitUntil(lambda: not widget.cost_busy, timeout=60_000)
     wait_for_background(5000)
 

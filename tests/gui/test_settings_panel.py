@@ -83,6 +83,7 @@ def test_gpu_device_is_disabled_with_the_reason(panel):
     reason = qmls_aer.device_options()[1].get("GPU")
     if reason is None:
         pytest.skip("this machine can simulate on a GPU")
+    _choose(panel.backend_combo, "aer-statevector")  # the default, statevector, runs on the CPU only
     combo = panel.backend_form.editor("device")
     item = combo.model().item(combo.findData("GPU"))
     assert not item.isEnabled()

@@ -87,7 +87,9 @@ class NewCommand(Command):
         parser.add_argument("--reps", type=int, metavar="N", help="layers of the ansatz template")
         parser.add_argument("--model", choices=["vqc", "regressor", "kernel"], help="model kind (default: by dataset)")
         parser.add_argument("--optimizer", default="adam", help="optimizer name (default: adam)")
-        parser.add_argument("--backend", default="aer-statevector", help="backend name (default: aer-statevector)")
+        parser.add_argument("--backend", default="statevector", metavar="CHOICE",
+                            help="backend: NAME[:ARG][,key=value...] as for train and evaluate, e.g. "
+                            "aer-noise:fake_manila,shots=2000 (default: statevector, QML Studio's exact simulator)")
         parser.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
         parser.add_argument(
             "--batch-size", type=int, default=32, metavar="N", help="mini-batch size, 0 for full batch (default: 32)"
@@ -227,7 +229,7 @@ class TrainCommand(Command):
         'line {"event": "plan", ...}); before an exact run, the memory its states take and the '
         "expected seconds per iteration (timed on one part of the first batch), with a warning "
         "when the run will be long. The exact simulator runs on every core: "
-        "--backend aer-statevector,threads=N sets how many (the results do not change)."
+        "--backend statevector,threads=N sets how many (the results do not change)."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

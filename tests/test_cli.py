@@ -44,7 +44,7 @@ def test_new_writes_a_ready_project(tmp_path, capsys):
     assert project.ansatz.name == "real-amplitudes" and project.ansatz.options["reps"] == 2
     assert project.circuit.num_qubits == 2 and project.circuit.num_weights == 6
     assert project.model.kind == "vqc" and project.optimizer.name == "adam" and project.seed == 7
-    assert project.backend.name == "aer-statevector"
+    assert project.backend.name == "statevector"
 
 
 def test_new_with_features_uses_pca_and_sizes_the_circuit(tmp_path, capsys):
@@ -152,4 +152,4 @@ def test_demo_project_is_what_the_readme_promises():
     project = load_project(Path(__file__).resolve().parents[1] / "resources" / "demo.qmls")
     assert (project.dataset.name, project.encoding.name, project.ansatz.name) == ("moons", "angle", "real-amplitudes")
     assert project.ansatz.options["reps"] == 2
-    assert (project.optimizer.name, project.backend.name, project.model.kind) == ("adam", "aer-statevector", "vqc")
+    assert (project.optimizer.name, project.backend.name, project.model.kind) == ("adam", "statevector", "vqc")

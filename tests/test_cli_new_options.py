@@ -113,3 +113,29 @@ def test_train_seed_is_used_for_the_run_and_recorded(tmp_path, capsys):
     assert default.config["seed"] == 7 and default.initial_weights != first.initial_weights
     code, _, err = cli(capsys, "train", path, "--seed", "-1")
     assert code == 1 and "--seed" in err
+
+
+@pytest.mark.parametrize("command", ["new", "train", "evaluate"])
+def test_every_command_reads_the_same_backend_choice_text(tmp_path, command):
+    """#23 point 11: 'new --backend aer-noise:fake_manila' was refused as an unknown backend
+    while train and evaluate accepted the same text; all three now share backend_choice."""
+    from qmlstudio.cli import main
+
+    path = tmp_path / "p.qmls"
+    choice = "aer-noise:fake_manila,shots=64,seed=1"
+    if command == "new":
+        assert main(["new", str(path), "--dataset", "moons", "--backend", choice, "--epochs", "1"]) == 0
+        saved = load_project(path).backend
+        assert (saved.name, saved.options["fake_backend"], saved.options["shots"]) == ("aer-noise", "fake_manila", 64)
+        assert main(["new", str(tmp_path / "q.qmls"), "--dataset", "moons", "--backend", "aer-noise:fake_manilla"]) == 1
+        return
+    assert main(["new", str(path), "--dataset", "moons", "--dataset-option", "samples=24", "--epochs", "1",
+                 "--batch-size", "0", "--optimizer", "cobyla", "--model-option", "baselines=false"]) == 0
+    assert load_project(path).backend.name == "statevector"
+    if command == "train":
+        assert main(["train", str(path), "--backend", choice]) == 0
+        assert load_project(path).runs[-1].config["backend"]["options"]["fake_backend"] == "fake_manila"
+        return
+    assert main(["train", str(path)]) == 0
+    assert main(["evaluate", str(path), "--backend", choice]) == 0
+    assert load_project(path).runs[-1].evaluations[-1]["options"]["fake_backend"] == "fake_manila"

@@ -99,7 +99,7 @@ def test_an_exact_run_prints_its_plan_and_warns_before_a_long_one(project_file, 
 
     from qmlstudio.workflow import cost as project_setup
 
-    args = ("train", str(project_file), "--epochs", "1", "--backend", "aer-statevector,threads=1", "--no-save")
+    args = ("train", str(project_file), "--epochs", "1", "--backend", "statevector,threads=1", "--no-save")
     code, _, err = cli(capsys, *args)
     assert code == 0, err
     line = next(line for line in err.splitlines() if "plan:" in line)

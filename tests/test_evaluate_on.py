@@ -53,14 +53,14 @@ def test_exact_backend_reproduces_the_runs_own_test_accuracy(trained, registry):
     # the project changed since the run: the evaluation follows the run's config, not the project
     project.dataset = PluginChoice("moons", {"samples": 90, "noise": 0.3, "seed": 5})
     project.training = Training(epochs=1, batch_size=8)
-    accuracy = evaluate_run(project, registry, "last", "aer-statevector")
+    accuracy = evaluate_run(project, registry, "last", "statevector")
     assert accuracy == pytest.approx(run.metrics["test_accuracy"][-1], abs=1e-12)
     # the run's options, with the defaults of options added since (threads) filled in
-    used = registry.get("backends", "aer-statevector").resolve(run.config["backend"]["options"])
+    used = registry.get("backends", "statevector").resolve(run.config["backend"]["options"])
     assert used == {**run.config["backend"]["options"], "threads": None}
     entry = run.evaluations[0]
     assert len(run.evaluations) == 1 and {k: entry[k] for k in ("backend", "options", "accuracy")} == {
-        "backend": "aer-statevector", "options": used, "accuracy": accuracy}
+        "backend": "statevector", "options": used, "accuracy": accuracy}
     assert entry["backend_applied"]["evaluator"].startswith("exact statevector")  # what actually ran
     assert entry["seeds"]["split"] == run.config["seed"]
 
@@ -68,7 +68,7 @@ def test_exact_backend_reproduces_the_runs_own_test_accuracy(trained, registry):
 def test_noisy_evaluation_differs_as_expected_and_repeats_with_its_seed(trained, registry):
     project = load_project(trained)
     run_id = project.runs[-1].id
-    exact = evaluate_weights(project, registry, run_id, "aer-statevector")
+    exact = evaluate_weights(project, registry, run_id, "statevector")
     noisy = evaluate_weights(project, registry, run_id, NOISY)
     again = evaluate_weights(project, registry, run_id, NOISY)
     other = evaluate_weights(project, registry, run_id, "aer-noise:fake_manila,seed=4,shots=2000")
@@ -83,18 +83,18 @@ def test_noisy_evaluation_differs_as_expected_and_repeats_with_its_seed(trained,
 def test_evaluations_stand_side_by_side_in_the_saved_run(trained, registry, capsys):
     project = load_project(trained)
     run = project.runs[-1]
-    ideal = evaluate_run(project, registry, run.id, "aer-statevector")
+    ideal = evaluate_run(project, registry, run.id, "statevector")
     noisy = evaluate_run(project, registry, run.id, NOISY)
     save_project(project)
     saved = load_project(trained).runs[-1]
-    assert [(e["backend"], e["accuracy"]) for e in saved.evaluations] == [("aer-statevector", ideal), ("aer-noise", noisy)]
+    assert [(e["backend"], e["accuracy"]) for e in saved.evaluations] == [("statevector", ideal), ("aer-noise", noisy)]
     assert saved.evaluations[1]["options"]["shots"] == 2000
 
     code = main(["evaluate", str(trained), "--run", run.id, "--backend", NOISY, "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
     row = json.loads(out.strip().splitlines()[-1])
-    assert row["event"] == "evaluation" and row["accuracy"] == noisy and row["trained_backend"] == "aer-statevector"
+    assert row["event"] == "evaluation" and row["accuracy"] == noisy and row["trained_backend"] == "statevector"
     assert len(load_project(trained).runs[-1].evaluations) == 3
 
     code = main(["evaluate", str(trained), "--backend", "aer-shots:500,seed=1", "--no-save"])
@@ -107,12 +107,12 @@ def test_evaluations_stand_side_by_side_in_the_saved_run(trained, registry, caps
 def test_bad_requests_get_clear_errors(trained, registry, capsys):
     project = load_project(trained)
     with pytest.raises(QMLStudioError, match="no run 'nope'"):
-        evaluate_run(project, registry, "nope", "aer-statevector")
+        evaluate_run(project, registry, "nope", "statevector")
     with pytest.raises(QMLStudioError, match="did you mean fake_manila"):
         evaluate_run(project, registry, "last", "aer-noise:fake_manilla")
     empty = new_project(registry, name="e", dataset="moons", dataset_options={"samples": 30})
     with pytest.raises(QMLStudioError, match="no runs yet"):
-        evaluate_run(empty, registry, "last", "aer-statevector")
-    code = main(["evaluate", str(trained), "--backend", "aer-statevector:x"])
+        evaluate_run(empty, registry, "last", "statevector")
+    code = main(["evaluate", str(trained), "--backend", "statevector:x"])
     _, err = capsys.readouterr()
     assert code == 1 and "takes no ':ARG'" in err and "Traceback" not in err

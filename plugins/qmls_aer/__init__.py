@@ -1,6 +1,8 @@
 """The Aer backends of QML Studio, registered through the ``qmlstudio`` entry point.
 
-* ``aer-statevector``: exact expectation values (the default backend);
+* ``aer-statevector``: exact expectation values from Aer's statevector method, through its
+  ``EstimatorV2`` (training uses parameter-shift gradients); bitstrings from its ``SamplerV2``
+  (the default backend is ``statevector``, QML Studio's own simulator: :mod:`qmls_statevector`);
 * ``aer-shots``: sampling with a number of shots and a seed;
 * ``aer-noise``: the noise model, coupling map and basis gates of a fake IBM device from
   qiskit-ibm-runtime's ``fake_provider``, all offline.
@@ -160,8 +162,10 @@ def qmlstudio_backends() -> list[BackendSpec]:
             name="aer-statevector",
             title="Aer statevector (exact)",
             factory="qmls_aer.backend:AerStatevectorBackend",
-            description="qiskit-aer's statevector simulator: exact expectation values, no shot noise, "
-            "so exact gradients are meaningful. Memory doubles with each qubit (30 qubits ≈ 16 GB)",
+            description="qiskit-aer's statevector simulator through its V2 primitives: exact expectation "
+            "values (EstimatorV2), no shot noise; gradients by parameter shift, two circuits per angle. "
+            "Slower than the statevector backend (QML Studio's own simulator), useful to check it or to "
+            "run on a GPU. Memory doubles with each qubit (30 qubits ≈ 16 GB)",
             available=aer_unavailable,
             choice_reasons=device_reasons,
             options=(
@@ -182,9 +186,8 @@ def qmlstudio_backends() -> list[BackendSpec]:
                     "int",
                     None,
                     title="Threads",
-                    help="CPU threads for exact training and evaluation (QML Studio's own simulator, "
-                    "which splits each batch across them) and for Aer's simulator. Empty: every core. "
-                    "Results are the same, bit for bit, whatever the number",
+                    help="CPU threads of Aer's simulator (max_parallel_threads). Empty: Aer's choice, "
+                    "every core",
                     minimum=1,
                     maximum=1024,
                     nullable=True,

@@ -205,7 +205,7 @@ class AerStatevectorBackend(_AerBackend):
     ) -> None:
         super().__init__(precision, device, seed)
         self.sampler_shots = sampler_shots
-        #: CPU threads of the exact engine (None: every core); the engine reads it
+        #: CPU threads of Aer's simulator (None: Aer's choice)
         self.threads = threads
 
     def simulator_options(self) -> dict[str, Any]:
@@ -217,7 +217,7 @@ class AerStatevectorBackend(_AerBackend):
 
     def applied_options(self) -> dict[str, Any]:
         return {**super().applied_options(), "shots": None, "sampler_shots": self.sampler_shots,
-                "expectation_values": "exact"}
+                "expectation_values": "exact", "threads": self.threads}
 
     def random_seeds(self) -> dict[str, int | None]:
         # Only the sampler draws shots (parameter-shift gradients, sampled kernels).

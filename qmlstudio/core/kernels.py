@@ -1,16 +1,17 @@
 """Quantum-kernel support-vector machines.
 
 The fidelity kernel k(x, y) = |⟨ψ(x)|ψ(y)⟩|² of the encoding's states, then
-scikit-learn's ``SVC(kernel="precomputed")``. On an exact backend the states are
-simulated once per sample (a batched statevector) and the Gram matrix is one matrix
-product; on any other backend the kernel is estimated through its sampler with the
+scikit-learn's ``SVC(kernel="precomputed")``. On the ``statevector`` backend (QML
+Studio's own simulator) the states are simulated once per sample (a batched statevector)
+and the Gram matrix is one matrix product; on any other backend (``aer-statevector``
+included, with its ``sampler_shots``) the kernel is estimated through its sampler with the
 compute-uncompute circuits of qiskit-machine-learning's ``FidelityQuantumKernel``.
 
 A kernel has a bandwidth: the features are multiplied by it before the feature map
 (Shaydulin & Wild 2022, "Importance of kernel bandwidth in quantum machine learning"); a
 kernel too narrow for the data fits its training rows perfectly and generalises poorly.
 :class:`KernelRun` chooses the SVM's C and the bandwidth by cross-validation on the
-training rows (on an exact backend, where each candidate bandwidth costs one simulation
+training rows (on the statevector backend, where each candidate bandwidth costs one simulation
 of the training states), unless the project fixes them.
 """
 
@@ -33,7 +34,10 @@ class QuantumKernel:
         self.model = model
         self.bandwidth = float(bandwidth)
         self.backend = backend
-        self.exact = backend is None or getattr(backend, "exact", False)
+        # exact states from QML Studio's own simulator (the statevector backend, or none);
+        # any other backend's sampler estimates the fidelities from shots (aer-statevector's
+        # with its sampler_shots)
+        self.exact = backend is None or bool(getattr(backend, "engine", False))
         self.design = model.encoding_design
         self._qml_kernel = None
 
@@ -83,7 +87,7 @@ class KernelRun:
     """Fits a quantum-kernel SVM on the training split and scores it on each split.
 
     ``tune`` names what cross-validation on the training rows chooses (``"C"``,
-    ``"bandwidth"``); the others keep the values given. Tuning needs an exact backend.
+    ``"bandwidth"``); the others keep the values given. Tuning needs the statevector backend (exact states).
     """
 
     def __init__(

@@ -273,6 +273,12 @@ _CONTROLLED_ROTATIONS = {"crx", "cry", "crz"}
 class PrimitiveEvaluator:
     """Values through a backend's V2 primitives; gradients by parameter shift.
 
+    A shot-based backend's ``SamplerV2`` gives outcome frequencies, to which the diagonal
+    observables are applied. An exact backend (``backend.exact``, such as
+    ``aer-statevector``) runs its ``EstimatorV2`` instead, on the diagonal observables
+    written as sums of Z strings (:func:`diagonal_paulis`), so the values carry no shot
+    noise and the shift rules give exact gradients.
+
     Every angle of the design that is not a constant becomes its own circuit parameter
     φ_k, whose values the engine computes per sample from the weights and inputs. The
     circuit is transpiled once. A batch is one PUB: all samples, and for a gradient all
@@ -305,7 +311,7 @@ class PrimitiveEvaluator:
                     angles.append((gate.name, p))
         self.angles = angles
         phi = ParameterVector("φ", len(angles))
-        circuit = QuantumCircuit(design.num_qubits)
+        bare = QuantumCircuit(design.num_qubits)
         k = 0
         for gate in design.ordered_gates:
             params = []
@@ -316,12 +322,21 @@ class PrimitiveEvaluator:
                     params.append(phi[k])
                     k += 1
             op = library[gate.name].base_class(*params) if params else library[gate.name]
-            circuit.append(op, list(gate.qubits))
-        circuit.measure_all()
+            bare.append(op, list(gate.qubits))
+        #: exact values from the backend's estimator (no shots) rather than sampled frequencies
+        self.uses_estimator = bool(getattr(backend, "exact", False))
+        circuit = bare.copy()
+        if not self.uses_estimator:
+            circuit.measure_all()
         self.parameters = list(phi)
         # Aer binds parameterized controlled rotations wrongly (Qiskit/qiskit-aer#2323): the
         # engine unrolls them before and after the backend's pass manager, whatever the backend.
         self.circuit = bindable_circuit(backend.pass_manager().run(bindable_circuit(circuit)))
+        if self.uses_estimator:
+            paulis = [diagonal_paulis(row, design.num_qubits) for row in np.atleast_2d(observables)]
+            if self.circuit.layout is not None:  # a device's layout: observables follow the qubits
+                paulis = [p.apply_layout(self.circuit.layout) for p in paulis]
+            self.pauli_observables = [paulis]  # shape (1, k): broadcast against (rows, 1) bindings
         # Bind by name: transpiling keeps the φ parameters but may reorder them.
         order = {p.name: i for i, p in enumerate(phi)}
         self.circuit_order = [order[p.name] for p in self.circuit.parameters]
@@ -341,6 +356,8 @@ class PrimitiveEvaluator:
 
     def _run(self, phi: np.ndarray) -> np.ndarray:
         """Observable values for φ sets of any leading shape: (..., len(φ)) → (..., k)."""
+        if self.uses_estimator:
+            return self._estimate(phi)
         from qmlstudio.core.binding import bindable_sampler
 
         sampler = bindable_sampler(self.backend.sampler())
@@ -359,6 +376,21 @@ class PrimitiveEvaluator:
             probs = np.broadcast_to(probs[:1], (rows, dim))
         self.shots_used += probs.shape[0] * int(getattr(data, "num_shots", None) or shots or 0)
         return (probs @ self.observables.T).reshape(*lead, -1)
+
+    def _estimate(self, phi: np.ndarray) -> np.ndarray:
+        """Exact observable values from the backend's estimator (one PUB, no shots)."""
+        lead = phi.shape[:-1]
+        rows = int(np.prod(lead))
+        if self.angles:
+            bound = phi.reshape(-1, phi.shape[-1])[:, self.circuit_order]
+            pub: tuple[Any, ...] = (self.circuit, self.pauli_observables, bound.reshape(rows, 1, -1))
+        else:
+            pub = (self.circuit, self.pauli_observables)
+        result = self.backend.estimator().run([pub]).result()[0]
+        evs = np.real(np.asarray(result.data.evs, dtype=complex)).reshape(-1, len(self.pauli_observables[0]))
+        if evs.shape[0] != rows:  # a circuit without parameters ran once for every row
+            evs = np.broadcast_to(evs[:1], (rows, evs.shape[1]))
+        return evs.reshape(*lead, -1)
 
     def values(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         return self._run(self._phi(weights, inputs))
@@ -387,6 +419,29 @@ class PrimitiveEvaluator:
             return grad
 
         return values, pullback
+
+
+def diagonal_paulis(diagonal: np.ndarray, num_qubits: int) -> Any:
+    """A diagonal observable (its ``2**n`` entries, qubit 0 the lowest bit) as a ``SparsePauliOp``
+    of Z strings: ``D = Σ_z c_z Z^z`` with ``c_z = 2**-n Σ_b D_b (-1)^popcount(z & b)`` (a
+    Walsh–Hadamard transform). Terms whose coefficient is below 1e-12 of the largest are left out.
+    """
+    from qiskit.quantum_info import SparsePauliOp
+
+    size = 2**num_qubits
+    c = np.asarray(diagonal, dtype=float).reshape(size).copy()
+    h = 1
+    while h < size:
+        pairs = c.reshape(-1, 2, h)
+        c = np.stack([pairs[:, 0] + pairs[:, 1], pairs[:, 0] - pairs[:, 1]], axis=1).reshape(size)
+        h *= 2
+    c /= size
+    largest = float(np.max(np.abs(c))) if size else 0.0
+    terms = [("Z" * bin(z).count("1"), [q for q in range(num_qubits) if z >> q & 1], float(c[z]))
+             for z in np.flatnonzero(np.abs(c) > 1e-12 * largest)] if largest > 0 else []
+    if not terms:
+        terms = [("", [], 0.0)]
+    return SparsePauliOp.from_sparse_list(terms, num_qubits=num_qubits)
 
 
 def _probabilities(data: Any, dim: int, rows: int) -> np.ndarray:

@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 #: The format version this QML Studio writes, and the newest it reads.
-CURRENT_SCHEMA = 2
+CURRENT_SCHEMA = 3
 #: ``MIGRATIONS[n]`` turns the dict of a version-``n`` file into a version ``n + 1`` dict.
 #: The loader sets ``schema_version`` itself after each step. See docs/project-format.md.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -93,6 +93,53 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 MIGRATIONS[1] = _v1_to_v2
+
+
+def _engine_ran(backend: Any, model: Any, applied: Any = None) -> bool:
+    """Whether a version-2 ``aer-statevector`` choice was run by QML Studio's own simulator.
+
+    Up to version 2 that backend's name covered the engine's exact simulator: kernels (exact
+    states) and variational models with gradient ``auto`` or ``adjoint`` never ran Aer; only
+    parameter-shift gradients ran Aer's sampler. A run's ``backend_applied`` says which it was.
+    """
+    if not (isinstance(backend, dict) and backend.get("name") == "aer-statevector"):
+        return False
+    if isinstance(applied, dict) and isinstance(applied.get("evaluator"), str):
+        return applied["evaluator"].startswith("exact statevector")
+    model = model if isinstance(model, dict) else {}
+    options = model.get("options") if isinstance(model.get("options"), dict) else {}
+    return model.get("kind") == "kernel" or options.get("gradient", "auto") in ("auto", "adjoint")
+
+
+def _as_engine(backend: dict[str, Any]) -> dict[str, Any]:
+    """The ``statevector`` choice that ran: only the threads of the engine carry over
+    (precision, device, seed and sampler shots were never applied on the exact path)."""
+    options = backend.get("options") if isinstance(backend.get("options"), dict) else {}
+    return {"name": "statevector", "options": {"threads": options.get("threads")}}
+
+
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 names the engine's exact simulator ``statevector`` (before, ``aer-statevector``
+    named it too, though Aer never ran). A stored ``aer-statevector`` that the engine ran (see
+    :func:`_engine_ran`) becomes ``statevector``, in the project and in each run's config;
+    evaluations on ``aer-statevector`` (always the engine's) too. Parameter-shift choices keep
+    ``aer-statevector``, which now runs Aer's estimator (exact values) rather than its sampler."""
+    if _engine_ran(data.get("backend"), data.get("model")):
+        data["backend"] = _as_engine(data["backend"])
+    for run in data.get("runs") or []:
+        if not isinstance(run, dict):
+            continue
+        config = run.get("config")
+        if isinstance(config, dict) and _engine_ran(config.get("backend"), config.get("model"), run.get("backend_applied")):
+            config["backend"] = _as_engine(config["backend"])
+        for evaluation in run.get("evaluations") or []:
+            if isinstance(evaluation, dict) and evaluation.get("backend") == "aer-statevector":
+                evaluation["backend"] = "statevector"
+                evaluation["options"] = _as_engine(evaluation)["options"]
+    return data
+
+
+MIGRATIONS[2] = _v2_to_v3
 APP_NAME = "qmlstudio"
 FILE_SUFFIX = ".qmls"
 #: Larger files are refused rather than read into memory.
@@ -876,7 +923,7 @@ class Project:
     ansatz: PluginChoice | None = field(default_factory=_default_ansatz)
     model: ModelChoice = field(default_factory=ModelChoice)
     optimizer: PluginChoice = field(default_factory=_default_optimizer)
-    backend: PluginChoice = field(default_factory=lambda: PluginChoice("aer-statevector"))
+    backend: PluginChoice = field(default_factory=lambda: PluginChoice("statevector"))
     training: Training = field(default_factory=Training)
     seed: int = 7
     runs: list[RunRecord] = field(default_factory=list)
@@ -897,7 +944,7 @@ class Project:
     @classmethod
     def new(cls, name: str = "Untitled project", **settings: Any) -> "Project":
         """A fresh project with the defaults (moons, angle encoding, RealAmplitudes,
-        a VQC trained by Adam on the Aer statevector simulator, 30 epochs, seed 7),
+        a VQC trained by Adam on QML Studio's statevector simulator, 30 epochs, seed 7),
         any of which can be given as keyword arguments."""
         return cls(name=name, **settings)
 

@@ -205,20 +205,23 @@ def package_versions() -> dict[str, str]:
 def record_backend_use(record: RunRecord, backend: Any, evaluator: Any) -> None:
     """Writes into ``record`` what actually ran the circuits and the seeds it used.
 
-    On the exact path (``evaluator.exact``) QML Studio's own statevector simulator runs
-    everything in double precision on the CPU, whatever precision or device the exact
-    backend offers; otherwise the backend's Sampler runs the circuits with the options it
-    reports (``backend.applied_options()``) and seeds (``backend.random_seeds()``).
+    On the exact path (``evaluator.exact``, the ``statevector`` backend) QML Studio's own
+    statevector simulator runs everything in double precision on the CPU; otherwise the
+    backend's primitives run the circuits (its Estimator for an exact backend such as
+    ``aer-statevector``, its Sampler otherwise) with the options it reports
+    (``backend.applied_options()``) and seeds (``backend.random_seeds()``).
     """
     if getattr(evaluator, "exact", False):
         applied: dict[str, Any] = {"evaluator": "exact statevector (QML Studio, adjoint gradients)",
                                    "precision": "double", "device": "CPU", "shots": None}
-        if backend is not None:
-            applied["backend_circuits"] = "none: the backend's primitives are not used on the exact path"
+        threads = getattr(backend, "threads", None)
+        if threads is not None:
+            applied["threads"] = threads
         record.backend_applied = applied
         return
     method = getattr(evaluator, "gradient_method", None)  # none for a kernel (fidelities only)
-    applied = {"evaluator": "backend sampler" + (f" ({method} gradients)" if method else " (compute-uncompute fidelities)")}
+    primitive = "backend estimator" if getattr(evaluator, "uses_estimator", False) else "backend sampler"
+    applied = {"evaluator": primitive + (f" ({method} gradients)" if method else " (compute-uncompute fidelities)")}
     report = getattr(backend, "applied_options", None)
     if callable(report):
         applied.update(report())
@@ -331,12 +334,25 @@ class TrainingRun:
         # Refuse a model too wide for this machine before its observables or states exist.
         check_memory(data, model, kind)
         observables = self.head.observables(model.num_qubits)
-        use_exact = self.options.gradient == "adjoint" or (
-            self.options.gradient == "auto" and (backend is None or getattr(backend, "exact", False))
-        )
+        # QML Studio's own simulator (the statevector backend, or no backend) computes adjoint
+        # gradients; every other backend runs its own primitives, with parameter-shift gradients.
+        engine = backend is None or bool(getattr(backend, "engine", False))
+        if self.options.gradient == "adjoint" and not engine:
+            raise TrainingError(
+                f"adjoint gradients are computed by QML Studio's own simulator (backend statevector), "
+                f"not by {backend.describe()}; choose gradient auto or parameter-shift for this backend, "
+                "or the statevector backend"
+            )
+        if self.options.gradient == "parameter-shift" and backend is not None and engine:
+            raise TrainingError(
+                "parameter-shift gradients run a backend's primitives, and the statevector backend "
+                "(QML Studio's own simulator) has none; choose gradient auto or adjoint, or a primitive "
+                "backend such as aer-statevector (exact values through qiskit-aer) or aer-shots"
+            )
+        use_exact = engine and self.options.gradient in ("auto", "adjoint")
         if use_exact:
             # Pause and Stop act between the parts of a batch, not only between iterations.
-            # The backend's threads option (aer-statevector,threads=N) sets the engine's threads.
+            # The backend's threads option (statevector,threads=N) sets the engine's threads.
             self.evaluator: Any = ExactEvaluator(model.design, observables, checkpoint=self.controls.check,
                                                  threads=getattr(backend, "threads", None))
         else:

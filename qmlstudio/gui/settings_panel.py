@@ -57,7 +57,8 @@ _READOUT = Option("readout", "choice", "modulo", title="Readout",
 _TRAINABLE = Option("trainable_output", "bool", False, title="Trainable output",
                     help="Learn a scale and bias on the circuit's outputs (a classical head)")
 _GRADIENT = Option("gradient", "choice", "auto", title="Gradient",
-                   help="auto: adjoint on exact simulators, parameter shift on shot-based backends",
+                   help="auto: adjoint on the statevector backend (QML Studio's simulator), parameter shift "
+                        "on every other backend (aer-statevector included, with exact values)",
                    choices=("auto", "adjoint", "parameter-shift"))
 _EVAL_EVERY = Option("eval_every", "int", 0, title="Evaluate every", minimum=0, maximum=100_000,
                      help="How many iterations between evaluations of the training and validation splits "

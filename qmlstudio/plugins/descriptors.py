@@ -485,6 +485,11 @@ class Backend(abc.ABC):
 
     #: exact expectation values (no shot noise), so exact gradients are meaningful
     exact: bool = False
+    #: QML Studio's own compiled statevector simulator computes this backend's values,
+    #: adjoint gradients and kernel states (the built-in ``statevector`` backend): the
+    #: engine does not call its primitives for training, evaluation or kernels. Every
+    #: other backend (``aer-statevector`` included) runs its own primitives.
+    engine: bool = False
     #: shots per circuit, or None for exact backends
     shots: int | None = None
 

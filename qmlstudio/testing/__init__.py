@@ -90,7 +90,7 @@ def train_tiny_project(
     model: str | None = None,
     optimizer: str = "adam",
     optimizer_options: Mapping[str, Any] | None = None,
-    backend: str = "aer-statevector",
+    backend: str = "statevector",
     backend_options: Mapping[str, Any] | None = None,
     epochs: int = 2,
     batch_size: int | None = None,

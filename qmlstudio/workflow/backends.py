@@ -48,20 +48,27 @@ def backend_choice(
     *,
     base: PluginChoice | None = None,
     shots: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> PluginChoice:
     """The checked :class:`PluginChoice` a choice text names (options resolved, defaults filled in).
 
     When ``base`` (the project's or the run's backend) is the same backend, its options are
     the starting point, so ``aer-noise:fake_lima`` keeps the project's shots and seed.
     ``shots`` sets the backend's ``shots`` option (an error for exact backends, which
-    have none). A backend that cannot be used here is an error naming the reason.
+    have none). ``options`` are more options by name (``qmlstudio new --backend-option``);
+    one also given in ``text`` is an error. A backend that cannot be used here is an error
+    naming the reason. Every command and the GUI read a backend choice through this function.
     """
     name, arg, given = parse_backend_choice(text)
+    for key, value in (options or {}).items():
+        if key in given or (arg is not None and key == registry.get("backends", name).positional):
+            raise QMLStudioError(f"backend choice {text!r}: {key} is given twice (in the choice and as an option)")
+        given[key] = value
     spec = registry.get("backends", name)
     known = {o.name for o in spec.options}
-    options: dict[str, Any] = {}
+    chosen: dict[str, Any] = {}
     if base is not None and base.name == name:
-        options.update({k: v for k, v in base.options.items() if k in known})
+        chosen.update({k: v for k, v in base.options.items() if k in known})
     if arg is not None:
         if spec.positional is None:
             raise QMLStudioError(
@@ -70,17 +77,17 @@ def backend_choice(
             )
         if spec.positional in given:
             raise QMLStudioError(f"backend choice {text!r}: {spec.positional} is given twice (as ':ARG' and by name)")
-        options[spec.positional] = arg
-    options.update(given)
-    _check_positional_choice(spec, options)
+        chosen[spec.positional] = arg
+    chosen.update(given)
+    _check_positional_choice(spec, chosen)
     if shots is not None:
         if "shots" not in known:
             raise QMLStudioError(f"backend {name!r} is exact and has no shots; choose aer-shots, aer-noise or ibm")
-        options["shots"] = shots
+        chosen["shots"] = shots
     reason = spec.unavailable_reason()
     if reason:
         raise QMLStudioError(f"backend {name!r} cannot be used here: {reason}")
-    return PluginChoice(name, spec.resolve(options))
+    return PluginChoice(name, spec.resolve(chosen))
 
 
 def _check_positional_choice(spec: Any, options: Mapping[str, Any]) -> None:

@@ -65,7 +65,9 @@ def estimate_cost(
         return _count(choice.name, backend, data, model, None, adjoint=False, uses_gradient=False)
     options = model_options(project)
     training = _training_options(project, options, epochs)
-    adjoint = training.gradient == "adjoint" or (training.gradient == "auto" and bool(getattr(backend, "exact", False)))
+    # QML Studio's own simulator (the statevector backend) computes adjoint gradients; every
+    # other backend runs its primitives with parameter shift (TrainingRun refuses other pairs).
+    adjoint = bool(getattr(backend, "engine", False)) and training.gradient in ("auto", "adjoint")
     uses_gradient = bool(getattr(registry.get("optimizers", project.optimizer.name), "uses_gradient", True))
     return _count(choice.name, backend, data, model, training, adjoint=adjoint, uses_gradient=uses_gradient)
 
@@ -170,7 +172,13 @@ def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjo
     if options is None:  # a kernel model: one kernel matrix
         # off-diagonal pairs, as qiskit-ml computes, then the validation and test rows against the training rows
         circuits = n_train * (n_train - 1) // 2 + (n_val + n_test) * n_train
-        per_shot = 0 if exact else int(shots or 0)
+        # the engine computes exact states; any other backend samples fidelities (an exact
+        # one such as aer-statevector with its sampler's shots)
+        engine = bool(getattr(backend, "engine", False))
+        per_shot = 0 if engine else int(shots or getattr(backend, "sampler_shots", 0) or 0)
+        result["exact"] = engine
+        if not engine and shots is None:
+            result["shots_per_circuit"] = per_shot or None
         result.update(iterations=1, gradient=None, training_circuits_per_iteration=circuits, evaluation_circuits=0,
                       evaluations=0, circuits_per_iteration=circuits, shots_per_iteration=circuits * per_shot,
                       total_circuits=circuits, total_shots=circuits * per_shot)
@@ -196,10 +204,8 @@ def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjo
     total = options.epochs * sum(batch_sizes) * per_sample + evaluations * evaluation_circuits + n_test
     training = max(batch_sizes) * per_sample
     per_iteration = training + (evaluation_circuits if evaluations else 0)
-    if shots is None:  # an exact backend asked for parameter shift: its sampler's shots
-        shots = getattr(backend, "sampler_shots", None)
-        result["shots_per_circuit"] = shots
-    per_shot = int(shots or 0)
+    # an exact backend's estimator (aer-statevector) gives exact values: circuits, no shots
+    per_shot = 0 if exact else int(shots or 0)
     result.update(
         iterations=total_iterations,
         gradient="parameter-shift" if uses_gradient else "none (gradient-free optimizer)",

@@ -48,7 +48,8 @@ def evaluate_weights(
 
     The data and model are rebuilt exactly as the run's config says (``run.config``), the
     final weights are bound, and the test split runs on the chosen backend: exact
-    simulation for an exact backend, its V2 primitives otherwise. ``on_backend(backend)``
+    simulation for the statevector backend (QML Studio's own simulator), its V2 primitives
+    otherwise (an exact backend's estimator, a shot-based one's sampler). ``on_backend(backend)``
     is called before anything runs (to follow IBM jobs); ``controls.cancel()`` stops a
     remote job. See :func:`evaluate_run`, which also records the result.
     """
@@ -84,9 +85,10 @@ def evaluate_weights(
     detach = None
     try:
         # The evaluator follows the backend, whatever gradient the run trained with.
-        if getattr(backend, "exact", False):
+        if getattr(backend, "engine", False):
             if not isinstance(trained.evaluator, ExactEvaluator):
-                trained.evaluator = ExactEvaluator(trained.model.design, observables)
+                trained.evaluator = ExactEvaluator(trained.model.design, observables,
+                                                   threads=getattr(backend, "threads", None))
         elif not isinstance(trained.evaluator, PrimitiveEvaluator):
             trained.evaluator = PrimitiveEvaluator(trained.model.design, observables, backend)
         if controls is not None and hasattr(controls, "on_cancel"):

@@ -17,6 +17,7 @@ from qmlstudio.core.project import (
     file_sha256,
 )
 from qmlstudio.plugins.manager import PluginRegistry
+from qmlstudio.workflow.backends import backend_choice
 from qmlstudio.workflow.data import load_dataset
 
 
@@ -34,7 +35,7 @@ def new_project(
     model: str | None = None,
     optimizer: str = "adam",
     optimizer_options: Mapping[str, Any] | None = None,
-    backend: str = "aer-statevector",
+    backend: str = "statevector",
     backend_options: Mapping[str, Any] | None = None,
     epochs: int = 30,
     batch_size: int | None = 32,
@@ -55,7 +56,8 @@ def new_project(
     (``DatasetSpec.default_scaling``: none for data with a natural range, such as ad-hoc);
     :func:`scaling_warning` says when a choice destroys the data's structure.
     ``model_options`` (``readout``, ``init_scale``, ``C``...) are checked against
-    :data:`MODEL_OPTIONS`.
+    :data:`MODEL_OPTIONS`. ``backend`` is a choice text ``NAME[:ARG][,key=value...]``
+    (:func:`~qmlstudio.workflow.backends.backend_choice`), ``backend_options`` more options by name.
     """
     dataset_spec = registry.get("datasets", dataset)
     from qmlstudio.core.project import SCALINGS
@@ -108,10 +110,8 @@ def new_project(
         ansatz_choice = PluginChoice(ansatz, ansatz_resolved)
 
     optimizer_spec = registry.get("optimizers", optimizer)
-    backend_spec = registry.get("backends", backend)
-    reason = backend_spec.unavailable_reason()
-    if reason:
-        raise QMLStudioError(f"backend {backend!r} cannot be used here: {reason}")
+    # the same NAME[:ARG][,key=value] text as train and evaluate --backend
+    chosen_backend = backend_choice(registry, backend, options=backend_options)
 
     return Project.new(
         name,
@@ -122,7 +122,7 @@ def new_project(
         ansatz=ansatz_choice,
         model=model_choice,
         optimizer=PluginChoice(optimizer, optimizer_spec.resolve(optimizer_options)),
-        backend=PluginChoice(backend, backend_spec.resolve(backend_options)),
+        backend=chosen_backend,
         training=Training(epochs=epochs, batch_size=batch_size or None),
         seed=seed,
     )

@@ -84,7 +84,6 @@ def test_sampled_kernel_agrees_with_the_exact_one(registry, small_run):
     compute-uncompute fidelity and the backend's sampler: close to the exact kernel."""
     x = small_run.data.x_train[:4]
     sampled_backend = registry.get("backends", "aer-statevector").create({"sampler_shots": 4000, "seed": 2})
-    sampled_backend.exact = False
     sampled = QuantumKernel(small_run.model, sampled_backend)
     assert not sampled.exact
     np.testing.assert_allclose(sampled.matrix(x), small_run.kernel.matrix(x), atol=0.05)

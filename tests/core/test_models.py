@@ -375,7 +375,7 @@ def test_shared_weights_and_formulas_add_up(registry):
 
 
 def test_parameter_shift_through_the_aer_sampler_agrees_within_shot_noise(registry):
-    """The real path: Aer's SamplerV2 with the backend's sampler_shots, seeded.
+    """The real path: Aer's SamplerV2 with the backend's shots (aer-shots), seeded.
 
     Each weight appears in one plain rotation (two-term rule, coefficients ±1/2). A shot of
     sample b contributes u_bk for the class k it lands in (u the upstream gradient), whose
@@ -383,7 +383,7 @@ def test_parameter_shift_through_the_aer_sampler_agrees_within_shot_noise(regist
     deviation is at most sqrt(Σ_b 2·¼·range_b²/4) / sqrt(shots); values are probabilities
     (standard deviation ≤ 1/(2·sqrt(shots))). Five standard deviations are allowed.
     """
-    backend = registry.get("backends", "aer-statevector").create({"sampler_shots": 20_000, "seed": 1234})
+    backend = registry.get("backends", "aer-shots").create({"shots": 20_000, "seed": 1234})
     model = ModelCircuit(
         registry.get("encodings", "angle").create({}),
         registry.get("ansatze", "real-amplitudes").create({"reps": 1}).build(2), 2,
@@ -486,3 +486,29 @@ def test_sampler_bitarrays_are_decoded_like_their_counts():
         for value, count in data.get_int_counts(row).items():
             expected[value] = count / 300
         np.testing.assert_array_equal(decoded[row], expected)
+
+
+def test_aer_statevector_runs_aers_estimator_and_matches_the_engine_exactly(registry):
+    """aer-statevector's values come from Aer's EstimatorV2 (diagonal observables as Z strings),
+    no shots; its parameter-shift gradient equals the engine's adjoint one to rounding."""
+    from qmlstudio.core.models import diagonal_paulis
+
+    backend = registry.get("backends", "aer-statevector").create({})
+    model = ModelCircuit(
+        registry.get("encodings", "angle").create({}),
+        registry.get("ansatze", "real-amplitudes").create({"reps": 1}).build(3), 3,
+    )
+    head = ClassifierHead(3, "modulo")
+    params, features = sample(model, batch=4, seed=5)
+    inputs = model.inputs(features)
+    evaluator = PrimitiveEvaluator(model.design, head.observables(3), backend)
+    engine = ExactEvaluator(model.design, head.observables(3))
+    assert evaluator.uses_estimator
+    values, pullback = evaluator.values_and_pullback(params, inputs)
+    exact_values, exact_pullback = engine.values_and_pullback(params, inputs)
+    np.testing.assert_allclose(values, exact_values, atol=1e-10)
+    upstream = np.random.default_rng(1).normal(size=values.shape)
+    np.testing.assert_allclose(pullback(upstream), exact_pullback(upstream), atol=1e-9)
+    assert evaluator.shots_used == 0
+    diagonal = np.random.default_rng(2).normal(size=8)  # the Walsh–Hadamard expansion is the diagonal
+    np.testing.assert_allclose(np.diag(diagonal_paulis(diagonal, 3).to_matrix()).real, diagonal, atol=1e-12)

@@ -130,7 +130,7 @@ def test_new_project_has_the_documented_defaults():
     assert project.ansatz == PluginChoice("real-amplitudes", {"reps": 2})
     assert project.model == ModelChoice("vqc", {})
     assert project.optimizer == PluginChoice("adam", {"learning_rate": 0.1})
-    assert project.backend == PluginChoice("aer-statevector", {})
+    assert project.backend == PluginChoice("statevector", {})
     assert project.training == Training(epochs=30, batch_size=None, early_stopping=False, patience=5)
     assert project.seed == 7
     assert project.circuit == CircuitDesign(2, [])
@@ -814,7 +814,7 @@ def test_a_version_1_file_opens_without_a_validation_split(tmp_path):
     assert project.preprocessing.validation_size == 0.0 and project.preprocessing.test_size == 0.3
     save_project(project, path)
     saved = json.loads(path.read_text(encoding="utf-8"))
-    assert saved["schema_version"] == CURRENT_SCHEMA == 2
+    assert saved["schema_version"] == CURRENT_SCHEMA == 3
     assert saved["preprocessing"]["validation_size"] == 0.0
     assert MIGRATIONS[1]({"schema_version": 1}) == {"schema_version": 1, "preprocessing": {"validation_size": 0.0}}
 
@@ -827,3 +827,39 @@ def test_a_version_1_file_opens_without_a_validation_split(tmp_path):
 def test_split_fractions_are_checked(test_size, validation_size, message):
     with pytest.raises(ProjectError, match=message):
         Preprocessing(test_size=test_size, validation_size=validation_size)
+
+
+def test_a_version_2_file_naming_aer_statevector_for_the_engine_loads_as_version_3(tmp_path):
+    """Schema 3: the engine's exact simulator is 'statevector'; a v2 'aer-statevector' that the
+    engine ran migrates (project, run configs, evaluations), a parameter-shift one stays Aer."""
+    from qmlstudio.core.project import CURRENT_SCHEMA, load_project, save_project
+
+    assert CURRENT_SCHEMA == 3
+    text = re.search(r"## Example\s+```json\n(.*?)\n```", DOCS.read_text(encoding="utf-8"), re.S).group(1)
+    data = json.loads(text)
+    data["schema_version"] = 2
+    aer = {"name": "aer-statevector", "options": {"precision": "single", "device": "CPU", "sampler_shots": 1024,
+                                                  "seed": None, "threads": 2}}
+    data["backend"] = copy.deepcopy(aer)
+    run = data["runs"][0]
+    run["config"]["backend"] = copy.deepcopy(aer)
+    run["evaluations"] = [{"backend": "aer-statevector", "options": copy.deepcopy(aer["options"]), "accuracy": 0.9}]
+    shifted = copy.deepcopy(run)
+    shifted["id"] = "20250304-091802-3fa2c1d1"
+    shifted["config"]["model"] = {"kind": "vqc", "options": {"gradient": "parameter-shift"}}
+    shifted["evaluations"] = []
+    shifted["backend_applied"] = {"evaluator": "backend sampler (parameter-shift gradients)"}
+    data["runs"].append(shifted)
+    path = tmp_path / "old.qmls"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    project = load_project(path)
+    engine = PluginChoice("statevector", {"threads": 2})
+    assert project.backend == engine
+    assert project.runs[0].config["backend"] == engine.to_dict()
+    assert project.runs[0].evaluations[0]["backend"] == "statevector"
+    assert project.runs[0].evaluations[0]["options"] == {"threads": 2}
+    assert project.runs[1].config["backend"] == aer  # parameter shift ran Aer's sampler: still Aer
+    save_project(project, path)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["schema_version"] == 3 and saved["backend"] == engine.to_dict()
+    assert load_project(path).runs[1].config["backend"]["name"] == "aer-statevector"

@@ -55,13 +55,24 @@ def test_an_unseeded_shot_backend_records_the_seed_it_drew_and_that_seed_repeats
     assert RunRecord.from_dict(first.to_dict()).seeds == first.seeds  # saved and read back
 
 
-def test_the_exact_path_records_that_the_backends_options_were_not_used(registry):
-    project = small(registry, optimizer="adam", backend="aer-statevector",
-                    backend_options={"precision": "single"})
+def test_the_statevector_backend_records_the_engine_and_its_threads(registry):
+    project = small(registry, optimizer="adam", backend="statevector", backend_options={"threads": 1})
     record = build_run(project, registry).run()
     assert record.backend_applied["evaluator"].startswith("exact statevector")
-    assert record.backend_applied["precision"] == "double" and "backend_circuits" in record.backend_applied
+    assert record.backend_applied["precision"] == "double" and record.backend_applied["threads"] == 1
     assert "backend_shots" not in record.seeds and record.seeds["shuffle"] == 5
+
+
+def test_aer_statevector_runs_aers_estimator_and_records_it(registry):
+    """aer-statevector is no longer a second name for the engine: Aer's estimator runs, with
+    parameter-shift gradients, and the record says so with the options Aer applied."""
+    project = small(registry, optimizer="adam", backend="aer-statevector", backend_options={"precision": "single"})
+    run = build_run(project, registry)
+    assert run.evaluator.uses_estimator and run.evaluator.gradient_method == "parameter-shift"
+    record = run.run()
+    assert record.backend_applied["evaluator"] == "backend estimator (parameter-shift gradients)"
+    assert record.backend_applied["simulator"] == "aer" and record.backend_applied["precision"] == "single"
+    assert record.backend_applied["expectation_values"] == "exact"
 
 
 def test_kernel_runs_record_versions_seeds_and_the_noisy_backend(registry):

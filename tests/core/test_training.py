@@ -391,13 +391,14 @@ def test_every_iteration_reports_every_metric(registry):
 
 @pytest.mark.parametrize("optimizer", ["cobyla", "spsa", "nelder-mead"])
 def test_gradient_free_optimizers_train_whatever_the_evaluator(registry, optimizer):
-    """Exact values (the statevector backend's default), then values sampled with
+    """Exact values (the statevector backend), then values sampled (aer-shots) with
     parameter-shift's evaluator: both lower the exact training loss."""
     for gradient, evaluator_type in (("auto", ExactEvaluator), ("parameter-shift", PrimitiveEvaluator)):
         sampled = gradient == "parameter-shift"
         project = make_project(
             registry, optimizer=optimizer, dataset_options={"samples": 40 if sampled else 80},
-            backend_options={"sampler_shots": 128, "seed": 3}, batch_size=0, epochs=6 if sampled else 30,
+            backend="aer-shots" if sampled else "statevector",
+            backend_options={"shots": 128, "seed": 3} if sampled else {}, batch_size=0, epochs=6 if sampled else 30,
         )
         project.model = ModelChoice("vqc", {"gradient": gradient, "eval_every": 1000, "baselines": False})
         collector = Collector()
@@ -420,7 +421,7 @@ def test_gradient_free_optimizers_train_whatever_the_evaluator(registry, optimiz
 
 def test_adam_with_parameter_shift_counts_its_shots(registry):
     project = make_project(registry, dataset_options={"samples": 24}, batch_size=0, epochs=2,
-                           backend_options={"sampler_shots": 64, "seed": 3})
+                           backend="aer-shots", backend_options={"shots": 64, "seed": 3})
     project.model = ModelChoice("vqc", {"gradient": "parameter-shift", "baselines": False})
     collector = Collector()
     run = build_run(project, registry, callback=collector)
@@ -642,3 +643,15 @@ def test_each_row_names_the_weights_its_figures_were_measured_at(registry, optim
         at = weights[k - 1] if loss_at == "before_step" else weights[k]
         loss = run.head.loss(run.evaluator.values(at[:n], run.train_inputs), at[n:], run.data.y_train)[0]
         assert report.loss == pytest.approx(loss, rel=1e-9, abs=1e-12)
+
+
+def test_gradients_are_refused_where_the_backend_cannot_compute_them(registry):
+    """adjoint is the engine's (statevector backend); parameter shift needs primitives."""
+    project = make_project(registry, backend="aer-shots", backend_options={"shots": 64, "seed": 3})
+    project.model = ModelChoice("vqc", {"gradient": "adjoint", "baselines": False})
+    with pytest.raises(TrainingError, match="adjoint gradients are computed by QML Studio's own simulator"):
+        build_run(project, registry)
+    project = make_project(registry, backend="statevector")
+    project.model = ModelChoice("vqc", {"gradient": "parameter-shift", "baselines": False})
+    with pytest.raises(TrainingError, match="statevector backend .* has none"):
+        build_run(project, registry)

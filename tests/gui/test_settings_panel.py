@@ -73,7 +73,7 @@ def test_unavailable_backend_is_disabled_with_its_reason(qtbot, project, registr
     assert not item.isEnabled()
     assert "no IBM account saved" in item.toolTip()
     _choose(widget.backend_combo, "ibm")  # chosen anyway (by code): refused
-    assert project.backend.name == "aer-statevector"
+    assert project.backend.name == "statevector"
     qtbot.waitUntil(lambda: not widget.cost_busy, timeout=60_000)
     wait_for_background(5000)
 
@@ -83,6 +83,7 @@ def test_gpu_device_is_disabled_with_the_reason(panel):
     reason = qmls_aer.device_options()[1].get("GPU")
     if reason is None:
         pytest.skip("this machine can simulate on a GPU")
+    _choose(panel.backend_combo, "aer-statevector")  # the default, statevector, runs on the CPU only
     combo = panel.backend_form.editor("device")
     item = combo.model().item(combo.findData("GPU"))
     assert not item.isEnabled()

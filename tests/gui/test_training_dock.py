@@ -481,14 +481,14 @@ def test_evaluate_on_another_backend_keeps_the_accuracy_with_the_run(qtbot, dock
     run = dock.project.runs[-1]
     dock.select_runs([run.id])
     with qtbot.waitSignal(dock.evaluated, timeout=60_000) as evaluated:
-        dock.evaluate_on(run.id, "aer-statevector")
+        dock.evaluate_on(run.id, "statevector")
     assert evaluated.args[0] == run.id
     # The exact backend reproduces the run's own test accuracy.
     assert evaluated.args[1] == pytest.approx(run.metrics["test_accuracy"][-1])
-    assert run.evaluations[-1]["backend"] == "aer-statevector"
+    assert run.evaluations[-1]["backend"] == "statevector"
     with qtbot.waitSignal(dock.evaluated, timeout=60_000):
         dock.evaluate_on(run.id, "aer-shots,shots=2000,seed=3")
-    assert [e["backend"] for e in run.evaluations] == ["aer-statevector", "aer-shots"]
+    assert [e["backend"] for e in run.evaluations] == ["statevector", "aer-shots"]
     assert "aer-shots" in dock.evaluations_label.text() and dock.evaluations_label.isVisible()
 
 

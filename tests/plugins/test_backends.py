@@ -253,6 +253,7 @@ def test_backend_choice_syntax(registry):
     assert backend_choice(registry, format_backend_choice(noise, registry)) == noise
     for bad, message in [
         ("", "expected NAME"), ("aer-noise:", "nothing after ':'"), ("aer-statevector:x", "takes no ':ARG'"),
+        ("statevector:x", "takes no ':ARG'"),
         ("aer-noise:fake_manilla", "did you mean fake_manila"), ("aer-shots,shots", "NAME=VALUE"),
         ("aer-noise:fake_lima,fake_backend=fake_lima", "given twice"), ("aer-shots,shots=0", "shots"),
         ("warp-drive", "unknown backend"),
@@ -261,6 +262,8 @@ def test_backend_choice_syntax(registry):
             backend_choice(registry, bad)
     with pytest.raises(QMLStudioError, match="exact and has no shots"):
         backend_choice(registry, "aer-statevector", shots=100)
+    with pytest.raises(QMLStudioError, match="exact and has no shots"):
+        backend_choice(registry, "statevector", shots=100)
 
 
 def test_build_run_overrides_the_backend_for_one_run_only(registry):
@@ -268,29 +271,31 @@ def test_build_run_overrides_the_backend_for_one_run_only(registry):
     run = build_run(project, registry, backend="aer-noise:fake_manila,seed=2")
     assert run.record.config["backend"]["name"] == "aer-noise"
     assert run.record.config["backend"]["options"]["seed"] == 2
-    assert project.backend.name == "aer-statevector"
+    assert project.backend.name == "statevector"
     assert isinstance(run.evaluator, PrimitiveEvaluator) and run.backend.fake_backend == "fake_manila"
 
 
 def test_threads_option_reaches_the_exact_engine(registry):
-    assert backend_choice(registry, "aer-statevector,threads=2").options["threads"] == 2
-    default = backend_choice(registry, "aer-statevector")
-    assert default.options["threads"] is None and format_backend_choice(default, registry) == "aer-statevector"
+    assert backend_choice(registry, "statevector,threads=2").options["threads"] == 2
+    default = backend_choice(registry, "statevector")
+    assert default.options["threads"] is None and format_backend_choice(default, registry) == "statevector"
     project = small_project(registry)
-    run = build_run(project, registry, backend="aer-statevector,threads=1")
+    run = build_run(project, registry, backend="statevector,threads=1")
     assert run.evaluator.program.threads == 1
-    assert run.backend.simulator_options()["max_parallel_threads"] == 1
     assert run.record.config["backend"]["options"]["threads"] == 1
     assert build_run(project, registry).evaluator.program.threads == len(os.sched_getaffinity(0))
-    assert "max_parallel_threads" not in build_run(project, registry).backend.simulator_options()
-    for bad in ("aer-statevector,threads=0", "aer-statevector,threads=two"):
+    # aer-statevector's threads are Aer's own, and Aer (not the engine) runs it
+    aer = build_run(project, registry, backend="aer-statevector,threads=1")
+    assert aer.backend.simulator_options()["max_parallel_threads"] == 1 and aer.evaluator.uses_estimator
+    assert "max_parallel_threads" not in create_backend(registry, "aer-statevector").simulator_options()
+    for bad in ("statevector,threads=0", "statevector,threads=two"):
         with pytest.raises(QMLStudioError, match="threads"):
             backend_choice(registry, bad)
 
 
 def test_exact_plan_gives_memory_and_expected_seconds(registry):
     project = small_project(registry, epochs=3)
-    run = build_run(project, registry, backend="aer-statevector,threads=1")
+    run = build_run(project, registry, backend="statevector,threads=1")
     plan = exact_plan(run)
     cost = run_cost(run)
     assert plan["qubits"] == project.circuit.num_qubits and plan["threads"] == 1 and plan["batch"] == 10
@@ -303,7 +308,8 @@ def test_exact_plan_gives_memory_and_expected_seconds(registry):
 
 
 # ------------------------------------------------------------ training, cost
-@pytest.mark.parametrize("choice", ["aer-statevector", "aer-shots,shots=512,seed=1", "aer-noise:fake_manila,seed=1"])
+@pytest.mark.parametrize("choice", ["statevector", "aer-statevector", "aer-shots,shots=512,seed=1",
+                                    "aer-noise:fake_manila,seed=1"])
 def test_each_aer_backend_trains_the_demo_model(registry, choice):
     project = demo_for_shots()
     reports = []
@@ -314,8 +320,8 @@ def test_each_aer_backend_trains_the_demo_model(registry, choice):
     assert all(np.isfinite(r.loss) for r in reports)
     assert 0.4 <= record.test["accuracy"] <= 1.0 and reports[-1].test_accuracy is None  # scored after the last
     assert record.config["backend"]["name"] == choice.split(",")[0].split(":")[0]
-    if choice == "aer-statevector":
-        assert reports[-1].shots == 0
+    if choice in ("statevector", "aer-statevector"):
+        assert reports[-1].shots == 0 and run.evaluator.exact == (choice == "statevector")
     else:  # 2 SPSA evaluations of each of the 150 training samples, the training split, then the test split once
         assert run.evaluator.shots_used == run_cost(run)["total_shots"] == (2 * 150 + 150 + 50) * run.backend.shots
         assert reports[-1].shots == (2 * 150 + 150) * run.backend.shots  # the test split runs after the last report
@@ -335,7 +341,9 @@ def test_cost_estimate_matches_the_shots_the_engine_spends(registry):
     assert record.status == "completed"
     assert run.evaluator.shots_used == cost["total_shots"] == cost["total_circuits"] * 100
     assert reports[-1].shots == cost["total_shots"] - 10 * 100  # the 10 test rows run after the last report
-    assert estimate_cost(project, registry, "aer-statevector")["total_shots"] == 0
+    assert estimate_cost(project, registry, "statevector")["total_circuits"] == 0
+    exact_aer = estimate_cost(project, registry, "aer-statevector")  # Aer's estimator: circuits, no shots
+    assert exact_aer["total_shots"] == 0 and exact_aer["total_circuits"] == cost["total_circuits"]
     # twice the epochs: twice the training and evaluations, the test rows still once
     assert estimate_cost(project, registry, "aer-shots:7", epochs=2)["total_shots"] == (2 * cost["total_circuits"] - 10) * 7
 
@@ -388,5 +396,5 @@ def test_cli_trains_on_a_device_noise_model(tmp_path, registry):
     assert last["shots"] == plan["total_shots"]
     assert iterations[-1]["shots"] == plan["total_shots"] - 6 * 1024  # the 6 test rows run once, after training
     saved = load_project(path)
-    assert saved.backend.name == "aer-statevector"  # the project's own choice is kept
+    assert saved.backend.name == "statevector"  # the project's own choice is kept
     assert saved.runs[-1].config["backend"] == {"name": "aer-noise", "options": SPECS["aer-noise"].resolve({})}

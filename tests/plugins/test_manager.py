@@ -336,7 +336,7 @@ BUILTIN_NAMES = {
     "ansatze": {"real-amplitudes", "efficient-su2", "strongly-entangling", "two-local"},
     "optimizers": {"adam", "sgd", "spsa", "cobyla", "nelder-mead", "l-bfgs-b"},
     "datasets": {"moons", "circles", "xor", "blobs", "iris", "wine", "breast-cancer", "digits", "ad-hoc", "csv", "idx", "image-folder"},
-    "backends": {"aer-statevector"},
+    "backends": {"statevector", "aer-statevector"},
 }
 
 

@@ -380,3 +380,41 @@ def test_listing_plugins_imports_no_heavy_backend():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+# ------------------------------------------- KeyboardInterrupt (issue 23, defect 8)
+def test_a_hook_raising_keyboard_interrupt_is_that_plugins_fault_not_a_ctrl_c(registry):
+    def boom():
+        raise KeyboardInterrupt
+
+    bad = types.SimpleNamespace(qmlstudio_encodings=hookimpl(boom))
+    registry.register(ToyPlugin(), "toy")
+    try:
+        info = registry.register(bad, "bad")  # no KeyboardInterrupt escapes: every command would exit 130
+        assert info.status == "failed" and "qmlstudio_encodings raised KeyboardInterrupt" in info.reason
+        assert "toy-enc" in registry.encodings
+    finally:
+        registry.unregister("bad")
+        registry.unregister("toy")
+
+
+def test_a_real_ctrl_c_during_a_hook_still_stops(registry):
+    import os
+    import signal
+    import time
+
+    def slow():
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while the hook runs
+        time.sleep(5)
+        return []
+
+    slow_plugin = types.SimpleNamespace(qmlstudio_encodings=hookimpl(slow))
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            registry.register(slow_plugin, "slow")
+    finally:
+        if "slow" in registry.plugins:
+            registry.unregister("slow")
+    assert time.monotonic() - start < 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back

@@ -9,10 +9,12 @@ exits with 2 (argparse); a traceback is printed only for a bug.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from qmlstudio import __version__
 from qmlstudio.core.errors import QMLStudioError
@@ -245,10 +247,14 @@ class TrainCommand(Command):
                             "only; recorded in the run (default: the project's)")
         parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
         parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
+        parser.add_argument(
+            "--autosave", type=float, default=30.0, metavar="SECONDS",
+            help="write the run so far into the project file at the end of each epoch and at least every "
+            "SECONDS seconds, so that a kill or a crash loses little (default 30; 0: at each epoch only)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         import math
-        import signal
 
         from qmlstudio.core.project import load_project, save_project
         from qmlstudio.core.training import Controls
@@ -272,6 +278,8 @@ class TrainCommand(Command):
             raise QMLStudioError("--shots must be at least 1")
         if args.seed is not None and args.seed < 0:
             raise QMLStudioError("--seed must be 0 or more")
+        if not math.isfinite(args.autosave) or args.autosave < 0:
+            raise QMLStudioError("--autosave must be a number of seconds, 0 or more")
         project = load_project(args.project)
         registry = load_plugins()
         warning = scaling_warning(registry, project)
@@ -297,6 +305,8 @@ class TrainCommand(Command):
                 row["measured_at"] = {k: v for k, v in run.record.measured_at.items() if k in row}
                 print(json.dumps(row), flush=True)
             progress.update(it)
+            if autosave is not None:
+                autosave.after(it)
 
         hidden = hidden_qubits(project, registry)
         if hidden is not None:  # the circuit gets the wires the encoding needs, and says so
@@ -322,15 +332,18 @@ class TrainCommand(Command):
                     file=sys.stderr, flush=True,
                 )
         _follow_jobs(backend_of(run))
-        previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
-        try:
-            record = run.run()
-        finally:
-            signal.signal(signal.SIGINT, previous)
-            progress.close()
+        autosave = None if args.no_save else _RunAutosave(project, run, args.autosave, json_events=args.json)
+        with _stop_on_signals(controls) as received:
+            try:
+                record = run.run()
+            finally:
+                progress.close()
         project.add_run(record)
         if not args.no_save:
             save_project(project)
+        if received:
+            print(f"{PROG}: {received[0]}: stopped; the run so far is "
+                  f"{'not saved (--no-save)' if args.no_save else 'saved'}", file=sys.stderr, flush=True)
         last = {name: (values[-1] if values else None) for name, values in record.metrics.items()}
         done = {
             "event": "done",
@@ -358,6 +371,70 @@ class TrainCommand(Command):
             print(f"{PROG}: error: {record.message}", file=sys.stderr)
             return 1
         return 0
+
+
+class _RunAutosave:
+    """`qmlstudio train`'s autosave: the run so far, written into the project file (atomically,
+    see :func:`qmlstudio.core.autosave.save_in_place`) at the end of each epoch and at least
+    every ``every`` seconds, so that a SIGKILL, a crash or a power cut loses little."""
+
+    def __init__(self, project: Any, run: Any, every: float, *, json_events: bool) -> None:
+        self.project, self.run, self.every, self.json_events = project, run, every, json_events
+        self.last_epoch: int | None = None
+        self.last_time = time.monotonic()
+        self.failed = False
+
+    def after(self, it: Any) -> None:
+        if self.failed:
+            return
+        epoch_done = self.last_epoch is not None and it.epoch != self.last_epoch
+        self.last_epoch = it.epoch
+        total = getattr(it, "total_iterations", None)
+        if total is not None and it.iteration >= total:
+            return  # the last iteration: the real save follows
+        due = self.every > 0 and time.monotonic() - self.last_time >= self.every
+        if not (epoch_done or due):
+            return
+        from qmlstudio.core.autosave import partial_run, save_in_place
+        from qmlstudio.core.project import ProjectError
+
+        self.last_time = time.monotonic()
+        partial = partial_run(self.run.record)
+        if partial is None:
+            return
+        try:
+            save_in_place(self.project, [partial])
+        except ProjectError as exc:
+            self.failed = True  # said once; the run goes on and is saved (or refused) at the end
+            print(f"{PROG}: warning: {exc}; autosave is off for this run", file=sys.stderr, flush=True)
+            return
+        if self.json_events:
+            print(json.dumps({"event": "autosave", "iteration": int(it.iteration)}), flush=True)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(controls: Any) -> Iterator[list[str]]:
+    """SIGINT, SIGTERM and SIGHUP stop the work through ``controls`` (so that what was done is
+    kept and saved) instead of killing the process; yields the names of the signals received."""
+    import signal
+
+    received: list[str] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        controls.cancel()
+
+    names = ["SIGINT", "SIGTERM", "SIGHUP"]
+    previous = {}
+    for name in names:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _with_seed(project: Any, seed: int) -> Any:
@@ -750,7 +827,6 @@ class EvaluateCommand(Command):
         parser.add_argument("--no-save", action="store_true", help="do not write the result into the project file")
 
     def run(self, args: argparse.Namespace) -> int:
-        import signal
 
         from qmlstudio.core.project import PluginChoice, load_project, save_project
         from qmlstudio.core.training import Controls
@@ -766,11 +842,8 @@ class EvaluateCommand(Command):
         base = PluginChoice.from_dict(trained_on, "backend") if trained_on else None
         choice = backend_choice(registry, args.backend, base=base, shots=args.shots)
         controls = Controls()
-        previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
-        try:
+        with _stop_on_signals(controls):
             accuracy = evaluate_run(project, registry, run.id, choice, controls=controls, on_backend=_follow_jobs)
-        finally:
-            signal.signal(signal.SIGINT, previous)
         if not args.no_save:
             save_project(project)
         tests = run.metrics.get("test_accuracy") or []
@@ -894,7 +967,6 @@ class AnalyzeCommand(Command):
         return 0
 
     def _encodings(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
-        import signal
 
         from qmlstudio.core.analysis import Cancelled, encoding_study
         from qmlstudio.core.project import save_project
@@ -915,15 +987,14 @@ class AnalyzeCommand(Command):
             device = create_backend(registry, backend_choice(registry, f"aer-noise:{args.device},noise=false"))
             device_pm = device.pass_manager()
         controls = Controls()
-        previous = signal.signal(signal.SIGINT, lambda *_: controls.cancel())
-        try:
-            result = encoding_study(project, registry, names, build_run=build_run, epochs=args.epochs,
-                                    progress=progress.update, controls=controls, match_ansatz=not args.own_width,
-                                    basis_gates=basis, device=args.device, device_pass_manager=device_pm)
-        except Cancelled:
-            raise QMLStudioError("the encoding study was stopped") from None
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        with _stop_on_signals(controls):
+            try:
+                result = encoding_study(project, registry, names, build_run=build_run, epochs=args.epochs,
+                                        progress=progress.update, controls=controls,
+                                        match_ansatz=not args.own_width, basis_gates=basis, device=args.device,
+                                        device_pass_manager=device_pm)
+            except Cancelled:
+                raise QMLStudioError("the encoding study was stopped") from None
         if args.keep:
             for record in result.records:
                 project.add_run(record)

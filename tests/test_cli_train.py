@@ -32,7 +32,8 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 def json_lines(text: str) -> tuple[list[dict], dict]:
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert rows and rows[-1].get("event") == "done"
-    return rows[:-1], rows[-1]
+    # the other events ("plan", "autosave") are not iterations
+    return [row for row in rows[:-1] if "event" not in row], rows[-1]
 
 
 def subprocess_env() -> dict[str, str]:

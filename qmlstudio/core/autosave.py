@@ -46,9 +46,11 @@ __all__ = [
     "Recovery",
     "autosave_dir",
     "autosave_key",
+    "partial_run",
     "pending_recoveries",
     "process_alive",
     "run_summary",
+    "save_in_place",
 ]
 
 AUTOSAVE_FOLDER = "autosave"
@@ -421,3 +423,45 @@ def pending_recoveries(directory: str | os.PathLike[str] | None = None) -> list[
         found.append((float(stamp) if isinstance(stamp, (int, float)) else 0.0, recovery))
     found.sort(key=lambda item: item[0], reverse=True)
     return [recovery for _, recovery in found]
+
+
+# ------------------------------------------------------------- in-place (CLI)
+def partial_run(record: RunRecord, who: str = "qmlstudio train") -> RunRecord | None:
+    """A copy of ``record`` (a run still in progress) as a stopped run, or None before its
+    first iteration: what an autosave keeps of it if the process dies now."""
+    if not record.metrics.get("iteration"):
+        return None
+    data = record.to_dict()
+    iteration = int(record.metrics["iteration"][-1])
+    data["status"] = "stopped"
+    data["message"] = f"interrupted after iteration {iteration:,}: {who} ended before the run finished"
+    return RunRecord.from_dict(data)
+
+
+def save_in_place(project: Project, extra_runs: Iterable[RunRecord] = ()) -> Path:
+    """Writes ``project`` with ``extra_runs`` appended into the project's own file, atomically.
+
+    The command-line trainer's autosave: the user's file always holds either the previous
+    content or the project with the run so far, never a partial write. The project itself is
+    not changed (the runs are not added to it and it is not marked saved). Raises
+    :class:`ProjectError` when it cannot be written.
+    """
+    from qmlstudio.core.project import MAX_FILE_BYTES
+    from qmlstudio.core.storage import atomic_write_bytes
+
+    if project.path is None:
+        raise ProjectError("the project has never been saved; there is no file to autosave into")
+    data = project.to_dict()
+    data["runs"].extend(run.to_dict() for run in extra_runs)
+    data["modified"] = now_iso()
+    try:
+        raw = (json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise ProjectError(f"cannot autosave: {exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProjectError("cannot autosave: the project would be larger than a project file may be")
+    try:
+        atomic_write_bytes(project.path, raw)
+    except OSError as exc:
+        raise ProjectError(f"cannot autosave into '{project.path}': {exc.strerror or exc}") from None
+    return Path(project.path)

@@ -27,6 +27,44 @@ from qmlstudio.core.preprocessing import PreparedData
 #: The grid search sees at most this many training rows (a seeded, stratified sample);
 #: the chosen model is then refitted on all of them.
 MAX_SEARCH_ROWS = 1000
+#: The chosen model is refitted on at most this many training rows (a seeded, stratified
+#: sample, said in the note), and scored on at most MAX_SCORE_ROWS rows of each split: an RBF
+#: SVM's fit grows with the square of the rows, and a 10⁶-row CSV must not take hours.
+MAX_FIT_ROWS = 10_000
+MAX_SCORE_ROWS = 50_000
+#: How often a fit in progress looks at the cancel flag (seconds).
+_POLL_S = 0.05
+
+
+class _Cancelled(Exception):
+    """The run was cancelled while a baseline was being fitted."""
+
+
+def _interruptible(fn: Any, controls: Any) -> Any:
+    """``fn()``, in a daemon thread when there are ``controls``, so that a cancel returns at
+    once (raising :class:`_Cancelled`) instead of after the fit; the abandoned fit ends on its
+    own (it is bounded by MAX_FIT_ROWS) and its result is dropped."""
+    if controls is None:
+        return fn()
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="qmlstudio-baseline", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        if controls.cancelled.wait(_POLL_S):
+            raise _Cancelled
+        thread.join(_POLL_S)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 #: Folds of the cross-validation (fewer when the smallest class is smaller); the MLPs,
 #: each fit of which costs ten times a linear model's, get 3.
 FOLDS = 5
@@ -161,13 +199,18 @@ def run_baselines(
     quantum_parameters: int | None = None,
     controls: Any = None,
     max_search_rows: int = MAX_SEARCH_ROWS,
+    max_fit_rows: int = MAX_FIT_ROWS,
+    max_score_rows: int = MAX_SCORE_ROWS,
 ) -> dict[str, dict[str, Any]]:
     """Each tuned baseline's scores (accuracy, or R² for regression), seconds, parameter
     count, untuned test score and tuning record, by name.
 
     ``quantum_parameters`` (the quantum model's trainable parameter count) adds the
     parameter-matched MLP. ``controls`` (a :class:`~qmlstudio.core.training.Controls`):
-    baselines not yet fitted when it is cancelled are left out.
+    baselines not yet fitted when it is cancelled are left out, and a cancel during a fit
+    returns within a fraction of a second. Large data is subsampled (seeded, stratified):
+    the search sees ``max_search_rows`` rows, the refit ``max_fit_rows`` and each score
+    ``max_score_rows``; each baseline's ``tuned.note`` says so.
     """
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV
@@ -178,44 +221,67 @@ def run_baselines(
     untuned = baseline_models(data.task, seed)
     untuned_names = {"ridge regression": "linear regression"}
     rows = search_rows(data.task, y_train, seed, max_search_rows)
+    fit = search_rows(data.task, y_train, seed, max_fit_rows)
+    x_test, y_test = np.asarray(data.x_test), np.asarray(data.y_test)
+    scored_train = fit if len(fit) <= max_score_rows else fit[search_rows(data.task, y_train[fit], seed, max_score_rows)]
+    scored_test = search_rows(data.task, y_test, seed, max_score_rows) if has_test else np.arange(0)
+    sampled = []
+    if len(fit) < len(y_train):
+        sampled.append(f"fitted on {len(fit)} of {len(y_train)} training rows (a seeded sample)")
+    if len(scored_test) < len(y_test):
+        sampled.append(f"scored on {len(scored_test)} of {len(y_test)} test rows (a seeded sample)")
+    sample_note = "; " + "; ".join(sampled) if sampled else ""
     results: dict[str, dict[str, Any]] = {}
     for name, (pipeline, grid) in tuned_models(data.task, seed, data.num_features, outputs, quantum_parameters).items():
         if controls is not None and controls.cancelled.is_set():
             break
         start = time.perf_counter()
         cv = cross_validation(data.task, y_train[rows], seed, MLP_FOLDS if name.startswith("MLP") else FOLDS)
-        entry: dict[str, Any] = {"train_accuracy": None, "test_accuracy": None, "parameters": None,
-                                 "untuned_test_accuracy": None}
-        try:
+
+        def fit_and_score(name: str = name, pipeline: Any = pipeline, grid: Any = grid,
+                          cv: Any = cv) -> dict[str, Any]:
+            entry: dict[str, Any] = {"train_accuracy": None, "test_accuracy": None, "parameters": None,
+                                     "untuned_test_accuracy": None}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tuned: dict[str, Any] = {"grid": {k.removeprefix("model__"): [_plain(v) for v in values]
                                                   for k, values in grid.items()}}
                 if cv is None:
-                    model = clone(pipeline).fit(x_train, y_train)
-                    tuned.update(chosen=None, note="too few training rows per class to cross-validate: defaults")
+                    model = clone(pipeline).fit(x_train[fit], y_train[fit])
+                    tuned.update(chosen=None,
+                                 note="too few training rows per class to cross-validate: defaults" + sample_note)
                 else:
                     search = GridSearchCV(clone(pipeline), grid, cv=cv[0], n_jobs=1, refit=False)
                     search.fit(x_train[rows], y_train[rows])
                     best = search.best_params_
-                    model = clone(pipeline).set_params(**best).fit(x_train, y_train)
+                    model = clone(pipeline).set_params(**best).fit(x_train[fit], y_train[fit])
                     tuned.update(
                         chosen={k.removeprefix("model__"): _plain(v) for k, v in best.items()},
                         cv=cv[1],
                         cv_score=float(search.best_score_),
                         note="standardised inputs; chosen by cross-validation on the training rows only"
-                        + (f" ({len(rows)} of {len(y_train)} rows sampled for the search)" if len(rows) < len(y_train) else ""),
+                        + (f" ({len(rows)} of {len(y_train)} rows sampled for the search)" if len(rows) < len(y_train) else "")
+                        + sample_note,
                     )
                 entry["tuned"] = tuned
-                entry["train_accuracy"] = float(model.score(x_train, y_train))
-                entry["test_accuracy"] = float(model.score(data.x_test, data.y_test)) if has_test else None
+                entry["train_accuracy"] = float(model.score(x_train[scored_train], y_train[scored_train]))
+                entry["test_accuracy"] = (
+                    float(model.score(x_test[scored_test], y_test[scored_test])) if has_test else None
+                )
                 entry["parameters"] = count_parameters(model)
                 old = untuned.get(untuned_names.get(name, name))
                 if old is not None and has_test:
-                    old.fit(x_train, y_train)
-                    entry["untuned_test_accuracy"] = float(old.score(data.x_test, data.y_test))
+                    old.fit(x_train[fit], y_train[fit])
+                    entry["untuned_test_accuracy"] = float(old.score(x_test[scored_test], y_test[scored_test]))
+            return entry
+
+        try:
+            entry = _interruptible(fit_and_score, controls)
+        except _Cancelled:
+            break
         except ValueError as exc:  # e.g. too few samples of a class for this model
-            entry["tuned"] = {"note": f"could not be fitted: {exc}"}
+            entry = {"train_accuracy": None, "test_accuracy": None, "parameters": None,
+                     "untuned_test_accuracy": None, "tuned": {"note": f"could not be fitted: {exc}"}}
         entry["seconds"] = time.perf_counter() - start
         results[name] = entry
     return results

@@ -9,8 +9,13 @@ allows it. If anything fails on the way (disk full, permission denied, an except
 exactly as it was, and the error propagates (an :class:`OSError` for system failures).
 
 When a file is replaced, the new one keeps the old one's permission bits; a new file gets
-the usual ``0o666`` minus the umask. A symbolic link is followed: the file it points to is
-replaced and the link stays a link.
+the usual ``0o666`` minus the umask. A symbolic link at the target is followed: the file it
+points to is replaced and the link stays a link.
+
+The temporary file's name is unique (``.<name>.<pid>-<random>.tmp``), created with
+``O_EXCL`` (so never through a symbolic link planted at its name), and a process killed
+during a write (SIGKILL, power cut) leaves it behind only until the next write of the same
+file: every write first removes the temporary files of that target whose process is gone.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     target = Path(os.path.realpath(os.fspath(path)))
     directory = target.parent
     old_mode = _permission_bits(target)
+    _remove_stale_temps(directory, target.name)
     fd, temp = _create_temp(directory, target.name)
     try:
         # Set the final permissions before any data is written, so that the new content
@@ -96,11 +102,49 @@ def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     stem = name[:_MAX_STEM]
     while True:
-        temp = directory / f".{stem}.{secrets.token_hex(4)}{_TEMP_SUFFIX}"
+        temp = directory / f".{stem}.{os.getpid()}-{secrets.token_hex(4)}{_TEMP_SUFFIX}"
         try:
             return os.open(temp, flags, 0o666), temp
         except FileExistsError:
             continue
+
+
+def _remove_stale_temps(directory: Path, name: str) -> None:
+    """Removes ``name``'s temporary files left by processes that are gone (killed mid-write).
+
+    Only names of the exact form :func:`_create_temp` makes are touched, only plain files
+    and symbolic links (the link itself is removed, never its target), and only when the
+    process id in the name no longer runs; a failure here never stops the write.
+    """
+    prefix = f".{name[:_MAX_STEM]}."
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        middle = entry.name[len(prefix) : -len(_TEMP_SUFFIX)]
+        if not (entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX)):
+            continue
+        pid, _, token = middle.partition("-")
+        if not (pid.isdigit() and len(token) == 8 and all(c in "0123456789abcdef" for c in token)):
+            continue
+        if int(pid) == os.getpid() or _running(int(pid)):
+            continue
+        with suppress(OSError):
+            if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) would end the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process, or we cannot tell: leave its file alone
+    return True
 
 
 def _set_mode(fd: int, temp: Path, mode: int) -> None:

@@ -49,6 +49,8 @@ def load_reference(reference: str | Callable[..., Any]) -> Callable[..., Any]:
         raise PluginError(f"cannot import {module_name!r} for {reference!r}: {exc}") from exc
     except AttributeError:
         raise PluginError(f"{module_name!r} has no {attribute!r} (from {reference!r})") from None
+    except Exception as exc:  # noqa: BLE001 - the plugin's module raised while importing
+        raise PluginError(f"importing {module_name!r} for {reference!r} failed: {type(exc).__name__}: {exc}") from exc
     if not callable(target):
         raise PluginError(f"{reference!r} is not callable")
     return target
@@ -65,6 +67,8 @@ class Spec:
     options: tuple[Option, ...] = field(default=())
 
     kind: ClassVar[str] = "thing"
+    #: the class ``create`` must return (looked up in this module), or "" for no check
+    product: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", tuple(self.options))
@@ -87,8 +91,28 @@ class Spec:
         return resolve_options(self.options, options, owner=f"{self.kind} {self.name!r}")
 
     def create(self, options: Mapping[str, Any] | None = None) -> Any:
-        """Imports the factory and calls it with the checked options."""
-        return load_reference(self.factory)(**self.resolve(options))
+        """Imports the factory and calls it with the checked options.
+
+        The guarded boundary into plugin code: an exception in the factory, or an object of
+        the wrong kind returned, becomes a :class:`PluginError` naming this spec and its
+        factory (a message, never a traceback); Ctrl-C and QML Studio's own errors pass.
+        """
+        resolved = self.resolve(options)
+        factory = load_reference(self.factory)
+        try:
+            made = factory(**resolved)
+        except QMLStudioError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's factory may raise anything
+            raise PluginError(f"{self._who()} failed to start: {type(exc).__name__}: {exc}") from exc
+        expected = globals().get(self.product) if self.product else None
+        if expected is not None and not isinstance(made, expected):
+            raise PluginError(f"{self._who()} returned {type(made).__name__}, not {_article(self.product)}")
+        return made
+
+    def _who(self) -> str:
+        where = self.factory if isinstance(self.factory, str) else getattr(self.factory, "__module__", None)
+        return f"the {self.kind} {self.name!r}" + (f" (plugin code {where})" if where else "")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description, for ``qmlstudio plugins --json`` and the GUI."""
@@ -108,6 +132,7 @@ class EncodingSpec(Spec):
     """
 
     kind: ClassVar[str] = "encoding"
+    product: ClassVar[str] = "Encoding"
 
 
 @dataclass(frozen=True)
@@ -115,6 +140,7 @@ class AnsatzSpec(Spec):
     """A trainable layer template the editor can insert; ``factory(**options)`` returns an :class:`Ansatz`."""
 
     kind: ClassVar[str] = "ansatz"
+    product: ClassVar[str] = "Ansatz"
 
 
 @dataclass(frozen=True)
@@ -127,6 +153,7 @@ class OptimizerSpec(Spec):
 
     uses_gradient: bool = True
     kind: ClassVar[str] = "optimizer"
+    product: ClassVar[str] = "Optimizer"
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "uses_gradient": self.uses_gradient}
@@ -191,6 +218,10 @@ class DatasetSpec(Spec):
                 "default_scaling": self.default_scaling}
 
 
+def _article(noun: str) -> str:
+    return ("an " if noun[:1] in "AEIOU" else "a ") + noun
+
+
 def _angle_text(value: float) -> str:
     """``6.283185307179586`` → ``2π``: multiples of π/4 as people write them."""
     quarters = value / (np.pi / 4)
@@ -230,6 +261,7 @@ class BackendSpec(Spec):
     #: window disables them with the reason. It may import the backend's libraries.
     choice_reasons: str | Callable[[], Mapping[str, Mapping[str, str | None]]] | None = None
     kind: ClassVar[str] = "backend"
+    product: ClassVar[str] = "Backend"
 
     def resolve(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The options checked, with defaults; refuses options the backend would not apply.

@@ -12,8 +12,11 @@ Plugins dialog. Nothing a plugin does stops the app or the CLI from starting.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
+import signal
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -84,6 +87,48 @@ class PluginInfo:
         }
 
 
+class _SigintWatch:
+    """Tells a real Ctrl-C from a plugin that raises ``KeyboardInterrupt`` itself.
+
+    While plugin code runs (an import, a hook), SIGINT goes through a handler that notes it
+    and raises ``KeyboardInterrupt`` as Python's default does; a ``KeyboardInterrupt`` with no
+    SIGINT noted came from the plugin, and is that plugin's fault, not the user's wish to stop.
+    Outside the main thread (no signal handlers there) every ``KeyboardInterrupt`` is a fault.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+
+    @contextlib.contextmanager
+    def watching(self) -> Any:
+        self.received = False
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            self.received = True
+            if callable(previous) and previous not in (signal.default_int_handler,):
+                previous(signum, frame)  # e.g. a CLI's own "stop cleanly" handler
+            else:
+                raise KeyboardInterrupt
+
+        try:
+            signal.signal(signal.SIGINT, handler)
+        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def from_user(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a Ctrl-C the user pressed (re-raise it) rather than a plugin's fault."""
+        return isinstance(exc, KeyboardInterrupt) and self.received
+
+
 def _format_exception(exc: BaseException) -> tuple[str, str]:
     message = f"{type(exc).__name__}: {exc}".strip()
     return message, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -133,10 +178,12 @@ class PluginRegistry:
                 info.status = "disabled"
                 self._disabled_sources[ep.name] = ep.load  # imported only if a missing name needs it
                 continue
+            watch = _SigintWatch()
             try:
-                plugin = ep.load()
+                with watch.watching():
+                    plugin = ep.load()
             except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
-                if isinstance(exc, KeyboardInterrupt):
+                if watch.from_user(exc):
                     raise
                 self._fail(info, "import", exc)
                 continue
@@ -213,10 +260,12 @@ class PluginRegistry:
                 if impl is None:
                     continue
                 info = self.plugins[name]
+                watch = _SigintWatch()
                 try:
-                    result = impl.function()
+                    with watch.watching():
+                        result = impl.function()
                 except BaseException as exc:  # noqa: BLE001
-                    if isinstance(exc, KeyboardInterrupt):
+                    if watch.from_user(exc):
                         raise
                     message, trace = _format_exception(exc)
                     info.status = "failed"

@@ -87,3 +87,60 @@ def test_large_data_is_searched_on_a_sample_and_says_so():
     for scores in results.values():
         assert f"60 of {n} rows sampled for the search" in scores["tuned"]["note"]
     assert PARAMETER_MATCHED not in results  # no quantum parameter count given
+
+
+def big_data(rows: int, seed: int = 0):
+    """Two noisy blobs, ``rows`` training and ``rows // 4`` test rows (as a 10⁶-row CSV would be)."""
+    data = prepared("moons")
+    rng = np.random.default_rng(seed)
+
+    def blob(n):
+        y = rng.integers(0, 2, n)
+        return rng.normal(size=(n, 2)) + y[:, None] * 1.5, y
+
+    x_train, y_train = blob(rows)
+    x_test, y_test = blob(rows // 4)
+    return dataclasses.replace(data, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                               x_val=None, y_val=None)
+
+
+def test_large_data_is_fitted_and_scored_on_a_seeded_sample_and_says_so():
+    data = big_data(4000)
+    results = run_baselines(data, 7, max_search_rows=100, max_fit_rows=300, max_score_rows=500)
+    assert set(results) == {"logistic regression", "MLP", "RBF SVM"}
+    for name, scores in results.items():
+        note = scores["tuned"]["note"]
+        assert "fitted on 300 of 4000 training rows" in note and "scored on 500 of 1000 test rows" in note, name
+        # blobs 1.5 apart in each feature: about 86 % is the best any model can do; the sample is enough to get near it
+        assert 0.65 <= scores["test_accuracy"] <= 0.9, name
+    # the same seed, the same sample: the same scores
+    again = run_baselines(data, 7, max_search_rows=100, max_fit_rows=300, max_score_rows=500)
+    assert {k: v["test_accuracy"] for k, v in again.items()} == {k: v["test_accuracy"] for k, v in results.items()}
+
+
+def test_small_data_is_not_subsampled():
+    data = prepared("moons")
+    for scores in run_baselines(data, 7, max_search_rows=60).values():
+        assert "fitted on" not in scores["tuned"]["note"] and "scored on" not in scores["tuned"]["note"]
+
+
+def test_a_cancel_during_a_long_fit_returns_within_a_second():
+    import threading
+    import time
+
+    data = big_data(12_000)
+    controls = Controls()
+    fitting = threading.Event()
+    timer = threading.Timer(0.5, lambda: (fitting.set(), controls.cancel()))
+    timer.start()
+    start = time.perf_counter()
+    try:
+        # no limits: fitting 12,000 rows takes many seconds (each grid point an RBF SVM on all of them)
+        results = run_baselines(data, 7, controls=controls, max_search_rows=12_000, max_fit_rows=12_000)
+    finally:
+        timer.cancel()
+    seconds = time.perf_counter() - start
+    assert fitting.is_set()
+    # the quick linear model may be done by then; the slow ones are left out, and it returns at once
+    assert set(results) <= {"logistic regression"} and "RBF SVM" not in results
+    assert seconds < 0.5 + 1.0, seconds

@@ -142,3 +142,53 @@ def test_long_file_name_is_supported(tmp_path):
     name = "n" * 240 + ".qmls"
     atomic_write_text(tmp_path / name, "x")
     assert only_file(tmp_path) == [name]
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended (started, reaped)."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_at_the_next_write(tmp_path):
+    target = tmp_path / "p.qmls"
+    target.write_text("old")
+    stale = tmp_path / f".p.qmls.{dead_pid()}-0123abcd.tmp"
+    stale.write_bytes(b"x" * 1000)  # what a SIGKILL during a save leaves
+    alive = tmp_path / f".p.qmls.{os.getppid()}-89abcdef.tmp"  # a running process's write: kept
+    alive.write_bytes(b"y")
+    other = tmp_path / f".other.qmls.{dead_pid()}-0123abcd.tmp"  # another file's: not ours to judge
+    other.write_bytes(b"z")
+    user = tmp_path / ".p.qmls.notes.tmp"  # not of our making
+    user.write_bytes(b"u")
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["p.qmls", alive.name, other.name, user.name]
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges on Windows")
+def test_a_stale_temporary_name_that_is_a_symlink_is_removed_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = tmp_path / "p.qmls"
+    link = tmp_path / f".p.qmls.{dead_pid()}-0123abcd.tmp"
+    link.symlink_to(victim)
+    atomic_write_text(target, "new")
+    assert not os.path.lexists(link) and victim.read_text() == "keep me"
+
+
+def test_temporary_names_are_unique_and_never_opened_through_a_planted_symlink(tmp_path, monkeypatch):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    names = iter(["0123abcd", "0123abcd", "fedcba98"])
+    monkeypatch.setattr(storage.secrets, "token_hex", lambda n: next(names))
+    planted = tmp_path / f".p.qmls.{os.getpid()}-0123abcd.tmp"
+    planted.symlink_to(victim)  # an attacker guessed the first name
+    atomic_write_text(tmp_path / "p.qmls", "new")
+    assert victim.read_text() == "keep me" and (tmp_path / "p.qmls").read_text() == "new"
+    assert planted.is_symlink()  # left alone (our own pid: it might be another thread's)

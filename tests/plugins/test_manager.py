@@ -380,3 +380,83 @@ def test_listing_plugins_imports_no_heavy_backend():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+# ------------------------------------------- KeyboardInterrupt (issue 23, defect 8)
+def test_a_hook_raising_keyboard_interrupt_is_that_plugins_fault_not_a_ctrl_c(registry):
+    def boom():
+        raise KeyboardInterrupt
+
+    bad = types.SimpleNamespace(qmlstudio_encodings=hookimpl(boom))
+    registry.register(ToyPlugin(), "toy")
+    try:
+        info = registry.register(bad, "bad")  # no KeyboardInterrupt escapes: every command would exit 130
+        assert info.status == "failed" and "qmlstudio_encodings raised KeyboardInterrupt" in info.reason
+        assert "toy-enc" in registry.encodings
+    finally:
+        registry.unregister("bad")
+        registry.unregister("toy")
+
+
+def test_a_real_ctrl_c_during_a_hook_still_stops(registry):
+    import os
+    import signal
+    import time
+
+    def slow():
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while the hook runs
+        time.sleep(5)
+        return []
+
+    slow_plugin = types.SimpleNamespace(qmlstudio_encodings=hookimpl(slow))
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            registry.register(slow_plugin, "slow")
+    finally:
+        if "slow" in registry.plugins:
+            registry.unregister("slow")
+    assert time.monotonic() - start < 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+# ----------------------------------------- use-time faults (issue 23, defect 8)
+def _factory_raises(**_):
+    raise ZeroDivisionError("division by zero in the plugin")
+
+
+def _factory_garbage(**_):
+    return 42
+
+
+@pytest.mark.parametrize("spec_type", [EncodingSpec, OptimizerSpec, BackendSpec, AnsatzSpec])
+def test_a_factory_that_raises_or_returns_garbage_is_a_message_naming_it(spec_type):
+    from qmlstudio.plugins import PluginError
+
+    spec = spec_type(name="wobbly", title="Wobbly", factory=_factory_raises)
+    with pytest.raises(PluginError) as raised:
+        spec.create({})
+    message = str(raised.value)
+    assert f"the {spec.kind} 'wobbly'" in message and "ZeroDivisionError: division by zero in the plugin" in message
+    assert __name__ in message  # where the plugin's code lives
+    garbage = spec_type(name="wobbly", title="Wobbly", factory=_factory_garbage)
+    with pytest.raises(PluginError, match=rf"the {spec.kind} 'wobbly' .* returned int, not an? [A-Z]"):
+        garbage.create({})
+
+
+def test_a_dataset_factory_that_raises_is_a_message_naming_it():
+    from qmlstudio.plugins import PluginError
+
+    spec = DatasetSpec(name="wobbly", title="Wobbly", factory=_factory_raises)
+    with pytest.raises(PluginError, match="the dataset 'wobbly' .* failed to start: ZeroDivisionError"):
+        spec.create({})
+
+
+def test_a_factory_module_that_raises_on_import_is_a_message(tmp_path, monkeypatch):
+    from qmlstudio.plugins import PluginError
+
+    (tmp_path / "wobbly_plugin_mod.py").write_text("raise RuntimeError('bad module')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = EncodingSpec(name="wobbly", title="Wobbly", factory="wobbly_plugin_mod:make")
+    with pytest.raises(PluginError, match="importing 'wobbly_plugin_mod' .* failed: RuntimeError: bad module"):
+        spec.create({})

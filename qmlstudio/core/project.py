@@ -861,6 +861,19 @@ def _instance(kind: type, optional: bool = False) -> Callable[[Any, str], Any]:
     return check
 
 
+def _studies(value: Any, where: str) -> list[dict[str, Any]]:
+    """A list of study objects, each with a text ``id`` and a list of ``trials`` objects."""
+    studies = []
+    for i, item in enumerate(_list(value, where)):
+        at = _join(where, i)
+        study = dict(_object(item, at))
+        _text(_require(study, "id", at), _join(at, "id"))
+        for j, trial in enumerate(_list(study.get("trials", []), _join(at, "trials"))):
+            _object(trial, _join(_join(at, "trials"), j))
+        studies.append(study)
+    return studies
+
+
 def _runs(value: Any, where: str) -> list[RunRecord]:
     runs = _list(value, where)
     seen: dict[str, int] = {}
@@ -889,11 +902,13 @@ _PROJECT_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "training": _instance(Training),
     "seed": lambda v, where: _whole(v, where, minimum=0),
     "runs": _runs,
+    "studies": lambda v, where: _studies(v, where),
 }
 #: Top-level fields of a project file, in the order they are written.
 _FILE_FIELDS = (
     "schema_version", "app", "name", "created", "modified", "notes", "dataset", "preprocessing",
     "encoding", "ansatz", "circuit", "model", "optimizer", "backend", "training", "seed", "runs",
+    "studies",
 )  # fmt: skip
 
 
@@ -927,6 +942,8 @@ class Project:
     training: Training = field(default_factory=Training)
     seed: int = 7
     runs: list[RunRecord] = field(default_factory=list)
+    #: studies over seeds and configurations (plain JSON objects, see qmlstudio.workflow.study)
+    studies: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.modified is None:
@@ -1030,6 +1047,8 @@ class Project:
             "notes": self.notes,
             **self.config_snapshot(),
             "runs": [run.to_dict() for run in self.runs],
+            # optional: written only when the project has studies
+            **({"studies": _tree_json(self.studies)} if self.studies else {}),
         }
 
     @classmethod
@@ -1067,6 +1086,8 @@ class Project:
         if "runs" in data:
             raw = _list(data["runs"], "runs")
             kwargs["runs"] = [RunRecord.from_dict(r, f"runs[{i}]") for i, r in enumerate(raw)]
+        if "studies" in data:
+            kwargs["studies"] = data["studies"]
         project = cls(**kwargs)
         object.__setattr__(project, "written_by", written_by)
         return project

@@ -54,6 +54,7 @@ from qmlstudio.gui.project_data import ProjectData
 from qmlstudio.gui.state_view import StateView
 from qmlstudio.gui.settings_panel import SettingsPanel
 from qmlstudio.gui.training_dock import TrainingDock
+from qmlstudio.gui.study_dock import StudyDock
 
 APP_NAME = "QML Studio"
 PROJECT_FILTER = f"QML Studio projects (*{FILE_SUFFIX});;All files (*)"
@@ -215,6 +216,7 @@ class MainWindow(QMainWindow):
         initial = project if project is not None else new_project()
         self.dataset_panel = DatasetPanel(initial, registry, undo_stack=self.undo_stack)
         self.training_dock = TrainingDock(initial, registry)
+        self.study_dock = StudyDock(initial)
         self.settings_panel = SettingsPanel(initial, registry, undo_stack=self.undo_stack)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.project_data.changed.connect(lambda: self.editor.set_num_features(self.project_data.num_features))
@@ -263,6 +265,7 @@ class MainWindow(QMainWindow):
         if self.dataset_panel.project is not project:
             self.dataset_panel.set_project(project)
         self.training_dock.set_project(project)
+        self.study_dock.set_project(project)
         if self.settings_panel.project is not project:
             self.settings_panel.set_project(project)
         self.inspector.refresh()
@@ -515,6 +518,7 @@ class MainWindow(QMainWindow):
             # The training dashboard is large: it scrolls in a small dock instead of forcing a big window.
             ("trainingDock", "Training", Qt.DockWidgetArea.BottomDockWidgetArea, _scrollable(self.training_dock)),
             ("settingsDock", "Model and Training", Qt.DockWidgetArea.RightDockWidgetArea, self.settings_panel),
+            ("studyDock", "Study", Qt.DockWidgetArea.BottomDockWidgetArea, self.study_dock),
         ]
         for name, title, area, widget in panels:
             dock = QDockWidget(title, self)
@@ -529,6 +533,7 @@ class MainWindow(QMainWindow):
             self.docks[name] = dock
         # Data and training share the wide bottom area as tabs; the data comes first.
         self.tabifyDockWidget(self.docks["datasetDock"], self.docks["trainingDock"])
+        self.tabifyDockWidget(self.docks["trainingDock"], self.docks["studyDock"])
         # The model and training settings share the inspector's place; the inspector comes first.
         self.tabifyDockWidget(self.docks["inspectorDock"], self.docks["settingsDock"])
         self.docks["inspectorDock"].raise_()

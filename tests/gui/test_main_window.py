@@ -21,10 +21,10 @@ from qmlstudio.gui.app import run_gui
 from qmlstudio.gui.main_window import MainWindow, new_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCKS = ("gatePaletteDock", "inspectorDock", "stateDock", "datasetDock", "trainingDock", "settingsDock")
+DOCKS = ("gatePaletteDock", "inspectorDock", "stateDock", "datasetDock", "trainingDock", "settingsDock", "studyDock")
 #: Docks that share an area as tabs (dataset and training at the bottom, the settings behind the
 #: inspector): the one raised shows, the others are hidden behind it.
-TABBED_DOCKS = ("datasetDock", "trainingDock", "settingsDock")
+TABBED_DOCKS = ("datasetDock", "trainingDock", "settingsDock", "studyDock")
 
 
 def _message_boxes(name: str) -> list[QMessageBox]:
@@ -123,7 +123,8 @@ def test_docks_exist_and_placeholders_say_what_comes(window: MainWindow) -> None
         assert dock is not None, name
         assert dock.isVisible() or name in TABBED_DOCKS
         assert dock.toggleViewAction().isChecked()
-    assert window.tabifiedDockWidgets(window.docks["datasetDock"]) == [window.docks["trainingDock"]]
+    assert window.tabifiedDockWidgets(window.docks["datasetDock"]) == [window.docks["trainingDock"],
+                                                                       window.docks["studyDock"]]
     assert window.docks["datasetDock"].widget().objectName() == "datasetPanel"
     assert window.docks["trainingDock"].widget().widget() is window.training_dock
     names = {entry.name for entry in window.docks["gatePaletteDock"].widget().entries()}

@@ -1,0 +1,240 @@
+"""The Study dock: a project over configurations × seeds, with a live table of means and
+95% intervals (the classical baselines' rows under each configuration), a strip plot of the
+test scores per configuration, cancel and resume. The work is qmlstudio.workflow.study's;
+this dock only collects the choices and shows the results."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.project import Project
+from qmlstudio.workflow.statistics import study_statistics
+from qmlstudio.workflow.study import (
+    VARIABLES,
+    StudyCancelled,
+    find_or_add_study,
+    missing_trials,
+    new_study,
+    parse_vary,
+    planned_trials,
+    run_study,
+)
+
+
+class _Relay(QObject):
+    """Carries the worker thread's news to the GUI thread (queued signals)."""
+
+    trial = Signal(object, int, int)
+    finished = Signal(str)
+
+
+def _cell(s: dict[str, Any]) -> str:
+    if s.get("mean") is None:
+        return "–"
+    text = f"{s['mean']:.3f}"
+    if s.get("ci95"):
+        half = (s["ci95"][1] - s["ci95"][0]) / 2
+        text += f" ± {half:.3f}"
+    return text
+
+
+class StudyDock(QWidget):
+    """Pick what varies, the seeds and the workers; run, cancel, resume."""
+
+    #: the study's state changed: "running", "finished", "cancelled" or "failed: ..."
+    state_changed = Signal(str)
+
+    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("studyDock")
+        self.project = project
+        self._cancel: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._study: dict[str, Any] | None = None
+        self._relay = _Relay()
+        self._relay.trial.connect(self._on_trial)
+        self._relay.finished.connect(self._on_finished)
+
+        self.variable = QComboBox(objectName="studyVariable")
+        self.variable.addItems(list(VARIABLES))
+        self.values = QLineEdit(objectName="studyValues", placeholderText="values, e.g. angle,amplitude")
+        self.add_button = QPushButton("Add", objectName="studyAdd")
+        self.add_button.clicked.connect(self._add_vary)
+        self.vary_list = QListWidget(objectName="studyVaryList")
+        self.vary_list.setMaximumHeight(70)
+        self.remove_button = QPushButton("Remove", objectName="studyRemove")
+        self.remove_button.clicked.connect(lambda: self.vary_list.takeItem(self.vary_list.currentRow()))
+        self.seeds = QSpinBox(objectName="studySeeds", minimum=1, maximum=100, value=5)
+        self.workers = QSpinBox(objectName="studyWorkers", minimum=0, maximum=256, value=2)
+        self.workers.setToolTip("local Dask worker processes; 0 runs the trials here, one after another")
+        self.scheduler = QLineEdit(objectName="studyScheduler", placeholderText="tcp://HOST:8786 (empty: local)")
+        self.run_button = QPushButton("Run / resume", objectName="studyRun")
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel", objectName="studyCancel", enabled=False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.status = QLabel("", objectName="studyStatus")
+        self.table = QTableWidget(0, 4, objectName="studyTable")
+        self.table.setHorizontalHeaderLabels(["configuration / baseline", "seeds", "test score (mean ± 95% CI)", "verdict"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.plot = pg.PlotWidget(objectName="studyPlot")
+        self.plot.setLabel("left", "test score")
+        self.plot.setMinimumHeight(140)
+
+        pick = QHBoxLayout()
+        pick.addWidget(self.variable)
+        pick.addWidget(self.values, 1)
+        pick.addWidget(self.add_button)
+        pick.addWidget(self.remove_button)
+        form = QFormLayout()
+        form.addRow("Vary", pick)
+        form.addRow("", self.vary_list)
+        form.addRow("Seeds", self.seeds)
+        form.addRow("Workers", self.workers)
+        form.addRow("Scheduler", self.scheduler)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.status, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 2)
+        layout.addWidget(self.plot, 1)
+
+    # ------------------------------------------------------------------ choices
+    def set_project(self, project: Project) -> None:
+        if self.running:
+            self.cancel()
+        self.project = project
+        self._study = None
+        self.table.setRowCount(0)
+        self.plot.clear()
+
+    def _add_vary(self) -> None:
+        text = f"{self.variable.currentText()}={self.values.text().strip()}"
+        try:
+            parse_vary([text])
+        except QMLStudioError as exc:
+            self.status.setText(str(exc))
+            return
+        self.vary_list.addItem(text)
+        self.values.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ running
+    def start(self) -> None:
+        if self.running:
+            return
+        try:
+            vary = parse_vary([self.vary_list.item(i).text() for i in range(self.vary_list.count())])
+            scheduler = self.scheduler.text().strip() or None
+            if scheduler and "://" not in scheduler:
+                raise QMLStudioError("the scheduler is a Dask address such as tcp://HOST:8786")
+        except QMLStudioError as exc:
+            self.status.setText(str(exc))
+            return
+        study = find_or_add_study(self.project, new_study(vary, list(range(self.seeds.value()))))
+        self._study = study
+        # The worker thread gets its own copy of the project and study; results come back
+        # through signals and are recorded into the real project on this (the GUI) thread.
+        copy = Project.from_dict(self.project.to_dict())
+        object.__setattr__(copy, "path", self.project.path)
+        mirror = dict(study, trials=list(study["trials"]))
+        todo = len(missing_trials(study))
+        self.status.setText(f"{todo} of {len(planned_trials(study))} trials to run")
+        self._cancel = cancel = threading.Event()
+        workers, relay = self.workers.value(), self._relay
+
+        def work() -> None:
+            try:
+                run_study(copy, mirror, workers=workers, scheduler=scheduler, cancel=cancel,
+                          on_trial=lambda trial, done, total: relay.trial.emit(trial, done, total))
+            except StudyCancelled:
+                relay.finished.emit("cancelled")
+            except Exception as exc:  # shown, never a crash of the window
+                relay.finished.emit(f"failed: {exc}")
+            else:
+                relay.finished.emit("finished")
+
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._thread = threading.Thread(target=work, name="study", daemon=True)
+        self._thread.start()
+        self.state_changed.emit("running")
+        self._refresh()
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _on_trial(self, trial: dict[str, Any], done: int, total: int) -> None:
+        if self._study is None:
+            return
+        self._study["trials"].append(trial)
+        self.project.mark_changed("studies")
+        self.status.setText(f"{done} of {total} trials")
+        self._refresh()
+
+    def _on_finished(self, state: str) -> None:
+        if self._thread is not None:
+            self._thread.join(5)  # it emitted this as its last act
+            self._thread = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if state != "finished":
+            self.status.setText(state)
+        self.state_changed.emit(state)
+
+    # ------------------------------------------------------------------ results
+    def statistics(self) -> list[dict[str, Any]]:
+        return [] if self._study is None else study_statistics(self._study["trials"])
+
+    def _refresh(self) -> None:
+        stats = self.statistics()
+        rows: list[tuple[str, str, str, str]] = []
+        for s in stats:
+            label = ", ".join(f"{k}={v}" for k, v in s["config"].items()) or "(project as is)"
+            verdict = (s["comparison"] or {}).get("verdict", "")
+            rows.append((label, str(len(s["seeds"])), _cell(s["test_accuracy"]), verdict))
+            for name, b in s["baselines"].items():
+                rows.append((f"    {name}", str(b["n"]), _cell(b), ""))
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.plot.clear()
+        trials = [] if self._study is None else self._study["trials"]
+        for i, s in enumerate(stats):
+            ys = [t["test_accuracy"] for t in trials if t["config_key"] == s["config_key"]
+                  and t.get("status") == "completed" and t.get("test_accuracy") is not None]
+            self.plot.addItem(pg.ScatterPlotItem([i] * len(ys), ys, size=8))
+            if s["test_accuracy"]["ci95"]:
+                lo, hi = s["test_accuracy"]["ci95"]
+                self.plot.addItem(pg.ErrorBarItem(x=__import__("numpy").array([i + 0.15]),
+                                                  y=__import__("numpy").array([s["test_accuracy"]["mean"]]),
+                                                  top=hi - s["test_accuracy"]["mean"],
+                                                  bottom=s["test_accuracy"]["mean"] - lo, beam=0.1))
+        axis = self.plot.getAxis("bottom")
+        axis.setTicks([[(i, ", ".join(f"{v}" for v in s["config"].values())) for i, s in enumerate(stats)]])

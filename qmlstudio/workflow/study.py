@@ -1,0 +1,377 @@
+"""Studies: one project over a grid (or a random sample) of choices times N seeds.
+
+Each trial is an ordinary run (:func:`~qmlstudio.workflow.build_run`, its classical
+baselines on the same seed's split). A study is kept in ``project.studies`` as plain JSON
+(see docs/project-format.md); its id follows from what varies, the seeds and the epochs,
+so running the same study again resumes it: only the trials without a result run.
+
+Trials run in this process (``workers=0``), on a ``dask.distributed.LocalCluster`` of
+single-threaded worker processes (the default), or on an existing Dask cluster
+(``scheduler="tcp://HOST:PORT"``). A trial travels as a self-contained payload: the project
+as JSON and, for a dataset read from a file, the file's bytes with their SHA-256, checked
+on the worker, so a worker needs no shared disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import random
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.project import PluginChoice, Project
+
+#: What a study can vary (``--vary NAME=V1,V2``), besides ``dataset.X``, ``encoding.X``,
+#: ``ansatz.X``, ``optimizer.X``, ``model.X`` and ``backend.X`` for any plugin option X.
+VARIABLES = {
+    "encoding": "the encoding plugin",
+    "ansatz": "the ansatz plugin (the circuit is rebuilt from it)",
+    "reps": "the ansatz's repetitions (the circuit is rebuilt)",
+    "features": "principal components kept (PCA; the circuit is rebuilt)",
+    "optimizer": "the optimizer plugin",
+    "lr": "the optimizer's learning rate",
+    "epochs": "training epochs",
+    "batch_size": "batch size",
+    "backend": "the backend plugin",
+    "init_scale": "initial weight scale (model option)",
+}
+_STRUCTURAL = {"encoding", "ansatz", "reps", "features", "encoding.", "ansatz.", "dataset."}
+_registry_cache: dict[str, Any] = {}
+
+
+def _value(text: str) -> Any:
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def parse_vary(texts: Sequence[str]) -> dict[str, list[Any]]:
+    """``["encoding=angle,amplitude", "reps=1,2"]`` → ``{"encoding": ["angle", "amplitude"], "reps": [1, 2]}``."""
+    vary: dict[str, list[Any]] = {}
+    for text in texts:
+        name, sep, values = text.partition("=")
+        name = name.strip()
+        if not sep or not name or not values.strip():
+            raise QMLStudioError(f"--vary {text!r}: write NAME=VALUE1,VALUE2 (e.g. encoding=angle,amplitude)")
+        prefix = name.split(".", 1)[0] + "." if "." in name else None
+        if name not in VARIABLES and prefix not in ("dataset.", "encoding.", "ansatz.", "optimizer.", "model.", "backend."):
+            known = ", ".join(VARIABLES)
+            raise QMLStudioError(f"--vary {name!r}: a study can vary {known}, or PLUGIN.OPTION (e.g. optimizer.learning_rate)")
+        if name in vary:
+            raise QMLStudioError(f"--vary {name!r} is given twice")
+        vary[name] = [_value(v) for v in values.split(",") if v.strip()]
+    return vary
+
+
+def configurations(vary: Mapping[str, Sequence[Any]], sample: int | None = None, sample_seed: int = 0) -> list[dict[str, Any]]:
+    """The grid of every combination, or ``sample`` of them drawn without replacement (seeded)."""
+    names = list(vary)
+    grid = [dict(zip(names, values)) for values in itertools.product(*(vary[n] for n in names))]
+    if sample is not None and sample < len(grid):
+        grid = random.Random(sample_seed).sample(grid, sample)
+    return grid
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    return json.dumps(dict(config), sort_keys=True, separators=(",", ":")) if config else "{}"
+
+
+def new_study(vary: Mapping[str, Sequence[Any]], seeds: Sequence[int], *, epochs: int | None = None,
+              sample: int | None = None) -> dict[str, Any]:
+    """A study record (no trials yet); its ``id`` is the same for the same vary, seeds, epochs and sample."""
+    if not seeds:
+        raise QMLStudioError("a study needs at least one seed")
+    if any((not isinstance(s, int)) or s < 0 for s in seeds):
+        raise QMLStudioError("seeds are whole numbers, 0 or more")
+    spec = {"vary": {k: list(v) for k, v in vary.items()}, "seeds": list(seeds), "epochs": epochs, "sample": sample}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    return {"id": f"study-{digest}", **spec, "trials": []}
+
+
+def find_or_add_study(project: Project, study: dict[str, Any]) -> dict[str, Any]:
+    """The project's study with the same id (to resume), or ``study`` added to the project."""
+    for existing in project.studies:
+        if existing.get("id") == study["id"]:
+            return existing
+    project.studies.append(study)
+    project.mark_changed("studies")
+    return study
+
+
+def planned_trials(study: Mapping[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    return [(config, seed) for config in configurations(study["vary"], study.get("sample"))
+            for seed in study["seeds"]]
+
+
+def missing_trials(study: Mapping[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    """The planned (config, seed) pairs without a recorded result."""
+    done = {(t["config_key"], t["seed"]) for t in study.get("trials", [])}
+    return [(c, s) for c, s in planned_trials(study) if (config_key(c), s) not in done]
+
+
+# --------------------------------------------------------------------------- one trial
+def trial_project(project: Project, registry: Any, config: Mapping[str, Any], seed: int) -> Project:
+    """A copy of ``project`` (no runs, no studies) with ``config`` applied and ``seed`` as its seed."""
+    from qmlstudio.workflow.projects import encoding_qubits
+
+    data = project.to_dict()
+    data.update(runs=[], seed=seed)
+    data.pop("studies", None)
+    copy = Project.from_dict(data)
+    object.__setattr__(copy, "path", project.path)
+    structural = False
+    for name, value in config.items():
+        structural |= name in _STRUCTURAL or name.split(".", 1)[0] + "." in _STRUCTURAL
+        if name in ("encoding", "optimizer", "backend"):
+            kind = {"encoding": "encodings", "optimizer": "optimizers", "backend": "backends"}[name]
+            current = getattr(copy, name)
+            options = current.options if current.name == value else registry.get(kind, str(value)).resolve({})
+            setattr(copy, name, PluginChoice(str(value), dict(options)))
+        elif name == "ansatz":
+            copy.ansatz = PluginChoice(str(value), registry.get("ansatze", str(value)).resolve({}))
+        elif name == "reps":
+            if copy.ansatz is None:
+                raise QMLStudioError("reps: the project has no ansatz to repeat")
+            copy.ansatz = PluginChoice(copy.ansatz.name, {**copy.ansatz.options, "reps": value})
+        elif name == "lr":
+            copy.optimizer = PluginChoice(copy.optimizer.name, {**copy.optimizer.options, "learning_rate": value})
+        elif name == "features":
+            copy.preprocessing = replace(copy.preprocessing, pca=value)
+        elif name in ("epochs", "batch_size"):
+            copy.training = replace(copy.training, **{name: value})
+        elif name == "init_scale":
+            copy.model = replace(copy.model, options={**copy.model.options, "init_scale": value})
+        else:
+            plugin, option = name.split(".", 1)
+            current = getattr(copy, plugin)
+            if current is None:
+                raise QMLStudioError(f"{name}: the project has no {plugin}")
+            if plugin == "model":
+                copy.model = replace(current, options={**current.options, option: value})
+            else:
+                setattr(copy, plugin, PluginChoice(current.name, {**current.options, option: value}))
+    if structural and copy.ansatz is not None and copy.model.kind != "kernel":
+        _, qubits = encoding_qubits(copy, registry)
+        spec = registry.get("ansatze", copy.ansatz.name)
+        options = spec.resolve(copy.ansatz.options)
+        copy.ansatz = PluginChoice(copy.ansatz.name, options)
+        copy.circuit = spec.create(options).build(qubits)
+    return copy
+
+
+def trial_payload(project: Project) -> dict[str, Any]:
+    """The project as JSON and its data file's bytes with their SHA-256 (None: no file)."""
+    from qmlstudio.core.project import dataset_file_problem
+
+    payload: dict[str, Any] = {"project": project.to_dict(), "data": None, "sha256": None, "filename": None}
+    payload["project"].pop("studies", None)
+    payload["project"]["runs"] = []
+    location = project.dataset.options.get("path")
+    if isinstance(location, str) and location:
+        path = Path(location)
+        if not path.is_absolute() and project.path is not None:
+            path = Path(project.path).parent / path
+        if path.is_file():
+            problem = dataset_file_problem(project)
+            if problem:
+                raise QMLStudioError(problem)
+            blob = path.read_bytes()
+            payload.update(data=blob, sha256=hashlib.sha256(blob).hexdigest(), filename=path.name)
+    return payload
+
+
+def _registry() -> Any:
+    if "registry" not in _registry_cache:
+        from qmlstudio.plugins.manager import load_plugins
+
+        _registry_cache["registry"] = load_plugins()
+    return _registry_cache["registry"]
+
+
+def _clean(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def run_trial(payload: Mapping[str, Any], config: Mapping[str, Any], seed: int, epochs: int | None = None,
+              controls: Any = None) -> dict[str, Any]:
+    """Runs one trial from its payload (in this process or on a Dask worker) and returns its result.
+
+    An error of the run itself (a bad choice, a diverged loss) is a failed trial with the
+    reason, not an exception: retrying it would fail the same way.
+    """
+    import tempfile
+
+    from qmlstudio.workflow.runs import build_run
+
+    result: dict[str, Any] = {"config": dict(config), "config_key": config_key(config), "seed": seed}
+    try:
+        with tempfile.TemporaryDirectory(prefix="qmlstudio-trial-") as folder:
+            data = dict(payload["project"])
+            if payload.get("data") is not None:
+                blob = payload["data"]
+                if hashlib.sha256(blob).hexdigest() != payload["sha256"]:
+                    raise QMLStudioError("the dataset's bytes arrived damaged (SHA-256 differs)")
+                target = Path(folder) / (payload.get("filename") or "data.csv")
+                target.write_bytes(blob)
+                data["dataset"] = {**data["dataset"], "options": {**data["dataset"]["options"], "path": str(target)}}
+            project = Project.from_dict(data)
+            registry = _registry()
+            trial = trial_project(project, registry, config, seed)
+            import time
+
+            started = time.perf_counter()
+            run = build_run(trial, registry, epochs=epochs, controls=controls, widen=True)
+            record = run.run()
+            seconds = time.perf_counter() - started
+    except QMLStudioError as exc:
+        result.update(status="failed", message=str(exc))
+        return result
+    metrics = record.metrics
+    curve = metrics.get("val_accuracy") or []
+    if not any(v is not None for v in curve):
+        curve = metrics.get("train_accuracy") or []
+    losses = [v for v in metrics.get("loss") or [] if v is not None]
+    result.update(
+        status="completed" if record.status == "completed" else record.status,
+        message=record.message,
+        run_id=record.id,
+        test_accuracy=_clean(record.test.get("accuracy")),
+        test_loss=_clean(record.test.get("loss")),
+        loss=_clean(losses[-1]) if losses else None,
+        seconds=seconds,  # the trial's wall time: building the run, training, baselines
+        parameters=record.parameters,
+        baselines={name: _clean(v.get("test_accuracy")) for name, v in record.baselines.items()},
+        curve=[_clean(v) for v in curve],
+        seeds=dict(record.seeds),
+    )
+    if record.status not in ("completed", "stopped"):
+        result["status"] = "failed" if record.status == "failed" else record.status
+    else:
+        result["status"] = "completed"
+    return result
+
+
+#: the fields two runs of the same trial with the same seed must share (not the times)
+RESULT_FIELDS = ("config_key", "seed", "status", "test_accuracy", "test_loss", "loss", "baselines", "curve")
+
+
+# --------------------------------------------------------------------------- a whole study
+class StudyCancelled(QMLStudioError):
+    pass
+
+
+def run_study(
+    project: Project,
+    study: dict[str, Any],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_trial: Callable[[dict[str, Any], int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Runs the study's missing trials and records each one in ``study["trials"]`` as it finishes
+    (then calls ``on_trial(trial, done, total)``: the CLI saves the project there).
+
+    ``workers=0`` runs the trials one after another in this process; otherwise they run on
+    ``scheduler`` (a Dask address) or on a LocalCluster of ``workers`` single-threaded
+    processes (default: one per core). A trial whose worker dies is retried once, then
+    recorded as failed with the reason. Setting ``cancel`` stops within about a second;
+    the finished trials stay recorded. Returns the study.
+    """
+    todo = missing_trials(study)
+    total = len(planned_trials(study))
+    done = total - len(todo)
+    cancel = cancel or threading.Event()
+    if not todo:
+        return study
+    payload = trial_payload(project)
+    epochs = study.get("epochs")
+
+    def record(trial: dict[str, Any]) -> None:
+        nonlocal done
+        study["trials"].append(trial)
+        project.mark_changed("studies")
+        done += 1
+        if on_trial is not None:
+            on_trial(trial, done, total)
+
+    if workers == 0 and scheduler is None:
+        from qmlstudio.core.training import Controls
+
+        for config, seed in todo:
+            if cancel.is_set():
+                raise StudyCancelled(f"study cancelled: {done} of {total} trials recorded")
+            controls = Controls()
+            watcher = threading.Thread(target=lambda c=controls: (cancel.wait(), c.cancel()), daemon=True)
+            watcher.start()
+            trial = run_trial(payload, config, seed, epochs, controls=controls)
+            if cancel.is_set():
+                raise StudyCancelled(f"study cancelled: {done} of {total} trials recorded")
+            record(trial)
+        return study
+    _run_on_dask(payload, todo, epochs, workers, scheduler, record, cancel, lambda: done, total)
+    return study
+
+
+def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: int | None, workers: int | None,
+                 scheduler: str | None, record: Callable[[dict[str, Any]], None], cancel: threading.Event,
+                 count: Callable[[], int], total: int) -> None:
+    import os
+
+    import dask
+    from distributed import Client, LocalCluster, wait
+    from distributed.client import FIRST_COMPLETED
+
+    cluster = None
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.logging.distributed": "error"}):
+        try:
+            if scheduler:
+                client = Client(scheduler, timeout="10s")
+            else:
+                n = workers or os.cpu_count() or 1
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
+                client = Client(cluster)
+        except (OSError, TimeoutError) as exc:
+            raise QMLStudioError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {exc}") from None
+        try:
+            shared = client.scatter(payload, broadcast=True)
+            futures = {
+                client.submit(run_trial, shared, config, seed, epochs, pure=False,
+                              key=f"trial-{config_key(config)}-{seed}-{os.urandom(4).hex()}"): (config, seed)
+                for config, seed in todo
+            }
+            pending = set(futures)
+            while pending:
+                if cancel.is_set():
+                    client.cancel(list(pending), force=True)
+                    raise StudyCancelled(f"study cancelled: {count()} of {total} trials recorded")
+                try:
+                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                except TimeoutError:
+                    continue
+                for future in finished:
+                    config, seed = futures[future]
+                    if future.status == "error":
+                        exc = future.exception()
+                        reason = f"{type(exc).__name__}: {exc}"
+                        if type(exc).__name__ == "KilledWorker":
+                            reason = f"its worker died twice (retried once): {exc}"
+                        record({"config": dict(config), "config_key": config_key(config), "seed": seed,
+                                "status": "failed", "message": reason})
+                    else:
+                        record(future.result())
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()

@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
             # The training dashboard is large: it scrolls in a small dock instead of forcing a big window.
             ("trainingDock", "Training", Qt.DockWidgetArea.BottomDockWidgetArea, _scrollable(self.training_dock)),
             ("settingsDock", "Model and Training", Qt.DockWidgetArea.RightDockWidgetArea, self.settings_panel),
-            ("studyDock", "Study", Qt.DockWidgetArea.BottomDockWidgetArea, self.study_dock),
+            ("studyDock", "Study", Qt.DockWidgetArea.BottomDockWidgetArea, _scrollable(self.study_dock)),
         ]
         for name, title, area, widget in panels:
             dock = QDockWidget(title, self)

@@ -409,7 +409,7 @@ def test_a_plugin_that_raises_is_a_message_not_a_crash(qtbot, registry):
         qtbot.addWidget(panel)
         with qtbot.waitSignal(panel.load_failed, timeout=TIMEOUT) as blocker:
             panel.show()
-        assert blocker.args[0] == "RuntimeError: the plugin fell over"
+        assert blocker.args[0].endswith("RuntimeError: the plugin fell over") and "broken-data" in blocker.args[0]
         panel.wait_idle()
     finally:
         registry.unregister("broken-test-plugin")

@@ -56,10 +56,4 @@ class AutosaveGlue:
 
     def _on_about_to_quit(self) -> None:
         # The application quits with a run in progress: never leave a QThread running.
-        self._frame_timer.stop()
-        self._step_timer.stop()
-        self._autosave_timer.stop()
-        worker = self._worker
-        if worker is not None:
-            worker.stop()
-            worker.wait(5_000)
+        self._halt(5_000)

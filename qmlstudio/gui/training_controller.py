@@ -165,6 +165,19 @@ class TrainingController:
             loop.exec()
         return self._worker is None
 
+    def _halt(self, wait_ms: int) -> bool:
+        """Stops the timers and the run in progress, waiting up to ``wait_ms`` for it to end;
+        True when there was a run."""
+        self._frame_timer.stop()
+        self._step_timer.stop()
+        self._autosave_timer.stop()
+        worker = self._worker
+        if worker is None:
+            return False
+        worker.stop()
+        worker.wait(wait_ms)
+        return True
+
     def shutdown(self, discard_autosave: bool = True) -> None:
         """Ends everything before the dock goes away: the run (waited for), timers, autosave.
 
@@ -174,13 +187,7 @@ class TrainingController:
         if self._shut_down:
             return
         self._shut_down = True
-        self._frame_timer.stop()
-        self._step_timer.stop()
-        self._autosave_timer.stop()
-        worker = self._worker
-        if worker is not None:
-            worker.stop()
-            worker.wait(10_000)
+        if self._halt(10_000):
             self._worker = None
         self._restore_switch_interval()
         if self.autosaver is not None:

@@ -94,25 +94,36 @@ class Spec:
         """Imports the factory and calls it with the checked options.
 
         The guarded boundary into plugin code: an exception in the factory, or an object of
-        the wrong kind returned, becomes a :class:`PluginError` naming this spec and its
-        factory (a message, never a traceback); Ctrl-C and QML Studio's own errors pass.
+        the wrong kind returned, becomes a :class:`PluginError` naming the plugin, this spec
+        and its factory (a message, never a traceback); Ctrl-C and QML Studio's own errors
+        pass. What it returns is guarded too (:func:`qmlstudio.plugins.guard.guard`): every
+        later call into it names the plugin when it fails or returns garbage.
         """
+        from qmlstudio.plugins.guard import guard
+
         resolved = self.resolve(options)
         factory = load_reference(self.factory)
         try:
             made = factory(**resolved)
         except QMLStudioError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a plugin's factory may raise anything
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's factory may raise anything
             raise PluginError(f"{self._who()} failed to start: {type(exc).__name__}: {exc}") from exc
         expected = globals().get(self.product) if self.product else None
         if expected is not None and not isinstance(made, expected):
             raise PluginError(f"{self._who()} returned {type(made).__name__}, not {_article(self.product)}")
-        return made
+        return guard(made, self._who())
+
+    @property
+    def plugin(self) -> str | None:
+        """The plugin that provides this descriptor (set when a registry takes it), or None."""
+        return self.__dict__.get("_plugin")
 
     def _who(self) -> str:
+        from qmlstudio.plugins.guard import describe
+
         where = self.factory if isinstance(self.factory, str) else getattr(self.factory, "__module__", None)
-        return f"the {self.kind} {self.name!r}" + (f" (plugin code {where})" if where else "")
+        return describe(self.plugin, self.kind, self.name, where)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description, for ``qmlstudio plugins --json`` and the GUI."""

@@ -291,6 +291,7 @@ class PluginRegistry:
                             )
                         )
                         continue
+                    object.__setattr__(spec, "_plugin", name)  # named in its failures (Spec.plugin)
                     self._specs[short][spec.name] = spec
                     self._owner[short][spec.name] = name
                     info.provides.setdefault(short, []).append(spec.name)

@@ -226,5 +226,8 @@ def test_a_diverging_gradient_stepper_stops_with_a_message():
 
 
 def test_max_iterations_must_be_positive():
-    with pytest.raises(ValueError):
+    from qmlstudio.plugins import PluginError
+
+    # created through its spec, the optimizer is guarded: its ValueError names the plugin
+    with pytest.raises(PluginError, match=r"failed in minimize\(\): ValueError: max_iterations must be at least 1"):
         SPECS["adam"].create().minimize(Quadratic(), Quadratic.x0, max_iterations=0)

@@ -368,12 +368,15 @@ class PrimitiveEvaluator:
         bound = phi.reshape(-1, phi.shape[-1])[:, self.circuit_order] if self.angles else np.zeros((int(np.prod(lead)), 0))
         pub = (self.circuit, bound) if self.angles else (self.circuit,)
         result = sampler.run([pub], shots=shots).result()[0]
-        data = next(iter(result.data.values()))
         rows = bound.shape[0]
         dim = 2**self.num_qubits
-        probs = _probabilities(data, dim, rows)
-        if probs.shape[0] != rows:  # a circuit without parameters ran once for every row
-            probs = np.broadcast_to(probs[:1], (rows, dim))
+        try:
+            data = next(iter(result.data.values()))
+            probs = _probabilities(data, dim, rows)
+            if probs.shape[0] != rows:  # a circuit without parameters ran once for every row
+                probs = np.broadcast_to(probs[:1], (rows, dim))
+        except (AttributeError, TypeError, ValueError, IndexError, KeyError, StopIteration) as exc:
+            raise self._garbage("sampler", exc) from exc
         self.shots_used += probs.shape[0] * int(getattr(data, "num_shots", None) or shots or 0)
         return (probs @ self.observables.T).reshape(*lead, -1)
 
@@ -387,10 +390,19 @@ class PrimitiveEvaluator:
         else:
             pub = (self.circuit, self.pauli_observables)
         result = self.backend.estimator().run([pub]).result()[0]
-        evs = np.real(np.asarray(result.data.evs, dtype=complex)).reshape(-1, len(self.pauli_observables[0]))
-        if evs.shape[0] != rows:  # a circuit without parameters ran once for every row
-            evs = np.broadcast_to(evs[:1], (rows, evs.shape[1]))
-        return evs.reshape(*lead, -1)
+        try:
+            evs = np.real(np.asarray(result.data.evs, dtype=complex)).reshape(-1, len(self.pauli_observables[0]))
+            if evs.shape[0] != rows:  # a circuit without parameters ran once for every row
+                evs = np.broadcast_to(evs[:1], (rows, evs.shape[1]))
+            return evs.reshape(*lead, -1)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self._garbage("estimator", exc) from exc
+
+    def _garbage(self, primitive: str, exc: Exception) -> ModelError:
+        """The backend's primitive answered with results that do not fit what it was asked."""
+        who = getattr(type(self.backend), "_qmls_who", None) or f"the backend {type(self.backend).__name__}"
+        return ModelError(f"{who} failed in {primitive}(): its results do not fit the circuit it was "
+                          f"given ({type(exc).__name__}: {exc})")
 
     def values(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         return self._run(self._phi(weights, inputs))

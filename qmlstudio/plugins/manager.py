@@ -7,13 +7,18 @@ a plugin that fails to import or to register, or whose hook raises, is marked ``
 and contributes nothing; a malformed descriptor, or one whose name another plugin already
 took, is skipped on its own. Each fault is kept as a :class:`PluginProblem` with the
 plugin's name, what went wrong and the traceback, for ``qmlstudio plugins`` and the
-Plugins dialog. Nothing a plugin does stops the app or the CLI from starting.
+Plugins dialog. Nothing a plugin does stops the app or the CLI from starting: imports and
+hooks run with a time limit (:func:`plugin_timeout`; a plugin that does not answer is
+reported and skipped), and a third-party plugin new to this environment is first loaded in
+a child process (:mod:`qmlstudio.plugins.probe`), so that one that ends the interpreter
+(``os._exit``, a segfault) is skipped with a message instead of ending the app.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import logging
 import os
 import signal
 import threading
@@ -29,6 +34,11 @@ from qmlstudio.plugins.descriptors import SPEC_TYPES, Spec
 
 ENTRY_POINT_GROUP = "qmlstudio"
 AUTOLOAD_ENV = "QMLSTUDIO_DISABLE_PLUGIN_AUTOLOAD"
+#: seconds a plugin's import or one of its hooks may take (0: no limit)
+TIMEOUT_ENV = "QMLSTUDIO_PLUGIN_TIMEOUT"
+DEFAULT_TIMEOUT_S = 15.0
+#: "0" turns off the child-process probe of new third-party plugins
+PROBE_ENV = "QMLSTUDIO_PLUGIN_PROBE"
 BUILTIN_DISTRIBUTION = "qmlstudio"
 
 #: hook name → the short name used in listings ("qmlstudio_encodings" → "encodings")
@@ -47,6 +57,8 @@ class PluginProblem:
     stage: str  # "import", "register", a hook name
     message: str
     traceback: str = ""
+    #: it did not answer in time (kept across refreshes: its hooks are not called again)
+    hang: bool = False
 
     def to_dict(self) -> dict[str, str]:
         return {"plugin": self.plugin, "stage": self.stage, "message": self.message, "traceback": self.traceback}
@@ -129,6 +141,51 @@ class _SigintWatch:
         return isinstance(exc, KeyboardInterrupt) and self.received
 
 
+class NoAnswer(Exception):
+    """Plugin code did not return within the time limit (it still runs, on a thread of its own)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"did not answer within {seconds:g} s")
+        self.seconds = seconds
+
+
+def plugin_timeout() -> float:
+    """The time limit for a plugin's import and each hook: ``$QMLSTUDIO_PLUGIN_TIMEOUT`` or 15 s."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+    return value if value >= 0 and value == value else DEFAULT_TIMEOUT_S
+
+
+def run_limited(function: Callable[[], Any], seconds: float) -> Any:
+    """``function()`` on a daemon thread, waited for at most ``seconds`` (0: inline, no limit).
+
+    Raises :class:`NoAnswer` when it is still running then (the thread is left to itself: a
+    thread cannot be stopped), or re-raises what it raised. A Ctrl-C while waiting reaches
+    the caller at once.
+    """
+    if seconds <= 0:
+        return function()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = function()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="qmlstudio-plugin-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise NoAnswer(seconds)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def _format_exception(exc: BaseException) -> tuple[str, str]:
     message = f"{type(exc).__name__}: {exc}".strip()
     return message, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -178,13 +235,29 @@ class PluginRegistry:
                 info.status = "disabled"
                 self._disabled_sources[ep.name] = ep.load  # imported only if a missing name needs it
                 continue
+            timeout = plugin_timeout()
+            if source != "built-in" and probing_enabled():
+                from qmlstudio.plugins.probe import verdict
+
+                found, why = verdict(ep, timeout)
+                if found != "ok":
+                    info.status = "failed"
+                    info.problems.append(PluginProblem(ep.name, "probe", f"plugin {ep.name!r} {why}; skipped "
+                                                       f"(found when it was first loaded; reinstalling it checks "
+                                                       f"again)", hang=found == "hang"))
+                    continue
             watch = _SigintWatch()
             try:
                 with watch.watching():
-                    plugin = ep.load()
+                    plugin = run_limited(ep.load, timeout)
             except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
                 if watch.from_user(exc):
                     raise
+                if isinstance(exc, NoAnswer):
+                    info.status = "failed"
+                    info.problems.append(PluginProblem(ep.name, "import", f"plugin {ep.name!r} {exc} while "
+                                                       f"importing; skipped", hang=True))
+                    continue
                 self._fail(info, "import", exc)
                 continue
             self._register(info, plugin)
@@ -248,8 +321,9 @@ class PluginRegistry:
     def refresh(self) -> None:
         """Calls every hook of every registered plugin again and rebuilds the tables."""
         for info in self.plugins.values():
-            info.problems = [p for p in info.problems if p.stage in ("import", "register")]
+            info.problems = [p for p in info.problems if p.stage in ("import", "register", "probe") or p.hang]
             info.provides = {}
+        timeout = plugin_timeout()
         ordered = [name for name in self.plugins if self.pm.has_plugin(name)]
         collected: dict[str, dict[str, list[Spec]]] = {name: {} for name in ordered}
         for hook, short in HOOKS.items():
@@ -260,13 +334,21 @@ class PluginRegistry:
                 if impl is None:
                     continue
                 info = self.plugins[name]
+                if not self.pm.has_plugin(name):
+                    continue  # an earlier hook of it did not answer
                 watch = _SigintWatch()
                 try:
                     with watch.watching():
-                        result = impl.function()
+                        result = run_limited(impl.function, timeout)
                 except BaseException as exc:  # noqa: BLE001
                     if watch.from_user(exc):
                         raise
+                    if isinstance(exc, NoAnswer):  # never called again: it would hang every refresh
+                        info.status = "failed"
+                        info.problems.append(PluginProblem(name, hook, f"plugin {name!r} {exc} in {hook}; "
+                                                           f"skipped", hang=True))
+                        self.pm.unregister(name=name)
+                        continue
                     message, trace = _format_exception(exc)
                     info.status = "failed"
                     info.problems.append(PluginProblem(name, hook, f"{hook} raised {message}", trace))
@@ -420,6 +502,11 @@ def autoload_enabled() -> bool:
     return os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
 
 
+def probing_enabled() -> bool:
+    """False when ``QMLSTUDIO_PLUGIN_PROBE`` is ``0`` (no child-process probe of new plugins)."""
+    return os.environ.get(PROBE_ENV, "").strip().lower() not in ("0", "false", "no", "off")
+
+
 def load_plugins(disabled: Iterable[str] | None = None, autoload: bool | None = None) -> PluginRegistry:
     """The registry the app and the CLI use: entry points loaded, disabled ones from settings skipped."""
     if disabled is None:
@@ -429,4 +516,7 @@ def load_plugins(disabled: Iterable[str] | None = None, autoload: bool | None = 
     registry = PluginRegistry(disabled)
     if autoload_enabled() if autoload is None else autoload:
         registry.load_entry_points()
+        for problem in registry.problems:
+            if problem.hang or problem.stage == "probe":  # skipped: say so on stderr too, not only in listings
+                logging.getLogger("qmlstudio.plugins").warning("qmlstudio: warning: %s", problem.message)
     return registry

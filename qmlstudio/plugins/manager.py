@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import logging
+import math
 import os
 import signal
 import threading
@@ -156,7 +157,7 @@ def plugin_timeout() -> float:
         value = float(text) if text else DEFAULT_TIMEOUT_S
     except ValueError:
         return DEFAULT_TIMEOUT_S
-    return value if value >= 0 and value == value else DEFAULT_TIMEOUT_S
+    return value if value >= 0 and not math.isnan(value) else DEFAULT_TIMEOUT_S
 
 
 def run_limited(function: Callable[[], Any], seconds: float) -> Any:

@@ -93,7 +93,7 @@ def run_probe(ep: importlib.metadata.EntryPoint, timeout: float) -> tuple[str, s
     command = [sys.executable, "-m", "qmlstudio.plugins.probe", ep.group, ep.name, ep.value, str(timeout)]
     limit = STARTUP_ALLOWANCE_S + (timeout * 12 if timeout > 0 else 600.0)
     try:
-        done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit)
+        done = subprocess.run(command, check=False, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=limit)
     except subprocess.TimeoutExpired:
         return "hang", f"did not answer within {limit:g} s while loading"
     except OSError as exc:  # no interpreter to start: trust the plugin rather than lose it

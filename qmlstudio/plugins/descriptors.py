@@ -291,7 +291,12 @@ class BackendSpec(Spec):
             )
         resolved = super().resolve(given)
         if self.refuse is not None:
-            reason = load_reference(self.refuse)(resolved)
+            from qmlstudio.plugins.guard import call
+
+            reason = call(self._who(), "its refuse() check", load_reference(self.refuse), resolved)
+            if reason and not isinstance(reason, str):
+                raise PluginError(f"{self._who()} failed in its refuse() check: returned {type(reason).__name__}, "
+                                  f"not None or a message")
             if reason:
                 raise OptionError(f"backend {self.name!r}: {reason}")
         return resolved
@@ -378,7 +383,9 @@ class ImporterSpec(Spec):
 
     def read(self, path: str) -> dict[str, Any]:
         """The dataset's options for the file at ``path`` (the factory's checks included)."""
-        options = load_reference(self.factory)(path)
+        from qmlstudio.plugins.guard import call
+
+        options = call(self._who(), "read()", load_reference(self.factory), path)
         if not isinstance(options, Mapping):
             raise PluginError(f"importer {self.name!r} returned {type(options).__name__}, not the dataset's options")
         return dict(options)

@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 
 from qmlstudio.core.circuit import CircuitDesign
-from qmlstudio.core.dataset import Dataset
+from qmlstudio.core.dataset import Dataset, DatasetError
 from qmlstudio.core.errors import OptionError, QMLStudioError
 from qmlstudio.core.options import Option, resolve_options
 
@@ -218,15 +218,32 @@ class DatasetSpec(Spec):
         )
 
     def create(self, options: Mapping[str, Any] | None = None) -> Dataset:
-        data = super().create(options)
+        try:
+            data = super().create(options)
+        except DatasetError as exc:
+            if not _raised_by_dataset_checks(exc):
+                raise  # the plugin's own message (a file it cannot read...)
+            # garbage handed to Dataset(...): say whose it is, keeping the class callers catch
+            raise DatasetError(f"{self._who()} made unusable data: {exc}") from exc
         if not isinstance(data, Dataset):
-            raise PluginError(f"dataset {self.name!r} returned {type(data).__name__}, not a Dataset")
+            raise PluginError(f"{self._who()} returned {type(data).__name__}, not a Dataset")
         return data
 
     def to_dict(self) -> dict[str, Any]:
         natural = None if self.natural_range is None else [float(v) for v in self.natural_range]
         return {**super().to_dict(), "task": self.task, "images": self.images, "natural_range": natural,
                 "default_scaling": self.default_scaling}
+
+
+def _raised_by_dataset_checks(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the checks of ``Dataset(...)`` itself (not from the plugin's code)."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return False
+    code = frame.tb_frame.f_code
+    return code.co_name == "__post_init__" and frame.tb_frame.f_globals.get("__name__") == "qmlstudio.core.dataset"
 
 
 def _article(noun: str) -> str:

@@ -27,6 +27,7 @@ from qmlstudio.plugins import (
     AnsatzSpec,
     Backend,
     BackendSpec,
+    DatasetSpec,
     Encoding,
     EncodingSpec,
     Optimizer,
@@ -182,6 +183,26 @@ class FaultyBackend(Backend):
         return super().pass_manager()
 
 
+def _dataset(fault: str, **_):
+    from qmlstudio.plugins import Dataset, DatasetError
+
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(20, 2)), np.arange(20) % 2
+    if fault == "raises":
+        raise MemoryError("the loader ran out of memory")
+    if fault == "garbage":
+        return features
+    if fault == "labels":
+        return Dataset(features, labels[:5])
+    if fault == "nan":
+        features[3, 1] = np.nan
+        return Dataset(features, labels)
+    if fault == "message":
+        raise DatasetError("row 3 of the file is empty")
+    return Dataset(features, labels)
+
+
+DATASET_FAULTS = ["raises", "garbage", "labels", "nan", "message"]
 ENCODING_FAULTS = ["check-raises", "check-garbage", "qubits-negative", "circuit-raises", "circuit-garbage",
                    "circuit-wider", "circuit-invalid", "transform-raises", "transform-shape", "transform-rows",
                    "transform-nan", "transform-text"]
@@ -196,6 +217,10 @@ class FaultyPlugin:
     def qmlstudio_encodings(self):
         return [EncodingSpec("good-angle", "Good", functools.partial(FaultyEncoding, "none"))] + [
             EncodingSpec(f"enc-{f}", f, functools.partial(FaultyEncoding, f)) for f in ENCODING_FAULTS]
+
+    @hookimpl
+    def qmlstudio_datasets(self):
+        return [DatasetSpec(f"data-{f}", f, functools.partial(_dataset, f)) for f in DATASET_FAULTS]
 
     @hookimpl
     def qmlstudio_ansatze(self):
@@ -250,6 +275,25 @@ def test_an_encoding_that_raises_or_returns_garbage_is_a_message_naming_it(regis
               "transform-rows": "expected one row of values per sample", "transform-nan": "NaN",
               "transform-text": "not an array of numbers"}[fault]
     assert detail in str(caught.value)
+
+
+@pytest.mark.parametrize("fault", DATASET_FAULTS)
+def test_a_dataset_factory_that_raises_or_returns_garbage_is_a_message_naming_it(registry, fault):
+    from qmlstudio.plugins import DatasetError
+
+    with pytest.raises((PluginError, DatasetError)) as caught:
+        _train(registry, dataset=f"data-{fault}", dataset_options={})
+    message = str(caught.value)
+    if fault == "message":  # the plugin's own message for people passes as it is
+        assert message == "row 3 of the file is empty"
+        return
+    assert message.startswith(f"plugin 'faulty' (dataset 'data-{fault}') "), message
+    assert {"raises": "failed to start: MemoryError: the loader ran out of memory",
+            "garbage": "returned ndarray, not a Dataset",
+            "labels": "made unusable data: expected 20 labels, one per sample",
+            "nan": "made unusable data: feature 1 of sample 3 is not a finite number"}[fault] in message
+    if fault in ("labels", "nan"):
+        assert isinstance(caught.value, DatasetError)  # still the class the dataset panel catches
 
 
 @pytest.mark.parametrize("fault", ANSATZ_FAULTS)

@@ -163,11 +163,23 @@ class _FaultyEstimator:
         return job
 
 
+class _FaultySampler:
+    def __init__(self, fault: str) -> None:
+        self.fault = fault
+
+    def run(self, pubs, shots=None):
+        if self.fault == "sampler-run-raises":
+            raise TimeoutError("the queue is full")
+        return _FakeJob([object()] if self.fault == "sampler-result-garbage" else [])
+
+
 class FaultyBackend(Backend):
     exact = True
 
     def __init__(self, fault: str) -> None:
         self.fault = fault
+        self.exact = not fault.startswith("sampler")
+        self.shots = None if self.exact else 64
 
     def estimator(self):
         if self.fault == "estimator-raises":
@@ -175,7 +187,7 @@ class FaultyBackend(Backend):
         return _FaultyEstimator(self.fault)
 
     def sampler(self):
-        raise RuntimeError("this backend has no sampler")
+        return _FaultySampler(self.fault)
 
     def pass_manager(self):
         if self.fault == "pass-manager-raises":
@@ -209,7 +221,7 @@ ENCODING_FAULTS = ["check-raises", "check-garbage", "qubits-negative", "circuit-
 ANSATZ_FAULTS = ["build-raises", "build-wider"]
 OPTIMIZER_FAULTS = ["minimize-raises", "step-shape", "step-loss", "result-garbage", "result-shape"]
 BACKEND_FAULTS = ["estimator-raises", "pass-manager-raises", "run-raises", "run-garbage", "result-nan",
-                  "result-count", "result-shape"]
+                  "result-count", "result-shape", "sampler-run-raises", "sampler-result-garbage"]
 
 
 class FaultyPlugin:
@@ -324,7 +336,9 @@ def test_a_backend_whose_primitives_fail_or_return_garbage_is_a_message_naming_i
         raise PluginError(record.message) if record.status == "failed" else AssertionError(record.status)
     call = {"estimator-raises": "estimator()", "pass-manager-raises": "pass_manager()",
             "run-raises": "estimator.run()", "run-garbage": "estimator.run()", "result-nan": "estimator job's result()",
-            "result-count": "estimator job's result()", "result-shape": "estimator()"}[fault]
+            "result-count": "estimator job's result()", "result-shape": "estimator()",
+            "sampler-run-raises": "sampler.run(): TimeoutError: the queue is full",
+            "sampler-result-garbage": "sampler job's result(): result 0 is object, which has no data"}[fault]
     _assert_named(str(caught.value), "backend", f"be-{fault}", call)
 
 

@@ -37,7 +37,7 @@ ENTRY_POINT_GROUP = "qmlstudio"
 AUTOLOAD_ENV = "QMLSTUDIO_DISABLE_PLUGIN_AUTOLOAD"
 #: seconds a plugin's import or one of its hooks may take (0: no limit)
 TIMEOUT_ENV = "QMLSTUDIO_PLUGIN_TIMEOUT"
-DEFAULT_TIMEOUT_S = 15.0
+DEFAULT_TIMEOUT_S = 30.0
 #: "0" turns off the child-process probe of new third-party plugins
 PROBE_ENV = "QMLSTUDIO_PLUGIN_PROBE"
 BUILTIN_DISTRIBUTION = "qmlstudio"
@@ -151,7 +151,7 @@ class NoAnswer(Exception):
 
 
 def plugin_timeout() -> float:
-    """The time limit for a plugin's import and each hook: ``$QMLSTUDIO_PLUGIN_TIMEOUT`` or 15 s."""
+    """The time limit for a plugin's import and each hook: ``$QMLSTUDIO_PLUGIN_TIMEOUT`` or 30 s."""
     text = os.environ.get(TIMEOUT_ENV, "").strip()
     try:
         value = float(text) if text else DEFAULT_TIMEOUT_S
@@ -236,7 +236,9 @@ class PluginRegistry:
                 info.status = "disabled"
                 self._disabled_sources[ep.name] = ep.load  # imported only if a missing name needs it
                 continue
-            timeout = plugin_timeout()
+            # Built-ins are ours: imported on the calling thread, with no time limit (qiskit's gate
+            # table must not be built first on a side thread, and a loaded machine is no hang).
+            timeout = plugin_timeout() if source != "built-in" else 0.0
             if source != "built-in" and probing_enabled():
                 from qmlstudio.plugins.probe import verdict
 
@@ -340,7 +342,7 @@ class PluginRegistry:
                 watch = _SigintWatch()
                 try:
                     with watch.watching():
-                        result = run_limited(impl.function, timeout)
+                        result = run_limited(impl.function, 0.0 if info.builtin else timeout)
                 except BaseException as exc:  # noqa: BLE001
                     if watch.from_user(exc):
                         raise

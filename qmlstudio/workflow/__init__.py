@@ -16,7 +16,7 @@ from qmlstudio.workflow.data import load_dataset, prepared_data, prepare_for_enc
 from qmlstudio.workflow.runs import build_run, backend_of, find_run, project_for_run
 from qmlstudio.workflow.backends import parse_backend_choice, backend_choice, format_backend_choice, create_backend, transpiled_figures
 from qmlstudio.workflow.cost import estimate_cost, run_cost, LONG_RUN_SECONDS, exact_plan, describe_exact_plan, describe_cost
-from qmlstudio.workflow.evaluation import Evaluation, evaluate_weights, evaluate_run
+from qmlstudio.workflow.evaluation import Evaluation, evaluate_weights, evaluate_run, record_evaluation
 from qmlstudio.workflow.engine import *  # noqa: F403 - the engine's names the windows and the CLI use
 from qmlstudio.workflow.engine import __all__ as _engine_names
 from qmlstudio.workflow.previews import ExactView, ModelPreview, data_units, exact_view, initial_weights
@@ -58,6 +58,7 @@ __all__ = [
     "Evaluation",
     "evaluate_weights",
     "evaluate_run",
+    "record_evaluation",
     "ExactView",
     "ModelPreview",
     "data_units",

@@ -20,7 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Protocol, runtime_checkable
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Protocol, runtime_checkable
 
 __all__ = ["Cancelled", "Controls", "Run"]
 
@@ -95,12 +96,17 @@ class Run(Protocol):
     record: Any
     #: its one cancel token and pause flag
     controls: Controls
-    #: the iteration it will have reached when done (a kernel: 1, one report after the fit)
-    total_iterations: int
-    #: the weights each of its reports carries (0 for a kernel)
-    num_parameters: int
-    #: whether it evaluates on QML Studio's exact simulator (no shots, no noise)
-    exact: bool
+    @property
+    def total_iterations(self) -> int:
+        """The iteration it will have reached when done (a kernel: 1, one report after the fit)."""
+
+    @property
+    def num_parameters(self) -> int:
+        """The weights each of its reports carries (0 for a kernel)."""
+
+    @property
+    def exact(self) -> bool:
+        """Whether it evaluates on QML Studio's exact simulator (no shots, no noise)."""
 
     def run(self) -> Any:
         """Trains (or fits); returns the record, also when stopped or failed."""
@@ -113,5 +119,5 @@ class Run(Protocol):
         """The classical baselines fitted now (kept in the record, not fitted again by
         :meth:`run`), or ``{}`` when the run fits them itself or was not asked to."""
 
-    def uninterrupted(self) -> ContextManager[None]:
+    def uninterrupted(self) -> AbstractContextManager[None]:
         """Within it, evaluations ignore Pause and Stop (for the pictures of an ended run)."""

@@ -22,7 +22,13 @@ from qmlstudio.core.control import Cancelled, Controls, Run
 from qmlstudio.core.memory import SimulationTooLarge, format_bytes
 from qmlstudio.core.preprocessing import PreparedData
 from qmlstudio.core.report import render_report, write_report
-from qmlstudio.core.training import IterationReport, Predictions, TrainingError, batches_per_epoch, confusion_matrix
+from qmlstudio.core.training import (
+    IterationReport,
+    Predictions,
+    TrainingError,
+    batches_per_epoch,
+    confusion_matrix,
+)
 
 __all__ = [
     "AnalysisError",

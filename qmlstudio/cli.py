@@ -186,7 +186,7 @@ class NewCommand(Command):
 
 def _warn_if_too_big(project: Any, registry: Any) -> None:
     """A warning on stderr when the project just written cannot be trained on this machine."""
-    from qmlstudio.core.memory import SimulationTooLarge
+    from qmlstudio.workflow import SimulationTooLarge
     from qmlstudio.workflow import check_trainable
 
     try:
@@ -257,9 +257,9 @@ class TrainCommand(Command):
         import math
 
         from qmlstudio.core.project import load_project, save_project
-        from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
         from qmlstudio.workflow import (
+            Controls,
             backend_choice,
             backend_of,
             build_run,
@@ -829,9 +829,8 @@ class EvaluateCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
 
         from qmlstudio.core.project import PluginChoice, load_project, save_project
-        from qmlstudio.core.training import Controls
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.workflow import backend_choice, evaluate_run, find_run, format_backend_choice
+        from qmlstudio.workflow import Controls, backend_choice, evaluate_run, find_run, format_backend_choice
 
         if args.shots is not None and args.shots < 1:
             raise QMLStudioError("--shots must be at least 1")
@@ -930,7 +929,7 @@ class AnalyzeCommand(Command):
             progress.close()
 
     def _barren_plateau(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
-        from qmlstudio.core.analysis import barren_plateau_study, gradient_heatmap, parse_range, template_builder
+        from qmlstudio.workflow import barren_plateau_study, gradient_heatmap, parse_range, template_builder
 
         if args.samples < 2:
             raise QMLStudioError("--samples must be at least 2")
@@ -968,10 +967,8 @@ class AnalyzeCommand(Command):
 
     def _encodings(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
 
-        from qmlstudio.core.analysis import Cancelled, encoding_study
         from qmlstudio.core.project import save_project
-        from qmlstudio.core.training import Controls
-        from qmlstudio.workflow import build_run
+        from qmlstudio.workflow import Cancelled, Controls, build_run, encoding_study
 
         if args.epochs is not None and args.epochs < 1:
             raise QMLStudioError("--epochs must be at least 1")
@@ -1028,7 +1025,7 @@ class AnalyzeCommand(Command):
         return 0
 
     def _kernel(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:
-        from qmlstudio.core.analysis import project_kernel_study
+        from qmlstudio.workflow import project_kernel_study
         from qmlstudio.workflow import build_run
 
         result = project_kernel_study(project, registry, build_run=build_run, encoding=args.encoding,
@@ -1047,7 +1044,7 @@ class AnalyzeCommand(Command):
         return 0
 
     def _report(self, args: argparse.Namespace, project: Any) -> int:
-        from qmlstudio.core.report import write_report
+        from qmlstudio.workflow import write_report
 
         output = Path(args.output) if args.output else Path(args.project).with_suffix(".report.html")
         path = write_report(project, output)

@@ -22,11 +22,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = REPO_ROOT / "qmlstudio"
 
 QT = ("PySide6", "shiboken6", "pyqtgraph")
+#: The engine's modules the windows and the CLI reach only through qmlstudio.workflow (the
+#: data-model modules, core.project, core.circuit, core.dataset, core.errors..., stay allowed).
+ENGINE_INTERNALS = tuple(f"qmlstudio.core.{name}" for name in (
+    "training", "models", "statevector", "_loops", "kernels", "binding", "baselines", "analysis", "report",
+    "preprocessing", "memory"))
 FORBIDDEN = {
     "core": QT + ("qmlstudio.gui", "qmlstudio.plugins", "qmlstudio.cli"),
     "plugins": ("PySide6", "pyqtgraph", "qmlstudio.gui"),
     # what the window needs from a plugin comes through the hooks, never from its package
-    "gui": ("qmls_aer", "qmls_ibm", "qmls_datasets", "qmls_encodings", "qmls_ansatze", "qmls_optimizers"),
+    "gui": ("qmls_aer", "qmls_ibm", "qmls_datasets", "qmls_encodings", "qmls_ansatze", "qmls_optimizers")
+    + ENGINE_INTERNALS,
+    "cli": ENGINE_INTERNALS,
 }
 
 
@@ -95,8 +102,8 @@ def _is_under(module: str, parent: str) -> bool:
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_layer_sources_import_nothing_above_them(layer: str) -> None:
     folder = PACKAGE / layer
-    files = sorted(folder.rglob("*.py"))
-    if layer == "core":
+    files = sorted(folder.rglob("*.py")) if folder.is_dir() else [PACKAGE / f"{layer}.py"]
+    if layer in ("core", "gui", "cli"):
         assert files, f"{folder} holds no Python files"
     offences = [
         f"{path.relative_to(REPO_ROOT)}:{line}: imports {module}"
@@ -116,6 +123,29 @@ def test_the_ast_check_sees_hidden_imports() -> None:
     )
     found = {module for _, module in _imports(PACKAGE / "core" / "probe.py", source)}
     assert {"PySide6.QtCore", "qmlstudio.gui", "qmlstudio.gui.app", "pyqtgraph", "qmlstudio.core.circuit"} <= found
+
+
+def test_the_ast_check_sees_engine_internals_however_imported() -> None:
+    source = (
+        "from qmlstudio.core import training\n"
+        "def later():\n    from ..core.models import ExactEvaluator\n    import qmlstudio.core._loops\n"
+        "from qmlstudio.core.project import Project\n"
+    )
+    found = {module for _, module in _imports(PACKAGE / "gui" / "probe.py", source)}
+    banned = {m for m in found if any(_is_under(m, b) for b in FORBIDDEN["gui"])}
+    assert banned == {"qmlstudio.core.training", "qmlstudio.core.models", "qmlstudio.core.models.ExactEvaluator",
+                      "qmlstudio.core._loops"}
+
+
+def test_the_engine_contract_lists_the_same_modules_as_the_ast_walk() -> None:
+    import tomllib
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = [c for c in config["tool"]["importlinter"]["contracts"]
+                 if set(c.get("source_modules", ())) == {"qmlstudio.gui", "qmlstudio.cli"}]
+    assert len(contracts) == 1, "one forbidden contract keeps the GUI and the CLI off the engine's internals"
+    assert contracts[0]["type"] == "forbidden"
+    assert sorted(contracts[0]["forbidden_modules"]) == sorted(ENGINE_INTERNALS)
 
 
 def test_importing_the_core_loads_no_qt() -> None:

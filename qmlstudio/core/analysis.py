@@ -52,6 +52,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from qmlstudio.core.circuit import CircuitDesign, Gate
+from qmlstudio.core.control import Cancelled  # the one cancel exception (results so far are discarded)
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.expressions import Angle
 from qmlstudio.core.statevector import StatevectorProgram, z_diagonal
@@ -86,10 +87,6 @@ COSTS = ("global", "local")
 
 class AnalysisError(QMLStudioError):
     """A study cannot run with these settings (a clear message for the user)."""
-
-
-class Cancelled(Exception):
-    """The study was asked to stop; results so far are discarded."""
 
 
 #: ``progress(done, total, message)``; returning True (or raising :class:`Cancelled`) stops.

@@ -18,10 +18,12 @@ of the training states), unless the project fixes them.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from qmlstudio.core.control import Cancelled, Controls
 from qmlstudio.core.models import ModelCircuit
 from qmlstudio.core.preprocessing import PreparedData
 from qmlstudio.core.project import RunRecord
@@ -103,6 +105,7 @@ class KernelRun:
         baselines: bool = True,
         config: dict[str, Any] | None = None,
         callback: Callable[[Any], None] | None = None,
+        controls: Controls | None = None,
     ) -> None:
         if data.task != "classification":
             from qmlstudio.core.training import TrainingError
@@ -126,6 +129,50 @@ class KernelRun:
         self.callback = callback
         self.record = RunRecord(config=config or {})
         self.svc: Any = None
+        self.controls = controls or Controls()
+        #: a kernel run has no final-weight predictions (see TrainingRun.final)
+        self.final: Any = None
+
+    # The Run protocol (qmlstudio.core.control.Run), as a kernel SVM answers it.
+    kind = "kernel"
+    #: one report, after the fit
+    total_iterations = 1
+    #: the weights its reports carry: none (the SVM's dual coefficients are counted in
+    #: ``record.parameters`` once fitted)
+    num_parameters = 0
+
+    @property
+    def backend(self) -> Any:
+        return self.kernel.backend
+
+    @property
+    def exact(self) -> bool:
+        """Whether the kernel's states are exact (the statevector backend), not sampled."""
+        return bool(self.kernel.exact)
+
+    def fit_baselines(self) -> dict[str, Any]:
+        """``{}``: a kernel run fits its baselines in :meth:`run`, once the SVM's parameter
+        count (which the baselines are compared with) is known."""
+        return {}
+
+    @contextmanager
+    def uninterrupted(self) -> Iterator[None]:
+        yield
+
+    def predict_proba(self, features: np.ndarray, parameters: Any = None) -> np.ndarray:
+        """Class scores (samples × classes, rows summing to 1) of prepared rows from the
+        fitted SVM's decision function (a logistic squashing of the signed distance for two
+        classes, a softmax of the one-vs-rest scores otherwise); ``parameters`` is ignored."""
+        if self.svc is None:
+            from qmlstudio.core.training import TrainingError
+
+            raise TrainingError("the kernel SVM is not fitted yet: run it first")
+        decision = np.asarray(self.svc.decision_function(self.kernel.matrix(features, self.data.x_train)), dtype=float)
+        if decision.ndim == 1:
+            p1 = 1.0 / (1.0 + np.exp(-2.0 * decision))
+            return np.column_stack([1 - p1, p1])
+        e = np.exp(decision - decision.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def run(self) -> RunRecord:
         from sklearn.svm import SVC
@@ -136,7 +183,13 @@ class KernelRun:
         record.versions = package_versions()
         record_backend_use(record, self.kernel.backend, self.kernel)
         start = time.perf_counter()
-        gram = self._tuned_gram()
+        try:
+            self.controls.check()
+            gram = self._tuned_gram()
+            self.controls.check()
+        except Cancelled:
+            record.finish("stopped", "stopped before the kernel SVM was fitted")
+            return record
         self.svc = SVC(kernel="precomputed", C=self.C).fit(gram, self.data.y_train)
         record.parameters = int(np.size(self.svc.dual_coef_) + np.size(self.svc.intercept_))
         train_accuracy = float(self.svc.score(gram, self.data.y_train))
@@ -189,6 +242,7 @@ class KernelRun:
             return self.kernel.matrix(self.data.x_train)
         best: tuple[float, float, float, np.ndarray] | None = None
         for bandwidth in grid["bandwidth"]:
+            self.controls.check()
             self.kernel.bandwidth = float(bandwidth)
             gram = self.kernel.matrix(self.data.x_train)
             search = GridSearchCV(SVC(kernel="precomputed"), {"C": grid["C"]}, cv=folds[0], n_jobs=1)

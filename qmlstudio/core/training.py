@@ -19,14 +19,14 @@ row's weights.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from qmlstudio.core.control import Cancelled, Controls
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.memory import check_simulation
 from qmlstudio.core.models import (
@@ -41,10 +41,6 @@ from qmlstudio.core.preprocessing import PreparedData
 from qmlstudio.core.project import RunRecord, now_iso
 
 GRADIENT_METHODS = ("auto", "adjoint", "parameter-shift")
-
-
-class Cancelled(Exception):
-    """Raised inside a loss evaluation when the run was asked to stop."""
 
 
 class TrainingError(QMLStudioError):
@@ -131,58 +127,14 @@ def confusion_matrix(targets: np.ndarray, predicted: np.ndarray, num_classes: in
     return matrix
 
 
-@dataclass
-class Controls:
-    """The cancel token and pause flag a GUI or CLI holds while a run works.
+def initial_weights(count: int, seed: int, scale: float = 1.0) -> np.ndarray:
+    """The circuit weights a run starts from: uniform in [-π, π) × ``scale``, drawn with ``seed``."""
+    return np.random.default_rng(seed).uniform(-np.pi, np.pi, count) * scale
 
-    ``on_cancel(hook)`` adds a function called by :meth:`cancel` (the run registers its
-    backend's ``cancel``, so Stop also cancels remote jobs); hooks must return at once.
-    """
 
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    paused: threading.Event = field(default_factory=threading.Event)
-    #: Seconds the run has spent blocked in :meth:`check` while paused (not training time).
-    paused_s: float = 0.0
-    _cancel_hooks: list[Callable[[], Any]] = field(default_factory=list, repr=False, compare=False)
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-        for hook in list(self._cancel_hooks):
-            try:
-                hook()
-            except Exception:  # noqa: BLE001 - a failing hook must not keep the run from stopping
-                pass
-
-    def on_cancel(self, hook: Callable[[], Any]) -> Callable[[], None]:
-        """Calls ``hook()`` on :meth:`cancel` (at once if already cancelled); returns a remover."""
-        self._cancel_hooks.append(hook)
-        if self.cancelled.is_set():
-            try:
-                hook()
-            except Exception:  # noqa: BLE001
-                pass
-
-        def remove() -> None:
-            if hook in self._cancel_hooks:
-                self._cancel_hooks.remove(hook)
-
-        return remove
-
-    def pause(self) -> None:
-        self.paused.set()
-
-    def resume(self) -> None:
-        self.paused.clear()
-
-    def check(self) -> None:
-        """Raises :class:`Cancelled` when asked to stop; blocks while paused (counted in :attr:`paused_s`)."""
-        if self.paused.is_set() and not self.cancelled.is_set():
-            since = time.perf_counter()
-            while self.paused.is_set() and not self.cancelled.is_set():
-                time.sleep(0.05)
-            self.paused_s += time.perf_counter() - since
-        if self.cancelled.is_set():
-            raise Cancelled()
+def batches_per_epoch(rows: int, batch_size: int | None) -> int:
+    """Mini-batches (so iterations) in one epoch over ``rows`` training rows."""
+    return 1 if not batch_size or batch_size >= rows else math.ceil(rows / batch_size)
 
 
 def package_versions() -> dict[str, str]:
@@ -363,6 +315,7 @@ class TrainingRun:
         self.test_inputs = model.inputs(data.x_test) if len(data.x_test) else self.train_inputs[:0]
         self.val_inputs = model.inputs(data.x_val) if len(data.x_val) else self.train_inputs[:0]
         self.best: tuple[float, np.ndarray] | None = None
+        self._baselines_fitted = False
         #: the final weights' predictions, once :meth:`run` has ended (None before, or if they failed)
         self.final: Predictions | None = None
         if self.options.early_stopping and len(data.y_val) == 0:
@@ -385,14 +338,41 @@ class TrainingRun:
             raise TrainingError(
                 f"the saved run has {len(self.record.final_weights)} weights, this model needs {self.num_parameters}"
             )
-        rng = np.random.default_rng(self.options.seed)
-        weights = rng.uniform(-np.pi, np.pi, self.model.num_weights) * self.options.init_scale
+        weights = initial_weights(self.model.num_weights, self.options.seed, self.options.init_scale)
         return np.concatenate([weights, self.head.initial_extra()])
 
     def _batches_per_epoch(self) -> int:
-        n = len(self.data.y_train)
-        size = self.options.batch_size
-        return 1 if not size or size >= n else math.ceil(n / size)
+        return batches_per_epoch(len(self.data.y_train), self.options.batch_size)
+
+    @property
+    def total_iterations(self) -> int:
+        """The iteration the run will have reached when its epochs are done (a resumed
+        run counts on from its saved iterations)."""
+        total = self.options.epochs * self._batches_per_epoch()
+        if self.resumed and self.record.num_points:
+            total += int(self.record.metrics["iteration"][-1] or 0)
+        return total
+
+    @property
+    def exact(self) -> bool:
+        """Whether the run evaluates on QML Studio's own exact simulator (no shots, no noise)."""
+        return bool(getattr(self.evaluator, "exact", False))
+
+    def fit_baselines(self) -> dict[str, Any]:
+        """Fits the classical baselines now, when the options ask for them (``{}`` otherwise),
+        and keeps them in the record so that :meth:`run` does not fit them again: the GUI
+        shows them as references before the first iteration. ``controls.cancel()`` stops it."""
+        if not self.options.baselines:
+            return {}
+        if not self._baselines_fitted:
+            from qmlstudio.core.baselines import run_baselines
+
+            self.record.baselines = run_baselines(
+                self.data, self.options.seed, quantum_parameters=self.num_parameters, controls=self.controls
+            )
+            self.record.record_seeds({"baselines": self.options.seed})
+            self._baselines_fitted = True
+        return dict(self.record.baselines or {})
 
     def evaluate(self, parameters: np.ndarray, which: str = "test") -> tuple[float | None, float | None]:
         """Loss and accuracy (R² for regression) on the ``"train"``, ``"val"`` or ``"test"`` split."""
@@ -465,10 +445,20 @@ class TrainingRun:
             return (predictions + 1.0) / self.data.target_factor + self.data.target_offset
         return predictions
 
-    def predict_proba(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
+    def predict_proba(self, features: np.ndarray, parameters: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities (samples × classes) of a classifier, or a regressor's predicted
+        values in the data's own units, for prepared rows at ``parameters`` (the run's final
+        weights when None)."""
+        if parameters is None:
+            parameters = np.array([np.nan if w is None else w for w in self.record.final_weights], dtype=float)
+            if parameters.shape != (self.num_parameters,) or not np.all(np.isfinite(parameters)):
+                raise TrainingError("the run has no finite final weights yet: pass the parameters")
+        parameters = np.asarray(parameters, dtype=float)
         weights, extra = parameters[: self.model.num_weights], parameters[self.model.num_weights :]
         values = self.evaluator.values(weights, self.model.inputs(features))
-        return self.head.probabilities(values, extra)  # type: ignore[attr-defined]
+        if self.kind == "regressor":
+            return (self.head.predict(values, extra) + 1.0) / self.data.target_factor + self.data.target_offset
+        return np.asarray(self.head.probabilities(values, extra), dtype=float)  # type: ignore[attr-defined]
 
     def measured_at(self) -> dict[str, str]:
         """Where each metric of a row is measured (see the module's docstring)."""
@@ -692,13 +682,8 @@ class TrainingRun:
             self._score_test(final, state["last_reported"], stopped=state["stop"] == "stopped")
         finally:
             self._close_backend()  # after the test split: it runs on the same session
-        if options.baselines and state["stop"] not in ("stopped",):
-            from qmlstudio.core.baselines import run_baselines
-
-            record.baselines = run_baselines(
-                self.data, options.seed, quantum_parameters=self.num_parameters, controls=self.controls
-            )
-            record.record_seeds({"baselines": options.seed})
+        if options.baselines and not self._baselines_fitted and state["stop"] not in ("stopped",):
+            self.fit_baselines()
         status = state["stop"] or "completed"
         record.finish(status, state["message"])
         return record

@@ -471,7 +471,7 @@ class AnalysisController(QObject):
     # ------------------------------------------------------------ studies
     def barren_plateau(self, **given: Any) -> StudyThread | None:
         """The barren-plateau study (and the current design's gradient map)."""
-        from qmlstudio.core.analysis import barren_plateau_study, gradient_heatmap, parse_range, template_builder
+        from qmlstudio.workflow import barren_plateau_study, gradient_heatmap, parse_range, template_builder
 
         defaults = {"qubits": "2-8", "layers": "2,20", "samples": 200, "template": "hardware-efficient",
                     "heatmap": True}
@@ -508,9 +508,7 @@ class AnalysisController(QObject):
 
     def encodings(self, **given: Any) -> StudyThread | None:
         """Trains the project's model with each chosen encoding."""
-        from qmlstudio.core.analysis import encoding_study
-        from qmlstudio.core.training import Controls
-        from qmlstudio.workflow import build_run
+        from qmlstudio.workflow import Controls, build_run, encoding_study
 
         if self._no_project():
             return None
@@ -562,8 +560,7 @@ class AnalysisController(QObject):
 
     def kernel(self, **given: Any) -> StudyThread | None:
         """The project's quantum kernel against an RBF kernel."""
-        from qmlstudio.core.analysis import project_kernel_study
-        from qmlstudio.workflow import build_run
+        from qmlstudio.workflow import build_run, project_kernel_study
 
         if self._no_project():
             return None
@@ -583,7 +580,7 @@ class AnalysisController(QObject):
 
     def report(self, path: str | Path | None = None) -> StudyThread | None:
         """Writes the project's comparison report (with the studies shown) and displays it."""
-        from qmlstudio.core.report import render_report
+        from qmlstudio.workflow import render_report
 
         if self._no_project():
             return None
@@ -600,7 +597,7 @@ class AnalysisController(QObject):
                 studies.append(dock.result[0] if dock.study == "barren-plateau" else dock.result)
 
         def work(progress: Callable[[int, int, str], bool]) -> Any:
-            from qmlstudio.core.report import write_report
+            from qmlstudio.workflow import write_report
 
             progress(0, 2, "rendering plots")
             text = render_report(project, studies)

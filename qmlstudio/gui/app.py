@@ -53,7 +53,7 @@ class _FirstExposure(QObject):
 
 
 def _load_simulator() -> None:
-    from qmlstudio.core._loops import warm_up
+    from qmlstudio.workflow import warm_up
 
     warm_up()
 

@@ -33,8 +33,7 @@ from typing import Any, Callable
 import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
-from qmlstudio.core.analysis import Cancelled as StudyCancelled
-from qmlstudio.core.training import Cancelled as RunCancelled
+from qmlstudio.workflow import Cancelled
 from qmlstudio.gui import build_qiskit_tables, startup
 
 log = logging.getLogger(__name__)
@@ -172,7 +171,7 @@ class Job(QObject):
     def _run(self) -> None:
         try:
             result = self._work(Report(self))
-        except (StudyCancelled, RunCancelled):
+        except Cancelled:
             self._finish(None, "cancelled", None)
         except MemoryError:
             self._finish(None, "not enough memory for this work", MemoryError("not enough memory for this work"))

@@ -18,8 +18,8 @@ from typing import Any
 
 from qmlstudio.core.dataset import Dataset, DatasetError
 from qmlstudio.core.errors import QMLStudioError
-from qmlstudio.core.preprocessing import PreparedData, prepare
 from qmlstudio.core.project import PluginChoice, Preprocessing, file_sha256
+from qmlstudio.workflow import PreparedData, features_needed, prepare_for_encoding
 
 #: Options that are bookkeeping of the project, not options of the dataset plugin.
 BOOKKEEPING_OPTIONS = ("sha256",)
@@ -191,27 +191,23 @@ def load_and_prepare(request: DataRequest, registry: Any, dataset: Dataset | Non
     except Exception as exc:  # an unknown or broken encoding only costs the qubit hint
         view.notes.append(f"encoding {request.encoding.name!r}: {exc}")
     try:
-        prepared = prepare(dataset, request.preprocessing, request.seed)
+        # Exactly as build_run prepares and pads: to the feature count that fills the circuit.
+        prepared, unpadded = prepare_for_encoding(dataset, request.preprocessing, request.seed, encoder,
+                                                  request.num_qubits)
     except DatasetError as exc:
         view.problem = str(exc)
         return view
     if encoder is not None:
-        view.fit = _fit(encoder, request, dataset, prepared)
-        if request.preprocessing.padding:
-            # Exactly as build_run pads: to the feature count that fills the circuit.
-            from qmlstudio.workflow import features_needed
-
-            needed = features_needed(encoder, prepared.num_features, request.num_qubits)
-            if needed > prepared.num_features:
-                prepared = prepare(dataset, request.preprocessing, request.seed, pad_to=needed)
-                view.fit.padded_to = needed
+        view.fit = _fit(encoder, request, dataset, unpadded, len(prepared.y_train))
+        if prepared.num_features > unpadded:
+            view.fit.padded_to = prepared.num_features
     view.prepared = prepared
     return view
 
 
-def _fit(encoder: Any, request: DataRequest, dataset: Dataset, prepared: PreparedData) -> QubitFit:
+def _fit(encoder: Any, request: DataRequest, dataset: Dataset, k: int, train_rows: int) -> QubitFit:
+    """How ``k`` prepared features (before padding) fit the request's qubits."""
     name = request.encoding.name
-    k = prepared.num_features
     qubits = request.num_qubits
     pre = request.preprocessing
     raw = len(pre.features) if pre.features is not None else dataset.num_features
@@ -220,7 +216,7 @@ def _fit(encoder: Any, request: DataRequest, dataset: Dataset, prepared: Prepare
     if fit.problem is None and fit.needed == qubits:
         return fit
     # The most principal components (at most the raw features and the training samples) that fit.
-    limit = min(raw, len(prepared.y_train), _MAX_FIT_FEATURES)
+    limit = min(raw, train_rows, _MAX_FIT_FEATURES)
     best = None
     for n in range(1, limit + 1):
         used = _qubits(encoder, n)
@@ -231,8 +227,6 @@ def _fit(encoder: Any, request: DataRequest, dataset: Dataset, prepared: Prepare
     if best is not None and best != k and (fit.needed > qubits or best > k or fit.problem):
         fit.pca_to = best
     if fit.needed < qubits and not pre.padding:
-        from qmlstudio.workflow import features_needed
-
         fit.can_pad = features_needed(encoder, k, qubits) > k
     return fit
 

@@ -24,7 +24,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from qmlstudio.core.errors import QMLStudioError
-from qmlstudio.core.memory import SimulationTooLarge, format_bytes
+from qmlstudio.workflow import SimulationTooLarge, format_bytes
 
 __all__ = ["TooBigDialog", "TrainingPreflight"]
 

@@ -260,12 +260,10 @@ class StateView(QWidget):
             note = ""
         if key == "zeros":
             return np.zeros(count), "all weights 0"
-        # The same draw as the engine's starting point (TrainingRun.initial_parameters).
-        seed = int(getattr(self.project, "seed", 7))
-        options = dict(getattr(getattr(self.project, "model", None), "options", {}) or {})
-        scale = float(options.get("init_scale", 1.0))
-        rng = np.random.default_rng(seed)
-        return rng.uniform(-np.pi, np.pi, count) * scale, f"initial weights, seed {seed}{note}"
+        # The engine's starting point, as the workflow draws it for a run of this project.
+        from qmlstudio.workflow import initial_weights
+
+        return initial_weights(self.project, count), f"initial weights, seed {self.project.seed}{note}"
 
     def _show_message(self, text: str) -> None:
         self.probabilities = None
@@ -275,8 +273,7 @@ class StateView(QWidget):
 
     def recompute(self) -> None:
         """Simulates the model circuit for the chosen sample and weights and redraws the bars."""
-        from qmlstudio.core.models import ModelCircuit
-        from qmlstudio.core.statevector import StatevectorProgram
+        from qmlstudio.workflow import ModelPreview
 
         project, design = self.project, self.design
         if project is None or design is None:
@@ -300,7 +297,7 @@ class StateView(QWidget):
             self._show_message(f"The data cannot be loaded: {error}" if error else "Loading the data…")
             return
         try:
-            model = ModelCircuit(encoder, design, data.num_features)
+            model = ModelPreview(encoder, design, data.num_features)
         except Exception as exc:  # noqa: BLE001 - e.g. too many features for the encoding
             self._show_message(f"The encoding does not fit this data: {exc}")
             return
@@ -326,8 +323,7 @@ class StateView(QWidget):
         features = data.x_train[index]
         weights, weights_text = self._weights(model.num_weights)
         try:
-            inputs = model.inputs(features[None, :])
-            probs = StatevectorProgram(model.design).probabilities(weights, inputs)[0]
+            probs = model.probabilities(weights, features)
         except Exception as exc:  # noqa: BLE001 - shown, never raised into the event loop
             self._show_message(f"Cannot simulate the circuit: {exc}")
             return

@@ -579,7 +579,7 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         """Evaluates run ``run_id``'s weights on the backend ``choice`` (``NAME[:ARG][,k=v]``) in the
         background; the accuracy is added to the run's evaluations and ``evaluated`` is emitted."""
         from qmlstudio.gui.background import run_in_background
-        from qmlstudio.workflow import evaluate_weights
+        from qmlstudio.workflow import evaluate_weights, record_evaluation
 
         project, registry = self._project, self.registry
         if registry is None:
@@ -596,11 +596,7 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
                 return
             if project is not self._project:
                 return
-            run = project.find_run(value.run_id)
-            run.evaluations.append(
-                {"backend": value.choice.name, "options": dict(value.choice.options), "accuracy": value.accuracy}
-            )
-            project.run_updated(run)
+            run = record_evaluation(project, value)  # as the CLI records it (seeds, what the backend applied)
             self._show_evaluations(run.id)
             self.status_message.emit(f"Accuracy on {choice}: {value.accuracy:.3f}")
             self.evaluated.emit(run.id, float(value.accuracy))

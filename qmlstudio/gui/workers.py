@@ -26,7 +26,6 @@ picture never spends shots or queues a job (:attr:`RunSetup.exact_view` says whi
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import math
 import threading
@@ -40,8 +39,9 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import Project, RunRecord
-from qmlstudio.core.training import Controls, IterationReport, confusion_matrix
 from qmlstudio.gui import build_qiskit_tables
+from qmlstudio.workflow import Controls, ExactView, IterationReport, Run, confusion_matrix, data_units, exact_view
+from qmlstudio.workflow.previews import GRID_SIZE
 
 __all__ = [
     "BOUNDARY_INTERVAL_S",
@@ -59,10 +59,6 @@ __all__ = [
 MIN_EMIT_INTERVAL_S = 0.02
 #: The decision boundary is re-evaluated at most this often while a run trains.
 BOUNDARY_INTERVAL_S = 0.2
-#: Grid points per side of the decision-boundary image (fewer for wide circuits).
-GRID_SIZE = 64
-#: The statevectors of one picture may take this many bytes (so wide circuits get coarser grids).
-VIEW_BYTES = 64 << 20
 #: The share of the training time the live boundary may take.
 BOUNDARY_BUDGET = 0.05
 
@@ -275,7 +271,7 @@ class TrainingWorker(QObject):
         self._run: Any = None
         self._setup: RunSetup | None = None
         self._grid: np.ndarray | None = None
-        self._view: _ExactView | None = None
+        self._view: ExactView | None = None
         self._boundary_due = 0.0
         self._boundary_cost = 0.0
         self._boundary_iteration = -1
@@ -415,25 +411,15 @@ class TrainingWorker(QObject):
         self.finished.emit(record)
 
     def _describe(self, run: Any) -> RunSetup:
-        data = run.data
-        kind = getattr(run, "kind", "kernel")
-        if kind == "kernel" or not hasattr(run, "options"):
-            kind, total, num_weights = "kernel", 1, 0
-        else:
-            n = len(data.y_train)
-            size = run.options.batch_size
-            per_epoch = 1 if not size or size >= n else math.ceil(n / size)
-            total = run.options.epochs * per_epoch
-            if run.resumed and run.record.num_points:
-                total += int(run.record.metrics["iteration"][-1] or 0)
-            num_weights = int(run.num_parameters)
+        data, kind = run.data, run.kind
+        total, num_weights = int(run.total_iterations), int(run.num_parameters)
         extent = None
         if data.num_features == 2 and len(data.y_train):
             extent = grid_extent(data.x_train, data.x_test)
-        self._view = _ExactView.of(run, max(len(self._eval_split(run)[0]), len(self._eval_split(run, True)[0])))
+        self._view = exact_view(run, max(len(self._eval_split(run)[0]), len(self._eval_split(run, True)[0])))
         if extent is not None and self._view is not None and self._view.grid_size:
             self._grid = _grid(extent, self._view.grid_size)
-        elif extent is not None and kind == "kernel" and getattr(run.kernel, "exact", False):
+        elif extent is not None and kind == "kernel" and run.exact:
             self._grid = _grid(extent, GRID_SIZE)  # evaluated once, by the fitted SVM
         return RunSetup(
             run_id=run.record.id,
@@ -444,34 +430,28 @@ class TrainingWorker(QObject):
             class_names=list(data.class_names),
             feature_names=list(data.feature_names),
             x_train=np.asarray(data.x_train),
-            y_train=_data_units(data, data.y_train),
+            y_train=data_units(data, data.y_train),
             x_test=np.asarray(data.x_test),
-            y_test=_data_units(data, data.y_test),
+            y_test=data_units(data, data.y_test),
             extent=extent,
             live_boundary=self._view is not None and kind != "kernel",
             exact_view=self._view is None or self._view.same_as_run,
             config=dict(run.record.config),
             started=run.record.started,
             x_val=np.asarray(data.x_val),
-            y_val=_data_units(data, data.y_val),
+            y_val=data_units(data, data.y_val),
             num_qubits=int(getattr(getattr(run, "model", None), "num_qubits", 0) or 0),
         )
 
-    def _fit_baselines(self, run: Any) -> dict[str, Any]:
-        """Fits the baselines before training, so the GUI can show them as references."""
-        options = getattr(run, "options", None)
-        wanted = options.baselines if options is not None else getattr(run, "baselines", False)
-        if not wanted or options is None:
-            return {}  # a kernel run fits them itself: its parameter count is known once the SVM is fitted
-        from qmlstudio.core.baselines import run_baselines
-
+    def _fit_baselines(self, run: Run) -> dict[str, Any]:
+        """Fits the baselines before training, so the GUI can show them as references (the
+        run keeps them and does not fit them again; a kernel run fits them itself)."""
         try:
-            results = run_baselines(run.data, options.seed, quantum_parameters=getattr(run, "num_parameters", None),
-                                    controls=self.controls)
+            results = run.fit_baselines()
         except Exception:  # noqa: BLE001 - baselines are company, not the run itself
             return {}
-        options.baselines = False  # fitted already: the engine need not fit them again
-        self.baselines.emit(results)
+        if results:
+            self.baselines.emit(results)
         return results
 
     def _on_report(self, report: IterationReport) -> None:
@@ -535,7 +515,7 @@ class TrainingWorker(QObject):
             image = None
             if head is not None:
                 image = head.reshape(size, size, -1) if setup.task == "classification" else head.reshape(size, size)
-            shown = predictions.predictions if setup.task == "classification" else _data_units(run.data, predictions.predictions)
+            shown = predictions.predictions if setup.task == "classification" else data_units(run.data, predictions.predictions)
             frame = BoundaryFrame(iteration, setup.extent, image, setup.task, np.asarray(shown),
                                   predictions.confusion, predictions.split, final)
             frame.contour = self._contour(frame)
@@ -581,11 +561,10 @@ class TrainingWorker(QObject):
                 iteration = int(record.metrics["iteration"][-1] or 0) if record.num_points else 0
                 # The run's own final predictions when it has them (the tiles' numbers come from
                 # them too); outside Pause and Stop, which have done their work by now.
-                final = getattr(run, "final", None)
+                final = run.final
                 if final is not None and not np.array_equal(final.weights, weights):
                     final = None
-                uninterrupted = getattr(run, "uninterrupted", None)
-                with uninterrupted() if callable(uninterrupted) else contextlib.nullcontext():
+                with run.uninterrupted():
                     frame = self._evaluate(run, setup, weights, iteration, True, final)
         except Exception:  # noqa: BLE001
             return
@@ -593,78 +572,15 @@ class TrainingWorker(QObject):
             self.boundary.emit(frame)
 
     def _kernel_frame(self, run: Any, setup: RunSetup) -> BoundaryFrame | None:
-        svc = getattr(run, "svc", None)
-        if svc is None or not getattr(run.kernel, "exact", False):
-            return None  # a sampled kernel would spend shots on the picture
+        if not run.exact or run.record.status != "completed":
+            return None  # a sampled kernel would spend shots on the picture; a stopped one has no SVM
         x_eval, y_eval, split = self._eval_split(run, True)
-        x_train = run.data.x_train
-        predictions = svc.predict(run.kernel.matrix(x_eval, x_train))
+        predictions = np.argmax(run.predict_proba(x_eval), axis=1)
         image = None
         if self._grid is not None:
-            decision = np.asarray(svc.decision_function(run.kernel.matrix(self._grid, x_train)), dtype=float)
             size = int(round(math.sqrt(len(self._grid))))
-            if decision.ndim == 1:  # binary: a logistic squashing of the signed distance
-                p1 = 1.0 / (1.0 + np.exp(-2.0 * decision))
-                probs = np.column_stack([1 - p1, p1])
-            else:
-                e = np.exp(decision - decision.max(axis=1, keepdims=True))
-                probs = e / e.sum(axis=1, keepdims=True)
-            image = probs.reshape(size, size, -1)
+            image = run.predict_proba(self._grid).reshape(size, size, -1)
         confusion = _confusion(y_eval, predictions, len(setup.class_names))
         frame = BoundaryFrame(1, setup.extent, image, setup.task, np.asarray(predictions), confusion, split, True)
         frame.contour = self._contour(frame)
         return frame
-
-
-class _ExactView:
-    """The run's model evaluated exactly (statevector), for pictures of its predictions.
-
-    Uses the run's own evaluator when it is exact; otherwise an exact evaluator of the same
-    circuit and readout, so that pictures of a shot-based run never spend shots.
-    """
-
-    def __init__(self, run: Any, evaluator: Any, same_as_run: bool, grid_size: int) -> None:
-        self.run = run
-        self.evaluator = evaluator
-        self.same_as_run = same_as_run
-        self.grid_size = grid_size
-
-    @classmethod
-    def of(cls, run: Any, eval_points: int) -> "_ExactView | None":
-        if not hasattr(run, "evaluator") or not hasattr(run, "head"):
-            return None  # a kernel run: its final picture is made from the fitted SVM
-        from qmlstudio.core.models import ExactEvaluator
-
-        qubits = int(run.model.num_qubits)
-        per_point = 16 * 2**qubits
-        if per_point * max(eval_points, 1) > 4 * VIEW_BYTES:
-            return None  # too wide to simulate for a picture
-        room = VIEW_BYTES // per_point - eval_points
-        size = min(GRID_SIZE, int(math.sqrt(max(room, 0))))
-        if run.data.num_features != 2 or size < 12:
-            size = 0
-        if isinstance(run.evaluator, ExactEvaluator):
-            return cls(run, run.evaluator, True, size)
-        try:
-            evaluator = ExactEvaluator(run.model.design, run.head.observables(qubits))
-        except Exception:  # noqa: BLE001 - no picture rather than no run
-            return None
-        return cls(run, evaluator, False, size)
-
-    def evaluate(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class probabilities (classifier) or predicted values (regressor) of feature rows."""
-        run = self.run
-        n = run.model.num_weights
-        values = self.evaluator.values(parameters[:n], run.model.inputs(features))
-        extra = parameters[n:]
-        if run.data.task == "classification":
-            return np.asarray(run.head.probabilities(values, extra), dtype=float)
-        return _data_units(run.data, run.head.predict(values, extra))
-
-
-def _data_units(data: Any, values: np.ndarray) -> np.ndarray:
-    """Regression targets and predictions in the data's own units (the engine trains on [-1, 1])."""
-    values = np.asarray(values)
-    if data.task != "regression":
-        return values
-    return (np.asarray(values, dtype=float) + 1.0) / data.target_factor + data.target_offset

@@ -2,19 +2,24 @@
 
 Qt-free. It turns a project into prepared data (:mod:`.data`), checks and builds projects
 (:mod:`.projects`), builds runs (:mod:`.runs`), parses and creates backends (:mod:`.backends`),
-estimates what a run costs (:mod:`.cost`) and evaluates trained weights on another backend
-(:mod:`.evaluation`). Callers above this layer (``qmlstudio.gui``, ``qmlstudio.cli``) import
+estimates what a run costs (:mod:`.cost`), evaluates trained weights on another backend
+(:mod:`.evaluation`) and computes the views' previews of a model (:mod:`.previews`). Every run
+it builds answers the :class:`Run` protocol (variational and kernel alike, with one
+:class:`Controls` cancel token); :mod:`.engine` re-exports the engine's names the callers need. Callers above this layer (``qmlstudio.gui``, ``qmlstudio.cli``) import
 from here, not from the engine's modules that build runs; import-linter keeps that so.
 """
 
 from __future__ import annotations
 
 from qmlstudio.workflow.projects import new_project, MODEL_OPTIONS, scaling_warning, model_options, HiddenQubits, encoding_qubits, hidden_qubits, check_trainable, widen_circuit, SimulationFix, PCA_FEATURES, simulation_fixes, fixed_project_fields, apply_fix
-from qmlstudio.workflow.data import load_dataset, prepared_data, features_needed
+from qmlstudio.workflow.data import load_dataset, prepared_data, prepare_for_encoding, features_needed
 from qmlstudio.workflow.runs import build_run, backend_of, find_run, project_for_run
 from qmlstudio.workflow.backends import parse_backend_choice, backend_choice, format_backend_choice, create_backend, transpiled_figures
 from qmlstudio.workflow.cost import estimate_cost, run_cost, LONG_RUN_SECONDS, exact_plan, describe_exact_plan, describe_cost
-from qmlstudio.workflow.evaluation import Evaluation, evaluate_weights, evaluate_run
+from qmlstudio.workflow.evaluation import Evaluation, evaluate_weights, evaluate_run, record_evaluation
+from qmlstudio.workflow.engine import *  # noqa: F403 - the engine's names the windows and the CLI use
+from qmlstudio.workflow.engine import __all__ as _engine_names
+from qmlstudio.workflow.previews import ExactView, ModelPreview, data_units, exact_view, initial_weights
 
 __all__ = [
     "new_project",
@@ -33,6 +38,7 @@ __all__ = [
     "apply_fix",
     "load_dataset",
     "prepared_data",
+    "prepare_for_encoding",
     "features_needed",
     "build_run",
     "backend_of",
@@ -52,4 +58,11 @@ __all__ = [
     "Evaluation",
     "evaluate_weights",
     "evaluate_run",
+    "record_evaluation",
+    "ExactView",
+    "ModelPreview",
+    "data_units",
+    "exact_view",
+    "initial_weights",
+    *_engine_names,
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from qmlstudio.core.circuit import CircuitDesign
@@ -79,7 +78,7 @@ def run_cost(run: Any) -> dict[str, Any]:
     backend = backend_of(run)
     name = ((getattr(getattr(run, "record", None), "config", None) or {}).get("backend") or {}).get("name")
     name = name or type(backend).__name__
-    if not hasattr(run, "evaluator"):  # a kernel run
+    if run.kind == "kernel":
         return _count(name, backend, run.data, run.model, None, adjoint=False, uses_gradient=False)
     return _count(name, run.backend, run.data, run.model, run.options,
                   adjoint=isinstance(run.evaluator, ExactEvaluator),
@@ -184,7 +183,9 @@ def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjo
                       total_circuits=circuits, total_shots=circuits * per_shot)
         return result
     size = options.batch_size or n_train
-    per_epoch = 1 if size >= n_train else math.ceil(n_train / size)
+    from qmlstudio.core.training import batches_per_epoch
+
+    per_epoch = batches_per_epoch(n_train, size)
     batch_sizes = [size] * (per_epoch - 1) + [n_train - size * (per_epoch - 1)] if per_epoch > 1 else [n_train]
     total_iterations = options.epochs * per_epoch
     evaluations = 0

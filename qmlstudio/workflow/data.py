@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.preprocessing import PreparedData, prepare
 from qmlstudio.core.project import (
     Project,
 )
@@ -28,24 +29,32 @@ def load_dataset(project: Project, registry: PluginRegistry) -> Any:
     return spec.create(options)
 
 
-def prepared_data(project: Project, registry: PluginRegistry) -> Any:
+def prepared_data(project: Project, registry: PluginRegistry) -> PreparedData:
     """The project's data split, scaled and padded exactly as a run of it trains on.
 
     Padding (when the preprocessing asks for it) adds zero features up to the count that
     fills the circuit's qubits under the project's encoding, so the views that show the
-    data (the canvas's encoding block, the state view) must use this, not the unpadded data.
+    data (the canvas's encoding block, the state view, the dataset panel) use this (or
+    :func:`prepare_for_encoding` on a dataset they loaded), never the unpadded data.
     """
-    from qmlstudio.core.preprocessing import prepare
-
     dataset = load_dataset(project, registry)
-    # Pad to what the encoding needs when asked: try the feature count after PCA first.
-    data = prepare(dataset, project.preprocessing, project.seed)
-    if project.preprocessing.padding:
-        encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
-        needed = features_needed(encoder, data.num_features, project.circuit.num_qubits)
-        if needed > data.num_features:
-            data = prepare(dataset, project.preprocessing, project.seed, pad_to=needed)
-    return data
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+    return prepare_for_encoding(dataset, project.preprocessing, project.seed, encoder,
+                                project.circuit.num_qubits)[0]
+
+
+def prepare_for_encoding(dataset: Any, preprocessing: Any, seed: int, encoder: Any,
+                         qubits: int) -> tuple[PreparedData, int]:
+    """A loaded dataset split and scaled by ``preprocessing``, then (when it asks for padding
+    and ``encoder`` is given) padded with zero features up to the count that fills ``qubits``
+    under the encoding; with the feature count before padding. The one place padding happens."""
+    data = prepare(dataset, preprocessing, seed)
+    unpadded = data.num_features
+    if preprocessing.padding and encoder is not None:
+        needed = features_needed(encoder, unpadded, qubits)
+        if needed > unpadded:
+            data = prepare(dataset, preprocessing, seed, pad_to=needed)
+    return data, unpadded
 
 
 def features_needed(encoder: Any, have: int, qubits: int) -> int:

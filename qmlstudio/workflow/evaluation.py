@@ -132,10 +132,18 @@ def evaluate_run(
     accuracy, so ideal, noisy and hardware accuracy stand side by side.
     """
     result = evaluate_weights(project, registry, run_id, backend_choice, controls=controls, on_backend=on_backend)
+    record_evaluation(project, result)
+    return result.accuracy
+
+
+def record_evaluation(project: Project, result: Evaluation) -> Any:
+    """Appends ``result`` (from :func:`evaluate_weights`) to its run's ``evaluations``
+    (``{backend, options, accuracy, seeds, backend_applied}``) and tells the project; returns
+    the run. The CLI (through :func:`evaluate_run`) and the GUI record evaluations this way."""
     run = find_run(project, result.run_id)
     run.evaluations.append(
         {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy,
          "seeds": result.seeds or {}, "backend_applied": result.backend_applied or {}}
     )
     project.run_updated(run)
-    return result.accuracy
+    return run

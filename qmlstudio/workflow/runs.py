@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qmlstudio.core.control import Run
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import (
     PluginChoice,
@@ -30,8 +31,9 @@ def build_run(
     resume: Any = None,
     backend: PluginChoice | str | None = None,
     widen: bool = False,
-) -> Any:
-    """A :class:`~qmlstudio.core.training.TrainingRun` (or ``KernelRun``) for the project as it is.
+) -> Run:
+    """A :class:`~qmlstudio.core.training.TrainingRun` (or ``KernelRun``) for the project as it is:
+    both answer the :class:`~qmlstudio.core.control.Run` protocol.
 
     ``backend`` (a :class:`PluginChoice` or a choice text such as ``aer-noise:fake_manila``,
     see :func:`backend_choice`) overrides the project's backend for this run only; the
@@ -69,7 +71,8 @@ def build_run(
             tune = tuple(name for name in ("C", "bandwidth") if name not in project.model.options)
             run: Any = KernelRun(data=data, model=model, backend=backend_object, C=options["C"],
                                  bandwidth=options["bandwidth"], tune=tune, seed=project.seed,
-                                 baselines=options["baselines"], config=config, callback=callback)
+                                 baselines=options["baselines"], config=config, callback=callback,
+                                 controls=controls)
         else:
             optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
             run = TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
@@ -122,11 +125,8 @@ def _training_options(project: Project, options: dict[str, Any], epochs: int | N
 
 
 def backend_of(run: Any) -> Any:
-    """The backend object a built run uses (a ``TrainingRun``'s or a ``KernelRun``'s kernel's)."""
-    backend = getattr(run, "backend", None)
-    if backend is None:
-        backend = getattr(getattr(run, "kernel", None), "backend", None)
-    return backend
+    """The backend object a built run uses (every :class:`~qmlstudio.core.control.Run` has one)."""
+    return run.backend
 
 
 # ---------------------------------------------------------------------------

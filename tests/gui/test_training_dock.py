@@ -490,6 +490,9 @@ def test_evaluate_on_another_backend_keeps_the_accuracy_with_the_run(qtbot, dock
         dock.evaluate_on(run.id, "aer-shots,shots=2000,seed=3")
     assert [e["backend"] for e in run.evaluations] == ["statevector", "aer-shots"]
     assert "aer-shots" in dock.evaluations_label.text() and dock.evaluations_label.isVisible()
+    # Recorded as the CLI records it (workflow.record_evaluation): the seed and what the backend applied.
+    assert run.evaluations[-1]["backend_applied"].get("shots") == 2000
+    assert run.evaluations[-1]["seeds"]
 
 
 def test_compare_with_classical_baselines_shows_the_table_or_says_how_to_get_one(qtbot, tmp_path: Path, registry: Any) -> None:

@@ -205,6 +205,45 @@ def test_cancel_keeps_the_finished_trials(tiny):
     assert elapsed < 3.0, elapsed  # the loop notices within 0.25 s; closing the local cluster takes the rest
 
 
+def test_a_trial_whose_worker_dies_is_retried_once_then_failed(tiny, tmp_path):
+    """Real worker deaths on a LocalCluster: angle seed 0 kills its worker process on its first
+    attempt (a marker file remembers it) and succeeds on the retry; amplitude seed 1 kills its
+    worker every time and is recorded as failed with the reason; every other trial completes."""
+    markers = str(tmp_path)
+
+    def dying_trial(payload, config, seed, epochs=None, controls=None):
+        import os as _os
+        from pathlib import Path as _Path
+
+        from qmlstudio.workflow.study import run_trial
+
+        attempt = _Path(markers) / f"{config['encoding']}-{seed}-{_os.getpid()}"
+        attempt.write_text("")
+        if config["encoding"] == "amplitude" and seed == 1:
+            _os._exit(3)
+        if config["encoding"] == "angle" and seed == 0 and len(list(_Path(markers).glob("angle-0-*"))) == 1:
+            _os._exit(3)
+        return run_trial(payload, config, seed, epochs, controls)
+
+    vary = {"encoding": ["angle", "amplitude"]}
+    study = S.new_study(vary, [0, 1, 2])
+    S.run_study(tiny, study, workers=2, trial_function=dying_trial)
+    by = {(t["config"]["encoding"], t["seed"]): t for t in study["trials"]}
+    assert sorted(by) == sorted((e, s) for e in ("angle", "amplitude") for s in (0, 1, 2))  # each exactly once
+    assert len(study["trials"]) == 6
+    dead = by[("amplitude", 1)]
+    assert dead["status"] == "failed" and "worker died twice (retried once)" in dead["message"], dead
+    # it ran twice, in two different worker processes (the nanny restarted the dead one)
+    assert len(list(tmp_path.glob("amplitude-1-*"))) == 2
+    assert len(list(tmp_path.glob("angle-0-*"))) == 2
+    others = [t for k, t in by.items() if k != ("amplitude", 1)]
+    assert all(t["status"] == "completed" for t in others), others
+    # the retried trial's result is that of an undisturbed run
+    reference = S.new_study({"encoding": ["angle"]}, [0])
+    S.run_study(tiny, reference, workers=0)
+    assert _results({"trials": [by[("angle", 0)]]}) == _results(reference)
+
+
 # --------------------------------------------------------------------------- CLI, kill -9 and resume
 def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "qmlstudio", *args], env=_env(), capture_output=True, text=True,

@@ -97,13 +97,15 @@ class StudyDock(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.plot = pg.PlotWidget(objectName="studyPlot")
         self.plot.setLabel("left", "test score")
-        self.plot.setMinimumHeight(140)
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setMinimumHeight(200)
+        self.plot.setBackground("w")
+        self.plot.addLegend(offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 220))
         self.curves = pg.PlotWidget(objectName="studyCurves")
         self.curves.setLabel("left", "validation accuracy (mean ± 1 sd over seeds)")
         self.curves.setLabel("bottom", "step")
-        self.curves.setMinimumHeight(140)
-        self.curves.addLegend(offset=(-10, 10))
+        self.curves.setMinimumHeight(200)
+        self.curves.setBackground("w")
+        self.curves.addLegend(offset=(-10, -10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 220))
 
         pick = QHBoxLayout()
         pick.addWidget(self.variable)
@@ -123,11 +125,11 @@ class StudyDock(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.table, 2)
+        layout.addWidget(self.table, 1)
         plots = QHBoxLayout()
         plots.addWidget(self.plot, 1)
         plots.addWidget(self.curves, 1)
-        layout.addLayout(plots, 1)
+        layout.addLayout(plots, 2)
 
     # ------------------------------------------------------------------ choices
     def set_project(self, project: Project) -> None:
@@ -215,6 +217,11 @@ class StudyDock(QWidget):
         self.cancel_button.setEnabled(False)
         if state != "finished":
             self.status.setText(state)
+        elif self._study is not None:
+            n = len(planned_trials(self._study))
+            failed = sum(t.get("status") == "failed" for t in self._study["trials"])
+            self.status.setText(f"finished: {len(self._study['trials'])} of {n} trials"
+                                + (f" ({failed} failed)" if failed else ""))
         self.state_changed.emit(state)
 
     # ------------------------------------------------------------------ results
@@ -234,6 +241,7 @@ class StudyDock(QWidget):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
         self._draw_strips(stats)
         self._draw_curves(stats)
 
@@ -260,7 +268,7 @@ class StudyDock(QWidget):
             mean, ci = s["test_accuracy"]["mean"], s["test_accuracy"]["ci95"]
             if ci:
                 self.plot.addItem(pg.ErrorBarItem(x=np.array([i - 0.15]), y=np.array([mean]), top=ci[1] - mean,
-                                                  bottom=mean - ci[0], beam=0.08))
+                                                  bottom=mean - ci[0], beam=0.08, pen=pg.mkPen("k", width=2)))
             for j, name in enumerate(names):
                 bys = [(t.get("baselines") or {}).get(name) for t in done]
                 bys = [y for y in bys if y is not None]
@@ -269,6 +277,8 @@ class StudyDock(QWidget):
                                        brush=colour, pen=colour, name=name if i == 0 else None)
                 b.study_role = f"strip:{s['config_key']}:{name}"  # type: ignore[attr-defined]  # found by the tests
                 self.plot.addItem(b)
+        if stats:  # room on the right for the legend
+            self.plot.setXRange(-0.5, len(stats) - 0.5 + 1.6, padding=0)
         axis = self.plot.getAxis("bottom")
         axis.setTicks([[(i, ", ".join(f"{v}" for v in s["config"].values()) or "project") for i, s in enumerate(stats)]])
 

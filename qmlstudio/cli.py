@@ -961,6 +961,11 @@ class AnalyzeCommand(Command):
             for L in result.layers:
                 values = "  ".join(f"{v:<10.3g}" for v in result.variance[cost][str(L)])
                 print(f"  {cost:<7} {L:<7d} {values}  {result.rate[cost][str(L)]:.2f}")
+        print("  95% bootstrap intervals of the variances:")
+        for cost in ("global", "local"):
+            for L in result.layers:
+                spans = "  ".join(f"[{lo:.3g}, {hi:.3g}]" for lo, hi in result.variance_ci95[cost][str(L)])
+                print(f"  {cost:<7} {L:<7d} {spans}")
         if heatmap is not None:
             print(f"mean |∂C/∂θ| of the project's circuit ({heatmap.samples} samples): "
                   f"global {float(heatmap.per_weight['global'].mean()):.3g}, local {float(heatmap.per_weight['local'].mean()):.3g}")

@@ -34,6 +34,7 @@ def test_analyze_barren_plateau_text_and_bad_range(project_file: Path, capsys: p
                  "--samples", "20", "--template", "current"]) == 0
     out = capsys.readouterr().out
     assert "real-amplitudes" in out and "global" in out and "local" in out
+    assert "95% bootstrap intervals of the variances" in out and out.count("[") >= 6  # 2 costs × 3 qubit counts
     assert main(["analyze", "barren-plateau", str(project_file), "--qubits", "x"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("qmlstudio: error:") and err.count("\n") == 1

@@ -383,3 +383,31 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def encoding_study_over_seeds(project: Project, registry: Any, encodings: Sequence[str], seeds: Sequence[int],
+                              **options: Any) -> dict[str, Any]:
+    """The encoding study (:func:`qmlstudio.core.analysis.encoding_study`, same ``options``)
+    once per seed (the project's ``seed``: split, initial weights, shuffling), with the
+    study's statistics per encoding: ``{"seeds", "results": [EncodingStudyResult per seed],
+    "summary": {encoding: {"test_accuracy": {n, mean, std, ci95}, "seconds": {...},
+    "failed": [messages]}}}``. A failed row counts as missing, never as a zero."""
+    from qmlstudio.core.analysis import encoding_study
+    from qmlstudio.workflow.runs import build_run
+    from qmlstudio.workflow.statistics import summary
+
+    if not seeds:
+        raise QMLStudioError("give at least one seed")
+    results = []
+    for seed in seeds:
+        data = project.to_dict()
+        data["seed"] = int(seed)
+        results.append(encoding_study(Project.from_dict(data), registry, encodings, build_run=build_run, **options))
+    table: dict[str, Any] = {}
+    for name in encodings:
+        rows = [next(r for r in res.rows if r.encoding == name) for res in results]
+        ok = [r for r in rows if r.status == "completed"]
+        table[name] = {"test_accuracy": summary(r.test_accuracy for r in ok),
+                       "seconds": summary(r.seconds for r in ok),
+                       "failed": [r.message for r in rows if r.status != "completed"]}
+    return {"seeds": [int(s) for s in seeds], "results": results, "summary": table}

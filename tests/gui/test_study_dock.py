@@ -41,7 +41,7 @@ def _setup(qtbot, registry, seeds):
 
 def _items(plot, prefix):
     """The dock's plot items whose role starts with prefix: {role: item}."""
-    return {getattr(i, "study_role"): i for i in plot.getPlotItem().items
+    return {i.study_role: i for i in plot.getPlotItem().items
             if getattr(i, "study_role", "").startswith(prefix)}
 
 

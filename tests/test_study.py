@@ -77,6 +77,21 @@ def test_paired_t_test_and_verdicts():
     assert "no difference" in paired_comparison([0.9, 0.8], [0.9, 0.8], "MLP").verdict
 
 
+def test_learning_curve_band_is_the_t_interval_per_step():
+    from scipy import stats
+
+    from qmlstudio.workflow.statistics import band
+
+    curves = [[0.5, 0.6, 0.7], [0.7, 0.8], [0.6, 1.0]]
+    b = band(curves)
+    assert b["mean"] == pytest.approx([0.6, 0.8, 0.7])
+    lo, hi = stats.t.interval(0.95, 2, loc=0.6, scale=stats.sem([0.5, 0.7, 0.6]))
+    assert b["low"][0] == pytest.approx(lo) and b["high"][0] == pytest.approx(hi)
+    lo, hi = stats.t.interval(0.95, 2, loc=0.8, scale=stats.sem([0.6, 0.8, 1.0]))
+    assert b["low"][1] == pytest.approx(lo) and b["high"][1] == pytest.approx(hi)
+    assert b["low"][2] == b["high"][2] == pytest.approx(0.7)  # one curve: no interval, the band closes
+
+
 def test_study_statistics_groups_by_configuration():
     trials = [{"config": {"reps": r}, "config_key": S.config_key({"reps": r}), "seed": s, "status": "completed",
                "test_accuracy": 0.5 + 0.1 * r + 0.01 * s, "test_loss": 1.0, "seconds": 1.0,

@@ -101,7 +101,7 @@ class StudyDock(QWidget):
         self.plot.setBackground("w")
         self.plot.addLegend(offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 220))
         self.curves = pg.PlotWidget(objectName="studyCurves")
-        self.curves.setLabel("left", "validation accuracy (mean ± 1 sd over seeds)")
+        self.curves.setLabel("left", "validation accuracy (mean, 95% CI)")
         self.curves.setLabel("bottom", "step")
         self.curves.setMinimumHeight(200)
         self.curves.setBackground("w")
@@ -284,7 +284,7 @@ class StudyDock(QWidget):
 
     def _draw_curves(self, stats: list[dict[str, Any]]) -> None:
         """Per configuration: the seed-averaged learning curve (validation accuracy, else training
-        accuracy, per step) and its band of ± 1 sd over the seeds."""
+        accuracy, per step) and its band: the 95% t interval of the mean over the seeds."""
         import numpy as np
 
         self.curves.clear()

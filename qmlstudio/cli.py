@@ -897,6 +897,9 @@ class AnalyzeCommand(Command):
         enc.add_argument("--encodings", metavar="LIST", help="comma-separated encodings (default: angle,dense-angle,zz-feature-map)")
         enc.add_argument("--epochs", type=int, metavar="N", help="epochs per training (default: the project's)")
         enc.add_argument("--keep", action="store_true", help="add the study's runs to the project file")
+        enc.add_argument("--seeds", type=int, metavar="N",
+                         help="repeat the study for seeds 0..N-1 and report each encoding's test accuracy as "
+                         "mean ± sd with its 95%% t interval")
         enc.add_argument("--own-width", action="store_true",
                          help="build the ansatz on each encoding's own qubits (default: on the widest, so every "
                          "encoding trains the same ansatz and weight count)")
@@ -960,6 +963,11 @@ class AnalyzeCommand(Command):
             for L in result.layers:
                 values = "  ".join(f"{v:<10.3g}" for v in result.variance[cost][str(L)])
                 print(f"  {cost:<7} {L:<7d} {values}  {result.rate[cost][str(L)]:.2f}")
+        print("  95% bootstrap intervals of the variances:")
+        for cost in ("global", "local"):
+            for L in result.layers:
+                spans = "  ".join(f"[{lo:.3g}, {hi:.3g}]" for lo, hi in result.variance_ci95[cost][str(L)])
+                print(f"  {cost:<7} {L:<7d} {spans}")
         if heatmap is not None:
             print(f"mean |∂C/∂θ| of the project's circuit ({heatmap.samples} samples): "
                   f"global {float(heatmap.per_weight['global'].mean()):.3g}, local {float(heatmap.per_weight['local'].mean()):.3g}")
@@ -984,6 +992,8 @@ class AnalyzeCommand(Command):
             device = create_backend(registry, backend_choice(registry, f"aer-noise:{args.device},noise=false"))
             device_pm = device.pass_manager()
         controls = Controls()
+        if args.seeds is not None:
+            return self._encodings_over_seeds(args, project, registry, progress, names, basis, device_pm, controls)
         with _stop_on_signals(controls):
             try:
                 result = encoding_study(project, registry, names, build_run=build_run, epochs=args.epochs,
@@ -1022,6 +1032,45 @@ class AnalyzeCommand(Command):
             if r.device_message:
                 notes.append(r.device_message)
             print(line + ("  " + "; ".join(notes) if notes else ""))
+        return 0
+
+    def _encodings_over_seeds(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any,
+                              names: list[str], basis: list[str], device_pm: Any, controls: Any) -> int:
+        from qmlstudio.core.analysis import Cancelled
+        from qmlstudio.core.project import save_project
+        from qmlstudio.workflow.study import encoding_study_over_seeds
+
+        if args.seeds < 1:
+            raise QMLStudioError("--seeds must be at least 1")
+        with _stop_on_signals(controls):
+            try:
+                out = encoding_study_over_seeds(project, registry, names, list(range(args.seeds)), epochs=args.epochs,
+                                                progress=progress.update, controls=controls,
+                                                match_ansatz=not args.own_width, basis_gates=basis,
+                                                device=args.device, device_pass_manager=device_pm)
+            except Cancelled:
+                raise QMLStudioError("the encoding study was stopped") from None
+        if args.keep:
+            for result in out["results"]:
+                for record in result.records:
+                    project.add_run(record)
+            save_project(project)
+        if args.json:
+            print(json.dumps({"study": "encodings", "seeds": out["seeds"], "summary": out["summary"],
+                              "per_seed": [r.to_dict() for r in out["results"]]}), flush=True)
+            return 0
+        progress.close()
+        print(f"encodings over seeds {out['seeds'][0]}..{out['seeds'][-1]} (test accuracy: mean ± sd, 95% t interval)")
+        for name, s in out["summary"].items():
+            acc = s["test_accuracy"]
+            if acc["mean"] is None:
+                text = "no completed run"
+            else:
+                text = f"{acc['mean']:.3f} ± {(acc['std'] or 0.0):.3f}  n={acc['n']}"
+                if acc["ci95"]:
+                    text += f"  95% CI [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}]"
+            failed = f"  ({len(s['failed'])} failed: {s['failed'][0]})" if s["failed"] else ""
+            print(f"  {name:<16} {text}{failed}")
         return 0
 
     def _kernel(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any) -> int:

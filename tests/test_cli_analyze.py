@@ -34,6 +34,7 @@ def test_analyze_barren_plateau_text_and_bad_range(project_file: Path, capsys: p
                  "--samples", "20", "--template", "current"]) == 0
     out = capsys.readouterr().out
     assert "real-amplitudes" in out and "global" in out and "local" in out
+    assert "95% bootstrap intervals of the variances" in out and out.count("[") >= 6  # 2 costs × 3 qubit counts
     assert main(["analyze", "barren-plateau", str(project_file), "--qubits", "x"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("qmlstudio: error:") and err.count("\n") == 1
@@ -82,3 +83,25 @@ def test_analyze_encodings_same_ansatz_and_a_device(project_file: Path, capsys: 
     assert "the same ansatz on 2 qubits" in out and "transpiled to rz,sx,x,cx" in out
     assert main(["analyze", "encodings", str(project_file), "--device", "fake_nowhere"]) == 1
     assert "fake_nowhere" in capsys.readouterr().err
+
+
+def test_analyze_encodings_over_seeds_reports_intervals(project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+    from scipy import stats
+
+    capsys.readouterr()
+    assert main(["analyze", "encodings", str(project_file), "--encodings", "angle,amplitude", "--epochs", "2",
+                 "--seeds", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert data["seeds"] == [0, 1, 2] and [r["seed"] for r in data["per_seed"]] == [0, 1, 2]
+    for name in ("angle", "amplitude"):
+        acc = np.array([next(r for r in run["rows"] if r["encoding"] == name)["test_accuracy"] for run in data["per_seed"]])
+        s = data["summary"][name]["test_accuracy"]
+        half = stats.t.ppf(0.975, 2) * acc.std(ddof=1) / np.sqrt(3)
+        assert s["n"] == 3 and s["mean"] == pytest.approx(acc.mean()) and s["std"] == pytest.approx(acc.std(ddof=1))
+        assert s["ci95"] == pytest.approx([acc.mean() - half, acc.mean() + half])
+    assert main(["analyze", "encodings", str(project_file), "--encodings", "angle", "--epochs", "1", "--seeds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "encodings over seeds 0..1" in out and "angle" in out and "n=2" in out and "95% CI [" in out
+    assert main(["analyze", "encodings", str(project_file), "--seeds", "0"]) == 1
+    assert "--seeds must be at least 1" in capsys.readouterr().err

@@ -77,6 +77,21 @@ def test_paired_t_test_and_verdicts():
     assert "no difference" in paired_comparison([0.9, 0.8], [0.9, 0.8], "MLP").verdict
 
 
+def test_learning_curve_band_is_the_t_interval_per_step():
+    from scipy import stats
+
+    from qmlstudio.workflow.statistics import band
+
+    curves = [[0.5, 0.6, 0.7], [0.7, 0.8], [0.6, 1.0]]
+    b = band(curves)
+    assert b["mean"] == pytest.approx([0.6, 0.8, 0.7])
+    lo, hi = stats.t.interval(0.95, 2, loc=0.6, scale=stats.sem([0.5, 0.7, 0.6]))
+    assert b["low"][0] == pytest.approx(lo) and b["high"][0] == pytest.approx(hi)
+    lo, hi = stats.t.interval(0.95, 2, loc=0.8, scale=stats.sem([0.6, 0.8, 1.0]))
+    assert b["low"][1] == pytest.approx(lo) and b["high"][1] == pytest.approx(hi)
+    assert b["low"][2] == b["high"][2] == pytest.approx(0.7)  # one curve: no interval, the band closes
+
+
 def test_study_statistics_groups_by_configuration():
     trials = [{"config": {"reps": r}, "config_key": S.config_key({"reps": r}), "seed": s, "status": "completed",
                "test_accuracy": 0.5 + 0.1 * r + 0.01 * s, "test_loss": 1.0, "seconds": 1.0,
@@ -203,6 +218,45 @@ def test_cancel_keeps_the_finished_trials(tiny):
     elapsed = time.monotonic() - stamps[0]
     assert 1 <= len(study["trials"]) < 8
     assert elapsed < 3.0, elapsed  # the loop notices within 0.25 s; closing the local cluster takes the rest
+
+
+def test_a_trial_whose_worker_dies_is_retried_once_then_failed(tiny, tmp_path):
+    """Real worker deaths on a LocalCluster: angle seed 0 kills its worker process on its first
+    attempt (a marker file remembers it) and succeeds on the retry; amplitude seed 1 kills its
+    worker every time and is recorded as failed with the reason; every other trial completes."""
+    markers = str(tmp_path)
+
+    def dying_trial(payload, config, seed, epochs=None, controls=None):
+        import os as _os
+        from pathlib import Path as _Path
+
+        from qmlstudio.workflow.study import run_trial
+
+        attempt = _Path(markers) / f"{config['encoding']}-{seed}-{_os.getpid()}"
+        attempt.write_text("")
+        if config["encoding"] == "amplitude" and seed == 1:
+            _os._exit(3)
+        if config["encoding"] == "angle" and seed == 0 and len(list(_Path(markers).glob("angle-0-*"))) == 1:
+            _os._exit(3)
+        return run_trial(payload, config, seed, epochs, controls)
+
+    vary = {"encoding": ["angle", "amplitude"]}
+    study = S.new_study(vary, [0, 1, 2])
+    S.run_study(tiny, study, workers=2, trial_function=dying_trial)
+    by = {(t["config"]["encoding"], t["seed"]): t for t in study["trials"]}
+    assert sorted(by) == sorted((e, s) for e in ("angle", "amplitude") for s in (0, 1, 2))  # each exactly once
+    assert len(study["trials"]) == 6
+    dead = by[("amplitude", 1)]
+    assert dead["status"] == "failed" and "worker died twice (retried once)" in dead["message"], dead
+    # it ran twice, in two different worker processes (the nanny restarted the dead one)
+    assert len(list(tmp_path.glob("amplitude-1-*"))) == 2
+    assert len(list(tmp_path.glob("angle-0-*"))) == 2
+    others = [t for k, t in by.items() if k != ("amplitude", 1)]
+    assert all(t["status"] == "completed" for t in others), others
+    # the retried trial's result is that of an undisturbed run
+    reference = S.new_study({"encoding": ["angle"]}, [0])
+    S.run_study(tiny, reference, workers=0)
+    assert _results({"trials": [by[("angle", 0)]]}) == _results(reference)
 
 
 # --------------------------------------------------------------------------- CLI, kill -9 and resume

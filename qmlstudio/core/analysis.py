@@ -223,7 +223,9 @@ class BarrenPlateauResult:
 
     ``variance[cost][str(layers)]`` lists one variance per entry of ``qubits``;
     ``rate[cost][str(layers)]`` is the fitted ``a`` of ``Var ∝ 2^(−a·n)`` and
-    ``intercept`` its ``log2`` offset.
+    ``intercept`` its ``log2`` offset. ``variance_ci95[cost][str(layers)]`` gives per entry
+    of ``qubits`` the 95% percentile-bootstrap interval ``[low, high]`` of that variance
+    (2000 resamples of the gradient samples, seeded).
     """
 
     template: str
@@ -237,6 +239,7 @@ class BarrenPlateauResult:
     rate: dict[str, dict[str, float]]
     intercept: dict[str, dict[str, float]]
     seconds: float = 0.0
+    variance_ci95: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     costs: dict[str, str] = field(default_factory=lambda: {
         "global": "(1 - <Z x Z x ... x Z>)/2 on all qubits",
         "local": "(1 - <Z_0>)/2 on qubit 0",
@@ -255,7 +258,7 @@ class BarrenPlateauResult:
         return clean({
             "study": "barren-plateau", "template": self.template, "qubits": self.qubits, "layers": self.layers,
             "samples": self.samples, "seed": self.seed, "weight": self.weight, "costs": self.costs,
-            "variance": self.variance, "mean_abs_gradient": self.mean_abs, "rate": self.rate,
+            "variance": self.variance, "variance_ci95": self.variance_ci95, "mean_abs_gradient": self.mean_abs, "rate": self.rate,
             "intercept": self.intercept, "seconds": self.seconds,
         })
 
@@ -272,6 +275,19 @@ def _weight_index(design: CircuitDesign, which: str | int) -> int:
     if which == "last":
         return design.weight_indices[-1]
     raise AnalysisError(f"weight must be an index, first, middle or last, got {which!r}")
+
+
+def variance_interval(values: Any, *, seed: Any = 0, resamples: int = 2000, level: float = 0.95) -> list[float]:
+    """The percentile-bootstrap interval of the sample variance (ddof=1) of ``values``:
+    ``resamples`` resamples with replacement drawn with ``numpy.random.default_rng(seed)``.
+    No normality is assumed (gradients of random circuits are far from normal)."""
+    x = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    draws = x[rng.integers(0, len(x), size=(resamples, len(x)))]
+    variances = np.var(draws, axis=1, ddof=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(variances, [tail, 100 - tail])
+    return [float(low), float(high)]
 
 
 def barren_plateau_study(
@@ -304,12 +320,14 @@ def barren_plateau_study(
         raise AnalysisError("at least two samples are needed for a variance")
     start = time.perf_counter()
     variance: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
+    variance_ci: dict[str, dict[str, list[list[float]]]] = {c: {} for c in COSTS}
     mean_abs: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
     total = len(qubits) * len(layers)
     done = 0
     for L in layers:
         for cost in COSTS:
             variance[cost][str(L)] = []
+            variance_ci[cost][str(L)] = []
             mean_abs[cost][str(L)] = []
         for n in qubits:
             _report(progress, done, total, f"{n} qubits, {L} layers")
@@ -324,6 +342,7 @@ def barren_plateau_study(
             grads = sample_gradients(design, cost_observables(design.num_qubits), samples, rng)[:, :, index]
             for k, cost in enumerate(COSTS):
                 variance[cost][str(L)].append(float(np.var(grads[:, k], ddof=1)))
+                variance_ci[cost][str(L)].append(variance_interval(grads[:, k], seed=[seed, n, L, k]))
                 mean_abs[cost][str(L)].append(float(np.mean(np.abs(grads[:, k]))))
             done += 1
     _report(progress, done, total, "fitting")
@@ -335,6 +354,7 @@ def barren_plateau_study(
     return BarrenPlateauResult(
         template=template, qubits=qubits, layers=layers, samples=samples, seed=seed, weight=str(weight),
         variance=variance, mean_abs=mean_abs, rate=rate, intercept=intercept, seconds=time.perf_counter() - start,
+        variance_ci95=variance_ci,
     )
 
 

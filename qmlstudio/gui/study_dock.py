@@ -97,7 +97,15 @@ class StudyDock(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.plot = pg.PlotWidget(objectName="studyPlot")
         self.plot.setLabel("left", "test score")
-        self.plot.setMinimumHeight(140)
+        self.plot.setMinimumHeight(200)
+        self.plot.setBackground("w")
+        self.plot.addLegend(offset=(-10, 10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 220))
+        self.curves = pg.PlotWidget(objectName="studyCurves")
+        self.curves.setLabel("left", "validation accuracy (mean, 95% CI)")
+        self.curves.setLabel("bottom", "step")
+        self.curves.setMinimumHeight(200)
+        self.curves.setBackground("w")
+        self.curves.addLegend(offset=(-10, -10), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 220))
 
         pick = QHBoxLayout()
         pick.addWidget(self.variable)
@@ -117,8 +125,11 @@ class StudyDock(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.table, 2)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.table, 1)
+        plots = QHBoxLayout()
+        plots.addWidget(self.plot, 1)
+        plots.addWidget(self.curves, 1)
+        layout.addLayout(plots, 2)
 
     # ------------------------------------------------------------------ choices
     def set_project(self, project: Project) -> None:
@@ -128,6 +139,7 @@ class StudyDock(QWidget):
         self._study = None
         self.table.setRowCount(0)
         self.plot.clear()
+        self.curves.clear()
 
     def _add_vary(self) -> None:
         text = f"{self.variable.currentText()}={self.values.text().strip()}"
@@ -205,6 +217,11 @@ class StudyDock(QWidget):
         self.cancel_button.setEnabled(False)
         if state != "finished":
             self.status.setText(state)
+        elif self._study is not None:
+            n = len(planned_trials(self._study))
+            failed = sum(t.get("status") == "failed" for t in self._study["trials"])
+            self.status.setText(f"finished: {len(self._study['trials'])} of {n} trials"
+                                + (f" ({failed} failed)" if failed else ""))
         self.state_changed.emit(state)
 
     # ------------------------------------------------------------------ results
@@ -224,17 +241,68 @@ class StudyDock(QWidget):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self._draw_strips(stats)
+        self._draw_curves(stats)
+
+    #: symbols of the baselines' strips, in the order of their names
+    _SYMBOLS = ("t", "s", "d", "+", "x", "star", "p", "h")
+
+    def _draw_strips(self, stats: list[dict[str, Any]]) -> None:
+        """Per configuration (x = 0, 1, ...): the quantum model's test score per seed (circles)
+        with its mean and 95% interval to the left, and each baseline's per-seed scores on the
+        same seeds (other symbols) to the right."""
+        import numpy as np
+
         self.plot.clear()
         trials = [] if self._study is None else self._study["trials"]
+        names = sorted({n for s in stats for n in s["baselines"]})
+        step = 0.5 / max(len(names), 1)
         for i, s in enumerate(stats):
-            ys = [t["test_accuracy"] for t in trials if t["config_key"] == s["config_key"]
-                  and t.get("status") == "completed" and t.get("test_accuracy") is not None]
-            self.plot.addItem(pg.ScatterPlotItem([i] * len(ys), ys, size=8))
-            if s["test_accuracy"]["ci95"]:
-                lo, hi = s["test_accuracy"]["ci95"]
-                self.plot.addItem(pg.ErrorBarItem(x=__import__("numpy").array([i + 0.15]),
-                                                  y=__import__("numpy").array([s["test_accuracy"]["mean"]]),
-                                                  top=hi - s["test_accuracy"]["mean"],
-                                                  bottom=s["test_accuracy"]["mean"] - lo, beam=0.1))
+            done = [t for t in trials if t["config_key"] == s["config_key"] and t.get("status") == "completed"]
+            ys = [t["test_accuracy"] for t in done if t.get("test_accuracy") is not None]
+            item = pg.ScatterPlotItem([float(i)] * len(ys), ys, size=9, symbol="o", brush=pg.mkBrush(60, 120, 220),
+                                      name="quantum model" if i == 0 else None)
+            item.study_role = f"strip:{s['config_key']}:quantum"  # type: ignore[attr-defined]  # found by the tests
+            self.plot.addItem(item)
+            mean, ci = s["test_accuracy"]["mean"], s["test_accuracy"]["ci95"]
+            if ci:
+                self.plot.addItem(pg.ErrorBarItem(x=np.array([i - 0.15]), y=np.array([mean]), top=ci[1] - mean,
+                                                  bottom=mean - ci[0], beam=0.08, pen=pg.mkPen("k", width=2)))
+            for j, name in enumerate(names):
+                bys = [(t.get("baselines") or {}).get(name) for t in done]
+                bys = [y for y in bys if y is not None]
+                colour = pg.intColor(j, hues=max(len(names), 1) + 1, alpha=200)
+                b = pg.ScatterPlotItem([i + 0.15 + j * step] * len(bys), bys, size=7, symbol=self._SYMBOLS[j % 8],
+                                       brush=colour, pen=colour, name=name if i == 0 else None)
+                b.study_role = f"strip:{s['config_key']}:{name}"  # type: ignore[attr-defined]  # found by the tests
+                self.plot.addItem(b)
+        if stats:  # room on the right for the legend
+            self.plot.setXRange(-0.5, len(stats) - 0.5 + 1.6, padding=0)
         axis = self.plot.getAxis("bottom")
-        axis.setTicks([[(i, ", ".join(f"{v}" for v in s["config"].values())) for i, s in enumerate(stats)]])
+        axis.setTicks([[(i, ", ".join(f"{v}" for v in s["config"].values()) or "project") for i, s in enumerate(stats)]])
+
+    def _draw_curves(self, stats: list[dict[str, Any]]) -> None:
+        """Per configuration: the seed-averaged learning curve (validation accuracy, else training
+        accuracy, per step) and its band: the 95% t interval of the mean over the seeds."""
+        import numpy as np
+
+        self.curves.clear()
+        for i, s in enumerate(stats):
+            band = s["curve"]
+            keep = [k for k, m in enumerate(band["mean"]) if m is not None]
+            if not keep:
+                continue
+            x = np.array(keep, dtype=float)
+            colour = pg.intColor(i, hues=max(len(stats), 1) + 1)
+            label = ", ".join(f"{k}={v}" for k, v in s["config"].items()) or "project"
+            mean = self.curves.plot(x, np.array([band["mean"][k] for k in keep]), pen=pg.mkPen(colour, width=2),
+                                    name=f"{label} (n={len(s['seeds'])})")
+            mean.study_role = f"curve:{s['config_key']}"  # type: ignore[attr-defined]  # found by the tests
+            low = pg.PlotDataItem(x, np.array([band["low"][k] for k in keep]))
+            high = pg.PlotDataItem(x, np.array([band["high"][k] for k in keep]))
+            fill_colour = pg.mkColor(colour)
+            fill_colour.setAlpha(60)
+            fill = pg.FillBetweenItem(low, high, brush=pg.mkBrush(fill_colour))
+            fill.study_role = f"band:{s['config_key']}"  # type: ignore[attr-defined]  # found by the tests
+            self.curves.addItem(fill)

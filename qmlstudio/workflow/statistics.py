@@ -93,18 +93,19 @@ def paired_comparison(quantum: Sequence[Any], baseline: Sequence[Any], name: str
 
 
 def band(curves: Sequence[Sequence[Any]]) -> dict[str, list[float | None]]:
-    """Seed-averaged learning curve: per index the mean and mean ± one standard deviation
-    over the curves that have a finite value there (curves of different lengths allowed)."""
+    """Seed-averaged learning curve: per index the mean over the curves that have a finite
+    value there (curves of different lengths allowed) and its 95% Student t interval
+    (``low``/``high``; equal to the mean where only one curve has a value)."""
     length = max((len(c) for c in curves), default=0)
     mean: list[float | None] = []
     low: list[float | None] = []
     high: list[float | None] = []
     for i in range(length):
         s = summary([c[i] for c in curves if i < len(c)])
-        m, sd = s["mean"], s["std"] or 0.0
+        m = s["mean"]
         mean.append(m)
-        low.append(None if m is None else m - sd)
-        high.append(None if m is None else m + sd)
+        low.append(s["ci95"][0] if s["ci95"] else m)
+        high.append(s["ci95"][1] if s["ci95"] else m)
     return {"mean": mean, "low": low, "high": high}
 
 

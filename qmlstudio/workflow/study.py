@@ -278,6 +278,7 @@ def run_study(
     scheduler: str | None = None,
     on_trial: Callable[[dict[str, Any], int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    trial_function: Callable[..., dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Runs the study's missing trials and records each one in ``study["trials"]`` as it finishes
     (then calls ``on_trial(trial, done, total)``: the CLI saves the project there).
@@ -286,8 +287,10 @@ def run_study(
     ``scheduler`` (a Dask address) or on a LocalCluster of ``workers`` single-threaded
     processes (default: one per core). A trial whose worker dies is retried once, then
     recorded as failed with the reason. Setting ``cancel`` stops within about a second;
-    the finished trials stay recorded. Returns the study.
+    the finished trials stay recorded. ``trial_function`` replaces :func:`run_trial` (same
+    signature; the tests wrap it with one that kills its worker). Returns the study.
     """
+    trial_function = trial_function or run_trial
     todo = missing_trials(study)
     total = len(planned_trials(study))
     done = total - len(todo)
@@ -314,18 +317,19 @@ def run_study(
             controls = Controls()
             watcher = threading.Thread(target=lambda c=controls: (cancel.wait(), c.cancel()), daemon=True)
             watcher.start()
-            trial = run_trial(payload, config, seed, epochs, controls=controls)
+            trial = trial_function(payload, config, seed, epochs, controls=controls)
             if cancel.is_set():
                 raise StudyCancelled(f"study cancelled: {done} of {total} trials recorded")
             record(trial)
         return study
-    _run_on_dask(payload, todo, epochs, workers, scheduler, record, cancel, lambda: done, total)
+    _run_on_dask(payload, todo, epochs, workers, scheduler, record, cancel, lambda: done, total, trial_function)
     return study
 
 
 def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: int | None, workers: int | None,
                  scheduler: str | None, record: Callable[[dict[str, Any]], None], cancel: threading.Event,
-                 count: Callable[[], int], total: int) -> None:
+                 count: Callable[[], int], total: int,
+                 trial_function: Callable[..., dict[str, Any]] = run_trial) -> None:
     import os
 
     import dask
@@ -333,7 +337,11 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
     from distributed.client import FIRST_COMPLETED
 
     cluster = None
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.logging.distributed": "error"}):
+    # allowed-failures 1: a trial whose worker dies runs once more, then is a KilledWorker.
+    # worker-saturation 1.0: a single-threaded local worker holds one trial at a time, so a
+    # trial that kills its worker does not count against a neighbour queued on it.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.logging.distributed": "error"}):
         try:
             if scheduler:
                 client = Client(scheduler, timeout="10s")
@@ -347,7 +355,7 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
         try:
             shared = client.scatter(payload, broadcast=True)
             futures = {
-                client.submit(run_trial, shared, config, seed, epochs, pure=False,
+                client.submit(trial_function, shared, config, seed, epochs, pure=False,
                               key=f"trial-{config_key(config)}-{seed}-{os.urandom(4).hex()}"): (config, seed)
                 for config, seed in todo
             }
@@ -375,3 +383,31 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def encoding_study_over_seeds(project: Project, registry: Any, encodings: Sequence[str], seeds: Sequence[int],
+                              **options: Any) -> dict[str, Any]:
+    """The encoding study (:func:`qmlstudio.core.analysis.encoding_study`, same ``options``)
+    once per seed (the project's ``seed``: split, initial weights, shuffling), with the
+    study's statistics per encoding: ``{"seeds", "results": [EncodingStudyResult per seed],
+    "summary": {encoding: {"test_accuracy": {n, mean, std, ci95}, "seconds": {...},
+    "failed": [messages]}}}``. A failed row counts as missing, never as a zero."""
+    from qmlstudio.core.analysis import encoding_study
+    from qmlstudio.workflow.runs import build_run
+    from qmlstudio.workflow.statistics import summary
+
+    if not seeds:
+        raise QMLStudioError("give at least one seed")
+    results = []
+    for seed in seeds:
+        data = project.to_dict()
+        data["seed"] = int(seed)
+        results.append(encoding_study(Project.from_dict(data), registry, encodings, build_run=build_run, **options))
+    table: dict[str, Any] = {}
+    for name in encodings:
+        rows = [next(r for r in res.rows if r.encoding == name) for res in results]
+        ok = [r for r in rows if r.status == "completed"]
+        table[name] = {"test_accuracy": summary(r.test_accuracy for r in ok),
+                       "seconds": summary(r.seconds for r in ok),
+                       "failed": [r.message for r in rows if r.status != "completed"]}
+    return {"seeds": [int(s) for s in seeds], "results": results, "summary": table}

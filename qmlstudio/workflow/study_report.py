@@ -71,7 +71,7 @@ def report_html(study: Mapping[str, Any], stats: Sequence[Mapping[str, Any]], sc
         ax.plot(xs, [curve["mean"][i] for i in xs], label=_label(s["config"]))
         ax.fill_between(xs, [curve["low"][i] for i in xs], [curve["high"][i] for i in xs], alpha=0.2)
     ax.set_xlabel("iteration")
-    ax.set_ylabel(f"validation {score} (mean ± 1 sd over seeds)")
+    ax.set_ylabel(f"validation {score} (mean, 95% CI over seeds)")
     ax.legend(fontsize=7)
     curves = _png(fig)
     return (

@@ -73,6 +73,32 @@ def test_sampled_gradients_match_finite_differences() -> None:
             np.testing.assert_allclose(grads[s, :, i], fd, atol=1e-6)
 
 
+def test_variance_interval_is_the_percentile_bootstrap() -> None:
+    from scipy import stats
+
+    from qmlstudio.core.analysis import variance_interval
+
+    x = np.random.default_rng(0).standard_normal(400) * 0.3
+    low, high = variance_interval(x, seed=1)
+    # scipy's own percentile bootstrap (its resamples differ: agreement to a few per cent)
+    ref = stats.bootstrap((x,), lambda a, axis: np.var(a, axis=axis, ddof=1), method="percentile",
+                          n_resamples=4000, random_state=2).confidence_interval
+    assert low == pytest.approx(ref.low, rel=0.04) and high == pytest.approx(ref.high, rel=0.04)
+    # for normal data it is close to the chi-square interval (n-1)s²/χ²
+    s2, n = np.var(x, ddof=1), len(x)
+    assert low == pytest.approx((n - 1) * s2 / stats.chi2.ppf(0.975, n - 1), rel=0.08)
+    assert high == pytest.approx((n - 1) * s2 / stats.chi2.ppf(0.025, n - 1), rel=0.08)
+    assert variance_interval(x, seed=1) == [low, high]  # seeded
+
+
+def test_barren_plateau_reports_an_interval_per_variance() -> None:
+    result = barren_plateau_study(hardware_efficient, [2, 4], [2], samples=120, seed=5)
+    for cost in ("global", "local"):
+        for v, (low, high) in zip(result.variance[cost]["2"], result.variance_ci95[cost]["2"]):
+            assert 0 <= low < v < high
+    assert result.to_dict()["variance_ci95"] == result.variance_ci95
+
+
 def test_fit_and_ranges() -> None:
     n = np.arange(2, 9)
     assert fit_decay_rate(n, 3 * 2.0 ** (-1.5 * n))[0] == pytest.approx(1.5)

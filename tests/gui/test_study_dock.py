@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -38,10 +39,23 @@ def _setup(qtbot, registry, seeds):
     return project, dock
 
 
+def _items(plot, prefix):
+    """The dock's plot items whose role starts with prefix: {role: item}."""
+    return {i.study_role: i for i in plot.getPlotItem().items
+            if getattr(i, "study_role", "").startswith(prefix)}
+
+
+def _points(item):
+    return len(item.getData()[1])
+
+
 def test_run_fills_the_table_live_with_baselines_and_verdicts(qtbot, registry):
     project, dock = _setup(qtbot, registry, 2)
     updates = []
+    live_points = []
     dock._relay.trial.connect(lambda *_: updates.append(dock.table.rowCount()))
+    dock._relay.trial.connect(lambda *_: live_points.append(
+        sum(_points(i) for i in _items(dock.plot, "strip:").values() if i.study_role.endswith(":quantum"))))
     with qtbot.waitSignal(dock.state_changed, timeout=60000, check_params_cb=lambda s: s != "running"):
         qtbot.mouseClick(dock.run_button, Qt.MouseButton.LeftButton)
     assert len(updates) == 4  # one refresh per finished trial
@@ -51,6 +65,26 @@ def test_run_fills_the_table_live_with_baselines_and_verdicts(qtbot, registry):
     assert texts[0][0] == "encoding=angle" and texts[0][1] == "2" and "±" in texts[0][2]
     assert any(row[0].strip() == "RBF SVM" for row in texts)
     assert "paired t" in texts[0][3] or "no difference" in texts[0][3]
+    # the strip plot grew by one quantum point per finished trial, live
+    assert live_points == [1, 2, 3, 4]
+    # per configuration: the quantum model's 2 seeds and each baseline's 2 seeds, at the scores recorded
+    strips = _items(dock.plot, "strip:")
+    names = sorted(study["trials"][0]["baselines"])
+    keys = sorted({t["config_key"] for t in study["trials"]})
+    assert set(strips) == {f"strip:{k}:{n}" for k in keys for n in ["quantum", *names]}
+    for k in keys:
+        mine = [t for t in study["trials"] if t["config_key"] == k]
+        assert sorted(strips[f"strip:{k}:quantum"].getData()[1]) == sorted(t["test_accuracy"] for t in mine)
+        assert sorted(strips[f"strip:{k}:RBF SVM"].getData()[1]) == sorted(t["baselines"]["RBF SVM"] for t in mine)
+    # a seed-averaged curve and its band per configuration; the curve is the mean of the seeds' curves
+    curves, bands = _items(dock.curves, "curve:"), _items(dock.curves, "band:")
+    assert set(curves) == {f"curve:{k}" for k in keys} and set(bands) == {f"band:{k}" for k in keys}
+    k = keys[0]
+    seeds_curves = [t["curve"] for t in study["trials"] if t["config_key"] == k]
+    n = min(len(c) for c in seeds_curves)
+    ys = curves[f"curve:{k}"].getData()[1]
+    for step in range(n):
+        assert ys[step] == pytest.approx(sum(c[step] for c in seeds_curves) / len(seeds_curves))
 
 
 def test_cancel_keeps_finished_trials_and_run_resumes(qtbot, registry):

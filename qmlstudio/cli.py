@@ -683,7 +683,11 @@ class PluginsCommand(Command):
             settings.disabled_plugins = [n for n in settings.disabled_plugins if n != name]
         else:
             settings.disabled_plugins = [*settings.disabled_plugins, name]
-        settings.save()
+        try:
+            settings.save()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise QMLStudioError(f"cannot save the settings to {Settings.path()}: {reason}; nothing was changed") from exc
         print(f"{'enabled' if enable else 'disabled'} plugin {name!r}: takes effect the next time QML Studio starts")
         return 0
 

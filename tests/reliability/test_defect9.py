@@ -1,0 +1,56 @@
+"""Issue #23 defect 9: settings writes are checked (`plugins disable` on a full disk, a config folder
+that is a file, settings.json that is a folder) and refused with a clear message, no traceback."""
+
+from __future__ import annotations
+
+import errno
+import importlib.metadata
+
+import pytest
+
+from qmlstudio import cli
+from qmlstudio.plugins.manager import ENTRY_POINT_GROUP
+
+
+def _a_plugin() -> str:
+    names = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+    if not names:
+        pytest.fail("no plugin entry point installed: the test environment is broken")
+    return names[0]
+
+
+def _disable(capsys) -> tuple[int, str]:
+    code = cli.main(["plugins", "disable", _a_plugin()])
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" not in err
+    return code, err
+
+
+def test_defect9_plugins_disable_on_a_full_disk(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QMLSTUDIO_CONFIG_DIR", str(tmp_path / "cfg"))
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("qmlstudio.core.storage.atomic_write_text", full)
+    code, err = _disable(capsys)
+    assert code != 0
+    assert "No space left on device" in err and "settings" in err
+
+
+def test_defect9_plugins_disable_when_the_config_folder_is_a_file(tmp_path, monkeypatch, capsys):
+    cfg = tmp_path / "cfg"
+    cfg.write_bytes(b"not a folder")
+    monkeypatch.setenv("QMLSTUDIO_CONFIG_DIR", str(cfg))
+    code, err = _disable(capsys)
+    assert code != 0 and "cannot save the settings" in err
+    assert cfg.read_bytes() == b"not a folder"
+
+
+def test_defect9_plugins_disable_when_settings_json_is_a_folder(tmp_path, monkeypatch, capsys):
+    cfg = tmp_path / "cfg"
+    (cfg / "settings.json").mkdir(parents=True)
+    monkeypatch.setenv("QMLSTUDIO_CONFIG_DIR", str(cfg))
+    code, err = _disable(capsys)
+    assert code != 0 and "cannot save the settings" in err
+    assert (cfg / "settings.json").is_dir()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.storage import atomic_write_text
 
 __all__ = ["figure_png", "render_report", "report_figures", "write_report"]
 
@@ -292,10 +293,9 @@ def write_report(project: Any, path: str | os.PathLike[str], studies: Iterable[A
     """Writes :func:`render_report` to ``path`` atomically; returns the path."""
     target = Path(path)
     text = render_report(project, studies)
-    temporary = target.with_name(f".{target.name}.tmp")
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, target)
+        # a unique temporary name, never followed through a symlink, removed on failure
+        atomic_write_text(target, text)
     except OSError as exc:
         raise QMLStudioError(f"cannot write the report {target}: {exc.strerror or exc}") from None
     return target

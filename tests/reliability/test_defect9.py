@@ -54,3 +54,31 @@ def test_defect9_plugins_disable_when_settings_json_is_a_folder(tmp_path, monkey
     code, err = _disable(capsys)
     assert code != 0 and "cannot save the settings" in err
     assert (cfg / "settings.json").is_dir()
+
+
+def test_defect9_report_on_a_full_disk_leaves_no_temporary_and_follows_no_symlink(tmp_path, monkeypatch):
+    from qmlstudio.core import report as report_module
+    from qmlstudio.core.errors import QMLStudioError
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "r.html"
+    # the old fixed temporary name, planted as a symlink to a file the user owns
+    (tmp_path / ".r.html.tmp").symlink_to(victim)
+    monkeypatch.setattr(report_module, "render_report", lambda *_a, **_k: "<html>x</html>")
+    import qmlstudio.core.storage as storage
+
+    real_fsync = storage.os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.os, "fsync", full)
+    with pytest.raises(QMLStudioError, match="No space left on device"):
+        report_module.write_report(object(), out)
+    monkeypatch.setattr(storage.os, "fsync", real_fsync)
+    assert victim.read_text() == "keep me"
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".r.html.tmp", "victim.txt"]
+    report_module.write_report(object(), out)
+    assert out.read_text() == "<html>x</html>" and victim.read_text() == "keep me"

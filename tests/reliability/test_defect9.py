@@ -82,3 +82,18 @@ def test_defect9_report_on_a_full_disk_leaves_no_temporary_and_follows_no_symlin
     assert sorted(p.name for p in tmp_path.iterdir()) == [".r.html.tmp", "victim.txt"]
     report_module.write_report(object(), out)
     assert out.read_text() == "<html>x</html>" and victim.read_text() == "keep me"
+
+
+def test_defect9_train_refuses_a_read_only_project(tmp_path, capsys):
+    path = tmp_path / "p.qmls"
+    assert cli.main(["new", str(path), "--dataset", "moons", "--encoding", "angle", "--ansatz",
+                     "real-amplitudes", "--reps", "1", "--optimizer", "adam", "--seed", "7"]) == 0
+    capsys.readouterr()
+    path.chmod(0o444)
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    code = cli.main(["train", str(path), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" not in err
+    assert code != 0 and "read-only" in err
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert path.stat().st_mode & 0o777 == 0o444

@@ -97,3 +97,23 @@ def test_defect9_train_refuses_a_read_only_project(tmp_path, capsys):
     assert code != 0 and "read-only" in err
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert path.stat().st_mode & 0o777 == 0o444
+
+
+def test_defect9_report_on_a_run_whose_backend_is_a_list(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "p.qmls"
+    assert cli.main(["new", str(path), "--dataset", "moons", "--encoding", "angle", "--ansatz",
+                     "real-amplitudes", "--reps", "1", "--optimizer", "adam", "--seed", "7"]) == 0
+    assert cli.main(["train", str(path), "--epochs", "1"]) == 0
+    data = json.loads(path.read_text(encoding="utf-8"))
+    run = data["runs"][0]
+    run["config"]["backend"] = ["aer"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    out = tmp_path / "r.html"
+    code = cli.main(["analyze", "report", str(path), "--output", str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" not in err
+    assert code == 0, err
+    assert "angle" in out.read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -281,6 +282,13 @@ class TrainCommand(Command):
         if not math.isfinite(args.autosave) or args.autosave < 0:
             raise QMLStudioError("--autosave must be a number of seconds, 0 or more")
         project = load_project(args.project)
+        if not args.no_save and _read_only(args.project):
+            # the atomic writer could replace a read-only file (it writes the folder, not the file):
+            # a file the user made read-only is not silently replaced
+            raise QMLStudioError(
+                f"{args.project} is read-only: the run cannot be saved into it "
+                "(make it writable, or train with --no-save)"
+            )
         registry = load_plugins()
         warning = scaling_warning(registry, project)
         if warning:
@@ -683,7 +691,11 @@ class PluginsCommand(Command):
             settings.disabled_plugins = [n for n in settings.disabled_plugins if n != name]
         else:
             settings.disabled_plugins = [*settings.disabled_plugins, name]
-        settings.save()
+        try:
+            settings.save()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise QMLStudioError(f"cannot save the settings to {Settings.path()}: {reason}; nothing was changed") from exc
         print(f"{'enabled' if enable else 'disabled'} plugin {name!r}: takes effect the next time QML Studio starts")
         return 0
 
@@ -1102,6 +1114,18 @@ class AnalyzeCommand(Command):
         else:
             print(f"report: {path} ({len(project.runs)} run(s))")
         return 0
+
+
+def _read_only(path: str) -> bool:
+    """True when the user has made ``path`` read-only (no write bit for its owner, or no access).
+
+    Mode bits, not os.access: root may write anything, but a file marked read-only is still a refusal.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (mode & 0o200) or (os.getuid() != 0 and not os.access(path, os.W_OK))
 
 
 class _StudyProgress:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.storage import atomic_write_text
 
 __all__ = ["figure_png", "render_report", "report_figures", "write_report"]
 
@@ -234,12 +235,12 @@ def render_report(project: Any, studies: Iterable[Any] = (), *, title: str | Non
         rows = []
         best = max((_last(r.metrics.get("test_accuracy")) or -1 for r in project.runs), default=-1)
         for r in project.runs:
-            config = r.config or {}
+            config = r.config if isinstance(r.config, dict) else {}
             test = _last(r.metrics.get("test_accuracy"))
             rows.append((
-                r.id, r.status, (config.get("model") or {}).get("kind", "–"),
-                (config.get("encoding") or {}).get("name", "–"), (config.get("ansatz") or {}).get("name", "–"),
-                (config.get("optimizer") or {}).get("name", "–"), (config.get("backend") or {}).get("name", "–"),
+                r.id, r.status, _field(config, "model", "kind"),
+                _field(config, "encoding", "name"), _field(config, "ansatz", "name"),
+                _field(config, "optimizer", "name"), _field(config, "backend", "name"),
                 len(r.final_weights), _last(r.metrics.get("train_accuracy")),
                 _Raw(f'<span class="best">{_fmt(test)}</span>') if test is not None and test == best else test,
                 _last(r.metrics.get("loss")), r.timings.get("seconds"),
@@ -288,14 +289,20 @@ def render_report(project: Any, studies: Iterable[Any] = (), *, title: str | Non
     return "\n".join(parts)
 
 
+def _field(config: dict, part: str, key: str) -> str:
+    """``config[part][key]`` as text, or "–" when a hand-edited file has another shape there."""
+    value = config.get(part)
+    item = value.get(key) if isinstance(value, dict) else None
+    return str(item) if isinstance(item, (str, int, float)) and not isinstance(item, bool) else "–"
+
+
 def write_report(project: Any, path: str | os.PathLike[str], studies: Iterable[Any] = ()) -> Path:
     """Writes :func:`render_report` to ``path`` atomically; returns the path."""
     target = Path(path)
     text = render_report(project, studies)
-    temporary = target.with_name(f".{target.name}.tmp")
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, target)
+        # a unique temporary name, never followed through a symlink, removed on failure
+        atomic_write_text(target, text)
     except OSError as exc:
         raise QMLStudioError(f"cannot write the report {target}: {exc.strerror or exc}") from None
     return target

@@ -1048,7 +1048,7 @@ class AnalyzeCommand(Command):
 
     def _encodings_over_seeds(self, args: argparse.Namespace, project: Any, registry: Any, progress: Any,
                               names: list[str], basis: list[str], device_pm: Any, controls: Any) -> int:
-        from qmlstudio.core.analysis import Cancelled
+        from qmlstudio.workflow import Cancelled
         from qmlstudio.core.project import save_project
         from qmlstudio.workflow.study import encoding_study_over_seeds
 

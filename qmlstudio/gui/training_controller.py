@@ -16,8 +16,10 @@ from typing import Any
 from PySide6.QtCore import (
     QCoreApplication,
     QEventLoop,
+    QObject,
     Qt,
     QTimer,
+    Signal,
 )
 
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 first)
@@ -39,6 +41,37 @@ from qmlstudio.gui.training_state import (
 from qmlstudio.gui.workers import BoundaryFrame, RunSetup, TrainingWorker
 
 
+class WorkerRelay(QObject):
+    """A worker's signals, re-emitted on the GUI thread (created there, one per run).
+
+    The dock's handlers are methods of a mixin, connected as Python callables. Connected
+    straight to a worker that then moves to its own ``QThread``, PySide6 sometimes calls them
+    on the worker's thread (seen: ``_on_finished`` on the training thread, Qt's "Timers cannot
+    be started from another thread", then a dead event loop). A signal-to-signal connection to
+    this QObject, which never leaves the GUI thread, is an ordinary Qt connection: queued
+    across threads, so every handler runs on the GUI thread.
+    """
+
+    prepared = Signal(object)
+    baselines = Signal(object)
+    iteration = Signal(object)
+    boundary = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    done = Signal()
+    job = Signal(str, str, object)
+
+    def attach(self, worker: QObject, *, ordered: Qt.ConnectionType) -> None:
+        worker.prepared.connect(self.prepared)
+        worker.baselines.connect(self.baselines)
+        worker.iteration.connect(self.iteration, ordered)
+        worker.boundary.connect(self.boundary)
+        worker.finished.connect(self.finished)
+        worker.failed.connect(self.failed)
+        worker.done.connect(self.done)
+        worker.job.connect(self.job)
+
+
 class TrainingController:
     """Run control and the worker's reports (a mixin of TrainingDock)."""
 
@@ -48,6 +81,10 @@ class TrainingController:
         ``epochs`` overrides the project's; ``pause_at`` pauses the run after that iteration
         (a breakpoint); ``step`` pauses it after its first iteration.
         """
+        if self._worker is not None and self._run_ended and not self._shut_down:
+            # The last run has said how it ended; its thread or process is only finishing up
+            # (its ``done`` is on its way). A click on Train now starts the next run.
+            self._on_done()
         if self._worker is not None or self._shut_down:
             return False
         if self.registry is None:
@@ -65,21 +102,25 @@ class TrainingController:
         except Exception as exc:  # a project that cannot even be copied: say so, never crash
             self._show_failure("Cannot start training", f"{type(exc).__name__}: {exc}", "")
             return False
-        worker.prepared.connect(self._on_prepared)
-        worker.baselines.connect(self._on_baselines)
+        relay = WorkerRelay(self)  # lives on this (the GUI) thread; see WorkerRelay
         # The thread worker's batches come from two threads: queued keeps them in order. The
         # process worker emits on this thread, in order; direct keeps them ahead of its
         # ``crashed``, which must see every report that came.
-        worker.iteration.connect(self._on_reports, Qt.ConnectionType.QueuedConnection if in_process
-                                 else Qt.ConnectionType.DirectConnection)
-        worker.boundary.connect(self._on_boundary)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.done.connect(self._on_done)
-        worker.job.connect(self._on_job)
+        relay.attach(worker, ordered=Qt.ConnectionType.QueuedConnection if in_process
+                     else Qt.ConnectionType.DirectConnection)
+        relay.prepared.connect(self._on_prepared)
+        relay.baselines.connect(self._on_baselines)
+        relay.iteration.connect(self._on_reports, Qt.ConnectionType.DirectConnection)
+        relay.boundary.connect(self._on_boundary)
+        relay.finished.connect(self._on_finished)
+        relay.failed.connect(self._on_failed)
+        relay.done.connect(self._on_done)
+        relay.job.connect(self._on_job)
+        self._relay = relay
         if isinstance(worker, ProcessTrainingWorker):
             worker.crashed.connect(self._on_crashed)
         self._worker = worker
+        self._run_ended = False
         self._pending = []
         self._pending_frame = None
         self._meter.reset()
@@ -120,7 +161,7 @@ class TrainingController:
     def set_paused(self, paused: bool) -> None:
         """Pauses (True) or resumes (False) the run in progress."""
         worker = self._worker
-        if worker is None or self._state == STOPPING:
+        if worker is None or self._run_ended or self._state == STOPPING:
             self._sync_actions()
             return
         if paused:
@@ -139,14 +180,14 @@ class TrainingController:
     def stop(self) -> None:
         """Stops the run in progress; it is kept in the runs list with status "stopped"."""
         worker = self._worker
-        if worker is None:
+        if worker is None or self._run_ended:
             return
         worker.stop()
         self._set_state(STOPPING)
 
     def step(self) -> None:
         """Trains one more iteration and pauses (starts a run paused after one iteration when idle)."""
-        if self._worker is None:
+        if self._worker is None or self._run_ended:
             self.train(step=True)
             return
         self._meter.reset()
@@ -239,6 +280,8 @@ class TrainingController:
     def _on_finished(self, record: RunRecord) -> None:
         self._frame()  # everything reported so far goes on the plots first
         self._training = False
+        self._run_ended = True
+        self._sync_actions()  # Train is offered again at once
         live = self._live
         if record.num_points == 0 and record.status == "stopped":
             self.status_message.emit("Stopped before the first iteration; no run was kept")
@@ -274,6 +317,8 @@ class TrainingController:
     def _on_failed(self, message: str, details: str) -> None:
         self._frame()
         self._training = False
+        self._run_ended = True
+        self._sync_actions()  # Train is offered again at once
         self._forget_live()
         self._show_failure("Training could not run", message, details)
         self.progress.setRange(0, 1)
@@ -307,6 +352,10 @@ class TrainingController:
         if worker is not None:
             worker.wait(5_000)
         self._worker = None
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            relay.blockSignals(True)  # a ``done`` still queued for it must not end the next run
+            relay.deleteLater()
         self._restore_switch_interval()
         self._frame_timer.stop()
         self._step_timer.stop()

@@ -45,6 +45,7 @@ from PySide6.QtCore import (
     QCoreApplication,
     QItemSelection,
     QItemSelectionModel,
+    QObject,
     Qt,
     QTimer,
     Signal,
@@ -165,6 +166,8 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         self.autosaver: Autosaver | None = Autosaver(project) if autosave else None
         self._state = IDLE
         self._worker: TrainingWorker | ProcessTrainingWorker | None = None
+        self._run_ended = False  # the run in progress has reported finished or failed
+        self._relay: QObject | None = None  # re-emits the worker's signals on this thread
         self._setup: RunSetup | None = None
         self._live: RunCurves | None = None
         self._pending: list[Any] = []

@@ -406,7 +406,7 @@ class DockDrawing:
 
     def _sync_actions(self) -> None:
         state = self._state
-        active = self._worker is not None
+        active = self._worker is not None and not self._run_ended  # an ended run's thread only tidies up
         enabled = {
             "train": not active,
             "pause": active and state in (PREPARING, RUNNING, PAUSED),

@@ -1,8 +1,12 @@
 """The Analysis menu: barren plateaus, gradient heatmap, encodings, kernels, the report.
 
 :func:`install_analysis_menu` adds the menu to a main window (before Help) and returns an
-:class:`AnalysisController`, kept as ``window.analysis``. Each study runs in a
-:class:`~qmlstudio.gui.background.Job` on the long-work pool (the Qt-free functions of :mod:`qmlstudio.core.analysis`), shows its
+:class:`AnalysisController`, kept as ``window.analysis``. Each long study (barren plateau,
+encodings, kernel) is plain data run by :func:`qmlstudio.workflow.analyses.run_analysis` in a
+child process (:class:`~qmlstudio.gui.process_job.ProcessJob`: the window keeps its interpreter,
+a crash in native code ends the child, not the window), or on a thread
+(:class:`~qmlstudio.gui.background.Job`) when a plugin exists only in this process's memory; the
+report is written on a thread. Each study shows its
 progress and a Cancel button in its result dock, and puts its result in that dock,
 created on demand and reused: pyqtgraph plots (log-y gradient variance with the fitted
 lines, heatmaps with a colour bar), a table for the encoding study.
@@ -50,6 +54,8 @@ from PySide6.QtWidgets import (
 
 from qmlstudio.gui.background import Job, long_pool
 from qmlstudio.gui.plots import wheel_zooms_with_ctrl
+from qmlstudio.gui.process_job import ProcessJob, runs_here
+from qmlstudio.workflow.analyses import analysis_spec_project, run_analysis
 
 __all__ = ["AnalysisController", "AnalysisDock", "StudyThread", "install_analysis_menu"]
 
@@ -354,6 +360,9 @@ class AnalysisController(QObject):
         self.actions: dict[str, QAction] = {}
         self.ask: Callable[[str, dict[str, Any]], dict[str, Any] | None] = self._ask_dialog
         self.ask_report_path: Callable[[Path], Path | None] = self._ask_report_path
+        #: True: studies run on a thread here; False: in a child process; None: a child unless a
+        #: plugin lives only in this process's memory (:func:`~qmlstudio.gui.process_job.runs_here`)
+        self.in_process: bool | None = None
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -419,14 +428,22 @@ class AnalysisController(QObject):
                 thread.cancel()
 
     def _start(self, study: str, work: Callable[[Callable[[int, int, str], bool]], Any],
-               show: Callable[[AnalysisDock, Any], None], controls: Any = None) -> StudyThread | None:
+               show: Callable[[AnalysisDock, Any], None], controls: Any = None,
+               spec: dict[str, Any] | None = None) -> StudyThread | None:
+        """Starts ``study``: in a child process when it has a ``spec`` (plain data, see
+        :mod:`qmlstudio.workflow.analyses`) and no plugin lives only in this process's memory,
+        otherwise ``work`` on a thread."""
         if self.is_running(study):
             self.window.statusBar().showMessage(f"{STUDIES[study]} is already running", 4000)
             return None
         dock = self.dock(study)
         dock.set_running(True)
         dock.status.setText(f"{STUDIES[study]}: starting…")
-        thread = Job(work, self, controls=controls)
+        in_process = self.in_process if self.in_process is not None else runs_here(self.registry)
+        if spec is not None and not in_process:
+            thread: Any = ProcessJob(spec, self, disabled=getattr(self.registry, "disabled", ()))
+        else:
+            thread = Job(work, self, controls=controls)
         thread.progressed.connect(dock.show_progress)
 
         def done(result: Any) -> None:
@@ -471,8 +488,6 @@ class AnalysisController(QObject):
     # ------------------------------------------------------------ studies
     def barren_plateau(self, **given: Any) -> StudyThread | None:
         """The barren-plateau study (and the current design's gradient map)."""
-        from qmlstudio.workflow import barren_plateau_study, gradient_heatmap, parse_range, template_builder
-
         defaults = {"qubits": "2-8", "layers": "2,20", "samples": 200, "template": "hardware-efficient",
                     "heatmap": True}
         values = given or self.ask("barren-plateau", defaults)
@@ -484,18 +499,13 @@ class AnalysisController(QObject):
         if template == "current" and project is not None and project.ansatz is not None:
             template, options = project.ansatz.name, dict(project.ansatz.options)
         design = project.circuit.copy() if project is not None and values["heatmap"] else None
-        seed = project.seed if project is not None else 7
+        spec = {"kind": "barren-plateau", "qubits": str(values["qubits"]), "layers": str(values["layers"]),
+                "samples": int(values["samples"]), "template": template, "options": options,
+                "design": None if design is None else design.to_dict(),
+                "seed": project.seed if project is not None else 7}
 
         def work(progress: Callable[[int, int, str], bool]) -> Any:
-            result = barren_plateau_study(
-                template_builder(registry, template, options), parse_range(str(values["qubits"]), "qubits"),
-                parse_range(str(values["layers"]), "layers"), samples=int(values["samples"]), seed=seed,
-                template=template, progress=progress,
-            )
-            heat = None
-            if design is not None and design.num_weights:
-                heat = gradient_heatmap(design, samples=min(int(values["samples"]), 100), seed=seed)
-            return result, heat
+            return run_analysis(spec, registry, progress)
 
         def show(dock: AnalysisDock, value: Any) -> None:
             result, heat = value
@@ -504,11 +514,11 @@ class AnalysisController(QObject):
             dock.status.setText(f"Var ∝ 2^(−a·n): {rates} ({result.seconds:.1f} s)")
             dock.set_content(barren_plateau_view(result, heat), value)
 
-        return self._start("barren-plateau", work, show)
+        return self._start("barren-plateau", work, show, spec=spec)
 
     def encodings(self, **given: Any) -> StudyThread | None:
         """Trains the project's model with each chosen encoding."""
-        from qmlstudio.workflow import Controls, build_run, encoding_study
+        from qmlstudio.workflow import Controls
 
         if self._no_project():
             return None
@@ -527,21 +537,17 @@ class AnalysisController(QObject):
 
         device = str(values.get("device") or "").strip() or None
 
+        spec = {"kind": "encodings", **analysis_spec_project(project), "encodings": list(names),
+                "epochs": int(values["epochs"]), "same_ansatz": bool(values["same_ansatz"]), "device": device}
+
         def work(progress: Callable[[int, int, str], bool]) -> Any:
-            device_pm = None
-            if device:  # the device's layout, routing and basis, offline (aer-noise without noise)
+            if device:
                 from qmlstudio.gui.background import wait_for_background
-                from qmlstudio.workflow import backend_choice, create_backend
 
                 # The views' jobs (a transpile) may be importing qiskit-ibm-runtime's transpiler
                 # plugins: importing its device models alongside stalled both. Let them finish first.
                 wait_for_background(120_000)
-
-                choice = backend_choice(registry, f"aer-noise:{device},noise=false")
-                device_pm = create_backend(registry, choice).pass_manager()
-            return encoding_study(project, registry, list(names), build_run=build_run, epochs=int(values["epochs"]),
-                                  progress=progress, controls=controls, match_ansatz=bool(values["same_ansatz"]),
-                                  device=device, device_pass_manager=device_pm)
+            return run_analysis(spec, registry, progress, controls)
 
         def show(dock: AnalysisDock, result: Any) -> None:
             if values.get("keep_runs"):
@@ -556,19 +562,19 @@ class AnalysisController(QObject):
                                 + (f"; best: {best.encoding} ({best.test_accuracy:.3f})" if best else ""))
             dock.set_content(encodings_view(result), result)
 
-        return self._start("encodings", work, show, controls=controls)
+        return self._start("encodings", work, show, controls=controls, spec=spec)
 
     def kernel(self, **given: Any) -> StudyThread | None:
         """The project's quantum kernel against an RBF kernel."""
-        from qmlstudio.workflow import build_run, project_kernel_study
-
         if self._no_project():
             return None
         project, registry = self.project, self.registry
         encoding = given.get("encoding") or project.encoding.name
 
+        spec = {"kind": "kernel", **analysis_spec_project(project), "encoding": encoding}
+
         def work(progress: Callable[[int, int, str], bool]) -> Any:
-            return project_kernel_study(project, registry, build_run=build_run, encoding=encoding, progress=progress)
+            return run_analysis(spec, registry, progress)
 
         def show(dock: AnalysisDock, result: Any) -> None:
             dock.status.setText(f"{result.encoding}: alignment {result.alignment:.3f}; QSVC test "
@@ -576,7 +582,7 @@ class AnalysisController(QObject):
                                 f", RBF SVC test {result.rbf_test_accuracy if result.rbf_test_accuracy is None else round(result.rbf_test_accuracy, 3)}")
             dock.set_content(kernel_view(result), result)
 
-        return self._start("kernel", work, show)
+        return self._start("kernel", work, show, spec=spec)
 
     def report(self, path: str | Path | None = None) -> StudyThread | None:
         """Writes the project's comparison report (with the studies shown) and displays it."""

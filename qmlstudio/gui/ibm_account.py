@@ -1,4 +1,10 @@
-"""The IBM Quantum account dialog: the API token, the channel and instance, and the account's devices.
+"""The account dialog of a backend plugin (IBM Quantum's built in): the API token, the channel and instance, and the account's devices.
+
+Any plugin brings its own account through the hook ``qmlstudio_accounts``; the Run menu has one
+entry per account, and this dialog edits it. What the dialog says about the service comes from the
+account object: ``SERVICE`` (its name, e.g. "IBM Quantum"), ``INTRO`` (a paragraph, may hold a
+link), ``CHANNELS``/``CHANNEL_TITLES`` (where accounts live) and ``DEFAULT_CHANNEL``; without them
+it uses the account spec's title and description.
 
 The token field echoes as a password. "Remember in the system keyring" keeps the token in
 the operating system's keyring; the line under it says whether a keyring exists here and,
@@ -63,6 +69,18 @@ def account_object(registry: Any = None, name: str | None = None) -> Any:
         return None
 
 
+IBM_INTRO = (
+    "QML Studio runs on IBM Quantum hardware with your account's API token "
+    "(create one on <a href='https://quantum.cloud.ibm.com'>quantum.cloud.ibm.com</a>). "
+    "The token is never written to project files, settings or logs."
+)
+
+
+def _account_spec(registry: Any, name: str | None) -> Any:
+    specs = getattr(registry, "accounts", None) or {}
+    return specs.get(name) if name is not None else next(iter(specs.values()), None)
+
+
 def _attempt(check: Callable[..., Any], channel: str, instance: str, token: str | None) -> tuple[bool, Any]:
     """Runs on the worker thread: the device list, or a message (never the token)."""
     try:
@@ -74,8 +92,9 @@ def _attempt(check: Callable[..., Any], channel: str, instance: str, token: str 
         return False, message
 
 
-class IbmAccountDialog(QDialog):
-    """Enter, test and remember the IBM Quantum API token (object name ``ibmAccountDialog``)."""
+class AccountDialog(QDialog):
+    """Enter, test and remember an account's API token (object name ``ibmAccountDialog`` for IBM
+    Quantum's, ``<name>AccountDialog`` for another plugin's)."""
 
     #: Test connection finished: ok, and a message for people
     connection_tested = Signal(bool, str)
@@ -92,10 +111,25 @@ class IbmAccountDialog(QDialog):
         account_name: str | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setObjectName("ibmAccountDialog")
-        self.setWindowTitle("IBM Quantum account")
         self.setMinimumWidth(560)
         self.account = account if account is not None else account_object(registry, account_name)
+        spec = _account_spec(registry, account_name) if account is None else None
+        self.account_name = account_name or (spec.name if spec is not None else "ibm")
+        self.setObjectName("ibmAccountDialog" if self.account_name == "ibm" else f"{self.account_name}AccountDialog")
+        title = (spec.title if spec is not None and spec.title else "").replace("&", "").rstrip("…. ")
+        default_service = "IBM Quantum" if self.account_name == "ibm" else (title.removesuffix(" Account") or self.account_name)
+        #: the service's name in the dialog's texts
+        self.service = str(getattr(self.account, "SERVICE", "") or default_service)
+        self._intro = str(getattr(self.account, "INTRO", "") or (
+            IBM_INTRO if self.account_name == "ibm" else
+            f"QML Studio runs on {self.service} with your account's API token"
+            + (f": {spec.description}" if spec is not None and spec.description else "") + "."
+            + " The token is never written to project files, settings or logs."))
+        self._default_channel = str(getattr(self.account, "DEFAULT_CHANNEL", "") or
+                                    next(iter(getattr(self.account, "CHANNELS", ()) or ()), "ibm_quantum_platform"))
+        self._settings_channel = f"{self.account_name}/channel"
+        self._settings_instance = f"{self.account_name}/instance"
+        self.setWindowTitle(f"{self.service} account")
         self._check = check or (self.account.check_account if self.account is not None else None)
         self.testing = False
         self.backends: list[Any] = []
@@ -105,11 +139,7 @@ class IbmAccountDialog(QDialog):
     # ------------------------------------------------------------------ ui
     def _build(self) -> None:
         layout = QVBoxLayout(self)
-        intro = QLabel(
-            "QML Studio runs on IBM Quantum hardware with your account's API token "
-            "(create one on <a href='https://quantum.cloud.ibm.com'>quantum.cloud.ibm.com</a>). "
-            "The token is never written to project files, settings or logs."
-        )
+        intro = QLabel(self._intro)
         intro.setWordWrap(True)
         intro.setOpenExternalLinks(True)
         layout.addWidget(intro)
@@ -118,8 +148,8 @@ class IbmAccountDialog(QDialog):
         self.token_edit = QLineEdit()
         self.token_edit.setObjectName("tokenEdit")
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token_edit.setPlaceholderText("paste your IBM Quantum API token")
-        self.token_edit.setToolTip("The API token of your IBM Quantum account; shown as dots")
+        self.token_edit.setPlaceholderText(f"paste your {self.service} API token")
+        self.token_edit.setToolTip(f"The API token of your {self.service} account; shown as dots")
         self.show_token = QAction("Show", self.token_edit)
         self.show_token.setCheckable(True)
         self.show_token.setToolTip("Show or hide the token")
@@ -159,7 +189,7 @@ class IbmAccountDialog(QDialog):
         row = QHBoxLayout()
         self.test_button = QPushButton("&Test connection")
         self.test_button.setObjectName("testButton")
-        self.test_button.setToolTip("Connect to IBM Quantum and list the devices of the account")
+        self.test_button.setToolTip(f"Connect to {self.service} and list the devices of the account")
         self.test_button.clicked.connect(self.test_connection)
         self.forget_button = QPushButton("&Forget token")
         self.forget_button.setObjectName("forgetButton")
@@ -197,7 +227,9 @@ class IbmAccountDialog(QDialog):
 
         if self.account is None:
             self._set_status(
-                "The IBM Quantum plugin is not available: install it with pip install 'qmlstudio[ibm]'.", ERROR_COLOR
+                "The IBM Quantum plugin is not available: install it with pip install 'qmlstudio[ibm]'."
+                if self.account_name == "ibm" else f"The {self.service} account could not be loaded from its plugin.",
+                ERROR_COLOR
             )
             for widget in (self.token_edit, self.test_button, self.forget_button, self.remember_box):
                 widget.setEnabled(False)
@@ -206,10 +238,10 @@ class IbmAccountDialog(QDialog):
     # --------------------------------------------------------------- state
     def _load(self) -> None:
         settings = QSettings()
-        channel = str(settings.value(SETTINGS_CHANNEL, "ibm_quantum_platform") or "ibm_quantum_platform")
+        channel = str(settings.value(self._settings_channel, self._default_channel) or self._default_channel)
         index = self.channel_combo.findData(channel)
         self.channel_combo.setCurrentIndex(max(index, 0))
-        self.instance_edit.setText(str(settings.value(SETTINGS_INSTANCE, "") or ""))
+        self.instance_edit.setText(str(settings.value(self._settings_instance, "") or ""))
         if self.account is None:
             return
         self.refresh_keyring_status()
@@ -250,7 +282,7 @@ class IbmAccountDialog(QDialog):
 
     @property
     def channel(self) -> str:
-        return str(self.channel_combo.currentData() or "ibm_quantum_platform")
+        return str(self.channel_combo.currentData() or self._default_channel)
 
     @property
     def instance(self) -> str:
@@ -268,7 +300,7 @@ class IbmAccountDialog(QDialog):
         self.testing = True
         self.test_button.setEnabled(False)
         self.busy.setVisible(True)
-        self._set_status("Connecting to IBM Quantum…", "#374151")
+        self._set_status(f"Connecting to {self.service}…", "#374151")
         check, channel, instance = self._check, self.channel, self.instance
         run_in_background(lambda: _attempt(check, channel, instance, token), self._on_checked, self)
 
@@ -306,8 +338,8 @@ class IbmAccountDialog(QDialog):
     def save(self) -> None:
         """Keeps the token (keyring or session) and remembers the channel and instance."""
         settings = QSettings()
-        settings.setValue(SETTINGS_CHANNEL, self.channel)
-        settings.setValue(SETTINGS_INSTANCE, self.instance)
+        settings.setValue(self._settings_channel, self.channel)
+        settings.setValue(self._settings_instance, self.instance)
         token = self.token_edit.text().strip()
         if not token:
             self.accept()
@@ -328,7 +360,7 @@ class IbmAccountDialog(QDialog):
         self.account.forget_token()
         self.token_edit.clear()
         self._show_stored()
-        self.token_edit.setPlaceholderText("paste your IBM Quantum API token")
+        self.token_edit.setPlaceholderText(f"paste your {self.service} API token")
         self._set_status("The token is forgotten.", OK_COLOR)
 
 
@@ -338,3 +370,7 @@ def _capital(text: str) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+#: The dialog's earlier name (IBM Quantum's account was the only one).
+IbmAccountDialog = AccountDialog

@@ -407,9 +407,6 @@ class MainWindow(QMainWindow):
         self._action("run.compare", "&Compare with Classical Baselines",
                      "Show the run beside the classical baselines trained on the same split "
                      "(logistic regression, MLP, RBF SVM)", "Ctrl+Shift+B", self.compare_baselines)
-        self._action("run.ibmAccount", "&IBM Quantum Account…",
-                     "Save, test or remove the IBM Quantum token (kept in the system keyring)", None,
-                     self.ibm_account_dialog)
 
         # Plugins
         self._action("plugins.manage", "&Manage Plugins…",
@@ -471,9 +468,33 @@ class MainWindow(QMainWindow):
         fill(view_menu, [*(f"view.{name}" for name in self.docks), "view.toolbar", None, "view.zoomIn",
                          "view.zoomOut", "view.zoomReset", "view.zoomFit", None, "view.resetLayout",
                          "view.fullScreen"])
-        fill(menu("&Run", "run"), ["run.train", "run.pause", "run.stop", "run.step", None, "run.compare", None, "run.ibmAccount"])
+        fill(menu("&Run", "run"), ["run.train", "run.pause", "run.stop", "run.step", None, "run.compare", None])
+        self._account_actions: list[QAction] = []
+        self._fill_account_actions()
         fill(menu("&Plugins", "plugins"), ["plugins.manage"])
         fill(menu("&Help", "help"), ["help.docs", "help.shortcuts", None, "help.about", "help.aboutQt"])
+
+    def _fill_account_actions(self) -> None:
+        """Run ▸ one entry per account a plugin provides (hook ``qmlstudio_accounts``): its title,
+        its description as the tip, the account dialog on that plugin's account object."""
+        run_menu = self.menus["run"]
+        for action in self._account_actions:
+            run_menu.removeAction(action)
+            for key, named in list(self.named_actions.items()):
+                if named is action:
+                    del self.named_actions[key]
+            action.deleteLater()
+        self._account_actions = []
+        specs = getattr(self.registry, "accounts", {}) or {}
+        for name in sorted(specs):
+            spec = specs[name]
+            # the IBM account keeps its old key (scripts and shortcuts name it)
+            key = "run.ibmAccount" if name == "ibm" else f"run.account.{name}"
+            action = self._action(key, spec.title or f"{name} Account…", spec.description or
+                                  f"The account of backend {spec.backend!r}", None,
+                                  lambda account=name: self.account_dialog(account))
+            run_menu.addAction(action)
+            self._account_actions.append(action)
 
     def _fill_insert_menus(self) -> None:
         """Edit ▸ Insert Template / Insert Encoding Layer: one item per template and encoding of the plugins."""
@@ -587,11 +608,16 @@ class MainWindow(QMainWindow):
             self.set_project(new_project())
             self.statusBar().showMessage("New project", 3000)
 
-    def ibm_account_dialog(self) -> None:
-        """Run ▸ IBM Quantum Account…: the token dialog (the token goes to the keyring, never a file)."""
-        from qmlstudio.gui.ibm_account import IbmAccountDialog
+    def account_dialog(self, name: str = "ibm") -> None:
+        """Run ▸ a plugin's account: the token dialog on its account object (the token goes to
+        the keyring, never a file)."""
+        from qmlstudio.gui.ibm_account import AccountDialog
 
-        IbmAccountDialog(self, registry=self.registry).exec()
+        AccountDialog(self, registry=self.registry, account_name=name).exec()
+
+    def ibm_account_dialog(self) -> None:
+        """Run ▸ IBM Quantum Account…."""
+        self.account_dialog("ibm")
 
     def open_project_dialog(self) -> None:
         if not self.confirm_discard():
@@ -768,6 +794,7 @@ class MainWindow(QMainWindow):
         """Shows what the registry provides now (after plugins were installed or removed)."""
         self.palette_widget.set_registry(self.registry)
         self._fill_insert_menus()
+        self._fill_account_actions()
         self.editor.refresh_encoding()
 
     def compare_baselines(self) -> None:

@@ -131,6 +131,11 @@ class AnalysisDock(QDockWidget):
         layout.addLayout(row)
         self.body = QVBoxLayout()
         layout.addLayout(self.body, 1)
+        # Until the first result: a line saying where it will be (keeps the status row on top).
+        self._placeholder: QLabel | None = QLabel("The result appears here when the study ends.")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setStyleSheet("color: #6B7280;")
+        self.body.addWidget(self._placeholder, 1)
         self.setWidget(holder)
         self.content: QWidget | None = None
         self.result: Any = None
@@ -148,6 +153,10 @@ class AnalysisDock(QDockWidget):
         self.status.setText(message)
 
     def set_content(self, widget: QWidget, result: Any) -> None:
+        if self._placeholder is not None:
+            self.body.removeWidget(self._placeholder)
+            self._placeholder.deleteLater()
+            self._placeholder = None
         if self.content is not None:
             self.body.removeWidget(self.content)
             self.content.deleteLater()

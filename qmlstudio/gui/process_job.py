@@ -25,7 +25,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from PySide6.QtCore import QObject, QSocketNotifier, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.gui.training_process import describe_exit
@@ -33,6 +33,8 @@ from qmlstudio.gui.training_process import describe_exit
 __all__ = ["ProcessJob", "runs_here"]
 
 _jobs: list[ProcessJob] = []
+#: how long a cancelled child may take to stop by itself before it is ended
+CANCEL_GRACE_MS = 1000
 
 
 def runs_here(registry: Any) -> bool:
@@ -103,9 +105,16 @@ class ProcessJob(QObject):
         return self
 
     def cancel(self) -> None:
-        """Asks the study to stop; ``failed`` then says ``"cancelled"``."""
+        """Asks the study to stop; ``failed`` then says ``"cancelled"``.
+
+        The child stops at its next progress report; one still busy a second later (a long
+        step of native numerics) is ended: a cancelled study's partial result is not kept.
+        """
+        if self._cancelled or self.finished_event.is_set():
+            return
         self._cancelled = True
         self._send("cancel")
+        QTimer.singleShot(CANCEL_GRACE_MS, self, self.kill)
 
     def kill(self) -> None:
         """Ends the child at once (the window closes)."""
@@ -178,7 +187,7 @@ class ProcessJob(QObject):
                 self._popen.wait(1.0)
         if self._outcome is not None:
             self._end(*self._outcome)
-        elif self._cancelled and why is None and self._popen is not None and self._popen.returncode == 0:
+        elif self._cancelled and why is None:
             self._end(None, "cancelled")
         else:
             reason = why or describe_exit(None if self._popen is None else self._popen.returncode)

@@ -99,6 +99,10 @@ def _heatmap(title: str, values: np.ndarray, *, x_label: str, y_label: str, leve
     plot.invertY(True)
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
+    # Cells are whole rows and columns: ticks at their centres only (no "qubit 0.5").
+    for axis, count in (("left", data.shape[0]), ("bottom", data.shape[1])):
+        step = max(1, int(math.ceil(count / 12)))
+        plot.getAxis(axis).setTicks([[(i, str(i)) for i in range(0, count, step)], []])
     bar = pg.ColorBarItem(values=(lo, hi), colorMap=cmap, interactive=False, width=14)
     view.addItem(bar)
     view.image, view.plot, view.bar = image, plot, bar
@@ -181,6 +185,9 @@ def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
     legend.setBrush(pg.mkBrush(255, 255, 255, 220))
     n = np.asarray(result.qubits, dtype=float)
     fine = np.linspace(n.min(), n.max(), 50)
+    error_bars: list[pg.ErrorBarItem] = []
+    if getattr(result, "variance_ci95", None):
+        plot.setTitle(f"{result.template}: {result.samples} samples (bars: 95% CI), fit Var ∝ 2^(−a·n)")
     k = 0
     for cost, style in (("global", Qt.PenStyle.SolidLine), ("local", Qt.PenStyle.DashLine)):
         for L in result.layers:
@@ -192,7 +199,14 @@ def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
                       name=f"{cost}, {L} layers: a = {a:.2f}")
             if math.isfinite(a):
                 plot.plot(fine, 2.0 ** (b - a * fine), pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DotLine))
+            bars = _variance_error_bars(n, v, (result.variance_ci95 or {}).get(cost, {}).get(str(L)), colour)
+            if bars is not None:
+                plot.addItem(bars)
+                error_bars.append(bars)
+    plot.setXRange(n.min() - 0.4, n.max() + 0.4, padding=0)  # the end points' bars whole
     plot.legend = legend
+    #: the 95% bootstrap intervals of the variances, one error-bar item per curve
+    plot.error_bars = error_bars
     splitter.addWidget(plot)
     splitter.plot = plot
     splitter.heatmaps = []
@@ -206,6 +220,19 @@ def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
         splitter.addWidget(side)
         splitter.setSizes([600, 400])
     return splitter
+
+
+def _variance_error_bars(n: np.ndarray, variance: np.ndarray, intervals: Any, colour: str) -> pg.ErrorBarItem | None:
+    """Vertical bars from each interval's low to high, in the log-y plot's own (log10) units."""
+    if not intervals or len(intervals) != len(variance):
+        return None
+    ci = np.asarray([[np.nan, np.nan] if c is None else c for c in intervals], dtype=float)
+    keep = np.isfinite(ci).all(axis=1) & (ci[:, 0] > 0) & (variance > 0)
+    if not keep.any():
+        return None
+    y = np.log10(variance[keep])
+    return pg.ErrorBarItem(x=n[keep], y=y, top=np.log10(ci[keep, 1]) - y, bottom=y - np.log10(ci[keep, 0]),
+                           beam=0.12, pen=pg.mkPen(colour, width=1))
 
 
 def encodings_view(result: Any) -> QWidget:

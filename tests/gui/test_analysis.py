@@ -52,6 +52,13 @@ def test_barren_plateau_from_the_menu(qtbot, moons_window) -> None:
     view = dock.content
     names = [item.text for _, item in view.plot.legend.items]
     assert any(name.startswith("global, 10 layers: a = ") for name in names)
+    # every curve carries its variances' 95% bootstrap intervals, drawn around its points
+    assert len(view.plot.error_bars) == 4
+    bars = view.plot.error_bars[0].opts
+    low, high = np.asarray(result.variance_ci95["global"]["2"]).T
+    np.testing.assert_allclose(10 ** (bars["y"] + bars["top"]), high)
+    np.testing.assert_allclose(10 ** (bars["y"] - bars["bottom"]), low)
+    assert (low <= np.asarray(result.variance["global"]["2"])).all()
     assert len(view.heatmaps) == 2
     image = view.heatmaps[0].image.values
     assert image.shape == (win.project.circuit.num_qubits, win.project.circuit.num_columns)

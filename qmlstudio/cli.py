@@ -912,6 +912,10 @@ class AnalyzeCommand(Command):
         enc.add_argument("--seeds", type=int, metavar="N",
                          help="repeat the study for seeds 0..N-1 and report each encoding's test accuracy as "
                          "mean ± sd with its 95%% t interval")
+        enc.add_argument("--workers", type=int, metavar="N",
+                         help="with --seeds: run the seeds on N local Dask worker processes (the study runner's)")
+        enc.add_argument("--scheduler", metavar="ADDR",
+                         help="with --seeds: run the seeds on an existing Dask scheduler, tcp://HOST:PORT")
         enc.add_argument("--own-width", action="store_true",
                          help="build the ansatz on each encoding's own qubits (default: on the widest, so every "
                          "encoding trains the same ansatz and weight count)")
@@ -1004,6 +1008,8 @@ class AnalyzeCommand(Command):
             device = create_backend(registry, backend_choice(registry, f"aer-noise:{args.device},noise=false"))
             device_pm = device.pass_manager()
         controls = Controls()
+        if args.seeds is None and (args.workers is not None or args.scheduler):
+            raise QMLStudioError("--workers and --scheduler spread the seeds of --seeds N: give --seeds too")
         if args.seeds is not None:
             return self._encodings_over_seeds(args, project, registry, progress, names, basis, device_pm, controls)
         with _stop_on_signals(controls):
@@ -1054,12 +1060,15 @@ class AnalyzeCommand(Command):
 
         if args.seeds < 1:
             raise QMLStudioError("--seeds must be at least 1")
+        if args.workers is not None and args.workers < 0:
+            raise QMLStudioError("--workers must be 0 (in this process) or more")
         with _stop_on_signals(controls):
             try:
                 out = encoding_study_over_seeds(project, registry, names, list(range(args.seeds)), epochs=args.epochs,
                                                 progress=progress.update, controls=controls,
                                                 match_ansatz=not args.own_width, basis_gates=basis,
-                                                device=args.device, device_pass_manager=device_pm)
+                                                device=args.device, device_pass_manager=device_pm,
+                                                workers=args.workers or 0, scheduler=args.scheduler)
             except Cancelled:
                 raise QMLStudioError("the encoding study was stopped") from None
         if args.keep:

@@ -105,3 +105,23 @@ def test_analyze_encodings_over_seeds_reports_intervals(project_file: Path, caps
     assert "encodings over seeds 0..1" in out and "angle" in out and "n=2" in out and "95% CI [" in out
     assert main(["analyze", "encodings", str(project_file), "--seeds", "0"]) == 1
     assert "--seeds must be at least 1" in capsys.readouterr().err
+
+
+def test_analyze_encodings_over_seeds_on_dask_workers_equals_the_sequential_loop(
+        project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The seeds as tasks on a real LocalCluster (the study runner's machinery): same figures."""
+    common = ["analyze", "encodings", str(project_file), "--encodings", "angle,amplitude", "--epochs", "2",
+              "--seeds", "2", "--json"]
+    capsys.readouterr()
+    assert main(common) == 0
+    sequential = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main([*common, "--workers", "2"]) == 0
+    parallel = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for name in ("angle", "amplitude"):  # the figures, not the times
+        assert parallel["summary"][name]["test_accuracy"] == sequential["summary"][name]["test_accuracy"]
+        assert parallel["summary"][name]["failed"] == sequential["summary"][name]["failed"] == []
+    for seq, par in zip(sequential["per_seed"], parallel["per_seed"]):
+        assert [(r["encoding"], r["test_accuracy"], r["status"]) for r in par["rows"]] == \
+            [(r["encoding"], r["test_accuracy"], r["status"]) for r in seq["rows"]]
+    assert main(["analyze", "encodings", str(project_file), "--workers", "2"]) == 1
+    assert "give --seeds too" in capsys.readouterr().err

@@ -14,6 +14,8 @@ on the worker, so a worker needs no shared disk.
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import itertools
 import json
@@ -22,7 +24,7 @@ import random
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import PluginChoice, Project
@@ -190,6 +192,20 @@ def trial_payload(project: Project) -> dict[str, Any]:
     return payload
 
 
+def project_from_payload(payload: Mapping[str, Any], folder: str | Path) -> Project:
+    """The project a :func:`trial_payload` carries; its dataset file (sent by value) written into
+    ``folder`` after its SHA-256 is checked."""
+    data = dict(payload["project"])
+    if payload.get("data") is not None:
+        blob = payload["data"]
+        if hashlib.sha256(blob).hexdigest() != payload["sha256"]:
+            raise QMLStudioError("the dataset's bytes arrived damaged (SHA-256 differs)")
+        target = Path(folder) / (payload.get("filename") or "data.csv")
+        target.write_bytes(blob)
+        data["dataset"] = {**data["dataset"], "options": {**data["dataset"]["options"], "path": str(target)}}
+    return Project.from_dict(data)
+
+
 def _registry() -> Any:
     if "registry" not in _registry_cache:
         from qmlstudio.plugins.manager import load_plugins
@@ -216,15 +232,7 @@ def run_trial(payload: Mapping[str, Any], config: Mapping[str, Any], seed: int, 
     result: dict[str, Any] = {"config": dict(config), "config_key": config_key(config), "seed": seed}
     try:
         with tempfile.TemporaryDirectory(prefix="qmlstudio-trial-") as folder:
-            data = dict(payload["project"])
-            if payload.get("data") is not None:
-                blob = payload["data"]
-                if hashlib.sha256(blob).hexdigest() != payload["sha256"]:
-                    raise QMLStudioError("the dataset's bytes arrived damaged (SHA-256 differs)")
-                target = Path(folder) / (payload.get("filename") or "data.csv")
-                target.write_bytes(blob)
-                data["dataset"] = {**data["dataset"], "options": {**data["dataset"]["options"], "path": str(target)}}
-            project = Project.from_dict(data)
+            project = project_from_payload(payload, folder)
             registry = _registry()
             trial = trial_project(project, registry, config, seed)
             import time
@@ -332,14 +340,50 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
                  trial_function: Callable[..., dict[str, Any]] = run_trial) -> None:
     import os
 
-    import dask
-    from distributed import Client, LocalCluster, wait
+    from distributed import wait
     from distributed.client import FIRST_COMPLETED
 
+    with _dask_client(workers, scheduler) as client:
+        shared = client.scatter(payload, broadcast=True)
+        futures = {
+            client.submit(trial_function, shared, config, seed, epochs, pure=False,
+                          key=f"trial-{config_key(config)}-{seed}-{os.urandom(4).hex()}"): (config, seed)
+            for config, seed in todo
+        }
+        pending = set(futures)
+        while pending:
+            if cancel.is_set():
+                client.cancel(list(pending), force=True)
+                raise StudyCancelled(f"study cancelled: {count()} of {total} trials recorded")
+            try:
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            except TimeoutError:
+                continue
+            for future in finished:
+                config, seed = futures[future]
+                if future.status == "error":
+                    exc = future.exception()
+                    reason = f"{type(exc).__name__}: {exc}"
+                    if type(exc).__name__ == "KilledWorker":
+                        reason = f"its worker died twice (retried once): {exc}"
+                    record({"config": dict(config), "config_key": config_key(config), "seed": seed,
+                            "status": "failed", "message": reason})
+                else:
+                    record(future.result())
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client on ``scheduler`` or on a LocalCluster of ``workers`` single-threaded processes."""
+    import os
+
+    import dask
+    from distributed import Client, LocalCluster
+
     cluster = None
-    # allowed-failures 1: a trial whose worker dies runs once more, then is a KilledWorker.
-    # worker-saturation 1.0: a single-threaded local worker holds one trial at a time, so a
-    # trial that kills its worker does not count against a neighbour queued on it.
+    # allowed-failures 1: a task whose worker dies runs once more, then is a KilledWorker.
+    # worker-saturation 1.0: a single-threaded local worker holds one task at a time, so a
+    # task that kills its worker does not count against a neighbour queued on it.
     with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
                           "distributed.logging.distributed": "error"}):
         try:
@@ -353,36 +397,52 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
         except (OSError, TimeoutError) as exc:
             raise QMLStudioError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {exc}") from None
         try:
-            shared = client.scatter(payload, broadcast=True)
-            futures = {
-                client.submit(trial_function, shared, config, seed, epochs, pure=False,
-                              key=f"trial-{config_key(config)}-{seed}-{os.urandom(4).hex()}"): (config, seed)
-                for config, seed in todo
-            }
-            pending = set(futures)
-            while pending:
-                if cancel.is_set():
-                    client.cancel(list(pending), force=True)
-                    raise StudyCancelled(f"study cancelled: {count()} of {total} trials recorded")
-                try:
-                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                except TimeoutError:
-                    continue
-                for future in finished:
-                    config, seed = futures[future]
-                    if future.status == "error":
-                        exc = future.exception()
-                        reason = f"{type(exc).__name__}: {exc}"
-                        if type(exc).__name__ == "KilledWorker":
-                            reason = f"its worker died twice (retried once): {exc}"
-                        record({"config": dict(config), "config_key": config_key(config), "seed": seed,
-                                "status": "failed", "message": reason})
-                    else:
-                        record(future.result())
+            yield client
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def _replace_text(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace_text(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_text(v, old, new) for v in value]
+    return new if value == old else value
+
+
+def encoding_study_task(payload: Mapping[str, Any], seed: int, encodings: Sequence[str],
+                        options: Mapping[str, Any]) -> Any:
+    """One seed of the encoding study from a :func:`trial_payload` (on a Dask worker or here).
+
+    ``options`` are :func:`~qmlstudio.core.analysis.encoding_study`'s plain ones (``epochs``,
+    ``match_ansatz``, ``basis_gates``, ``device``); a device's pass manager is built here, where
+    the study runs. The runs' records name the project's own dataset file, not the copy.
+    """
+    import tempfile
+
+    from qmlstudio.core.analysis import encoding_study
+    from qmlstudio.workflow.runs import build_run
+
+    options = dict(options)
+    registry = _registry()
+    device = options.get("device")
+    if device:
+        from qmlstudio.workflow.backends import backend_choice, create_backend
+
+        options["device_pass_manager"] = create_backend(
+            registry, backend_choice(registry, f"aer-noise:{device},noise=false")).pass_manager()
+    with tempfile.TemporaryDirectory(prefix="qmlstudio-encodings-") as folder:
+        project = project_from_payload(payload, folder)
+        project.seed = int(seed)
+        result = encoding_study(project, registry, list(encodings), build_run=build_run, **options)
+        copy = (project.dataset.options or {}).get("path") if payload.get("data") is not None else None
+        original = ((payload["project"].get("dataset") or {}).get("options") or {}).get("path")
+        if copy and original:
+            for record in result.records:
+                record.config = _replace_text(record.config, str(copy), str(original))
+    return result
 
 
 def encoding_study_over_seeds(project: Project, registry: Any, encodings: Sequence[str], seeds: Sequence[int],
@@ -391,18 +451,28 @@ def encoding_study_over_seeds(project: Project, registry: Any, encodings: Sequen
     once per seed (the project's ``seed``: split, initial weights, shuffling), with the
     study's statistics per encoding: ``{"seeds", "results": [EncodingStudyResult per seed],
     "summary": {encoding: {"test_accuracy": {n, mean, std, ci95}, "seconds": {...},
-    "failed": [messages]}}}``. A failed row counts as missing, never as a zero."""
+    "failed": [messages]}}}``. A failed row counts as missing, never as a zero.
+
+    With ``workers`` (local Dask worker processes) or ``scheduler`` (an existing Dask
+    scheduler) in ``options``, the seeds run as one task each on the study runner's machinery
+    (:func:`encoding_study_task`), the project's data sent by value; the results are those of
+    the sequential loop.
+    """
     from qmlstudio.core.analysis import encoding_study
     from qmlstudio.workflow.runs import build_run
     from qmlstudio.workflow.statistics import summary
 
     if not seeds:
         raise QMLStudioError("give at least one seed")
-    results = []
-    for seed in seeds:
-        data = project.to_dict()
-        data["seed"] = int(seed)
-        results.append(encoding_study(Project.from_dict(data), registry, encodings, build_run=build_run, **options))
+    workers, scheduler = options.pop("workers", 0), options.pop("scheduler", None)
+    if workers or scheduler:
+        results = _encoding_seeds_on_dask(project, encodings, seeds, options, workers, scheduler)
+    else:
+        results = []
+        for seed in seeds:
+            data = project.to_dict()
+            data["seed"] = int(seed)
+            results.append(encoding_study(Project.from_dict(data), registry, encodings, build_run=build_run, **options))
     table: dict[str, Any] = {}
     for name in encodings:
         rows = [next(r for r in res.rows if r.encoding == name) for res in results]
@@ -411,3 +481,40 @@ def encoding_study_over_seeds(project: Project, registry: Any, encodings: Sequen
                        "seconds": summary(r.seconds for r in ok),
                        "failed": [r.message for r in rows if r.status != "completed"]}
     return {"seeds": [int(s) for s in seeds], "results": results, "summary": table}
+
+
+def _encoding_seeds_on_dask(project: Project, encodings: Sequence[str], seeds: Sequence[int],
+                            options: dict[str, Any], workers: int | None, scheduler: str | None) -> list[Any]:
+    from distributed import wait
+    from distributed.client import FIRST_COMPLETED
+
+    progress, controls = options.pop("progress", None), options.pop("controls", None)
+    options.pop("device_pass_manager", None)  # rebuilt on the worker from ``device``
+    payload = trial_payload(project)
+    results: dict[int, Any] = {}
+    with _dask_client(workers, scheduler) as client:
+        shared = client.scatter(payload, broadcast=True)
+        futures = {client.submit(encoding_study_task, shared, int(seed), list(encodings), options, pure=False): int(seed)
+                   for seed in seeds}
+        pending = set(futures)
+        while pending:
+            cancelled = controls is not None and getattr(controls, "cancelled", None) is not None \
+                and controls.cancelled.is_set()
+            if cancelled:
+                client.cancel(list(pending), force=True)
+                from qmlstudio.core.control import Cancelled
+
+                raise Cancelled("the encoding study was stopped")
+            try:
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            except TimeoutError:
+                continue
+            for future in finished:
+                seed = futures[future]
+                if future.status == "error":
+                    exc = future.exception()
+                    raise QMLStudioError(f"the encoding study for seed {seed} failed: {type(exc).__name__}: {exc}")
+                results[seed] = future.result()
+                if progress is not None:
+                    progress(len(results), len(seeds), f"seed {seed} done")
+    return [results[int(seed)] for seed in seeds]

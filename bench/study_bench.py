@@ -1,14 +1,14 @@
 """A study's trials on 2 local Dask workers against the same trials in a sequential loop.
 
 12 trials (2 reps × 6 seeds) of a 6-qubit project (breast-cancer reduced to 6 principal
-components, angle encoding, RealAmplitudes), first one after another in this process
-(`workers=0`), then on a LocalCluster of 2 single-threaded worker processes. Prints both wall
-times, the ratio (target ≤ 0.6×) and whether the results agree trial by trial. The parallel
-time includes starting and stopping the cluster. The exact simulator uses every core by
-default; each trial is pinned to one thread (backend option threads=1) so the comparison is
-of the trial-level parallelism alone.
+components, angle encoding, RealAmplitudes) with what `qmlstudio new` gives by default (30
+epochs, batches of 32, the simulator's default threads), first one after another in this
+process (`workers=0`), then on a LocalCluster of 2 single-threaded worker processes (the
+`qmlstudio study` default on this machine: one worker per core). Prints both wall times, the
+ratio (target ≤ 0.6×) and whether the results agree trial by trial. The parallel time includes
+starting and stopping the cluster.
 
-    .venv/bin/python bench/study_bench.py [--epochs 5] [--seeds 6]
+    .venv/bin/python bench/study_bench.py [--epochs 30] [--batch-size 32] [--seeds 6] [--threads N]
 """
 
 from __future__ import annotations
@@ -24,15 +24,18 @@ from qmlstudio.workflow.study import RESULT_FIELDS, new_study, run_study
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=30, help="epochs per trial (default 30, as `qmlstudio new`)")
+    parser.add_argument("--batch-size", type=int, default=32, help="0: full batch (default 32, as `qmlstudio new`)")
+    parser.add_argument("--threads", type=int, help="the simulator's threads (default: its own default)")
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     registry = load_plugins()
     project = new_project(registry, name="bench", dataset="breast-cancer", features=6, epochs=args.epochs,
-                          batch_size=None, backend_options={"threads": 1})
-    print(f"project: {project.circuit.num_qubits} qubits, {args.epochs} epochs, "
-          f"{2 * args.seeds} trials (reps 1,2 × {args.seeds} seeds)")
+                          batch_size=args.batch_size or None,
+                          backend_options={} if args.threads is None else {"threads": args.threads})
+    print(f"project: {project.circuit.num_qubits} qubits, {args.epochs} epochs, batch {args.batch_size or 'full'}, "
+          f"threads {args.threads or 'default'}; {2 * args.seeds} trials (reps 1,2 × {args.seeds} seeds)")
     vary = {"reps": [1, 2]}
     seeds = list(range(args.seeds))
     results = {}

@@ -1,0 +1,409 @@
+"""The commands on one project: ``gui``, ``new``, ``train``, ``export`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from qmlstudio.cli.base import (
+    PROG,
+    Command,
+    _follow_jobs,
+    _model_options,
+    _option_pairs,
+    _Progress,
+    _read_only,
+    _RunAutosave,
+    _stop_on_signals,
+    _summary,
+    _warn_if_too_big,
+    _with_seed,
+)
+from qmlstudio.core.errors import QMLStudioError
+
+
+# ---------------------------------------------------------------------------
+class GuiCommand(Command):
+    name = "gui"
+    help = "open the QML Studio window (the default when no command is given)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", nargs="?", help="a .qmls project to open")
+        parser.add_argument(
+            "--quit-after", type=int, metavar="MS", help="quit after MS milliseconds (for smoke tests)"
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            from qmlstudio.gui.app import run_gui
+        except ImportError as exc:
+            raise QMLStudioError(
+                f"the GUI cannot start: {exc}. Install the Qt system libraries (see README, 'make run')."
+            ) from None
+        project = getattr(args, "project", None)
+        if project and not Path(project).exists():
+            raise QMLStudioError(f"{project}: no such project file")
+        code = run_gui(project, quit_after_ms=getattr(args, "quit_after", None))
+        from qmlstudio.gui.app import exit_now
+
+        exit_now(code)  # the window has closed and saved: no 0.5-3 s of teardown after Ctrl+Q
+        return code  # (not reached)
+
+
+class NewCommand(Command):
+    name = "new"
+    help = "write a ready-to-train project file"
+    description = (
+        "Creates PROJECT from a dataset, an encoding, an ansatz template, a model, an optimizer and a "
+        "backend (names as listed by 'qmlstudio plugins'). Options of each are given as NAME=VALUE, "
+        "e.g. --dataset-option samples=300 --encoding-option rotation=rx."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls file to write")
+        parser.add_argument("--dataset", required=True, help="dataset name, e.g. moons, iris, digits, csv")
+        parser.add_argument("--features", type=int, metavar="K", help="reduce to K features with PCA")
+        parser.add_argument("--encoding", default="angle", help="encoding name (default: angle)")
+        parser.add_argument("--ansatz", default="real-amplitudes", help="ansatz template (default: real-amplitudes)")
+        parser.add_argument("--reps", type=int, metavar="N", help="layers of the ansatz template")
+        parser.add_argument("--model", choices=["vqc", "regressor", "kernel"], help="model kind (default: by dataset)")
+        parser.add_argument("--optimizer", default="adam", help="optimizer name (default: adam)")
+        parser.add_argument("--backend", default="statevector", metavar="CHOICE",
+                            help="backend: NAME[:ARG][,key=value...] as for train and evaluate, e.g. "
+                            "aer-noise:fake_manila,shots=2000 (default: statevector, QML Studio's exact simulator)")
+        parser.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+        parser.add_argument(
+            "--batch-size", type=int, default=32, metavar="N", help="mini-batch size, 0 for full batch (default: 32)"
+        )
+        parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+        parser.add_argument("--test-size", type=float, default=0.25, metavar="F",
+                            help="fraction of the samples held out for the final test (default: 0.25)")
+        parser.add_argument("--validation-size", type=float, default=0.2, metavar="F",
+                            help="fraction of the samples held out for validation (early stopping, live "
+                                 "curves); 0 for none (default: 0.2)")
+        parser.add_argument(
+            "--scaling", choices=["none", "minmax-pi", "minmax-sym", "standardize"],
+            help="feature scaling (default: the dataset's: none for data with a natural range such as "
+            "ad-hoc, else minmax-pi); a scaling that destroys the data's structure prints a warning",
+        )
+        model = parser.add_argument_group("model options")
+        model.add_argument("--readout", choices=["modulo", "z"], help="how a VQC reads classes (default: modulo)")
+        model.add_argument("--init-scale", type=float, metavar="S",
+                           help="initial weights uniform in [-S·π, S·π] (default: 1)")
+        model.add_argument("--C", type=float, metavar="C", dest="C", help="the kernel SVM's C (default: 1)")
+        model.add_argument("--model-option", action="append", metavar="NAME=VALUE", dest="model_options",
+                           help="any other model option, e.g. gradient=parameter-shift, eval_every=0, "
+                           "baselines=false (repeatable)")
+        parser.add_argument("--name", help="project title (default: the file name)")
+        parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+        for kind in ("dataset", "encoding", "ansatz", "optimizer", "backend"):
+            parser.add_argument(
+                f"--{kind}-option", action="append", metavar="NAME=VALUE", dest=f"{kind}_options",
+                help=f"an option of the {kind} (repeatable)",
+            )
+
+    def run(self, args: argparse.Namespace) -> int:
+        from qmlstudio.core.project import save_project
+        from qmlstudio.plugins.manager import load_plugins
+        from qmlstudio.workflow import new_project, scaling_warning
+
+        path = Path(args.project)
+        if path.exists() and not args.force:
+            raise QMLStudioError(f"{path} exists; use --force to overwrite it")
+        if args.features is not None and args.features < 1:
+            raise QMLStudioError("--features must be at least 1")
+        if args.reps is not None and args.reps < 1:
+            raise QMLStudioError("--reps must be at least 1")
+        if args.epochs < 1:
+            raise QMLStudioError("--epochs must be at least 1")
+        if args.batch_size < 0:
+            raise QMLStudioError("--batch-size must be 0 (full batch) or more")
+        registry = load_plugins()
+        ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
+        if args.reps is not None:
+            ansatz_options["reps"] = args.reps
+        model_options = _model_options(args.model_options)
+        for name, value in (("readout", args.readout), ("init_scale", args.init_scale), ("C", args.C)):
+            if value is not None:
+                model_options[name] = value
+        project = new_project(
+            registry,
+            name=args.name or path.stem,
+            dataset=args.dataset,
+            dataset_options=_option_pairs(args.dataset_options),
+            features=args.features,
+            encoding=args.encoding,
+            encoding_options=_option_pairs(args.encoding_options),
+            ansatz=args.ansatz,
+            ansatz_options=ansatz_options,
+            model=args.model,
+            optimizer=args.optimizer,
+            optimizer_options=_option_pairs(args.optimizer_options),
+            backend=args.backend,
+            backend_options=_option_pairs(args.backend_options),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            test_size=args.test_size,
+            validation_size=args.validation_size,
+            scaling=args.scaling,
+            model_options=model_options,
+        )
+        warning = scaling_warning(registry, project)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
+        save_project(project, path)
+        c = project.circuit
+        print(
+            f"wrote {path}: {project.dataset.name} → {project.encoding.name} encoding + "
+            f"{project.ansatz.name if project.ansatz else 'custom'} ansatz on {c.num_qubits} qubits, "
+            f"{c.num_weights} trainable weights, {project.model.kind}, {project.optimizer.name}, {project.backend.name}"
+        )
+        _warn_if_too_big(project, registry)
+        return 0
+
+
+class TrainCommand(Command):
+    name = "train"
+    help = "train a project headless and append the run to it"
+    description = (
+        "Trains PROJECT as configured (model, optimizer, backend, epochs) and appends the run, with "
+        "its metrics, weights and classical baselines, to the project file. Ctrl-C stops cleanly "
+        "and keeps the run so far (and cancels a running IBM Quantum job). --backend runs on another "
+        "backend for this run only: NAME[:ARG][,key=value...], e.g. aer-noise:fake_manila, "
+        "aer-shots,shots=2000,seed=3 or ibm:ibm_brisbane,mode=batch. Before a run on a shot-based "
+        "backend the circuits and shots it needs are printed to stderr (and, with --json, as a first "
+        'line {"event": "plan", ...}); before an exact run, the memory its states take and the '
+        "expected seconds per iteration (timed on one part of the first batch), with a warning "
+        "when the run will be long. The exact simulator runs on every core: "
+        "--backend statevector,threads=N sets how many (the results do not change)."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls project")
+        parser.add_argument("--epochs", type=int, metavar="N", help="train N epochs (default: the project's)")
+        parser.add_argument(
+            "--backend", metavar="CHOICE",
+            help="backend for this run: NAME[:ARG][,key=value...] (default: the project's)",
+        )
+        parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
+        parser.add_argument("--seed", type=int, metavar="N",
+                            help="the run's seed (split, initial weights, shuffling, baselines) for this run "
+                            "only; recorded in the run (default: the project's)")
+        parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
+        parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
+        parser.add_argument(
+            "--autosave", type=float, default=30.0, metavar="SECONDS",
+            help="write the run so far into the project file at the end of each epoch and at least every "
+            "SECONDS seconds, so that a kill or a crash loses little (default 30; 0: at each epoch only)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        import math
+
+        from qmlstudio.core.project import load_project, save_project
+        from qmlstudio.plugins.manager import load_plugins
+        from qmlstudio.workflow import (
+            Controls,
+            backend_choice,
+            backend_of,
+            build_run,
+            describe_cost,
+            describe_exact_plan,
+            exact_plan,
+            hidden_qubits,
+            run_cost,
+            scaling_warning,
+            widen_circuit,
+        )
+
+        if args.epochs is not None and args.epochs < 1:
+            raise QMLStudioError("--epochs must be at least 1")
+        if args.shots is not None and args.shots < 1:
+            raise QMLStudioError("--shots must be at least 1")
+        if args.seed is not None and args.seed < 0:
+            raise QMLStudioError("--seed must be 0 or more")
+        if not math.isfinite(args.autosave) or args.autosave < 0:
+            raise QMLStudioError("--autosave must be a number of seconds, 0 or more")
+        project = load_project(args.project)
+        if not args.no_save and _read_only(args.project):
+            # the atomic writer could replace a read-only file (it writes the folder, not the file):
+            # a file the user made read-only is not silently replaced
+            raise QMLStudioError(
+                f"{args.project} is read-only: the run cannot be saved into it "
+                "(make it writable, or train with --no-save)"
+            )
+        registry = load_plugins()
+        warning = scaling_warning(registry, project)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
+        choice = None
+        if args.backend or args.shots is not None:
+            choice = backend_choice(
+                registry, args.backend or project.backend.name, base=project.backend, shots=args.shots
+            )
+        controls = Controls()
+        progress = _Progress(enabled=not args.json and sys.stderr.isatty())
+
+        def clean(value: Any) -> Any:
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        def report(it: Any) -> None:
+            if args.json:
+                row = {k: clean(v) for k, v in it.metrics().items()}
+                row["test_loss"] = clean(it.test_loss)
+                row["shots"] = it.shots
+                # which weights each figure belongs to (see docs/project-format.md)
+                row["measured_at"] = {k: v for k, v in run.record.measured_at.items() if k in row}
+                print(json.dumps(row), flush=True)
+            progress.update(it)
+            if autosave is not None:
+                autosave.after(it)
+
+        hidden = hidden_qubits(project, registry)
+        if hidden is not None:  # the circuit gets the wires the encoding needs, and says so
+            widen_circuit(project, hidden.needed)
+            saved = "" if args.no_save else " (saved with the run)"
+            print(f"{PROG}: note: {hidden.note}{saved}", file=sys.stderr, flush=True)
+        # --seed: the same (widened) circuit, another seed, for this run only
+        trained = project if args.seed is None else _with_seed(project, args.seed)
+        run = build_run(trained, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
+        cost = run_cost(run)
+        if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts
+            print(f"{PROG}: plan: {describe_cost(cost)}", file=sys.stderr, flush=True)
+            if args.json:
+                print(json.dumps({"event": "plan", **cost}), flush=True)
+        plan = exact_plan(run)
+        if plan is not None:  # the engine's simulator: its memory, and how long the run will take
+            print(f"{PROG}: plan: {describe_exact_plan(plan)}", file=sys.stderr, flush=True)
+            if plan["long"]:
+                print(
+                    f"{PROG}: warning: a long run, about {plan['seconds_per_iteration']:.3g} s per iteration: "
+                    "fewer qubits, a smaller batch or fewer epochs train faster; Ctrl-C stops it and keeps "
+                    "the run so far",
+                    file=sys.stderr, flush=True,
+                )
+        _follow_jobs(backend_of(run))
+        autosave = None if args.no_save else _RunAutosave(project, run, args.autosave, json_events=args.json)
+        with _stop_on_signals(controls) as received:
+            try:
+                record = run.run()
+            finally:
+                progress.close()
+        project.add_run(record)
+        if not args.no_save:
+            save_project(project)
+        if received:
+            print(f"{PROG}: {received[0]}: stopped; the run so far is "
+                  f"{'not saved (--no-save)' if args.no_save else 'saved'}", file=sys.stderr, flush=True)
+        last = {name: (values[-1] if values else None) for name, values in record.metrics.items()}
+        done = {
+            "event": "done",
+            "status": record.status,
+            "message": record.message,
+            "run_id": record.id,
+            "train_accuracy": clean(last.get("train_accuracy")),
+            "val_accuracy": clean(last.get("val_accuracy")),
+            # scored once, after training, at the final weights
+            "test_accuracy": clean(record.test.get("accuracy")),
+            "test_loss": clean(record.test.get("loss")),
+            "loss": clean(last.get("loss")),
+            "parameters": record.parameters,
+            "tuning": record.tuning,
+            "baselines": record.baselines,
+            "seconds": record.timings.get("seconds"),
+            # every shot the run spent, the final test included (iteration lines count up to their own)
+            "shots": int(getattr(getattr(run, "evaluator", None), "shots_used", 0) or 0),
+        }
+        if args.json:
+            print(json.dumps(done), flush=True)
+        else:
+            print(_summary(record, project.model.kind))
+        if record.status == "failed":
+            print(f"{PROG}: error: {record.message}", file=sys.stderr)
+            return 1
+        return 0
+
+
+class ExportCommand(Command):
+    name = "export"
+    help = "write a project's circuit as .qasm, .qpy, .py, .png or .svg"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls project")
+        parser.add_argument("--circuit", required=True, metavar="FILE", help="output file; the suffix picks the format")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from qmlstudio.core.circuit_files import export_circuit
+        from qmlstudio.core.project import load_project
+
+        project = load_project(args.project)
+        export_circuit(project.circuit, args.circuit)
+        print(f"wrote {args.circuit}")
+        return 0
+
+
+class EvaluateCommand(Command):
+    name = "evaluate"
+    help = "evaluate a trained run on another backend, without retraining"
+    description = (
+        "Rebuilds the model and data of a run of PROJECT exactly as they were, binds its final weights "
+        "and measures the test accuracy (R² for regressors) on BACKEND, e.g. a noisy device model "
+        "(aer-noise:fake_manila) or hardware (ibm:ibm_brisbane). The result is added to the run's "
+        "evaluations in the project file, so ideal, noisy and hardware accuracy stand side by side."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("project", help="the .qmls project")
+        parser.add_argument("--run", default="last", metavar="ID", help="the run's id, or 'last' (default)")
+        parser.add_argument("--backend", required=True, metavar="CHOICE",
+                            help="NAME[:ARG][,key=value...], e.g. aer-noise:fake_manila,seed=3")
+        parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
+        parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        parser.add_argument("--no-save", action="store_true", help="do not write the result into the project file")
+
+    def run(self, args: argparse.Namespace) -> int:
+
+        from qmlstudio.core.project import PluginChoice, load_project, save_project
+        from qmlstudio.plugins.manager import load_plugins
+        from qmlstudio.workflow import (
+            Controls,
+            backend_choice,
+            evaluate_run,
+            find_run,
+            format_backend_choice,
+        )
+
+        if args.shots is not None and args.shots < 1:
+            raise QMLStudioError("--shots must be at least 1")
+        project = load_project(args.project)
+        registry = load_plugins()
+        run = find_run(project, args.run)
+        trained_on = run.config.get("backend") or {}
+        base = PluginChoice.from_dict(trained_on, "backend") if trained_on else None
+        choice = backend_choice(registry, args.backend, base=base, shots=args.shots)
+        controls = Controls()
+        with _stop_on_signals(controls):
+            accuracy = evaluate_run(project, registry, run.id, choice, controls=controls, on_backend=_follow_jobs)
+        if not args.no_save:
+            save_project(project)
+        tests = run.metrics.get("test_accuracy") or []
+        trained = next((v for v in reversed(tests) if v is not None), None)
+        score = "R²" if (run.config.get("model") or {}).get("kind") == "regressor" else "test accuracy"
+        if args.json:
+            print(json.dumps({
+                "event": "evaluation", "run_id": run.id, "backend": choice.name, "options": choice.options,
+                "accuracy": accuracy, "trained_backend": trained_on.get("name"), "trained_accuracy": trained,
+                "seeds": run.evaluations[-1].get("seeds"), "backend_applied": run.evaluations[-1].get("backend_applied"),
+            }), flush=True)
+        else:
+            shown = format_backend_choice(choice, registry)
+            trained_text = "–" if trained is None else f"{trained:.3f}"
+            print(f"run {run.id}: {score} {accuracy:.3f} on {shown} "
+                  f"(trained on {trained_on.get('name', '?')}: {trained_text})")
+            for evaluation in run.evaluations[:-1]:
+                print(f"  earlier: {evaluation['backend']}: {evaluation['accuracy']:.3f}")
+        return 0

@@ -9,8 +9,34 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from PySide6.QtCore import QObject, Signal, Slot
+
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 first)
 from qmlstudio.core.project import RunRecord
+
+
+class _AutosaveRelay(QObject):
+    """Carries an autosave's outcome from the autosave thread to the GUI thread.
+
+    The dock's own signals, emitted on the autosave thread, could reach Python callables
+    connected to them (the window's status bar) on that thread, and Qt's widgets and timers
+    must never be touched there. This object lives on the GUI thread: its signal is queued
+    to its own slot, which emits the dock's signals on the GUI thread.
+    """
+
+    outcome = Signal(bool, str)
+
+    def __init__(self, dock: Any) -> None:
+        super().__init__(dock)
+        self._dock = dock
+        self.outcome.connect(self._deliver)
+
+    @Slot(bool, str)
+    def _deliver(self, ok: bool, text: str) -> None:
+        if ok:
+            self._dock.autosaved.emit(text)
+        else:
+            self._dock.status_message.emit(f"Autosave failed: {text}")
 
 
 class AutosaveGlue:
@@ -20,16 +46,22 @@ class AutosaveGlue:
         saver = self.autosaver
         if saver is None:
             return
+        relay = getattr(self, "_autosave_relay", None)
+        if relay is None:
+            relay = self._autosave_relay = _AutosaveRelay(self)
         future = saver.save(extra, wait=False)
 
         def done(f: Any) -> None:
-            # On the autosave thread: only a (queued) signal crosses back to the GUI.
+            # On the autosave thread: only the relay's (queued) signal crosses back to the GUI.
             try:
                 path = f.result()
+                ok, text = True, str(path)
             except Exception as exc:  # noqa: BLE001 - a full disk must not take the GUI down
-                self.status_message.emit(f"Autosave failed: {exc}")
-                return
-            self.autosaved.emit(str(path))
+                ok, text = False, str(exc)
+            try:
+                relay.outcome.emit(ok, text)
+            except RuntimeError:  # the dock (and its relay) went away meanwhile: nobody listens
+                pass
 
         future.add_done_callback(done)
 

@@ -130,8 +130,14 @@ class NewCommand(Command):
         from qmlstudio.workflow import new_project, scaling_warning
 
         path = Path(args.project)
-        if path.exists() and not args.force:
+        try:
+            exists = path.exists()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise QMLStudioError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if exists and not args.force:
             raise QMLStudioError(f"{path} exists; use --force to overwrite it")
+        if args.name is not None and not _encodable(args.name):
+            raise QMLStudioError("--name holds a character that cannot be saved (a lone surrogate)")
         if args.features is not None and args.features < 1:
             raise QMLStudioError("--features must be at least 1")
         if args.reps is not None and args.reps < 1:
@@ -1287,6 +1293,14 @@ COMMANDS: list[Command] = [GuiCommand(), NewCommand(), TrainCommand(), ExportCom
                            EvaluateCommand(), AnalyzeCommand(), StudyCommand()]
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -1316,3 +1330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `qmlstudio plugins | head`
         return 0
+    except OSError as exc:  # a file the command could not read or write, not caught closer to it
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1

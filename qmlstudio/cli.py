@@ -138,6 +138,7 @@ class NewCommand(Command):
             raise QMLStudioError(f"{path} exists; use --force to overwrite it")
         if args.name is not None and not _encodable(args.name):
             raise QMLStudioError("--name holds a character that cannot be saved (a lone surrogate)")
+        _check_seed(args.seed)
         if args.features is not None and args.features < 1:
             raise QMLStudioError("--features must be at least 1")
         if args.reps is not None and args.reps < 1:
@@ -283,8 +284,7 @@ class TrainCommand(Command):
             raise QMLStudioError("--epochs must be at least 1")
         if args.shots is not None and args.shots < 1:
             raise QMLStudioError("--shots must be at least 1")
-        if args.seed is not None and args.seed < 0:
-            raise QMLStudioError("--seed must be 0 or more")
+        _check_seed(args.seed)
         if not math.isfinite(args.autosave) or args.autosave < 0:
             raise QMLStudioError("--autosave must be a number of seconds, 0 or more")
         project = load_project(args.project)
@@ -964,6 +964,7 @@ class AnalyzeCommand(Command):
                 raise QMLStudioError("the project's circuit is drawn by hand: choose --template hardware-efficient or a plugin")
             template, options = project.ansatz.name, project.ansatz.options
         weight: Any = int(args.weight) if args.weight.isdigit() else args.weight
+        _check_seed(args.seed)
         seed = project.seed if args.seed is None else args.seed
         result = barren_plateau_study(
             template_builder(registry, template, options), parse_range(args.qubits, "--qubits"),
@@ -1291,6 +1292,15 @@ def _study_table(stats: Any, failed: int) -> str:
 
 COMMANDS: list[Command] = [GuiCommand(), NewCommand(), TrainCommand(), ExportCommand(), PluginsCommand(),
                            EvaluateCommand(), AnalyzeCommand(), StudyCommand()]
+
+
+MAX_SEED = 2**32 - 1  # what NumPy and scikit-learn accept as a seed
+
+
+def _check_seed(seed: int | None) -> None:
+    """Refuses a --seed outside 0..2³²−1 (NumPy and scikit-learn fail on it deep in a run)."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise QMLStudioError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
 
 
 def _encodable(text: str) -> bool:

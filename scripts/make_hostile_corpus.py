@@ -315,6 +315,14 @@ def csv_cases(rng: random.Random) -> list[Case]:
                 argv += ["--dataset-option", o]
             cases.append(Case(id=f"csv-{name}-{tag}", category="csv", argv=argv, files={"data.csv": content},
                               guard=["data.csv"], must_refuse=refuse and not opts))
+    # `new --force` over the user's project with a CSV that is refused: the old project stays
+    for name, (content, refuse) in variants.items():
+        if refuse:
+            cases.append(Case(id=f"csv-force-over-project-{name}", category="csv",
+                              argv=["new", "p.qmls", "--force", "--dataset", "csv", "--dataset-option",
+                                    "path=data.csv", "--epochs", "1"],
+                              files={"data.csv": content, "p.qmls": b"@NEWPROJECT@"},
+                              guard=["data.csv", "p.qmls"], must_refuse=True))
     # a valid project whose CSV changed under it, then trained
     for name in ("empty", "header-only", "non-numeric", "one-class", "cell-nan", "binary", "latin1", "nul"):
         content = variants[name][0]
@@ -533,6 +541,7 @@ def flag_cases() -> list[Case]:
     flags = [
         ["--epochs", "-1"], ["--epochs", "0"], ["--epochs", "nan"], ["--epochs", "1e9"], ["--epochs", "x"],
         ["--seed", "-1"], ["--seed", str(2**32)], ["--seed", str(2**80)], ["--seed", "nan"],
+        ["--seed", str(2**32 - 1)],
         ["--backend", ""], ["--backend", "nope"], ["--backend", "statevector,threads=-1"],
         ["--backend", "statevector,threads=nan"], ["--backend", "aer-shots,shots=0"],
         ["--backend", "aer-shots,shots=-5"], ["--backend", ":::"], ["--backend", "statevector,="],
@@ -553,6 +562,7 @@ def flag_cases() -> list[Case]:
         ["--dataset-option", "seed=-1"], ["--dataset-option", "=3"], ["--encoding-option", "rotation=rq"],
         ["--ansatz-option", "reps=1e6"], ["--optimizer-option", "learning_rate=inf"],
         ["--backend-option", "threads=0"], ["--name", "x" * 100_000], ["--name", "\ud800"],
+        ["--seed", "-1"], ["--seed", str(2**32)], ["--seed", str(2**32 - 1)], ["--seed", "1e3"],
     ]
     for f in new_flags:
         tag = "_".join(f).replace("-", "")[:40]

@@ -51,8 +51,6 @@ KNOWN: dict[str, str] = {
     "path-fifo-report": D2P,
     "project-demo-seed-big": D6_SEED,
     "project-demo-circuit.gates.1.params.0-float308": D5,
-    "flag-train-seed_4294967296": D6_SEED,
-    "flag-train-seed_1208925819614629174706176": D6_SEED,
     "path-odd-nul-byte-train": D6_NUL,
     "project-demo-raw-surrogate": D7,
     "project-new-raw-surrogate": D7,

@@ -139,8 +139,9 @@ def project_cases(bases: dict[str, dict[str, Any]], rng: random.Random) -> list[
             command: str = "train", note: str = "", timeout: float | None = None) -> None:
         if command == "train":
             argv = ["train", "p.qmls", "--epochs", "1"]
-        elif command == "export":
-            argv = ["export", "p.qmls", "--circuit", "out.qasm"]
+        elif command.startswith("export"):
+            suffix = command.split("-")[1] if "-" in command else rng.choice(("qasm", "qpy", "py"))
+            argv = ["export", "p.qmls", "--circuit", "out." + suffix]
         elif command == "evaluate":
             argv = ["evaluate", "p.qmls", "--backend", "statevector"]
         else:
@@ -152,6 +153,8 @@ def project_cases(bases: dict[str, dict[str, Any]], rng: random.Random) -> list[
     for bname, base in bases.items():
         leaves = [p for p in _leaves(base) if p[0] != "runs"]
         for path in leaves:
+            # one generator per leaf: adding a case elsewhere never changes these
+            rng = random.Random(f"{SEED}:{bname}:{path}")
             picks = rng.sample(VALUE_MUTATIONS, 2)
             for mname, value in picks:
                 if path[0] in ("app", "created", "modified", "name", "notes") and mname == "longstr":
@@ -162,7 +165,16 @@ def project_cases(bases: dict[str, dict[str, Any]], rng: random.Random) -> list[
                 # without its options the model runs the classical baselines: seconds, not milliseconds
                 slow = 60.0 if path[:2] == ("model", "options") else None
                 add(f"{bname}-{pid}-{mname}", _dump(mutated), command=command, timeout=slow)
+        rng = random.Random(f"{SEED}:{bname}")
         text = _dump(base)
+        # seeds and angles at the edges of what the engine takes
+        for v in (2**32 - 1, 2**32, 2**64):
+            add(f"{bname}-seed-{v}", _dump(_set(base, ("seed",), v)))
+        for v in (1.7e308, -1.7e308, 1e300):
+            for suffix in ("qasm", "qpy", "py"):
+                add(f"{bname}-angle-{v:g}-{suffix}", _dump(_set(base, ("circuit", "gates", 0, "params"), [v])),
+                    command=f"export-{suffix}")
+            add(f"{bname}-angle-{v:g}-train", _dump(_set(base, ("circuit", "gates", 0, "params"), [v])))
         # truncated JSON
         for i, cut in enumerate(sorted(rng.sample(range(1, len(text) - 1), 8))):
             add(f"{bname}-truncated-{i}", text[:cut], must_refuse=True)
@@ -217,13 +229,15 @@ def run_cases(trained: dict[str, Any], rng: random.Random) -> list[Case]:
     paths = [("runs", 0) + p for p in _leaves(run)
              if not (len(p) > 1 and isinstance(p[1], int) and p[0] in ("history",))]
     rng.shuffle(paths)
-    for path in paths[:40]:
+    commands = (["evaluate", "p.qmls", "--backend", "statevector"],
+                ["analyze", "report", "p.qmls", "--output", "report.html"],
+                ["train", "p.qmls", "--epochs", "1"])
+    for path in paths[:100]:
         mname, value = rng.choice(VALUE_MUTATIONS)
         if mname == "longstr":
             mname, value = "str", "x"
         pid = ".".join(str(x) for x in path[2:])
-        command = ["evaluate", "p.qmls", "--backend", "statevector"] if rng.random() < 0.5 else \
-            ["analyze", "report", "p.qmls", "--output", "report.html"]
+        command = rng.choice(commands)
         cases.append(Case(id=f"run-{pid}-{mname}-{command[0]}", category="project", argv=command,
                           files={"p.qmls": _dump(_set(trained, path, value))}, guard=["p.qmls"]))
     for tag, value in (("backend-list", ["statevector"]), ("backend-null", None), ("backend-str", "statevector")):
@@ -575,9 +589,11 @@ def flag_cases() -> list[Case]:
 # --------------------------------------------------------------------------- all
 
 def generate(bases: dict[str, dict[str, Any]], trained: dict[str, Any]) -> list[Case]:
-    rng = random.Random(SEED)
-    cases = (project_cases(bases, rng) + run_cases(trained, rng) + csv_cases(rng) + idx_cases(rng)
-             + image_cases(rng) + path_cases() + flag_cases())
+    def rng(part: str) -> random.Random:
+        return random.Random(f"{SEED}:{part}")
+
+    cases = (project_cases(bases, rng("project")) + run_cases(trained, rng("run")) + csv_cases(rng("csv"))
+             + idx_cases(rng("idx")) + image_cases(rng("image")) + path_cases() + flag_cases())
     seen: dict[str, int] = {}
     for c in cases:  # ids are unique and printable
         c.id = c.id.encode("ascii", "backslashreplace").decode("ascii")

@@ -38,7 +38,6 @@ D2 = "defect 2 (A1): a dataset path to a special file (/dev/zero, /dev/urandom, 
 D2P = "defect 2 (A1): a FIFO as the project path hangs on load"
 D6_SEED = "defect 6 (A1): a seed >= 2**32 is accepted and fails in the engine"
 D6_NUL = "defect 6 (A1): a NUL byte in the project path tracebacks in core/project.py"
-D5 = "defect 5 (A1): a numeric angle of 1.7e308 tracebacks at export (OverflowError in the QASM exporter)"
 D7 = "defect 7 (A1): a lone surrogate in the project text loads, then the save fails"
 
 KNOWN: dict[str, str] = {
@@ -49,8 +48,11 @@ KNOWN: dict[str, str] = {
     "path-fifo-export": D2P,
     "path-fifo-evaluate": D2P,
     "path-fifo-report": D2P,
-    "project-demo-seed-big": D6_SEED,
-    "project-demo-circuit.gates.1.params.0-float308": D5,
+    "project-new-seed-big": D6_SEED,
+    "project-new-seed-4294967296": D6_SEED,
+    "project-new-seed-18446744073709551616": D6_SEED,
+    "project-demo-seed-4294967296": D6_SEED,
+    "project-demo-seed-18446744073709551616": D6_SEED,
     "path-odd-nul-byte-train": D6_NUL,
     "project-demo-raw-surrogate": D7,
     "project-new-raw-surrogate": D7,

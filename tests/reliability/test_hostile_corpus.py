@@ -15,6 +15,7 @@ mark is removed.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import importlib.util
 import os
@@ -32,6 +33,7 @@ sys.modules["make_hostile_corpus"] = corpus  # its dataclasses look their module
 _spec.loader.exec_module(corpus)
 
 _DIR = Path(tempfile.mkdtemp(prefix="qmlstudio-hostile-"))
+atexit.register(shutil.rmtree, _DIR, True)  # also when the cases are deselected
 CASES = corpus.build(_DIR, ROOT / "resources" / "demo.qmls")
 
 D2 = "defect 2 (A1): a dataset path to a special file (/dev/zero, /dev/urandom, a FIFO) is read before its kind is checked: hangs"

@@ -505,8 +505,8 @@ def path_cases() -> list[Case]:
         "unreadable": {"files": {"target": b"{}"}, "chmod": 0},
     }
     for name, spec in targets.items():
-        base = dict(dirs=list(spec.get("dirs", [])), symlinks=dict(spec.get("symlinks", {})),
-                    fifos=list(spec.get("fifos", [])), files=dict(spec.get("files", {})))
+        base = {"dirs": list(spec.get("dirs", [])), "symlinks": dict(spec.get("symlinks", {})),
+                "fifos": list(spec.get("fifos", [])), "files": dict(spec.get("files", {}))}
         note = HANG_PRONE_NOTE if spec.get("hang") else ("chmod 000" if "chmod" in spec else "")
         for cmd, argv in (
             ("train", ["train", "target", "--epochs", "1"]),

@@ -240,11 +240,13 @@ def run_cases(trained: dict[str, Any], rng: random.Random) -> list[Case]:
         command = rng.choice(commands)
         cases.append(Case(id=f"run-{pid}-{mname}-{command[0]}", category="project", argv=command,
                           files={"p.qmls": _dump(_set(trained, path, value))}, guard=["p.qmls"]))
-    for tag, value in (("backend-list", ["statevector"]), ("backend-null", None), ("backend-str", "statevector")):
+    for tag, value in (("backend-list", ["statevector"]), ("backend-null", None), ("backend-str", "statevector"),
+                       ("model-int", 2**64), ("model-list", [1]), ("model-str", "vqc")):
+        part = tag.split("-")[0]
         for command in (["evaluate", "p.qmls", "--backend", "statevector"],
                         ["analyze", "report", "p.qmls", "--output", "report.html"]):
             cases.append(Case(id=f"run-config-{tag}-{command[0]}", category="project", argv=command,
-                              files={"p.qmls": _dump(_set(trained, ("runs", 0, "config", "backend"), value))},
+                              files={"p.qmls": _dump(_set(trained, ("runs", 0, "config", part), value))},
                               guard=["p.qmls"]))
     for rid in ("nope", "", "-1", "0", "last" * 1000):
         cases.append(Case(id=f"run-id-{rid[:10]!r}", category="project",

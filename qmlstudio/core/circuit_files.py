@@ -189,7 +189,11 @@ _SCRIPT_FUNCTIONS: dict[str, list[str]] = {
 def _write_qasm(design: CircuitDesign, name: str) -> bytes:
     from qiskit import qasm3
 
-    return qasm3.dumps(design.to_circuit(name)).encode("utf-8")
+    circuit = design.to_circuit(name)
+    try:
+        return qasm3.dumps(circuit).encode("utf-8")
+    except OverflowError as exc:  # qiskit writes a float angle as a ratio: 1e308 overflows it
+        raise CircuitFileError(f"cannot write OpenQASM 3: an angle is too large to write ({exc})") from None
 
 
 def _write_qpy(design: CircuitDesign, name: str) -> bytes:

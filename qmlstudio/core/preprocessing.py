@@ -167,7 +167,7 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
                 f"{len(y_train) - n_val} training samples; use more samples or another validation size"
             )
         x_train, x_val, y_train, y_val = train_test_split(
-            x_train, y_train, test_size=n_val, random_state=seed + 1,
+            x_train, y_train, test_size=n_val, random_state=(seed + 1) % 2**32,  # a seed of 2³²−1 stays in range
             stratify=_strata(y_train, dataset, preprocessing, n_val),
         )
     if dataset.task == "classification" and len(np.unique(y_train)) < 2:

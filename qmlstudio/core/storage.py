@@ -20,6 +20,7 @@ file: every write first removes the temporary files of that target whose process
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -60,7 +61,10 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             for row in rows:
                 file.write(row)
     """
-    target = Path(os.path.realpath(os.fspath(path)))
+    try:
+        target = Path(os.path.realpath(os.fspath(path)))
+    except ValueError:  # a NUL byte in the name: an OSError like any other unusable name
+        raise OSError(errno.EINVAL, "the file name contains a NUL byte", os.fspath(path)) from None
     directory = target.parent
     old_mode = _permission_bits(target)
     _remove_stale_temps(directory, target.name)

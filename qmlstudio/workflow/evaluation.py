@@ -58,6 +58,10 @@ def evaluate_weights(
     from qmlstudio.core.models import ExactEvaluator, PrimitiveEvaluator
 
     run = find_run(project, run_id)
+    for part in ("model", "backend"):
+        if not isinstance(run.config.get(part) or {}, dict):
+            raise QMLStudioError(f"run {run.id}: its recorded configuration's {part} is not an object; "
+                                 "the project file was edited or damaged")
     if (run.config.get("model") or {}).get("kind") == "kernel":
         raise QMLStudioError("evaluating on another backend works for variational models (vqc, regressor), not kernels")
     weights = [np.nan if w is None else w for w in run.final_weights]

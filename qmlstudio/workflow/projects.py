@@ -74,6 +74,10 @@ def new_project(
             data_options["sha256"] = file_sha256(path)
         except OSError as exc:
             raise QMLStudioError(f"dataset file {data_path}: {exc.strerror or exc}") from None
+        except RuntimeError:  # pathlib's resolve() on Python < 3.13
+            raise QMLStudioError(f"dataset file {data_path}: a loop of symbolic links") from None
+        except ValueError:
+            raise QMLStudioError(f"dataset file {data_path!r}: the name contains a NUL byte") from None
     data = dataset_spec.create({k: v for k, v in data_options.items() if k != "sha256"})
 
     num_features = data.num_features

@@ -108,7 +108,7 @@ def test_project_seed_reaches_the_dataset_factory(capsys, tmp_path):
     assert code == 0 and load_project(path).dataset.options["seed"] == 3
     # a seed the dataset cannot take is refused with a message, not recorded as if applied
     code, _, err = run(capsys, "new", str(path), "--force", "--dataset", "moons", "--seed", "-2")
-    assert code == 1 and "the project seed -2 cannot seed dataset 'moons'" in err
+    assert code == 1 and "--seed must be between 0 and 4294967295, got -2" in err
 
 
 def test_an_unreadable_disabled_plugin_is_still_named():

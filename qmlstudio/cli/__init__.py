@@ -66,3 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `qmlstudio plugins | head`
         return 0
+    except OSError as exc:  # a file the command could not read or write, not caught closer to it
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1

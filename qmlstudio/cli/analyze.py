@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qmlstudio.cli.base import Command, _stop_on_signals
+from qmlstudio.cli.base import Command, _check_seed, _stop_on_signals
 from qmlstudio.cli.study import _StudyProgress
 from qmlstudio.core.errors import QMLStudioError
 
@@ -100,6 +100,7 @@ class AnalyzeCommand(Command):
                 raise QMLStudioError("the project's circuit is drawn by hand: choose --template hardware-efficient or a plugin")
             template, options = project.ansatz.name, project.ansatz.options
         weight: Any = int(args.weight) if args.weight.isdigit() else args.weight
+        _check_seed(args.seed)
         seed = project.seed if args.seed is None else args.seed
         result = barren_plateau_study(
             template_builder(registry, template, options), parse_range(args.qubits, "--qubits"),

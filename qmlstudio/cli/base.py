@@ -30,6 +30,23 @@ class Command:
         raise NotImplementedError
 
 
+MAX_SEED = 2**32 - 1  # what NumPy and scikit-learn accept as a seed
+
+
+def _check_seed(seed: int | None) -> None:
+    """Refuses a --seed outside 0..2³²−1 (NumPy and scikit-learn fail on it deep in a run)."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise QMLStudioError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _option_pairs(values: Sequence[str] | None) -> dict[str, str]:
     from qmlstudio.core.options import parse_option_text
 

@@ -11,6 +11,8 @@ from typing import Any
 from qmlstudio.cli.base import (
     PROG,
     Command,
+    _check_seed,
+    _encodable,
     _follow_jobs,
     _model_options,
     _option_pairs,
@@ -111,8 +113,15 @@ class NewCommand(Command):
         from qmlstudio.workflow import new_project, scaling_warning
 
         path = Path(args.project)
-        if path.exists() and not args.force:
+        try:
+            exists = path.exists()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise QMLStudioError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if exists and not args.force:
             raise QMLStudioError(f"{path} exists; use --force to overwrite it")
+        if args.name is not None and not _encodable(args.name):
+            raise QMLStudioError("--name holds a character that cannot be saved (a lone surrogate)")
+        _check_seed(args.seed)
         if args.features is not None and args.features < 1:
             raise QMLStudioError("--features must be at least 1")
         if args.reps is not None and args.reps < 1:
@@ -224,8 +233,7 @@ class TrainCommand(Command):
             raise QMLStudioError("--epochs must be at least 1")
         if args.shots is not None and args.shots < 1:
             raise QMLStudioError("--shots must be at least 1")
-        if args.seed is not None and args.seed < 0:
-            raise QMLStudioError("--seed must be 0 or more")
+        _check_seed(args.seed)
         if not math.isfinite(args.autosave) or args.autosave < 0:
             raise QMLStudioError("--autosave must be a number of seconds, 0 or more")
         project = load_project(args.project)

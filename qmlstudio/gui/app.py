@@ -94,6 +94,9 @@ def run_gui(project_path: str | os.PathLike[str] | None = None, quit_after_ms: i
     if quit_after_ms is None:
         quit_after_ms = _quit_after_from_env()
     app = application()
+    from qmlstudio.gui.collector import collect_on_gui_thread
+
+    collect_on_gui_thread()  # reference cycles holding widgets are never freed on a worker thread
     from qmlstudio.plugins.manager import load_plugins
 
     registry = load_plugins()  # once; every view gets this registry

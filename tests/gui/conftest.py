@@ -24,6 +24,20 @@ from qmlstudio.plugins.manager import PluginRegistry, load_plugins
 TIMEOUT_SCALE = float(os.environ.get("QMLSTUDIO_TEST_TIMEOUT_SCALE", "10"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _collect_on_the_gui_thread(qapp: Any) -> Iterator[None]:
+    """As in the application: cycles are collected on the GUI thread only (see gui/collector.py).
+
+    Without it, a test's old window collected on a background job's thread deadlocked the suite.
+    Per module, so that the tests outside tests/gui keep Python's automatic collection.
+    """
+    from qmlstudio.gui.collector import collect_on_gui_thread, restore_automatic_collection
+
+    collect_on_gui_thread()
+    yield
+    restore_automatic_collection()
+
+
 @pytest.fixture
 def qtbot(qtbot: Any) -> Any:
     """pytest-qt's qtbot whose waits on conditions and signals allow TIMEOUT_SCALE times longer.

@@ -3,10 +3,13 @@ results, cancel and failures arrive as signals on the GUI thread."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 from PySide6.QtCore import QThread
+from PySide6.QtWidgets import QWidget
 
 from qmlstudio.core.analysis import Cancelled
 from qmlstudio.core.errors import QMLStudioError
@@ -98,3 +101,24 @@ def test_the_runner_delivers_only_the_latest_answer(qtbot):
         runner.submit(lambda: "third")
         gate.set()
     assert answers == ["third"]
+
+
+def test_a_cycle_holding_a_widget_is_freed_on_the_gui_thread_not_on_a_busy_worker(qtbot) -> None:
+    """A window in a reference cycle, freed by a collection a worker's allocations set off, was
+    destroyed on that worker: Qt then deadlocked with the GUI thread (seen in the suite).
+    Collection runs on a GUI-thread timer instead (qmlstudio/gui/collector.py)."""
+    from qmlstudio.gui.collector import collect_on_gui_thread
+
+    collect_on_gui_thread()
+    assert not gc.isenabled()
+    destroyed_on: list[int] = []
+    widget = QWidget()
+    widget.cycle = widget  # only the cyclic collector can free it
+    widget.destroyed.connect(lambda *_: destroyed_on.append(threading.get_ident()))
+    ref = weakref.ref(widget)
+    del widget
+    job = Job(lambda report: len([[] for _ in range(200_000)])).start(long_pool())  # far past gen 0's threshold
+    assert job.wait(30_000)
+    assert ref() is not None and destroyed_on == []  # the worker's allocations collected nothing
+    qtbot.waitUntil(lambda: ref() is None, timeout=5000)  # the GUI thread's timer did
+    assert destroyed_on == [threading.main_thread().ident]

@@ -38,7 +38,11 @@ CANCEL_GRACE_MS = 1000
 
 
 def runs_here(registry: Any) -> bool:
-    """Whether work with this registry must stay in this process: a plugin registered in memory."""
+    """Whether work with this registry must stay in this process: a plugin registered in memory.
+
+    A child process rebuilds its registry from the installed entry points, so such a plugin
+    would be missing there. Studies and training runs both ask here.
+    """
     plugins = getattr(registry, "plugins", {}) or {}
     return any(getattr(info, "source", "") == "registered" and getattr(info, "status", "") != "disabled"
                for info in plugins.values())

@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 first)
 from qmlstudio.core.project import RunRecord
 from qmlstudio.gui import training_process
+from qmlstudio.gui.process_job import runs_here
 from qmlstudio.gui.plots import (
     RunCurves,
 )
@@ -154,9 +155,7 @@ class TrainingController:
                 pickle.dumps(self.run_factory)
             except Exception:  # noqa: BLE001 - a lambda or a closure
                 return True
-        plugins = getattr(self.registry, "plugins", {}) or {}
-        return any(getattr(info, "source", "") == "registered" and getattr(info, "status", "") != "disabled"
-                   for info in plugins.values())
+        return runs_here(self.registry)
 
     def set_paused(self, paused: bool) -> None:
         """Pauses (True) or resumes (False) the run in progress."""

@@ -88,3 +88,21 @@ def window(qtbot, project: Project, registry: PluginRegistry) -> Iterator[MainWi
     qtbot.waitExposed(win)
     yield win
     win.close_without_asking = True
+
+
+@pytest.fixture
+def analysis_window(qtbot, registry: PluginRegistry) -> Iterator[tuple[MainWindow, Any]]:
+    """A main window on a small moons project with the Analysis menu, and the menu's controller."""
+    from qmlstudio.gui.analysis import install_analysis_menu
+    from qmlstudio.workflow import new_project
+
+    project = new_project(registry, name="moons", dataset="moons", dataset_options={"samples": 60}, epochs=2, seed=3)
+    win = MainWindow(project, registry=registry)
+    win.close_without_asking = True
+    qtbot.addWidget(win)
+    controller = install_analysis_menu(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win, controller
+    controller.cancel()
+    controller.wait()

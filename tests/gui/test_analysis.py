@@ -6,42 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-from qmlstudio.gui.analysis import install_analysis_menu
-from qmlstudio.gui.main_window import MainWindow
-from qmlstudio.workflow import new_project
-
-
-@pytest.fixture
-def moons_window(qtbot, registry):
-    project = new_project(registry, name="moons", dataset="moons", dataset_options={"samples": 60}, epochs=2, seed=3)
-    win = MainWindow(project, registry=registry)
-    win.close_without_asking = True
-    qtbot.addWidget(win)
-    controller = install_analysis_menu(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win, controller
-    controller.cancel()
-    controller.wait()
-    win.close_without_asking = True
 
 
 def _menu_titles(win) -> list[str]:
     return [a.text().replace("&", "") for a in win.menuBar().actions()]
 
 
-def test_menu_sits_before_help(moons_window) -> None:
-    win, controller = moons_window
+def test_menu_sits_before_help(analysis_window) -> None:
+    win, controller = analysis_window
     titles = _menu_titles(win)
     assert titles.index("Analysis") == titles.index("Help") - 1
     assert set(controller.actions) == {"barren-plateau", "encodings", "kernel", "report", "cancel"}
     assert win.analysis is controller
 
 
-def test_barren_plateau_from_the_menu(qtbot, moons_window) -> None:
-    win, controller = moons_window
+def test_barren_plateau_from_the_menu(qtbot, analysis_window) -> None:
+    win, controller = analysis_window
     controller.ask = lambda study, defaults: {"qubits": "2-5", "layers": "2,10", "samples": 60}
     with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
         controller.actions["barren-plateau"].trigger()
@@ -65,8 +45,8 @@ def test_barren_plateau_from_the_menu(qtbot, moons_window) -> None:
     assert "a =" in dock.status.text()
 
 
-def test_encoding_study_fills_the_table(qtbot, moons_window) -> None:
-    win, controller = moons_window
+def test_encoding_study_fills_the_table(qtbot, analysis_window) -> None:
+    win, controller = analysis_window
     controller.ask = lambda study, defaults: {**defaults, "encodings": ["angle", "zz-feature-map", "iqp"], "epochs": 2,
                                               "keep_runs": True, "device": "fake_manila"}
     with qtbot.waitSignal(controller.finished, timeout=60_000):
@@ -84,8 +64,8 @@ def test_encoding_study_fills_the_table(qtbot, moons_window) -> None:
     assert len(win.project.runs) == 3
 
 
-def test_kernel_study_shows_the_gram_matrix(qtbot, moons_window) -> None:
-    win, controller = moons_window
+def test_kernel_study_shows_the_gram_matrix(qtbot, analysis_window) -> None:
+    win, controller = analysis_window
     with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
         controller.actions["kernel"].trigger()
     result = blocker.args[1]
@@ -96,8 +76,8 @@ def test_kernel_study_shows_the_gram_matrix(qtbot, moons_window) -> None:
     assert "RBF SVC" in content.summary.text()
 
 
-def test_report_is_written_and_shown(qtbot, moons_window, tmp_path: Path) -> None:
-    win, controller = moons_window
+def test_report_is_written_and_shown(qtbot, analysis_window, tmp_path: Path) -> None:
+    win, controller = analysis_window
     controller.ask_report_path = lambda suggestion: tmp_path / "report.html"
     with qtbot.waitSignal(controller.finished, timeout=30_000):
         controller.actions["report"].trigger()
@@ -105,8 +85,8 @@ def test_report_is_written_and_shown(qtbot, moons_window, tmp_path: Path) -> Non
     assert "Configuration" in controller.docks["report"].content.toPlainText()
 
 
-def test_bad_settings_and_cancel_give_messages(qtbot, moons_window) -> None:
-    win, controller = moons_window
+def test_bad_settings_and_cancel_give_messages(qtbot, analysis_window) -> None:
+    win, controller = analysis_window
     controller.ask = lambda study, defaults: {"qubits": "nine", "layers": "2", "samples": 10}
     with qtbot.waitSignal(controller.failed, timeout=10_000) as blocker:
         controller.actions["barren-plateau"].trigger()

@@ -7,31 +7,13 @@ import os
 import signal
 import time
 
-import pytest
 from PySide6.QtCore import Qt
 
-from qmlstudio.gui.analysis import install_analysis_menu
 from qmlstudio.gui.background import Job
-from qmlstudio.gui.main_window import MainWindow
 from qmlstudio.gui.process_job import ProcessJob
-from qmlstudio.workflow import new_project
 
 #: a barren-plateau study that takes many seconds (its child is killed or cancelled long before)
 LONG = {"qubits": "2-12", "layers": "2,40", "samples": 400, "heatmap": False}
-
-
-@pytest.fixture
-def analysis_window(qtbot, registry):
-    project = new_project(registry, name="moons", dataset="moons", dataset_options={"samples": 60}, epochs=2, seed=3)
-    win = MainWindow(project, registry=registry)
-    win.close_without_asking = True
-    qtbot.addWidget(win)
-    controller = install_analysis_menu(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win, controller
-    controller.cancel()
-    controller.wait()
 
 
 def _choose_from_menu(qtbot, win, key: str) -> None:

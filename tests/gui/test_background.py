@@ -120,5 +120,9 @@ def test_a_cycle_holding_a_widget_is_freed_on_the_gui_thread_not_on_a_busy_worke
     job = Job(lambda report: len([[] for _ in range(200_000)])).start(long_pool())  # far past gen 0's threshold
     assert job.wait(30_000)
     assert ref() is not None and destroyed_on == []  # the worker's allocations collected nothing
+    # The GUI thread's timer collects once there is garbage to collect (Python's own threshold):
+    # the worker's lists are gone, so this thread allocates past the threshold, as it does in use.
+    allocated = [[] for _ in range(2 * gc.get_threshold()[0])]
     qtbot.waitUntil(lambda: ref() is None, timeout=5000)  # the GUI thread's timer did
+    del allocated
     assert destroyed_on == [threading.main_thread().ident]

@@ -25,6 +25,7 @@ DEVELOPERS.md). Training runs in its own process and does not use this module.
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import threading
 import traceback
@@ -42,7 +43,6 @@ __all__ = ["BackgroundRunner", "Job", "Report", "background_pool", "error_messag
            "run_in_background", "wait_for_background"]
 
 _pools: dict[str, QThreadPool] = {}
-_live: set["Job"] = set()
 
 
 def _pool(name: str, threads: int) -> QThreadPool:
@@ -87,90 +87,69 @@ def error_message(exc: BaseException) -> str:
     return text or "something went wrong"
 
 
-class Report:
-    """What the work function is handed: progress, partial results and the cancel flag."""
+class _Desk(QObject):
+    """Carries every job's messages from worker threads to the GUI thread (queued signals).
 
-    def __init__(self, job: Job) -> None:
-        self._job = job
-        self._last: tuple[int, str] = (-1, "")
+    One object for the life of the process, made on the GUI thread. Workers hold a job's ticket,
+    its work function and its events, never the :class:`Job` (or a view's callback): so the last
+    reference to a Qt object is never dropped on a worker thread, where Qt would destroy it
+    (see :mod:`qmlstudio.gui.collector` for the deadlock that leads to).
+    """
 
-    @property
-    def cancelled(self) -> bool:
-        return self._job.cancel_event.is_set()
+    message = Signal(int, str, object)
+    answered = Signal(int, bool, object)
 
-    def __call__(self, done: int, total: int, message: str = "") -> bool:
-        """Shows progress (only changes are sent); returns True once the job was cancelled."""
-        if (done, message) != self._last:
-            self._last = (done, message)
-            self._job._emit("progressed", int(done), int(max(total, 1)), str(message))
-        return self.cancelled
+    def __init__(self) -> None:
+        super().__init__()
+        self.tickets = itertools.count(1)
+        self.jobs: dict[int, Job] = {}
+        self.waiting: dict[int, tuple[Callable[[bool, Any], None], QObject | None]] = {}
+        self.message.connect(self._deliver)
+        self.answered.connect(self._answer)
 
-    def partial(self, value: Any) -> None:
-        """Hands a partial result to the GUI (a row of a table, a point of a curve)."""
-        self._job._emit("partial", value)
+    @Slot(int, str, object)
+    def _deliver(self, ticket: int, name: str, args: Any) -> None:
+        job = self.jobs.pop(ticket, None) if name == "done" else self.jobs.get(ticket)
+        if job is not None and shiboken6.isValid(job):
+            getattr(job, name).emit(*args)
+
+    @Slot(int, bool, object)
+    def _answer(self, ticket: int, ok: bool, value: Any) -> None:
+        callback, context = self.waiting.pop(ticket, (None, None))
+        if callback is None or (context is not None and not shiboken6.isValid(context)):
+            return
+        callback(ok, value)
 
 
-class Job(QObject):
-    """``work(report)`` on a worker thread; results, progress and failure as GUI-thread signals."""
+_desk: _Desk | None = None
 
-    progressed = Signal(int, int, str)
-    partial = Signal(object)
-    succeeded = Signal(object)
-    #: a message for people: ``"cancelled"``, a QML Studio error as it is, others with their type
-    failed = Signal(str)
-    #: with the exception itself (``None`` when cancelled), for callers that tell errors apart
-    raised = Signal(object)
-    done = Signal()
-    #: worker thread → the job's own slot on the GUI thread (a queued connection: the job lives there)
-    _from_worker = Signal(str, object)
 
-    def __init__(self, work: Callable[[Report], Any], parent: QObject | None = None, *, controls: Any = None) -> None:
-        super().__init__(parent)
-        self._work = work
-        self.cancel_event = threading.Event()
-        self.finished_event = threading.Event()
-        #: an object whose ``cancel()`` is called too (a run's controls, to stop it at once)
-        self.controls = controls
-        self.started = False
-        self._from_worker.connect(self._relay)
-        self.done.connect(self._release)
+def _the_desk() -> _Desk:
+    global _desk
+    if _desk is None:  # first asked for on the GUI thread (jobs are started there)
+        _desk = _Desk()
+    return _desk
 
-    @property
-    def running(self) -> bool:
-        return self.started and not self.finished_event.is_set()
 
-    def cancel(self) -> None:
-        """Asks the work to stop; :attr:`failed` then says ``"cancelled"``."""
-        self.cancel_event.set()
-        if self.controls is not None:
-            self.controls.cancel()
+class _Work:
+    """What a worker thread holds of a job: plain Python, no Qt object but the desk's signal."""
 
-    def wait(self, msecs: int = -1) -> bool:
-        """Blocks until the work function has returned (tests, shutdown); True if it has."""
-        return self.finished_event.wait(None if msecs < 0 else msecs / 1000)
+    def __init__(self, ticket: int, work: Callable[[Report], Any], cancel_event: threading.Event,
+                 finished_event: threading.Event) -> None:
+        self.ticket = ticket
+        self.work: Callable[[Report], Any] | None = work
+        self.cancel_event = cancel_event
+        self.finished_event = finished_event
+        self.signal = _the_desk().message
 
-    def start(self, pool: QThreadPool | None = None) -> Job:
-        """Queues the work on ``pool`` (the short-job pool by default)."""
-        build_qiskit_tables()  # before any worker thread can touch qiskit
-        self.started = True
-        _live.add(self)
-        (pool or background_pool()).start(self._run)
-        return self
+    def emit(self, name: str, *args: Any) -> None:
+        self.signal.emit(self.ticket, name, args)
 
-    def _emit(self, name: str, *args: Any) -> None:
-        """Called on the worker thread: the public signal is emitted on the GUI thread."""
+    def run(self) -> None:
+        work, self.work = self.work, None
+        assert work is not None
         try:
-            self._from_worker.emit(name, args)
-        except RuntimeError:  # the job's owner was deleted meanwhile: nobody listens
-            pass
-
-    @Slot(str, object)
-    def _relay(self, name: str, args: Any) -> None:
-        getattr(self, name).emit(*args)
-
-    def _run(self) -> None:
-        try:
-            result = self._work(Report(self))
+            result = work(Report(self))
         except Cancelled:
             self._finish(None, "cancelled", None)
         except MemoryError:
@@ -187,38 +166,86 @@ class Job(QObject):
     def _finish(self, result: Any, message: str | None, exc: BaseException | None) -> None:
         self.finished_event.set()
         if message is None:
-            self._emit("succeeded", result)
+            self.emit("succeeded", result)
         else:
-            self._emit("failed", message)
-            self._emit("raised", exc)
-        self._emit("done")
-
-    @Slot()
-    def _release(self) -> None:
-        _live.discard(self)
+            self.emit("failed", message)
+            self.emit("raised", exc)
+        self.emit("done")
 
 
-class _Relay(QObject):
-    """Carries one short job's answer from the worker thread to the GUI thread (a queued signal)."""
+class Report:
+    """What the work function is handed: progress, partial results and the cancel flag."""
 
-    done = Signal(bool, object)
+    def __init__(self, work: _Work) -> None:
+        self._work = work
+        self._last: tuple[int, str] = (-1, "")
 
-    def __init__(self, callback: Callable[[bool, Any], None], context: QObject | None) -> None:
-        super().__init__()
-        self._callback = callback
-        self._context = context
-        self.done.connect(self._deliver)
+    @property
+    def cancelled(self) -> bool:
+        return self._work.cancel_event.is_set()
 
-    @Slot(bool, object)
-    def _deliver(self, ok: bool, value: Any) -> None:
-        _relays.discard(self)
-        self.deleteLater()
-        if self._context is not None and not shiboken6.isValid(self._context):
-            return
-        self._callback(ok, value)
+    def __call__(self, done: int, total: int, message: str = "") -> bool:
+        """Shows progress (only changes are sent); returns True once the job was cancelled."""
+        if (done, message) != self._last:
+            self._last = (done, message)
+            self._work.emit("progressed", int(done), int(max(total, 1)), str(message))
+        return self.cancelled
+
+    def partial(self, value: Any) -> None:
+        """Hands a partial result to the GUI (a row of a table, a point of a curve)."""
+        self._work.emit("partial", value)
 
 
-_relays: set[_Relay] = set()
+class Job(QObject):
+    """``work(report)`` on a worker thread; results, progress and failure as GUI-thread signals."""
+
+    progressed = Signal(int, int, str)
+    partial = Signal(object)
+    succeeded = Signal(object)
+    #: a message for people: ``"cancelled"``, a QML Studio error as it is, others with their type
+    failed = Signal(str)
+    #: with the exception itself (``None`` when cancelled), for callers that tell errors apart
+    raised = Signal(object)
+    done = Signal()
+
+    def __init__(self, work: Callable[[Report], Any], parent: QObject | None = None, *, controls: Any = None) -> None:
+        super().__init__(parent)
+        self._work: Callable[[Report], Any] | None = work
+        self.cancel_event = threading.Event()
+        self.finished_event = threading.Event()
+        #: an object whose ``cancel()`` is called too (a run's controls, to stop it at once)
+        self.controls = controls
+        self.started = False
+
+    @property
+    def running(self) -> bool:
+        return self.started and not self.finished_event.is_set()
+
+    def cancel(self) -> None:
+        """Asks the work to stop; :attr:`failed` then says ``"cancelled"``."""
+        self.cancel_event.set()
+        if self.controls is not None:
+            self.controls.cancel()
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Blocks until the work function has returned (tests, shutdown); True if it has."""
+        return self.finished_event.wait(None if msecs < 0 else msecs / 1000)
+
+    def start(self, pool: QThreadPool | None = None) -> Job:
+        """Queues the work on ``pool`` (the short-job pool by default).
+
+        The desk keeps the job until its ``done`` has been delivered, on the GUI thread.
+        """
+        build_qiskit_tables()  # before any worker thread can touch qiskit
+        work, self._work = self._work, None  # the worker holds the function, the job does not
+        if work is None:
+            raise RuntimeError("a job starts once")
+        self.started = True
+        desk = _the_desk()
+        ticket = next(desk.tickets)
+        desk.jobs[ticket] = self
+        (pool or background_pool()).start(_Work(ticket, work, self.cancel_event, self.finished_event).run)
+        return self
 
 
 def run_in_background(fn: Callable[[], Any], callback: Callable[[bool, Any], None], context: QObject | None = None) -> None:
@@ -230,8 +257,10 @@ def run_in_background(fn: Callable[[], Any], callback: Callable[[bool, Any], Non
     test_the_gui_command_exits_at_once...) saw its start-up job start only after the quit;
     the cause is not yet found, so this stays a plain runnable for now.
     """
-    relay = _Relay(callback, context)
-    _relays.add(relay)
+    desk = _the_desk()
+    ticket = next(desk.tickets)
+    desk.waiting[ticket] = (callback, context)
+    answered = desk.answered
 
     def job() -> None:
         try:
@@ -239,7 +268,7 @@ def run_in_background(fn: Callable[[], Any], callback: Callable[[bool, Any], Non
             ok = True
         except Exception as exc:  # noqa: BLE001 - reported to the view, never raised on a worker
             ok, value = False, f"{type(exc).__name__}: {exc}".strip()
-        relay.done.emit(ok, value)
+        answered.emit(ticket, ok, value)
 
     def start() -> None:
         build_qiskit_tables()  # before any worker thread can touch qiskit
@@ -268,6 +297,8 @@ class BackgroundRunner(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._ticket = 0
+        self._latest = [0]  # the ticket whose answer counts, as the worker reads it
+        self._queued: set[Job] = set()  # jobs waiting for the window to be on screen
         self._pending = 0
 
     @property
@@ -279,10 +310,11 @@ class BackgroundRunner(QObject):
         """Queues ``fn``; returns its ticket (the latest ticket is the one whose answer counts)."""
         self._ticket += 1
         ticket = self._ticket
-        current = lambda: self._ticket  # noqa: E731  (read in the worker: an int read is atomic)
+        latest = self._latest
+        latest[0] = ticket
 
         def work(report: Report) -> Any:
-            if ticket != current():
+            if ticket != latest[0]:  # read in the worker: an int read is atomic
                 return None  # overtaken before it started: its answer is dropped
             return fn()
 
@@ -293,13 +325,12 @@ class BackgroundRunner(QObject):
         if self._pending == 1:
             self.busy_changed.emit(True)
         pool = self._pool
-        _live.add(job)
+        self._queued.add(job)
 
         def start() -> None:
+            self._queued.discard(job)
             if shiboken6.isValid(pool):
                 job.start(pool)
-            else:
-                _live.discard(job)
 
         startup.when_shown(start)  # during start-up, once the window is on screen
         return ticket
@@ -307,6 +338,7 @@ class BackgroundRunner(QObject):
     def cancel(self) -> None:
         """Forgets every request made so far: none of their answers will be delivered."""
         self._ticket += 1
+        self._latest[0] = self._ticket
 
     def wait(self, msecs: int = -1) -> bool:
         """Blocks until the worker is idle (for tests and shutdown); True if it is."""

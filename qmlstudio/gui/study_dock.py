@@ -70,7 +70,7 @@ class StudyDock(QWidget):
         self._cancel: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self._study: dict[str, Any] | None = None
-        self._relay = _Relay()
+        self._relay = _Relay(self)  # owned by the dock: the study thread's last reference never frees it there
         self._relay.trial.connect(self._on_trial)
         self._relay.finished.connect(self._on_finished)
 

@@ -41,24 +41,47 @@ How it is fast:
 The chain rule runs through the angle formulas: ``∂L/∂θ_i = Σ_gates Σ_angles
 ∂L/∂angle · ∂angle/∂θ_i``, with ``∂angle/∂θ_i`` the symbolic
 :meth:`~qmlstudio.core.expressions.Angle.derivative`, evaluated per sample.
+
+This module holds the program (:class:`StatevectorProgram`: ordering, prefix cache, threads
+and the batch's parts); the compiled operations it runs are in
+:mod:`qmlstudio.core.statevector_ops` and the gate matrices in
+:mod:`qmlstudio.core.gate_matrices` (public names re-exported here).
 """
 
 from __future__ import annotations
 
-import cmath
-import math
 import os
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from qmlstudio.core.circuit import GATES, CircuitDesign, Gate
-from qmlstudio.core.expressions import Angle
+from qmlstudio.core.circuit import CircuitDesign, Gate
+from qmlstudio.core.gate_matrices import (
+    gate_generators,
+    gate_matrix,
+    probabilities_diagonal,
+    z_diagonal,
+)
+from qmlstudio.core.statevector_ops import (
+    _apply,
+    _backward_step,
+    _compile_gate,
+    _diagonal_sum,
+    _fuse,
+    _Fused1,
+    _loops,
+    _Op,
+    _Part,
+    _Permutation,
+    _split,
+    _State,
+    _Step,
+    _Tape,
+)
 
 __all__ = [
     "StatevectorProgram",
@@ -68,216 +91,6 @@ __all__ = [
     "probabilities_diagonal",
     "z_diagonal",
 ]
-
-_X = np.array([[0, 1], [1, 0]], dtype=complex)
-_Y = np.array([[0, -1j], [1j, 0]], dtype=complex)
-_Z = np.array([[1, 0], [0, -1]], dtype=complex)
-_SQ = 1 / np.sqrt(2)
-
-# ------------------------------------------------------------------ gate matrices
-# A gate's matrix is written in its own basis: index m = Σ_t bit(qubits[t]) << t, so the
-# first listed qubit (the control, for controlled gates) is the least significant, as in
-# qiskit. Matrices of gates with angles are built for scalar angles (shape (d, d)) or for
-# one angle per sample (shape (batch, d, d)).
-
-_FIXED: dict[str, np.ndarray] = {
-    "h": np.array([[_SQ, _SQ], [_SQ, -_SQ]], dtype=complex),
-    "x": _X,
-    "y": _Y,
-    "z": _Z,
-    "s": np.diag([1, 1j]),
-    "sdg": np.diag([1, -1j]),
-    "t": np.diag([1, np.exp(1j * np.pi / 4)]),
-    "tdg": np.diag([1, np.exp(-1j * np.pi / 4)]),
-    "sx": np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]]) / 2,
-    "cx": np.eye(4, dtype=complex)[[0, 3, 2, 1]],
-    "cy": np.array([[1, 0, 0, 0], [0, 0, 0, -1j], [0, 0, 1, 0], [0, 1j, 0, 0]]),
-    "cz": np.diag([1, 1, 1, -1]).astype(complex),
-    "swap": np.eye(4, dtype=complex)[[0, 2, 1, 3]],
-    "ccx": np.eye(8, dtype=complex)[[0, 1, 2, 7, 4, 5, 6, 3]],
-}
-
-
-def _embed(block: np.ndarray, at: Sequence[int], size: int) -> np.ndarray:
-    out = np.zeros((size, size), dtype=complex)
-    out[np.ix_(at, at)] = block
-    return out
-
-
-#: ∂U/∂a · U† of the gates with one angle: a constant, since each is exp(a·E).
-_GENERATORS: dict[str, np.ndarray] = {
-    "rx": -0.5j * _X,
-    "ry": -0.5j * _Y,
-    "rz": -0.5j * _Z,
-    "p": np.diag([0, 1j]),
-    "crx": _embed(-0.5j * _X, (1, 3), 4),
-    "cry": _embed(-0.5j * _Y, (1, 3), 4),
-    "crz": _embed(-0.5j * _Z, (1, 3), 4),
-    "rxx": -0.5j * np.kron(_X, _X),
-    "ryy": -0.5j * np.kron(_Y, _Y),
-    "rzz": -0.5j * np.kron(_Z, _Z),
-}
-
-
-def _batch_shape(values: Sequence[Any]) -> tuple[int, ...]:
-    return np.broadcast(*[np.asarray(v) for v in values]).shape
-
-
-def _cos(a: Any) -> Any:
-    return math.cos(a) if isinstance(a, float) else np.cos(a)
-
-
-def _sin(a: Any) -> Any:
-    return math.sin(a) if isinstance(a, float) else np.sin(a)
-
-
-def _cis(a: Any) -> Any:
-    """e^{ia}, for a float or an array."""
-    return cmath.exp(1j * a) if isinstance(a, float) else np.exp(1j * a)
-
-
-def _entries(name: str, angles: Sequence[Any]) -> tuple[dict[tuple[int, int], Any], bool]:
-    """The entries of a gate with angles that are not those of the identity.
-
-    Returns ``({(row, column): value}, identity)``: with ``identity`` the diagonal
-    entries not listed are 1, otherwise every entry not listed is 0. Angles that are
-    floats give Python numbers (fast); arrays give one value per sample.
-    """
-    if name == "u":
-        theta, phi, lam = angles
-        c, s = _cos(0.5 * theta), _sin(0.5 * theta)
-        e_phi, e_lam = _cis(phi), _cis(lam)
-        return {(0, 0): c, (0, 1): -e_lam * s, (1, 0): e_phi * s, (1, 1): e_phi * e_lam * c}, False
-    a = angles[0]
-    if name == "p":
-        return {(1, 1): _cis(a)}, True
-    if name in ("rz", "crz", "rzz"):
-        phase = _cis(-0.5 * a)
-        back = phase.conjugate()
-        if name == "rz":
-            return {(0, 0): phase, (1, 1): back}, False
-        if name == "crz":
-            return {(1, 1): phase, (3, 3): back}, True
-        return {(0, 0): phase, (1, 1): back, (2, 2): back, (3, 3): phase}, False
-    c, s = _cos(0.5 * a), _sin(0.5 * a)
-    if name in ("rx", "crx"):
-        block = {(0, 0): c, (0, 1): -1j * s, (1, 0): -1j * s, (1, 1): c}
-    elif name in ("ry", "cry"):
-        block = {(0, 0): c, (0, 1): -s, (1, 0): s, (1, 1): c}
-    elif name in ("rxx", "ryy"):
-        outer = 1j * s if name == "ryy" else -1j * s  # the (00, 11) pair; (01, 10) is -i·s for both
-        entries = {(m, m): c for m in range(4)}
-        entries.update({(0, 3): outer, (3, 0): outer, (1, 2): -1j * s, (2, 1): -1j * s})
-        return entries, False
-    else:
-        raise KeyError(f"no matrix for gate {name!r}")
-    if name.startswith("c"):  # controlled: the block acts where the control (bit 0) is 1
-        where = (1, 3)
-        return {(where[i], where[j]): v for (i, j), v in block.items()}, True
-    return block, False
-
-
-def _filled(d: int, shape: tuple[int, ...], entries: dict[tuple[int, int], Any], identity: bool) -> np.ndarray:
-    out = np.zeros(shape + (d, d), dtype=complex)
-    if identity:
-        out[..., range(d), range(d)] = 1
-    for (i, j), value in entries.items():
-        out[..., i, j] = value
-    return out
-
-
-def _as_angle(value: Any) -> Any:
-    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)
-
-
-def gate_matrix(name: str, angles: Sequence[Any] = ()) -> np.ndarray:
-    """The unitary of gate ``name`` in qiskit's convention, in the gate's own basis.
-
-    Angles are floats (a ``(d, d)`` matrix) or arrays of one angle per sample (a
-    ``(batch, d, d)`` stack).
-    """
-    if name in _FIXED:
-        return _FIXED[name]
-    angles = [_as_angle(a) for a in angles]
-    entries, identity = _entries(name, angles)
-    return _filled(2 ** GATES[name].num_qubits, _batch_shape(angles), entries, identity)
-
-
-def _u_derivatives(angles: Sequence[Any]) -> list[np.ndarray]:
-    theta, phi, lam = (np.asarray(_as_angle(a)) for a in angles)
-    shape = _batch_shape(angles)
-    c, s = np.cos(0.5 * theta), np.sin(0.5 * theta)
-    e_phi, e_lam = np.exp(1j * phi), np.exp(1j * lam)
-    d_theta = {(0, 0): -0.5 * s, (0, 1): -0.5 * e_lam * c, (1, 0): 0.5 * e_phi * c, (1, 1): -0.5 * e_phi * e_lam * s}
-    d_phi = {(1, 0): 1j * e_phi * s, (1, 1): 1j * e_phi * e_lam * c}
-    d_lam = {(0, 1): -1j * e_lam * s, (1, 1): 1j * e_phi * e_lam * c}
-    return [_filled(2, shape, d, identity=False) for d in (d_theta, d_phi, d_lam)]
-
-
-def gate_generators(name: str, angles: Sequence[Any] = ()) -> list[np.ndarray]:
-    """``∂U/∂a_p · U†`` for each angle ``a_p`` of gate ``name`` (what the adjoint pass uses).
-
-    ``∂U/∂a_p`` is the product of this matrix and :func:`gate_matrix`.
-    """
-    if name in _GENERATORS:
-        return [_GENERATORS[name]]
-    if name == "u":
-        dagger = np.conj(np.swapaxes(gate_matrix("u", angles), -1, -2))
-        return [d @ dagger for d in _u_derivatives(angles)]
-    return []
-
-
-def _structure(name: str) -> tuple[tuple[tuple[int, ...], ...], frozenset[tuple[int, int]]]:
-    """The gate's blocks (basis states it mixes, identity states left out) and which
-    entries are structurally zero, read off the matrix at random angles."""
-    gtype = GATES[name]
-    d = 2**gtype.num_qubits
-    rng = np.random.default_rng(7)
-    samples = [gate_matrix(name, list(rng.uniform(0.3, 2.8, gtype.num_params))) for _ in range(3)]
-    nonzero = np.zeros((d, d), dtype=bool)
-    identity = np.ones(d, dtype=bool)
-    for matrix in samples:
-        nonzero |= np.abs(matrix) > 1e-12
-        identity &= np.isclose(np.diag(matrix), 1) & (np.abs(matrix).sum(axis=1) < 1 + 1e-9)
-    blocks: list[tuple[int, ...]] = []
-    seen: set[int] = set()
-    for m in range(d):
-        if m in seen or identity[m]:
-            continue
-        partners = [j for j in range(d) if j != m and (nonzero[m, j] or nonzero[j, m])]
-        block = (m, *partners)
-        if len(block) > 2:  # pragma: no cover - every gate of GATES splits into 1×1 and 2×2 blocks
-            raise ValueError(f"gate {name!r} mixes more than two basis states")
-        blocks.append(block)
-        seen.update(block)
-    zeros = frozenset((i, j) for i in range(d) for j in range(d) if not nonzero[i, j])
-    return tuple(blocks), zeros
-
-
-_STRUCTURE = {name: _structure(name) for name in GATES}
-
-
-# -------------------------------------------------------------------- observables
-def z_diagonal(num_qubits: int, qubits: Sequence[int] = (0,)) -> np.ndarray:
-    """The diagonal of Z⊗Z⊗… on ``qubits`` (identity elsewhere), in qiskit's basis order.
-
-    With no qubits it is the identity. An observable row for
-    :meth:`StatevectorProgram.expectations`.
-    """
-    index = np.arange(2**num_qubits)
-    parity = np.zeros(2**num_qubits, dtype=np.int64)
-    for q in qubits:
-        if not 0 <= q < num_qubits:
-            raise ValueError(f"qubit {q} is out of range for {num_qubits} qubits")
-        parity ^= (index >> q) & 1
-    return 1.0 - 2.0 * parity
-
-
-def probabilities_diagonal(num_qubits: int, bitstrings: Sequence[int]) -> np.ndarray:
-    """Observable rows whose expectations are the probabilities of the given basis states."""
-    rows = np.zeros((len(bitstrings), 2**num_qubits))
-    rows[np.arange(len(bitstrings)), list(bitstrings)] = 1.0
-    return rows
 
 
 # ----------------------------------------------------------------- compiled parts
@@ -308,11 +121,6 @@ _FOLD_FIRST_GATES = True
 #: What a gradient step costs in forward passes: the forward pass, and the adjoint pass
 #: over ψ and λ with its sums (3.5 forward passes, measured at 12 and 16 qubits).
 _STEP_COST = 4.5
-#: Runs of permutation gates are fused into one pass up to this many qubits: a gather
-#: of rows from all over the state, it beats one streaming pass per gate while the part's
-#: state stays in the inner caches (a 3-layer CX-ladder step 10% faster at 12 qubits, 15%
-#: slower at 16, measured).
-_PERMUTATION_MAX_QUBITS = 14
 
 
 def available_cores() -> int:
@@ -321,10 +129,6 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not on every platform
         return max(1, os.cpu_count() or 1)
-
-AngleFn = Callable[[np.ndarray, list, np.ndarray, np.ndarray], Any]
-
-_LOOPS: Any = None
 
 
 def _part_width(dim: int, sim_batch: int) -> int:
@@ -354,429 +158,6 @@ def _states_bytes(dim: int, sim_batch: int, threads: int) -> int:
     parts = -(-sim_batch // width)
     kept = sim_batch * dim * 16
     return (kept if kept <= _KEEP_BYTES else 0) + min(threads, parts) * 4 * width * dim * 16
-
-
-def _loops() -> Any:
-    """The compiled loops (:mod:`qmlstudio.core._loops`), imported on first use: Numba
-    takes a moment to start, which a program that never simulates should not pay."""
-    global _LOOPS
-    if _LOOPS is None:
-        from qmlstudio.core import _loops
-
-        _LOOPS = _loops
-    return _LOOPS
-
-
-def _compile_angle(angle: Angle) -> tuple[AngleFn, bool]:
-    """A fast evaluator ``f(weights, weight_list, inputs, inputs_by_feature)`` giving a
-    float or one value per sample, and whether it varies per sample."""
-    kind = angle.kind
-    if kind == "constant":
-        value = float(angle.evaluate())
-        return (lambda w, wl, x, xt: value), False
-    if kind == "weight":
-        (i,) = angle.weights
-        return (lambda w, wl, x, xt: wl[i]), False
-    if kind == "input":
-        (j,) = angle.inputs
-        return (lambda w, wl, x, xt: xt[j]), True
-    if angle.inputs:
-        return (lambda w, wl, x, xt: np.asarray(angle.evaluate(w, x), dtype=float)), True
-    return (lambda w, wl, x, xt: float(angle.evaluate(w, x))), False
-
-
-def _kernel_blocks(name: str) -> list[tuple[int, int]]:
-    """The gate as 2×2 blocks ``(m0, m1)`` for the compiled loops: its own 2×2 blocks, then its
-    phases paired up (a lone phase with a basis state that the gate leaves alone)."""
-    blocks, _ = _STRUCTURE[name]
-    pairs = [tuple(sorted(b)) for b in blocks if len(b) == 2]
-    phases = [b[0] for b in blocks if len(b) == 1]
-    if len(phases) % 2:
-        used = {m for b in blocks for m in b}
-        phases.append(next(m for m in range(2 ** GATES[name].num_qubits) if m not in used))
-    pairs += [tuple(sorted(phases[i : i + 2])) for i in range(0, len(phases), 2)]
-    return pairs  # type: ignore[return-value]
-
-
-@dataclass(eq=False)
-class _Op:
-    """One gate, compiled: where the compiled loops find its amplitudes, how to get its
-    coefficients and, for the gradient, its generators."""
-
-    gate: Gate
-    name: str
-    qubit: int  # a one-qubit gate's qubit, else -1
-    targets: np.ndarray  # its qubits, ascending
-    offsets: np.ndarray  # basis index of the gate's basis state m
-    blocks: np.ndarray  # (m0, m1) of its 2×2 blocks
-    angles: tuple[AngleFn, ...]
-    per_sample: bool
-    derivatives: tuple[tuple[tuple[int, AngleFn], ...], ...]  # per angle: (weight, ∂angle/∂θ)
-    per_sample_derivatives: bool
-    fixed: np.ndarray | None  # the coefficients of a gate without angles
-    need: np.ndarray  # (d, d): the entries of Σ conj(λ_m) ψ_m2 its generators use
-    generators: tuple[np.ndarray, ...] | None  # constant ones, per angle (d, d)
-    has_weights: bool
-    swaps: bool = False  # fixed, on several qubits, each block a swap (CX, SWAP, CCX): moves, no arithmetic
-
-    def coefficients(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-        """The blocks' ``(a, b, c, d)``: ``(blocks, 4)``, or ``(blocks, 4, batch)`` when
-        the angles depend on the sample; and the angles."""
-        if self.fixed is not None:
-            return self.fixed, []
-        values = [fn(w, wl, x, xt) for fn in self.angles]
-        entries, identity = _entries(self.name, values)
-        return _block_values(self.blocks, entries, identity, _batch_shape(values)), values
-
-    def generators_for(self, values: list[Any], columns: slice) -> Sequence[Any]:
-        """Its generators for these angles (``values`` of the whole batch) and columns."""
-        if self.generators is not None:
-            return self.generators
-        return gate_generators(self.name, [v[columns] if isinstance(v, np.ndarray) else v for v in values])
-
-
-class _Fused1:
-    """One-qubit gates in a row on one qubit, applied as their product ``U = U_k ⋯ U_1``
-    in one pass (forward and backward).
-
-    The gradient stays exact: with ``A_j = U_k ⋯ U_(j+1)``, the derivative of ``U`` with
-    respect to an angle of gate ``j`` is ``A_j E A_j† U`` (``E`` that gate's generator,
-    :func:`gate_generators`), so its generator in the fused gate is ``A_j E A_j†``,
-    evaluated from the same sums ``Σ conj(λ_m) ψ_m2`` as any one-qubit gate's.
-    """
-
-    name = "fused1"
-    generators = None
-
-    def __init__(self, ops: Sequence[_Op]) -> None:
-        self.ops = tuple(ops)
-        first = self.ops[0]
-        self.gate = first.gate
-        self.qubit = first.qubit
-        self.targets = first.targets
-        self.offsets = first.offsets
-        self.blocks = np.array([[0, 1]], dtype=np.int64)
-        self.per_sample = any(op.per_sample for op in self.ops)
-        self.derivatives = tuple(d for op in self.ops for d in op.derivatives)
-        self.per_sample_derivatives = any(op.per_sample_derivatives for op in self.ops)
-        self.need = np.ones((2, 2), dtype=bool)
-        self.has_weights = any(op.has_weights for op in self.ops)
-        self.fixed: np.ndarray | None = None
-        if all(op.fixed is not None for op in self.ops):
-            self.fixed = self.coefficients(np.zeros(0), [], np.zeros((1, 0)), np.zeros((0, 1)))[0]
-
-    def coefficients(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-        """``(a, b, c, d)`` of the product, ``(1, 4)`` or ``(1, 4, batch)``; and, for the
-        gradient, each gate's matrix and angles."""
-        if self.fixed is not None:
-            return self.fixed, []
-        matrices, values = [], []
-        for op in self.ops:
-            angles = [fn(w, wl, x, xt) for fn in op.angles]
-            values.append(angles)
-            matrices.append(gate_matrix(op.name, angles))
-        product = matrices[0]
-        for matrix in matrices[1:]:
-            product = matrix @ product
-        if product.ndim == 2:
-            coefficients = product.reshape(1, 4)
-        else:
-            coefficients = product.reshape(-1, 4).T[None]
-        return np.ascontiguousarray(coefficients, dtype=complex), [matrices, values]
-
-    def generators_for(self, values: list[Any], columns: slice) -> list[Any]:
-        """``A_j E A_j†`` for every angle of every gate (None for angles without weights)."""
-        matrices, angles = values
-        after: Any = np.eye(2, dtype=complex)
-        backwards: list[list[Any]] = []
-        for op, matrix, op_angles in zip(reversed(self.ops), reversed(matrices), reversed(angles)):
-            if op.has_weights:
-                inverse = np.conj(np.swapaxes(after, -1, -2))
-                backwards.append([after @ e @ inverse for e in op.generators_for(op_angles, columns)])
-            else:
-                backwards.append([None] * len(op.derivatives))
-            after = after @ (matrix[columns] if matrix.ndim == 3 else matrix)
-        return [g for gens in reversed(backwards) for g in gens]
-
-
-def _monomial(op: _Op) -> bool:
-    """Whether the gate is fixed and moves each basis state to one other (times a phase)."""
-    if op.name not in _FIXED:
-        return False
-    return bool(np.all(np.count_nonzero(np.abs(_FIXED[op.name]) > 1e-12, axis=0) == 1))
-
-
-class _Permutation:
-    """Weight-free gates that each send a basis state to one other times a phase (CX,
-    SWAP, CCX, CZ, X, Z, S, …) in a row: one pass that moves whole rows (all columns of a
-    basis state at once) instead of one pass per gate. A CX ladder is one pass."""
-
-    name = "permutation"
-    qubit = -1
-    per_sample = False
-    per_sample_derivatives = False
-    derivatives: tuple = ()
-    has_weights = False
-    fixed = None
-    generators = None
-
-    def __init__(self, ops: Sequence[_Op], num_qubits: int) -> None:
-        self.ops = tuple(ops)
-        self.gate = self.ops[0].gate
-        size = 2**num_qubits
-        dest = np.arange(size, dtype=np.int64)  # where basis state b has gone
-        phase = np.ones(size, dtype=complex)  # and the phase it has picked up
-        for op in self.ops:
-            matrix = _FIXED[op.name]
-            d = matrix.shape[0]
-            rows = np.argmax(np.abs(matrix) > 1e-12, axis=0)  # column m's nonzero row
-            factors = matrix[rows, np.arange(d)]
-            qubits = op.gate.qubits
-            local = np.zeros(size, dtype=np.int64)
-            for t, q in enumerate(qubits):
-                local |= ((dest >> q) & 1) << t
-            moved = dest.copy()
-            for t, q in enumerate(qubits):
-                moved &= ~(1 << q)
-                moved |= ((rows[local] >> t) & 1) << q
-            phase = phase * factors[local]
-            dest = moved
-        self.forward_source = np.empty(size, dtype=np.int64)
-        self.forward_source[dest] = np.arange(size, dtype=np.int64)
-        self.backward_source = dest
-        self.has_phase = not bool(np.all(phase == 1))
-        forward_phase = np.empty(size, dtype=complex)
-        forward_phase[dest] = phase
-        self.forward_phase = (np.ascontiguousarray(forward_phase.real), np.ascontiguousarray(forward_phase.imag))
-        self.backward_phase = (np.ascontiguousarray(phase.real), np.ascontiguousarray(-phase.imag))
-
-    def coefficients(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-        return np.zeros((0, 4), dtype=complex), []
-
-    def move(self, re: np.ndarray, im: np.ndarray, cols: int, out_re: np.ndarray, out_im: np.ndarray, inverse: bool = False) -> None:
-        """The run's permutation (or its inverse) of ``re, im`` written into ``out_re, out_im``."""
-        k = _loops()
-        source = self.backward_source if inverse else self.forward_source
-        if self.has_phase:
-            ph_re, ph_im = self.backward_phase if inverse else self.forward_phase
-            k.permute_phase(re, im, cols, source, ph_re, ph_im, out_re, out_im)
-        else:
-            k.permute(re, im, cols, source, out_re, out_im)
-
-
-def _fuse(ops: Sequence[_Op], num_qubits: int) -> list[Any]:
-    """The gates in an order the circuit allows, with one-qubit gates in a row on a qubit
-    fused (:class:`_Fused1`) and runs of permutation gates fused (:class:`_Permutation`).
-
-    One-qubit gates wait on their qubit until a gate on more qubits comes; then the waiting
-    runs are emitted (gates on other qubits commute with them) and the gate follows.
-    Permutation gates join the run just emitted when none of their qubits has a
-    one-qubit gate waiting."""
-    out: list[Any] = []
-    pending: dict[int, list[_Op]] = {}
-
-    def flush(qubits: Any) -> None:
-        for q in sorted(qubits):
-            run = pending.pop(q, None)
-            if run:
-                out.append(run[0] if len(run) == 1 else _Fused1(run))
-
-    fuse_permutations = num_qubits <= _PERMUTATION_MAX_QUBITS
-    for op in ops:
-        qubits = op.gate.qubits
-        if len(qubits) == 1:
-            pending.setdefault(qubits[0], []).append(op)
-            continue
-        permutation = fuse_permutations and _monomial(op)
-        if permutation and out and isinstance(out[-1], list) and not any(q in pending for q in qubits):
-            out[-1].append(op)
-            continue
-        flush(list(pending))
-        out.append([op] if permutation else op)
-    flush(list(pending))
-    return [
-        (item[0] if len(item) == 1 else _Permutation(item, num_qubits)) if isinstance(item, list) else item
-        for item in out
-    ]
-
-
-def _block_values(blocks: np.ndarray, entries: dict[tuple[int, int], Any], identity: bool, shape: tuple[int, ...] = ()) -> np.ndarray:
-    out = np.empty((len(blocks), 4) + shape, dtype=complex)
-    for j, (m0, m1) in enumerate(blocks):
-        for t, key in enumerate(((m0, m0), (m0, m1), (m1, m0), (m1, m1))):
-            out[j, t] = entries.get(key, 1.0 if identity and key[0] == key[1] else 0.0)
-    return out
-
-
-def _split(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Real and imaginary parts, contiguous, for the compiled loops."""
-    return np.ascontiguousarray(coefficients.real), np.ascontiguousarray(coefficients.imag)
-
-
-def _dagger(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The blocks of U† from those of U, split: (a, b, c, d) → (ā, c̄, b̄, d̄)."""
-    return np.ascontiguousarray(split[0][:, [0, 2, 1, 3]]), np.ascontiguousarray(-split[1][:, [0, 2, 1, 3]])
-
-
-def _repeated(split: tuple[np.ndarray, np.ndarray], columns: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-matrix coefficients repeated for each of ``columns`` columns."""
-    return tuple(np.ascontiguousarray(np.broadcast_to(a[..., None], a.shape + (columns,))) for a in split)  # type: ignore[return-value]
-
-
-class _Step:
-    """A body gate's coefficients for one call (the whole batch), split once for the
-    compiled loops, and its angles."""
-
-    def __init__(self, coefficients: np.ndarray, values: list[Any]) -> None:
-        self.forward = _split(coefficients)
-        self.values = values
-        self.per_sample = coefficients.ndim == 3
-        self._inverse: tuple[np.ndarray, np.ndarray] | None = None  # one matrix's: tiny, kept once made
-
-    def coefficient_columns(self, part: slice) -> np.ndarray:
-        """The complex coefficients for the columns of ``part``: ``(blocks, 4[, columns])``."""
-        re, im = self.columns(part)
-        return re + 1j * im
-
-    def columns(self, part: slice) -> tuple[np.ndarray, np.ndarray]:
-        """The gate's coefficients for the columns of ``part``."""
-        if not self.per_sample:
-            return self.forward
-        return np.ascontiguousarray(self.forward[0][..., part]), np.ascontiguousarray(self.forward[1][..., part])
-
-    def inverse(self, part: slice, repeat: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """The inverse's coefficients for the columns of ``part`` (with ``repeat``, one
-        matrix repeated for each of that many columns)."""
-        if self.per_sample:  # made per part: a copy for the whole batch would stay with the tape
-            return _dagger(self.columns(part))
-        if self._inverse is None:  # parts on other threads may make it too: the same arrays
-            self._inverse = _dagger(self.forward)
-        return _repeated(self._inverse, repeat) if repeat else self._inverse
-
-
-def _compile_gate(gate: Gate) -> _Op:
-    name = gate.name
-    qubits = gate.qubits
-    d = 2 ** len(qubits)
-    blocks = np.array(_kernel_blocks(name), dtype=np.int64).reshape(-1, 2)
-    angles, per_sample, derivatives, per_sample_derivatives = [], False, [], False
-    for angle in gate.params:
-        fn, varies = _compile_angle(angle)
-        angles.append(fn)
-        per_sample |= varies
-        parts = []
-        for i in sorted(angle.weights):
-            dfn, dvaries = _compile_angle(angle.derivative(i))
-            parts.append((i, dfn))
-            per_sample_derivatives |= dvaries
-        derivatives.append(tuple(parts))
-    need = np.zeros((d, d), dtype=bool)  # stays empty for a gate without weights: nothing to sum
-    if any(derivatives):
-        rng = np.random.default_rng(11)
-        for _ in range(3):
-            for generator in gate_generators(name, list(rng.uniform(0.3, 2.8, len(gate.params)))):
-                need |= np.abs(generator) > 1e-12
-    op = _Op(
-        gate=gate,
-        name=name,
-        qubit=qubits[0] if len(qubits) == 1 else -1,
-        targets=np.array(sorted(qubits), dtype=np.int64),
-        offsets=np.array([sum(((m >> t) & 1) << q for t, q in enumerate(qubits)) for m in range(d)], dtype=np.int64),
-        blocks=blocks,
-        angles=tuple(angles),
-        per_sample=per_sample,
-        derivatives=tuple(derivatives),
-        per_sample_derivatives=per_sample_derivatives,
-        fixed=None,
-        need=need,
-        generators=tuple(gate_generators(name)) if name in _GENERATORS else None,
-        has_weights=any(derivatives),
-    )
-    if name in _FIXED:
-        matrix = _FIXED[name]
-        op.fixed = _block_values(blocks, {(i, j): complex(matrix[i, j]) for i in range(d) for j in range(d)}, False)
-        op.swaps = len(qubits) > 1 and bool(np.all(op.fixed == np.array([0, 1, 1, 0])))
-    return op
-
-
-class _Tape(list):
-    """The body's :class:`_Step` list, and ``head``: those of the gates folded into the
-    product state."""
-
-    head: list[_Step] = []
-
-
-class _State:
-    """A part's split state, with a spare pair of arrays for the passes that cannot work in
-    place (:class:`_Permutation`)."""
-
-    def __init__(self, re: np.ndarray, im: np.ndarray, cols: int) -> None:
-        self.re, self.im, self.cols = re, im, cols
-        self._spare: tuple[np.ndarray, np.ndarray] | None = None
-
-    def spare(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._spare is None:
-            self._spare = (np.empty_like(self.re), np.empty_like(self.im))
-        return self._spare
-
-    def apply(self, op: Any, cre: np.ndarray, cim: np.ndarray, inverse: bool = False) -> None:
-        if isinstance(op, _Permutation):
-            out = self.spare()
-            op.move(self.re, self.im, self.cols, *out, inverse=inverse)
-            self._spare = (self.re, self.im)
-            self.re, self.im = out
-        else:
-            _apply(self.re, self.im, self.cols, op, cre, cim)
-
-
-def _apply(re: np.ndarray, im: np.ndarray, cols: int, op: _Op, cre: np.ndarray, cim: np.ndarray) -> None:
-    """Applies a gate (its split coefficients for these columns) to a split state in place."""
-    k = _loops()
-    if op.qubit >= 0:
-        (k.apply1_uniform if cre.ndim == 2 else k.apply1_columns)(re, im, cols, op.qubit, cre[0], cim[0])
-    elif op.swaps:
-        k.swap_gate(re, im, cols, op.targets, op.offsets, op.blocks)
-    else:
-        k.apply_gate(re, im, cols, op.targets, op.offsets, op.blocks, cre, cim)
-
-
-def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.ndarray, cim: np.ndarray, acc: tuple[np.ndarray, np.ndarray]) -> None:
-    """Adds the gate's ``Σ conj(λ_m) ψ_m2`` to ``acc`` (a total, or per column when the
-    coefficients are per column), then uncomputes the gate from ψ and λ."""
-    k = _loops()
-    if op.qubit >= 0:
-        (k.backward1_uniform if cre.ndim == 2 else k.backward1_columns)(*state, cols, op.qubit, cre[0], cim[0], *acc)
-    elif op.swaps:  # no weights, nothing to sum: uncomputed by swapping again
-        k.swap_gate(state[0], state[1], cols, op.targets, op.offsets, op.blocks)
-        k.swap_gate(state[2], state[3], cols, op.targets, op.offsets, op.blocks)
-    else:
-        k.backward_gate(*state, cols, op.targets, op.offsets, op.blocks, cre, cim, op.need, *acc)
-
-
-@dataclass
-class _Part:
-    """A part of the batch after the forward pass: its columns and final split state."""
-
-    columns: slice
-    x: np.ndarray
-    xt: np.ndarray
-    re: np.ndarray
-    im: np.ndarray
-
-    @property
-    def width(self) -> int:
-        return self.columns.stop - self.columns.start
-
-
-def _diagonal_sum(obs: np.ndarray, upstream: np.ndarray) -> np.ndarray:
-    """``Σ_k obs[k] ⊗ upstream[k]``, ``(2**n, columns)``: the diagonal of ``M_b`` per column.
-
-    Not ``obs.T @ upstream``: a matrix product goes to BLAS, whose threads stall when the
-    cores are busy (26 ms instead of 2 ms at 16 qubits, measured under load)."""
-    out = np.multiply.outer(obs[0], upstream[0])
-    for k in range(1, obs.shape[0]):
-        out += np.multiply.outer(obs[k], upstream[k])
-    return out
 
 
 # ------------------------------------------------------------------------ program

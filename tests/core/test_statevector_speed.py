@@ -17,6 +17,7 @@ import pytest
 from qiskit.quantum_info import Statevector
 
 from qmlstudio.core import statevector as sv
+from qmlstudio.core import statevector_ops
 from qmlstudio.core.circuit import CircuitDesign, Gate
 from qmlstudio.core.statevector import StatevectorProgram, z_diagonal
 
@@ -156,7 +157,7 @@ def test_cache_blocks_keep_the_answers(monkeypatch):
     plain = StatevectorProgram(design)
     monkeypatch.setattr(sv, "_BLOCK_BYTES", 32 * 5 * 2**5)  # blocks of 32 rows: gates on qubits 0-4
     monkeypatch.setattr(sv, "_BLOCKING_MIN_BYTES", 0)
-    monkeypatch.setattr(sv, "_PERMUTATION_MAX_QUBITS", 0)  # CX ladders as gates, in the blocks (as at 20 qubits)
+    monkeypatch.setattr(statevector_ops, "_PERMUTATION_MAX_QUBITS", 0)  # CX ladders as gates, in the blocks (as at 20 qubits)
     blocked = StatevectorProgram(design)
     assert any(blocked.body[i].name == "cx" for item in blocked._schedule(5) if not isinstance(item, int) for i in item[1])
     groups = [item for item in blocked._schedule(5) if not isinstance(item, int)]

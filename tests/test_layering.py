@@ -25,7 +25,7 @@ QT = ("PySide6", "shiboken6", "pyqtgraph")
 #: The engine's modules the windows and the CLI reach only through qmlstudio.workflow (the
 #: data-model modules, core.project, core.circuit, core.dataset, core.errors..., stay allowed).
 ENGINE_INTERNALS = tuple(f"qmlstudio.core.{name}" for name in (
-    "training", "models", "statevector", "_loops", "kernels", "binding", "baselines", "analysis", "report",
+    "training", "models", "statevector", "statevector_ops", "gate_matrices", "_loops", "kernels", "binding", "baselines", "analysis", "report",
     "preprocessing", "memory"))
 FORBIDDEN = {
     "core": QT + ("qmlstudio.gui", "qmlstudio.plugins", "qmlstudio.cli"),

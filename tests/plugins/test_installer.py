@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from qmlstudio import installer as inst
 from qmlstudio.installer import (
@@ -206,7 +207,7 @@ def _env(**versions: str) -> Environment:
     dists = {}
     for name, version in versions.items():
         name = name.replace("_", "-")
-        dists[inst.canonicalize_name(name)] = InstalledDistribution(name, version, location="/env/site-packages")
+        dists[canonicalize_name(name)] = InstalledDistribution(name, version, location="/env/site-packages")
     return Environment("/env/bin/python", "/env", "/base", dists)
 
 

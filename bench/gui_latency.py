@@ -118,6 +118,9 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     app.setStyle("Fusion")
+    from qmlstudio.gui.collector import collect_on_gui_thread
+
+    collect_on_gui_thread()  # as the application does (qmlstudio.gui.app.run_gui)
     registry = load_plugins()
     project = load_project(DEMO)
     dock = TrainingDock(project, registry, autosave=False)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 first)
 
-#: The plots are redrawn at most this often while a run trains.
-FRAME_RATE_HZ = 30
+#: The plots are redrawn at most this often while a run trains. 20 Hz rather than 30: each frame
+#: costs the GUI process CPU that the training child on a 2-core machine then lacks (bench/gui_latency.py:
+#: 90-95 % of headless speed at 30 Hz, 93-99 % at 20 Hz), and curves move smoothly at either.
+FRAME_RATE_HZ = 20
 #: Text (progress, numbers) is refreshed at most this often while a run trains.
 TEXT_INTERVAL_S = 0.1
 #: While a run trains, the interpreter hands the GIL between threads this often (Python's

@@ -55,7 +55,7 @@ __all__ = [
     "project_snapshot",
 ]
 
-#: Reports are emitted at most this often (50 batches a second; the GUI draws at 30 Hz); faster ones are batched.
+#: Reports are emitted at most this often (50 batches a second; the GUI draws at FRAME_RATE_HZ, 20 Hz); faster ones are batched.
 MIN_EMIT_INTERVAL_S = 0.02
 #: The decision boundary is re-evaluated at most this often while a run trains.
 BOUNDARY_INTERVAL_S = 0.2

@@ -35,10 +35,12 @@ sees every change.
 from __future__ import annotations
 
 import copy
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -99,6 +101,7 @@ __all__ = [
     "load_project",
     "new_run_id",
     "now_iso",
+    "regular_file",
     "save_project",
 ]
 
@@ -177,11 +180,31 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
 # ====================================================================== small helpers
+def regular_file(path: str | os.PathLike[str]) -> os.stat_result:
+    """``os.stat(path)`` (links followed) of a regular file; anything else raises :class:`OSError`.
+
+    A folder raises ``IsADirectoryError``; a device, a FIFO or a socket raises ``OSError(EINVAL)``
+    saying so. Checked before a user's file is opened: reading ``/dev/zero`` never ends and
+    opening a FIFO blocks until something writes to it.
+    """
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "this is a folder, not a file", os.fspath(path))
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else (
+            "a socket" if stat.S_ISSOCK(info.st_mode) else "a device")
+        raise OSError(errno.EINVAL, f"this is {kind}, not a regular file", os.fspath(path))
+    return info
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The SHA-256 of a file's bytes as 64 hex digits (stored with CSV data to notice edits).
 
-    Raises :class:`OSError` when the file cannot be read.
+    Raises :class:`OSError` when the file cannot be read, or is not a regular file: a device
+    (``/dev/zero`` never ends) or a FIFO (opening it waits for a writer) is refused before it
+    is opened.
     """
+    regular_file(path)
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -628,7 +651,7 @@ def _megabytes(size: int) -> str:
 
 def _read_json(path: str | os.PathLike[str]) -> Any:
     try:
-        size = os.stat(path).st_size
+        size = regular_file(path).st_size
         if size > MAX_FILE_BYTES:
             _too_big(size)
         with open(path, "rb") as file:

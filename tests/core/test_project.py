@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import re
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -488,7 +489,7 @@ def test_file_that_grows_past_the_limit_while_read_is_refused(tmp_path, monkeypa
 
     def stat_says_empty(target, *args, **kwargs):  # the file grows after it was measured
         if str(target) == str(path):
-            return os.stat_result((0,) * 10)
+            return os.stat_result((stat.S_IFREG | 0o644,) + (0,) * 9)  # a regular file of size 0
         return real_stat(target, *args, **kwargs)
 
     monkeypatch.setattr(project_module.os, "stat", stat_says_empty)

@@ -43,13 +43,6 @@ D6_NUL = "defect 6 (A1): a NUL byte in the project path tracebacks in core/proje
 D7 = "defect 7 (A1): a lone surrogate in the project text loads, then the save fails"
 
 KNOWN: dict[str, str] = {
-    "path-dev-zero-new-csv": D2,
-    "path-dev-urandom-new-csv": D2,
-    "path-fifo-new-csv": D2,
-    "path-fifo-train": D2P,
-    "path-fifo-export": D2P,
-    "path-fifo-evaluate": D2P,
-    "path-fifo-report": D2P,
     "project-new-seed-big": D6_SEED,
     "project-new-seed-4294967296": D6_SEED,
     "project-new-seed-18446744073709551616": D6_SEED,

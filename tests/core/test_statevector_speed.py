@@ -262,7 +262,10 @@ def test_without_the_final_states_the_gradient_simulates_each_part_again(monkeyp
         tracemalloc.stop()
     assert len(forwards) == 2 * parts
     assert np.array_equal(values, expected[0]) and np.array_equal(grad, expected[1])
-    assert peak < 0.6 * state_bytes  # a few states of one part, not the batch's
+    # A few states of one part, not the batch's: the part's 4 kept states are half the batch's
+    # state; the rest is the part's temporaries (tracemalloc counts the whole process: 0.67 of
+    # a state was seen once in CI, after 0.6 had held). Keeping the batch's states would be >= 1.
+    assert peak < 0.8 * state_bytes
     assert program.state_bytes(64) == 4 * (state_bytes // parts)
     assert kept_bytes == state_bytes + 4 * (state_bytes // parts)
 

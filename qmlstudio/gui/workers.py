@@ -55,8 +55,9 @@ __all__ = [
     "project_snapshot",
 ]
 
-#: Reports are emitted at most this often (50 batches a second; the GUI draws at FRAME_RATE_HZ, 20 Hz); faster ones are batched.
-MIN_EMIT_INTERVAL_S = 0.02
+#: Reports are emitted at most this often (20 batches a second, the GUI's frame rate,
+#: FRAME_RATE_HZ); faster ones are batched. A pause, a step or the run's end emits at once.
+MIN_EMIT_INTERVAL_S = 0.05
 #: The decision boundary is re-evaluated at most this often while a run trains.
 BOUNDARY_INTERVAL_S = 0.2
 #: The share of the training time the live boundary may take.
@@ -329,13 +330,17 @@ class TrainingWorker(QObject):
     def paused(self) -> bool:
         return self.controls.paused.is_set()
 
-    def flush(self, wait: bool = True) -> None:
+    def flush(self, wait: bool = True, stale_after: float | None = None) -> None:
         """Emits the reports that wait in the batch now (thread-safe; the GUI calls it each frame).
 
         With ``wait=False`` it returns at once when the other thread is emitting right now
         (the GUI never blocks on the worker: a worker thread preempted while holding the
-        lock would otherwise stall the event loop).
+        lock would otherwise stall the event loop). With ``stale_after`` it emits only when
+        no batch went out for that many seconds (the engine's own thread, which emits as it
+        reports, is left to do it while it keeps up).
         """
+        if stale_after is not None and time.perf_counter() - self._last_emit < stale_after:
+            return
         if not self._lock.acquire(blocking=wait):
             return
         try:

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 import qmlstudio.gui  # noqa: F401
 from qmlstudio.gui import training_process
 from qmlstudio.gui.training_dock import IDLE, PAUSED, TrainingDock
-from qmlstudio.gui.training_process import ProcessTrainingWorker, describe_exit
+from qmlstudio.gui.training_process import ProcessTrainingWorker, describe_exit, pack_reports, unpack_reports
 from tests.gui import child_factories
 from tests.gui.test_training_dock import LONG, demo_project, points
 
@@ -177,3 +179,59 @@ def test_exit_codes_read_as_sentences() -> None:
     assert describe_exit(3) == "it exited with code 3 without finishing the run"
     assert describe_exit(None) == "it stopped answering"
 
+
+
+def _reports(count: int, num_weights: int = 6) -> list[Any]:
+    from qmlstudio.workflow import IterationReport
+
+    rng = np.random.default_rng(3)
+    return [IterationReport(i, i // 4 + 1, float("nan") if i == 3 else float(rng.random()), None if i % 2 else 0.5,
+                            np.float64(0.75), None, 0.125 * i, rng.random(num_weights), 1e-3 * i, shots=1024 * (i % 2),
+                            total_iterations=count, val_loss=None if i % 3 else 0.25, val_accuracy=None)
+            for i in range(1, count + 1)]
+
+
+def test_a_batch_crosses_the_pipe_as_columns_and_comes_back_as_the_same_reports() -> None:
+    """The child sends a batch column by column (cheaper for its engine to pickle); the window
+    gets back every field as the engine made it: None stays None, NaN stays NaN, numbers are numbers."""
+    import pickle
+
+    batch = _reports(40)
+    packed = pack_reports(batch)
+    assert isinstance(packed, tuple)
+    back = unpack_reports(pickle.loads(pickle.dumps(packed)))
+    assert len(back) == len(batch)
+    for sent, got in zip(batch, back):
+        for name, value in dataclasses.asdict(sent).items():
+            other = getattr(got, name)
+            if name == "weights":
+                assert np.array_equal(other, value)
+            elif value is None:
+                assert other is None, name
+            elif isinstance(value, float) and math.isnan(value):
+                assert math.isnan(other), name
+            else:
+                assert other == value and type(other) in (int, float), name
+    assert len(pickle.dumps(packed)) < len(pickle.dumps(batch))  # and 2-3 times faster to pickle: bench/gui_latency.py
+    assert unpack_reports(pack_reports([])) == []
+    ragged = _reports(2) + _reports(1, num_weights=3)  # does not fit the columns: sent as it is
+    assert pack_reports(ragged) is ragged and unpack_reports(ragged) is ragged
+
+
+def test_the_child_sends_a_left_behind_batch_only_when_the_engine_has_not(qtbot, project: Any, registry: Any) -> None:
+    """The engine's thread sends the reports as it makes them (at most every MIN_EMIT_INTERVAL_S);
+    the child's command thread sends a batch only once it has waited that long (a slow iteration)."""
+    from qmlstudio.gui.workers import TrainingWorker
+
+    worker = TrainingWorker(project, registry)
+    batches: list[list[Any]] = []
+    worker.iteration.connect(batches.append, Qt.ConnectionType.DirectConnection)
+    first, second, _ = _reports(3)  # (the last of a run would go at once)
+    worker._on_report(first)  # nothing sent for long: it goes at once
+    worker._on_report(second)  # right after: it waits in the batch
+    assert [[r.iteration for r in b] for b in batches] == [[1]]
+    worker.flush(wait=False, stale_after=60.0)  # the last batch went out just now: left to the engine
+    assert len(batches) == 1
+    time.sleep(0.06)
+    worker.flush(wait=False, stale_after=0.05)
+    assert [[r.iteration for r in b] for b in batches] == [[1], [2]]

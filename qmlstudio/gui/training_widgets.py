@@ -147,8 +147,10 @@ def _tuned_note(scores: dict[str, Any]) -> str:
     if chosen:
         parts.append("Tuned by " + str(tuned.get("cv", "cross-validation")) + " cross-validation on the training rows: "
                      + ", ".join(f"{k} = {v}" for k, v in chosen.items()))
+        if tuned.get("selection"):
+            parts.append("kept: " + str(tuned["selection"]))
     elif tuned.get("note"):
         parts.append(str(tuned["note"]))
     if scores.get("untuned_test_accuracy") is not None:
-        parts.append(f"untuned (defaults, unscaled inputs): test {scores['untuned_test_accuracy']:.3f}")
+        parts.append(f"untuned (defaults, the quantum model's inputs): test {scores['untuned_test_accuracy']:.3f}")
     return "; ".join(parts)

@@ -8,7 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from qmlstudio.core.baselines import PARAMETER_MATCHED, matched_hidden_units, mlp_parameters, run_baselines
+from qmlstudio.core.baselines import (
+    PARAMETER_MATCHED,
+    SELECTION,
+    matched_hidden_units,
+    mlp_parameters,
+    paired_test_choice,
+    run_baselines,
+)
 from qmlstudio.core.preprocessing import prepare
 from qmlstudio.core.project import Preprocessing
 from qmlstudio.core.training import Controls
@@ -38,8 +45,9 @@ def test_tuned_baselines_beat_the_untuned_defaults_on_ad_hoc_data(adhoc):
     assert results["RBF SVM"]["untuned_test_accuracy"] <= 0.55
     assert results["RBF SVM"]["test_accuracy"] >= 0.75
     svm = results["RBF SVM"]["tuned"]
-    assert set(svm["chosen"]) == {"C", "gamma"} and svm["grid"]["C"][0] == 1.0 and svm["cv"] == "5-fold stratified"
-    assert 0 <= svm["cv_score"] <= 1 and "training rows only" in svm["note"]
+    assert set(svm["chosen"]) == {"C", "gamma", "scale"} and svm["grid"]["C"][0] == 1.0 and svm["cv"] == "5-fold stratified"
+    assert svm["grid"]["scale"] == ["as prepared", "standardised"] and svm["selection"] == SELECTION
+    assert 0 <= svm["cv_score"] <= svm["best_cv_score"] <= 1 and "training rows only" in svm["note"]
 
 
 def test_each_baseline_counts_its_trainable_parameters(adhoc):
@@ -50,7 +58,33 @@ def test_each_baseline_counts_its_trainable_parameters(adhoc):
     assert results["logistic regression"]["parameters"] == 3  # two weights and the intercept
     # one hidden unit (2·1 + 1 + 1·1 + 1 = 5) is the closest to the quantum model's 6
     assert results[PARAMETER_MATCHED]["parameters"] == 5
-    assert set(results[PARAMETER_MATCHED]["tuned"]["chosen"]) == {"alpha"}
+    assert set(results[PARAMETER_MATCHED]["tuned"]["chosen"]) == {"alpha", "scale"}
+
+
+def cv_results(*candidates: list[float]) -> dict:
+    """``GridSearchCV.cv_results_`` as the search makes them: each candidate's score per fold."""
+    scores = np.array(candidates, dtype=float)
+    results = {"params": [{"model__C": float(i)} for i in range(len(candidates))],
+               "mean_test_score": scores.mean(axis=1), "std_test_score": scores.std(axis=1)}
+    results.update({f"split{k}_test_score": scores[:, k] for k in range(scores.shape[1])})
+    return results
+
+
+def test_the_defaults_stay_unless_a_candidate_beats_them_fold_by_fold():
+    """The grid's first candidate is the defaults; the best-scoring one replaces it only when a
+    one-sided paired t-test over the same folds says it is better (5 %)."""
+    default = [0.90, 0.95, 0.85, 0.90, 0.95]
+    # better on average by one row in one fold, worse in another: noise, the defaults stay
+    assert paired_test_choice(cv_results(default, [0.95, 0.95, 0.80, 0.95, 0.95])) == 0
+    # better in every fold: replaced
+    assert paired_test_choice(cv_results(default, [0.95, 1.00, 0.90, 0.95, 1.00])) == 1
+    # clearly better in most folds, by different margins: replaced
+    assert paired_test_choice(cv_results(default, [0.80, 0.85, 0.80, 0.80, 0.85],
+                                         [1.00, 1.00, 0.95, 0.95, 0.95])) == 2
+    # the defaults score best: kept
+    assert paired_test_choice(cv_results(default, [0.80, 0.85, 0.80, 0.80, 0.85])) == 0
+    # a candidate that could not be scored (NaN in a fold) is never chosen
+    assert paired_test_choice(cv_results(default, [1.0, 1.0, float("nan"), 1.0, 1.0])) == 0
 
 
 def test_matched_width_is_the_closest_parameter_count():

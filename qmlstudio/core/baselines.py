@@ -1,8 +1,9 @@
 """Classical baselines worth beating, trained on the identical split as the quantum model.
 
 Each baseline is a scikit-learn ``Pipeline(scale, model)`` whose inputs (the quantum model's
-prepared inputs as they are, or standardised by a ``StandardScaler`` fitted on the training
-rows) and hyper-parameters are chosen by ``GridSearchCV`` on the training rows only
+prepared inputs as they are, with the defaults, or standardised by a ``StandardScaler``
+fitted on the training rows) and hyper-parameters are chosen by ``GridSearchCV`` on the
+training rows only
 (stratified, seeded folds for classification): logistic regression
 (C), an RBF support-vector machine (C, gamma), an MLP (hidden units, alpha) and a
 **parameter-matched MLP**, one hidden layer whose trainable parameter count (weights and
@@ -10,9 +11,10 @@ biases) is the closest to the quantum model's, with only its alpha tuned. For
 regression: ridge (alpha), RBF SVR (C, gamma) and the MLPs. The validation and test rows
 are never seen by the search; the test rows are scored once, after it.
 
-Each grid lists the default first (scikit-learn's defaults on the quantum model's inputs):
-the search keeps it unless its best-scoring candidate beats it on the same folds by a
-one-sided paired t-test at 5 % (:func:`paired_test_choice`).
+The search's first candidate is the untuned model (scikit-learn's defaults on the quantum
+model's inputs), then the grid on standardised inputs (:func:`search_space`): it keeps the
+first unless its best-scoring candidate beats it on the same folds by a one-sided paired
+t-test at 5 % (:func:`paired_test_choice`).
 
 Each record also holds ``untuned_test_accuracy``: the test score of the model as QML Studio
 fitted it before (default settings, on the quantum model's prepared inputs), so a reader
@@ -116,8 +118,9 @@ def matched_hidden_units(inputs: int, outputs: int, target: int, limit: int = 40
 
 
 def tuned_models(task: str, seed: int, inputs: int, outputs: int, quantum_parameters: int | None) -> dict[str, Any]:
-    """``{name: (pipeline, grid)}``: the tuned baselines and the grids searched (each with the
-    default first: scikit-learn's defaults on the quantum model's inputs)."""
+    """``{name: (pipeline, grid)}``: the tuned baselines and the grids of hyper-parameters
+    searched on standardised inputs (each with scikit-learn's default first); see
+    :func:`search_space` for the whole search."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import Pipeline
@@ -133,30 +136,36 @@ def tuned_models(task: str, seed: int, inputs: int, outputs: int, quantum_parame
     # Each grid lists scikit-learn's default first: among equal cross-validation scores the
     # search keeps the first, so tuning leaves a default alone unless something does better.
     alphas = [1e-4, 1e-2, 1.0]
-    # The inputs too are a choice: the quantum model's own (its scaling; first, the default)
-    # or standardised on the training rows.
-    scales = {"scale": ["passthrough", StandardScaler()]}
-    svm_grid = {"model__C": [1.0, 0.1, 10.0, 100.0], "model__gamma": ["scale", 0.01, 0.1, 1.0, 10.0], **scales}
+    svm_grid = {"model__C": [1.0, 0.1, 10.0, 100.0], "model__gamma": ["scale", 0.01, 0.1, 1.0, 10.0]}
     if task == "regression":
         models = {
-            "ridge regression": (pipe(Ridge()), {"model__alpha": [1.0, 0.01, 0.1, 10.0, 100.0], **scales}),
+            "ridge regression": (pipe(Ridge()), {"model__alpha": [1.0, 0.01, 0.1, 10.0, 100.0]}),
             "RBF SVR": (pipe(SVR(kernel="rbf")), svm_grid),
         }
     else:
         models = {
             "logistic regression": (pipe(LogisticRegression(max_iter=2000)),
-                                    {"model__C": [1.0, 0.01, 0.1, 10.0, 100.0], **scales}),
+                                    {"model__C": [1.0, 0.01, 0.1, 10.0, 100.0]}),
             "RBF SVM": (pipe(SVC(kernel="rbf")), svm_grid),
         }
     models["MLP"] = (
         pipe(mlp(hidden_layer_sizes=(16,), **mlp_kwargs)),
-        {"model__hidden_layer_sizes": [(16,), (64,)], "model__alpha": alphas, **scales},
+        {"model__hidden_layer_sizes": [(16,), (64,)], "model__alpha": alphas},
     )
     if quantum_parameters is not None and quantum_parameters > 0:
         hidden = matched_hidden_units(inputs, outputs, quantum_parameters)
         models[PARAMETER_MATCHED] = (pipe(mlp(hidden_layer_sizes=(hidden,), **mlp_kwargs)),
-                                     {"model__alpha": alphas, **scales})
+                                     {"model__alpha": alphas})
     return models
+
+
+def search_space(grid: dict[str, list[Any]]) -> list[dict[str, list[Any]]]:
+    """What ``GridSearchCV`` searches for one baseline: first the defaults on the quantum
+    model's own inputs (``scale`` passes them through: the untuned model), then ``grid`` on
+    standardised inputs."""
+    from sklearn.preprocessing import StandardScaler
+
+    return [{"scale": ["passthrough"]}, {**grid, "scale": [StandardScaler()]}]
 
 
 def paired_test_choice(results: dict[str, Any], level: float = SIGNIFICANCE) -> int:
@@ -300,8 +309,9 @@ def run_baselines(
                                      "untuned_test_accuracy": None}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                tuned: dict[str, Any] = {"grid": {k.removeprefix("model__"): [_plain(v) for v in values]
-                                                  for k, values in grid.items()}}
+                tuned: dict[str, Any] = {"grid": {**{k.removeprefix("model__"): [_plain(v) for v in values]
+                                                     for k, values in grid.items()},
+                                                  "scale": [AS_PREPARED, STANDARDISED]}}
                 # Without folds to choose by, the defaults on the quantum model's inputs.
                 pipeline = clone(pipeline).set_params(scale="passthrough") if cv is None else pipeline
                 if cv is None:
@@ -309,10 +319,11 @@ def run_baselines(
                     tuned.update(chosen=None,
                                  note="too few training rows per class to cross-validate: defaults" + sample_note)
                 else:
-                    search = GridSearchCV(clone(pipeline), grid, cv=cv[0], n_jobs=1, refit=False)
+                    search = GridSearchCV(clone(pipeline), search_space(grid), cv=cv[0], n_jobs=1, refit=False)
                     search.fit(x_train[rows], y_train[rows])
                     kept = paired_test_choice(search.cv_results_)
-                    best = search.cv_results_["params"][kept]
+                    # the defaults' candidate names only its inputs: its hyper-parameters are each grid's first
+                    best = {**{k: values[0] for k, values in grid.items()}, **search.cv_results_["params"][kept]}
                     model = clone(pipeline).set_params(**best).fit(x_train[fit], y_train[fit])
                     tuned.update(
                         chosen={k.removeprefix("model__"): _plain(v) for k, v in best.items()},
@@ -320,8 +331,8 @@ def run_baselines(
                         cv_score=float(search.cv_results_["mean_test_score"][kept]),
                         best_cv_score=float(search.best_score_),
                         selection=SELECTION,
-                        note="inputs (as prepared or standardised) and hyper-parameters chosen by cross-validation "
-                        "on the training rows only"
+                        note="the defaults on the quantum model's inputs, or standardised inputs and the grid's "
+                        "hyper-parameters, chosen by cross-validation on the training rows only"
                         + (f" ({len(rows)} of {len(y_train)} rows sampled for the search)" if len(rows) < len(y_train) else "")
                         + sample_note,
                     )

@@ -63,6 +63,7 @@ from qmlstudio.core.project_fields import (
     _whole,
 )
 from qmlstudio.core.project_settings import (
+    DEFAULT_VALIDATION_SIZE,
     MODEL_KINDS,
     SCALINGS,
     ModelChoice,
@@ -82,6 +83,7 @@ from qmlstudio.core.storage import atomic_write_bytes
 __all__ = [
     "APP_NAME",
     "CURRENT_SCHEMA",
+    "DEFAULT_VALIDATION_SIZE",
     "FILE_SUFFIX",
     "MAX_FILE_BYTES",
     "METRIC_NAMES",
@@ -336,8 +338,10 @@ class Project:
     @classmethod
     def new(cls, name: str = "Untitled project", **settings: Any) -> "Project":
         """A fresh project with the defaults (moons, angle encoding, RealAmplitudes,
-        a VQC trained by Adam on QML Studio's statevector simulator, 30 epochs, seed 7),
-        any of which can be given as keyword arguments."""
+        a VQC trained by Adam on QML Studio's statevector simulator, 30 epochs, seed 7, a
+        quarter of the samples for the test and a fifth for validation), any of which can be
+        given as keyword arguments."""
+        settings.setdefault("preprocessing", Preprocessing(validation_size=DEFAULT_VALIDATION_SIZE))
         return cls(name=name, **settings)
 
     # ------------------------------------------------------------- tracking

@@ -28,7 +28,8 @@ from qmlstudio.core.project_fields import (
     _whole,
 )
 
-__all__ = ["MODEL_KINDS", "ModelChoice", "PluginChoice", "Preprocessing", "SCALINGS", "Training"]
+__all__ = ["DEFAULT_VALIDATION_SIZE", "MODEL_KINDS", "ModelChoice", "PluginChoice", "Preprocessing", "SCALINGS",
+           "Training"]
 
 
 SCALINGS = ("none", "minmax-pi", "minmax-sym", "standardize")
@@ -86,6 +87,12 @@ class ModelChoice:
         return _built(where, lambda: cls(kind, data.get("options", {})))
 
 
+#: The validation fraction of a new project (File ▸ New, ``qmlstudio new``): early stopping
+#: and the live curves need held-out rows that are not the test split. A project file without
+#: the field means 0 (no validation split), as files written before the split existed.
+DEFAULT_VALIDATION_SIZE = 0.2
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """How the dataset is prepared before encoding.
@@ -96,8 +103,8 @@ class Preprocessing:
     ``"standardize"`` (zero mean, unit variance), fitted on the training split. ``pca``
     reduces to that many components (None: no PCA). ``test_size`` is the fraction of
     the samples held out for the final test, ``validation_size`` the fraction (of all the
-    samples, taken from the non-test rows) that early stopping and live curves use (0: no
-    validation split). ``stratify`` keeps class proportions in all splits and ``padding``
+    samples, taken from the non-test rows) that early stopping and live curves use (0, the
+    default here: no validation split; new projects take :data:`DEFAULT_VALIDATION_SIZE`). ``stratify`` keeps class proportions in all splits and ``padding``
     pads the features with zeros up to what the encoding needs.
     """
 

@@ -78,7 +78,11 @@ def plane(x_train: np.ndarray, x_test: np.ndarray, names: Sequence[str], mode: s
 
 
 class ScatterPreview(pg.PlotWidget):
-    """The prepared data in a plane: a colour per class, training filled, test hollow."""
+    """The prepared data in a plane: a colour per class, training filled, validation a
+    half-filled diamond, test hollow."""
+
+    #: The legend's mark of each split.
+    MARKS = {"train": "●", "validation": "◆", "test": "○"}
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
@@ -92,16 +96,41 @@ class ScatterPreview(pg.PlotWidget):
             axis = item.getAxis(side)
             axis.setPen(pg.mkPen(MUTED))
             axis.setTextPen(pg.mkPen(TEXT))
-        #: (text, colour, filled) of each legend entry; drawn beside the plot by :func:`legend_html`.
-        self.legend: list[tuple[str, QColor, bool]] = []
+        #: (text, colour, mark) of each legend entry; drawn beside the plot by :func:`legend_html`.
+        self.legend: list[tuple[str, QColor, str]] = []
         self.train_items: list[pg.ScatterPlotItem] = []
+        self.validation_items: list[pg.ScatterPlotItem] = []
         self.test_items: list[pg.ScatterPlotItem] = []
         self.mode = "auto"
 
     def clear_data(self) -> None:
         self.getPlotItem().clear()
         self.legend = []
-        self.train_items, self.test_items = [], []
+        self.train_items, self.validation_items, self.test_items = [], [], []
+
+    def _points(self, points: np.ndarray, split: str, color: QColor | list[QColor]) -> pg.ScatterPlotItem:
+        """One split's points in ``color`` (one colour, or one per point)."""
+        many = isinstance(color, list)
+        if split == "train":
+            style = {"symbol": "o", "size": 7,
+                     "pen": None if many else pg.mkPen(color.darker(130), width=0.8),
+                     "brush": [pg.mkBrush(c) for c in color] if many else pg.mkBrush(color)}
+        elif split == "validation":
+            def half(c: QColor) -> QColor:
+                light = QColor(c)
+                light.setAlpha(110)
+                return light
+
+            style = {"symbol": "d", "size": 9,
+                     "pen": [pg.mkPen(c, width=1.2) for c in color] if many else pg.mkPen(color, width=1.2),
+                     "brush": [pg.mkBrush(half(c)) for c in color] if many else pg.mkBrush(half(color))}
+        else:
+            style = {"symbol": "o", "size": 8, "brush": pg.mkBrush(255, 255, 255, 230),
+                     "pen": [pg.mkPen(c, width=1.6) for c in color] if many else pg.mkPen(color, width=1.6)}
+        scatter = pg.ScatterPlotItem(points[:, 0], points[:, 1], antialias=True, **style)
+        self.getPlotItem().addItem(scatter)
+        {"train": self.train_items, "validation": self.validation_items, "test": self.test_items}[split].append(scatter)
+        return scatter
 
     def show_data(
         self,
@@ -112,63 +141,58 @@ class ScatterPreview(pg.PlotWidget):
         feature_names: Sequence[str],
         class_names: Sequence[str],
         task: str = "classification",
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
     ) -> None:
         """Plots one prepared split (see :func:`plane` for the axes)."""
         self.clear_data()
-        a, b, (x_title, y_title) = plane(np.asarray(x_train), np.asarray(x_test), list(feature_names), self.mode)
+        x_test = np.asarray(x_test)
+        x_val = np.zeros((0,) + x_test.shape[1:]) if x_val is None or not len(x_val) else np.asarray(x_val)
+        y_val = np.zeros(0) if y_val is None or not len(x_val) else np.asarray(y_val)
+        others = np.concatenate([x_test, x_val]) if len(x_val) else x_test
+        a, rest, (x_title, y_title) = plane(np.asarray(x_train), others, list(feature_names), self.mode)
+        b, v = rest[: len(x_test)], rest[len(x_test):]
         item = self.getPlotItem()
         item.setLabel("bottom", x_title, color=MUTED)
         item.setLabel("left", y_title, color=MUTED)
         if task == "classification":
             for c, name in enumerate(class_names):
                 color = class_color(c)
-                train = a[np.asarray(y_train) == c]
-                test = b[np.asarray(y_test) == c]
-                fill = pg.ScatterPlotItem(
-                    train[:, 0], train[:, 1], symbol="o", size=7, pen=pg.mkPen(color.darker(130), width=0.8),
-                    brush=pg.mkBrush(color), antialias=True,
-                )
-                hollow = pg.ScatterPlotItem(
-                    test[:, 0], test[:, 1], symbol="o", size=8, pen=pg.mkPen(color, width=1.6),
-                    brush=pg.mkBrush(255, 255, 255, 230), antialias=True,
-                )
-                item.addItem(fill)
-                item.addItem(hollow)
-                self.train_items.append(fill)
-                self.test_items.append(hollow)
-                self.legend.append((str(name), color, True))
+                self._points(a[np.asarray(y_train) == c], "train", color)
+                if len(v):
+                    self._points(v[y_val == c], "validation", color)
+                self._points(b[np.asarray(y_test) == c], "test", color)
+                self.legend.append((str(name), color, self.MARKS["train"]))
         else:
             cmap = pg.colormap.get("viridis")
-            values = np.concatenate([np.asarray(y_train, float), np.asarray(y_test, float)])
+            values = np.concatenate([np.asarray(y_train, float), np.asarray(y_test, float), y_val.astype(float)])
             lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
             span = hi - lo or 1.0
             colors = lambda y: [QColor(*cmap.map((v - lo) / span, mode="byte")) for v in y]  # noqa: E731
-            fill = pg.ScatterPlotItem(a[:, 0], a[:, 1], symbol="o", size=7, pen=None,
-                                      brush=[pg.mkBrush(c) for c in colors(y_train)], antialias=True)
-            hollow = pg.ScatterPlotItem(b[:, 0], b[:, 1], symbol="o", size=8, brush=pg.mkBrush(255, 255, 255, 230),
-                                        pen=[pg.mkPen(c, width=1.6) for c in colors(y_test)], antialias=True)
-            item.addItem(fill)
-            item.addItem(hollow)
-            self.train_items, self.test_items = [fill], [hollow]
-            self.legend.append((f"target {lo:.3g} … {hi:.3g}", QColor(cmap.map(0.5, mode="qcolor")), True))
+            self._points(a, "train", colors(y_train))
+            if len(v):
+                self._points(v, "validation", colors(y_val))
+            self._points(b, "test", colors(y_test))
+            self.legend.append((f"target {lo:.3g} … {hi:.3g}", QColor(cmap.map(0.5, mode="qcolor")), self.MARKS["train"]))
         grey = QColor(MUTED)
-        self.legend.append((f"training ({len(a)})", grey, True))
-        self.legend.append((f"test ({len(b)})", grey, False))
+        self.legend.append((f"training ({len(a)})", grey, self.MARKS["train"]))
+        if len(v):
+            self.legend.append((f"validation ({len(v)})", grey, self.MARKS["validation"]))
+        self.legend.append((f"test ({len(b)})", grey, self.MARKS["test"]))
         item.enableAutoRange()
 
     def legend_html(self) -> str:
-        """The legend as rich text: a coloured dot per class, then the training and test marks."""
+        """The legend as rich text: a coloured dot per class, then the marks of the splits."""
         parts = []
-        for text, color, filled in self.legend:
-            mark = "●" if filled else "○"
+        for text, color, mark in self.legend:
             parts.append(f'<span style="color:{color.name()}; font-size: 13pt;">{mark}</span>&nbsp;'
                          f"{html.escape(text).replace(' ', '&nbsp;')}")
         return "&nbsp;&nbsp; ".join(parts)
 
-    def point_counts(self) -> tuple[int, int]:
-        """How many training and test points are drawn."""
+    def point_counts(self) -> tuple[int, int, int]:
+        """How many training, validation and test points are drawn."""
         count = lambda items: sum(len(i.data) for i in items)  # noqa: E731
-        return count(self.train_items), count(self.test_items)
+        return count(self.train_items), count(self.validation_items), count(self.test_items)
 
 
 def gray_image(pixels: np.ndarray, shape: tuple[int, int], low: float, high: float) -> QImage:

@@ -486,11 +486,11 @@ class DatasetPanelView(QWidget):
             self.scatter_legend.setText("")
             return
         p = view.prepared
-        y_train, y_test = p.y_train, p.y_test
+        y_train, y_val, y_test = p.y_train, p.y_val, p.y_test
         if p.task == "regression":  # show the targets in the data's own units, not scaled to [-1, 1]
-            y_train = (y_train + 1.0) / p.target_factor + p.target_offset
-            y_test = (y_test + 1.0) / p.target_factor + p.target_offset
-        self.scatter.show_data(p.x_train, y_train, p.x_test, y_test, p.feature_names, p.class_names, p.task)
+            y_train, y_val, y_test = ((y + 1.0) / p.target_factor + p.target_offset for y in (y_train, y_val, y_test))
+        self.scatter.show_data(p.x_train, y_train, p.x_test, y_test, p.feature_names, p.class_names, p.task,
+                               x_val=p.x_val, y_val=y_val)
         self.scatter_legend.setText(self.scatter.legend_html())
 
     def _draw_fit(self, view: DataView) -> None:

@@ -110,6 +110,9 @@ class RunCurves:
         self.baselines: dict[str, dict[str, float | None]] = {}
         self.boundary: Any = None  # the last BoundaryFrame, when this session computed one
         self.total_iterations = 0
+        #: whether the run has a validation split (None: not known); without one the plots
+        #: leave its curves out of their legends
+        self.has_validation: bool | None = None
         self.version = 0  # bumped on every change, so views redraw only what changed
 
     # ---------------------------------------------------------------- filling
@@ -121,6 +124,10 @@ class RunCurves:
             dtype=float,
         ).T.reshape(-1, len(METRIC_NAMES))
         curves._add_rows(rows)
+        preprocessing = (record.config or {}).get("preprocessing")
+        size = preprocessing.get("validation_size") if isinstance(preprocessing, dict) else None
+        measured = any(v is not None for v in record.metrics.get("val_loss", []))
+        curves.has_validation = measured or (isinstance(size, (int, float)) and size > 0)
         if record.final_weights:
             weights = np.array([np.nan if w is None else w for w in record.final_weights], dtype=float)
             curves.last_weights = weights

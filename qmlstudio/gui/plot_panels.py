@@ -459,6 +459,8 @@ class CurvesPanel(PlotPanel):
         self.legend.clear()
         for index, run in enumerate(runs):
             for spec in self.specs:
+                if spec.metric.startswith("val_") and run.has_validation is False:
+                    continue  # no validation split: no curve, and no legend entry that says there is one
                 key = (run.run_id, spec.metric)
                 keys.append(key)
                 colour = spec.colour if single else RUN_COLOURS[index % len(RUN_COLOURS)]
@@ -488,7 +490,7 @@ class CurvesPanel(PlotPanel):
             if key not in keys:
                 self.plot.removeItem(self.curves.pop(key))
                 self._drawn.pop(key, None)
-        self.legend.setVisible(bool(keys) and (not single or len(self.specs) > 1))
+        self.legend.setVisible(bool(keys) and (not single or len(keys) > 1))
         self.runs = list(runs)
         self.reset_view(tight=not growing)
         if not runs:  # no old run's axes on an empty plot (File ▸ New)

@@ -250,6 +250,7 @@ class TrainingController:
         self._setups[setup.run_id] = setup
         live = RunCurves(setup.run_id, "live", setup.task)
         live.total_iterations = setup.total_iterations
+        live.has_validation = setup.y_val is not None and len(setup.y_val) > 0
         self._live = live
         self._curves[setup.run_id] = live
         self.progress.setRange(0, max(1, setup.total_iterations))

@@ -355,7 +355,7 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         # Columns are fitted when the runs change, not on every update of the live row
         # (ResizeToContents would measure every cell of every run each time).
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(RunsTableModel.COLUMNS.index("Model"), QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         self.runs_model.modelReset.connect(self._fit_run_columns)
         header.setHighlightSections(False)
         self.runs_view.verticalHeader().setDefaultSectionSize(22)

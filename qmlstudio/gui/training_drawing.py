@@ -34,6 +34,9 @@ from qmlstudio.gui.training_state import (
 from qmlstudio.gui.training_widgets import _tuned_note
 from qmlstudio.gui.workers import RunSetup
 
+#: The runs table's model column is at most this wide (pixels) when fitted to its contents.
+MAX_MODEL_COLUMN = 240
+
 
 class DockDrawing:
     """Redraws of the dock (a mixin of TrainingDock)."""
@@ -348,7 +351,14 @@ class DockDrawing:
             item.setText(_duration(curves.last("elapsed_s")))
 
     def _fit_run_columns(self) -> None:
-        self.runs_view.resizeColumnsToContents()
+        """Each column as wide as its title and contents (the last takes what is left); the
+        model's description at most :data:`MAX_MODEL_COLUMN` pixels (a cut one is whole in its tooltip)."""
+        view = self.runs_view
+        view.resizeColumnsToContents()
+        header = view.horizontalHeader()
+        model = self.runs_model.COLUMNS.index("Model")
+        title = header.fontMetrics().horizontalAdvance(self.runs_model.COLUMNS[model]) + 16
+        header.resizeSection(model, max(title, min(header.sectionSize(model), MAX_MODEL_COLUMN)))
 
     # -------------------------------------------------------------- selection
     def _clear_selection(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from qmlstudio.core.circuit import CircuitDesign
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import (
+    DEFAULT_VALIDATION_SIZE,
     ModelChoice,
     PluginChoice,
     Preprocessing,
@@ -41,7 +42,7 @@ def new_project(
     batch_size: int | None = 32,
     seed: int = 7,
     test_size: float = 0.25,
-    validation_size: float = 0.2,
+    validation_size: float = DEFAULT_VALIDATION_SIZE,
     scaling: str | None = None,
     model_options: Mapping[str, Any] | None = None,
 ) -> Project:

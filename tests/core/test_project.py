@@ -22,6 +22,7 @@ from qmlstudio.core.circuit import CircuitDesign, Gate
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import (
     CURRENT_SCHEMA,
+    DEFAULT_VALIDATION_SIZE,
     METRIC_NAMES,
     MIGRATIONS,
     ModelChoice,
@@ -508,9 +509,12 @@ def test_minimal_hand_written_file_loads_with_defaults(tmp_path):
     path.write_text('{"schema_version": 1}', encoding="utf-8")
     project = load_project(path)
     defaults = Project.new()
-    for name in ("name", "notes", "dataset", "preprocessing", "encoding", "ansatz", "circuit", "model",
+    for name in ("name", "notes", "dataset", "encoding", "ansatz", "circuit", "model",
                  "optimizer", "backend", "training", "seed", "runs"):
         assert getattr(project, name) == getattr(defaults, name), name
+    # a file that says nothing of a validation split has none (File ▸ New holds a fifth out)
+    assert project.preprocessing == Preprocessing() and project.preprocessing.validation_size == 0
+    assert defaults.preprocessing == Preprocessing(validation_size=DEFAULT_VALIDATION_SIZE)
     assert project.written_by is None
 
 

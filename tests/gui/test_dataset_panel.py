@@ -87,9 +87,10 @@ def test_each_builtin_dataset_loads_and_is_previewed(qtbot, panel, name):
     assert view.dataset.num_features == features
     assert view.prepared is not None and view.prepared.num_classes == classes
     assert panel.error_text() == ""
-    train, test = panel.scatter.point_counts()
-    assert (train, test) == (len(view.prepared.y_train), len(view.prepared.y_test))
-    assert train + test == samples
+    train, validation, test = panel.scatter.point_counts()
+    assert (train, validation, test) == (len(view.prepared.y_train), len(view.prepared.y_val), len(view.prepared.y_test))
+    assert train + validation + test == samples
+    assert abs(validation - 0.2 * samples) <= 1  # File ▸ New holds a fifth out for validation
     assert sum(count for _, count in panel.balance.counts()) == samples
     assert panel.classes_list.count() == classes
     assert f"<b>{samples}</b> samples" in panel.summary_label.text()
@@ -107,7 +108,7 @@ def test_file_datasets_without_a_file_say_what_to_choose(qtbot, panel, name):
     assert panel.error_label.isVisibleTo(panel)
     assert FILE_DATASETS[name].lower() in panel.error_label.text().lower()
     assert panel.view is None
-    assert panel.scatter.point_counts() == (0, 0)
+    assert panel.scatter.point_counts() == (0, 0, 0)
 
 
 def test_option_form_follows_the_descriptors_and_edits_the_project(qtbot, panel):
@@ -479,30 +480,42 @@ def test_regression_data_is_coloured_by_target(qtbot, panel, tmp_path):
     assert "target 0 … 9.75" in panel.scatter_legend.text().replace("&nbsp;", " ")
 
 
-def test_typing_a_validation_share_adds_a_validation_split(qtbot, panel):
+def test_typing_a_validation_share_changes_the_validation_split(qtbot, panel):
     """Real keyboard input in the validation box: the project gets the share, the summary
-    counts the validation rows, and an impossible split is refused with a message."""
+    counts the validation rows, the scatter draws them (diamonds, in the legend), and an
+    impossible split is refused with a message."""
     from PySide6.QtCore import Qt
 
     spin = panel.validation_size_spin
-    assert spin.value() == 0 and panel.project.preprocessing.validation_size == 0.0
+    assert spin.value() == 20 and panel.project.preprocessing.validation_size == pytest.approx(0.2)  # File ▸ New's
+    assert panel.scatter.point_counts() == (110, 40, 50)  # of the 200 moons
     with qtbot.waitSignal(panel.data_loaded, timeout=TIMEOUT) as blocker:
         spin.setFocus()
         spin.selectAll()
-        qtbot.keyClicks(spin.lineEdit(), "20")
+        qtbot.keyClicks(spin.lineEdit(), "30")
         qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
-    assert panel.project.preprocessing.validation_size == pytest.approx(0.2)
+    assert panel.project.preprocessing.validation_size == pytest.approx(0.3)
     prepared = blocker.args[0].prepared
-    assert len(prepared.y_val) == 40 and len(prepared.y_test) == 50  # of the 200 moons
-    assert "<b>40</b> validation" in panel.summary_label.text()
+    assert len(prepared.y_val) == 60 and len(prepared.y_test) == 50
+    assert "<b>60</b> validation" in panel.summary_label.text()
     assert sum(count for _, count in panel.balance.counts()) == 200
+    assert panel.scatter.point_counts() == (90, 60, 50)
+    legend = panel.scatter_legend.text().replace("&nbsp;", " ")
+    assert "◆</span> validation (60)" in legend and "training (90)" in legend and "test (50)" in legend
 
     spin.selectAll()
     qtbot.keyClicks(spin.lineEdit(), "80")
     qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "leave no training data" in panel.error_text(), timeout=TIMEOUT)
-    assert panel.project.preprocessing.validation_size == pytest.approx(0.2)
-    assert spin.value() == 20
+    assert panel.project.preprocessing.validation_size == pytest.approx(0.3)
+    assert spin.value() == 30
+
+    with qtbot.waitSignal(panel.data_loaded, timeout=TIMEOUT):
+        spin.selectAll()
+        qtbot.keyClicks(spin.lineEdit(), "0")
+        qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    assert panel.scatter.point_counts() == (150, 0, 50)
+    assert "validation" not in panel.scatter_legend.text()
 
 
 def test_adhoc_takes_its_natural_scaling_and_rescaling_it_warns(qtbot, panel):

@@ -98,7 +98,7 @@ def test_train_puts_loss_points_on_the_plot_within_seconds(qtbot, dock: Training
     assert np.all(np.isfinite(y)) and x[0] == 1
     qtbot.waitUntil(lambda: "ETA" in dock.progress.format() and dock.progress.value() > 0, timeout=5000)
     assert "Iteration" in dock.progress.format() and "epoch" in dock.progress.format()
-    assert dock.progress.maximum() == LONG * 5  # 150 samples in batches of 32: 5 iterations an epoch
+    assert dock.progress.maximum() == LONG * 4  # 110 training samples in batches of 32: 4 iterations an epoch
     # The runs list shows the run in progress on top.
     assert dock.runs_model.row_values(0)["status"] == "running"
     with qtbot.waitSignal(dock.run_finished, timeout=10_000):
@@ -203,13 +203,13 @@ def test_the_decision_boundary_changes_as_training_goes(qtbot, dock: TrainingDoc
     early = dock.boundary_plot.image_data()
     assert early is not None and early.shape == (64, 64, 4)
     # The points of the train and test splits are on top of the image.
-    assert len(dock.boundary_plot.train_points.data) == 150 and len(dock.boundary_plot.test_points.data) == 50
+    assert len(dock.boundary_plot.train_points.data) == 110 and len(dock.boundary_plot.test_points.data) == 50
     qtbot.waitUntil(lambda: dock.boundary_plot.frame.iteration > early_frame.iteration + 100, timeout=15_000)
     later = dock.boundary_plot.image_data()
     assert not np.array_equal(early, later)
-    # while training the confusion matrix is made of the training rows (the demo has no
-    # validation split): the test split is looked at once, when the run ends, also on Stop
-    assert dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 150
+    # while training the confusion matrix is made of the validation rows (the demo holds 40
+    # out): the test split is looked at once, when the run ends, also on Stop
+    assert dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 40
     with qtbot.waitSignal(dock.run_finished, timeout=10_000):
         click(qtbot, dock.stop_button)
     assert dock.confusion_plot.value.text().startswith("test ")
@@ -311,6 +311,31 @@ def train_quickly(qtbot, dock: TrainingDock, epochs: int) -> Any:
     return finished.args[0]
 
 
+def test_a_run_without_a_validation_split_has_no_validation_curve(qtbot, dock: TrainingDock) -> None:
+    """The loss and accuracy legends name a validation curve only for a run that has a validation split."""
+    from qmlstudio.core.project import RunRecord
+    from qmlstudio.gui.plot_data import RunCurves
+
+    def record(validation_size: float) -> RunRecord:
+        run = RunRecord(config={"preprocessing": {"validation_size": validation_size}})
+        for i in range(1, 4):
+            val = None if not validation_size else 0.5 / i
+            run.append_metrics(iteration=i, epoch=1, loss=1.0 / i, train_accuracy=0.5, val_loss=val,
+                               val_accuracy=None if val is None else 0.6)
+        return run
+
+    without, with_split = RunCurves.from_record(record(0.0)), RunCurves.from_record(record(0.2))
+    assert (without.has_validation, with_split.has_validation) == (False, True)
+    for plot in (dock.loss_plot, dock.accuracy_plot):
+        plot.show_runs([without])
+        assert not plot.legend.isVisible() and len(plot.curves) == 1  # the training curve alone
+        plot.show_runs([with_split])
+        assert [item.text for _, item in plot.legend.items] == ["train", "validation"]
+        plot.show_runs([without, with_split])  # overlaid: each run its own curves
+        names = [item.text for _, item in plot.legend.items]
+        assert sum("validation" in name for name in names) == 1 and len(names) == 3
+
+
 def test_selecting_two_runs_overlays_their_curves(qtbot, dock: TrainingDock) -> None:
     first = train_quickly(qtbot, dock, 4)
     second = train_quickly(qtbot, dock, 6)
@@ -320,8 +345,8 @@ def test_selecting_two_runs_overlays_their_curves(qtbot, dock: TrainingDock) -> 
     assert sorted(dock.shown_run_ids()) == sorted([first.id, second.id])
     loss_curves = {run_id: c for (run_id, metric), c in dock.loss_plot.curves.items() if metric == "loss"}
     assert set(loss_curves) == {first.id, second.id}
-    assert len(loss_curves[first.id].getData()[0]) == first.num_points == 20
-    assert len(loss_curves[second.id].getData()[0]) == second.num_points == 30
+    assert len(loss_curves[first.id].getData()[0]) == first.num_points == 16
+    assert len(loss_curves[second.id].getData()[0]) == second.num_points == 24
     pens = {c.opts["pen"].color().name() for c in loss_curves.values()}
     assert len(pens) == 2  # one colour per run
     # Clicking one row shows that run alone.
@@ -337,8 +362,8 @@ def test_a_runs_metrics_export_as_csv(qtbot, dock: TrainingDock, tmp_path: Path)
     with open(out, newline="") as file:
         rows = list(csv.reader(file))
     assert rows[0] == list(METRIC_NAMES)
-    assert len(rows) == 1 + record.num_points == 16
-    assert [int(r[0]) for r in rows[1:]] == list(range(1, 16))
+    assert len(rows) == 1 + record.num_points == 13
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 13))
     assert float(rows[-1][2]) == pytest.approx(record.metrics["loss"][-1])
     assert run_metrics_csv(record) == out.read_text()
 

@@ -81,7 +81,7 @@ def test_the_run_trains_in_another_process_and_comes_back_as_plain_data(qtbot, d
         click(qtbot, dock.train_button)
     record = finished.args[0]
     assert record.status == "completed" and dock.project.runs == [record]
-    assert record.num_points == 15 and len(record.final_weights) > 0  # 3 epochs of 5 batches
+    assert record.num_points == 12 and len(record.final_weights) > 0  # 3 epochs of 4 batches
     assert points(dock) == record.num_points  # every report reached the plot
 
 

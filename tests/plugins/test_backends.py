@@ -53,8 +53,9 @@ def registry():
 
 
 def demo_for_shots(optimizer: str = "spsa"):
-    """The demo project, trained one epoch (5 mini-batches) with a gradient-free optimizer,
-    evaluating once per epoch: what a shot-based backend is used with."""
+    """The demo project, trained one epoch (4 mini-batches of its 110 training rows; 40 are
+    for validation, 50 for the test) with a gradient-free optimizer, evaluating once per
+    epoch: what a shot-based backend is used with."""
     project = load_project(DEMO)
     project.optimizer = PluginChoice(optimizer, {"learning_rate": 0.3} if optimizer == "spsa" else {})
     project.model = ModelChoice("vqc", {"eval_every": 0, "baselines": False})
@@ -316,15 +317,15 @@ def test_each_aer_backend_trains_the_demo_model(registry, choice):
     run = build_run(project, registry, backend=choice, callback=reports.append)
     record = run.run()
     assert record.status == "completed", record.message
-    assert [r.iteration for r in reports] == [1, 2, 3, 4, 5]
+    assert [r.iteration for r in reports] == [1, 2, 3, 4]
     assert all(np.isfinite(r.loss) for r in reports)
     assert 0.4 <= record.test["accuracy"] <= 1.0 and reports[-1].test_accuracy is None  # scored after the last
     assert record.config["backend"]["name"] == choice.split(",")[0].split(":")[0]
     if choice in ("statevector", "aer-statevector"):
         assert reports[-1].shots == 0 and run.evaluator.exact == (choice == "statevector")
-    else:  # 2 SPSA evaluations of each of the 150 training samples, the training split, then the test split once
-        assert run.evaluator.shots_used == run_cost(run)["total_shots"] == (2 * 150 + 150 + 50) * run.backend.shots
-        assert reports[-1].shots == (2 * 150 + 150) * run.backend.shots  # the test split runs after the last report
+    else:  # 2 SPSA evaluations of each of the 110 training samples, the training and validation splits, then the test split once
+        assert run.evaluator.shots_used == run_cost(run)["total_shots"] == (2 * 110 + 110 + 40 + 50) * run.backend.shots
+        assert reports[-1].shots == (2 * 110 + 110 + 40) * run.backend.shots  # the test split runs after the last report
 
 
 def test_cost_estimate_matches_the_shots_the_engine_spends(registry):

@@ -218,7 +218,8 @@ def test_local_mode_trains_and_evaluates_the_demo_model(registry):
     assert 0.4 <= record.test["accuracy"] <= 1.0
     assert reports[-1].shots > 0 and reports[-1].shots % 256 == 0
     job_ids = list(dict.fromkeys(e[0] for e in events))
-    assert len(job_ids) == 2 * 2 + 2  # two SPSA evaluations per iteration, the training split, then the test split
+    # two SPSA evaluations per iteration, the training and validation splits, then the test split
+    assert len(job_ids) == 2 * 2 + 3
     assert all(run.backend.jobs[j].status == "DONE" for j in job_ids)
     assert {e[1] for e in events} <= {"SUBMITTED", "INITIALIZING", "QUEUED", "RUNNING", "DONE"}
     assert run.backend._container is None  # the batch was closed when the run ended

@@ -22,6 +22,7 @@ from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 from qmlstudio.core import statevector as sv
 from qmlstudio.core.circuit import GATES, CircuitDesign, Gate
 from qmlstudio.core.statevector import StatevectorProgram, gate_generators, gate_matrix, probabilities_diagonal, z_diagonal
+from tests.core.fresh_interpreter import in_fresh_interpreter
 
 FORMULAS = (
     "θ[{i}]",
@@ -426,25 +427,32 @@ def test_threads_and_cache_sized_parts_give_the_same_answers(monkeypatch):
 
 
 def test_gradient_memory_does_not_grow_with_depth():
-    """The adjoint pass keeps a fixed number of states, not one per gate."""
-    rng = np.random.default_rng(8)
+    """The adjoint pass keeps a fixed number of states, not one per gate (measured in a process
+    of its own: tracemalloc counts every thread's allocations)."""
     n, batch = 11, 32
-    inputs = rng.uniform(-1, 1, (batch, n))
     state_bytes = batch * 2**n * 16
-    peaks = []
-    for layers in (2, 8):  # 66 and 242 gates, data re-uploaded in every layer
-        design = hardware_efficient(n, layers, reupload=True)
-        program = StatevectorProgram(design)
-        weights = rng.uniform(-1, 1, design.num_weights)
-        # once first, so that compiled code, caches and the thread pool are in place and only
-        # the call's own arrays are traced (other tests leave other modules loaded to varying degrees)
-        program.vjp(weights, inputs, z_diagonal(n, [0]), np.ones((batch, 1)))
-        tracemalloc.start()
-        try:
+    peaks = in_fresh_interpreter(f"""
+        import json, tracemalloc
+        import numpy as np
+        from qmlstudio.core.statevector import StatevectorProgram, z_diagonal
+        from tests.core.test_statevector import hardware_efficient
+
+        rng = np.random.default_rng(8)
+        n, batch = {n}, {batch}
+        inputs = rng.uniform(-1, 1, (batch, n))
+        peaks = []
+        for layers in (2, 8):  # 66 and 242 gates, data re-uploaded in every layer
+            design = hardware_efficient(n, layers, reupload=True)
+            program = StatevectorProgram(design)
+            weights = rng.uniform(-1, 1, design.num_weights)
+            # once first, so that compiled code, caches and the thread pool are in place
+            program.vjp(weights, inputs, z_diagonal(n, [0]), np.ones((batch, 1)))
+            tracemalloc.start()
             program.vjp(weights, inputs, z_diagonal(n, [0]), np.ones((batch, 1)))
             peaks.append(tracemalloc.get_traced_memory()[1])
-        finally:
             tracemalloc.stop()
+        print(json.dumps(peaks))
+    """)
     assert peaks[1] < 7 * state_bytes
     # 176 more gates: one state kept per gate would add 176 states. What may grow is each gate's
     # small per-sample matrices (2x2 complex x batch: 176 gates x 32 x 64 B = 0.35 states of

@@ -13,7 +13,10 @@ printed side by side:
   the two headless runs beside it; the printed share is the mean over the rounds with a 95 %
   t-interval. No stalls are measured headless;
 * ``training``  — the dock training the demo project (many epochs) in its child process
-  (:mod:`qmlstudio.gui.training_process`), the plots redrawn live at a bounded rate;
+  (:mod:`qmlstudio.gui.training_process`), the plots redrawn live at a bounded rate; the
+  probe measures the stalls for ``--seconds``, then the run goes on as long again without it
+  (``unprobed``): the share of headless speed is taken there, since a 1 kHz Python timer is
+  the bench's instrument, not the application's work (the share while probed is printed too);
 * ``thread``    — with ``--thread``: the same on a thread of the GUI's process (the old way).
 
 It prints the worst and 99th-percentile stall, the plot redraw rate (frames/s, one frame =
@@ -178,9 +181,14 @@ def main() -> int:
         fps = (dock.frames_drawn - frames0) / elapsed
         its = (dock.reports_received - reports0) / elapsed
         batches = ((dock.worker.batches_emitted if dock.worker else 0) - batches0) / elapsed
+        # The same length again without the probe: its thousand Python callbacks a second are
+        # the bench's instrument, not the application's work.
+        reports1, t1 = dock.reports_received, time.perf_counter()
+        run_loop(app, args.seconds)
+        unprobed = (dock.reports_received - reports1) / (time.perf_counter() - t1)
         points = dock.live_curves.rows if dock.live_curves else 0
         dock.stop_and_wait()
-        return list(probe.stalls_ms), fps, its, batches, points
+        return list(probe.stalls_ms), fps, its, batches, points, unprobed
 
     # The machine's speed drifts (other tenants of the host): the GUI run is measured in
     # rounds, each between two headless runs, and each round's share is its GUI speed over the
@@ -207,7 +215,9 @@ def main() -> int:
         threaded.shutdown()
         headless_runs.append(headless())
     headless_its = statistics.fmean(headless_runs)
-    shares = [r[2] / ((headless_runs[i] + headless_runs[i + 1]) / 2) for i, r in enumerate(rounds)]
+    beside = [(headless_runs[i] + headless_runs[i + 1]) / 2 for i in range(len(rounds))]
+    shares = [r[5] / h for r, h in zip(rounds, beside)]
+    probed_shares = [r[2] / h for r, h in zip(rounds, beside)]
     training = [stall for r in rounds for stall in r[0]]
     fps = statistics.fmean(r[1] for r in rounds)
     its = statistics.fmean(r[2] for r in rounds)
@@ -222,7 +232,9 @@ def main() -> int:
     print(f"{'':<10} {'worst ms':>9} {'p99 ms':>9} {'p50 ms':>9} {'ticks':>8} {'frames/s':>10} {'iter/s':>11}")
     print(row("idle", idle, None, None))
     print(row("headless", None, None, headless_its) + "   (" + ", ".join(f"{h:.0f}" for h in headless_runs) + ")")
-    print(row("training", training, fps, its) + "   (child process; rounds " + ", ".join(f"{r[2]:.0f}" for r in rounds) + ")")
+    print(row("training", training, fps, its) + "   (child process, probed; rounds " + ", ".join(f"{r[2]:.0f}" for r in rounds) + ")")
+    print(row("unprobed", None, None, statistics.fmean(r[5] for r in rounds))
+          + "   (the same runs, as long again without the probe; rounds " + ", ".join(f"{r[5]:.0f}" for r in rounds) + ")")
     if thread is not None:
         print(row("thread", thread[0], thread[1], thread[2]) + "   (a thread of the GUI's process)")
     print()
@@ -234,7 +246,8 @@ def main() -> int:
         interval = f", 95 % interval {100 * (ratio - half):.1f}-{100 * (ratio + half):.1f} %"
     else:
         interval = ""
-    print("GUI iterations/s as a share of headless, per round: " + ", ".join(f"{100 * x:.1f} %" for x in shares))
+    print("GUI iterations/s as a share of headless, per round: " + ", ".join(f"{100 * x:.1f} %" for x in shares)
+          + f" (while probed: mean {100 * statistics.fmean(probed_shares):.1f} %)")
     print(f"GUI iterations/s as a share of headless: {100 * ratio:.1f} % (mean of {len(shares)} rounds{interval}; "
           f"target >= 95 %): {'meets' if ratio >= 0.95 else 'MISSES'}")
     if thread is not None:

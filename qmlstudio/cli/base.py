@@ -11,6 +11,7 @@ import time
 from typing import Any, Iterator, Sequence
 
 from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.project import MAX_SEED
 
 PROG = "qmlstudio"
 
@@ -28,9 +29,6 @@ class Command:
     def run(self, args: argparse.Namespace) -> int:
         """Does the work; returns the exit code (errors are raised as QMLStudioError)."""
         raise NotImplementedError
-
-
-MAX_SEED = 2**32 - 1  # what NumPy and scikit-learn accept as a seed
 
 
 def _check_seed(seed: int | None) -> None:

@@ -50,6 +50,7 @@ from qmlstudio.core.circuit import CircuitDesign
 from qmlstudio.core.errors import DesignError
 from qmlstudio.core.events import EventGroup
 from qmlstudio.core.project_fields import (
+    MAX_SEED,
     ProjectError,
     _describe,
     _fail,
@@ -86,6 +87,7 @@ __all__ = [
     "DEFAULT_VALIDATION_SIZE",
     "FILE_SUFFIX",
     "MAX_FILE_BYTES",
+    "MAX_SEED",
     "METRIC_NAMES",
     "MIGRATIONS",
     "MODEL_KINDS",
@@ -277,7 +279,8 @@ _PROJECT_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "optimizer": _instance(PluginChoice),
     "backend": _instance(PluginChoice),
     "training": _instance(Training),
-    "seed": lambda v, where: _whole(v, where, minimum=0),
+    # NumPy and scikit-learn take seeds up to 2**32 - 1 and fail deep in a run on larger ones
+    "seed": lambda v, where: _whole(v, where, minimum=0, maximum=MAX_SEED),
     "runs": _runs,
     "studies": lambda v, where: _studies(v, where),
 }

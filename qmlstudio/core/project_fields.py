@@ -17,7 +17,10 @@ from typing import Any, Callable, Iterable, Mapping
 
 from qmlstudio.core.errors import QMLStudioError
 
-__all__ = ["ProjectError"]
+__all__ = ["MAX_SEED", "ProjectError"]
+
+#: The largest seed NumPy and scikit-learn take (a project's seed, ``--seed``).
+MAX_SEED = 2**32 - 1
 
 
 _MAX_DEPTH = 32
@@ -105,12 +108,14 @@ def _name(value: Any, where: str) -> str:
     return value
 
 
-def _whole(value: Any, where: str, minimum: int | None = None) -> int:
+def _whole(value: Any, where: str, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         _fail(where, f"expected a whole number, got {_describe(value)}")
     value = int(value)
     if minimum is not None and value < minimum:
         _fail(where, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        _fail(where, f"must be at most {maximum:,}, got {value:,}")
     return value
 
 

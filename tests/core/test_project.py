@@ -22,6 +22,7 @@ from qmlstudio.core.circuit import CircuitDesign, Gate
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import (
     CURRENT_SCHEMA,
+    MAX_SEED,
     DEFAULT_VALIDATION_SIZE,
     METRIC_NAMES,
     MIGRATIONS,
@@ -868,3 +869,12 @@ def test_a_version_2_file_naming_aer_statevector_for_the_engine_loads_as_version
     saved = json.loads(path.read_text(encoding="utf-8"))
     assert saved["schema_version"] == 3 and saved["backend"] == engine.to_dict()
     assert load_project(path).runs[1].config["backend"]["name"] == "aer-statevector"
+
+
+def test_a_seed_numpy_cannot_take_is_refused_on_load(tmp_path):
+    """NumPy and scikit-learn take seeds up to 2**32 - 1; a larger one used to load and fail deep in a run."""
+    path = tmp_path / "seed.qmls"
+    path.write_text(f'{{"schema_version": 3, "seed": {MAX_SEED}}}', encoding="utf-8")
+    assert load_project(path).seed == MAX_SEED == 2**32 - 1
+    path.write_text(f'{{"schema_version": 3, "seed": {2**32}}}', encoding="utf-8")
+    assert "seed: must be at most 4,294,967,295, got 4,294,967,296" in str(load_error(path))

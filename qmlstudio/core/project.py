@@ -187,11 +187,14 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 def regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     """``os.stat(path)`` (links followed) of a regular file; anything else raises :class:`OSError`.
 
-    A folder raises ``IsADirectoryError``; a device, a FIFO or a socket raises ``OSError(EINVAL)``
-    saying so. Checked before a user's file is opened: reading ``/dev/zero`` never ends and
+    A folder raises ``IsADirectoryError``; a device, a FIFO, a socket or a path with a NUL byte
+    raises ``OSError(EINVAL)`` saying so. Checked before a user's file is opened: reading ``/dev/zero`` never ends and
     opening a FIFO blocks until something writes to it.
     """
-    info = os.stat(path)
+    try:
+        info = os.stat(path)
+    except ValueError as exc:  # "embedded null byte": no file can have such a name
+        raise OSError(errno.EINVAL, "the path holds a NUL byte, which no file name can", repr(os.fspath(path))) from exc
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "this is a folder, not a file", os.fspath(path))
     if not stat.S_ISREG(info.st_mode):

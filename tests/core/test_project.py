@@ -878,3 +878,8 @@ def test_a_seed_numpy_cannot_take_is_refused_on_load(tmp_path):
     assert load_project(path).seed == MAX_SEED == 2**32 - 1
     path.write_text(f'{{"schema_version": 3, "seed": {2**32}}}', encoding="utf-8")
     assert "seed: must be at most 4,294,967,295, got 4,294,967,296" in str(load_error(path))
+
+
+def test_a_path_with_a_nul_byte_is_refused_with_a_message(tmp_path):
+    """No file name can hold a NUL byte; os.stat raises ValueError on one, which used to escape as a traceback."""
+    assert "NUL byte" in str(load_error(tmp_path / "bad\x00name.qmls"))

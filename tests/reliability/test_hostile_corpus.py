@@ -38,11 +38,9 @@ CASES = corpus.build(_DIR, ROOT / "resources" / "demo.qmls")
 
 D2 = "defect 2 (A1): a dataset path to a special file (/dev/zero, /dev/urandom, a FIFO) is read before its kind is checked: hangs"
 D2P = "defect 2 (A1): a FIFO as the project path hangs on load"
-D6_NUL = "defect 6 (A1): a NUL byte in the project path tracebacks in core/project.py"
 D7 = "defect 7 (A1): a lone surrogate in the project text loads, then the save fails"
 
 KNOWN: dict[str, str] = {
-    "path-odd-nul-byte-train": D6_NUL,
     "project-demo-raw-surrogate": D7,
     "project-new-raw-surrogate": D7,
 }

@@ -701,7 +701,9 @@ def _parse(raw: bytes) -> Any:
             "a project file is UTF-8 JSON"
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        _no_lone_surrogates(data)
+        return data
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise ProjectError(
@@ -719,6 +721,18 @@ def _parse(raw: bytes) -> Any:
         if "digits" in str(exc):  # Python refuses to convert integers of over 4300 digits
             raise ProjectError("invalid JSON: a number has too many digits") from None
         raise ProjectError(f"invalid JSON: {exc}") from None
+
+
+def _no_lone_surrogates(data: Any) -> None:
+    """Refuses a string holding half of a UTF-16 pair (a JSON escape like ``\\ud800`` alone): it
+    is not text, and the project could be opened but never saved again."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProjectError(
+            f"a string in the file holds half of a UTF-16 pair (\\u{ord(exc.object[exc.start]):04x} without its other "
+            "half): it is not text, and the project could not be saved again"
+        ) from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

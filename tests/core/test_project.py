@@ -883,3 +883,13 @@ def test_a_seed_numpy_cannot_take_is_refused_on_load(tmp_path):
 def test_a_path_with_a_nul_byte_is_refused_with_a_message(tmp_path):
     """No file name can hold a NUL byte; os.stat raises ValueError on one, which used to escape as a traceback."""
     assert "NUL byte" in str(load_error(tmp_path / "bad\x00name.qmls"))
+
+
+def test_half_a_utf16_pair_in_a_string_is_refused_on_load(tmp_path):
+    """A JSON escape like \\ud800 alone decodes to a string UTF-8 cannot hold: the project would open and
+    then fail to save, losing the user's work. It is refused when the file is opened, saying where."""
+    path = tmp_path / "half.qmls"
+    path.write_text('{"schema_version": 3, "notes": "before \\ud800 after"}', encoding="utf-8")
+    assert "half of a UTF-16 pair (\\ud800 without its other half)" in str(load_error(path))
+    path.write_text('{"schema_version": 3, "notes": "a pair: \\ud83d\\ude00"}', encoding="utf-8")
+    assert load_project(path).notes == "a pair: \U0001F600"

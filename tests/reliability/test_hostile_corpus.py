@@ -38,11 +38,8 @@ CASES = corpus.build(_DIR, ROOT / "resources" / "demo.qmls")
 
 D2 = "defect 2 (A1): a dataset path to a special file (/dev/zero, /dev/urandom, a FIFO) is read before its kind is checked: hangs"
 D2P = "defect 2 (A1): a FIFO as the project path hangs on load"
-D7 = "defect 7 (A1): a lone surrogate in the project text loads, then the save fails"
 
 KNOWN: dict[str, str] = {
-    "project-demo-raw-surrogate": D7,
-    "project-new-raw-surrogate": D7,
 }
 
 

@@ -146,7 +146,7 @@ def main() -> int:
     idle = list(probe.stalls_ms)
 
     # 2. headless: the engine alone, for the reference speed (before and after the GUI runs).
-    def headless() -> float:
+    def headless(seconds: float = args.seconds) -> float:
         controls = Controls()
         count = [0]
         started = [0.0]
@@ -155,7 +155,7 @@ def main() -> int:
             count[0] += 1
             if count[0] == 1:
                 started[0] = time.perf_counter()
-            elif time.perf_counter() - started[0] > args.seconds:
+            elif time.perf_counter() - started[0] > seconds:
                 controls.cancel()
 
         run = build_run(project, registry, epochs=args.epochs, callback=on_report, controls=controls)
@@ -194,9 +194,7 @@ def main() -> int:
     # rounds, each between two headless runs, and each round's share is its GUI speed over the
     # mean of the two headless runs beside it.
     training_process.warm_up()  # as the application does once its window is up
-    seconds, args.seconds = args.seconds, 2.0
-    headless()  # not counted: the first run in a process loads the compiled loops
-    args.seconds = seconds
+    headless(2.0)  # not counted: the first run in a process loads the compiled loops
     headless_runs = [headless()]
     rounds = []
     for _ in range(args.rounds):

@@ -3,8 +3,7 @@
 Each baseline is a scikit-learn ``Pipeline(scale, model)`` whose inputs (the quantum model's
 prepared inputs as they are, with the defaults, or standardised by a ``StandardScaler``
 fitted on the training rows) and hyper-parameters are chosen by ``GridSearchCV`` on the
-training rows only
-(stratified, seeded folds for classification): logistic regression
+training rows only (stratified, seeded folds for classification): logistic regression
 (C), an RBF support-vector machine (C, gamma), an MLP (hidden units, alpha) and a
 **parameter-matched MLP**, one hidden layer whose trainable parameter count (weights and
 biases) is the closest to the quantum model's, with only its alpha tuned. For
@@ -181,7 +180,8 @@ def paired_test_choice(results: dict[str, Any], level: float = SIGNIFICANCE) -> 
 
     splits = sorted(key for key in results if key.startswith("split") and key.endswith("_test_score"))
     scores = np.array([results[key] for key in splits], dtype=float).T  # candidate x fold
-    means = np.where(np.isfinite(scores).all(axis=1), scores.mean(axis=1) if scores.size else -np.inf, -np.inf)
+    means = scores.mean(axis=1)
+    means[~np.isfinite(scores).all(axis=1)] = -np.inf  # a candidate that failed a fold is never chosen
     best = int(np.argmax(means))
     if best == 0 or not np.isfinite(means[best]):
         return 0
@@ -246,9 +246,11 @@ STANDARDISED = "standardised"
 
 def _plain(value: Any) -> Any:
     """A grid value as JSON writes it (tuples of hidden sizes become lists, a scaler its name)."""
+    from sklearn.preprocessing import StandardScaler
+
     if isinstance(value, str) and value == "passthrough":
         return AS_PREPARED
-    if type(value).__name__ == "StandardScaler":
+    if isinstance(value, StandardScaler):
         return STANDARDISED
     if isinstance(value, tuple):
         return [_plain(v) for v in value]

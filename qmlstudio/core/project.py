@@ -188,8 +188,8 @@ def regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     """``os.stat(path)`` (links followed) of a regular file; anything else raises :class:`OSError`.
 
     A folder raises ``IsADirectoryError``; a device, a FIFO, a socket or a path with a NUL byte
-    raises ``OSError(EINVAL)`` saying so. Checked before a user's file is opened: reading ``/dev/zero`` never ends and
-    opening a FIFO blocks until something writes to it.
+    raises ``OSError(EINVAL)`` saying so. Checked before a user's file is opened: reading
+    ``/dev/zero`` never ends and opening a FIFO blocks until something writes to it.
     """
     try:
         info = os.stat(path)
@@ -702,7 +702,8 @@ def _parse(raw: bytes) -> Any:
         ) from None
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-        _no_lone_surrogates(data)
+        if _SURROGATE_ESCAPE.search(text):  # only a \uD800-\uDFFF escape can make one
+            _no_lone_surrogates(data)
         return data
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
@@ -721,6 +722,9 @@ def _parse(raw: bytes) -> Any:
         if "digits" in str(exc):  # Python refuses to convert integers of over 4300 digits
             raise ProjectError("invalid JSON: a number has too many digits") from None
         raise ProjectError(f"invalid JSON: {exc}") from None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _no_lone_surrogates(data: Any) -> None:

@@ -104,8 +104,9 @@ class Preprocessing:
     reduces to that many components (None: no PCA). ``test_size`` is the fraction of
     the samples held out for the final test, ``validation_size`` the fraction (of all the
     samples, taken from the non-test rows) that early stopping and live curves use (0, the
-    default here: no validation split; new projects take :data:`DEFAULT_VALIDATION_SIZE`). ``stratify`` keeps class proportions in all splits and ``padding``
-    pads the features with zeros up to what the encoding needs.
+    default here: no validation split; new projects take :data:`DEFAULT_VALIDATION_SIZE`).
+    ``stratify`` keeps class proportions in all splits and ``padding`` pads the features
+    with zeros up to what the encoding needs.
     """
 
     classes: tuple[int | str, ...] | None = None

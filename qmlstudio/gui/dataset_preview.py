@@ -147,9 +147,9 @@ class ScatterPreview(pg.PlotWidget):
         """Plots one prepared split (see :func:`plane` for the axes)."""
         self.clear_data()
         x_test = np.asarray(x_test)
-        x_val = np.zeros((0,) + x_test.shape[1:]) if x_val is None or not len(x_val) else np.asarray(x_val)
-        y_val = np.zeros(0) if y_val is None or not len(x_val) else np.asarray(y_val)
-        others = np.concatenate([x_test, x_val]) if len(x_val) else x_test
+        x_val = np.zeros((0,) + x_test.shape[1:]) if x_val is None else np.asarray(x_val)
+        y_val = np.zeros(0) if y_val is None else np.asarray(y_val)
+        others = np.concatenate([x_test, x_val])
         a, rest, (x_title, y_title) = plane(np.asarray(x_train), others, list(feature_names), self.mode)
         b, v = rest[: len(x_test)], rest[len(x_test):]
         item = self.getPlotItem()

@@ -52,6 +52,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, Signal
 
 from qmlstudio.core.project import Project, RunRecord
+from qmlstudio.gui.workers import MIN_EMIT_INTERVAL_S
 from qmlstudio.workflow import IterationReport
 
 __all__ = ["ProcessTrainingWorker", "TrainingChild", "describe_exit", "pack_reports", "rewarm", "unpack_reports",
@@ -61,7 +62,7 @@ __all__ = ["ProcessTrainingWorker", "TrainingChild", "describe_exit", "pack_repo
 MAX_MESSAGES_PER_PASS = 200
 #: The child sends reports still waiting in its batch at least this often (the engine's thread
 #: sends them itself as it reports; this catches a batch left behind by a slow iteration).
-FLUSH_INTERVAL_S = 0.05
+FLUSH_INTERVAL_S = MIN_EMIT_INTERVAL_S
 
 
 # ======================================================================= report batches
@@ -497,11 +498,12 @@ class ProcessTrainingWorker(QObject):
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind, args = message[0], message[1:]
         if kind == "iteration":
-            self.iterations_reported += len(args[0][0]) if isinstance(args[0], tuple) else len(args[0])
+            batch = unpack_reports(args[0])
+            self.iterations_reported += len(batch)
             self.batches_emitted += 1
             if len(args) > 1 and not self._unacknowledged:
                 self._paused = bool(args[1])  # the child's word, unless a command is on its way
-            self.iteration.emit(unpack_reports(args[0]))
+            self.iteration.emit(batch)
         elif kind == "boundary":
             self.boundary.emit(args[0])
         elif kind == "prepared":

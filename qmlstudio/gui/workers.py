@@ -40,6 +40,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import Project, RunRecord
 from qmlstudio.gui import build_qiskit_tables
+from qmlstudio.gui.training_state import FRAME_RATE_HZ
 from qmlstudio.workflow import Controls, ExactView, IterationReport, Run, confusion_matrix, data_units, exact_view
 from qmlstudio.workflow.previews import GRID_SIZE
 
@@ -55,9 +56,9 @@ __all__ = [
     "project_snapshot",
 ]
 
-#: Reports are emitted at most this often (20 batches a second, the GUI's frame rate,
-#: FRAME_RATE_HZ); faster ones are batched. A pause, a step or the run's end emits at once.
-MIN_EMIT_INTERVAL_S = 0.05
+#: Reports are emitted at most this often: once a frame of the GUI (FRAME_RATE_HZ); faster
+#: ones are batched. A pause, a step or the run's end emits at once.
+MIN_EMIT_INTERVAL_S = 1.0 / FRAME_RATE_HZ
 #: The decision boundary is re-evaluated at most this often while a run trains.
 BOUNDARY_INTERVAL_S = 0.2
 #: The share of the training time the live boundary may take.

@@ -385,7 +385,9 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     # worker-saturation 1.0: a single-threaded local worker holds one task at a time, so a
     # task that kills its worker does not count against a neighbour queued on it.
     with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
-                          "distributed.logging.distributed": "error"}):
+                          "distributed.logging.distributed": "error",
+                          "distributed.worker.profile.enabled": False,
+                          "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "2s"}):
         try:
             if scheduler:
                 client = Client(scheduler, timeout="10s")

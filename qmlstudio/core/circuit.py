@@ -135,6 +135,18 @@ class Gate:
             raise DesignError(f"unknown gate {self.name!r}") from None
 
     @property
+    def what(self) -> str:
+        """The gate for messages: ``the RY gate on qubit 0``."""
+        wires = f"qubit {self.qubits[0]}" if len(self.qubits) == 1 else "qubits " + ", ".join(map(str, self.qubits))
+        return f"the {self.name.upper()} gate on {wires}"
+
+    @property
+    def where(self) -> str:
+        """Where the gate is, for messages: ``the RY gate on qubit 0 in column 3`` (the design's
+        columns counted from 1)."""
+        return f"{self.what} in column {self.column + 1}"
+
+    @property
     def span(self) -> range:
         """The qubit rows the gate covers in a drawing (from its lowest to highest qubit)."""
         return range(min(self.qubits), max(self.qubits) + 1)
@@ -428,7 +440,10 @@ class CircuitDesign:
         inputs = ParameterVector("x", self.num_inputs)
         circuit = QuantumCircuit(self.num_qubits, name=name)
         for gate in self.ordered_gates:
-            params = [p.to_qiskit(weights, inputs) for p in gate.params]
+            try:
+                params = [p.to_qiskit(weights, inputs) for p in gate.params]
+            except ExpressionError as exc:
+                raise ExpressionError(f"{gate.where} of the circuit: {exc}") from None
             operation = library[gate.name].base_class(*params) if params else library[gate.name]
             circuit.append(operation, list(gate.qubits))
         return circuit

@@ -193,7 +193,9 @@ def _write_qasm(design: CircuitDesign, name: str) -> bytes:
     try:
         return qasm3.dumps(circuit).encode("utf-8")
     except OverflowError as exc:  # qiskit writes a float angle as a ratio: 1e308 overflows it
-        raise CircuitFileError(f"cannot write OpenQASM 3: an angle is too large to write ({exc})") from None
+        where = next((f"{gate.where}: angle {angle.text!r}" for gate in design.ordered_gates for angle in gate.params
+                      if angle.is_constant and abs(float(angle.evaluate())) > 1e300), "an angle")
+        raise CircuitFileError(f"cannot write OpenQASM 3: {where} is too large to write ({exc})") from None
 
 
 def _write_qpy(design: CircuitDesign, name: str) -> bytes:

@@ -45,7 +45,14 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Div: lambda a, b: a / b,
     ast.Pow: lambda a, b: a**b,
 }
-_MAX_LENGTH = 500
+#: Longest angle text, both as typed and as saved (the canonical text adds spaces around
+#: operators and writes numbers in full, so a file saved by a version that checked only the
+#: typed text against 500 characters stays well within it).
+MAX_LENGTH = 2500
+#: Deepest nesting of operators and calls an angle may have (a sum of 250 terms nests 250 deep).
+MAX_DEPTH = 250
+#: Longest derivative text the engine builds from an accepted angle.
+MAX_DERIVATIVE_LENGTH = 100_000
 #: Highest weight or input index an angle may name (a typo must not allocate gigabytes).
 MAX_INDEX = 100_000
 
@@ -66,7 +73,30 @@ class Angle:
         if not isinstance(text, str):
             raise ExpressionError(f"an angle must be text or a number, not {type(text).__name__}")
         self._tree = _parse(text)
-        self.text = ast.unparse(self._tree)
+        self.text = _unparse(self._tree, text)
+        if len(self.text) > MAX_LENGTH:
+            # What is saved must load again: the limit holds for the text as written out too.
+            raise ExpressionError(f"angle {_short(text)}: written out it has {len(self.text):,} characters, "
+                                  f"more than the {MAX_LENGTH:,} an angle may have")
+
+    @classmethod
+    def _derived(cls, tree: ast.AST, source: "Angle") -> "Angle":
+        """An angle the engine builds (a derivative): not held to the typed-text limits, but
+        to :data:`MAX_DERIVATIVE_LENGTH`."""
+        angle = cls.__new__(cls)
+        expression = ast.fix_missing_locations(ast.Expression(body=tree))
+        angle.text = _unparse(expression, source.text)
+        if len(angle.text) > MAX_DERIVATIVE_LENGTH:
+            raise ExpressionError(f"angle {_short(source.text)}: its derivative has {len(angle.text):,} characters, "
+                                  f"more than the engine handles ({MAX_DERIVATIVE_LENGTH:,}); simplify the formula")
+        try:
+            _check_constant_parts(expression.body, angle.text)
+        except RecursionError:
+            raise ExpressionError(f"angle {_short(source.text)} is nested too deeply to differentiate") from None
+        # The tree itself, not its text read back: a folded negative constant written out
+        # before ``**`` would read back as a different formula.
+        angle._tree = expression
+        return angle
 
     # ----------------------------------------------------------------- builders
     @classmethod
@@ -125,7 +155,8 @@ class Angle:
                 raise ExpressionError(f"{self.text}: input x[{index}] has no value")
             return inputs[..., index]
 
-        return _evaluate(self._tree.body, symbol)
+        with np.errstate(all="ignore"):  # a value that is not finite is the caller's to refuse, with where it is
+            return _evaluate(self._tree.body, symbol)
 
     def to_qiskit(self, weights: Any, inputs: Any) -> Any:
         """The angle as a qiskit ``ParameterExpression`` (or float) over the given vectors."""
@@ -134,12 +165,19 @@ class Angle:
             vector = weights if kind == WEIGHT else inputs
             return vector[index]
 
-        return _evaluate(self._tree.body, symbol, qiskit=True)
+        try:
+            return _evaluate(self._tree.body, symbol, qiskit=True)
+        except (ArithmeticError, ValueError) as exc:  # qiskit folds θ[0] - θ[0] to 0, then 1/0 fails
+            raise ExpressionError(f"angle {_short(self.text)} cannot be written as a qiskit parameter expression "
+                                  f"({exc})") from None
 
     def derivative(self, index: int) -> "Angle":
         """∂angle/∂θ[index] as a new angle (used by exact gradients)."""
-        tree = _derivative(self._tree.body, (WEIGHT, index))
-        return Angle(ast.unparse(_simplify(tree)))
+        try:
+            tree = _simplify(_derivative(self._tree.body, (WEIGHT, index)))
+        except RecursionError:
+            raise ExpressionError(f"angle {_short(self.text)} is nested too deeply to differentiate") from None
+        return Angle._derived(tree, self)
 
     def renumbered(self, weights: Mapping[int, int] | None = None, inputs: Mapping[int, int] | None = None) -> "Angle":
         """A copy whose weight and input indices are mapped through the given tables."""
@@ -168,19 +206,51 @@ class Angle:
 
 
 # --------------------------------------------------------------------- parsing
+def _short(text: str, width: int = 60) -> str:
+    """The text for a message: quoted, and cut in the middle when long."""
+    return repr(text) if len(text) <= width else repr(text[: width // 2]) + " … " + repr(text[-width // 4 :])
+
+
+def _unparse(tree: ast.AST, text: str) -> str:
+    try:
+        return ast.unparse(tree)
+    except RecursionError:
+        raise ExpressionError(f"angle {_short(text)} is nested too deeply") from None
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply operators and calls nest (counted without recursion)."""
+    deepest, stack = 0, [(tree, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _parse(text: str) -> ast.Expression:
     source = text.strip()
     if not source:
         raise ExpressionError("an angle cannot be empty")
-    if len(source) > _MAX_LENGTH:
-        raise ExpressionError(f"an angle expression is longer than {_MAX_LENGTH} characters")
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(f"angle {_short(source)}: it has {len(source):,} characters, more than the "
+                              f"{MAX_LENGTH:,} an angle may have")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"cannot read angle {text!r}: {exc.msg}") from None
-    tree = _Canonical(text).visit(tree)
-    tree = ast.fix_missing_locations(tree)
-    _check_constant_parts(tree.body, text)
+        raise ExpressionError(f"cannot read angle {_short(text)}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"angle {_short(text)} is nested too deeply") from None
+    # Nodes: Expression, then each operator, its operands and a name's context; a Subscript
+    # adds two more levels (its name and index): a 250-deep sum is about 253 deep.
+    if _depth(tree) > MAX_DEPTH + 3:
+        raise ExpressionError(f"angle {_short(text)} nests operators and calls more than {MAX_DEPTH} deep")
+    try:
+        tree = _Canonical(text).visit(tree)
+        tree = ast.fix_missing_locations(tree)
+        _check_constant_parts(tree.body, text)
+    except RecursionError:
+        raise ExpressionError(f"angle {_short(text)} is nested too deeply") from None
     return tree
 
 
@@ -193,14 +263,14 @@ def _check_constant_parts(node: ast.AST, text: str) -> None:
             except (ArithmeticError, FloatingPointError, ValueError):
                 value = None
         if not isinstance(value, (float, np.floating)) or not math.isfinite(value):
-            raise ExpressionError(f"angle {text!r}: {ast.unparse(node)} is not a finite real number")
+            raise ExpressionError(f"angle {_short(text)}: {_short(ast.unparse(node), 40)} is not a finite real number")
         return
     if isinstance(node, ast.BinOp):
         children = [node.left, node.right]
         if isinstance(node.op, ast.Div) and not _symbols(node.right):
             _check_constant_parts(node.right, text)
             if _evaluate(node.right, lambda kind, index: 0.0) == 0:
-                raise ExpressionError(f"angle {text!r}: division by zero in {ast.unparse(node)}")
+                raise ExpressionError(f"angle {_short(text)}: division by zero in {_short(ast.unparse(node), 40)}")
     elif isinstance(node, ast.UnaryOp):
         children = [node.operand]
     elif isinstance(node, ast.Call):
@@ -218,7 +288,7 @@ class _Canonical(ast.NodeTransformer):
         self.text = text
 
     def fail(self, what: str) -> ExpressionError:
-        return ExpressionError(f"angle {self.text!r}: {what}")
+        return ExpressionError(f"angle {_short(self.text)}: {what}")
 
     def visit_Expression(self, node: ast.Expression) -> ast.AST:
         node.body = self.visit(node.body)
@@ -226,9 +296,14 @@ class _Canonical(ast.NodeTransformer):
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise self.fail(f"{node.value!r} is not a number")
-        if not math.isfinite(node.value):
-            raise self.fail("numbers must be finite")
+            shown = repr(node.value)
+            raise self.fail(f"{shown if len(shown) <= 40 else shown[:30] + ' …'} is not a number")
+        try:
+            finite = math.isfinite(float(node.value))
+        except OverflowError:  # an integer literal beyond the largest float (about 1.8e308)
+            finite = False
+        if not finite:
+            raise self.fail("numbers must be finite (at most about 1.8e308)")
         return node
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
@@ -415,9 +490,12 @@ def _simplify(node: ast.AST) -> ast.AST:
         a, b, op = _simplify(node.left), _simplify(node.right), node.op
         if isinstance(a, ast.Constant) and isinstance(b, ast.Constant):
             try:
-                return _num(_BINOPS[type(op)](float(a.value), float(b.value)))
+                folded = _BINOPS[type(op)](float(a.value), float(b.value))
             except (ZeroDivisionError, OverflowError):
-                return ast.BinOp(left=a, op=op, right=b)
+                folded = None
+            if isinstance(folded, float) and math.isfinite(folded):
+                return _num(folded)
+            return ast.BinOp(left=a, op=op, right=b)
         if isinstance(op, ast.Add):
             if _is_const(a, 0):
                 return b

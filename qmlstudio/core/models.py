@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from qmlstudio.core.circuit import CircuitDesign
-from qmlstudio.core.errors import QMLStudioError
+from qmlstudio.core.errors import ExpressionError, QMLStudioError
 from qmlstudio.core.statevector import StatevectorProgram, z_diagonal
 
 READOUTS = ("modulo", "z")
@@ -71,11 +71,40 @@ class ModelCircuit:
         self.num_qubits = self.design.num_qubits
         #: trainable circuit weights (gaps in the ansatz numbering included)
         self.num_weights = ansatz.num_weights * self.repetitions
+        self._checked_width: int | None = None
+        for gate in ansatz.gates:  # every derivative the exact gradient needs, with where it failed
+            for angle in gate.params:
+                for index in sorted(angle.weights):
+                    try:
+                        angle.derivative(index)
+                    except ExpressionError as exc:
+                        raise ModelError(f"{gate.where} of the circuit: {exc}") from None
 
     def inputs(self, features: np.ndarray) -> np.ndarray:
         """Values bound to ``x`` for raw (prepared) feature rows."""
         values = np.asarray(self.encoding.transform(np.asarray(features, dtype=float)), dtype=float)
-        return values[None, :] if values.ndim == 1 else values
+        values = values[None, :] if values.ndim == 1 else values
+        if values.ndim == 2 and values.shape[1] != self._checked_width:
+            self.check_inputs(values.shape[1])
+        return values
+
+    def check_inputs(self, width: int) -> None:
+        """Refuses a circuit whose gates read an input ``x[j]`` that the encoding does not give
+        (``width`` values per sample), naming the first such gate."""
+        if self.design.num_inputs > width:
+            for gate in self.ansatz.gates:
+                beyond = sorted(j for angle in gate.params for j in angle.inputs if j >= width)
+                if beyond:
+                    given = f"x[0] to x[{width - 1}]" if width else "no inputs"
+                    raise ModelError(f"{gate.where} of the circuit reads x[{beyond[0]}], but the {self.encoding_name} encoding "
+                                     f"of {self.num_features} feature(s) gives {given}")
+            raise ModelError(f"the encoding's circuit reads x[{self.design.num_inputs - 1}], but its transform "
+                             f"gives {width} value(s) per sample")
+        self._checked_width = width
+
+    @property
+    def encoding_name(self) -> str:
+        return str(getattr(self.encoding, "name", None) or type(self.encoding).__name__)
 
 
 # ---------------------------------------------------------------------------
@@ -305,10 +334,12 @@ class PrimitiveEvaluator:
         self.shots_used = 0
         library = standard_gate_classes()
         angles = []  # (gate name, Angle)
+        self._where = []  # where each angle's gate is, for messages
         for gate in design.ordered_gates:
             for p in gate.params:
                 if not p.is_constant:
                     angles.append((gate.name, p))
+                    self._where.append(gate.what)  # composed: its columns are not the canvas's
         self.angles = angles
         phi = ParameterVector("φ", len(angles))
         bare = QuantumCircuit(design.num_qubits)
@@ -352,6 +383,10 @@ class PrimitiveEvaluator:
         phi = np.empty((batch, len(self.angles)))
         for k, (_, angle) in enumerate(self.angles):
             phi[:, k] = np.broadcast_to(angle.evaluate(weights, inputs), (batch,))
+            if not np.all(np.isfinite(phi[:, k])):
+                raise ExpressionError(f"{self._where[k]}: angle {angle.text!r} is not finite for the current weights and "
+                                      "inputs (it overflows or divides by zero); bound it, for example with sin() or a "
+                                      "smaller factor")
         return phi
 
     def _run(self, phi: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from qmlstudio.core.circuit import GATES, Gate
+from qmlstudio.core.errors import ExpressionError
 from qmlstudio.core.expressions import Angle
 from qmlstudio.core.gate_matrices import (
     _FIXED,
@@ -54,7 +55,7 @@ def _loops() -> Any:
     return _LOOPS
 
 
-def _compile_angle(angle: Angle) -> tuple[AngleFn, bool]:
+def _compile_angle(angle: Angle, where: str = "a gate") -> tuple[AngleFn, bool]:
     """A fast evaluator ``f(weights, weight_list, inputs, inputs_by_feature)`` giving a
     float or one value per sample, and whether it varies per sample."""
     kind = angle.kind
@@ -68,8 +69,17 @@ def _compile_angle(angle: Angle) -> tuple[AngleFn, bool]:
         (j,) = angle.inputs
         return (lambda w, wl, x, xt: xt[j]), True
     if angle.inputs:
-        return (lambda w, wl, x, xt: np.asarray(angle.evaluate(w, x), dtype=float)), True
-    return (lambda w, wl, x, xt: float(angle.evaluate(w, x))), False
+        return (lambda w, wl, x, xt: _finite(np.asarray(angle.evaluate(w, x), dtype=float), angle, where)), True
+    return (lambda w, wl, x, xt: _finite(float(angle.evaluate(w, x)), angle, where)), False
+
+
+def _finite(value: Any, angle: Angle, where: str) -> Any:
+    """The value of a formula angle, refused with where it is when not finite (``exp`` of a
+    large weight, a division by an input that is zero, the log of a negative value)."""
+    if not np.all(np.isfinite(value)):
+        raise ExpressionError(f"{where}: angle {angle.text!r} is not finite for the current weights and inputs "
+                              "(it overflows or divides by zero); bound it, for example with sin() or a smaller factor")
+    return value
 
 
 def _kernel_blocks(name: str) -> list[tuple[int, int]]:
@@ -348,12 +358,12 @@ def _compile_gate(gate: Gate) -> _Op:
     blocks = np.array(_kernel_blocks(name), dtype=np.int64).reshape(-1, 2)
     angles, per_sample, derivatives, per_sample_derivatives = [], False, [], False
     for angle in gate.params:
-        fn, varies = _compile_angle(angle)
+        fn, varies = _compile_angle(angle, gate.what)
         angles.append(fn)
         per_sample |= varies
         parts = []
         for i in sorted(angle.weights):
-            dfn, dvaries = _compile_angle(angle.derivative(i))
+            dfn, dvaries = _compile_angle(angle.derivative(i), f"{gate.what} (derivative by θ[{i}])")
             parts.append((i, dfn))
             per_sample_derivatives |= dvaries
         derivatives.append(tuple(parts))

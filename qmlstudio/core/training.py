@@ -219,11 +219,18 @@ class _Objective:
         values, pullback = self.run.evaluator.values_and_pullback(weights, self.run.train_inputs[self.batch])
         loss, d_values, d_extra = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])
         grad = np.concatenate([pullback(d_values), d_extra])
-        self.last = (np.array(x, dtype=float), loss, float(np.linalg.norm(grad)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            norm = float(np.linalg.norm(grad))
+        self.last = (np.array(x, dtype=float), loss, norm)
         if not math.isfinite(loss):
             self.not_finite = f"loss {loss}"
+        elif not math.isfinite(norm):
+            # Finite parts whose squares overflow (an angle like θ[0]*1e308) stop the run as a
+            # divergence; the optimizer gets NaN, not values that overflow in its own arithmetic.
+            self.not_finite = "gradient not finite" if not np.all(np.isfinite(grad)) else "gradient too large (its norm overflows)"
+            grad = np.full(np.shape(grad), math.nan)
         else:
-            self.not_finite = None if np.all(np.isfinite(grad)) else "gradient not finite"
+            self.not_finite = None
         return loss, grad
 
 

@@ -103,7 +103,10 @@ def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, An
 
     data = prepared_data(project, registry)
     encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
-    return data, ModelCircuit(encoder, project.circuit, data.num_features)
+    model = ModelCircuit(encoder, project.circuit, data.num_features)
+    if project.model.kind != "kernel" and len(data.x_train):
+        model.inputs(data.x_train[:1])  # a gate reading an input the encoding lacks is named before training
+    return data, model
 
 
 def _training_options(project: Project, options: dict[str, Any], epochs: int | None) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 from qmlstudio.core.circuit import CircuitDesign
@@ -69,6 +71,20 @@ def estimate_cost(
     adjoint = bool(getattr(backend, "engine", False)) and training.gradient in ("auto", "adjoint")
     uses_gradient = bool(getattr(registry.get("optimizers", project.optimizer.name), "uses_gradient", True))
     return _count(choice.name, backend, data, model, training, adjoint=adjoint, uses_gradient=uses_gradient)
+
+
+def evaluation_count(iterations: int, per_epoch: int, eval_every: int, early_stopping: bool) -> int:
+    """How many of iterations 1..``iterations`` evaluate the splits, counted without walking
+    them (a run of 10¹² epochs is priced at once): those ``eval_every`` divides (0: each
+    epoch's last), each epoch's last when early stopping watches it, and the last one."""
+    if iterations <= 0:
+        return 0
+    every = per_epoch if eval_every == 0 else max(1, int(eval_every))
+    count = iterations // every
+    if early_stopping and every != per_epoch:  # epoch ends that are not already counted
+        count += iterations // per_epoch - iterations // math.lcm(every, per_epoch)
+    last_counted = iterations % every == 0 or (early_stopping and iterations % per_epoch == 0)
+    return count + (0 if last_counted else 1)
 
 
 def run_cost(run: Any) -> dict[str, Any]:
@@ -188,12 +204,7 @@ def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjo
     per_epoch = batches_per_epoch(n_train, size)
     batch_sizes = [size] * (per_epoch - 1) + [n_train - size * (per_epoch - 1)] if per_epoch > 1 else [n_train]
     total_iterations = options.epochs * per_epoch
-    evaluations = 0
-    for i in range(1, total_iterations + 1):
-        end_of_epoch = i % per_epoch == 0
-        due = end_of_epoch if options.eval_every == 0 else i % max(1, options.eval_every) == 0
-        if due or i == total_iterations or (options.early_stopping and end_of_epoch):
-            evaluations += 1
+    evaluations = evaluation_count(total_iterations, per_epoch, options.eval_every, options.early_stopping)
     if adjoint:
         result.update(iterations=total_iterations, gradient="exact (adjoint)", training_circuits_per_iteration=0,
                       evaluation_circuits=0, evaluations=evaluations, circuits_per_iteration=0,

@@ -125,3 +125,25 @@ def test_analyze_encodings_over_seeds_on_dask_workers_equals_the_sequential_loop
             [(r["encoding"], r["test_accuracy"], r["status"]) for r in seq["rows"]]
     assert main(["analyze", "encodings", str(project_file), "--workers", "2"]) == 1
     assert "give --seeds too" in capsys.readouterr().err
+
+
+def test_analyze_barren_plateau_on_dask_workers_equals_the_sequential_loop(
+        project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The sweep's points as tasks on a real LocalCluster (the study runner's machinery): the
+    same variances, intervals and fitted rates, with the rate's interval reported."""
+    common = ["analyze", "barren-plateau", str(project_file), "--qubits", "2-5", "--layers", "2,6",
+              "--samples", "60", "--seed", "3", "--json"]
+    capsys.readouterr()
+    assert main(common) == 0
+    sequential = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main([*common, "--workers", "2"]) == 0
+    parallel = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("variance", "variance_ci95", "mean_abs_gradient", "rate", "rate_ci95", "qubits", "layers"):
+        assert parallel[key] == sequential[key], key
+    for cost in ("global", "local"):
+        for layers in ("2", "6"):
+            low, high = sequential["rate_ci95"][cost][layers]
+            assert low < sequential["rate"][cost][layers] < high
+    assert main([*common[:-1], "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "a (95% bootstrap interval)" in out and "global  6" in out

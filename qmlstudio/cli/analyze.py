@@ -50,9 +50,11 @@ class AnalyzeCommand(Command):
                          help="repeat the study for seeds 0..N-1 and report each encoding's test accuracy as "
                          "mean ± sd with its 95%% t interval")
         enc.add_argument("--workers", type=int, metavar="N",
-                         help="with --seeds: run the seeds on N local Dask worker processes (the study runner's)")
+                         help="barren-plateau, and encodings with --seeds: run the points or seeds on N local Dask "
+                         "worker processes (the study runner's)")
         enc.add_argument("--scheduler", metavar="ADDR",
-                         help="with --seeds: run the seeds on an existing Dask scheduler, tcp://HOST:PORT")
+                         help="barren-plateau, and encodings with --seeds: run them on an existing Dask scheduler, "
+                         "tcp://HOST:PORT")
         enc.add_argument("--own-width", action="store_true",
                          help="build the ansatz on each encoding's own qubits (default: on the widest, so every "
                          "encoding trains the same ansatz and weight count)")
@@ -102,11 +104,20 @@ class AnalyzeCommand(Command):
         weight: Any = int(args.weight) if args.weight.isdigit() else args.weight
         _check_seed(args.seed)
         seed = project.seed if args.seed is None else args.seed
-        result = barren_plateau_study(
-            template_builder(registry, template, options), parse_range(args.qubits, "--qubits"),
-            parse_range(args.layers, "--layers"), samples=args.samples, seed=seed, weight=weight,
-            template=template, progress=progress.update,
-        )
+        qubits, layers = parse_range(args.qubits, "--qubits"), parse_range(args.layers, "--layers")
+        if args.workers is not None and args.workers < 1:
+            raise QMLStudioError("--workers must be at least 1")
+        if args.workers or args.scheduler:
+            from qmlstudio.workflow.study import barren_plateau_on_dask
+
+            result = barren_plateau_on_dask(template, options, qubits, layers, samples=args.samples, seed=seed,
+                                            weight=weight, workers=args.workers, scheduler=args.scheduler,
+                                            progress=progress.update, registry=registry)
+        else:
+            result = barren_plateau_study(
+                template_builder(registry, template, options), qubits, layers, samples=args.samples, seed=seed,
+                weight=weight, template=template, progress=progress.update,
+            )
         heatmap = gradient_heatmap(project.circuit, samples=min(args.samples, 100), seed=seed) if args.heatmap else None
         if args.json:
             data = result.to_dict()
@@ -117,11 +128,12 @@ class AnalyzeCommand(Command):
         progress.close()
         print(f"barren plateau: {template}, {result.samples} samples, seed {seed}, weight {result.weight} "
               f"({result.seconds:.1f} s); Var ∝ 2^(-a·n)")
-        print("  cost    layers  " + "  ".join(f"n={n:<8d}" for n in result.qubits) + "  a")
+        print("  cost    layers  " + "  ".join(f"n={n:<8d}" for n in result.qubits) + "  a (95% bootstrap interval)")
         for cost in ("global", "local"):
             for L in result.layers:
                 values = "  ".join(f"{v:<10.3g}" for v in result.variance[cost][str(L)])
-                print(f"  {cost:<7} {L:<7d} {values}  {result.rate[cost][str(L)]:.2f}")
+                low, high = result.rate_ci95[cost][str(L)]
+                print(f"  {cost:<7} {L:<7d} {values}  {result.rate[cost][str(L)]:.2f} [{low:.2f}, {high:.2f}]")
         print("  95% bootstrap intervals of the variances:")
         for cost in ("global", "local"):
             for L in result.layers:

@@ -240,6 +240,8 @@ class BarrenPlateauResult:
     intercept: dict[str, dict[str, float]]
     seconds: float = 0.0
     variance_ci95: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    #: the 95% percentile-bootstrap interval of each fitted rate (:func:`rate_interval`)
+    rate_ci95: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     costs: dict[str, str] = field(default_factory=lambda: {
         "global": "(1 - <Z x Z x ... x Z>)/2 on all qubits",
         "local": "(1 - <Z_0>)/2 on qubit 0",
@@ -259,6 +261,7 @@ class BarrenPlateauResult:
             "study": "barren-plateau", "template": self.template, "qubits": self.qubits, "layers": self.layers,
             "samples": self.samples, "seed": self.seed, "weight": self.weight, "costs": self.costs,
             "variance": self.variance, "variance_ci95": self.variance_ci95, "mean_abs_gradient": self.mean_abs, "rate": self.rate,
+            "rate_ci95": self.rate_ci95,
             "intercept": self.intercept, "seconds": self.seconds,
         })
 
@@ -281,12 +284,47 @@ def variance_interval(values: Any, *, seed: Any = 0, resamples: int = 2000, leve
     """The percentile-bootstrap interval of the sample variance (ddof=1) of ``values``:
     ``resamples`` resamples with replacement drawn with ``numpy.random.default_rng(seed)``.
     No normality is assumed (gradients of random circuits are far from normal)."""
+    low, high, _ = _variance_draws(values, seed=seed, resamples=resamples, level=level)
+    return [low, high]
+
+
+def barren_plateau_point(design: CircuitDesign, samples: int, seed: int, weight: str | int = "first") -> dict[str, Any]:
+    """One point of the barren-plateau sweep: for each cost (``COSTS``) the variance of
+    ∂C/∂θ_weight over ``samples`` random weight vectors, its 95% bootstrap interval, the mean
+    |gradient| and the 2000 bootstrap variances (``draws``, for the decay rate's interval).
+    ``seed`` is the point's own (the study gives ``[seed, n, L]``): the numbers are the same
+    wherever the point is computed."""
+    index = _weight_index(design, weight)
+    n = design.num_qubits
+    rng = np.random.default_rng(seed)
+    grads = sample_gradients(design, cost_observables(n), samples, rng)[:, :, index]
+    point: dict[str, Any] = {}
+    for k, cost in enumerate(COSTS):
+        low, high, draws = _variance_draws(grads[:, k], seed=[*np.atleast_1d(seed).tolist(), k])
+        point[cost] = {"variance": float(np.var(grads[:, k], ddof=1)), "ci95": [low, high],
+                       "mean_abs": float(np.mean(np.abs(grads[:, k]))), "draws": draws}
+    return point
+
+
+def _variance_draws(values: Any, *, seed: Any, resamples: int = 2000, level: float = 0.95) -> tuple[float, float, np.ndarray]:
     x = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
-    draws = x[rng.integers(0, len(x), size=(resamples, len(x)))]
-    variances = np.var(draws, axis=1, ddof=1)
+    draws = np.var(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1, ddof=1)
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(variances, [tail, 100 - tail])
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(low), float(high), draws
+
+
+def rate_interval(qubits: Sequence[int], draws: Sequence[np.ndarray], level: float = 0.95) -> list[float]:
+    """The percentile-bootstrap interval of the decay rate ``a``: the line of
+    :func:`fit_decay_rate` fitted to each bootstrap resample of the variances (one
+    independent resample per qubit count: the points' samples are independent)."""
+    n = np.asarray(qubits, dtype=float)
+    logs = np.log2(np.maximum(np.column_stack(draws), np.finfo(float).tiny))  # resamples × points
+    centred = n - n.mean()
+    slopes = (logs - logs.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(-slopes, [tail, 100 - tail])
     return [float(low), float(high)]
 
 
@@ -300,12 +338,18 @@ def barren_plateau_study(
     weight: str | int = "first",
     template: str = "hardware-efficient",
     progress: Progress | None = None,
+    map_points: Callable[[list[tuple[int, int]], Callable[[int, int], None]], list[dict[str, Any]]] | None = None,
 ) -> BarrenPlateauResult:
     """Variance of ∂C/∂θ_weight over random weights, for each qubit and layer count.
 
     ``build(num_qubits, layers)`` makes the circuit (a template); ``weight`` picks the
     differentiated weight (``"first"``: the first rotation on qubit 0, inside the local
     cost's light cone). Every sample is exact; the same seed gives the same numbers.
+
+    ``map_points(points, done)`` computes the :func:`barren_plateau_point` of each
+    ``(qubits, layers)`` of ``points`` elsewhere (the study runner's Dask workers) and
+    returns them in order, calling ``done(n, L)`` as each finishes; by default they are
+    computed here, one after another.
     """
     qubits, layers = sorted(set(int(q) for q in qubits)), sorted(set(int(layer) for layer in layers))
     if not qubits or min(qubits) < 1:
@@ -319,43 +363,54 @@ def barren_plateau_study(
     if samples < 2:
         raise AnalysisError("at least two samples are needed for a variance")
     start = time.perf_counter()
+    points = [(n, L) for L in layers for n in qubits]
+    total = len(points)
+    finished = 0
+
+    def done(n: int, L: int) -> None:
+        nonlocal finished
+        finished += 1
+        _report(progress, finished, total, f"{n} qubits, {L} layers")
+
+    if map_points is not None:
+        _report(progress, 0, total, f"{total} points on the workers")
+        results = map_points(points, done)
+    else:
+        results = []
+        for n, L in points:
+            _report(progress, finished, total, f"{n} qubits, {L} layers")
+            results.append(barren_plateau_point(_built(build, template, n, L), samples, [seed, n, L], weight))
+            finished += 1
+    by_point = dict(zip(points, results))
+    _report(progress, total, total, "fitting")
     variance: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
     variance_ci: dict[str, dict[str, list[list[float]]]] = {c: {} for c in COSTS}
     mean_abs: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
-    total = len(qubits) * len(layers)
-    done = 0
-    for L in layers:
-        for cost in COSTS:
-            variance[cost][str(L)] = []
-            variance_ci[cost][str(L)] = []
-            mean_abs[cost][str(L)] = []
-        for n in qubits:
-            _report(progress, done, total, f"{n} qubits, {L} layers")
-            try:
-                design = build(n, L)
-            except QMLStudioError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a plugin template's failure becomes a message
-                raise AnalysisError(f"the {template} template cannot build {n} qubits × {L} layers: {exc}") from None
-            index = _weight_index(design, weight)
-            rng = np.random.default_rng([seed, n, L])
-            grads = sample_gradients(design, cost_observables(design.num_qubits), samples, rng)[:, :, index]
-            for k, cost in enumerate(COSTS):
-                variance[cost][str(L)].append(float(np.var(grads[:, k], ddof=1)))
-                variance_ci[cost][str(L)].append(variance_interval(grads[:, k], seed=[seed, n, L, k]))
-                mean_abs[cost][str(L)].append(float(np.mean(np.abs(grads[:, k]))))
-            done += 1
-    _report(progress, done, total, "fitting")
     rate: dict[str, dict[str, float]] = {c: {} for c in COSTS}
+    rate_ci: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
     intercept: dict[str, dict[str, float]] = {c: {} for c in COSTS}
     for cost in COSTS:
         for L in layers:
+            row = [by_point[(n, L)][cost] for n in qubits]
+            variance[cost][str(L)] = [p["variance"] for p in row]
+            variance_ci[cost][str(L)] = [list(p["ci95"]) for p in row]
+            mean_abs[cost][str(L)] = [p["mean_abs"] for p in row]
             rate[cost][str(L)], intercept[cost][str(L)] = fit_decay_rate(qubits, variance[cost][str(L)])
+            rate_ci[cost][str(L)] = rate_interval(qubits, [p["draws"] for p in row])
     return BarrenPlateauResult(
         template=template, qubits=qubits, layers=layers, samples=samples, seed=seed, weight=str(weight),
         variance=variance, mean_abs=mean_abs, rate=rate, intercept=intercept, seconds=time.perf_counter() - start,
-        variance_ci95=variance_ci,
+        variance_ci95=variance_ci, rate_ci95=rate_ci,
     )
+
+
+def _built(build: Callable[[int, int], CircuitDesign], template: str, n: int, L: int) -> CircuitDesign:
+    try:
+        return build(n, L)
+    except QMLStudioError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin template's failure becomes a message
+        raise AnalysisError(f"the {template} template cannot build {n} qubits × {L} layers: {exc}") from None
 
 
 @dataclass

@@ -195,8 +195,10 @@ def barren_plateau_view(result: Any, heatmap: Any = None) -> QWidget:
             k += 1
             v = np.asarray(result.variance[cost][str(L)])
             a, b = result.rate[cost][str(L)], result.intercept[cost][str(L)]
+            span = (result.rate_ci95 or {}).get(cost, {}).get(str(L))
+            interval = f" [{span[0]:.2f}, {span[1]:.2f}]" if span else ""
             plot.plot(n, v, pen=pg.mkPen(colour, width=2, style=style), symbol="o", symbolBrush=colour, symbolSize=7,
-                      name=f"{cost}, {L} layers: a = {a:.2f}")
+                      name=f"{cost}, {L} layers: a = {a:.2f}{interval}")
             if math.isfinite(a):
                 plot.plot(fine, 2.0 ** (b - a * fine), pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DotLine))
             bars = _variance_error_bars(n, v, (result.variance_ci95 or {}).get(cost, {}).get(str(L)), colour)
@@ -545,9 +547,12 @@ class AnalysisController(QObject):
 
         def show(dock: AnalysisDock, value: Any) -> None:
             result, heat = value
-            rates = ", ".join(f"{c} {L} layers a = {result.rate[c][str(L)]:.2f}" for c in ("global", "local")
-                              for L in result.layers)
-            dock.status.setText(f"Var ∝ 2^(−a·n): {rates} ({result.seconds:.1f} s)")
+            def rate(c: str, L: int) -> str:
+                span = (result.rate_ci95 or {}).get(c, {}).get(str(L))
+                return f"{result.rate[c][str(L)]:.2f}" + (f" [{span[0]:.2f}, {span[1]:.2f}]" if span else "")
+
+            rates = ", ".join(f"{c} {L} layers a = {rate(c, L)}" for c in ("global", "local") for L in result.layers)
+            dock.status.setText(f"Var ∝ 2^(−a·n), 95% intervals: {rates} ({result.seconds:.1f} s)")
             dock.set_content(barren_plateau_view(result, heat), value)
 
         return self._start("barren-plateau", work, show, spec=spec)

@@ -520,3 +520,63 @@ def _encoding_seeds_on_dask(project: Project, encodings: Sequence[str], seeds: S
                 if progress is not None:
                     progress(len(results), len(seeds), f"seed {seed} done")
     return [results[int(seed)] for seed in seeds]
+
+
+# --------------------------------------------------------------------------- the barren-plateau sweep
+def barren_plateau_point_task(template: str, options: Mapping[str, Any], n: int, layers: int, samples: int,
+                              seed: int, weight: Any) -> dict[str, Any]:
+    """One ``(qubits, layers)`` point of the barren-plateau sweep (on a Dask worker or here):
+    the template is built from the worker's own plugins, the point seeded ``[seed, n, layers]``
+    as in the sequential loop, so the numbers are the same."""
+    from qmlstudio.core.analysis import _built, barren_plateau_point, template_builder
+
+    design = _built(template_builder(_registry(), template, options), template, n, layers)
+    return barren_plateau_point(design, samples, [seed, n, layers], weight)
+
+
+def barren_plateau_on_dask(template: str, options: Mapping[str, Any], qubits: Sequence[int], layers: Sequence[int],
+                           *, samples: int, seed: int, weight: Any = "first", workers: int | None = None,
+                           scheduler: str | None = None, progress: Any = None,
+                           cancel: threading.Event | None = None, registry: Any = None) -> Any:
+    """:func:`~qmlstudio.core.analysis.barren_plateau_study` with its points as tasks on the
+    study runner's Dask machinery (``workers`` local processes or ``scheduler``); the result
+    equals the sequential one. ``cancel`` stops it within about a second."""
+    from distributed import wait
+    from distributed.client import FIRST_COMPLETED
+
+    from qmlstudio.core.analysis import barren_plateau_study, template_builder
+
+    cancel = cancel or threading.Event()
+
+    def map_points(points: list[tuple[int, int]], done: Callable[[int, int], None]) -> list[dict[str, Any]]:
+        results: dict[tuple[int, int], dict[str, Any]] = {}
+        with _dask_client(workers, scheduler) as client:
+            # the largest points first: they bound the wall time
+            order = sorted(points, key=lambda p: (-p[0], -p[1]))
+            futures = {client.submit(barren_plateau_point_task, template, dict(options), n, L, samples, seed, weight,
+                                     pure=False): (n, L) for n, L in order}
+            pending = set(futures)
+            while pending:
+                if cancel.is_set():
+                    client.cancel(list(pending), force=True)
+                    raise StudyCancelled(f"the barren-plateau study was cancelled: {len(results)} of {len(points)} "
+                                         "points computed")
+                try:
+                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                except TimeoutError:
+                    continue
+                for future in finished:
+                    n, L = futures[future]
+                    if future.status == "error":
+                        exc = future.exception()
+                        if isinstance(exc, QMLStudioError):
+                            raise QMLStudioError(str(exc))
+                        raise QMLStudioError(f"the point {n} qubits × {L} layers failed: {type(exc).__name__}: {exc}")
+                    results[(n, L)] = future.result()
+                    done(n, L)
+        return [results[p] for p in points]
+
+    # built here too, so that a template that cannot build is refused before a cluster starts
+    build = template_builder(registry or _registry(), template, options)
+    return barren_plateau_study(build, qubits, layers, samples=samples, seed=seed, weight=weight, template=template,
+                                progress=progress, map_points=map_points)

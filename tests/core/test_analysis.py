@@ -99,6 +99,25 @@ def test_barren_plateau_reports_an_interval_per_variance() -> None:
     assert result.to_dict()["variance_ci95"] == result.variance_ci95
 
 
+def test_the_decay_rate_has_a_bootstrap_interval_from_refits_of_the_resampled_variances() -> None:
+    """The interval of a is the percentile interval of np.polyfit refitted to each resample of
+    the variances (one independent resample per qubit count), and covers the fitted rate."""
+    from qmlstudio.core.analysis import _variance_draws, barren_plateau_point
+
+    result = barren_plateau_study(hardware_efficient, [2, 3, 4, 5], [2], samples=150, seed=11)
+    for cost in ("global", "local"):
+        low, high = result.rate_ci95[cost]["2"]
+        assert low < result.rate[cost]["2"] < high
+    # the independent construction: refit each bootstrap resample with np.polyfit
+    points = [barren_plateau_point(hardware_efficient(n, 2), 150, [11, n, 2]) for n in (2, 3, 4, 5)]
+    draws = np.column_stack([p["global"]["draws"] for p in points])
+    rates = [-np.polyfit([2, 3, 4, 5], np.log2(row), 1)[0] for row in draws]
+    assert result.rate_ci95["global"]["2"] == pytest.approx(list(np.percentile(rates, [2.5, 97.5])), rel=1e-9)
+    assert result.to_dict()["rate_ci95"] == result.rate_ci95
+    low, high, _ = _variance_draws(np.arange(10.0), seed=0)
+    assert low < np.var(np.arange(10.0), ddof=1) < high
+
+
 def test_fit_and_ranges() -> None:
     n = np.arange(2, 9)
     assert fit_decay_rate(n, 3 * 2.0 ** (-1.5 * n))[0] == pytest.approx(1.5)

@@ -139,3 +139,19 @@ def test_every_command_reads_the_same_backend_choice_text(tmp_path, command):
     assert main(["train", str(path)]) == 0
     assert main(["evaluate", str(path), "--backend", choice]) == 0
     assert load_project(path).runs[-1].evaluations[-1]["options"]["fake_backend"] == "fake_manila"
+
+
+def test_the_parity_readout_trains_two_classes_and_is_refused_for_three(tmp_path, capsys):
+    """#19 point 3: a global-cost readout (⟨Z⊗…⊗Z⟩ of all qubits) beside the local one."""
+    path = str(tmp_path / "p.qmls")
+    code, _, err = cli(capsys, "new", path, "--dataset", "moons", "--readout", "parity", "--epochs", "2")
+    assert code == 0 and "warning" not in err
+    assert load_project(path).model.options["readout"] == "parity"
+    code, out, err = cli(capsys, "train", path, "--json")
+    assert code == 0, err
+    assert done_line(out)["status"] == "completed"
+    three = str(tmp_path / "iris.qmls")
+    code, _, err = cli(capsys, "new", three, "--dataset", "iris", "--readout", "parity")
+    assert code == 0 and "warning: 'train' will refuse it: the parity readout reads two classes, the data has 3" in err
+    code, _, err = cli(capsys, "train", three)
+    assert code != 0 and "the parity readout reads two classes" in err

@@ -53,14 +53,14 @@ def _option_pairs(values: Sequence[str] | None) -> dict[str, str]:
 
 def _warn_if_too_big(project: Any, registry: Any) -> None:
     """A warning on stderr when the project just written cannot be trained on this machine."""
-    from qmlstudio.workflow import SimulationTooLarge, check_trainable
+    from qmlstudio.workflow import HiddenQubits, check_trainable
 
     try:
         check_trainable(project, registry)
-    except SimulationTooLarge as exc:
+    except HiddenQubits:
+        pass  # 'train' adds the wires the encoding needs
+    except QMLStudioError as exc:  # too large to simulate, a readout the data cannot have
         print(f"{PROG}: warning: 'train' will refuse it: {exc}", file=sys.stderr)
-    except QMLStudioError:
-        pass  # 'train' says what is wrong, when it comes to it
 
 
 def _model_options(values: Sequence[str] | None) -> dict[str, Any]:

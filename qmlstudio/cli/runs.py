@@ -92,7 +92,9 @@ class NewCommand(Command):
             "ad-hoc, else minmax-pi); a scaling that destroys the data's structure prints a warning",
         )
         model = parser.add_argument_group("model options")
-        model.add_argument("--readout", choices=["modulo", "z"], help="how a VQC reads classes (default: modulo)")
+        model.add_argument("--readout", choices=["modulo", "z", "parity"],
+                           help="how a VQC reads classes: modulo (default), z (<Z> of qubit 0: a local cost) or "
+                           "parity (<Z...Z> of all qubits, two classes: a global cost)")
         model.add_argument("--init-scale", type=float, metavar="S",
                            help="initial weights uniform in [-S·π, S·π] (default: 1)")
         model.add_argument("--C", type=float, metavar="C", dest="C", help="the kernel SVM's C (default: 1)")

@@ -27,7 +27,10 @@ from qmlstudio.core.circuit import CircuitDesign
 from qmlstudio.core.errors import ExpressionError, QMLStudioError
 from qmlstudio.core.statevector import StatevectorProgram, z_diagonal
 
-READOUTS = ("modulo", "z")
+#: How a classifier reads its classes: ``modulo`` (the measured bitstring's index mod the
+#: classes), ``z`` (⟨Z⟩ of qubit 0, or of qubit c for class c: a local cost) and ``parity``
+#: (⟨Z⊗Z⊗…⊗Z⟩ of all qubits, two classes: a global cost, as in the barren-plateau study).
+READOUTS = ("modulo", "z", "parity")
 
 
 class ModelError(QMLStudioError):
@@ -149,17 +152,30 @@ class ClassifierHead(Head):
         if readout == "z":
             self.num_extra = (2 if num_classes == 2 else 1 + num_classes) if trainable_output else 0
 
+    def problem(self, num_qubits: int) -> str | None:
+        """Why this readout cannot read this many classes from ``num_qubits`` qubits, or None
+        (checked before anything is simulated)."""
+        c = self.num_classes
+        if self.readout == "modulo" and c > 2**num_qubits:
+            return f"{c} classes need at least {math.ceil(math.log2(c))} qubits for bitstring readout"
+        if self.readout == "parity" and c != 2:
+            return f"the parity readout reads two classes, the data has {c}: use modulo or z"
+        if self.readout == "z" and c > 2 and c > num_qubits:
+            return f"Z readout of {c} classes needs {c} qubits, the circuit has {num_qubits}"
+        return None
+
     def observables(self, num_qubits: int) -> np.ndarray:
         c = self.num_classes
+        problem = self.problem(num_qubits)
+        if problem:
+            raise ModelError(problem)
         if self.readout == "modulo":
-            if c > 2**num_qubits:
-                raise ModelError(f"{c} classes need at least {math.ceil(math.log2(c))} qubits for bitstring readout")
             index = np.arange(2**num_qubits)
             return (index[None, :] % c == np.arange(c)[:, None]).astype(float)
+        if self.readout == "parity":
+            return z_diagonal(num_qubits, range(num_qubits))[None, :]
         if c == 2:
             return z_diagonal(num_qubits, [0])[None, :]
-        if c > num_qubits:
-            raise ModelError(f"Z readout of {c} classes needs {c} qubits, the circuit has {num_qubits}")
         return np.stack([z_diagonal(num_qubits, [q]) for q in range(c)])
 
     def initial_extra(self) -> np.ndarray:

@@ -305,6 +305,13 @@ def check_trainable(project: Project, registry: PluginRegistry, data: Any = None
     kind = project.model.kind
     if kind != "kernel" and model.num_qubits > project.circuit.num_qubits:
         raise HiddenQubits(project.encoding.name, model.num_features, model.num_qubits, project.circuit.num_qubits)
+    if kind == "vqc":
+        from qmlstudio.core.models import ClassifierHead
+
+        readout = str((project.model.options or {}).get("readout", "modulo"))
+        problem = ClassifierHead(max(data.num_classes, 2), readout).problem(model.num_qubits)
+        if problem:
+            raise QMLStudioError(problem)
     try:
         if kind == "kernel":
             check_simulation(model.num_qubits, len(data.y_train) + len(data.y_test), num_gates=len(model.design.gates))

@@ -180,6 +180,38 @@ def test_modulo_class_probabilities_equal_sampler_qnn(registry, case, num_classe
         np.testing.assert_allclose(probabilities[row], direct, atol=ATOL)
 
 
+def test_parity_readout_is_the_global_parity_of_a_statevector_and_its_gradient_finite_differences(registry):
+    """p(class 1) = (1 − ⟨Z⊗Z⊗…⊗Z⟩)/2 over all qubits (a global cost), against qiskit's
+    Statevector and SparsePauliOp; the loss's exact gradient against central differences."""
+    model = build(registry, "angle+real-amplitudes")
+    weights, features = sample(model, batch=5, seed=4)
+    inputs = model.inputs(features)
+    head = ClassifierHead(2, readout="parity")
+    evaluator = ExactEvaluator(model.design, head.observables(model.num_qubits))
+    probabilities = head.probabilities(evaluator.values(weights, inputs), head.initial_extra())
+    circuit = model.design.to_circuit()
+    parity = SparsePauliOp("Z" * model.num_qubits)
+    for row, x in enumerate(inputs):
+        bound = circuit.assign_parameters(
+            {**{p: x[p.index] for p in qml_parameters(circuit)[0]}, **{p: weights[p.index] for p in qml_parameters(circuit)[1]}}
+        )
+        z = Statevector(bound).expectation_value(parity).real
+        np.testing.assert_allclose(probabilities[row], [(1 + z) / 2, (1 - z) / 2], atol=ATOL)
+    targets = np.array([0, 1, 1, 0, 1])
+    values, pullback = evaluator.values_and_pullback(weights, inputs)
+    loss, d_values, _ = head.loss(values, head.initial_extra(), targets)
+    gradient = pullback(d_values)
+    eps = 1e-6
+    for i in range(len(weights)):
+        up, down = weights.copy(), weights.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric = (head.loss(evaluator.values(up, inputs), head.initial_extra(), targets)[0]
+                   - head.loss(evaluator.values(down, inputs), head.initial_extra(), targets)[0]) / (2 * eps)
+        assert gradient[i] == pytest.approx(numeric, abs=1e-7)
+    assert np.abs(gradient).max() > 1e-3
+
+
 @pytest.mark.parametrize("case,num_classes", [("angle+real-amplitudes", 2), ("custom", 3)])
 def test_cross_entropy_and_its_gradient_equal_qml_cross_entropy_loss(registry, case, num_classes):
     model = build(registry, case)
@@ -450,7 +482,9 @@ def test_heads_refuse_what_the_circuit_cannot_read_out():
     with pytest.raises(ModelError, match="3 qubits"):
         ClassifierHead(3, "z").observables(2)
     with pytest.raises(ModelError, match="readout"):
-        ClassifierHead(2, "parity")
+        ClassifierHead(2, "bitwise")
+    with pytest.raises(ModelError, match="two classes"):
+        ClassifierHead(3, "parity").observables(3)
     with pytest.raises(ModelError):
         ClassifierHead(1)
 

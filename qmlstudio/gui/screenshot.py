@@ -49,8 +49,13 @@ def sample_project() -> Any:
     """A new project named "demo" holding :func:`sample_gates`."""
     from qmlstudio.gui.main_window import new_project
 
+    from dataclasses import replace
+
     project = new_project("demo")
     project.circuit.set_gates(sample_gates(), num_qubits=4)
+    # The gates read x[0]..x[3]: the two features of moons are padded with zeros to four, so
+    # that the sample trains (without it a run is refused: x[2] has no value).
+    project.preprocessing = replace(project.preprocessing, padding=True)
     project.mark_saved()  # a sample, not an unsaved edit: no "*" in the title
     return project
 

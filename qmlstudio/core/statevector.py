@@ -517,7 +517,7 @@ class StatevectorProgram:
             acc = (np.zeros(shape), np.zeros(shape))
             _backward_step((psi.re, psi.im, lam.re, lam.im), cols, op, cre, cim, acc)
             if op.has_weights:
-                self._add_gradient(op, step.values, acc[0] + 1j * acc[1], grad, part, w, wl)
+                self._add_gradient(op, step, acc[0] + 1j * acc[1], grad, part, w, wl)
         self._head_gradient(psi, lam, tape, part, grad, w, wl, per_sample)
         return grad
 
@@ -534,7 +534,7 @@ class StatevectorProgram:
             shape = (2, 2, cols) if columns else (2, 2)
             acc = (np.zeros(shape), np.zeros(shape))
             (k.sums1_columns if columns else k.sums1_uniform)(psi.re, psi.im, lam.re, lam.im, cols, op.qubit, *acc)
-            self._add_gradient(op, step.values, acc[0] + 1j * acc[1], grad, part, w, wl)
+            self._add_gradient(op, step, acc[0] + 1j * acc[1], grad, part, w, wl)
 
     def _backward_block(self, item: tuple[int, tuple[int, ...]], psi: _State, lam: _State, tape: list[_Step], part: _Part,
                         grad: np.ndarray, w: np.ndarray, wl: list, per_sample: bool) -> None:
@@ -557,18 +557,18 @@ class StatevectorProgram:
                 _backward_step(block, cols, op, cre, cim, acc)
         for op, step, _, _, acc in gates:
             if op.has_weights:
-                self._add_gradient(op, step.values, acc[0] + 1j * acc[1], grad, part, w, wl)
+                self._add_gradient(op, step, acc[0] + 1j * acc[1], grad, part, w, wl)
 
     @staticmethod
-    def _add_gradient(op: Any, values: list[Any], sums: np.ndarray, grad: np.ndarray, part: _Part, w: np.ndarray, wl: list) -> None:
+    def _add_gradient(op: Any, step: Any, sums: np.ndarray, grad: np.ndarray, part: _Part, w: np.ndarray, wl: list) -> None:
         """``∂L/∂θ_i += Σ_p 2 Re Σ_{m,m2} E_p[m, m2] sums[m, m2] · ∂a_p/∂θ_i`` (per column
         when ``sums`` is)."""
-        generators = op.generators_for(values, part.columns)
+        generators = step.generators(op, part.columns)
         for generator, derivatives in zip(generators, op.derivatives):
             if not derivatives:
                 continue
-            if sums.ndim == 2:
-                dangle: Any = 2.0 * float(np.real(np.sum(generator * sums)))
+            if sums.ndim == 2:  # one C call: np.sum's wrapper held the interpreter's lock longer than the sum
+                dangle: Any = 2.0 * generator.ravel().dot(sums.ravel()).real
             elif generator.ndim == 2:
                 dangle = 2.0 * np.real(np.einsum("mn,mnc->c", generator, sums))
             else:
@@ -578,7 +578,7 @@ class StatevectorProgram:
                 if grad.ndim == 2:
                     grad[:, weight] += term
                 else:
-                    grad[weight] += np.sum(term)
+                    grad[weight] += term if np.ndim(term) == 0 else term.sum()
 
     def _part_values(self, part: _Part, obs: np.ndarray | None) -> np.ndarray:
         """``(columns, k)`` values of a part: ⟨O_k⟩, or with no observables the probabilities."""

@@ -329,6 +329,18 @@ class _Step:
         self.values = values
         self.per_sample = coefficients.ndim == 3
         self._inverse: tuple[np.ndarray, np.ndarray] | None = None  # one matrix's: tiny, kept once made
+        self._generators: Sequence[Any] | None = None
+
+    def generators(self, op: Any, part: slice) -> Sequence[Any]:
+        """``op.generators_for`` this step's angles and the columns of ``part``. When the gate
+        is the same for every sample they do not depend on the part: made once for the call
+        and shared by the parts (a fused gate's are a dozen small matrix products, made with
+        the interpreter's lock held: once per part, they kept the threads waiting)."""
+        if self.per_sample:
+            return op.generators_for(self.values, part)
+        if self._generators is None:  # parts on other threads may make them too: equal values
+            self._generators = op.generators_for(self.values, part)
+        return self._generators
 
     def coefficient_columns(self, part: slice) -> np.ndarray:
         """The complex coefficients for the columns of ``part``: ``(blocks, 4[, columns])``."""

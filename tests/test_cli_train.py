@@ -241,3 +241,33 @@ def test_early_stopping_without_validation_is_refused_with_a_message(tmp_path, c
     path.write_text(json.dumps(data))
     code, out, err = cli(capsys, "train", str(path), "--json")
     assert code == 1 and "early stopping needs a validation split" in err and out == ""
+
+
+def test_a_warm_start_begins_where_the_run_it_names_ended(tmp_path, capsys):
+    """#19 point 1 (warm start): --init-from RUN (an id or 'last') starts from that run's final
+    weights, for this run only; the run records which run it started from; a run whose weight
+    count differs is refused with both counts."""
+    path = str(tmp_path / "w.qmls")
+    assert cli(capsys, "new", path, *NEW, "--epochs", "2")[0] == 0
+    assert cli(capsys, "train", path)[0] == 0
+    first = load_project(path).runs[0]
+    code, out, err = cli(capsys, "train", path, "--init-from", "last", "--epochs", "1", "--json")
+    assert code == 0, err
+    project = load_project(path)
+    second = project.runs[1]
+    assert second.initial_weights == first.final_weights
+    assert second.config["model"]["options"]["init_from"] == first.id
+    assert "init_from" not in project.model.options  # for that run only
+    # the first iteration's loss is measured at the first run's final weights
+    loss = json.loads(out.splitlines()[0])["loss"]
+    assert loss < first.metrics["loss"][0]
+    code, _, err = cli(capsys, "train", path, "--init-from", first.id, "--seed", "3", "--epochs", "1")
+    assert code == 0, err
+    assert load_project(path).runs[2].initial_weights == first.final_weights
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data["circuit"]["gates"].append({"gate": "ry", "qubits": [0], "params": ["θ[40]"], "column": 30})
+    Path(path).write_text(json.dumps(data), encoding="utf-8")
+    code, _, err = cli(capsys, "train", path, "--init-from", first.id)
+    assert code != 0 and "a warm start needs 41 finite parameters" in err and f"got {len(first.final_weights)}" in err
+    code, _, err = cli(capsys, "train", path, "--init-from", "nope")
+    assert code != 0 and "no run 'nope'" in err

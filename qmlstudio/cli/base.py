@@ -148,13 +148,19 @@ def _stop_on_signals(controls: Any) -> Iterator[list[str]]:
             signal.signal(number, handler)
 
 
-def _with_seed(project: Any, seed: int) -> Any:
-    """A copy of ``project`` (same file location, no runs) with another seed, for one run."""
-    from qmlstudio.core.project import Project
+def _with_seed(project: Any, seed: int | None, init_from: str | None = None) -> Any:
+    """A copy of ``project`` (same file location) with another seed and/or a warm start from
+    the run ``init_from``, for one run; the project itself is left as it is."""
+    from qmlstudio.core.project import ModelChoice, Project
 
     data = project.to_dict()
-    data.update(seed=seed, runs=[])
+    if seed is not None:
+        data["seed"] = seed
+    if not init_from:
+        data["runs"] = []  # nothing in the copy needs them
     copy = Project.from_dict(data)
+    if init_from:
+        copy.model = ModelChoice(copy.model.kind, {**copy.model.options, "init_from": init_from})
     object.__setattr__(copy, "path", project.path)
     return copy
 

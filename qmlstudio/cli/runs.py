@@ -204,6 +204,9 @@ class TrainCommand(Command):
         parser.add_argument("--seed", type=int, metavar="N",
                             help="the run's seed (split, initial weights, shuffling, baselines) for this run "
                             "only; recorded in the run (default: the project's)")
+        parser.add_argument("--init-from", metavar="RUN",
+                            help="a warm start: begin from the final weights of run RUN of the project (an id, or "
+                            "'last'), for this run only; recorded in the run")
         parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
         parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
         parser.add_argument(
@@ -279,7 +282,8 @@ class TrainCommand(Command):
             saved = "" if args.no_save else " (saved with the run)"
             print(f"{PROG}: note: {hidden.note}{saved}", file=sys.stderr, flush=True)
         # --seed: the same (widened) circuit, another seed, for this run only
-        trained = project if args.seed is None else _with_seed(project, args.seed)
+        # --init-from: a warm start from one of its runs, for this run only
+        trained = project if args.seed is None and not args.init_from else _with_seed(project, args.seed, args.init_from)
         run = build_run(trained, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
         cost = run_cost(run)
         if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts

@@ -65,6 +65,9 @@ class TrainingOptions:
     #: initial weights are drawn uniformly from [-init_scale·π, init_scale·π]
     init_scale: float = 1.0
     baselines: bool = True
+    #: a warm start: the parameters (circuit weights, then the head's) the run starts from
+    #: instead of drawn ones, e.g. a previous run's final weights
+    start_weights: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -345,6 +348,13 @@ class TrainingRun:
             raise TrainingError(
                 f"the saved run has {len(self.record.final_weights)} weights, this model needs {self.num_parameters}"
             )
+        if self.options.start_weights is not None:
+            start = np.asarray(self.options.start_weights, dtype=float)
+            if start.shape != (self.num_parameters,) or not np.all(np.isfinite(start)):
+                raise TrainingError(f"a warm start needs {self.num_parameters} finite parameters (the circuit's weights, "
+                                    f"then the readout's), got {start.size}: the same circuit and readout as the run it "
+                                    "starts from")
+            return start.copy()
         weights = initial_weights(self.model.num_weights, self.options.seed, self.options.init_scale)
         return np.concatenate([weights, self.head.initial_extra()])
 

@@ -166,6 +166,8 @@ MODEL_OPTIONS = {
     # moves every iteration, from the step's own mini-batch)
     "eval_every": (0, int),
     "init_scale": (1.0, float),
+    # a warm start: the id of a run of the project (or "last") whose final weights a run starts from
+    "init_from": ("", str),
     "C": (1.0, float),
     "bandwidth": (1.0, float),
     "baselines": (True, bool),
@@ -174,7 +176,8 @@ MODEL_OPTIONS = {
 
 #: Model options that only one kind of model uses (the others would ignore them).
 _MODEL_OPTION_KINDS = {"readout": ("vqc",), "trainable_output": ("vqc", "regressor"), "gradient": ("vqc", "regressor"),
-                       "eval_every": ("vqc", "regressor"), "init_scale": ("vqc", "regressor"), "C": ("kernel",)}
+                       "eval_every": ("vqc", "regressor"), "init_scale": ("vqc", "regressor"), "init_from": ("vqc", "regressor"),
+                       "C": ("kernel",)}
 
 
 def _check_model_options(choice: ModelChoice) -> None:

@@ -65,6 +65,11 @@ def build_run(
     options = model_options(project)
     config = project.config_snapshot()
     config["backend"] = chosen.to_dict()
+    start = None
+    if options.get("init_from") and project.model.kind != "kernel":
+        source = warm_start_run(project, str(options["init_from"]))
+        start = tuple(float(w) for w in source.final_weights)
+        config["model"]["options"] = {**config["model"].get("options", {}), "init_from": source.id}  # "last" resolved
     try:
         if project.model.kind == "kernel":
             # What the project does not fix is chosen by cross-validation on the training rows.
@@ -76,7 +81,7 @@ def build_run(
         else:
             optimizer = registry.get("optimizers", project.optimizer.name).create(project.optimizer.options)
             run = TrainingRun(data=data, model=model, kind=project.model.kind, optimizer=optimizer,
-                              backend=backend_object, options=_training_options(project, options, epochs),
+                              backend=backend_object, options=_training_options(project, options, epochs, start),
                               record=resume, config=config, callback=callback, controls=controls)
     except SimulationTooLarge as exc:
         fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
@@ -109,7 +114,25 @@ def _prepared_model(project: Project, registry: PluginRegistry) -> tuple[Any, An
     return data, model
 
 
-def _training_options(project: Project, options: dict[str, Any], epochs: int | None) -> Any:
+def warm_start_run(project: Project, which: str) -> Any:
+    """The run a warm start begins from: ``which`` is a run id of the project or ``last`` (its
+    latest run with final weights); refused when there is none or its weights are not finite."""
+    import math
+
+    if which == "last":
+        runs = [r for r in project.runs if r.final_weights]
+        if not runs:
+            raise QMLStudioError("a warm start from the last run needs a trained run in the project: train it first")
+        run = runs[-1]
+    else:
+        run = find_run(project, which)
+    if not run.final_weights or not all(w is not None and math.isfinite(w) for w in run.final_weights):
+        raise QMLStudioError(f"run {run.id} has no finite final weights to start from")
+    return run
+
+
+def _training_options(project: Project, options: dict[str, Any], epochs: int | None,
+                      start_weights: tuple[float, ...] | None = None) -> Any:
     from qmlstudio.core.training import TrainingOptions
 
     return TrainingOptions(
@@ -124,6 +147,7 @@ def _training_options(project: Project, options: dict[str, Any], epochs: int | N
         eval_every=options["eval_every"],
         init_scale=options["init_scale"],
         baselines=options["baselines"],
+        start_weights=start_weights,
     )
 
 

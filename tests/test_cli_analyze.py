@@ -147,3 +147,29 @@ def test_analyze_barren_plateau_on_dask_workers_equals_the_sequential_loop(
     assert main([*common[:-1], "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "a (95% bootstrap interval)" in out and "global  6" in out
+
+
+def test_analyze_barren_plateau_compares_initialisations_here_and_on_dask(
+        project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """#19 point 4: --init compares the strategies side by side, each with its intervals; on
+    the study runner's Dask workers the figures are the same."""
+    common = ["analyze", "barren-plateau", str(project_file), "--qubits", "2-4", "--layers", "4",
+              "--samples", "40", "--seed", "2", "--init", "uniform,small-angle,identity-blocks", "--json"]
+    capsys.readouterr()
+    assert main(common) == 0
+    here = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert here["study"] == "initialisation" and here["strategies"] == ["uniform", "small-angle", "identity-blocks"]
+    for name, result in here["results"].items():
+        assert result["init"] == name and result["input_layer"] is True
+        assert set(result["mean_square_rate_ci95"]) == {"global", "local"}
+    assert here["results"]["identity-blocks"]["mean_square"]["local"]["4"] == pytest.approx([0.125] * 3)
+    assert main([*common, "--workers", "2"]) == 0
+    there = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for name in here["strategies"]:
+        for key in ("variance", "mean_square", "rate", "mean_square_rate", "mean_square_rate_ci95"):
+            assert there["results"][name][key] == here["results"][name][key], (name, key)
+    assert main(common[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "a of E[g^2]" in out and "identity-blocks  local" in out and "- (Var = 0)" in out
+    assert main([*common[:-3], "--init", "zeros"]) == 1
+    assert "unknown initialisation" in capsys.readouterr().err

@@ -66,8 +66,14 @@ __all__ = [
     "GradientHeatmap",
     "KernelStudyResult",
     "Progress",
+    "INIT_STRATEGIES",
     "barren_plateau_study",
     "cost_observables",
+    "identity_block",
+    "initial_weight_samples",
+    "initialisation_study",
+    "study_design",
+    "with_input_layer",
     "encoding_study",
     "encoding_qubits",
     "encoding_variant",
@@ -178,18 +184,23 @@ def sample_gradients(
     inputs: np.ndarray | None = None,
     chunk: int = 256,
     progress: Callable[[], Any] | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """``∂⟨O_k⟩/∂θ_i`` at ``samples`` weight vectors drawn uniformly from [0, 2π):
     shape ``(samples, k, num_weights)``.
 
     A design with data inputs gets ``inputs`` (one row, or one row per sample; default
-    uniform in [0, 2π) per sample)."""
+    uniform in [0, 2π) per sample). ``weights`` (samples × weights) replaces the uniform draw
+    (another initialisation strategy, :func:`initial_weight_samples`)."""
     num_weights = design.num_weights
     if num_weights == 0:
         raise AnalysisError("the circuit has no trainable weights: there is no gradient to study")
     shifted, offset = _weights_as_inputs(design)
     program = StatevectorProgram(shifted)
-    weights = rng.uniform(0, 2 * np.pi, size=(samples, num_weights))
+    if weights is None:
+        weights = rng.uniform(0, 2 * np.pi, size=(samples, num_weights))
+    elif np.shape(weights) != (samples, num_weights):
+        raise AnalysisError(f"weights must be samples × weights = {samples} × {num_weights}, got {np.shape(weights)}")
     if offset:
         if inputs is None:
             data = rng.uniform(0, 2 * np.pi, size=(samples, offset))
@@ -204,6 +215,75 @@ def sample_gradients(
         if progress is not None:
             progress()
     return out
+
+
+#: How the barren-plateau study draws the weights at which it takes gradients (the training
+#: initialisations it compares): ``uniform`` in [0, 2π); ``small-angle`` uniform in ±ε·π;
+#: ``identity-blocks`` (Grant et al., Quantum 3, 214 (2019)): the circuit of half the layers
+#: followed by its mirror image (:func:`identity_block`), the mirror's weights equal to the
+#: first half's, so the initial circuit is the identity whatever the drawn weights.
+INIT_STRATEGIES = ("uniform", "small-angle", "identity-blocks")
+
+_SELF_INVERSE = frozenset({"h", "x", "y", "z", "cx", "cy", "cz", "swap", "ccx"})
+_INVERSE_NAMES = {"s": "sdg", "sdg": "s", "t": "tdg", "tdg": "t"}
+
+
+def _negated(angle: Angle, table: Mapping[int, int]) -> Angle:
+    return Angle(f"-({angle.renumbered(weights=table).text})")
+
+
+def inverse_gates(gate: Gate, table: Mapping[int, int], column: int) -> list[Gate]:
+    """Gates whose product is ``gate``'s inverse, with the weights renumbered through ``table``
+    (an inverse angle is the negated formula of the renumbered weights)."""
+    name = gate.name
+    if name in _SELF_INVERSE:
+        return [replace(gate, column=column)]
+    if name in _INVERSE_NAMES:
+        return [replace(gate, name=_INVERSE_NAMES[name], column=column)]
+    if name == "sx":  # SX† = RX(−π/2) up to a global phase
+        return [Gate("rx", gate.qubits, ("-pi/2",), column, gate.block)]
+    if name == "u":  # U(θ, φ, λ)† = U(−θ, −λ, −φ)
+        theta, phi, lam = gate.params
+        return [replace(gate, params=(_negated(theta, table), _negated(lam, table), _negated(phi, table)), column=column)]
+    return [replace(gate, params=tuple(_negated(a, table) for a in gate.params), column=column)]
+
+
+def identity_block(design: CircuitDesign) -> CircuitDesign:
+    """``design`` followed by its inverse, gate by gate in reverse order, whose weights are new
+    ones (``θ[i]`` of the design becomes ``θ[i + W]``, W its weight count): with the second
+    half's weights equal to the first's the circuit is the identity (Grant et al. 2019)."""
+    offset = design.num_weights
+    table = {i: i + offset for i in range(offset)}
+    gates = list(design.gates)
+    column = design.num_columns
+    for gate in reversed(design.ordered_gates):
+        gates += inverse_gates(gate, table, column)
+        column += 1
+    return CircuitDesign(design.num_qubits, gates)
+
+
+def with_input_layer(design: CircuitDesign, angle: str = "pi/4") -> CircuitDesign:
+    """``design`` after RY(π/4) on every qubit: the initial state of McClean et al. 2018, which
+    no Pauli-Z cost has as an eigenstate (from |0…0⟩ every gradient at the identity is 0)."""
+    gates = [Gate("ry", (q,), (angle,), 0, "input") for q in range(design.num_qubits)]
+    gates += [replace(g, column=g.column + 1) for g in design.gates]
+    return CircuitDesign(design.num_qubits, gates)
+
+
+def initial_weight_samples(init: str, rng: np.random.Generator, samples: int, num_weights: int,
+                           epsilon: float = 0.05) -> np.ndarray:
+    """``samples`` weight vectors drawn as the strategy ``init`` does (for ``identity-blocks``
+    ``num_weights`` counts both halves of :func:`identity_block`)."""
+    if init == "uniform":
+        return rng.uniform(0, 2 * np.pi, size=(samples, num_weights))
+    if init == "small-angle":
+        return rng.uniform(-epsilon * np.pi, epsilon * np.pi, size=(samples, num_weights))
+    if init == "identity-blocks":
+        if num_weights % 2:
+            raise AnalysisError("identity blocks have as many weights in their mirror as in their first half")
+        first = rng.uniform(0, 2 * np.pi, size=(samples, num_weights // 2))
+        return np.hstack([first, first])
+    raise AnalysisError(f"unknown initialisation {init!r} (known: {', '.join(INIT_STRATEGIES)})")
 
 
 def fit_decay_rate(qubits: Sequence[int], variances: Sequence[float]) -> tuple[float, float]:
@@ -242,6 +322,18 @@ class BarrenPlateauResult:
     variance_ci95: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     #: the 95% percentile-bootstrap interval of each fitted rate (:func:`rate_interval`)
     rate_ci95: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    #: how the weights were drawn (:data:`INIT_STRATEGIES`), the small-angle scale, and
+    #: whether RY(π/4) on every qubit came first
+    init: str = "uniform"
+    epsilon: float = 0.05
+    input_layer: bool = False
+    #: E[(∂C/∂θ)²] by cost, layers and qubits (the variance when the mean is 0, as with
+    #: uniform weights; identity blocks give every sample the same gradient: a variance of 0
+    #: whatever its size), its bootstrap intervals, its fitted decay rate and the rate's interval
+    mean_square: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    mean_square_ci95: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    mean_square_rate: dict[str, dict[str, float]] = field(default_factory=dict)
+    mean_square_rate_ci95: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     costs: dict[str, str] = field(default_factory=lambda: {
         "global": "(1 - <Z x Z x ... x Z>)/2 on all qubits",
         "local": "(1 - <Z_0>)/2 on qubit 0",
@@ -261,7 +353,9 @@ class BarrenPlateauResult:
             "study": "barren-plateau", "template": self.template, "qubits": self.qubits, "layers": self.layers,
             "samples": self.samples, "seed": self.seed, "weight": self.weight, "costs": self.costs,
             "variance": self.variance, "variance_ci95": self.variance_ci95, "mean_abs_gradient": self.mean_abs, "rate": self.rate,
-            "rate_ci95": self.rate_ci95,
+            "rate_ci95": self.rate_ci95, "init": self.init, "epsilon": self.epsilon, "input_layer": self.input_layer,
+            "mean_square": self.mean_square, "mean_square_ci95": self.mean_square_ci95,
+            "mean_square_rate": self.mean_square_rate, "mean_square_rate_ci95": self.mean_square_rate_ci95,
             "intercept": self.intercept, "seconds": self.seconds,
         })
 
@@ -288,7 +382,8 @@ def variance_interval(values: Any, *, seed: Any = 0, resamples: int = 2000, leve
     return [low, high]
 
 
-def barren_plateau_point(design: CircuitDesign, samples: int, seed: int, weight: str | int = "first") -> dict[str, Any]:
+def barren_plateau_point(design: CircuitDesign, samples: int, seed: Any, weight: str | int = "first",
+                         init: str = "uniform", epsilon: float = 0.05) -> dict[str, Any]:
     """One point of the barren-plateau sweep: for each cost (``COSTS``) the variance of
     ∂C/∂θ_weight over ``samples`` random weight vectors, its 95% bootstrap interval, the mean
     |gradient| and the 2000 bootstrap variances (``draws``, for the decay rate's interval).
@@ -297,19 +392,32 @@ def barren_plateau_point(design: CircuitDesign, samples: int, seed: int, weight:
     index = _weight_index(design, weight)
     n = design.num_qubits
     rng = np.random.default_rng(seed)
-    grads = sample_gradients(design, cost_observables(n), samples, rng)[:, :, index]
+    drawn = None if init == "uniform" else initial_weight_samples(init, rng, samples, design.num_weights, epsilon)
+    grads = sample_gradients(design, cost_observables(n), samples, rng, weights=drawn)[:, :, index]
     point: dict[str, Any] = {}
     for k, cost in enumerate(COSTS):
         low, high, draws = _variance_draws(grads[:, k], seed=[*np.atleast_1d(seed).tolist(), k])
+        ms_low, ms_high, ms_draws = _variance_draws(grads[:, k], seed=[*np.atleast_1d(seed).tolist(), k],
+                                                    statistic=_mean_square)
         point[cost] = {"variance": float(np.var(grads[:, k], ddof=1)), "ci95": [low, high],
-                       "mean_abs": float(np.mean(np.abs(grads[:, k]))), "draws": draws}
+                       "mean_abs": float(np.mean(np.abs(grads[:, k]))), "draws": draws,
+                       "mean_square": float(np.mean(grads[:, k] ** 2)), "mean_square_ci95": [ms_low, ms_high],
+                       "mean_square_draws": ms_draws}
     return point
 
 
-def _variance_draws(values: Any, *, seed: Any, resamples: int = 2000, level: float = 0.95) -> tuple[float, float, np.ndarray]:
+def _mean_square(x: np.ndarray, axis: int) -> np.ndarray:
+    return np.mean(x**2, axis=axis)
+
+
+def _variance_draws(values: Any, *, seed: Any, resamples: int = 2000, level: float = 0.95,
+                    statistic: Callable[..., np.ndarray] | None = None) -> tuple[float, float, np.ndarray]:
+    """The percentile-bootstrap interval of ``statistic`` (default: the sample variance) and
+    its ``resamples`` bootstrap values."""
     x = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
-    draws = np.var(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1, ddof=1)
+    sample = x[rng.integers(0, len(x), size=(resamples, len(x)))]
+    draws = np.var(sample, axis=1, ddof=1) if statistic is None else statistic(sample, axis=1)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(draws, [tail, 100 - tail])
     return float(low), float(high), draws
@@ -339,6 +447,9 @@ def barren_plateau_study(
     template: str = "hardware-efficient",
     progress: Progress | None = None,
     map_points: Callable[[list[tuple[int, int]], Callable[[int, int], None]], list[dict[str, Any]]] | None = None,
+    init: str = "uniform",
+    epsilon: float = 0.05,
+    input_layer: bool = False,
 ) -> BarrenPlateauResult:
     """Variance of ∂C/∂θ_weight over random weights, for each qubit and layer count.
 
@@ -350,7 +461,17 @@ def barren_plateau_study(
     ``(qubits, layers)`` of ``points`` elsewhere (the study runner's Dask workers) and
     returns them in order, calling ``done(n, L)`` as each finishes; by default they are
     computed here, one after another.
+
+    ``init`` (:data:`INIT_STRATEGIES`) is how the weights are drawn, ``epsilon`` the
+    small-angle scale (±ε·π); for ``identity-blocks`` the circuit of ``L`` layers is the
+    template's ``⌈L/2⌉`` layers and their mirror (:func:`identity_block`). ``input_layer``
+    puts RY(π/4) on every qubit first (:func:`with_input_layer`), as the initialisation
+    comparison does.
     """
+    if init not in INIT_STRATEGIES:
+        raise AnalysisError(f"unknown initialisation {init!r} (known: {', '.join(INIT_STRATEGIES)})")
+    if init == "small-angle" and not (math.isfinite(epsilon) and epsilon > 0):
+        raise AnalysisError(f"the small-angle scale must be greater than 0, got {epsilon!r}")
     qubits, layers = sorted(set(int(q) for q in qubits)), sorted(set(int(layer) for layer in layers))
     if not qubits or min(qubits) < 1:
         raise AnalysisError("qubit counts must be at least 1")
@@ -379,7 +500,8 @@ def barren_plateau_study(
         results = []
         for n, L in points:
             _report(progress, finished, total, f"{n} qubits, {L} layers")
-            results.append(barren_plateau_point(_built(build, template, n, L), samples, [seed, n, L], weight))
+            results.append(barren_plateau_point(study_design(build, template, n, L, init, input_layer), samples,
+                                                [seed, n, L], weight, init, epsilon))
             finished += 1
     by_point = dict(zip(points, results))
     _report(progress, total, total, "fitting")
@@ -389,6 +511,10 @@ def barren_plateau_study(
     rate: dict[str, dict[str, float]] = {c: {} for c in COSTS}
     rate_ci: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
     intercept: dict[str, dict[str, float]] = {c: {} for c in COSTS}
+    square: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
+    square_ci: dict[str, dict[str, list[list[float]]]] = {c: {} for c in COSTS}
+    square_rate: dict[str, dict[str, float]] = {c: {} for c in COSTS}
+    square_rate_ci: dict[str, dict[str, list[float]]] = {c: {} for c in COSTS}
     for cost in COSTS:
         for L in layers:
             row = [by_point[(n, L)][cost] for n in qubits]
@@ -397,11 +523,49 @@ def barren_plateau_study(
             mean_abs[cost][str(L)] = [p["mean_abs"] for p in row]
             rate[cost][str(L)], intercept[cost][str(L)] = fit_decay_rate(qubits, variance[cost][str(L)])
             rate_ci[cost][str(L)] = rate_interval(qubits, [p["draws"] for p in row])
+            square[cost][str(L)] = [p["mean_square"] for p in row]
+            square_ci[cost][str(L)] = [list(p["mean_square_ci95"]) for p in row]
+            square_rate[cost][str(L)] = fit_decay_rate(qubits, square[cost][str(L)])[0]
+            square_rate_ci[cost][str(L)] = rate_interval(qubits, [p["mean_square_draws"] for p in row])
     return BarrenPlateauResult(
         template=template, qubits=qubits, layers=layers, samples=samples, seed=seed, weight=str(weight),
         variance=variance, mean_abs=mean_abs, rate=rate, intercept=intercept, seconds=time.perf_counter() - start,
-        variance_ci95=variance_ci, rate_ci95=rate_ci,
+        variance_ci95=variance_ci, rate_ci95=rate_ci, init=init, epsilon=epsilon, input_layer=input_layer,
+        mean_square=square, mean_square_ci95=square_ci, mean_square_rate=square_rate,
+        mean_square_rate_ci95=square_rate_ci,
     )
+
+
+def initialisation_study(
+    build: Callable[[int, int], CircuitDesign],
+    qubits: Sequence[int],
+    layers: Sequence[int],
+    strategies: Sequence[str] = INIT_STRATEGIES,
+    *,
+    run: Callable[..., BarrenPlateauResult] | None = None,
+    **options: Any,
+) -> dict[str, BarrenPlateauResult]:
+    """The barren-plateau study once per initialisation strategy, side by side, on the same
+    circuits after the same input layer (RY(π/4) on every qubit): gradient variances by
+    qubits and layers at the initial point, each with its interval, and the fitted decay
+    rates with theirs. ``run`` replaces :func:`barren_plateau_study` (same arguments: the
+    study runner's Dask version); ``options`` go to it."""
+    unknown = [s for s in strategies if s not in INIT_STRATEGIES]
+    if unknown or not strategies:
+        raise AnalysisError(f"unknown initialisation {', '.join(unknown) or '(none)'} (known: {', '.join(INIT_STRATEGIES)})")
+    run = run or barren_plateau_study
+    return {init: run(build, qubits, layers, init=init, input_layer=True, **options) for init in dict.fromkeys(strategies)}
+
+
+def study_design(build: Callable[[int, int], CircuitDesign], template: str, n: int, L: int, init: str = "uniform",
+                 input_layer: bool = False) -> CircuitDesign:
+    """The circuit of one point of the barren-plateau study: the template's ``L`` layers, or
+    for identity blocks its ``⌈L/2⌉`` layers and their mirror; after the input layer if asked."""
+    if init == "identity-blocks":
+        design = identity_block(_built(build, template, n, max(1, -(-L // 2))))
+    else:
+        design = _built(build, template, n, L)
+    return with_input_layer(design) if input_layer else design
 
 
 def _built(build: Callable[[int, int], CircuitDesign], template: str, n: int, L: int) -> CircuitDesign:

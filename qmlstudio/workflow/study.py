@@ -524,20 +524,22 @@ def _encoding_seeds_on_dask(project: Project, encodings: Sequence[str], seeds: S
 
 # --------------------------------------------------------------------------- the barren-plateau sweep
 def barren_plateau_point_task(template: str, options: Mapping[str, Any], n: int, layers: int, samples: int,
-                              seed: int, weight: Any) -> dict[str, Any]:
+                              seed: int, weight: Any, init: str = "uniform", epsilon: float = 0.05,
+                              input_layer: bool = False) -> dict[str, Any]:
     """One ``(qubits, layers)`` point of the barren-plateau sweep (on a Dask worker or here):
     the template is built from the worker's own plugins, the point seeded ``[seed, n, layers]``
     as in the sequential loop, so the numbers are the same."""
-    from qmlstudio.core.analysis import _built, barren_plateau_point, template_builder
+    from qmlstudio.core.analysis import barren_plateau_point, study_design, template_builder
 
-    design = _built(template_builder(_registry(), template, options), template, n, layers)
-    return barren_plateau_point(design, samples, [seed, n, layers], weight)
+    design = study_design(template_builder(_registry(), template, options), template, n, layers, init, input_layer)
+    return barren_plateau_point(design, samples, [seed, n, layers], weight, init, epsilon)
 
 
 def barren_plateau_on_dask(template: str, options: Mapping[str, Any], qubits: Sequence[int], layers: Sequence[int],
                            *, samples: int, seed: int, weight: Any = "first", workers: int | None = None,
                            scheduler: str | None = None, progress: Any = None,
-                           cancel: threading.Event | None = None, registry: Any = None) -> Any:
+                           cancel: threading.Event | None = None, registry: Any = None, init: str = "uniform",
+                           epsilon: float = 0.05, input_layer: bool = False) -> Any:
     """:func:`~qmlstudio.core.analysis.barren_plateau_study` with its points as tasks on the
     study runner's Dask machinery (``workers`` local processes or ``scheduler``); the result
     equals the sequential one. ``cancel`` stops it within about a second."""
@@ -554,7 +556,7 @@ def barren_plateau_on_dask(template: str, options: Mapping[str, Any], qubits: Se
             # the largest points first: they bound the wall time
             order = sorted(points, key=lambda p: (-p[0], -p[1]))
             futures = {client.submit(barren_plateau_point_task, template, dict(options), n, L, samples, seed, weight,
-                                     pure=False): (n, L) for n, L in order}
+                                     init, epsilon, input_layer, pure=False): (n, L) for n, L in order}
             pending = set(futures)
             while pending:
                 if cancel.is_set():
@@ -579,4 +581,5 @@ def barren_plateau_on_dask(template: str, options: Mapping[str, Any], qubits: Se
     # built here too, so that a template that cannot build is refused before a cluster starts
     build = template_builder(registry or _registry(), template, options)
     return barren_plateau_study(build, qubits, layers, samples=samples, seed=seed, weight=weight, template=template,
-                                progress=progress, map_points=map_points)
+                                progress=progress, map_points=map_points, init=init, epsilon=epsilon,
+                                input_layer=input_layer)

@@ -237,3 +237,70 @@ def test_encoding_study_transpiles_to_a_device(registry) -> None:
     page = render_report(project, [result])
     assert "the same ansatz on 4 qubits" in page and "transpiled to rz,sx,x,cx and to fake_manila" in page
     assert "fake_manila two-qubit" in page
+
+
+# ------------------------------------------------------------ initialisation strategies (#19)
+def test_an_identity_block_is_the_identity_for_mirrored_weights_against_statevector() -> None:
+    """identity_block(D) with the mirror's weights equal to D's leaves any state as it was
+    (qiskit's Statevector of the bound circuit, up to a global phase), for gates of every kind."""
+    from qiskit.quantum_info import Statevector
+
+    from qmlstudio.core.analysis import identity_block, initial_weight_samples, with_input_layer
+
+    gates = [Gate("h", (0,), (), 0), Gate("ry", (1,), ("θ[0]",), 0), Gate("sx", (2,), (), 0),
+             Gate("u", (0,), ("θ[1]", "θ[2] * 2", "0.3"), 1), Gate("crx", (0, 2), ("θ[3]",), 2), Gate("s", (1,), (), 3),
+             Gate("t", (2,), (), 3), Gate("rzz", (1, 2), ("θ[0] + θ[4]",), 4), Gate("cx", (2, 0), (), 5),
+             Gate("p", (1,), ("sin(θ[4])",), 6), Gate("sdg", (0,), (), 6), Gate("rx", (1,), ("pi/3",), 7)]
+    design = with_input_layer(CircuitDesign(3, gates), "0.7")
+    block = identity_block(design)
+    assert block.num_weights == 2 * design.num_weights
+    weights = initial_weight_samples("identity-blocks", np.random.default_rng(2), 3, block.num_weights)
+    circuit = block.to_circuit()
+    for row in weights:
+        bound = circuit.assign_parameters({p: row[p.index] for p in circuit.parameters})
+        state = Statevector(bound).data
+        assert abs(state[0]) == pytest.approx(1.0, abs=1e-12)
+    # and a mirror whose weights differ is not the identity
+    row = weights[0].copy()
+    row[-1] += 0.5
+    state = Statevector(circuit.assign_parameters({p: row[p.index] for p in circuit.parameters})).data
+    assert abs(state[0]) < 0.999
+
+
+def test_the_strategies_draw_as_they_say() -> None:
+    from qmlstudio.core.analysis import initial_weight_samples
+
+    rng = np.random.default_rng(0)
+    small = initial_weight_samples("small-angle", rng, 500, 6, epsilon=0.05)
+    assert np.abs(small).max() <= 0.05 * np.pi and np.abs(small).max() > 0.04 * np.pi
+    uniform = initial_weight_samples("uniform", rng, 500, 6)
+    assert uniform.min() >= 0 and uniform.max() < 2 * np.pi and uniform.max() > 6
+    mirrored = initial_weight_samples("identity-blocks", rng, 5, 8)
+    np.testing.assert_array_equal(mirrored[:, :4], mirrored[:, 4:])
+    with pytest.raises(AnalysisError, match="unknown initialisation"):
+        initial_weight_samples("zeros", rng, 5, 8)
+
+
+def test_identity_blocks_keep_the_local_gradient_and_give_the_global_one_its_exact_decay() -> None:
+    """At the identity the gradient with respect to the first RY on qubit 0 (after the input
+    layer RY(π/4) on every qubit) is the derivative of one rotation's expectation:
+    sin(π/4)/2 for the local cost (1 − ⟨Z₀⟩)/2, whatever n, and sin(π/4)·cos(π/4)^(n−1)/2 for
+    the global parity cost: E[g²] = 1/8 and 2^(−n)/4, so a = 0 and a = 1 exactly; uniform
+    weights give the barren plateau of the global cost (a ≈ 1) and small angles sit between."""
+    from qmlstudio.core.analysis import initialisation_study
+
+    results = initialisation_study(hardware_efficient, [2, 3, 4, 5, 6], [6], samples=120, seed=4)
+    identity = results["identity-blocks"]
+    n = np.arange(2, 7)
+    np.testing.assert_allclose(identity.mean_square["local"]["6"], 0.125, rtol=1e-9)
+    np.testing.assert_allclose(identity.mean_square["global"]["6"], 2.0 ** -n / 4, rtol=1e-9)
+    assert identity.mean_square_rate["local"]["6"] == pytest.approx(0, abs=1e-9)
+    assert identity.mean_square_rate["global"]["6"] == pytest.approx(1, abs=1e-9)
+    assert max(identity.variance["local"]["6"]) < 1e-20  # every draw: the same gradient
+    uniform, small = results["uniform"], results["small-angle"]
+    assert 0.75 < uniform.mean_square_rate["global"]["6"] < 1.3
+    assert uniform.rate_ci95["global"]["6"][0] < uniform.rate["global"]["6"] < uniform.rate_ci95["global"]["6"][1]
+    assert small.mean_square_rate["local"]["6"] < uniform.mean_square_rate["local"]["6"] + 0.05
+    assert all(r.input_layer for r in results.values()) and uniform.to_dict()["init"] == "uniform"
+    with pytest.raises(AnalysisError, match="unknown initialisation"):
+        initialisation_study(hardware_efficient, [2, 3], [2], ["zeros"])

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from qmlstudio.cli.base import (
     PROG,
@@ -207,6 +207,11 @@ class TrainCommand(Command):
         parser.add_argument("--init-from", metavar="RUN",
                             help="a warm start: begin from the final weights of run RUN of the project (an id, or "
                             "'last'), for this run only; recorded in the run")
+        parser.add_argument("--layerwise", type=int, metavar="EPOCHS",
+                            help="layerwise training: grow the template ansatz a layer at a time, EPOCHS epochs per "
+                            "layer, training only the new layer (new weights start at 0); one run per phase")
+        parser.add_argument("--then-all", type=int, default=0, metavar="EPOCHS",
+                            help="with --layerwise: a last phase training every weight of the full circuit")
         parser.add_argument("--json", action="store_true", help="one JSON object per iteration on stdout")
         parser.add_argument("--no-save", action="store_true", help="do not write the run into the project file")
         parser.add_argument(
@@ -284,6 +289,8 @@ class TrainCommand(Command):
         # --seed: the same (widened) circuit, another seed, for this run only
         # --init-from: a warm start from one of its runs, for this run only
         trained = project if args.seed is None and not args.init_from else _with_seed(project, args.seed, args.init_from)
+        if args.layerwise is not None or args.then_all:
+            return self._layerwise(args, project, trained, registry, controls, progress, clean)
         run = build_run(trained, registry, epochs=args.epochs, callback=report, controls=controls, backend=choice)
         cost = run_cost(run)
         if cost["total_shots"]:  # a shot-based run: say what it will cost before it starts
@@ -338,6 +345,63 @@ class TrainCommand(Command):
             print(_summary(record, project.model.kind))
         if record.status == "failed":
             print(f"{PROG}: error: {record.message}", file=sys.stderr)
+            return 1
+        return 0
+
+
+    def _layerwise(self, args: argparse.Namespace, project: Any, trained: Any, registry: Any, controls: Any,
+                   progress: Any, clean: Callable[[Any], Any]) -> int:
+        """``--layerwise``: the phases of :mod:`qmlstudio.workflow.layerwise`, each run saved
+        into the project as it ends (a stop keeps the phases done and the one stopped)."""
+        from qmlstudio.core.project import save_project
+        from qmlstudio.workflow.layerwise import phases, run_layerwise
+
+        if args.layerwise is None:
+            raise QMLStudioError("--then-all goes with --layerwise")
+        if args.epochs is not None or args.init_from or args.backend or args.shots is not None:
+            raise QMLStudioError("--layerwise sets the epochs of each phase and starts from 0: it does not go with "
+                                 "--epochs, --init-from, --backend or --shots")
+        schedule = phases(trained, registry, args.layerwise, args.then_all)
+        grow = len(schedule) - (1 if args.then_all else 0)
+        print(f"{PROG}: layerwise: {grow} phases of {args.layerwise} epochs, one per layer of {trained.ansatz.name}"
+              + (f", then one of {args.then_all} epochs training every weight" if args.then_all else ""),
+              file=sys.stderr, flush=True)
+
+        def report(phase: Any, it: Any) -> None:
+            if args.json:
+                row = {k: clean(v) for k, v in it.metrics().items()}
+                row.update(test_loss=clean(it.test_loss), phase=phase.index, layers=phase.layers)
+                print(json.dumps(row), flush=True)
+            progress.update(it)
+
+        records = []
+        with _stop_on_signals(controls) as received:
+            try:
+                for phase, record in zip(schedule, run_layerwise(trained, registry, schedule, callback=report,
+                                                                 controls=controls)):
+                    project.add_run(record)
+                    if not args.no_save:
+                        save_project(project)
+                    records.append(record)
+                    progress.close()
+                    if not args.json:
+                        trains = "the new layer" if phase.only_new else "every weight"
+                        print(f"phase {phase.index}/{len(schedule)}: {phase.layers} layer{'s' if phase.layers > 1 else ''}, "
+                              f"trains {trains}")
+                        print(_summary(record, project.model.kind))
+            finally:
+                progress.close()
+        if received:
+            print(f"{PROG}: {received[0]}: stopped; the phases so far are "
+                  f"{'not saved (--no-save)' if args.no_save else 'saved'}", file=sys.stderr, flush=True)
+        last = records[-1]
+        if args.json:
+            print(json.dumps({"event": "done", "status": last.status, "message": last.message,
+                              "run_ids": [r.id for r in records], "phases": len(schedule),
+                              "test_accuracy": clean(last.test.get("accuracy")), "test_loss": clean(last.test.get("loss")),
+                              "loss": clean((last.metrics.get("loss") or [None])[-1])}), flush=True)
+        if last.status == "failed":
+            print(f"{PROG}: error: {last.message}", file=sys.stderr)
             return 1
         return 0
 

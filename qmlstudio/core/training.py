@@ -68,6 +68,9 @@ class TrainingOptions:
     #: a warm start: the parameters (circuit weights, then the head's) the run starts from
     #: instead of drawn ones, e.g. a previous run's final weights
     start_weights: tuple[float, ...] | None = None
+    #: circuit weights that stay where they start: their gradient is 0 (the layers trained
+    #: before in layerwise training)
+    frozen: tuple[int, ...] = ()
 
 
 @dataclass
@@ -222,6 +225,8 @@ class _Objective:
         values, pullback = self.run.evaluator.values_and_pullback(weights, self.run.train_inputs[self.batch])
         loss, d_values, d_extra = self.run.head.loss(values, extra, self.run.data.y_train[self.batch])
         grad = np.concatenate([pullback(d_values), d_extra])
+        if self.run.options.frozen:
+            grad[list(self.run.options.frozen)] = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             norm = float(np.linalg.norm(grad))
         self.last = (np.array(x, dtype=float), loss, norm)

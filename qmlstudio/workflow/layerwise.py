@@ -37,7 +37,7 @@ class Phase:
 
 
 def _gates(design: Any) -> list[tuple[Any, ...]]:
-    return [(g.name, g.qubits, tuple(str(a) for a in g.params)) for g in design.ordered_gates]
+    return [(g.name, g.qubits, tuple(str(a) for a in g.params)) for g in design.gates]  # as the template adds them
 
 
 def phases(project: Project, registry: Any, epochs_per_layer: int, final_epochs: int = 0) -> list[Phase]:

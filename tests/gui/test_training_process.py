@@ -158,7 +158,18 @@ def test_pause_step_and_stop_answer_within_a_fifth_of_a_second(qtbot, dock: Trai
             click(qtbot, dock.stop_button)
         latencies["stop"] = time.perf_counter() - started
     assert finished.args[0].status == "stopped" and finished.args[0].num_points == before + 1
-    assert max(latencies.values()) < 0.2, latencies
+    assert max(latencies.values()) < latency_budget(0.2), latencies
+
+
+def latency_budget(seconds: float) -> float:
+    """``seconds`` on a machine with a core to spare; on one whose run queue is longer than its
+    cores (another CPU-bound process beside the suite: issue 23, defect 10) the commands still
+    answer within the iteration under way (the counts above), but the wall clock also measures
+    the scheduler, so the budget is the suite's scaled one (tests/gui/conftest.py)."""
+    from tests.gui.conftest import TIMEOUT_SCALE
+
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+    return seconds * TIMEOUT_SCALE if busy else seconds
 
 
 def test_a_warm_child_is_taken_by_the_next_run(qtbot, dock: TrainingDock) -> None:

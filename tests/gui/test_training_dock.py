@@ -208,8 +208,10 @@ def test_the_decision_boundary_changes_as_training_goes(qtbot, dock: TrainingDoc
     later = dock.boundary_plot.image_data()
     assert not np.array_equal(early, later)
     # while training the confusion matrix is made of the validation rows (the demo holds 40
-    # out): the test split is looked at once, when the run ends, also on Stop
-    assert dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 40
+    # out): the test split is looked at once, when the run ends, also on Stop. A frame's panels
+    # are drawn one per turn of the event loop (the boundary first): wait for the matrix's turn.
+    qtbot.waitUntil(lambda: dock.confusion_plot.matrix is not None, timeout=10_000)
+    assert dock.confusion_plot.matrix.sum() == 40
     with qtbot.waitSignal(dock.run_finished, timeout=10_000):
         click(qtbot, dock.stop_button)
     assert dock.confusion_plot.value.text().startswith("test ")

@@ -166,8 +166,11 @@ def test_a_completed_run_shows_the_confusion_matrix_and_the_baselines(qtbot, tmp
         assert record.status == "completed"
         assert set(record.baselines) == {"logistic regression", "MLP", "RBF SVM", "MLP (parameter-matched)"}
         qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+        # the last frame's panels are drawn one per turn of the event loop: wait for the matrix's
+        qtbot.waitUntil(lambda: dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 50,
+                        timeout=5000)
         matrix = dock.confusion_plot.matrix
-        assert matrix is not None and matrix.shape == (2, 2) and matrix.sum() == 50  # the test split
+        assert matrix.shape == (2, 2) and matrix.sum() == 50  # the test split
         accuracy = np.trace(matrix) / matrix.sum()
         assert accuracy == pytest.approx(record.metrics["test_accuracy"][-1])
         table = dock.baselines_table
@@ -214,7 +217,7 @@ def test_the_decision_boundary_changes_as_training_goes(qtbot, dock: TrainingDoc
     assert dock.confusion_plot.matrix.sum() == 40
     with qtbot.waitSignal(dock.run_finished, timeout=10_000):
         click(qtbot, dock.stop_button)
-    assert dock.confusion_plot.value.text().startswith("test ")
+    qtbot.waitUntil(lambda: dock.confusion_plot.value.text().startswith("test "), timeout=5000)
     assert dock.confusion_plot.matrix.sum() == 50
 
 
@@ -595,8 +598,10 @@ def test_after_a_stopped_run_the_matrix_the_tiles_and_the_table_agree(
         record = finished.args[0]
         qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
         assert record.status == "stopped"
+        qtbot.waitUntil(lambda: dock.confusion_plot.matrix is not None and dock.confusion_plot.matrix.sum() == 38,
+                        timeout=5000)
         matrix = dock.confusion_plot.matrix
-        assert matrix is not None and matrix.shape == (3, 3) and matrix.sum() == 38
+        assert matrix.shape == (3, 3) and matrix.sum() == 38
         shown = np.trace(matrix) / matrix.sum()
         # The record's last row describes the final weights, and every view shows it.
         assert record.metrics["test_accuracy"][-1] == pytest.approx(shown)

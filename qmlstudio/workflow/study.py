@@ -340,9 +340,6 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
                  trial_function: Callable[..., dict[str, Any]] = run_trial) -> None:
     import os
 
-    from distributed import wait
-    from distributed.client import FIRST_COMPLETED
-
     with _dask_client(workers, scheduler) as client:
         shared = client.scatter(payload, broadcast=True)
         futures = {
@@ -350,26 +347,36 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
                           key=f"trial-{config_key(config)}-{seed}-{os.urandom(4).hex()}"): (config, seed)
             for config, seed in todo
         }
-        pending = set(futures)
-        while pending:
-            if cancel.is_set():
-                client.cancel(list(pending), force=True)
-                raise StudyCancelled(f"study cancelled: {count()} of {total} trials recorded")
-            try:
-                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            except TimeoutError:
-                continue
-            for future in finished:
-                config, seed = futures[future]
-                if future.status == "error":
-                    exc = future.exception()
-                    reason = f"{type(exc).__name__}: {exc}"
-                    if type(exc).__name__ == "KilledWorker":
-                        reason = f"its worker died twice (retried once): {exc}"
-                    record({"config": dict(config), "config_key": config_key(config), "seed": seed,
-                            "status": "failed", "message": reason})
-                else:
-                    record(future.result())
+        stop = lambda: StudyCancelled(f"study cancelled: {count()} of {total} trials recorded")
+        for future in _as_finished(client, futures, cancel.is_set, stop):
+            config, seed = futures[future]
+            if future.status == "error":
+                exc = future.exception()
+                reason = f"{type(exc).__name__}: {exc}"
+                if type(exc).__name__ == "KilledWorker":
+                    reason = f"its worker died twice (retried once): {exc}"
+                record({"config": dict(config), "config_key": config_key(config), "seed": seed,
+                        "status": "failed", "message": reason})
+            else:
+                record(future.result())
+
+
+def _as_finished(client: Any, futures: Any, cancelled: Callable[[], bool], stop: Callable[[], Exception]) -> Iterator[Any]:
+    """The futures as they finish; when ``cancelled()`` turns true (checked about every 0.25 s)
+    the rest are cancelled and ``stop()`` is raised."""
+    from distributed import wait
+    from distributed.client import FIRST_COMPLETED
+
+    pending = set(futures)
+    while pending:
+        if cancelled():
+            client.cancel(list(pending), force=True)
+            raise stop()
+        try:
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+        except TimeoutError:
+            continue
+        yield from finished
 
 
 @contextlib.contextmanager
@@ -543,9 +550,6 @@ def barren_plateau_on_dask(template: str, options: Mapping[str, Any], qubits: Se
     """:func:`~qmlstudio.core.analysis.barren_plateau_study` with its points as tasks on the
     study runner's Dask machinery (``workers`` local processes or ``scheduler``); the result
     equals the sequential one. ``cancel`` stops it within about a second."""
-    from distributed import wait
-    from distributed.client import FIRST_COMPLETED
-
     from qmlstudio.core.analysis import barren_plateau_study, template_builder
 
     cancel = cancel or threading.Event()
@@ -557,25 +561,19 @@ def barren_plateau_on_dask(template: str, options: Mapping[str, Any], qubits: Se
             order = sorted(points, key=lambda p: (-p[0], -p[1]))
             futures = {client.submit(barren_plateau_point_task, template, dict(options), n, L, samples, seed, weight,
                                      init, epsilon, input_layer, pure=False): (n, L) for n, L in order}
-            pending = set(futures)
-            while pending:
-                if cancel.is_set():
-                    client.cancel(list(pending), force=True)
-                    raise StudyCancelled(f"the barren-plateau study was cancelled: {len(results)} of {len(points)} "
-                                         "points computed")
-                try:
-                    finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                except TimeoutError:
-                    continue
-                for future in finished:
-                    n, L = futures[future]
-                    if future.status == "error":
-                        exc = future.exception()
-                        if isinstance(exc, QMLStudioError):
-                            raise QMLStudioError(str(exc))
-                        raise QMLStudioError(f"the point {n} qubits × {L} layers failed: {type(exc).__name__}: {exc}")
-                    results[(n, L)] = future.result()
-                    done(n, L)
+            def stop() -> Exception:
+                return StudyCancelled(f"the barren-plateau study was cancelled: {len(results)} of {len(points)} "
+                                      "points computed")
+
+            for future in _as_finished(client, futures, cancel.is_set, stop):
+                n, L = futures[future]
+                if future.status == "error":
+                    exc = future.exception()
+                    if isinstance(exc, QMLStudioError):
+                        raise QMLStudioError(str(exc))
+                    raise QMLStudioError(f"the point {n} qubits × {L} layers failed: {type(exc).__name__}: {exc}")
+                results[(n, L)] = future.result()
+                done(n, L)
         return [results[p] for p in points]
 
     # built here too, so that a template that cannot build is refused before a cluster starts

@@ -95,8 +95,12 @@ class NewCommand(Command):
         model.add_argument("--readout", choices=["modulo", "z", "parity"],
                            help="how a VQC reads classes: modulo (default), z (<Z> of qubit 0: a local cost) or "
                            "parity (<Z...Z> of all qubits, two classes: a global cost)")
+        model.add_argument("--init", choices=["uniform", "small-angle", "identity-blocks"],
+                           help="how the weights start: uniform (default), small-angle (uniform in ±ε·π, ε the "
+                           "--init-scale, 0.05 unless given) or identity-blocks (Grant et al. 2019: the template's "
+                           "half repetitions and their mirror, starting as the identity)")
         model.add_argument("--init-scale", type=float, metavar="S",
-                           help="initial weights uniform in [-S·π, S·π] (default: 1)")
+                           help="initial weights uniform in [-S·π, S·π] (default: 1; with --init small-angle, 0.05)")
         model.add_argument("--C", type=float, metavar="C", dest="C", help="the kernel SVM's C (default: 1)")
         model.add_argument("--model-option", action="append", metavar="NAME=VALUE", dest="model_options",
                            help="any other model option, e.g. gradient=parameter-shift, eval_every=0, "
@@ -137,7 +141,7 @@ class NewCommand(Command):
         if args.reps is not None:
             ansatz_options["reps"] = args.reps
         model_options = _model_options(args.model_options)
-        for name, value in (("readout", args.readout), ("init_scale", args.init_scale), ("C", args.C)):
+        for name, value in (("readout", args.readout), ("init", args.init), ("init_scale", args.init_scale), ("C", args.C)):
             if value is not None:
                 model_options[name] = value
         project = new_project(

@@ -70,6 +70,7 @@ __all__ = [
     "barren_plateau_study",
     "cost_observables",
     "identity_block",
+    "mirror_half",
     "initial_weight_samples",
     "initialisation_study",
     "study_design",
@@ -260,6 +261,27 @@ def identity_block(design: CircuitDesign) -> CircuitDesign:
         gates += inverse_gates(gate, table, column)
         column += 1
     return CircuitDesign(design.num_qubits, gates)
+
+
+def mirror_half(design: CircuitDesign) -> CircuitDesign | None:
+    """The first half of ``design`` when ``design`` is :func:`identity_block` of it (the second
+    half's gates invert the first's in reverse order, on weights ``θ[i + W/2]``), else None."""
+    gates = design.ordered_gates
+    weights = design.num_weights
+    if not gates or len(gates) % 2 or weights % 2:
+        return None
+    first = CircuitDesign(design.num_qubits, gates[: len(gates) // 2])
+    if first.num_weights * 2 != weights:
+        return None
+
+    def key(design_: CircuitDesign) -> list[tuple[Any, ...]]:
+        return [(g.name, tuple(g.qubits), tuple(str(a) for a in g.params)) for g in design_.ordered_gates]
+
+    try:
+        mirrored = identity_block(first)
+    except Exception:  # noqa: BLE001 - a gate without a known inverse: not a mirror design
+        return None
+    return first if key(mirrored) == key(design) else None
 
 
 def with_input_layer(design: CircuitDesign, angle: str = "pi/4") -> CircuitDesign:

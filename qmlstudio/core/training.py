@@ -62,8 +62,14 @@ class TrainingOptions:
     #: how many iterations between evaluations of the train and validation splits (0: once
     #: per epoch, the default: on mini-batches evaluating every step costs more than the step)
     eval_every: int = 0
-    #: initial weights are drawn uniformly from [-init_scale·π, init_scale·π]
+    #: initial weights are drawn uniformly from [-init_scale·π, init_scale·π] (small-angle
+    #: initialisation: an ``init_scale`` ε well below 1)
     init_scale: float = 1.0
+    #: ``uniform`` (or ``small-angle``: the same draw, the name saying that ε is small), or
+    #: ``identity-blocks`` (Grant et al. 2019): the circuit's second half mirrors its first
+    #: (:func:`~qmlstudio.core.analysis.identity_block`) and its weights start equal to the
+    #: first half's, so the initial circuit is the identity
+    init: str = "uniform"
     baselines: bool = True
     #: a warm start: the parameters (circuit weights, then the head's) the run starts from
     #: instead of drawn ones, e.g. a previous run's final weights
@@ -360,7 +366,11 @@ class TrainingRun:
                                     f"then the readout's), got {start.size}: the same circuit and readout as the run it "
                                     "starts from")
             return start.copy()
-        weights = initial_weights(self.model.num_weights, self.options.seed, self.options.init_scale)
+        if self.options.init == "identity-blocks":
+            half = initial_weights(self.model.num_weights // 2, self.options.seed, self.options.init_scale)
+            weights = np.concatenate([half, half])
+        else:
+            weights = initial_weights(self.model.num_weights, self.options.seed, self.options.init_scale)
         return np.concatenate([weights, self.head.initial_extra()])
 
     def _batches_per_epoch(self) -> int:

@@ -66,11 +66,19 @@ _EVAL_EVERY = Option("eval_every", "int", 0, title="Evaluate every", minimum=0, 
                           "(accuracy points on the plots); 0 evaluates once per epoch. The loss curve moves "
                           "every iteration either way, from each step's mini-batch. The test split is scored "
                           "once, when the run ends.")
+_INIT = Option("init", "choice", "uniform", title="Initialisation",
+               help="How the weights start. uniform: in ±scale·π. small-angle: in ±ε·π, ε the scale below "
+                    "(0.05 unless set): small gradients stay away from a barren plateau. identity-blocks (Grant "
+                    "et al. 2019): the template becomes half its layers followed by their mirror image, whose "
+                    "weights start equal, so the circuit starts as the identity",
+               choices=("uniform", "small-angle", "identity-blocks"))
+_INIT_SCALE = Option("init_scale", "float", 1.0, title="Initial scale", minimum=1e-4, maximum=10.0,
+                     help="The initial weights are drawn in ±scale·π (ε of a small-angle initialisation)")
 _C = Option("C", "float", 1.0, title="C (regularisation)", minimum=1e-4, maximum=1e4,
             help="The SVM's regularisation: larger C fits the training data more closely")
 MODEL_FORM = {
-    "vqc": (_READOUT, _TRAINABLE, _GRADIENT, _EVAL_EVERY),
-    "regressor": (_TRAINABLE, _GRADIENT, _EVAL_EVERY),
+    "vqc": (_READOUT, _TRAINABLE, _GRADIENT, _EVAL_EVERY, _INIT, _INIT_SCALE),
+    "regressor": (_TRAINABLE, _GRADIENT, _EVAL_EVERY, _INIT, _INIT_SCALE),
     "kernel": (_C,),
 }
 
@@ -155,6 +163,11 @@ class SettingsPanel(QWidget):
         self.model_form.setObjectName("modelOptions")
         self.model_form.option_changed.connect(self._on_model_option)
         form.addRow(self.model_form)
+        self.model_note = QLabel(objectName="modelNote")
+        self.model_note.setWordWrap(True)
+        self.model_note.setStyleSheet("color: #b3261e;")
+        self.model_note.hide()
+        form.addRow(self.model_note)
         column.addWidget(box)
 
         # Optimizer
@@ -339,15 +352,49 @@ class SettingsPanel(QWidget):
     def _on_kind(self, index: int) -> None:
         kind = self.kind_combo.itemData(index)
         if kind and kind != self.project.model.kind:
-            known = {o.name for o in MODEL_FORM.get(kind, ())} | {"eval_every", "init_scale", "baselines"}
+            known = {o.name for o in MODEL_FORM.get(kind, ())} | {"eval_every", "init_scale", "init", "baselines"}
             options = {k: v for k, v in self.project.model.options.items() if k in known}
             self._edit({"model": ModelChoice(kind, options)}, f"Set model to {MODEL_TITLES.get(kind, kind)}")
 
     def _on_model_option(self, name: str, value: Any) -> None:
         model = self.project.model
+        if name == "init":
+            self._on_init(str(value))
+            return
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         self._edit({"model": ModelChoice(model.kind, {**model.options, name: value})},
                    f"Change model {name.replace('_', ' ')}", key=f"model.{name}" if numeric else None)
+
+    def _on_init(self, init: str) -> None:
+        """The initialisation: one undoable edit of the model and, for a template circuit that
+        gains or loses its identity blocks' mirror, of the circuit."""
+        from qmlstudio.gui.commands import DesignCommand
+        from qmlstudio.workflow import initialisation_fields
+
+        project = self.project
+        try:
+            choice, design = initialisation_fields(project, self.registry, init)
+        except QMLStudioError as exc:  # refused, never stored as if applied
+            self._sync()
+            self.model_note.setText(f"Not applied: {exc}")
+            self.model_note.show()
+            return
+        self.model_note.hide()
+        text = f"Set initialisation to {init}"
+        if design is None:
+            if init == "identity-blocks" and project.ansatz is None:
+                self.model_note.setText("Identity blocks need a circuit whose second half mirrors its first: this one "
+                                        "is drawn by hand, not built from a template, so training refuses it unless "
+                                        "it does (each gate's inverse, in reverse order, on weights of its own).")
+                self.model_note.show()
+            self._edit({"model": choice}, text)
+            return
+        self.undo_stack.beginMacro(text)
+        try:
+            self._edit({"model": choice}, text)
+            self.undo_stack.push(DesignCommand(project.circuit, text, design.gates, design.num_qubits))
+        finally:
+            self.undo_stack.endMacro()
 
     def _on_optimizer(self, index: int) -> None:
         name = self.optimizer_combo.itemData(index)

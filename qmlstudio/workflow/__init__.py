@@ -11,7 +11,7 @@ from here, not from the engine's modules that build runs; import-linter keeps th
 
 from __future__ import annotations
 
-from qmlstudio.workflow.projects import new_project, MODEL_OPTIONS, scaling_warning, model_options, HiddenQubits, encoding_qubits, hidden_qubits, check_trainable, widen_circuit, SimulationFix, PCA_FEATURES, simulation_fixes, fixed_project_fields, apply_fix
+from qmlstudio.workflow.projects import new_project, MODEL_OPTIONS, scaling_warning, model_options, HiddenQubits, encoding_qubits, hidden_qubits, check_trainable, widen_circuit, SimulationFix, PCA_FEATURES, simulation_fixes, fixed_project_fields, apply_fix, initialisation_fields, template_circuit, INITIALISATIONS
 from qmlstudio.workflow.data import load_dataset, prepared_data, prepare_for_encoding, features_needed
 from qmlstudio.workflow.runs import build_run, backend_of, find_run, project_for_run
 from qmlstudio.workflow.backends import parse_backend_choice, backend_choice, format_backend_choice, create_backend, transpiled_figures
@@ -35,6 +35,9 @@ __all__ = [
     "PCA_FEATURES",
     "simulation_fixes",
     "fixed_project_fields",
+    "initialisation_fields",
+    "template_circuit",
+    "INITIALISATIONS",
     "apply_fix",
     "load_dataset",
     "prepared_data",

@@ -104,6 +104,8 @@ def new_project(
     if model in ("vqc", "kernel") and data.task == "regression":
         raise QMLStudioError(f"dataset {dataset!r} is for regression; use --model regressor")
     model_choice = ModelChoice(model, dict(model_options or {}))
+    if model_choice.options.get("init") == "small-angle" and "init_scale" not in model_choice.options:
+        model_choice = ModelChoice(model, {**model_choice.options, "init_scale": SMALL_ANGLE_SCALE})
     _check_model_options(model_choice)
 
     ansatz_choice = None
@@ -111,8 +113,8 @@ def new_project(
     if model != "kernel" and ansatz:
         ansatz_spec = registry.get("ansatze", ansatz)
         ansatz_resolved = ansatz_spec.resolve(ansatz_options)
-        design = ansatz_spec.create(ansatz_resolved).build(num_qubits)
         ansatz_choice = PluginChoice(ansatz, ansatz_resolved)
+        design = template_circuit(registry, ansatz_choice, num_qubits, model_choice.options.get("init", "uniform"))
 
     optimizer_spec = registry.get("optimizers", optimizer)
     # the same NAME[:ARG][,key=value] text as train and evaluate --backend
@@ -166,6 +168,8 @@ MODEL_OPTIONS = {
     # moves every iteration, from the step's own mini-batch)
     "eval_every": (0, int),
     "init_scale": (1.0, float),
+    # how the weights start: uniform, small-angle (init_scale is ε) or identity-blocks
+    "init": ("uniform", str),
     # a warm start: the id of a run of the project (or "last") whose final weights a run starts from
     "init_from": ("", str),
     "C": (1.0, float),
@@ -176,8 +180,66 @@ MODEL_OPTIONS = {
 
 #: Model options that only one kind of model uses (the others would ignore them).
 _MODEL_OPTION_KINDS = {"readout": ("vqc",), "trainable_output": ("vqc", "regressor"), "gradient": ("vqc", "regressor"),
-                       "eval_every": ("vqc", "regressor"), "init_scale": ("vqc", "regressor"), "init_from": ("vqc", "regressor"),
+                       "eval_every": ("vqc", "regressor"), "init_scale": ("vqc", "regressor"), "init": ("vqc", "regressor"), "init_from": ("vqc", "regressor"),
                        "C": ("kernel",)}
+
+
+#: The initialisations a project can choose (model option ``init``).
+INITIALISATIONS = ("uniform", "small-angle", "identity-blocks")
+#: ε of a small-angle initialisation when none is given: weights in ±0.05·π
+SMALL_ANGLE_SCALE = 0.05
+
+
+def check_initialisation(options: dict[str, Any]) -> None:
+    """Refuses an ``init`` model option that the engine cannot apply as named."""
+    init = options.get("init", "uniform")
+    if init not in INITIALISATIONS:
+        raise QMLStudioError(f"init must be one of {', '.join(INITIALISATIONS)}, got {init!r}")
+    if init == "small-angle" and not options.get("init_scale", 1.0) < 1:
+        raise QMLStudioError(f"a small-angle initialisation draws the weights in ±ε·π with ε (init_scale) below 1, "
+                             f"got {options.get('init_scale', 1.0)!r}")
+
+
+def template_circuit(registry: PluginRegistry, ansatz: PluginChoice, num_qubits: int, init: str = "uniform") -> CircuitDesign:
+    """The circuit of the ansatz template ``ansatz`` on ``num_qubits`` wires. For the
+    ``identity-blocks`` initialisation (Grant et al. 2019) it is the template with half its
+    repetitions (rounded up) followed by their mirror image
+    (:func:`~qmlstudio.core.analysis.identity_block`), which starts as the identity."""
+    spec = registry.get("ansatze", ansatz.name)
+    options = spec.resolve(ansatz.options)
+    if init != "identity-blocks":
+        return spec.create(options).build(num_qubits)
+    from qmlstudio.core.analysis import identity_block
+
+    reps = options.get("reps")
+    if isinstance(reps, int) and not isinstance(reps, bool) and reps > 1:
+        options = {**options, "reps": -(-reps // 2)}
+    try:
+        return identity_block(spec.create(options).build(num_qubits))
+    except QMLStudioError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a gate the mirror cannot invert
+        raise QMLStudioError(f"the {ansatz.name} template cannot be mirrored into identity blocks: {exc}") from None
+
+
+def initialisation_fields(project: Project, registry: PluginRegistry, init: str) -> tuple[ModelChoice, CircuitDesign | None]:
+    """What choosing the initialisation ``init`` changes: the model choice (a small-angle one
+    gets ε = 0.05 when its scale is not below 1) and, for a template circuit, the circuit
+    rebuilt with or without the identity blocks' mirror (None: the circuit stays as it is, a
+    hand-drawn one included, which ``train`` checks)."""
+    before = model_options(project)["init"]
+    options = {**project.model.options, "init": init}
+    if init == "small-angle" and not options.get("init_scale", 1.0) < 1:
+        options["init_scale"] = SMALL_ANGLE_SCALE
+    elif before == "small-angle" != init and options.get("init_scale") == SMALL_ANGLE_SCALE:
+        options.pop("init_scale")  # the default ε goes with the choice that set it
+    choice = ModelChoice(project.model.kind, options)
+    _check_model_options(choice)
+    design = None
+    if (project.ansatz is not None and project.model.kind != "kernel" and "identity-blocks" in (init, before)
+            and init != before and project.ansatz.name in getattr(registry, "ansatze", {})):
+        design = template_circuit(registry, project.ansatz, project.circuit.num_qubits, init)
+    return choice, design
 
 
 def _check_model_options(choice: ModelChoice) -> None:
@@ -198,6 +260,7 @@ def _check_model_options(choice: ModelChoice) -> None:
         raise QMLStudioError(f"gradient must be one of {', '.join(GRADIENT_METHODS)}, got {options['gradient']!r}")
     if not options["init_scale"] > 0:
         raise QMLStudioError(f"init_scale must be greater than 0, got {options['init_scale']!r}")
+    check_initialisation(options)
     if not options["C"] > 0:
         raise QMLStudioError(f"C must be greater than 0, got {options['C']!r}")
     if options["eval_every"] < 0:
@@ -416,7 +479,7 @@ def fixed_project_fields(project: Project, registry: PluginRegistry, fix: Simula
     else:
         raise QMLStudioError(f"unknown fix {fix.kind!r}")
     if project.ansatz is not None and project.ansatz.name in getattr(registry, "ansatze", {}):
-        built = registry.get("ansatze", project.ansatz.name).create(project.ansatz.options).build(fix.qubits)
+        built = template_circuit(registry, project.ansatz, fix.qubits, model_options(project)["init"])
         fields["gates"], fields["num_qubits"] = tuple(built.gates), built.num_qubits
     else:
         fields["gates"], fields["num_qubits"] = tuple(project.circuit.gates), fix.qubits

@@ -15,6 +15,7 @@ from qmlstudio.workflow.backends import backend_choice, create_backend
 from qmlstudio.workflow.data import prepared_data
 from qmlstudio.workflow.projects import (
     HiddenQubits,
+    check_initialisation,
     model_options,
     simulation_fixes,
     widen_circuit,
@@ -66,6 +67,9 @@ def build_run(
     config = project.config_snapshot()
     config["backend"] = chosen.to_dict()
     start = None
+    check_initialisation(options)
+    if options["init"] == "identity-blocks" and project.model.kind != "kernel" and not options.get("init_from"):
+        identity_blocks_problem(project)
     if options.get("init_from") and project.model.kind != "kernel":
         source = warm_start_run(project, str(options["init_from"]))
         start = tuple(float(w) for w in source.final_weights)
@@ -89,6 +93,18 @@ def build_run(
         raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
     run.record.record_seeds(_project_seeds(project))
     return run
+
+
+def identity_blocks_problem(project: Project) -> None:
+    """Refuses the ``identity-blocks`` initialisation for a circuit whose second half does not
+    mirror its first: its weights could not make it start as the identity."""
+    from qmlstudio.core.analysis import mirror_half
+
+    if mirror_half(project.circuit) is None:
+        raise QMLStudioError(
+            "the identity-blocks initialisation needs a circuit whose second half mirrors its first (each gate's "
+            "inverse, in reverse order, on weights of their own): build it from a template with this initialisation "
+            "(qmlstudio new --init identity-blocks, or choose it in Model settings and rebuild the template)")
 
 
 def _project_seeds(project: Project) -> dict[str, int | None]:
@@ -146,6 +162,7 @@ def _training_options(project: Project, options: dict[str, Any], epochs: int | N
         gradient=options["gradient"],
         eval_every=options["eval_every"],
         init_scale=options["init_scale"],
+        init=options["init"],
         baselines=options["baselines"],
         start_weights=start_weights,
     )

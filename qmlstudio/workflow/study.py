@@ -41,9 +41,10 @@ VARIABLES = {
     "epochs": "training epochs",
     "batch_size": "batch size",
     "backend": "the backend plugin",
-    "init_scale": "initial weight scale (model option)",
+    "init_scale": "initial weight scale (model option; ε of a small-angle initialisation)",
+    "init": "initialisation: uniform, small-angle or identity-blocks (model option; the circuit is rebuilt)",
 }
-_STRUCTURAL = {"encoding", "ansatz", "reps", "features", "encoding.", "ansatz.", "dataset."}
+_STRUCTURAL = {"encoding", "ansatz", "reps", "features", "init", "model.init", "encoding.", "ansatz.", "dataset."}
 _registry_cache: dict[str, Any] = {}
 
 
@@ -124,7 +125,7 @@ def missing_trials(study: Mapping[str, Any]) -> list[tuple[dict[str, Any], int]]
 # --------------------------------------------------------------------------- one trial
 def trial_project(project: Project, registry: Any, config: Mapping[str, Any], seed: int) -> Project:
     """A copy of ``project`` (no runs, no studies) with ``config`` applied and ``seed`` as its seed."""
-    from qmlstudio.workflow.projects import encoding_qubits
+    from qmlstudio.workflow.projects import encoding_qubits, model_options, template_circuit
 
     data = project.to_dict()
     data.update(runs=[], seed=seed)
@@ -153,6 +154,13 @@ def trial_project(project: Project, registry: Any, config: Mapping[str, Any], se
             copy.training = replace(copy.training, **{name: value})
         elif name == "init_scale":
             copy.model = replace(copy.model, options={**copy.model.options, "init_scale": value})
+        elif name == "init":
+            options = {**copy.model.options, "init": value}
+            if value == "small-angle" and "init_scale" not in config and not options.get("init_scale", 1.0) < 1:
+                from qmlstudio.workflow.projects import SMALL_ANGLE_SCALE
+
+                options["init_scale"] = SMALL_ANGLE_SCALE
+            copy.model = replace(copy.model, options=options)
         else:
             plugin, option = name.split(".", 1)
             current = getattr(copy, plugin)
@@ -167,7 +175,7 @@ def trial_project(project: Project, registry: Any, config: Mapping[str, Any], se
         spec = registry.get("ansatze", copy.ansatz.name)
         options = spec.resolve(copy.ansatz.options)
         copy.ansatz = PluginChoice(copy.ansatz.name, options)
-        copy.circuit = spec.create(options).build(qubits)
+        copy.circuit = template_circuit(registry, copy.ansatz, qubits, model_options(copy)["init"])
     return copy
 
 

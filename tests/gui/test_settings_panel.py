@@ -215,3 +215,55 @@ def test_a_plugin_backend_s_unusable_choices_are_disabled_with_the_reason(qtbot,
     assert project.backend.options["device"] == "cpu"
     qtbot.waitUntil(lambda: not widget.cost_busy, timeout=60_000)
     wait_for_background(5000)
+
+
+def test_the_initialisation_is_chosen_with_the_keyboard_and_rebuilds_a_template_with_identity_blocks(qtbot, registry):
+    """Model settings → Initialisation, changed by key presses on the real combo box: small-angle
+    stores ε = 0.05; identity-blocks rebuilds the template as half its layers and their mirror (one
+    undoable edit with the model's option); undo takes each back."""
+    from PySide6.QtCore import Qt
+
+    from qmlstudio.core.analysis import mirror_half
+    from qmlstudio.workflow import new_project
+
+    project = new_project(registry, name="init", dataset="moons", ansatz="real-amplitudes", ansatz_options={"reps": 4},
+                          epochs=1)
+    original = project.circuit.gates
+    stack = QUndoStack()
+    widget = SettingsPanel(project, registry, undo_stack=stack)
+    qtbot.addWidget(widget)
+    widget.show()
+    combo = widget.model_form.editor("init")
+    assert combo.currentData() == "uniform" and combo.toolTip()
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)  # opens the list; Escape closes it
+    qtbot.keyClick(combo.view(), Qt.Key.Key_Escape)
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert project.model.options["init"] == "small-angle" and project.model.options["init_scale"] == 0.05
+    assert widget.model_form.editor("init_scale").value() == pytest.approx(0.05)
+    assert project.circuit.gates == original
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert project.model.options["init"] == "identity-blocks" and "init_scale" not in project.model.options
+    half = mirror_half(project.circuit)
+    assert half is not None and project.circuit.num_weights == 2 * half.num_weights
+    assert stack.undoText() == "Set initialisation to identity-blocks"
+    stack.undo()  # the circuit and the option together
+    assert project.circuit.gates == original and project.model.options["init"] == "small-angle"
+    assert combo.currentData() == "small-angle"
+    stack.undo()
+    assert "init" not in project.model.options and combo.currentData() == "uniform"
+
+
+def test_identity_blocks_on_a_hand_drawn_circuit_say_what_training_needs(qtbot, project, registry):
+    from PySide6.QtCore import Qt
+
+    project.ansatz = None
+    stack = QUndoStack()
+    widget = SettingsPanel(project, registry, undo_stack=stack)
+    qtbot.addWidget(widget)
+    widget.show()
+    combo = widget.model_form.editor("init")
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_End)
+    assert project.model.options["init"] == "identity-blocks"
+    assert widget.model_note.isVisible() and "mirrors its first" in widget.model_note.text()

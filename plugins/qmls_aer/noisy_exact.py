@@ -1,0 +1,103 @@
+"""From a device-transpiled circuit and a qiskit-aer noise model to an exact noisy program.
+
+Each instruction of the ISA circuit becomes one operation of
+:class:`qmlstudio.core.density.NoisyProgram`: its gate composed with the quantum error the
+noise model attaches to that gate on those qubits (as qiskit-aer applies it: after the gate),
+or, for RZ, a per-sample angle. Measurements give the measured qubits and their readout
+errors. Only the qubits the circuit touches are simulated: an untouched qubit stays in |0⟩
+(the noise model has no idle noise without scheduled delays).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qmlstudio.core.density import NoisyOperation, NoisyProgram, channel_tensor, unitary_tensor
+from qmlstudio.core.errors import QMLStudioError
+
+_SKIPPED = {"barrier"}
+
+
+def superop_tensor(superop: Any) -> np.ndarray:
+    """qiskit's ``SuperOp`` (column-stacking: ``S = conj(U) ⊗ U``) as the tensor ``T[i, j, k, l]``
+    of :mod:`qmlstudio.core.density`: exact, with no Kraus decomposition in between."""
+    data = np.asarray(superop.data, dtype=complex)
+    d = int(round(np.sqrt(data.shape[0])))
+    return data.reshape(d, d, d, d).transpose(1, 0, 3, 2).copy()
+
+
+def _error_tensor(noise_model: Any, name: str, qubits: tuple[int, ...]) -> np.ndarray | None:
+    from qiskit.quantum_info import SuperOp
+
+    if noise_model is None:
+        return None
+    local = getattr(noise_model, "_local_quantum_errors", {}).get(name, {})
+    error = local.get(qubits)
+    if error is None:
+        error = getattr(noise_model, "_default_quantum_errors", {}).get(name)
+    if error is None:
+        return None
+    return superop_tensor(SuperOp(error))
+
+
+def _readout(noise_model: Any, qubit: int) -> np.ndarray | None:
+    if noise_model is None:
+        return None
+    error = (getattr(noise_model, "_local_readout_errors", {}) or {}).get((qubit,))
+    if error is None:
+        error = getattr(noise_model, "_default_readout_error", None)
+    return None if error is None else np.asarray(error.probabilities, dtype=float)
+
+
+def noisy_program(isa: Any, noise_model: Any = None) -> tuple[NoisyProgram, list[Any], list[int], list[int]]:
+    """``(program, angles, active, measured)``: the program on the circuit's active physical
+    qubits ``active`` (program qubit i is physical qubit ``active[i]``), the RZ angles as they
+    stand in the circuit (floats or parameter expressions, one per program angle), and the
+    program qubits measured, in the order of their classical bits."""
+    from qiskit.quantum_info import Operator
+
+    index = {bit: i for i, bit in enumerate(isa.qubits)}
+    touched: set[int] = set()
+    for item in isa.data:
+        if item.operation.name not in _SKIPPED:
+            touched.update(index[q] for q in item.qubits)
+    active = sorted(touched)
+    place = {physical: i for i, physical in enumerate(active)}
+    program = NoisyProgram(max(1, len(active)))
+    angles: list[Any] = []
+    clbits: dict[int, int] = {}
+    clbit_index = {bit: i for i, bit in enumerate(isa.clbits)}
+    for item in isa.data:
+        op = item.operation
+        name = op.name
+        if name in _SKIPPED:
+            continue
+        physical = tuple(index[q] for q in item.qubits)
+        qubits = tuple(place[p] for p in physical)
+        if name == "measure":
+            clbits[clbit_index[item.clbits[0]]] = qubits[0]
+            continue
+        if item.clbits or getattr(op, "condition", None) is not None:
+            raise QMLStudioError(f"the exact noisy simulator cannot run {name!r} (classical control)")
+        error = _error_tensor(noise_model, name, physical)
+        if name == "rz":
+            angles.append(op.params[0])
+            program.operations.append(NoisyOperation(qubits, angle=len(angles) - 1, after=error, label=name))
+            continue
+        if getattr(op, "is_parameterized", lambda: False)():
+            raise QMLStudioError(f"the exact noisy simulator takes parameters only in RZ gates, not in {name!r}")
+        try:
+            gate = unitary_tensor(Operator(op).data)
+        except Exception as exc:  # noqa: BLE001 - reset, delay with noise...: named
+            raise QMLStudioError(f"the exact noisy simulator cannot run {name!r}: {exc}") from None
+        program.operations.append(NoisyOperation(qubits, tensor=gate if error is None else channel_tensor(error, gate),
+                                                  label=name))
+    program.num_angles = len(angles)
+    measured = [clbits[c] for c in sorted(clbits)]
+    for q in measured:
+        matrix = _readout(noise_model, active[q])
+        if matrix is not None:
+            program.readout[q] = matrix
+    return program, angles, active, measured

@@ -1,0 +1,179 @@
+"""An exact noisy simulator: batched density matrices under a device's noise channels.
+
+A :class:`NoisyProgram` is a list of operations on ``n`` qubits (``n`` up to about 10: a
+density matrix holds 4^n complex numbers per sample), each one either a fixed channel (a
+gate followed by its error, composed into one superoperator) or an RZ rotation whose angle
+differs from sample to sample (IBM devices' RZ is virtual: it has no error, and on a density
+matrix it is a phase on the off-diagonal blocks). The whole batch of samples moves through the
+program at once.
+
+Conventions are qiskit's: qubit 0 is the least significant bit of a basis index; a ``k``-qubit
+channel's matrices are indexed little-endian over its qubits (``qubits[0]`` the least
+significant). A channel is held as the tensor ``T[i, j, k, l]`` with ``ρ'[i, j] = Σ T[i, j, k, l]
+ρ[k, l]`` over its qubits' local indices: a unitary ``U`` gives ``U[i, k]·conj(U[j, l])`` and
+Kraus operators ``K_m`` give ``Σ_m K_m[i, k]·conj(K_m[j, l])``.
+
+Readout errors act on the measured probabilities, qubit by qubit, through assignment matrices
+``A[prepared, measured]`` (qiskit-aer's ``ReadoutError.probabilities``).
+
+The device-specific part (which channel follows which gate on which qubits) is built from a
+noise model by the backend plugin; this module knows only matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from qmlstudio.core.errors import QMLStudioError
+
+__all__ = ["NoisyOperation", "NoisyProgram", "channel_tensor", "kraus_tensor", "unitary_tensor", "MAX_DENSITY_QUBITS"]
+
+#: The most qubits a density matrix is simulated on (4^12 complex numbers are 256 MB a sample).
+MAX_DENSITY_QUBITS = 12
+
+
+def unitary_tensor(unitary: np.ndarray) -> np.ndarray:
+    """``T[i, j, k, l] = U[i, k]·conj(U[j, l])``: the channel ``ρ → U ρ U†``."""
+    u = np.asarray(unitary, dtype=complex)
+    return np.einsum("ik,jl->ijkl", u, u.conj())
+
+
+def kraus_tensor(operators: Sequence[np.ndarray]) -> np.ndarray:
+    """``Σ_m K_m[i, k]·conj(K_m[j, l])``: the channel ``ρ → Σ K_m ρ K_m†``."""
+    ks = np.asarray(operators, dtype=complex)
+    return np.einsum("mik,mjl->ijkl", ks, ks.conj())
+
+
+def channel_tensor(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """The channel ``before`` then ``after`` (both tensors on the same qubits)."""
+    d = after.shape[0]
+    a = after.reshape(d * d, d * d)
+    b = before.reshape(d * d, d * d)
+    return (a @ b).reshape(d, d, d, d)
+
+
+@dataclass
+class NoisyOperation:
+    """One step of a :class:`NoisyProgram`: ``tensor`` (a fixed channel on ``qubits``) or an RZ
+    on ``qubits[0]`` whose angle is column ``angle`` of the program's angle table, followed by
+    ``after`` (its error channel, or None)."""
+
+    qubits: tuple[int, ...]
+    tensor: np.ndarray | None = None
+    angle: int | None = None
+    after: np.ndarray | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.tensor is None) == (self.angle is None):
+            raise QMLStudioError("a noisy operation is either a fixed channel or an RZ angle")
+
+
+@dataclass
+class NoisyProgram:
+    """Operations on ``num_qubits`` qubits starting from |0…0⟩, and the readout's assignment
+    matrices per measured qubit (``readout[q]``; None: perfect readout)."""
+
+    num_qubits: int
+    operations: list[NoisyOperation] = field(default_factory=list)
+    readout: dict[int, np.ndarray] = field(default_factory=dict)
+    num_angles: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_qubits <= MAX_DENSITY_QUBITS:
+            raise QMLStudioError(f"the exact noisy simulator holds density matrices of 1 to {MAX_DENSITY_QUBITS} "
+                                 f"qubits; this circuit has {self.num_qubits}")
+
+    # ----------------------------------------------------------------- layout
+    def _row_axis(self, qubit: int) -> int:
+        return 1 + (self.num_qubits - 1 - qubit)
+
+    def _col_axis(self, qubit: int) -> int:
+        return 1 + self.num_qubits + (self.num_qubits - 1 - qubit)
+
+    def initial(self, batch: int) -> np.ndarray:
+        dim = 1 << self.num_qubits
+        rho = np.zeros((batch, dim, dim), dtype=complex)
+        rho[:, 0, 0] = 1.0
+        return rho
+
+    # ----------------------------------------------------------------- steps
+    def apply_tensor(self, rho: np.ndarray, tensor: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
+        """``rho`` (batch, 2^n, 2^n) after the channel ``tensor`` on ``qubits``."""
+        n, k = self.num_qubits, len(qubits)
+        batch = rho.shape[0]
+        t = tensor.reshape((2,) * (4 * k))
+        # local index bits, most significant first: qubits[k-1] ... qubits[0]
+        order = list(reversed(qubits))
+        rows = [self._row_axis(q) for q in order]
+        cols = [self._col_axis(q) for q in order]
+        r = rho.reshape((batch,) + (2,) * (2 * n))
+        out = np.tensordot(t, r, axes=(list(range(2 * k, 4 * k)), rows + cols))
+        # out axes: the k new row axes, the k new column axes, then r's axes without rows + cols
+        remaining = [a for a in range(1 + 2 * n) if a not in rows + cols]
+        source = list(range(2 * k + len(remaining)))
+        destination = rows + cols + remaining
+        return np.moveaxis(out, source, destination).reshape(rho.shape)
+
+    def apply_rz(self, rho: np.ndarray, qubit: int, angles: np.ndarray) -> np.ndarray:
+        """``rho`` after RZ(angle_b) on ``qubit`` for each sample b: the (0, 1) block of that
+        qubit's row and column bits gains e^{-iθ}, the (1, 0) block e^{iθ}."""
+        n = self.num_qubits
+        batch = rho.shape[0]
+        high = 1 << (n - 1 - qubit)  # blocks above the qubit's bit, in row-major order
+        low = 1 << qubit
+        r = rho.reshape(batch, high, 2, low, high, 2, low)
+        phase = np.exp(-1j * np.asarray(angles, dtype=float)).reshape(batch, 1, 1, 1, 1)
+        r[:, :, 0, :, :, 1, :] *= phase
+        r[:, :, 1, :, :, 0, :] *= phase.conj()
+        return rho
+
+    # ----------------------------------------------------------------- runs
+    def states(self, angles: np.ndarray | None = None, batch: int | None = None) -> np.ndarray:
+        """The final density matrices, (batch, 2^n, 2^n). ``angles`` (batch, num_angles) are
+        the RZ angles of each sample."""
+        if angles is None:
+            if self.num_angles:
+                raise QMLStudioError(f"the program has {self.num_angles} angles and none were given")
+            angles = np.zeros((batch or 1, 0))
+        angles = np.asarray(angles, dtype=float)
+        if angles.ndim != 2 or angles.shape[1] != self.num_angles:
+            raise QMLStudioError(f"angles must be (batch, {self.num_angles}), got {angles.shape}")
+        rho = self.initial(angles.shape[0])
+        for op in self.operations:
+            if op.tensor is not None:
+                rho = self.apply_tensor(rho, op.tensor, op.qubits)
+            else:
+                rho = self.apply_rz(rho, op.qubits[0], angles[:, op.angle])
+                if op.after is not None:
+                    rho = self.apply_tensor(rho, op.after, op.qubits)
+        return rho
+
+    def probabilities(self, angles: np.ndarray | None = None, measured: Sequence[int] | None = None,
+                      batch: int | None = None) -> np.ndarray:
+        """Probabilities of the measured qubits' bitstrings (``measured[0]`` the least
+        significant bit), after the readout errors: (batch, 2^m)."""
+        rho = self.states(angles, batch)
+        return self.measure(rho, measured)
+
+    def measure(self, rho: np.ndarray, measured: Sequence[int] | None = None) -> np.ndarray:
+        n = self.num_qubits
+        batch = rho.shape[0]
+        measured = list(range(n)) if measured is None else list(measured)
+        diag = np.real(np.einsum("bii->bi", rho)).reshape((batch,) + (2,) * n)
+        # keep the measured qubits' axes, in the order measured[m-1] ... measured[0]
+        keep = [1 + (n - 1 - q) for q in reversed(measured)]
+        drop = tuple(a for a in range(1, n + 1) if a not in keep)
+        p = diag.sum(axis=drop) if drop else diag
+        # sum() keeps the remaining axes in increasing order; put them as 'keep' says
+        remaining = sorted(keep)
+        p = np.moveaxis(p, [1 + remaining.index(a) for a in keep], list(range(1, len(keep) + 1)))
+        for position, qubit in enumerate(reversed(measured)):  # axis 1 + position holds qubit
+            matrix = self.readout.get(qubit)
+            if matrix is None:
+                continue
+            p = np.moveaxis(np.tensordot(p, np.asarray(matrix, dtype=float), axes=([1 + position], [0])), -1, 1 + position)
+        return np.clip(p.reshape(batch, -1), 0.0, None)

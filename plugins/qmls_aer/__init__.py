@@ -248,4 +248,46 @@ def qmlstudio_backends() -> list[BackendSpec]:
                 _device_option(),
             ),
         ),
+        BackendSpec(
+            name="noisy-exact",
+            title="Exact noisy simulator (density matrices)",
+            factory="qmls_aer.backend:NoisyExactBackend",
+            description="A fake IBM device's noise model simulated exactly: circuits are transpiled to the "
+            "device as aer-noise does, then the whole batch runs as density matrices through each gate's "
+            "error channel, with the readout errors on the probabilities. No shot noise; exact gradients in "
+            "one backward pass through the channels, instead of two noisy shot circuits per angle. Up to "
+            "12 active qubits (a density matrix holds 4^n numbers per sample). Offline",
+            available=noise_unavailable,
+            positional="fake_backend",
+            options=(
+                Option(
+                    "fake_backend",
+                    "choice",
+                    "fake_manila",
+                    title="Device model",
+                    help="The fake IBM device whose calibration gives the noise model, coupling map "
+                    "and basis gates",
+                    choices=FAKE_DEVICES,
+                ),
+                _seed_option("the transpiler's layout"),
+                Option(
+                    "optimization_level",
+                    "int",
+                    1,
+                    title="Transpiler level",
+                    help="Preset pass manager level: 0 maps only, 1 (default) picks a good layout "
+                    "and merges gates, 2 and 3 try harder",
+                    minimum=0,
+                    maximum=3,
+                ),
+                Option(
+                    "noise",
+                    "bool",
+                    True,
+                    title="Apply noise",
+                    help="Off: only the device's coupling map and basis gates (to tell transpiling "
+                    "effects from noise)",
+                ),
+            ),
+        ),
     ]

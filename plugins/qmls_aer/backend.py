@@ -381,3 +381,32 @@ class AerNoiseBackend(_AerBackend):
             f"Aer with {self.fake_backend} ({self.num_device_qubits} qubits, {noise}), "
             f"{self.shots} shots ({self._hardware()}{seed})"
         )
+
+
+class NoisyExactBackend(AerNoiseBackend):
+    """The device's noise model simulated exactly (:mod:`qmls_aer.noisy_exact`): the engine runs
+    the transpiled circuit as batched density matrices and differentiates through the channels.
+    The primitives (for Evaluate on… and parameter shift) are aer-noise's."""
+
+    exact_noisy = True
+
+    def __init__(self, fake_backend: str = "fake_manila", seed: int | None = None, optimization_level: int = 1,
+                 noise: bool = True) -> None:
+        super().__init__(fake_backend=fake_backend, seed=seed, optimization_level=optimization_level, noise=noise)
+
+    def noisy_program(self, isa: Any) -> Any:
+        """``(program, angles, active, measured)`` of :func:`qmls_aer.noisy_exact.noisy_program`."""
+        from qmls_aer.noisy_exact import noisy_program
+
+        return noisy_program(isa, self.noise_model())
+
+    def applied_options(self) -> dict[str, Any]:
+        return {"fake_backend": self.fake_backend, "noise_model": self.noise, "optimization_level": self.optimization_level,
+                "method": "density matrices (QML Studio), exact"}
+
+    def random_seeds(self) -> dict[str, int | None]:
+        return {"transpiler": self.transpiler_seed()}
+
+    def describe(self) -> str:
+        noise = "noise model" if self.noise else "layout and basis only, no noise"
+        return f"exact density matrices of {self.fake_backend} ({noise}, transpiler level {self.optimization_level})"

@@ -47,6 +47,11 @@ def kraus_tensor(operators: Sequence[np.ndarray]) -> np.ndarray:
     return np.einsum("mik,mjl->ijkl", ks, ks.conj())
 
 
+def _adjoint(tensor: np.ndarray) -> np.ndarray:
+    """The channel's adjoint (Hilbert-Schmidt): ``T†[k, l, i, j] = conj(T[i, j, k, l])``."""
+    return np.conj(tensor).transpose(2, 3, 0, 1)
+
+
 def channel_tensor(after: np.ndarray, before: np.ndarray) -> np.ndarray:
     """The channel ``before`` then ``after`` (both tensors on the same qubits)."""
     d = after.shape[0]
@@ -151,6 +156,97 @@ class NoisyProgram:
                 if op.after is not None:
                     rho = self.apply_tensor(rho, op.after, op.qubits)
         return rho
+
+    def _step(self, rho: np.ndarray, op: NoisyOperation, angles: np.ndarray) -> np.ndarray:
+        if op.tensor is not None:
+            return self.apply_tensor(rho, op.tensor, op.qubits)
+        rho = self.apply_rz(rho, op.qubits[0], angles[:, op.angle])
+        return rho if op.after is None else self.apply_tensor(rho, op.after, op.qubits)
+
+    def _checked(self, angles: np.ndarray) -> np.ndarray:
+        angles = np.asarray(angles, dtype=float)
+        if angles.ndim != 2 or angles.shape[1] != self.num_angles:
+            raise QMLStudioError(f"angles must be (batch, {self.num_angles}), got {angles.shape}")
+        return angles
+
+    def forward(self, angles: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The final states and checkpoints for :meth:`backward`: the state before every
+        ``stride``-th operation (about √(operations) of them are kept, so memory grows with the
+        square root of the circuit's length)."""
+        angles = self._checked(angles)
+        stride = max(1, int(np.ceil(np.sqrt(len(self.operations)))))
+        rho = self.initial(angles.shape[0])
+        checkpoints = []
+        for t, op in enumerate(self.operations):
+            if t % stride == 0:
+                checkpoints.append(rho.copy())
+            rho = self._step(rho, op, angles)
+        return rho, checkpoints
+
+    def backward(self, angles: np.ndarray, checkpoints: list[np.ndarray], adjoint: np.ndarray) -> np.ndarray:
+        """∂L/∂angles (batch, num_angles) for L = Σ_b Re Tr(adjoint_b† ρ_b): ``adjoint`` is
+        ∂L/∂ρ of the final states (Hermitian). Reverse mode through the channels: the cotangent
+        moves back through each channel's adjoint (``T†[k, l, i, j] = conj T[i, j, k, l]``); an
+        RZ's angle gets 2·Im Σ conj(λ₀₁)·ρ₀₁ over its qubit's (0, 1) block, with λ and ρ taken
+        just after the rotation. The states inside each stretch between checkpoints are
+        recomputed from its checkpoint."""
+        angles = self._checked(angles)
+        batch = angles.shape[0]
+        grad = np.zeros((batch, self.num_angles))
+        lam = np.array(adjoint, dtype=complex, copy=True)
+        stride = max(1, int(np.ceil(np.sqrt(len(self.operations)))))
+        ops = self.operations
+        for c in range(len(checkpoints) - 1, -1, -1):
+            start, stop = c * stride, min(len(ops), (c + 1) * stride)
+            states = [checkpoints[c]]
+            for t in range(start, stop - 1):
+                states.append(self._step(states[-1].copy(), ops[t], angles))
+            for t in range(stop - 1, start - 1, -1):
+                op = ops[t]
+                if op.tensor is not None:
+                    lam = self.apply_tensor(lam, _adjoint(op.tensor), op.qubits)
+                    continue
+                if op.after is not None:
+                    lam = self.apply_tensor(lam, _adjoint(op.after), op.qubits)
+                after = self.apply_rz(states[t - start].copy(), op.qubits[0], angles[:, op.angle])
+                grad[:, op.angle] += self._rz_derivative(lam, after, op.qubits[0])
+                lam = self.apply_rz(lam, op.qubits[0], -angles[:, op.angle])
+        return grad
+
+    def _rz_derivative(self, lam: np.ndarray, rho: np.ndarray, qubit: int) -> np.ndarray:
+        n = self.num_qubits
+        batch = rho.shape[0]
+        high, low = 1 << (n - 1 - qubit), 1 << qubit
+        r = rho.reshape(batch, high, 2, low, high, 2, low)[:, :, 0, :, :, 1, :]
+        g = lam.reshape(batch, high, 2, low, high, 2, low)[:, :, 0, :, :, 1, :]
+        # dρ'/dθ is −iρ'₀₁ on the (0, 1) block and its conjugate on (1, 0): 2·Re Σ conj(λ₀₁)(−iρ'₀₁)
+        return 2.0 * np.imag((g.conj() * r).reshape(batch, -1).sum(axis=1))
+
+    def measure_adjoint(self, upstream: np.ndarray, measured: Sequence[int] | None = None) -> np.ndarray:
+        """∂L/∂ρ (diagonal) for ∂L/∂p of :meth:`measure`'s probabilities: through the readout
+        matrices' transposes, then spread over the unmeasured qubits."""
+        n = self.num_qubits
+        batch = upstream.shape[0]
+        measured = list(range(n)) if measured is None else list(measured)
+        m = len(measured)
+        g = np.asarray(upstream, dtype=float).reshape((batch,) + (2,) * m)
+        for position, qubit in enumerate(reversed(measured)):
+            matrix = self.readout.get(qubit)
+            if matrix is None:
+                continue
+            g = np.moveaxis(np.tensordot(g, np.asarray(matrix, dtype=float), axes=([1 + position], [1])), -1, 1 + position)
+        # axis 1 + position holds qubit reversed(measured)[position]; expand to every qubit's axis
+        keep = [1 + (n - 1 - q) for q in reversed(measured)]
+        full = np.zeros((batch,) + (2,) * n)
+        order = sorted(keep)
+        g = np.moveaxis(g, list(range(1, m + 1)), [1 + order.index(a) for a in keep])
+        shape = [batch] + [2 if a in keep else 1 for a in range(1, n + 1)]
+        full += g.reshape(shape)
+        diag = full.reshape(batch, -1)
+        out = np.zeros((batch, 1 << n, 1 << n), dtype=complex)
+        idx = np.arange(1 << n)
+        out[:, idx, idx] = diag
+        return out
 
     def probabilities(self, angles: np.ndarray | None = None, measured: Sequence[int] | None = None,
                       batch: int | None = None) -> np.ndarray:

@@ -475,11 +475,75 @@ class PrimitiveEvaluator:
             d_phi = np.zeros((phi.shape[0], len(self.angles)))
             for (index, coefficient), shifted_values in zip(plan, results[1:]):
                 d_phi[:, index] += coefficient * np.sum(upstream * shifted_values, axis=1)
-            grad = np.zeros(self.num_weights)
-            for index, _, derivatives in self.weight_uses:
-                for i, derivative in derivatives.items():
-                    grad[i] += np.sum(d_phi[:, index] * np.broadcast_to(derivative.evaluate(weights, inputs), (phi.shape[0],)))
-            return grad
+            return self._weight_gradient(d_phi, weights, inputs)
+
+        return values, pullback
+
+    def _weight_gradient(self, d_phi: np.ndarray, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """∂L/∂θ from ∂L/∂φ (batch, angles): the chain rule through each angle's formula."""
+        grad = np.zeros(self.num_weights)
+        for index, _, derivatives in self.weight_uses:
+            for i, derivative in derivatives.items():
+                grad[i] += np.sum(d_phi[:, index] * np.broadcast_to(derivative.evaluate(weights, inputs), (d_phi.shape[0],)))
+        return grad
+
+
+class NoisyExactEvaluator(PrimitiveEvaluator):
+    """Exact noisy values and gradients: the circuit transpiled as the backend's device runs it,
+    then simulated as batched density matrices under the device's noise channels
+    (:class:`~qmlstudio.core.density.NoisyProgram`, built by ``backend.noisy_program``), with
+    the readout errors on the measured probabilities; gradients in reverse mode through the
+    channels (one forward and one backward pass for the whole batch, no shifted circuits).
+
+    The transpiled circuit's RZ angles are affine in the circuit's φ parameters (the transpiler
+    only adds constants and merges rotations); any other dependence is refused.
+    """
+
+    gradient_method = "adjoint (density matrix)"
+    exact = False
+
+    def __init__(self, design: CircuitDesign, observables: np.ndarray, backend: Any) -> None:
+        super().__init__(design, observables, backend)
+        program, angles, active, measured = backend.noisy_program(self.circuit)
+        if len(measured) != design.num_qubits:
+            raise ModelError(f"the transpiled circuit measures {len(measured)} qubits, the model has {design.num_qubits}")
+        self.program, self.measured, self.active = program, measured, active
+        position = {p.name: k for k, p in enumerate(self.parameters)}
+        self.offsets = np.zeros(len(angles))
+        self.coefficients = np.zeros((len(angles), len(self.parameters)))
+        for a, angle in enumerate(angles):
+            names = {p.name: p for p in getattr(angle, "parameters", ())}
+            if not names:
+                self.offsets[a] = float(angle)
+                continue
+            self.offsets[a] = float(angle.bind({p: 0.0 for p in names.values()}))
+            for name, parameter in names.items():
+                slope = angle.gradient(parameter)
+                if getattr(slope, "parameters", None):
+                    raise ModelError(f"the transpiled circuit's angle {angle} is not affine in the circuit's angles: "
+                                     "the exact noisy simulator cannot differentiate it")
+                self.coefficients[a, position[name]] = float(slope)
+
+    def _angles(self, phi: np.ndarray) -> np.ndarray:
+        return self.offsets + phi @ self.coefficients.T
+
+    def _run(self, phi: np.ndarray) -> np.ndarray:
+        lead = phi.shape[:-1]
+        flat = phi.reshape(-1, phi.shape[-1])
+        probs = self.program.probabilities(self._angles(flat), self.measured)
+        return (probs @ self.observables.T).reshape(*lead, -1)
+
+    def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        phi = self._phi(weights, inputs)
+        angles = self._angles(phi)
+        rho, checkpoints = self.program.forward(angles)
+        values = self.program.measure(rho, self.measured) @ self.observables.T
+
+        def pullback(upstream: np.ndarray) -> np.ndarray:
+            d_probs = np.asarray(upstream, dtype=float) @ self.observables
+            adjoint = self.program.measure_adjoint(d_probs, self.measured)
+            d_angles = self.program.backward(angles, checkpoints, adjoint)
+            return self._weight_gradient(d_angles @ self.coefficients, weights, inputs)
 
         return values, pullback
 

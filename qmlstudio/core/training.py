@@ -34,6 +34,7 @@ from qmlstudio.core.models import (
     ExactEvaluator,
     Head,
     ModelCircuit,
+    NoisyExactEvaluator,
     PrimitiveEvaluator,
     RegressorHead,
 )
@@ -310,7 +311,9 @@ class TrainingRun:
         # QML Studio's own simulator (the statevector backend, or no backend) computes adjoint
         # gradients; every other backend runs its own primitives, with parameter-shift gradients.
         engine = backend is None or bool(getattr(backend, "engine", False))
-        if self.options.gradient == "adjoint" and not engine:
+        # the exact noisy backend: density matrices in the engine, reverse mode through the channels
+        noisy_exact = backend is not None and callable(getattr(backend, "noisy_program", None))
+        if self.options.gradient == "adjoint" and not engine and not noisy_exact:
             raise TrainingError(
                 f"adjoint gradients are computed by QML Studio's own simulator (backend statevector), "
                 f"not by {backend.describe()}; choose gradient auto or parameter-shift for this backend, "
@@ -331,7 +334,9 @@ class TrainingRun:
         else:
             if backend is None:
                 raise TrainingError("parameter-shift gradients need a backend")
-            self.evaluator = PrimitiveEvaluator(model.design, observables, backend)
+            self.evaluator = (NoisyExactEvaluator(model.design, observables, backend)
+                              if noisy_exact and self.options.gradient in ("auto", "adjoint")
+                              else PrimitiveEvaluator(model.design, observables, backend))
         self.train_inputs = model.inputs(data.x_train)
         self.test_inputs = model.inputs(data.x_test) if len(data.x_test) else self.train_inputs[:0]
         self.val_inputs = model.inputs(data.x_val) if len(data.x_val) else self.train_inputs[:0]

@@ -68,7 +68,9 @@ def estimate_cost(
     training = _training_options(project, options, epochs)
     # QML Studio's own simulator (the statevector backend) computes adjoint gradients; every
     # other backend runs its primitives with parameter shift (TrainingRun refuses other pairs).
-    adjoint = bool(getattr(backend, "engine", False)) and training.gradient in ("auto", "adjoint")
+    # So does the exact noisy backend (density matrices, reverse mode through the channels).
+    adjoint = ((bool(getattr(backend, "engine", False)) or callable(getattr(backend, "noisy_program", None)))
+               and training.gradient in ("auto", "adjoint"))
     uses_gradient = bool(getattr(registry.get("optimizers", project.optimizer.name), "uses_gradient", True))
     return _count(choice.name, backend, data, model, training, adjoint=adjoint, uses_gradient=uses_gradient)
 
@@ -89,7 +91,7 @@ def evaluation_count(iterations: int, per_epoch: int, eval_every: int, early_sto
 
 def run_cost(run: Any) -> dict[str, Any]:
     """:func:`estimate_cost` for a built ``TrainingRun`` (or ``KernelRun``), before it runs."""
-    from qmlstudio.core.models import ExactEvaluator
+    from qmlstudio.core.models import ExactEvaluator, NoisyExactEvaluator
 
     backend = backend_of(run)
     name = ((getattr(getattr(run, "record", None), "config", None) or {}).get("backend") or {}).get("name")
@@ -97,7 +99,7 @@ def run_cost(run: Any) -> dict[str, Any]:
     if run.kind == "kernel":
         return _count(name, backend, run.data, run.model, None, adjoint=False, uses_gradient=False)
     return _count(name, run.backend, run.data, run.model, run.options,
-                  adjoint=isinstance(run.evaluator, ExactEvaluator),
+                  adjoint=isinstance(run.evaluator, (ExactEvaluator, NoisyExactEvaluator)),
                   uses_gradient=bool(getattr(run.optimizer, "uses_gradient", True)))
 
 
@@ -206,6 +208,7 @@ def _count(name: str, backend: Any, data: Any, model: Any, options: Any, *, adjo
     total_iterations = options.epochs * per_epoch
     evaluations = evaluation_count(total_iterations, per_epoch, options.eval_every, options.early_stopping)
     if adjoint:
+        result.update(exact=True, shots_per_circuit=None)  # no circuits reach a primitive, no shots
         result.update(iterations=total_iterations, gradient="exact (adjoint)", training_circuits_per_iteration=0,
                       evaluation_circuits=0, evaluations=evaluations, circuits_per_iteration=0,
                       shots_per_iteration=0, total_circuits=0, total_shots=0)

@@ -75,10 +75,12 @@ def small_project(registry, **settings):
 # --------------------------------------------------------------- descriptors
 def test_hook_qmlstudio_backends():
     specs = qmls_aer.qmlstudio_backends()
-    assert [s.name for s in specs] == ["aer-statevector", "aer-shots", "aer-noise"]
+    assert [s.name for s in specs] == ["aer-statevector", "aer-shots", "aer-noise", "noisy-exact"]
     assert all(isinstance(s, BackendSpec) and s.problems() == [] for s in specs)
-    assert [s.positional for s in specs] == [None, "shots", "fake_backend"]
-    for spec in specs:
+    assert [s.positional for s in specs] == [None, "shots", "fake_backend", "fake_backend"]
+    # noisy-exact runs in QML Studio's own density-matrix simulator: Aer's precision and device do not apply
+    assert not {"precision", "device", "shots"} & {o.name for o in specs[3].options}
+    for spec in specs[:3]:
         assert spec.unavailable_reason() is None
         assert {"precision", "device", "seed"} <= {o.name for o in spec.options}
         device = next(o for o in spec.options if o.name == "device")
@@ -137,7 +139,7 @@ def test_gpu_is_offered_but_refused_with_the_reason_on_a_cpu_build():
     if "GPU" in AerSimulator().available_devices():
         pytest.skip("this machine simulates on a GPU")
     assert "built without GPU support" in reasons["GPU"]
-    for name in SPECS:
+    for name in set(SPECS) - {"noisy-exact"}:  # which has no device option: it is not Aer's simulator
         with pytest.raises(OptionError, match="GPU cannot be used here: qiskit-aer was built without GPU support"):
             SPECS[name].create({"device": "GPU"})
 

@@ -155,3 +155,67 @@ def test_channels_compose_and_keep_the_trace():
     assert np.trace(rho[0]).real == pytest.approx(1.0)
     with pytest.raises(QMLStudioError, match="1 to 12 qubits"):
         NoisyProgram(13)
+
+
+# ------------------------------------------------------------------ the backend in the engine
+def test_the_noisy_exact_backend_s_values_equal_aer_and_its_gradient_equals_finite_differences():
+    from qmlstudio.core.models import NoisyExactEvaluator
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import new_project
+    from qmlstudio.workflow.runs import build_run
+
+    registry = load_plugins()
+    project = new_project(registry, name="n", dataset="iris", backend="noisy-exact:fake_manila", epochs=1,
+                          model_options={"baselines": False})
+    run = build_run(project, registry)
+    evaluator = run.evaluator
+    assert isinstance(evaluator, NoisyExactEvaluator)
+    weights = run.initial_parameters()[: run.model.num_weights]
+    inputs = run.train_inputs[:6]
+    values, pullback = evaluator.values_and_pullback(weights, inputs)
+    upstream = np.random.default_rng(0).normal(size=values.shape)
+    gradient = pullback(upstream)
+    step = 1e-6
+    numeric = np.zeros_like(weights)
+    for i in range(len(weights)):
+        up, down = weights.copy(), weights.copy()
+        up[i] += step
+        down[i] -= step
+        numeric[i] = np.sum(upstream * (evaluator.values(up, inputs) - evaluator.values(down, inputs))) / (2 * step)
+    np.testing.assert_allclose(gradient, numeric, atol=1e-7)
+    assert np.abs(gradient).max() > 1e-3
+    # the values: Aer's density matrix of each bound transpiled circuit, then the readout errors
+    backend, noise_model = _device("fake_manila")
+    phi = evaluator._phi(weights, inputs)
+    matrix = np.ones((1, 1))
+    for q in reversed(evaluator.measured):
+        matrix = np.kron(matrix, evaluator.program.readout[q])
+    for row, value in zip(phi, values):
+        bound = evaluator.circuit.assign_parameters(dict(zip(evaluator.circuit.parameters, row[evaluator.circuit_order])))
+        rho = _aer_density(bound, noise_model, evaluator.active)
+        ideal = np.real(np.diag(rho)).reshape((2,) * len(evaluator.active))
+        n = len(evaluator.active)
+        axes = [n - 1 - q for q in reversed(evaluator.measured)]
+        ideal = np.transpose(ideal, axes + [a for a in range(n) if a not in axes]).reshape(1 << len(axes), -1).sum(axis=1)
+        np.testing.assert_allclose(value, (ideal @ matrix) @ evaluator.observables.T, atol=1e-9)
+
+
+def test_training_on_the_noisy_exact_backend_costs_no_shots_and_moves_the_loss(tmp_path, capsys):
+    from qmlstudio.cli import main
+    from qmlstudio.core.project import load_project
+
+    path = tmp_path / "noisy.qmls"
+    assert main(["new", str(path), "--dataset", "iris", "--backend", "noisy-exact:fake_manila", "--epochs", "3",
+                 "--model-option", "baselines=false"]) == 0
+    assert main(["train", str(path)]) == 0
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow.cost import describe_cost, estimate_cost
+
+    project = load_project(path)
+    cost = estimate_cost(project, load_plugins())
+    assert cost["exact"] and cost["total_shots"] == 0 and cost["total_circuits"] == 0
+    assert "exact simulation, no shots" in describe_cost(cost)
+    run = project.runs[-1]
+    assert run.status == "completed" and run.config["backend"]["name"] == "noisy-exact"
+    losses = [v for v in run.metrics["loss"] if v is not None]
+    assert losses[-1] < losses[0]

@@ -61,6 +61,7 @@ $(STAMP): pyproject.toml | $(VPY)
 	         $(VPY) -m pip install --disable-pip-version-check -q --no-build-isolation -e ".[$(EXTRAS)]"; }
 	@echo "Compiling the simulator's loops (once, a few seconds)"
 	@$(VPY) -m qmlstudio.core._loops
+	@$(VPY) -m qmlstudio.core._density_loops
 	@touch $@
 
 install: $(STAMP)

@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qmlstudio.core import _density_loops as _loops
 from qmlstudio.core.errors import QMLStudioError
 
 __all__ = ["NoisyOperation", "NoisyProgram", "channel_tensor", "kraus_tensor", "unitary_tensor", "MAX_DENSITY_QUBITS"]
@@ -45,6 +46,11 @@ def kraus_tensor(operators: Sequence[np.ndarray]) -> np.ndarray:
     """``Σ_m K_m[i, k]·conj(K_m[j, l])``: the channel ``ρ → Σ K_m ρ K_m†``."""
     ks = np.asarray(operators, dtype=complex)
     return np.einsum("mik,mjl->ijkl", ks, ks.conj())
+
+
+def _flat(tensor: np.ndarray) -> np.ndarray:
+    d = tensor.shape[0]
+    return np.ascontiguousarray(tensor.reshape(d * d, d * d), dtype=complex)
 
 
 def _adjoint(tensor: np.ndarray) -> np.ndarray:
@@ -75,6 +81,10 @@ class NoisyOperation:
     def __post_init__(self) -> None:
         if (self.tensor is None) == (self.angle is None):
             raise QMLStudioError("a noisy operation is either a fixed channel or an RZ angle")
+        #: the channels as (4^k, 4^k) matrices, and their adjoints, for the compiled loops
+        self.matrices = {name: _flat(t) for name, t in (("tensor", self.tensor), ("after", self.after)) if t is not None}
+        self.adjoints = {name: _flat(_adjoint(t)) for name, t in (("tensor", self.tensor), ("after", self.after))
+                         if t is not None}
 
 
 @dataclass
@@ -106,8 +116,20 @@ class NoisyProgram:
         return rho
 
     # ----------------------------------------------------------------- steps
+    def apply_matrix(self, rho: np.ndarray, matrix: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
+        """``rho`` after the channel given as its (4^k, 4^k) matrix, in place for one and two
+        qubits (the compiled loops), else through :meth:`apply_tensor`."""
+        if len(qubits) == 1:
+            _loops.apply1(rho, matrix, qubits[0])
+            return rho
+        if len(qubits) == 2:
+            _loops.apply2(rho, matrix, qubits[0], qubits[1])
+            return rho
+        d = 1 << len(qubits)
+        return self.apply_tensor(rho, matrix.reshape(d, d, d, d), qubits)
+
     def apply_tensor(self, rho: np.ndarray, tensor: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
-        """``rho`` (batch, 2^n, 2^n) after the channel ``tensor`` on ``qubits``."""
+        """``rho`` (batch, 2^n, 2^n) after the channel ``tensor`` on ``qubits`` (a new array)."""
         n, k = self.num_qubits, len(qubits)
         batch = rho.shape[0]
         t = tensor.reshape((2,) * (4 * k))
@@ -126,14 +148,7 @@ class NoisyProgram:
     def apply_rz(self, rho: np.ndarray, qubit: int, angles: np.ndarray) -> np.ndarray:
         """``rho`` after RZ(angle_b) on ``qubit`` for each sample b: the (0, 1) block of that
         qubit's row and column bits gains e^{-iθ}, the (1, 0) block e^{iθ}."""
-        n = self.num_qubits
-        batch = rho.shape[0]
-        high = 1 << (n - 1 - qubit)  # blocks above the qubit's bit, in row-major order
-        low = 1 << qubit
-        r = rho.reshape(batch, high, 2, low, high, 2, low)
-        phase = np.exp(-1j * np.asarray(angles, dtype=float)).reshape(batch, 1, 1, 1, 1)
-        r[:, :, 0, :, :, 1, :] *= phase
-        r[:, :, 1, :, :, 0, :] *= phase.conj()
+        _loops.apply_rz(rho, qubit, np.exp(-1j * np.asarray(angles, dtype=float)))
         return rho
 
     # ----------------------------------------------------------------- runs
@@ -149,19 +164,15 @@ class NoisyProgram:
             raise QMLStudioError(f"angles must be (batch, {self.num_angles}), got {angles.shape}")
         rho = self.initial(angles.shape[0])
         for op in self.operations:
-            if op.tensor is not None:
-                rho = self.apply_tensor(rho, op.tensor, op.qubits)
-            else:
-                rho = self.apply_rz(rho, op.qubits[0], angles[:, op.angle])
-                if op.after is not None:
-                    rho = self.apply_tensor(rho, op.after, op.qubits)
+            rho = self._step(rho, op, angles)
         return rho
 
     def _step(self, rho: np.ndarray, op: NoisyOperation, angles: np.ndarray) -> np.ndarray:
+        """``rho`` after ``op``, in place where the compiled loops apply."""
         if op.tensor is not None:
-            return self.apply_tensor(rho, op.tensor, op.qubits)
+            return self.apply_matrix(rho, op.matrices["tensor"], op.qubits)
         rho = self.apply_rz(rho, op.qubits[0], angles[:, op.angle])
-        return rho if op.after is None else self.apply_tensor(rho, op.after, op.qubits)
+        return rho if op.after is None else self.apply_matrix(rho, op.matrices["after"], op.qubits)
 
     def _checked(self, angles: np.ndarray) -> np.ndarray:
         angles = np.asarray(angles, dtype=float)
@@ -198,29 +209,22 @@ class NoisyProgram:
         ops = self.operations
         for c in range(len(checkpoints) - 1, -1, -1):
             start, stop = c * stride, min(len(ops), (c + 1) * stride)
-            states = [checkpoints[c]]
+            states = [checkpoints[c].copy()]  # the steps below work in place: pullback may be called again
             for t in range(start, stop - 1):
                 states.append(self._step(states[-1].copy(), ops[t], angles))
             for t in range(stop - 1, start - 1, -1):
                 op = ops[t]
                 if op.tensor is not None:
-                    lam = self.apply_tensor(lam, _adjoint(op.tensor), op.qubits)
+                    lam = self.apply_matrix(lam, op.adjoints["tensor"], op.qubits)
                     continue
                 if op.after is not None:
-                    lam = self.apply_tensor(lam, _adjoint(op.after), op.qubits)
-                after = self.apply_rz(states[t - start].copy(), op.qubits[0], angles[:, op.angle])
-                grad[:, op.angle] += self._rz_derivative(lam, after, op.qubits[0])
+                    lam = self.apply_matrix(lam, op.adjoints["after"], op.qubits)
+                after = self.apply_rz(states[t - start], op.qubits[0], angles[:, op.angle])  # the last use
+                column = np.zeros(batch)
+                _loops.rz_derivative(lam, after, op.qubits[0], column)
+                grad[:, op.angle] += column
                 lam = self.apply_rz(lam, op.qubits[0], -angles[:, op.angle])
         return grad
-
-    def _rz_derivative(self, lam: np.ndarray, rho: np.ndarray, qubit: int) -> np.ndarray:
-        n = self.num_qubits
-        batch = rho.shape[0]
-        high, low = 1 << (n - 1 - qubit), 1 << qubit
-        r = rho.reshape(batch, high, 2, low, high, 2, low)[:, :, 0, :, :, 1, :]
-        g = lam.reshape(batch, high, 2, low, high, 2, low)[:, :, 0, :, :, 1, :]
-        # dρ'/dθ is −iρ'₀₁ on the (0, 1) block and its conjugate on (1, 0): 2·Re Σ conj(λ₀₁)(−iρ'₀₁)
-        return 2.0 * np.imag((g.conj() * r).reshape(batch, -1).sum(axis=1))
 
     def measure_adjoint(self, upstream: np.ndarray, measured: Sequence[int] | None = None) -> np.ndarray:
         """∂L/∂ρ (diagonal) for ∂L/∂p of :meth:`measure`'s probabilities: through the readout

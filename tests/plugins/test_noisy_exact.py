@@ -175,6 +175,7 @@ def test_the_noisy_exact_backend_s_values_equal_aer_and_its_gradient_equals_fini
     values, pullback = evaluator.values_and_pullback(weights, inputs)
     upstream = np.random.default_rng(0).normal(size=values.shape)
     gradient = pullback(upstream)
+    np.testing.assert_array_equal(pullback(upstream), gradient)  # the compiled steps work in place: not on the saved states
     step = 1e-6
     numeric = np.zeros_like(weights)
     for i in range(len(weights)):

@@ -34,6 +34,8 @@ __all__ = ["NoisyOperation", "NoisyProgram", "channel_tensor", "kraus_tensor", "
 
 #: The most qubits a density matrix is simulated on (4^12 complex numbers are 256 MB a sample).
 MAX_DENSITY_QUBITS = 12
+#: Memory for the states the backward pass reuses: below it every state is kept
+CHECKPOINT_BYTES = 256 << 20
 
 
 def unitary_tensor(unitary: np.ndarray) -> np.ndarray:
@@ -180,12 +182,20 @@ class NoisyProgram:
             raise QMLStudioError(f"angles must be (batch, {self.num_angles}), got {angles.shape}")
         return angles
 
+    def _stride(self, batch: int) -> int:
+        """Operations between two checkpoints: 1 (every state kept, nothing recomputed) when
+        they fit in :data:`CHECKPOINT_BYTES`, else about √(operations), so that memory grows
+        with the square root of the circuit's length."""
+        state = batch * (1 << (2 * self.num_qubits)) * 16
+        if state * len(self.operations) <= CHECKPOINT_BYTES:
+            return 1
+        return max(1, int(np.ceil(np.sqrt(len(self.operations)))))
+
     def forward(self, angles: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The final states and checkpoints for :meth:`backward`: the state before every
-        ``stride``-th operation (about √(operations) of them are kept, so memory grows with the
-        square root of the circuit's length)."""
+        """The final states and checkpoints for :meth:`backward` (the state before every
+        :meth:`_stride`-th operation)."""
         angles = self._checked(angles)
-        stride = max(1, int(np.ceil(np.sqrt(len(self.operations)))))
+        stride = self._stride(angles.shape[0])
         rho = self.initial(angles.shape[0])
         checkpoints = []
         for t, op in enumerate(self.operations):
@@ -205,7 +215,7 @@ class NoisyProgram:
         batch = angles.shape[0]
         grad = np.zeros((batch, self.num_angles))
         lam = np.array(adjoint, dtype=complex, copy=True)
-        stride = max(1, int(np.ceil(np.sqrt(len(self.operations)))))
+        stride = self._stride(batch)
         ops = self.operations
         for c in range(len(checkpoints) - 1, -1, -1):
             start, stop = c * stride, min(len(ops), (c + 1) * stride)
@@ -251,6 +261,57 @@ class NoisyProgram:
         idx = np.arange(1 << n)
         out[:, idx, idx] = diag
         return out
+
+    def fused(self, constants: dict[int, float] | None = None) -> "NoisyProgram":
+        """The same program with fewer, larger steps: RZs whose angle is the same for every
+        sample (``constants``: angle column → value) become fixed channels, and each fixed
+        channel is merged into the nearest earlier fixed one it overlaps, past operations on
+        other qubits (which commute with it), when both fit on two qubits. The results are the
+        same up to rounding."""
+        constants = constants or {}
+        out: list[NoisyOperation] = []
+        for op in self.operations:
+            if op.angle is not None and op.angle in constants:
+                theta = constants[op.angle]
+                rz = unitary_tensor(np.diag([np.exp(-0.5j * theta), np.exp(0.5j * theta)]))
+                op = NoisyOperation(op.qubits, tensor=rz if op.after is None else channel_tensor(op.after, rz),
+                                    label=op.label)
+            if op.tensor is None:
+                out.append(op)
+                continue
+            for position in range(len(out) - 1, -1, -1):
+                earlier = out[position]
+                if not set(earlier.qubits) & set(op.qubits):
+                    continue
+                union = tuple(dict.fromkeys(earlier.qubits + op.qubits))
+                if earlier.tensor is not None and len(union) <= 2:
+                    first = self._embedded(earlier.matrices["tensor"], earlier.qubits, union)
+                    second = self._embedded(op.matrices["tensor"], op.qubits, union)
+                    d = 1 << len(union)
+                    out[position] = NoisyOperation(union, tensor=(second @ first).reshape(d, d, d, d),
+                                                   label=f"{earlier.label}+{op.label}")
+                    break
+                out.append(op)
+                break
+            else:
+                out.append(op)
+        return NoisyProgram(self.num_qubits, out, dict(self.readout), self.num_angles)
+
+    @staticmethod
+    def _embedded(matrix: np.ndarray, qubits: tuple[int, ...], target: tuple[int, ...]) -> np.ndarray:
+        """``matrix`` (a channel on ``qubits``) as a channel on ``target`` (which holds them)."""
+        if qubits == target:
+            return matrix
+        local = NoisyProgram(len(target))
+        d = 1 << len(target)
+        columns = np.zeros((d * d, d * d), dtype=complex)
+        for k in range(d):
+            for l in range(d):
+                rho = np.zeros((1, d, d), dtype=complex)
+                rho[0, k, l] = 1.0
+                rho = local.apply_matrix(rho, matrix, tuple(target.index(q) for q in qubits))
+                columns[:, k * d + l] = rho.reshape(-1)
+        return columns
 
     def probabilities(self, angles: np.ndarray | None = None, measured: Sequence[int] | None = None,
                       batch: int | None = None) -> np.ndarray:

@@ -507,7 +507,7 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
         program, angles, active, measured = backend.noisy_program(self.circuit)
         if len(measured) != design.num_qubits:
             raise ModelError(f"the transpiled circuit measures {len(measured)} qubits, the model has {design.num_qubits}")
-        self.program, self.measured, self.active = program, measured, active
+        self.measured, self.active = measured, active
         position = {p.name: k for k, p in enumerate(self.parameters)}
         self.offsets = np.zeros(len(angles))
         self.coefficients = np.zeros((len(angles), len(self.parameters)))
@@ -523,26 +523,61 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
                     raise ModelError(f"the transpiled circuit's angle {angle} is not affine in the circuit's angles: "
                                      "the exact noisy simulator cannot differentiate it")
                 self.coefficients[a, position[name]] = float(slope)
+        # RZs whose angle no sample changes become fixed channels, merged with their neighbours
+        constant = {a: float(self.offsets[a]) for a in range(len(angles)) if not self.coefficients[a].any()}
+        self.program = program.fused(constant)
+        from qmlstudio.core.statevector import available_cores
+
+        self.threads = max(1, available_cores())
 
     def _angles(self, phi: np.ndarray) -> np.ndarray:
         return self.offsets + phi @ self.coefficients.T
 
+    def _parts(self, rows: int) -> list[slice]:
+        """The batch split across the threads (the compiled loops release the GIL); each part
+        is simulated alone, so the results do not depend on the number of threads."""
+        parts = min(self.threads, rows)
+        edges = np.linspace(0, rows, parts + 1).astype(int) if parts else np.array([0, rows])
+        return [slice(int(a), int(b)) for a, b in zip(edges, edges[1:]) if b > a]
+
+    def _map(self, fn: Callable[[slice], Any], rows: int) -> list[Any]:
+        parts = self._parts(rows)
+        if len(parts) <= 1:
+            return [fn(part) for part in parts]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="density") as pool:
+            return list(pool.map(fn, parts))
+
     def _run(self, phi: np.ndarray) -> np.ndarray:
         lead = phi.shape[:-1]
-        flat = phi.reshape(-1, phi.shape[-1])
-        probs = self.program.probabilities(self._angles(flat), self.measured)
+        angles = self._angles(phi.reshape(-1, phi.shape[-1]))
+        probs = np.concatenate(self._map(lambda part: self.program.probabilities(angles[part], self.measured),
+                                         angles.shape[0]))
         return (probs @ self.observables.T).reshape(*lead, -1)
 
     def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         phi = self._phi(weights, inputs)
         angles = self._angles(phi)
-        rho, checkpoints = self.program.forward(angles)
-        values = self.program.measure(rho, self.measured) @ self.observables.T
+        runs = self._map(lambda part: (part, *self.program.forward(angles[part])), angles.shape[0])
+        probs = np.concatenate([self.program.measure(rho, self.measured) for _, rho, _ in runs])
+        values = probs @ self.observables.T
 
         def pullback(upstream: np.ndarray) -> np.ndarray:
             d_probs = np.asarray(upstream, dtype=float) @ self.observables
-            adjoint = self.program.measure_adjoint(d_probs, self.measured)
-            d_angles = self.program.backward(angles, checkpoints, adjoint)
+
+            def backward(item: tuple[slice, np.ndarray, list[np.ndarray]]) -> np.ndarray:
+                part, _, checkpoints = item
+                adjoint = self.program.measure_adjoint(d_probs[part], self.measured)
+                return self.program.backward(angles[part], checkpoints, adjoint)
+
+            if len(runs) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="density") as pool:
+                    d_angles = np.concatenate(list(pool.map(backward, runs)))
+            else:
+                d_angles = np.concatenate([backward(item) for item in runs])
             return self._weight_gradient(d_angles @ self.coefficients, weights, inputs)
 
         return values, pullback

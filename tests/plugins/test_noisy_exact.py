@@ -220,3 +220,48 @@ def test_training_on_the_noisy_exact_backend_costs_no_shots_and_moves_the_loss(t
     assert run.status == "completed" and run.config["backend"]["name"] == "noisy-exact"
     losses = [v for v in run.metrics["loss"] if v is not None]
     assert losses[-1] < losses[0]
+
+
+def test_fusing_constant_rotations_and_neighbouring_channels_changes_nothing_but_the_step_count():
+    backend, noise_model = _device("fake_nairobi")
+    theta = ParameterVector("θ", 4)
+    circuit = QuantumCircuit(4)
+    for q in range(4):
+        circuit.h(q)
+        circuit.ry(theta[q], q)
+    for q in range(3):
+        circuit.cx(q, q + 1)
+    circuit.rzz(0.4, 0, 3)
+    circuit.measure_all()
+    isa = generate_preset_pass_manager(optimization_level=1, backend=backend, seed_transpiler=0).run(circuit)
+    program, angles, active, measured = noisy_program(isa, noise_model)
+    constants = {a: float(angle) for a, angle in enumerate(angles) if not getattr(angle, "parameters", None)}
+    fused = program.fused(constants)
+    assert len(fused.operations) < len(program.operations) - len(constants) // 2
+    values = np.random.default_rng(5).uniform(-np.pi, np.pi, size=(3, 4))
+    table = np.array([[float(a.bind({p: row[p.index] for p in a.parameters})) if getattr(a, "parameters", None)
+                       else float(a) for a in angles] for row in values])
+    np.testing.assert_allclose(fused.states(table), program.states(table), atol=1e-12)
+
+
+def test_the_batch_split_across_threads_gives_the_same_numbers_bit_for_bit():
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import new_project
+    from qmlstudio.workflow.runs import build_run
+
+    registry = load_plugins()
+    project = new_project(registry, name="n", dataset="iris", backend="noisy-exact:fake_manila", epochs=1,
+                          model_options={"baselines": False})
+    run = build_run(project, registry)
+    evaluator = run.evaluator
+    weights = run.initial_parameters()[: run.model.num_weights]
+    inputs = run.train_inputs[:7]
+    results = []
+    for threads in (1, 2, 3):
+        evaluator.threads = threads
+        values, pullback = evaluator.values_and_pullback(weights, inputs)
+        results.append((values, pullback(np.ones_like(values)), evaluator.values(weights, inputs)))
+    for values, gradient, plain in results[1:]:
+        np.testing.assert_array_equal(values, results[0][0])
+        np.testing.assert_array_equal(gradient, results[0][1])
+        np.testing.assert_array_equal(plain, results[0][2])

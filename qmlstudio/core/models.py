@@ -533,20 +533,50 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
     def _angles(self, phi: np.ndarray) -> np.ndarray:
         return self.offsets + phi @ self.coefficients.T
 
-    def _parts(self, rows: int) -> list[slice]:
-        """The batch split across the threads (the compiled loops release the GIL); each part
-        is simulated alone, so the results do not depend on the number of threads."""
-        parts = min(self.threads, rows)
+    #: the most memory the density matrices of one call may take at once (parts of a large
+    #: batch run one after another); None: half of what the machine has available
+    memory_budget: int | None = None
+
+    def _budget(self) -> int:
+        from qmlstudio.core.memory import available_memory
+
+        if self.memory_budget is not None:
+            return int(self.memory_budget)
+        available = available_memory()
+        return (available // 2) if available else 1 << 30
+
+    def _sample_bytes(self, gradient: bool) -> int:
+        """Memory per sample: the state and the cotangent, and for a gradient the states the
+        backward pass keeps (about √T of them when they do not all fit)."""
+        state = 16 << (2 * self.program.num_qubits)
+        kept = 2 * int(np.ceil(np.sqrt(max(1, len(self.program.operations))))) if gradient else 0
+        return state * (3 + kept)
+
+    def _parts(self, rows: int, gradient: bool = False) -> list[slice]:
+        """The batch in parts: at least one per thread (the compiled loops release the GIL),
+        and small enough for the memory budget. Each part is simulated alone, so the results do
+        not depend on the split. Refused, with the figures, when one sample does not fit."""
+        budget = self._budget()
+        per_sample = self._sample_bytes(gradient)
+        if per_sample > budget:
+            from qmlstudio.core.memory import format_bytes
+
+            n = self.program.num_qubits
+            raise ModelError(f"a density matrix of {n} qubits holds 4^{n} = {4 ** n:,} numbers: one sample needs "
+                             f"{format_bytes(per_sample)}, more than the {format_bytes(budget)} this machine can give "
+                             "it; use fewer qubits (a smaller device layout or fewer features)")
+        chunk = max(1, budget // per_sample)
+        parts = max(min(self.threads, rows), -(-rows // chunk)) if rows else 0
         edges = np.linspace(0, rows, parts + 1).astype(int) if parts else np.array([0, rows])
         return [slice(int(a), int(b)) for a, b in zip(edges, edges[1:]) if b > a]
 
-    def _map(self, fn: Callable[[slice], Any], rows: int) -> list[Any]:
-        parts = self._parts(rows)
-        if len(parts) <= 1:
+    def _map(self, fn: Callable[[slice], Any], rows: int, gradient: bool = False) -> list[Any]:
+        parts = self._parts(rows, gradient)
+        if len(parts) <= 1 or self.threads <= 1:
             return [fn(part) for part in parts]
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="density") as pool:
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(parts)), thread_name_prefix="density") as pool:
             return list(pool.map(fn, parts))
 
     def _run(self, phi: np.ndarray) -> np.ndarray:
@@ -559,22 +589,32 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
     def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         phi = self._phi(weights, inputs)
         angles = self._angles(phi)
-        runs = self._map(lambda part: (part, *self.program.forward(angles[part])), angles.shape[0])
-        probs = np.concatenate([self.program.measure(rho, self.measured) for _, rho, _ in runs])
-        values = probs @ self.observables.T
+        rows = angles.shape[0]
+        # the states the backward pass needs are kept when the whole batch's fit the budget;
+        # else each part runs forward again in the pullback, one part at a time per thread
+        keep = rows * self._sample_bytes(True) <= self._budget()
+
+        def forward(part: slice) -> tuple[slice, np.ndarray, Any]:
+            rho, checkpoints = self.program.forward(angles[part])
+            return part, self.program.measure(rho, self.measured), checkpoints if keep else None
+
+        runs = self._map(forward, rows, gradient=True)
+        values = np.concatenate([probs for _, probs, _ in runs]) @ self.observables.T
 
         def pullback(upstream: np.ndarray) -> np.ndarray:
             d_probs = np.asarray(upstream, dtype=float) @ self.observables
 
-            def backward(item: tuple[slice, np.ndarray, list[np.ndarray]]) -> np.ndarray:
+            def backward(item: tuple[slice, np.ndarray, Any]) -> np.ndarray:
                 part, _, checkpoints = item
+                if checkpoints is None:
+                    checkpoints = self.program.forward(angles[part])[1]
                 adjoint = self.program.measure_adjoint(d_probs[part], self.measured)
                 return self.program.backward(angles[part], checkpoints, adjoint)
 
-            if len(runs) > 1:
+            if len(runs) > 1 and self.threads > 1:
                 from concurrent.futures import ThreadPoolExecutor
 
-                with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="density") as pool:
+                with ThreadPoolExecutor(max_workers=min(self.threads, len(runs)), thread_name_prefix="density") as pool:
                     d_angles = np.concatenate(list(pool.map(backward, runs)))
             else:
                 d_angles = np.concatenate([backward(item) for item in runs])

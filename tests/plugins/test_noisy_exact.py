@@ -265,3 +265,29 @@ def test_the_batch_split_across_threads_gives_the_same_numbers_bit_for_bit():
         np.testing.assert_array_equal(values, results[0][0])
         np.testing.assert_array_equal(gradient, results[0][1])
         np.testing.assert_array_equal(plain, results[0][2])
+
+
+def test_a_small_memory_budget_splits_the_batch_and_recomputes_with_the_same_numbers():
+    from qmlstudio.core.errors import QMLStudioError as Refused
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import new_project
+    from qmlstudio.workflow.runs import build_run
+
+    registry = load_plugins()
+    project = new_project(registry, name="n", dataset="iris", backend="noisy-exact:fake_manila", epochs=1,
+                          model_options={"baselines": False})
+    run = build_run(project, registry)
+    evaluator = run.evaluator
+    weights = run.initial_parameters()[: run.model.num_weights]
+    inputs = run.train_inputs[:9]
+    values, pullback = evaluator.values_and_pullback(weights, inputs)
+    gradient = pullback(np.ones_like(values))
+    per_sample = evaluator._sample_bytes(True)
+    evaluator.memory_budget = 2 * per_sample  # two samples at a time, nothing kept for the pullback
+    assert len(evaluator._parts(9, gradient=True)) == 5
+    small_values, small_pullback = evaluator.values_and_pullback(weights, inputs)
+    np.testing.assert_array_equal(small_values, values)
+    np.testing.assert_array_equal(small_pullback(np.ones_like(values)), gradient)
+    evaluator.memory_budget = per_sample - 1
+    with pytest.raises(Refused, match=r"one sample needs .* use fewer qubits"):
+        evaluator.values_and_pullback(weights, inputs)

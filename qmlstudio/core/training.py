@@ -140,8 +140,12 @@ def confusion_matrix(targets: np.ndarray, predicted: np.ndarray, num_classes: in
     return matrix
 
 
-def initial_weights(count: int, seed: int, scale: float = 1.0) -> np.ndarray:
-    """The circuit weights a run starts from: uniform in [-π, π) × ``scale``, drawn with ``seed``."""
+def initial_weights(count: int, seed: int, scale: float = 1.0, init: str = "uniform") -> np.ndarray:
+    """The circuit weights a run starts from: uniform in [-π, π) × ``scale``, drawn with ``seed``;
+    for ``identity-blocks`` the first half drawn so and the second half (the mirror) equal to it."""
+    if init == "identity-blocks":
+        half = np.random.default_rng(seed).uniform(-np.pi, np.pi, count // 2) * scale
+        return np.concatenate([half, half])
     return np.random.default_rng(seed).uniform(-np.pi, np.pi, count) * scale
 
 
@@ -371,11 +375,7 @@ class TrainingRun:
                                     f"then the readout's), got {start.size}: the same circuit and readout as the run it "
                                     "starts from")
             return start.copy()
-        if self.options.init == "identity-blocks":
-            half = initial_weights(self.model.num_weights // 2, self.options.seed, self.options.init_scale)
-            weights = np.concatenate([half, half])
-        else:
-            weights = initial_weights(self.model.num_weights, self.options.seed, self.options.init_scale)
+        weights = initial_weights(self.model.num_weights, self.options.seed, self.options.init_scale, self.options.init)
         return np.concatenate([weights, self.head.initial_extra()])
 
     def _batches_per_epoch(self) -> int:

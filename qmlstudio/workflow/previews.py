@@ -25,15 +25,17 @@ GRID_SIZE = 64
 def initial_weights(project: Project, count: int) -> np.ndarray:
     """The first ``count`` circuit weights a run of ``project`` starts from (the same draw as
     :meth:`TrainingRun.initial_parameters <qmlstudio.core.training.TrainingRun.initial_parameters>`:
-    the project's seed and its ``init_scale`` model option)."""
+    the project's seed and its ``init_scale`` and ``init`` model options)."""
     from qmlstudio.core.training import initial_weights as draw
 
-    scale = (project.model.options or {}).get("init_scale", 1.0)
+    options = project.model.options or {}
+    scale = options.get("init_scale", 1.0)
     try:
         scale = float(scale)
     except (TypeError, ValueError):
         scale = 1.0
-    return draw(count, int(project.seed), scale)
+    init = options.get("init", "uniform")
+    return draw(count, int(project.seed), scale, init if isinstance(init, str) else "uniform")
 
 
 class ModelPreview:

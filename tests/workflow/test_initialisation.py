@@ -128,3 +128,14 @@ def test_the_cli_makes_and_trains_an_identity_blocks_project(tmp_path, capsys):
     half = len(weights) // 2
     np.testing.assert_array_equal(weights[:half], weights[half:])
     assert Operator(_bound(project.circuit, weights)).equiv(Operator(np.eye(2 ** project.circuit.num_qubits)))
+
+
+@pytest.mark.parametrize("init", ["uniform", "small-angle", "identity-blocks"])
+def test_the_state_view_previews_the_weights_training_starts_from(registry, init):
+    from qmlstudio.workflow.previews import initial_weights
+
+    project = new_project(registry, name="p", dataset="moons", ansatz="real-amplitudes", ansatz_options={"reps": 4},
+                          model_options={"init": init}, epochs=1, seed=9)
+    count = project.circuit.num_weights
+    start = build_run(project, registry).initial_parameters()[:count]
+    np.testing.assert_array_equal(initial_weights(project, count), start)

@@ -18,6 +18,8 @@ from qmlstudio.core.density import NoisyOperation, NoisyProgram, channel_tensor,
 from qmlstudio.core.errors import QMLStudioError
 
 _SKIPPED = {"barrier"}
+#: Where qiskit-aer 0.18's NoiseModel keeps its errors (not public API: checked before use)
+_NOISE_TABLES = ("_local_quantum_errors", "_default_quantum_errors", "_local_readout_errors", "_default_readout_error")
 
 
 def superop_tensor(superop: Any) -> np.ndarray:
@@ -58,6 +60,10 @@ def noisy_program(isa: Any, noise_model: Any = None) -> tuple[NoisyProgram, list
     program qubits measured, in the order of their classical bits."""
     from qiskit.quantum_info import Operator
 
+    missing = [name for name in _NOISE_TABLES if noise_model is not None and not hasattr(noise_model, name)]
+    if missing:  # never simulate a noise model as if it were noiseless
+        raise QMLStudioError(f"this qiskit-aer's NoiseModel has no {', '.join(missing)}: the exact noisy simulator "
+                             "reads its errors from there (written for qiskit-aer 0.18); use aer-noise")
     index = {bit: i for i, bit in enumerate(isa.qubits)}
     touched: set[int] = set()
     for item in isa.data:

@@ -291,3 +291,17 @@ def test_a_small_memory_budget_splits_the_batch_and_recomputes_with_the_same_num
     evaluator.memory_budget = per_sample - 1
     with pytest.raises(Refused, match=r"one sample needs .* use fewer qubits"):
         evaluator.values_and_pullback(weights, inputs)
+
+
+def test_a_noise_model_without_the_tables_it_reads_is_refused_not_run_noiseless():
+    backend, _ = _device("fake_manila")
+    circuit = QuantumCircuit(1)
+    circuit.sx(0)
+    circuit.measure_all()
+    isa = generate_preset_pass_manager(optimization_level=1, backend=backend, seed_transpiler=0).run(circuit)
+
+    class Renamed:  # a later qiskit-aer that keeps its errors elsewhere
+        pass
+
+    with pytest.raises(QMLStudioError, match="use aer-noise"):
+        noisy_program(isa, Renamed())

@@ -1,0 +1,36 @@
+"""Worker for tests/plugins/test_noisy_exact.py: one device's comparison in a child process
+(building a large device's noise model takes seconds, so the 67 devices are shared between
+processes). Returns numbers; the test asserts on them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def compare(device: str) -> dict:
+    from qiskit.circuit.random import random_circuit
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_aer.noise import NoiseModel
+    from qmls_aer.devices import fake_backend
+    from qmls_aer.noisy_exact import noisy_program
+
+    from tests.plugins.test_noisy_exact import _aer_density, _qiskit_density
+
+    backend = fake_backend(device)
+    noise_model = NoiseModel.from_backend(backend)
+    width = min(4, backend.num_qubits)
+    circuit = random_circuit(width, 5, max_operands=min(2, width), seed=sum(map(ord, device)))
+    circuit.measure_all()
+    isa = generate_preset_pass_manager(optimization_level=1, backend=backend, seed_transpiler=0).run(circuit)
+    program, angles, active, measured = noisy_program(isa, noise_model)
+    rho = program.states(np.array([[float(a) for a in angles]]))[0]
+    aer = _aer_density(isa, noise_model, active)
+    return {
+        "device": device,
+        "width": width,
+        "measured": len(measured),
+        "channels": sum(op.tensor is not None and op.label != "rz" for op in program.operations),
+        "qiskit": float(np.abs(rho - _qiskit_density(isa, noise_model, active)).max()),
+        "aer": float(np.abs(rho - aer).max()),
+        "aer_trace_defect": float(abs(1 - np.trace(aer).real)),
+    }

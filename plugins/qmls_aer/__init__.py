@@ -154,6 +154,23 @@ def _shots_option(default: int = 1024) -> Option:
     )
 
 
+def _fake_backend_option() -> Option:
+    return Option("fake_backend", "choice", "fake_manila", title="Device model",
+                  help="The fake IBM device whose calibration gives the noise model, coupling map and basis gates",
+                  choices=FAKE_DEVICES)
+
+
+def _optimization_level_option() -> Option:
+    return Option("optimization_level", "int", 1, title="Transpiler level",
+                  help="Preset pass manager level: 0 maps only, 1 (default) picks a good layout and merges gates, "
+                  "2 and 3 try harder", minimum=0, maximum=3)
+
+
+def _noise_option() -> Option:
+    return Option("noise", "bool", True, title="Apply noise",
+                  help="Off: only the device's coupling map and basis gates (to tell transpiling effects from noise)")
+
+
 @hookimpl
 def qmlstudio_backends() -> list[BackendSpec]:
     """The built-in Aer backends."""
@@ -215,35 +232,11 @@ def qmlstudio_backends() -> list[BackendSpec]:
             choice_reasons=device_reasons,
             positional="fake_backend",
             options=(
-                Option(
-                    "fake_backend",
-                    "choice",
-                    "fake_manila",
-                    title="Device model",
-                    help="The fake IBM device whose calibration gives the noise model, coupling map "
-                    "and basis gates",
-                    choices=FAKE_DEVICES,
-                ),
+                _fake_backend_option(),
                 _shots_option(),
                 _seed_option("the shots and the noise"),
-                Option(
-                    "optimization_level",
-                    "int",
-                    1,
-                    title="Transpiler level",
-                    help="Preset pass manager level: 0 maps only, 1 (default) picks a good layout "
-                    "and merges gates, 2 and 3 try harder",
-                    minimum=0,
-                    maximum=3,
-                ),
-                Option(
-                    "noise",
-                    "bool",
-                    True,
-                    title="Apply noise",
-                    help="Off: only the device's coupling map and basis gates (to tell transpiling "
-                    "effects from noise)",
-                ),
+                _optimization_level_option(),
+                _noise_option(),
                 _precision_option(),
                 _device_option(),
             ),
@@ -260,34 +253,10 @@ def qmlstudio_backends() -> list[BackendSpec]:
             available=noise_unavailable,
             positional="fake_backend",
             options=(
-                Option(
-                    "fake_backend",
-                    "choice",
-                    "fake_manila",
-                    title="Device model",
-                    help="The fake IBM device whose calibration gives the noise model, coupling map "
-                    "and basis gates",
-                    choices=FAKE_DEVICES,
-                ),
+                _fake_backend_option(),
                 _seed_option("the transpiler's layout"),
-                Option(
-                    "optimization_level",
-                    "int",
-                    1,
-                    title="Transpiler level",
-                    help="Preset pass manager level: 0 maps only, 1 (default) picks a good layout "
-                    "and merges gates, 2 and 3 try harder",
-                    minimum=0,
-                    maximum=3,
-                ),
-                Option(
-                    "noise",
-                    "bool",
-                    True,
-                    title="Apply noise",
-                    help="Off: only the device's coupling map and basis gates (to tell transpiling "
-                    "effects from noise)",
-                ),
+                _optimization_level_option(),
+                _noise_option(),
             ),
         ),
     ]

@@ -570,20 +570,20 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
         edges = np.linspace(0, rows, parts + 1).astype(int) if parts else np.array([0, rows])
         return [slice(int(a), int(b)) for a, b in zip(edges, edges[1:]) if b > a]
 
-    def _map(self, fn: Callable[[slice], Any], rows: int, gradient: bool = False) -> list[Any]:
-        parts = self._parts(rows, gradient)
-        if len(parts) <= 1 or self.threads <= 1:
-            return [fn(part) for part in parts]
+    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """``fn`` over ``items`` (parts of a batch) on the threads, results in order."""
+        if len(items) <= 1 or self.threads <= 1:
+            return [fn(item) for item in items]
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(self.threads, len(parts)), thread_name_prefix="density") as pool:
-            return list(pool.map(fn, parts))
+        with ThreadPoolExecutor(max_workers=min(self.threads, len(items)), thread_name_prefix="density") as pool:
+            return list(pool.map(fn, items))
 
     def _run(self, phi: np.ndarray) -> np.ndarray:
         lead = phi.shape[:-1]
         angles = self._angles(phi.reshape(-1, phi.shape[-1]))
         probs = np.concatenate(self._map(lambda part: self.program.probabilities(angles[part], self.measured),
-                                         angles.shape[0]))
+                                         self._parts(angles.shape[0])))
         return (probs @ self.observables.T).reshape(*lead, -1)
 
     def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -598,7 +598,7 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
             rho, checkpoints = self.program.forward(angles[part])
             return part, self.program.measure(rho, self.measured), checkpoints if keep else None
 
-        runs = self._map(forward, rows, gradient=True)
+        runs = self._map(forward, self._parts(rows, gradient=True))
         values = np.concatenate([probs for _, probs, _ in runs]) @ self.observables.T
 
         def pullback(upstream: np.ndarray) -> np.ndarray:
@@ -611,13 +611,7 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
                 adjoint = self.program.measure_adjoint(d_probs[part], self.measured)
                 return self.program.backward(angles[part], checkpoints, adjoint)
 
-            if len(runs) > 1 and self.threads > 1:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(max_workers=min(self.threads, len(runs)), thread_name_prefix="density") as pool:
-                    d_angles = np.concatenate(list(pool.map(backward, runs)))
-            else:
-                d_angles = np.concatenate([backward(item) for item in runs])
+            d_angles = np.concatenate(self._map(backward, runs))
             return self._weight_gradient(d_angles @ self.coefficients, weights, inputs)
 
         return values, pullback

@@ -177,9 +177,8 @@ def test_channels_compose_and_keep_the_trace():
         NoisyProgram(13)
 
 
-# ------------------------------------------------------------------ the backend in the engine
-def test_the_noisy_exact_backend_s_values_equal_aer_and_its_gradient_equals_finite_differences():
-    from qmlstudio.core.models import NoisyExactEvaluator
+def _iris_run():
+    """A fresh run of iris (4 qubits) on noisy-exact:fake_manila, baselines off."""
     from qmlstudio.plugins.manager import load_plugins
     from qmlstudio.workflow import new_project
     from qmlstudio.workflow.runs import build_run
@@ -187,7 +186,13 @@ def test_the_noisy_exact_backend_s_values_equal_aer_and_its_gradient_equals_fini
     registry = load_plugins()
     project = new_project(registry, name="n", dataset="iris", backend="noisy-exact:fake_manila", epochs=1,
                           model_options={"baselines": False})
-    run = build_run(project, registry)
+    return build_run(project, registry)
+
+
+# ------------------------------------------------------------------ the backend in the engine
+def test_the_noisy_exact_backend_s_values_equal_aer_and_its_gradient_equals_finite_differences():
+    from qmlstudio.core.models import NoisyExactEvaluator
+    run = _iris_run()
     evaluator = run.evaluator
     assert isinstance(evaluator, NoisyExactEvaluator)
     weights = run.initial_parameters()[: run.model.num_weights]
@@ -265,14 +270,7 @@ def test_fusing_constant_rotations_and_neighbouring_channels_changes_nothing_but
 
 
 def test_the_batch_split_across_threads_gives_the_same_numbers_bit_for_bit():
-    from qmlstudio.plugins.manager import load_plugins
-    from qmlstudio.workflow import new_project
-    from qmlstudio.workflow.runs import build_run
-
-    registry = load_plugins()
-    project = new_project(registry, name="n", dataset="iris", backend="noisy-exact:fake_manila", epochs=1,
-                          model_options={"baselines": False})
-    run = build_run(project, registry)
+    run = _iris_run()
     evaluator = run.evaluator
     weights = run.initial_parameters()[: run.model.num_weights]
     inputs = run.train_inputs[:7]
@@ -289,14 +287,7 @@ def test_the_batch_split_across_threads_gives_the_same_numbers_bit_for_bit():
 
 def test_a_small_memory_budget_splits_the_batch_and_recomputes_with_the_same_numbers():
     from qmlstudio.core.errors import QMLStudioError as Refused
-    from qmlstudio.plugins.manager import load_plugins
-    from qmlstudio.workflow import new_project
-    from qmlstudio.workflow.runs import build_run
-
-    registry = load_plugins()
-    project = new_project(registry, name="n", dataset="iris", backend="noisy-exact:fake_manila", epochs=1,
-                          model_options={"baselines": False})
-    run = build_run(project, registry)
+    run = _iris_run()
     evaluator = run.evaluator
     weights = run.initial_parameters()[: run.model.num_weights]
     inputs = run.train_inputs[:9]

@@ -3,45 +3,49 @@ and the refusal (with the numbers) of a model that cannot fit."""
 
 from __future__ import annotations
 
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qmlstudio.core.memory import SimulationTooLarge, available_memory, check_simulation, format_bytes
-from qmlstudio.core.models import ClassifierHead, ModelCircuit
 from qmlstudio.core.statevector import StatevectorProgram
-from qmlstudio.plugins.manager import load_plugins
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins()
+from tests.core.fresh_interpreter import in_fresh_interpreter
 
 
 @pytest.mark.parametrize("qubits, batch", [(8, 200), (12, 40), (14, 60)])
-def test_the_estimate_matches_what_a_gradient_step_allocates(registry, qubits: int, batch: int) -> None:
+def test_the_estimate_matches_what_a_gradient_step_allocates(qubits: int, batch: int) -> None:
     """tracemalloc sees numpy's allocations: the peak of values plus the adjoint gradient is
-    at most 20 % below the estimate (the estimate is an upper bound, not a guess)."""
-    model = ModelCircuit(registry.get("encodings", "angle").create({}),
-                         registry.get("ansatze", "real-amplitudes").create({}).build(qubits), qubits)
-    program = StatevectorProgram(model.design)
-    observables = ClassifierHead(3).observables(qubits)
-    inputs = model.inputs(np.random.default_rng(0).normal(size=(batch, qubits)))
-    weights = np.linspace(0, 1, model.num_weights)
-    # once first: compiled code, caches and the thread pool in place, so that only the call's own
-    # arrays are traced, the same whichever tests ran before in this process
-    values, pullback = program.value_and_pullback(weights, inputs, observables)
-    pullback(np.ones_like(values))
-    tracemalloc.start()
-    try:
+    at most 20 % below the estimate (the estimate is an upper bound, not a guess). Measured in
+    a process of its own: tracemalloc counts every thread's allocations, and threads other
+    tests leave behind pushed the peak past the bound now and then (7,327,210 > 7,229,696
+    bytes once at 12 qubits, in the suite only)."""
+    peak, estimate = in_fresh_interpreter(f"""
+        import json, tracemalloc
+        import numpy as np
+        from qmlstudio.core.models import ClassifierHead, ModelCircuit
+        from qmlstudio.core.statevector import StatevectorProgram
+        from qmlstudio.plugins.manager import load_plugins
+
+        registry = load_plugins()
+        qubits, batch = {qubits}, {batch}
+        model = ModelCircuit(registry.get("encodings", "angle").create({{}}),
+                             registry.get("ansatze", "real-amplitudes").create({{}}).build(qubits), qubits)
+        program = StatevectorProgram(model.design)
+        observables = ClassifierHead(3).observables(qubits)
+        inputs = model.inputs(np.random.default_rng(0).normal(size=(batch, qubits)))
+        weights = np.linspace(0, 1, model.num_weights)
+        # once first: compiled code, caches and the thread pool in place, so that only the
+        # call's own arrays are traced
+        values, pullback = program.value_and_pullback(weights, inputs, observables)
+        pullback(np.ones_like(values))
+        tracemalloc.start()
         values, pullback = program.value_and_pullback(weights, inputs, ClassifierHead(3).observables(qubits))
         pullback(np.ones_like(values))
         peak = tracemalloc.get_traced_memory()[1]
-    finally:
         tracemalloc.stop()
-    estimate = StatevectorProgram.memory_bytes(qubits, batch, 3, len(model.design.gates))
+        print(json.dumps([peak, StatevectorProgram.memory_bytes(qubits, batch, 3, len(model.design.gates))]))
+    """)
     # an upper bound, and a close one: within 20 % (a batch simulated as one part, as at 8 qubits,
     # keeps one state fewer than the four per part in flight the bound counts: 0.83 there)
     assert 0.8 * estimate <= peak <= estimate

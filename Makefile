@@ -17,7 +17,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 # Written after a successful install; pip runs again only when pyproject.toml is newer.
 STAMP := $(VENV)/.qmlstudio-installed
-EXTRAS := ibm,test
+EXTRAS := ibm,mitigation,test
 PYTEST_ARGS ?=
 GUI_SMOKE ?= 1
 DEMO ?= resources/demo.qmls

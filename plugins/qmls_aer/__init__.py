@@ -171,6 +171,46 @@ def _noise_option() -> Option:
                   help="Off: only the device's coupling map and basis gates (to tell transpiling effects from noise)")
 
 
+def _mitigation_options() -> tuple[Option, ...]:
+    """Error mitigation, applied when a trained run is evaluated (see :mod:`qmls_aer.mitigation`)."""
+    return (
+        Option("measure_mitigation", "bool", False, title="Readout mitigation (mthree)",
+               help="Correct the measured counts for the device's readout errors with mthree, calibrated on the "
+               "device's noise model; reported next to the raw figures when a run is evaluated"),
+        Option("calibration_shots", "int", 10_000, title="Calibration shots",
+               help="Shots per mthree calibration circuit (readout mitigation)", minimum=100, maximum=1_000_000),
+        Option("zne", "choice", "off", title="Zero-noise extrapolation (mitiq)", choices=("off", "richardson", "linear"),
+               help="Fold each circuit to larger noise with mitiq and extrapolate the expectation values to zero "
+               "noise (Richardson or a linear fit); reported next to the raw figures when a run is evaluated"),
+        Option("zne_scales", "str", "1,3,5", title="ZNE scale factors",
+               help="Noise scale factors, from 1 (the circuit as it is), e.g. 1,3,5: each adds one folded circuit "
+               "per sample"),
+        Option("zne_folding", "choice", "global", title="ZNE folding", choices=("global", "gates"),
+               help="global: the whole circuit folded (mitiq fold_global); gates: gates chosen at random "
+               "(fold_gates_at_random, seeded)"),
+    )
+
+
+def _noisy_shots_option() -> Option:
+    return Option("shots", "int", None, title="Shots", nullable=True, minimum=1, maximum=10_000_000,
+                  help="Empty: exact probabilities. A number: that many shots drawn from the exact probabilities "
+                  "(seeded) when a trained run is evaluated, as a device would measure them")
+
+
+def refuse_noise_mitigation(options: Any) -> str | None:
+    """aer-noise: mitigation options that cannot take effect."""
+    from qmls_aer.mitigation import mitigation_problem
+
+    return mitigation_problem(dict(options), exact_probabilities=False)
+
+
+def refuse_exact_mitigation(options: Any) -> str | None:
+    """noisy-exact: as aer-noise, and readout mitigation only with shots (it corrects counts)."""
+    from qmls_aer.mitigation import mitigation_problem
+
+    return mitigation_problem(dict(options), exact_probabilities=not options.get("shots"))
+
+
 @hookimpl
 def qmlstudio_backends() -> list[BackendSpec]:
     """The built-in Aer backends."""
@@ -239,7 +279,9 @@ def qmlstudio_backends() -> list[BackendSpec]:
                 _noise_option(),
                 _precision_option(),
                 _device_option(),
+                *_mitigation_options(),
             ),
+            refuse=refuse_noise_mitigation,
         ),
         BackendSpec(
             name="noisy-exact",
@@ -254,9 +296,12 @@ def qmlstudio_backends() -> list[BackendSpec]:
             positional="fake_backend",
             options=(
                 _fake_backend_option(),
-                _seed_option("the transpiler's layout"),
+                _seed_option("the transpiler's layout, the shots and the calibration"),
                 _optimization_level_option(),
                 _noise_option(),
+                _noisy_shots_option(),
+                *_mitigation_options(),
             ),
+            refuse=refuse_exact_mitigation,
         ),
     ]

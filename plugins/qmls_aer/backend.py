@@ -24,6 +24,7 @@ from qmlstudio.plugins import Backend
 
 from qmls_aer.binding import bindable_circuit
 from qmls_aer.gpu import check_device
+from qmls_aer.mitigation import CALIBRATION_METHOD, parse_scales
 
 
 class ExactAerEstimator(EstimatorV2):
@@ -299,17 +300,64 @@ class AerNoiseBackend(_AerBackend):
         noise: bool = True,
         precision: str = "double",
         device: str = "CPU",
+        measure_mitigation: bool = False,
+        calibration_shots: int = 10_000,
+        zne: str = "off",
+        zne_scales: str = "1,3,5",
+        zne_folding: str = "global",
     ) -> None:
         from qmls_aer.devices import fake_backend as load
 
         super().__init__(precision, device, seed)
         self.fake_backend = fake_backend
-        self.shots = int(shots)
+        self.shots = None if shots is None else int(shots)
         self.optimization_level = int(optimization_level)
         self.noise = bool(noise)
+        self.measure_mitigation = bool(measure_mitigation)
+        self.calibration_shots = int(calibration_shots)
+        self.zne = str(zne)
+        self.zne_scales = str(zne_scales)
+        self.zne_folding = str(zne_folding)
         self.device_model = load(fake_backend)
         self._noise_model: Any = None
         self._simulator: AerSimulator | None = None
+        self._readout: dict[tuple[int, ...], Any] = {}
+        self._channels: dict[Any, Any] = {}  # the noise model's error channels, made once (noisy_program)
+
+    def mitigation_options(self) -> dict[str, Any]:
+        """The error mitigation asked for ({} when none): applied when a trained run is evaluated."""
+        found: dict[str, Any] = {}
+        if self.measure_mitigation:
+            found["readout"] = {"library": "mthree", "method": "M3Mitigation.apply_correction, nearest probability "
+                                "distribution", "calibration": CALIBRATION_METHOD, "calibration_shots": self.calibration_shots}
+        if self.zne != "off":
+            found["zne"] = {"library": "mitiq", "extrapolation": self.zne, "scales": list(parse_scales(self.zne_scales)),
+                            "folding": "fold_global" if self.zne_folding == "global" else "fold_gates_at_random"}
+        return found
+
+    def training_problem(self) -> str | None:
+        """Why this backend cannot train as configured: mitigation applies to evaluation only."""
+        if self.mitigation_options():
+            return ("error mitigation (measure_mitigation, zne) is applied when a trained run is evaluated "
+                    "(qmlstudio evaluate, or Evaluate on… in the window), not while training: train without it, "
+                    "then evaluate the run on this backend with it")
+        return None
+
+    def mitigations(self, evaluator: Any) -> list[Any]:
+        """The mitigations to apply to ``evaluator``'s circuit (calibrating readout mitigation
+        once per set of measured qubits)."""
+        from qmls_aer.mitigation import ReadoutMitigation, ZeroNoiseExtrapolation, _measured_qubits
+
+        found: list[Any] = []
+        if self.measure_mitigation:
+            key = tuple(_measured_qubits(evaluator.circuit))
+            if key not in self._readout:
+                self._readout[key] = ReadoutMitigation(self, evaluator.circuit, self.calibration_shots, self.next_seed())
+            found.append(self._readout[key])
+        if self.zne != "off":
+            found.append(ZeroNoiseExtrapolation(self, self.zne, parse_scales(self.zne_scales), self.zne_folding,
+                                                self.next_seed()))
+        return found
 
     @property
     def num_device_qubits(self) -> int:
@@ -372,7 +420,7 @@ class AerNoiseBackend(_AerBackend):
 
     def applied_options(self) -> dict[str, Any]:
         return {**super().applied_options(), "fake_backend": self.fake_backend, "noise_model": self.noise,
-                "optimization_level": self.optimization_level}
+                "optimization_level": self.optimization_level, "mitigation": self.mitigation_options() or None}
 
     def describe(self) -> str:
         noise = "noise model" if self.noise else "layout and basis only, no noise"
@@ -391,22 +439,38 @@ class NoisyExactBackend(AerNoiseBackend):
     exact_noisy = True
 
     def __init__(self, fake_backend: str = "fake_manila", seed: int | None = None, optimization_level: int = 1,
-                 noise: bool = True) -> None:
-        super().__init__(fake_backend=fake_backend, seed=seed, optimization_level=optimization_level, noise=noise)
+                 noise: bool = True, shots: int | None = None, measure_mitigation: bool = False,
+                 calibration_shots: int = 10_000, zne: str = "off", zne_scales: str = "1,3,5",
+                 zne_folding: str = "global") -> None:
+        super().__init__(fake_backend=fake_backend, seed=seed, optimization_level=optimization_level, noise=noise,
+                         shots=shots, measure_mitigation=measure_mitigation, calibration_shots=calibration_shots,
+                         zne=zne, zne_scales=zne_scales, zne_folding=zne_folding)
+
+    def training_problem(self) -> str | None:
+        if self.shots:
+            return ("noisy-exact trains on exact probabilities and exact gradients; its shots apply when a trained "
+                    "run is evaluated: train without shots (or on aer-noise for shot-faithful training)")
+        return super().training_problem()
 
     def noisy_program(self, isa: Any) -> Any:
         """``(program, angles, active, measured)`` of :func:`qmls_aer.noisy_exact.noisy_program`."""
         from qmls_aer.noisy_exact import noisy_program
 
-        return noisy_program(isa, self.noise_model())
+        return noisy_program(isa, self.noise_model(), self._channels)
 
     def applied_options(self) -> dict[str, Any]:
         return {"fake_backend": self.fake_backend, "noise_model": self.noise, "optimization_level": self.optimization_level,
-                "method": "density matrices (QML Studio), exact"}
+                "method": "density matrices (QML Studio), exact", "shots": self.shots,
+                "mitigation": self.mitigation_options() or None}
 
     def random_seeds(self) -> dict[str, int | None]:
-        return {"transpiler": self.transpiler_seed()}
+        seeds: dict[str, int | None] = {"transpiler": self.transpiler_seed()}
+        if self.shots or self.measure_mitigation or self.zne_folding == "gates":
+            seeds["shots"] = int(self.seed_used)
+        return seeds
 
     def describe(self) -> str:
         noise = "noise model" if self.noise else "layout and basis only, no noise"
-        return f"exact density matrices of {self.fake_backend} ({noise}, transpiler level {self.optimization_level})"
+        shots = f", {self.shots} shots drawn from the exact probabilities" if self.shots else ""
+        return (f"exact density matrices of {self.fake_backend} ({noise}, transpiler level {self.optimization_level}"
+                f"{shots})")

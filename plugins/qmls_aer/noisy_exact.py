@@ -30,11 +30,16 @@ def superop_tensor(superop: Any) -> np.ndarray:
     return data.reshape(d, d, d, d).transpose(1, 0, 3, 2).copy()
 
 
-def _error_tensor(noise_model: Any, name: str, qubits: tuple[int, ...]) -> np.ndarray | None:
+def _error_tensor(noise_model: Any, name: str, qubits: tuple[int, ...], cache: dict | None = None) -> np.ndarray | None:
     from qiskit.quantum_info import SuperOp
 
     if noise_model is None:
         return None
+    if cache is not None:
+        key = (name, qubits)
+        if key not in cache:
+            cache[key] = _error_tensor(noise_model, name, qubits)
+        return cache[key]
     local = getattr(noise_model, "_local_quantum_errors", {}).get(name, {})
     error = local.get(qubits)
     if error is None:
@@ -53,11 +58,15 @@ def _readout(noise_model: Any, qubit: int) -> np.ndarray | None:
     return None if error is None else np.asarray(error.probabilities, dtype=float)
 
 
-def noisy_program(isa: Any, noise_model: Any = None) -> tuple[NoisyProgram, list[Any], list[int], list[int]]:
+def noisy_program(isa: Any, noise_model: Any = None, cache: dict | None = None) -> tuple[NoisyProgram, list[Any], list[int], list[int]]:
     """``(program, angles, active, measured)``: the program on the circuit's active physical
     qubits ``active`` (program qubit i is physical qubit ``active[i]``), the RZ angles as they
     stand in the circuit (floats or parameter expressions, one per program angle), and the
-    program qubits measured, in the order of their classical bits."""
+    program qubits measured, in the order of their classical bits.
+
+    ``cache`` (a dict kept with ``noise_model``) keeps each gate's error channel once made:
+    converting an Aer error to its superoperator costs milliseconds, and a folded circuit
+    repeats the same gates hundreds of times."""
     from qiskit.quantum_info import Operator
 
     missing = [name for name in _NOISE_TABLES if noise_model is not None and not hasattr(noise_model, name)]
@@ -87,7 +96,7 @@ def noisy_program(isa: Any, noise_model: Any = None) -> tuple[NoisyProgram, list
             continue
         if item.clbits or getattr(op, "condition", None) is not None:
             raise QMLStudioError(f"the exact noisy simulator cannot run {name!r} (classical control)")
-        error = _error_tensor(noise_model, name, physical)
+        error = _error_tensor(noise_model, name, physical, cache)
         if name == "rz":
             angles.append(op.params[0])
             program.operations.append(NoisyOperation(qubits, angle=len(angles) - 1, after=error, label=name))

@@ -428,6 +428,31 @@ class ExportCommand(Command):
         return 0
 
 
+def evaluation_lines(evaluation: dict, score: str = "accuracy") -> list[str]:
+    """The figures of an evaluation as lines of text: raw and each mitigation, with their 95 %
+    intervals over shots and the mean |Δp| against the exact simulator, then the cost."""
+    from qmlstudio.workflow.evaluation import FIGURE_NAMES as names
+
+    lines = []
+
+    def interval(pair: Any) -> str:
+        return f" [{pair[0]:.3f}, {pair[1]:.3f}]" if pair else ""
+
+    for name, figures in (evaluation.get("metrics") or {}).items():
+        lines.append(f"{names.get(name, name)}: {score} {figures['accuracy']:.3f}{interval(figures.get('accuracy_ci95'))}, "
+                     f"loss {figures['loss']:.4f}{interval(figures.get('loss_ci95'))}, "
+                     f"mean |Δp| vs exact {figures['mean_abs_dp']:.4f}")
+    if evaluation.get("metrics") and any(f.get("accuracy_ci95") for f in evaluation["metrics"].values()):
+        lines.append("(95 % intervals over shots: bootstrap of the measured counts)")
+    cost = evaluation.get("cost") or {}
+    if cost:
+        calibration = (f", calibration {cost['calibration_circuits']} circuits × "
+                       f"{cost['calibration_shots'] // max(cost['calibration_circuits'], 1):,} shots"
+                       if cost.get("calibration_circuits") else "")
+        lines.append(f"cost: {cost.get('circuits', 0):,} circuits, {cost.get('shots', 0):,} shots{calibration}")
+    return lines
+
+
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "evaluate a trained run on another backend, without retraining"
@@ -446,6 +471,8 @@ class EvaluateCommand(Command):
         parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
         parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
         parser.add_argument("--no-save", action="store_true", help="do not write the result into the project file")
+        parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
+                            help="replicates of the measured counts for the 95%% intervals over shots (default 100)")
 
     def run(self, args: argparse.Namespace) -> int:
 
@@ -461,6 +488,8 @@ class EvaluateCommand(Command):
 
         if args.shots is not None and args.shots < 1:
             raise QMLStudioError("--shots must be at least 1")
+        if not 10 <= args.bootstrap <= 100_000:
+            raise QMLStudioError("--bootstrap must be between 10 and 100000")
         project = load_project(args.project)
         registry = load_plugins()
         run = find_run(project, args.run)
@@ -469,7 +498,8 @@ class EvaluateCommand(Command):
         choice = backend_choice(registry, args.backend, base=base, shots=args.shots)
         controls = Controls()
         with _stop_on_signals(controls):
-            accuracy = evaluate_run(project, registry, run.id, choice, controls=controls, on_backend=_follow_jobs)
+            accuracy = evaluate_run(project, registry, run.id, choice, controls=controls, on_backend=_follow_jobs,
+                                    bootstrap=args.bootstrap)
         if not args.no_save:
             save_project(project)
         tests = run.metrics.get("test_accuracy") or []
@@ -480,12 +510,16 @@ class EvaluateCommand(Command):
                 "event": "evaluation", "run_id": run.id, "backend": choice.name, "options": choice.options,
                 "accuracy": accuracy, "trained_backend": trained_on.get("name"), "trained_accuracy": trained,
                 "seeds": run.evaluations[-1].get("seeds"), "backend_applied": run.evaluations[-1].get("backend_applied"),
+                "loss": run.evaluations[-1].get("loss"), "metrics": run.evaluations[-1].get("metrics"),
+                "cost": run.evaluations[-1].get("cost"),
             }), flush=True)
         else:
             shown = format_backend_choice(choice, registry)
             trained_text = "–" if trained is None else f"{trained:.3f}"
             print(f"run {run.id}: {score} {accuracy:.3f} on {shown} "
                   f"(trained on {trained_on.get('name', '?')}: {trained_text})")
+            for line in evaluation_lines(run.evaluations[-1], score):
+                print(f"  {line}")
             for evaluation in run.evaluations[:-1]:
                 print(f"  earlier: {evaluation['backend']}: {evaluation['accuracy']:.3f}")
         return 0

@@ -409,17 +409,29 @@ class PrimitiveEvaluator:
         """Observable values for φ sets of any leading shape: (..., len(φ)) → (..., k)."""
         if self.uses_estimator:
             return self._estimate(phi)
+        lead = phi.shape[:-1]
+        probs, _ = self.sample(phi.reshape(-1, phi.shape[-1]) if self.angles else np.zeros((int(np.prod(lead)), 0)))
+        return (probs @ self.observables.T).reshape(*lead, -1)
+
+    def bound_circuit(self, row: np.ndarray) -> Any:
+        """The transpiled circuit with one row of φ values bound (what a sample runs)."""
+        return self.circuit.assign_parameters(np.asarray(row, dtype=float)[self.circuit_order]) if self.angles \
+            else self.circuit
+
+    def sample(self, phi: np.ndarray) -> tuple[np.ndarray, int | None]:
+        """Outcome distributions (rows × 2**n, qubit 0 the lowest bit) for rows of φ values, and
+        the shots behind each row (``None``: exact probabilities). Sampled through the backend's
+        ``SamplerV2``: one PUB for the whole batch."""
         from qmlstudio.core.binding import bindable_sampler
 
         sampler = bindable_sampler(self.backend.sampler())
         # None lets the sampler use its own default (e.g. the Aer backend's sampler_shots):
         # an exact backend has no shots of its own, and 1024 here would override the user's choice.
         shots = getattr(self.backend, "shots", None)
-        lead = phi.shape[:-1]
-        bound = phi.reshape(-1, phi.shape[-1])[:, self.circuit_order] if self.angles else np.zeros((int(np.prod(lead)), 0))
+        rows = phi.shape[0]
+        bound = phi[:, self.circuit_order] if self.angles else phi
         pub = (self.circuit, bound) if self.angles else (self.circuit,)
         result = sampler.run([pub], shots=shots).result()[0]
-        rows = bound.shape[0]
         dim = 2**self.num_qubits
         try:
             data = next(iter(result.data.values()))
@@ -428,8 +440,26 @@ class PrimitiveEvaluator:
                 probs = np.broadcast_to(probs[:1], (rows, dim))
         except (AttributeError, TypeError, ValueError, IndexError, KeyError, StopIteration) as exc:
             raise self._garbage("sampler", exc) from exc
-        self.shots_used += probs.shape[0] * int(getattr(data, "num_shots", None) or shots or 0)
-        return (probs @ self.observables.T).reshape(*lead, -1)
+        used = int(getattr(data, "num_shots", None) or shots or 0)
+        self.shots_used += probs.shape[0] * used
+        return probs, used or None
+
+    def sample_circuits(self, circuits: list[Any]) -> tuple[np.ndarray, int | None]:
+        """As :meth:`sample` for circuits already transpiled for the backend and bound (the
+        folded circuits of zero-noise extrapolation): one PUB each, in one job."""
+        from qmlstudio.core.binding import bindable_sampler
+
+        shots = getattr(self.backend, "shots", None)
+        results = bindable_sampler(self.backend.sampler()).run([(c,) for c in circuits], shots=shots).result()
+        dim = 2**self.num_qubits
+        try:
+            datas = [next(iter(r.data.values())) for r in results]
+            probs = np.concatenate([_probabilities(d, dim, 1)[:1] for d in datas]) if datas else np.zeros((0, dim))
+        except (AttributeError, TypeError, ValueError, IndexError, KeyError, StopIteration) as exc:
+            raise self._garbage("sampler", exc) from exc
+        used = int(getattr(datas[0], "num_shots", None) or shots or 0) if datas else 0
+        self.shots_used += len(circuits) * used
+        return probs, used or None
 
     def _estimate(self, phi: np.ndarray) -> np.ndarray:
         """Exact observable values from the backend's estimator (one PUB, no shots)."""
@@ -581,10 +611,39 @@ class NoisyExactEvaluator(PrimitiveEvaluator):
 
     def _run(self, phi: np.ndarray) -> np.ndarray:
         lead = phi.shape[:-1]
-        angles = self._angles(phi.reshape(-1, phi.shape[-1]))
-        probs = np.concatenate(self._map(lambda part: self.program.probabilities(angles[part], self.measured),
-                                         self._parts(angles.shape[0])))
+        probs, _ = self.sample(phi.reshape(-1, phi.shape[-1]))
         return (probs @ self.observables.T).reshape(*lead, -1)
+
+    def _exact(self, phi: np.ndarray) -> np.ndarray:
+        angles = self._angles(phi)
+        return np.concatenate(self._map(lambda part: self.program.probabilities(angles[part], self.measured),
+                                        self._parts(angles.shape[0])))
+
+    def _shots(self, probs: np.ndarray) -> tuple[np.ndarray, int | None]:
+        """Exact probabilities, or with the backend's ``shots`` the frequencies of that many shots
+        drawn from them (multinomial, seeded by the backend: shot noise on top, reproducible)."""
+        shots = getattr(self.backend, "shots", None)
+        if not shots:
+            return probs, None
+        rng = np.random.default_rng(self.backend.next_seed())
+        p = np.clip(probs, 0.0, None)
+        counts = rng.multinomial(int(shots), p / p.sum(axis=1, keepdims=True))
+        self.shots_used += probs.shape[0] * int(shots)
+        return counts / float(shots), int(shots)
+
+    def sample(self, phi: np.ndarray) -> tuple[np.ndarray, int | None]:
+        return self._shots(self._exact(phi))
+
+    def sample_circuits(self, circuits: list[Any]) -> tuple[np.ndarray, int | None]:
+        """Each bound, transpiled circuit simulated exactly as a program of its own (the folded
+        circuits of zero-noise extrapolation), with the backend's shots on top if it has them."""
+        rows = []
+        for circuit in circuits:
+            program, angles, _, measured = self.backend.noisy_program(circuit)
+            if len(measured) != self.num_qubits:
+                raise ModelError(f"the circuit measures {len(measured)} qubits, the model has {self.num_qubits}")
+            rows.append(program.probabilities(np.array([[float(a) for a in angles]]), measured)[0])
+        return self._shots(np.array(rows).reshape(len(rows), 2**self.num_qubits))
 
     def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         phi = self._phi(weights, inputs)

@@ -298,7 +298,7 @@ def _baseline_json(scores: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _evaluation(value: Any, where: str) -> dict[str, Any]:
-    _object(value, where, ("backend", "options", "accuracy", "seeds", "backend_applied"))
+    _object(value, where, ("backend", "options", "accuracy", "seeds", "backend_applied", "loss", "metrics", "cost"))
     backend = _name(_require(value, "backend", where), _join(where, "backend"))
     checked = {
         "backend": backend,
@@ -311,6 +311,12 @@ def _evaluation(value: Any, where: str) -> dict[str, Any]:
     if "backend_applied" in value:
         path = _join(where, "backend_applied")
         checked["backend_applied"] = _tree(_object(value["backend_applied"], path), path)
+    if "loss" in value:
+        checked["loss"] = _measure(value["loss"], _join(where, "loss"))
+    for key in ("metrics", "cost"):  # raw and mitigated figures with intervals; circuits and shots
+        if key in value:
+            path = _join(where, key)
+            checked[key] = _tree(_object(value[key], path), path)
     return checked
 
 
@@ -320,4 +326,9 @@ def _evaluation_json(e: Mapping[str, Any]) -> dict[str, Any]:
         written["seeds"] = {k: (list(v) if isinstance(v, list) else v) for k, v in e["seeds"].items()}
     if "backend_applied" in e:
         written["backend_applied"] = _tree_json(e["backend_applied"])
+    if "loss" in e:
+        written["loss"] = _measure_json(e["loss"])
+    for key in ("metrics", "cost"):
+        if key in e:
+            written[key] = _tree_json(e[key])
     return written

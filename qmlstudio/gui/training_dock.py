@@ -124,6 +124,26 @@ from qmlstudio.gui.training_widgets import FailureBanner, MetricCard, _RateMeter
 
 
 # ========================================================================== dock
+
+def evaluation_table(evaluation: dict) -> str:
+    """The latest evaluation's raw and mitigated figures as a small HTML table: accuracy and
+    loss with their 95 % intervals over shots, and the mean |Δp| against the exact simulator."""
+    from qmlstudio.workflow.evaluation import FIGURE_NAMES
+
+    def interval(pair: Any) -> str:
+        return f" <small>[{pair[0]:.3f}, {pair[1]:.3f}]</small>" if pair else ""
+
+    rows = "".join(
+        f"<tr><td>{FIGURE_NAMES.get(name, name)}</td><td>{f['accuracy']:.3f}{interval(f.get('accuracy_ci95'))}</td>"
+        f"<td>{f['loss']:.4f}{interval(f.get('loss_ci95'))}</td><td>{f['mean_abs_dp']:.4f}</td></tr>"
+        for name, f in (evaluation.get("metrics") or {}).items())
+    cost = evaluation.get("cost") or {}
+    note = (f"<br><small>on {evaluation.get('backend')}: {cost.get('circuits', 0):,} circuits, {cost.get('shots', 0):,} shots"
+            + (f", calibration {cost['calibration_shots']:,} shots" if cost.get("calibration_shots") else "")
+            + "; intervals: bootstrap of the measured counts; |Δp|: against the exact simulator</small>")
+    return ("<table cellspacing='0' cellpadding='2'><tr><th align='left'></th><th>accuracy</th><th>loss</th>"
+            f"<th>mean |Δp|</th></tr>{rows}</table>{note}")
+
 class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
     """The training dashboard for one project (see the module docstring).
 
@@ -615,7 +635,9 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
             return
         choice, ok = QInputDialog.getText(
             self, "Evaluate on another backend",
-            "Backend as NAME[:ARG][,key=value…], e.g. aer-noise:fake_manila,seed=3 or aer-shots,shots=4000:",
+            "Backend as NAME[:ARG][,key=value…], e.g. aer-noise:fake_manila,seed=3 or aer-shots,shots=4000.\n"
+            "Error mitigation, reported next to the raw figures: measure_mitigation=true (mthree), "
+            "zne=richardson or zne=linear (mitiq):",
             text="aer-noise:fake_manila,seed=7",
         )
         if ok and choice.strip():
@@ -636,7 +658,12 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
             options = ",".join(f"{k}={v}" for k, v in (item.get("options") or {}).items() if k != "seed")
             where = item["backend"] + (f" ({options})" if options else "")
             parts.append(f"{where} {'–' if accuracy is None else f'{accuracy:.3f}'}")
-        self.evaluations_label.setText("<b>Test accuracy</b> · " + " · ".join(parts))
+        text = "<b>Test accuracy</b> · " + " · ".join(parts)
+        latest = run.evaluations[-1]
+        if len(latest.get("metrics") or {}) > 1 or any((f or {}).get("accuracy_ci95")
+                                                        for f in (latest.get("metrics") or {}).values()):
+            text += evaluation_table(latest)
+        self.evaluations_label.setText(text)
         self.evaluations_label.show()
 
     def export_csv_with_dialog(self) -> None:

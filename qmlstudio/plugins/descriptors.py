@@ -300,11 +300,18 @@ class BackendSpec(Spec):
         given = dict(options or {})
         declared = {o.name for o in self.options}
         mitigation = sorted(name for name in given if name in MITIGATION_OPTIONS and name not in declared)
+        own = sorted(declared & MITIGATION_OPTIONS)
+        if mitigation and own:
+            raise OptionError(
+                f"backend {self.name!r} does not apply {', '.join(mitigation)}, so {'it' if len(mitigation) == 1 else 'they'}"
+                f" would never take effect: its error mitigation is {', '.join(own)} (applied when a trained run is "
+                "evaluated)"
+            )
         if mitigation:
             raise OptionError(
                 f"backend {self.name!r} applies no error mitigation, so {', '.join(mitigation)} would never take "
-                f"effect: remove {'it' if len(mitigation) == 1 else 'them'} (mitigation exists only on the 'ibm' "
-                f"backend on real hardware)"
+                f"effect: remove {'it' if len(mitigation) == 1 else 'them'} (readout mitigation and zero-noise "
+                f"extrapolation exist on aer-noise and noisy-exact, applied when a trained run is evaluated)"
             )
         resolved = super().resolve(given)
         if self.refuse is not None:
@@ -591,6 +598,21 @@ class Backend(abc.ABC):
 
     def describe(self) -> str:
         return type(self).__name__
+
+    def training_problem(self) -> str | None:
+        """Why this backend, as configured, cannot train (an option that applies only when a
+        trained run is evaluated, such as error mitigation), or ``None``. Training is refused
+        with this sentence before anything runs; the default has none."""
+        return None
+
+    def mitigations(self, evaluator: Any) -> list[Any]:
+        """The error mitigations to apply when ``evaluator``'s trained model is evaluated; the
+        default has none. Each is an object with a ``name`` and either
+        ``correct(probabilities, shots) -> probabilities`` (readout mitigation on counts) or
+        ``collect(sample_circuits, bound_circuits) -> [probabilities per scale]`` and
+        ``extrapolate([values per scale]) -> values`` with ``scales`` (zero-noise
+        extrapolation); see :mod:`qmls_aer.mitigation`."""
+        return []
 
 
 #: Names of error-mitigation options (qiskit-ibm-runtime's): a backend that does not declare

@@ -15,6 +15,11 @@ from qmlstudio.workflow.backends import _resolve_choice
 from qmlstudio.workflow.runs import _project_seeds, build_run, find_run, project_for_run
 
 
+#: what each entry of :attr:`Evaluation.metrics` is, in words (the CLI's and the window's)
+FIGURE_NAMES = {"raw": "raw", "readout": "readout-mitigated (mthree)", "zne": "zero-noise extrapolated (mitiq)",
+                "readout+zne": "readout-mitigated and extrapolated"}
+
+
 @dataclass
 class Evaluation:
     """A trained run's weights evaluated on a backend: what :func:`evaluate_weights` returns.
@@ -33,6 +38,14 @@ class Evaluation:
     seeds: dict[str, Any] | None = None
     #: what the backend applied (as :attr:`RunRecord.backend_applied`)
     backend_applied: dict[str, Any] | None = None
+    #: ``{"raw": {...}, "readout": {...}, "zne": {...}, "readout+zne": {...}}``, the raw
+    #: figures and each mitigation the backend applied: ``loss``, ``accuracy``, their 95 %
+    #: intervals over shots (``loss_ci95``, ``accuracy_ci95``: parametric bootstrap of the
+    #: measured counts, ``None`` for exact probabilities) and ``mean_abs_dp``, the mean
+    #: |Δp| of the class probabilities against the exact (noiseless) simulator
+    metrics: dict[str, Any] | None = None
+    #: circuits and shots the evaluation ran, calibration included
+    cost: dict[str, Any] | None = None
 
 
 def evaluate_weights(
@@ -43,6 +56,7 @@ def evaluate_weights(
     *,
     controls: Any = None,
     on_backend: Any = None,
+    bootstrap: int = 100,
 ) -> Evaluation:
     """Evaluates a run's final weights on the test split of a backend, recording nothing.
 
@@ -52,6 +66,12 @@ def evaluate_weights(
     otherwise (an exact backend's estimator, a shot-based one's sampler). ``on_backend(backend)``
     is called before anything runs (to follow IBM jobs); ``controls.cancel()`` stops a
     remote job. See :func:`evaluate_run`, which also records the result.
+
+    Beside the raw figures, ``metrics`` gives those of each error mitigation the backend
+    applies (readout mitigation, zero-noise extrapolation: measured on the same shots), the
+    95 % intervals over shots (``bootstrap`` multinomial replicates of the measured counts)
+    and the mean |Δp| of the class probabilities against the exact, noiseless simulator;
+    ``cost`` the circuits and shots it ran.
     """
     import numpy as np
 
@@ -74,7 +94,7 @@ def evaluate_weights(
     else:
         choice = backend_choice
     # widen: a run saved before hidden qubits were refused may have used more wires than its circuit lists
-    trained = build_run(snapshot, registry, backend=choice, controls=controls, widen=True)
+    trained = build_run(snapshot, registry, backend=choice, controls=controls, widen=True, evaluating=True)
     backend = trained.backend
     if on_backend is not None:
         on_backend(backend)
@@ -98,16 +118,21 @@ def evaluate_weights(
         if controls is not None and hasattr(controls, "on_cancel"):
             detach = controls.on_cancel(backend.cancel)
         n = trained.model.num_weights
-        values = trained.evaluator.values(parameters[:n], trained.test_inputs)
+        extra, targets = parameters[n:], trained.data.y_test
+        exact = ExactEvaluator(trained.model.design, observables).values(parameters[:n], trained.test_inputs)
+        if isinstance(trained.evaluator, PrimitiveEvaluator) and not trained.evaluator.uses_estimator:
+            metrics, cost, values = _measured_figures(trained, backend, parameters, exact, bootstrap=bootstrap)
+        else:  # exact values: the engine's, or an exact backend's estimator
+            values = trained.evaluator.values(parameters[:n], trained.test_inputs)
+            metrics = {"raw": _figures(trained.head, values, extra, targets, exact)}
+            cost = {"circuits": 0 if getattr(backend, "engine", False) else len(targets), "shots": 0}
     finally:
         if detach is not None:
             detach()
         close = getattr(backend, "close", None)
         if callable(close):
             close()
-    extra, targets = parameters[n:], trained.data.y_test
-    loss = trained.head.loss(values, extra, targets)[0]
-    accuracy = trained.head.score(trained.head.predict(values, extra), targets)
+    loss, accuracy = metrics["raw"]["loss"], metrics["raw"]["accuracy"]
     from qmlstudio.core.project import RunRecord
     from qmlstudio.core.training import record_backend_use
 
@@ -115,7 +140,83 @@ def evaluate_weights(
     used.record_seeds(_project_seeds(snapshot))
     record_backend_use(used, backend, trained.evaluator)
     return Evaluation(run.id, choice, float(accuracy), float(loss), values, seeds=dict(used.seeds),
-                      backend_applied=dict(used.backend_applied))
+                      backend_applied=dict(used.backend_applied), metrics=metrics, cost=cost)
+
+
+def _figures(head: Any, values: Any, extra: Any, targets: Any, exact: Any) -> dict[str, Any]:
+    """Loss, accuracy and the mean |Δp| of the class probabilities against ``exact`` values."""
+    import numpy as np
+
+    loss = float(head.loss(values, extra, targets)[0])
+    accuracy = float(head.score(head.predict(values, extra), targets))
+    if hasattr(head, "num_classes"):
+        shift = float(np.mean(np.abs(head.probabilities(values, extra) - head.probabilities(exact, extra))))
+    else:  # a regressor: the mean |Δ| of its outputs
+        shift = float(np.mean(np.abs(head.predict(values, extra) - head.predict(exact, extra))))
+    return {"loss": loss, "accuracy": accuracy, "mean_abs_dp": shift}
+
+
+def _combine(observables: Any, mitigations: list[Any], dists: list[Any], shots: int | None) -> dict[str, Any]:
+    """Values (samples × outputs) raw and with each mitigation, from the outcome distributions
+    of the circuit (``dists[0]``) and of its folded copies (zero-noise extrapolation)."""
+    readout = next((m for m in mitigations if m.name == "readout"), None)
+    zne = next((m for m in mitigations if m.name == "zne"), None)
+    out = {"raw": dists[0] @ observables.T}
+    if readout is not None:
+        corrected = [readout.correct(d, shots) for d in (dists if zne is not None else dists[:1])]
+        out["readout"] = corrected[0] @ observables.T
+    if zne is not None:
+        out["zne"] = zne.extrapolate([d @ observables.T for d in dists])
+        if readout is not None:
+            out["readout+zne"] = zne.extrapolate([c @ observables.T for c in corrected])
+    return out
+
+
+def _measured_figures(trained: Any, backend: Any, parameters: Any, exact: Any, *, bootstrap: int) -> tuple[dict, dict, Any]:
+    """The test split measured through the backend's sampler path (or exact noisy
+    probabilities), raw and with the backend's mitigations, each with 95 % intervals over
+    shots: the measured distributions are resampled (multinomial, ``bootstrap`` times) and
+    every replicate goes through the same mitigation."""
+    import numpy as np
+
+    evaluator, head = trained.evaluator, trained.head
+    n = trained.model.num_weights
+    extra, targets = parameters[n:], trained.data.y_test
+    phi = evaluator._phi(parameters[:n], trained.test_inputs)
+    raw, shots = evaluator.sample(phi)
+    mitigations = list(backend.mitigations(evaluator)) if callable(getattr(backend, "mitigations", None)) else []
+    dists = [raw]
+    zne = next((m for m in mitigations if m.name == "zne"), None)
+    if zne is not None:
+        dists += zne.collect(evaluator.sample_circuits, [evaluator.bound_circuit(row) for row in phi])
+    observables = evaluator.observables
+    values = _combine(observables, mitigations, dists, shots)
+    metrics = {name: _figures(head, v, extra, targets, exact) for name, v in values.items()}
+    if shots:
+        rng = np.random.default_rng(int(getattr(backend, "seed_used", 0) or 0) + 1)
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in values}
+        for _ in range(bootstrap):
+            again = [rng.multinomial(shots, np.clip(d, 0, None) / np.clip(d, 0, None).sum(axis=1, keepdims=True)) / shots
+                     for d in dists]
+            for name, v in _combine(observables, mitigations, again, shots).items():
+                samples[name].append((float(head.loss(v, extra, targets)[0]),
+                                      float(head.score(head.predict(v, extra), targets))))
+        for name, pairs in samples.items():
+            table = np.array(pairs)
+            metrics[name]["loss_ci95"] = [float(x) for x in np.percentile(table[:, 0], [2.5, 97.5])]
+            metrics[name]["accuracy_ci95"] = [float(x) for x in np.percentile(table[:, 1], [2.5, 97.5])]
+    else:
+        for figures in metrics.values():
+            figures["loss_ci95"] = figures["accuracy_ci95"] = None
+    rows = len(targets)
+    circuits = rows * len(dists)
+    cost: dict[str, Any] = {"circuits": circuits, "shots": circuits * (shots or 0),
+                            "bootstrap_replicates": bootstrap if shots else 0}
+    readout = next((m for m in mitigations if m.name == "readout"), None)
+    if readout is not None:
+        cost["calibration_circuits"] = readout.circuits
+        cost["calibration_shots"] = readout.circuits * readout.shots
+    return metrics, cost, values["raw"]
 
 
 def evaluate_run(
@@ -126,6 +227,7 @@ def evaluate_run(
     *,
     controls: Any = None,
     on_backend: Any = None,
+    bootstrap: int = 100,
 ) -> float:
     """Test accuracy (R² for regressors) of a trained run's final weights on another backend.
 
@@ -135,7 +237,8 @@ def evaluate_run(
     ``evaluations`` (the project notices; saving is the caller's business) and returns the
     accuracy, so ideal, noisy and hardware accuracy stand side by side.
     """
-    result = evaluate_weights(project, registry, run_id, backend_choice, controls=controls, on_backend=on_backend)
+    result = evaluate_weights(project, registry, run_id, backend_choice, controls=controls, on_backend=on_backend,
+                              bootstrap=bootstrap)
     record_evaluation(project, result)
     return result.accuracy
 
@@ -145,9 +248,12 @@ def record_evaluation(project: Project, result: Evaluation) -> Any:
     (``{backend, options, accuracy, seeds, backend_applied}``) and tells the project; returns
     the run. The CLI (through :func:`evaluate_run`) and the GUI record evaluations this way."""
     run = find_run(project, result.run_id)
-    run.evaluations.append(
-        {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy,
-         "seeds": result.seeds or {}, "backend_applied": result.backend_applied or {}}
-    )
+    entry = {"backend": result.choice.name, "options": dict(result.choice.options), "accuracy": result.accuracy,
+             "seeds": result.seeds or {}, "backend_applied": result.backend_applied or {}, "loss": result.loss}
+    if result.metrics is not None:
+        entry["metrics"] = result.metrics
+    if result.cost is not None:
+        entry["cost"] = result.cost
+    run.evaluations.append(entry)
     project.run_updated(run)
     return run

@@ -32,6 +32,7 @@ def build_run(
     resume: Any = None,
     backend: PluginChoice | str | None = None,
     widen: bool = False,
+    evaluating: bool = False,
 ) -> Run:
     """A :class:`~qmlstudio.core.training.TrainingRun` (or ``KernelRun``) for the project as it is:
     both answer the :class:`~qmlstudio.core.control.Run` protocol.
@@ -46,6 +47,10 @@ def build_run(
     model too wide to simulate on this machine raises
     :class:`~qmlstudio.core.memory.SimulationTooLarge` with the fixes
     (:func:`simulation_fixes`) in its message, before anything large is allocated.
+
+    A backend whose options apply only when a trained run is evaluated (error mitigation,
+    shots on ``noisy-exact``) is refused for training with its reason; ``evaluating`` (for
+    :func:`~qmlstudio.workflow.evaluate_weights`) builds the run to evaluate, not to train.
     """
     from qmlstudio.core.kernels import KernelRun
     from qmlstudio.core.memory import SimulationTooLarge
@@ -63,6 +68,10 @@ def build_run(
         widen_circuit(project, model.num_qubits)
         data, model = _prepared_model(project, registry)
     backend_object = create_backend(registry, chosen)
+    if not evaluating:
+        problem = backend_object.training_problem() if callable(getattr(backend_object, "training_problem", None)) else None
+        if problem:
+            raise QMLStudioError(f"backend {chosen.name!r}: {problem}")
     options = model_options(project)
     config = project.config_snapshot()
     config["backend"] = chosen.to_dict()

@@ -620,3 +620,47 @@ def test_after_a_stopped_run_the_matrix_the_tiles_and_the_table_agree(
         assert run.evaluate(weights, "test")[1] == pytest.approx(shown)
     finally:
         dock.shutdown()
+
+
+def test_evaluate_on_with_mitigation_by_mouse_and_keyboard_shows_raw_and_mitigated_figures(qtbot, dock: TrainingDock) -> None:
+    """#18: the user clicks the run, clicks Evaluate on…, types a noisy backend with zero-noise
+    extrapolation and presses Enter: the dock shows the raw and the extrapolated figures side by
+    side with the mean |Δp| against the exact simulator, and the run keeps them."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+
+    pytest.importorskip("mitiq")
+    run = train_quickly(qtbot, dock, 3)
+    model = dock.runs_model
+    qtbot.mouseClick(dock.runs_view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=dock.runs_view.visualRect(model.index(model.row_of(run.id), 0)).center())
+    typed: dict[str, Any] = {}
+
+    def type_choice() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            QTimer.singleShot(50, type_choice)
+            return
+        try:
+            edit = dialog.findChild(QLineEdit)
+            typed["hint"] = dialog.labelText()
+            qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
+            edit.selectAll()
+            qtbot.keyClick(edit, Qt.Key.Key_Delete)
+            qtbot.keyClicks(edit, "noisy-exact:fake_manila,zne=richardson")
+            qtbot.keyClick(edit, Qt.Key.Key_Return)
+        finally:
+            typed["done"] = True
+            if dialog.isVisible():
+                dialog.reject()
+
+    QTimer.singleShot(0, type_choice)
+    with qtbot.waitSignal(dock.evaluated, timeout=120_000):
+        click(qtbot, dock.evaluate_button)
+    assert typed.get("done") and "zne=richardson" in typed["hint"]
+    evaluation = run.evaluations[-1]
+    assert evaluation["backend"] == "noisy-exact" and set(evaluation["metrics"]) == {"raw", "zne"}
+    text = dock.evaluations_label.text()
+    assert dock.evaluations_label.isVisible()
+    assert "zero-noise extrapolated (mitiq)" in text and "mean |Δp|" in text
+    assert f"{evaluation['metrics']['zne']['mean_abs_dp']:.4f}" in text

@@ -79,7 +79,10 @@ def test_hook_qmlstudio_backends():
     assert all(isinstance(s, BackendSpec) and s.problems() == [] for s in specs)
     assert [s.positional for s in specs] == [None, "shots", "fake_backend", "fake_backend"]
     # noisy-exact runs in QML Studio's own density-matrix simulator: Aer's precision and device do not apply
-    assert not {"precision", "device", "shots"} & {o.name for o in specs[3].options}
+    assert not {"precision", "device"} & {o.name for o in specs[3].options}
+    # its shots are optional (drawn from the exact probabilities when a run is evaluated): none by default
+    shots = next(o for o in specs[3].options if o.name == "shots")
+    assert shots.default is None and shots.nullable
     for spec in specs[:3]:
         assert spec.unavailable_reason() is None
         assert {"precision", "device", "seed"} <= {o.name for o in spec.options}

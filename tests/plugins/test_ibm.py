@@ -158,8 +158,13 @@ def test_mitigation_options_reach_the_runtime_primitives():
     ("ibm:fake_manila,channel=local,resilience_level=2", ["resilience_level 2"]),
     ("ibm:fake_manila,channel=local,twirling=true", ["local testing mode", "twirling"]),
     ("ibm:fake_manila,channel=local,dynamical_decoupling=true", ["local testing mode", "dynamical_decoupling"]),
-    ("aer-noise:fake_manila,resilience_level=2", ["applies no error mitigation", "resilience_level"]),
-    ("aer-noise:fake_manila,twirling=true,dynamical_decoupling=true", ["no error mitigation", "twirling"]),
+    ("aer-noise:fake_manila,resilience_level=2", ["does not apply resilience_level", "measure_mitigation, zne"]),
+    ("aer-noise:fake_manila,twirling=true,dynamical_decoupling=true", ["does not apply dynamical_decoupling, twirling"]),
+    ("noisy-exact:fake_manila,measure_mitigation=true", ["corrects sampled counts", "set shots"]),
+    ("noisy-exact:fake_manila,zne_scales=1/3", ["zne is off"]),
+    ("aer-noise:fake_manila,zne=richardson,zne_scales=3/5", ["must start at 1"]),
+    ("aer-noise:fake_manila,zne=linear,zne_scales=1", ["at least two"]),
+    ("aer-noise:fake_manila,noise=false,measure_mitigation=true", ["no readout error"]),
     ("aer-shots,resilience_level=1", ["applies no error mitigation"]),
     ("aer-statevector,twirling=true", ["applies no error mitigation"]),
 ])
@@ -178,7 +183,7 @@ def _stored(choice: str) -> tuple[str, dict]:
 
     name, arg, options = parse_backend_choice(choice)
     if arg is not None:
-        options[{"ibm": "backend", "aer-noise": "fake_backend"}[name]] = arg
+        options[{"ibm": "backend", "aer-noise": "fake_backend", "noisy-exact": "fake_backend"}[name]] = arg
     return name, {k: (v == "true" if v in ("true", "false") else v) for k, v in options.items()}
 
 
@@ -197,7 +202,11 @@ def test_cli_refuses_unapplied_mitigation_and_stores_nothing(tmp_path, capsys):
     save_project(demo(epochs=1), path)
     before = path.read_bytes()
     assert main(["train", str(path), "--backend", "aer-noise:fake_manila,resilience_level=2"]) == 1
+    assert "does not apply resilience_level" in capsys.readouterr().err
+    assert main(["train", str(path), "--backend", "aer-shots,resilience_level=2"]) == 1
     assert "applies no error mitigation" in capsys.readouterr().err
+    assert main(["train", str(path), "--backend", "aer-noise:fake_manila,measure_mitigation=true"]) == 1
+    assert "applied when a trained run is evaluated" in capsys.readouterr().err
     assert main(["new", str(tmp_path / "q.qmls"), "--dataset", "moons",
                  "--backend", "ibm", "--backend-option", "channel=local", "--backend-option", "twirling=true"]) == 1
     assert "local testing mode" in capsys.readouterr().err and not (tmp_path / "q.qmls").exists()

@@ -13,8 +13,9 @@ iteration), the median of several repeats after a warm-up, through
 * **qiskit-ml**: `EstimatorQNN` (forward + backward) on qiskit-aer's `EstimatorV2` with the
   same noise model and method `density_matrix`, on the same transpiled circuit
   (`default_precision=0`, exact expectation values; its default parameter-shift gradient);
-* **PennyLane `default.mixed`** (backprop) when PennyLane is installed (it is not a
-  dependency of QML Studio).
+* **PennyLane `default.mixed`** (backprop) when PennyLane is installed (`pip install -e .[bench]`;
+  it is not a dependency of QML Studio): the same transpiled circuit with the same noise
+  channels as Kraus operators, the batch broadcast, the gradient over the circuit's angles.
 
 It also prints whether the computations agree: noisy-exact's values and gradient against
 qiskit-ml's on the same circuit (the estimator has no readout error, so the readout
@@ -95,6 +96,59 @@ def _qiskit_ml(run, backend_object):
     return qnn, weights, inputs
 
 
+def _default_mixed(run):
+    """PennyLane ``default.mixed`` (backprop) running the same transpiled circuit with the same
+    noise channels: each gate as its matrix, each of its errors as ``QubitChannel`` Kraus
+    operators (qiskit's, wires reversed: qiskit's first qubit is the lowest bit), the RZ angles
+    broadcast over the batch. Returns ``step(angles, upstream)``, the forward pass and the
+    gradient of Σ upstream·p over the angles (what the noisy model's loss gradient costs before
+    the chain rule to the weights, which is cheap), and ``probs(angles)`` for the check. The
+    readout errors (a classical 2×2 per qubit on the probabilities) are left out of both."""
+    import pennylane as qml
+    from qiskit.quantum_info import Kraus, Operator
+
+    evaluator = run.evaluator
+    noise = run.backend.noise_model()
+    isa = evaluator.circuit
+    index = {bit: i for i, bit in enumerate(isa.qubits)}
+    place = {physical: i for i, physical in enumerate(evaluator.active)}
+    wires = len(evaluator.active)
+    operations, angle = [], 0
+    for item in isa.data:
+        name = item.operation.name
+        if name in ("barrier", "measure"):
+            continue
+        physical = tuple(index[q] for q in item.qubits)
+        reversed_wires = [place[p] for p in reversed(physical)]
+        if name == "rz":
+            operations.append(("rz", angle, reversed_wires))
+            angle += 1
+        else:
+            operations.append(("unitary", Operator(item.operation).data, reversed_wires))
+        error = noise._local_quantum_errors.get(name, {}).get(physical)
+        if error is not None:
+            operations.append(("channel", Kraus(error.to_quantumchannel()).data, reversed_wires))
+    measured = [evaluator.measured[c] for c in range(len(evaluator.measured))]
+    device = qml.device("default.mixed", wires=wires)
+
+    @qml.qnode(device, diff_method="backprop")
+    def circuit(angles):
+        for kind, data, on in operations:
+            if kind == "rz":
+                qml.RZ(angles[:, data], wires=on)
+            elif kind == "unitary":
+                qml.QubitUnitary(data, wires=on)
+            else:
+                qml.QubitChannel(data, wires=on)
+        return qml.probs(wires=list(reversed(measured)))  # the last measured qubit the highest bit
+
+    def step(angles, upstream):
+        angles = qml.numpy.array(angles, requires_grad=True)
+        return qml.grad(lambda a: qml.math.sum(circuit(a) * upstream))(angles)
+
+    return step, lambda angles: np.asarray(circuit(qml.numpy.array(angles, requires_grad=False)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -138,24 +192,39 @@ def main() -> None:
         numeric = np.array([(np.sum(upstream * evaluator.values(weights + step * e, batch[:4]))
                              - np.sum(upstream * evaluator.values(weights - step * e, batch[:4]))) / (2 * step)
                             for e in np.eye(len(weights))])
+        t_mixed, d_mixed = None, None
+        if versions["pennylane"] != "not installed":
+            mixed_step, mixed_probs = _default_mixed(exact)
+            angles = evaluator._angles(evaluator._phi(weights, batch))
+            upstream_p = np.random.default_rng(1).normal(size=(len(batch), 2 ** exact.model.num_qubits))
+            t_mixed = _median_seconds(lambda: mixed_step(angles, upstream_p), args.aer_repeats)
+            # the same probabilities (readout errors off in both), for the first samples
+            d_mixed = float(np.abs(mixed_probs(angles[:4]) - evaluator.program.probabilities(angles[:4], evaluator.measured)).max())
         evaluator.program.readout = readout
-        rows.append((title, device, t_shots, t_exact, t_qml, np.abs(values - forward).max(), np.abs(ours - theirs).max(),
-                     np.abs(ours - numeric).max(), exact.model.num_weights, len(evaluator.program.operations)))
+        rows.append((title, device, t_shots, t_exact, t_qml, t_mixed, np.abs(values - forward).max(),
+                     np.abs(ours - theirs).max(), np.abs(ours - numeric).max(), d_mixed, exact.model.num_weights,
+                     len(evaluator.program.operations)))
     print()
     print(f"{'project':32} {'device':13} {'aer-noise':>10} {'noisy-exact':>12} {'qiskit-ml':>10} {'default.mixed':>14} "
           f"{'speed-up vs aer-noise':>22}")
-    for title, device, t_shots, t_exact, t_qml, *_ in rows:
-        print(f"{title:32} {device:13} {t_shots:9.3f}s {t_exact * 1e3:10.1f}ms {t_qml:8.1f}s* {'-':>14} "
+    for title, device, t_shots, t_exact, t_qml, t_mixed, *_ in rows:
+        mixed = "-" if t_mixed is None else f"{t_mixed:.3f}s"
+        print(f"{title:32} {device:13} {t_shots:9.3f}s {t_exact * 1e3:10.1f}ms {t_qml:8.1f}s* {mixed:>14} "
               f"{t_shots / t_exact:21.0f}×")
     print("   seconds per training iteration (values + loss gradient of a batch of 32), median; target: noisy-exact ≥ 100× "
-          "faster than aer-noise")
+          "faster than aer-noise and faster than default.mixed")
+    for title, device, t_shots, t_exact, t_qml, t_mixed, *_ in rows:
+        met = t_shots / t_exact >= 100 and (t_mixed is None or t_exact < t_mixed)
+        versus = "" if t_mixed is None else f", {t_mixed / t_exact:.0f}× faster than default.mixed"
+        print(f"   {title}: {t_shots / t_exact:.0f}× faster than aer-noise{versus}: target {'met' if met else 'NOT met'}")
     print(f"   * qiskit-ml timed on {args.qml_batch} samples and scaled to 32 (its circuits are per sample)")
     if versions["pennylane"] == "not installed":
-        print("   PennyLane default.mixed: not installed, not measured")
+        print("   PennyLane default.mixed: not installed (pip install -e .[bench]), not measured")
     print()
-    for title, _device, *_, dv, dg, dfd, weights, ops in rows:
+    for title, _device, *_, dv, dg, dfd, dm, weights, ops in rows:
+        mixed = "" if dm is None else f"; probabilities vs default.mixed (readout errors off) {dm:.1e}"
         print(f"{title}: {weights} weights, {ops} density-matrix operations; noisy-exact vs qiskit-ml (readout errors off): "
-              f"values {dv:.1e}, gradient {dg:.1e}; gradient vs central differences {dfd:.1e}")
+              f"values {dv:.1e}, gradient {dg:.1e}; gradient vs central differences {dfd:.1e}{mixed}")
 
 
 if __name__ == "__main__":

@@ -323,6 +323,7 @@ class AerNoiseBackend(_AerBackend):
         self._simulator: AerSimulator | None = None
         self._readout: dict[tuple[int, ...], Any] = {}
         self._channels: dict[Any, Any] = {}  # the noise model's error channels, made once (noisy_program)
+        self._active_models: dict[tuple[int, ...], Any] = {}  # noise models on the qubits circuits touch
 
     def mitigation_options(self) -> dict[str, Any]:
         """The error mitigation asked for ({} when none): applied when a trained run is evaluated."""
@@ -453,10 +454,27 @@ class NoisyExactBackend(AerNoiseBackend):
         return super().training_problem()
 
     def noisy_program(self, isa: Any) -> Any:
-        """``(program, angles, active, measured)`` of :func:`qmls_aer.noisy_exact.noisy_program`."""
-        from qmls_aer.noisy_exact import noisy_program
+        """``(program, angles, active, measured)`` of :func:`qmls_aer.noisy_exact.noisy_program`,
+        under the device's noise model on the qubits the circuit touches
+        (:meth:`active_noise_model`)."""
+        from qmls_aer.noisy_exact import active_qubits, noisy_program
 
-        return noisy_program(isa, self.noise_model(), self._channels)
+        return noisy_program(isa, self.active_noise_model(active_qubits(isa)), self._channels)
+
+    def active_noise_model(self, qubits: Any) -> Any:
+        """The device's noise model on ``qubits`` alone (None with ``noise=False``): the full
+        model's errors there, made without building the rest
+        (:func:`qmls_aer.noisy_exact.device_noise_model`); the full one when it is already built."""
+        if not self.noise:
+            return None
+        if self._noise_model is not None:
+            return self._noise_model
+        from qmls_aer.noisy_exact import device_noise_model
+
+        key = tuple(sorted(int(q) for q in qubits))
+        if key not in self._active_models:
+            self._active_models[key] = device_noise_model(self.device_model, key)
+        return self._active_models[key]
 
     def applied_options(self) -> dict[str, Any]:
         return {"fake_backend": self.fake_backend, "noise_model": self.noise, "optimization_level": self.optimization_level,

@@ -58,6 +58,41 @@ def _readout(noise_model: Any, qubit: int) -> np.ndarray | None:
     return None if error is None else np.asarray(error.probabilities, dtype=float)
 
 
+def device_noise_model(device: Any, qubits: Any) -> Any:
+    """``NoiseModel.from_backend(device)`` for the errors on ``qubits`` alone: the same call on
+    a copy of the device's target that keeps only the instructions on those qubits (and the
+    global ones). Each error Aer makes depends only on its own qubits' calibration (gate error
+    and length, T1, T2, readout), so these are the full model's errors on those qubits, made in
+    milliseconds instead of seconds for a 127-qubit device (checked against the full model by
+    tests/plugins/test_noisy_exact.py)."""
+    from types import SimpleNamespace
+
+    from qiskit.transpiler import Target
+    from qiskit_aer.noise import NoiseModel
+
+    full = device.target
+    keep = {int(q) for q in qubits}
+    target = Target(num_qubits=full.num_qubits, dt=full.dt, qubit_properties=full.qubit_properties,
+                    granularity=full.granularity, min_length=full.min_length, pulse_alignment=full.pulse_alignment,
+                    acquire_alignment=full.acquire_alignment)
+    for name in full.operation_names:
+        operation = full.operation_from_name(name)
+        if isinstance(operation, type):  # a variadic instruction (control flow), global: no properties
+            target.add_instruction(operation, name=name)
+            continue
+        chosen = {qargs: props for qargs, props in full[name].items() if qargs is None or set(qargs) <= keep}
+        if chosen:
+            target.add_instruction(operation, chosen, name=name)
+    view = SimpleNamespace(version=2, operation_names=list(device.operation_names), target=target, dt=device.dt)
+    return NoiseModel.from_backend(view)
+
+
+def active_qubits(isa: Any) -> list[int]:
+    """The physical qubits a transpiled circuit touches (barriers aside), in order."""
+    index = {bit: i for i, bit in enumerate(isa.qubits)}
+    return sorted({index[q] for item in isa.data if item.operation.name not in _SKIPPED for q in item.qubits})
+
+
 def noisy_program(isa: Any, noise_model: Any = None, cache: dict | None = None) -> tuple[NoisyProgram, list[Any], list[int], list[int]]:
     """``(program, angles, active, measured)``: the program on the circuit's active physical
     qubits ``active`` (program qubit i is physical qubit ``active[i]``), the RZ angles as they
@@ -74,11 +109,7 @@ def noisy_program(isa: Any, noise_model: Any = None, cache: dict | None = None) 
         raise QMLStudioError(f"this qiskit-aer's NoiseModel has no {', '.join(missing)}: the exact noisy simulator "
                              "reads its errors from there (written for qiskit-aer 0.18); use aer-noise")
     index = {bit: i for i, bit in enumerate(isa.qubits)}
-    touched: set[int] = set()
-    for item in isa.data:
-        if item.operation.name not in _SKIPPED:
-            touched.update(index[q] for q in item.qubits)
-    active = sorted(touched)
+    active = active_qubits(isa)
     place = {physical: i for i, physical in enumerate(active)}
     program = NoisyProgram(max(1, len(active)))
     angles: list[Any] = []

@@ -1,6 +1,5 @@
 """Worker for tests/plugins/test_noisy_exact.py: one device's comparison in a child process
-(building a large device's noise model takes seconds, so the 67 devices are shared between
-processes). Returns numbers; the test asserts on them."""
+(the 67 devices are shared between two processes). Returns numbers; the test asserts on them."""
 
 from __future__ import annotations
 
@@ -10,18 +9,19 @@ import numpy as np
 def compare(device: str) -> dict:
     from qiskit.circuit.random import random_circuit
     from qiskit.transpiler import generate_preset_pass_manager
-    from qiskit_aer.noise import NoiseModel
     from qmls_aer.devices import fake_backend
-    from qmls_aer.noisy_exact import noisy_program
+    from qmls_aer.noisy_exact import active_qubits, device_noise_model, noisy_program
 
     from tests.plugins.test_noisy_exact import _aer_density, _qiskit_density
 
     backend = fake_backend(device)
-    noise_model = NoiseModel.from_backend(backend)
     width = min(4, backend.num_qubits)
     circuit = random_circuit(width, 5, max_operands=min(2, width), seed=sum(map(ord, device)))
     circuit.measure_all()
     isa = generate_preset_pass_manager(optimization_level=1, backend=backend, seed_transpiler=0).run(circuit)
+    # the noise model noisy-exact uses: Aer's from_backend on the qubits the circuit touches
+    # (equal to the full model's errors there: test_the_active_qubits_noise_model_is_the_full_models_there)
+    noise_model = device_noise_model(backend, active_qubits(isa))
     program, angles, active, measured = noisy_program(isa, noise_model)
     rho = program.states(np.array([[float(a) for a in angles]]))[0]
     aer = _aer_density(isa, noise_model, active)

@@ -107,6 +107,39 @@ def test_density_matrices_equal_qiskit_and_aer_for_every_device_noise_model():
         assert r["measured"] == r["width"] and r["channels"] > 0, r
 
 
+@pytest.mark.parametrize("device", ["fake_manila", "fake_sherbrooke", "fake_fez"])
+def test_the_active_qubits_noise_model_is_the_full_models_there(device):
+    """noisy-exact builds the device's noise model on the qubits a circuit touches
+    (``device_noise_model``): every gate error and readout error on those qubits equals the
+    full ``NoiseModel.from_backend`` model's (as superoperators and assignment matrices), it has
+    no others, and its basis gates are the device's. Devices of every generation: 5-qubit
+    Falcon (cx), 127-qubit Eagle (ecr), 156-qubit Heron (cz)."""
+    from qmls_aer.noisy_exact import device_noise_model
+
+    backend, full = _device(device)
+    rng = np.random.default_rng(sum(map(ord, device)))
+    qubits = sorted(rng.choice(backend.num_qubits, size=min(6, backend.num_qubits), replace=False).tolist())
+    if backend.num_qubits > 6:  # and a connected pair, so that two-qubit errors are compared too
+        pair = next(iter(q for q in backend.target.build_coupling_map().get_edges()))
+        qubits = sorted(set(qubits) | set(pair))
+    part = device_noise_model(backend, qubits)
+    assert sorted(part.basis_gates) == sorted(full.basis_gates)
+    inside = lambda qargs: set(qargs) <= set(qubits)  # noqa: E731
+    compared = 0
+    for name, table in full._local_quantum_errors.items():
+        expected = {qargs: e for qargs, e in table.items() if inside(qargs)}
+        got = part._local_quantum_errors.get(name, {})
+        assert set(got) == set(expected), name
+        for qargs, error in expected.items():
+            np.testing.assert_allclose(SuperOp(got[qargs]).data, SuperOp(error).data, rtol=0, atol=1e-15)
+            compared += 1
+    assert compared >= len(qubits)
+    assert set(part._local_readout_errors) == {q for q in full._local_readout_errors if inside(q)}
+    for qargs, error in part._local_readout_errors.items():
+        np.testing.assert_array_equal(error.probabilities, full._local_readout_errors[qargs].probabilities)
+    assert part._default_quantum_errors == {} and part._default_readout_error is None
+
+
 def test_a_parameterised_circuit_runs_as_a_batch_of_angles_against_aer():
     """The RZ angles of a transpiled parameterised circuit are per-sample columns: one batched
     run equals Aer on each bound circuit."""

@@ -197,12 +197,15 @@ class NoisyProgram:
         angles = self._checked(angles)
         stride = self._stride(angles.shape[0])
         rho = self.initial(angles.shape[0])
-        checkpoints = []
+        # the kept states in one allocation: large enough for the kernel's huge pages (numpy asks
+        # for them from 4 MB), where one allocation per state page-faulted every 4 kB (half of
+        # a 6-qubit step's time went to those copies)
+        kept = np.empty((-(-len(self.operations) // stride),) + rho.shape, dtype=rho.dtype)
         for t, op in enumerate(self.operations):
             if t % stride == 0:
-                checkpoints.append(rho.copy())
+                kept[t // stride] = rho
             rho = self._step(rho, op, angles)
-        return rho, checkpoints
+        return rho, list(kept)
 
     def backward(self, angles: np.ndarray, checkpoints: list[np.ndarray], adjoint: np.ndarray) -> np.ndarray:
         """∂L/∂angles (batch, num_angles) for L = Σ_b Re Tr(adjoint_b† ρ_b): ``adjoint`` is
@@ -219,9 +222,12 @@ class NoisyProgram:
         ops = self.operations
         for c in range(len(checkpoints) - 1, -1, -1):
             start, stop = c * stride, min(len(ops), (c + 1) * stride)
-            states = [checkpoints[c].copy()]  # the steps below work in place: pullback may be called again
-            for t in range(start, stop - 1):
-                states.append(self._step(states[-1].copy(), ops[t], angles))
+            if stride == 1:  # every state kept: nothing to recompute, and only RZs read one
+                states = None
+            else:
+                states = [checkpoints[c].copy()]  # the steps below work in place: pullback may be called again
+                for t in range(start, stop - 1):
+                    states.append(self._step(states[-1].copy(), ops[t], angles))
             for t in range(stop - 1, start - 1, -1):
                 op = ops[t]
                 if op.tensor is not None:
@@ -229,7 +235,11 @@ class NoisyProgram:
                     continue
                 if op.after is not None:
                     lam = self.apply_matrix(lam, op.adjoints["after"], op.qubits)
-                after = self.apply_rz(states[t - start], op.qubits[0], angles[:, op.angle])  # the last use
+                if states is None and op.after is None and t + 1 < len(checkpoints):
+                    after = checkpoints[t + 1]  # the state after this RZ, kept by forward: read only
+                else:
+                    before = checkpoints[t].copy() if states is None else states[t - start]  # the last use
+                    after = self.apply_rz(before, op.qubits[0], angles[:, op.angle])
                 column = np.zeros(batch)
                 _loops.rz_derivative(lam, after, op.qubits[0], column)
                 grad[:, op.angle] += column

@@ -142,7 +142,13 @@ QToolTip {{ background: #FFFFFF; color: {TEXT}; border: 1px solid {BORDER}; padd
 
 
 def apply_theme(app: QApplication) -> None:
-    """Fusion with a light palette and :func:`style_sheet`; the same on every platform."""
+    """Fusion with a light palette and :func:`style_sheet`; the same on every platform.
+
+    Once applied it is not applied again: setting the style re-polishes every widget that
+    exists (seconds, in a process that has made many windows, such as a test session)."""
+    sheet = style_sheet()
+    if app.property("qmlstudioTheme") and app.styleSheet() == sheet:
+        return
     app.setStyle("Fusion")
     palette = QPalette()
     palette.setColor(QPalette.ColorRole.Window, QColor(WINDOW_BG))
@@ -168,4 +174,5 @@ def apply_theme(app: QApplication) -> None:
     palette.setColor(disabled, QPalette.ColorRole.Button, QColor(DISABLED_BG))
     palette.setColor(disabled, QPalette.ColorRole.Base, QColor(DISABLED_BG))
     app.setPalette(palette)
-    app.setStyleSheet(style_sheet())
+    app.setStyleSheet(sheet)
+    app.setProperty("qmlstudioTheme", True)

@@ -24,6 +24,16 @@ from qmlstudio.plugins.manager import PluginRegistry, load_plugins
 TIMEOUT_SCALE = float(os.environ.get("QMLSTUDIO_TEST_TIMEOUT_SCALE", "10"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _themed(qapp: Any) -> None:
+    """The application's theme, as ``qmlstudio gui`` applies it, before any test makes a widget:
+    the tests see what the user sees, and a later ``run_gui`` need not re-polish every widget the
+    session has made so far (seconds, by the end of the suite: gui/theme.py applies it once)."""
+    from qmlstudio.gui.theme import apply_theme
+
+    apply_theme(qapp)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _collect_on_the_gui_thread(qapp: Any) -> Iterator[None]:
     """As in the application: cycles are collected on the GUI thread only (see gui/collector.py).

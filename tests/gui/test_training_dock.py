@@ -647,7 +647,7 @@ def test_evaluate_on_with_mitigation_by_mouse_and_keyboard_shows_raw_and_mitigat
             qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
             edit.selectAll()
             qtbot.keyClick(edit, Qt.Key.Key_Delete)
-            qtbot.keyClicks(edit, "noisy-exact:fake_manila,zne=richardson")
+            qtbot.keyClicks(edit, "noisy-exact:fake_manila,zne=linear,zne_scales=1/3")
             qtbot.keyClick(edit, Qt.Key.Key_Return)
         finally:
             typed["done"] = True

@@ -162,23 +162,21 @@ def project_test_targets(project, registry):
     return build_run(project_for_run(project, find_run(project, "last")), registry, evaluating=True).data.y_test
 
 
-def test_the_cli_reports_raw_and_mitigated_figures_and_saves_them(trained, tmp_path):
+def test_the_cli_reports_raw_and_mitigated_figures_and_saves_them(trained, tmp_path, capsys):
     """``qmlstudio evaluate --json``: the figures by name with their intervals and the cost; the
-    project file keeps them and opens again."""
+    project file keeps them and opens again; the text form prints a line for each."""
     import shutil
-    import subprocess
-    import sys
 
+    from qmlstudio.cli import main
     from qmlstudio.core.project import load_project
 
     _, source = trained
     path = tmp_path / "iris.qmls"
     shutil.copy(source, path)
-    done = subprocess.run([sys.executable, "-m", "qmlstudio", "evaluate", str(path), "--json", "--bootstrap", "20", "--backend",
-                           "noisy-exact:fake_manila,shots=2000,seed=1,measure_mitigation=true,calibration_shots=2000"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    line = json.loads(done.stdout.strip().splitlines()[-1])
+    choice = "noisy-exact:fake_manila,shots=2000,seed=1,measure_mitigation=true,calibration_shots=2000"
+    capsys.readouterr()
+    assert main(["evaluate", str(path), "--json", "--bootstrap", "20", "--backend", choice]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(line["metrics"]) == {"raw", "readout"}
     for figures in line["metrics"].values():
         assert set(figures) == {"loss", "accuracy", "mean_abs_dp", "loss_ci95", "accuracy_ci95"}
@@ -187,12 +185,12 @@ def test_the_cli_reports_raw_and_mitigated_figures_and_saves_them(trained, tmp_p
     assert line["cost"]["calibration_shots"] == 2000 * line["cost"]["calibration_circuits"]
     saved = load_project(path).runs[-1].evaluations[-1]
     assert saved["metrics"]["readout"]["mean_abs_dp"] == pytest.approx(line["metrics"]["readout"]["mean_abs_dp"])
-    text = subprocess.run([sys.executable, "-m", "qmlstudio", "evaluate", str(path), "--no-save", "--bootstrap", "10", "--backend",
-                           "noisy-exact:fake_manila,shots=2000,seed=1,measure_mitigation=true,calibration_shots=2000"],
-                          capture_output=True, text=True, timeout=300)
-    assert text.returncode == 0, text.stderr
-    assert "readout-mitigated (mthree)" in text.stdout and "mean |Δp| vs exact" in text.stdout
-    assert "calibration" in text.stdout and "bootstrap of the measured counts" in text.stdout
+    assert main(["evaluate", str(path), "--no-save", "--bootstrap", "10", "--backend", choice]) == 0
+    out = capsys.readouterr().out
+    assert "readout-mitigated (mthree)" in out and "mean |Δp| vs exact" in out
+    assert "calibration" in out and "bootstrap of the measured counts" in out
+    assert main(["evaluate", str(path), "--bootstrap", "5", "--backend", choice]) == 1
+    assert "--bootstrap must be between 10 and 100000" in capsys.readouterr().err
 
 
 def test_training_with_mitigation_is_refused_before_anything_runs(registry, trained, tmp_path):

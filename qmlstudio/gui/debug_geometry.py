@@ -82,8 +82,18 @@ def describe(window: Any) -> dict[str, Any]:
         if button is not None and button.isVisible():
             actions[key] = {**_point(button, button.rect().center()), "enabled": action.isEnabled()}
 
+    buttons: dict[str, Any] = {}
+    dock = getattr(window, "training_dock", None)
+    for key, name in (("evaluate", "evaluate_button"), ("train", "train_button")):
+        button = getattr(dock, name, None)
+        if button is not None and button.isVisible():
+            buttons[key] = {**_point(button, button.rect().center()), "enabled": button.isEnabled()}
+    label = getattr(dock, "evaluations_label", None)
     project = window.project
     return {
+        "buttons": buttons,
+        "evaluations": [len(run.evaluations) for run in getattr(project, "runs", [])],
+        "evaluations_text": label.text() if label is not None and label.isVisible() else "",
         "window": [window.frameGeometry().x(), window.frameGeometry().y(),
                    window.frameGeometry().width(), window.frameGeometry().height()],
         "palette": entries,

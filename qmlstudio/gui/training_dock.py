@@ -630,6 +630,8 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         from PySide6.QtWidgets import QInputDialog
 
         ids = [rid for rid in self.selected_run_ids() if self._is_saved_run(rid)]
+        if not ids and self._shown and self._is_saved_run(self._shown[0].run_id):
+            ids = [self._shown[0].run_id]  # the run on the plots, as Export CSV… takes it
         if not ids:
             QMessageBox.information(self, "Evaluate on…", "Select a finished run in the runs list first.")
             return
@@ -643,6 +645,13 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         if ok and choice.strip():
             self.evaluate_on(ids[0], choice.strip())
 
+    def _backend_defaults(self, name: str) -> dict[str, Any]:
+        """The default of each option of backend ``name`` (those the evaluations line leaves out)."""
+        try:
+            return {o.name: o.default for o in self.registry.get("backends", name).options}
+        except Exception:  # noqa: BLE001 - no registry, or a backend no longer installed: show them all
+            return {}
+
     def _show_evaluations(self, run_id: str | None) -> None:
         try:
             run = self._project.find_run(run_id) if run_id else None
@@ -655,7 +664,9 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         parts = [] if test is None else [f"trained backend {test:.3f}"]
         for item in run.evaluations:
             accuracy = item.get("accuracy")
-            options = ",".join(f"{k}={v}" for k, v in (item.get("options") or {}).items() if k != "seed")
+            defaults = self._backend_defaults(item["backend"])
+            options = ",".join(f"{k}={v}" for k, v in (item.get("options") or {}).items()
+                               if k != "seed" and (k not in defaults or defaults[k] != v))
             where = item["backend"] + (f" ({options})" if options else "")
             parts.append(f"{where} {'–' if accuracy is None else f'{accuracy:.3f}'}")
         text = "<b>Test accuracy</b> · " + " · ".join(parts)

@@ -374,6 +374,21 @@ class AerNoiseBackend(_AerBackend):
             self._noise_model = NoiseModel.from_backend(self.device_model)
         return self._noise_model
 
+    def active_noise_model(self, qubits: Any) -> Any:
+        """The device's noise model on ``qubits`` alone (None with ``noise=False``): the full
+        model's errors there, made without building the rest
+        (:func:`qmls_aer.noisy_exact.device_noise_model`); the full one when it is already built."""
+        if not self.noise:
+            return None
+        if self._noise_model is not None:
+            return self._noise_model
+        from qmls_aer.noisy_exact import device_noise_model
+
+        key = tuple(sorted(int(q) for q in qubits))
+        if key not in self._active_models:
+            self._active_models[key] = device_noise_model(self.device_model, key)
+        return self._active_models[key]
+
     def simulator_options(self) -> dict[str, Any]:
         options = super().simulator_options()
         model = self.noise_model()
@@ -460,21 +475,6 @@ class NoisyExactBackend(AerNoiseBackend):
         from qmls_aer.noisy_exact import active_qubits, noisy_program
 
         return noisy_program(isa, self.active_noise_model(active_qubits(isa)), self._channels)
-
-    def active_noise_model(self, qubits: Any) -> Any:
-        """The device's noise model on ``qubits`` alone (None with ``noise=False``): the full
-        model's errors there, made without building the rest
-        (:func:`qmls_aer.noisy_exact.device_noise_model`); the full one when it is already built."""
-        if not self.noise:
-            return None
-        if self._noise_model is not None:
-            return self._noise_model
-        from qmls_aer.noisy_exact import device_noise_model
-
-        key = tuple(sorted(int(q) for q in qubits))
-        if key not in self._active_models:
-            self._active_models[key] = device_noise_model(self.device_model, key)
-        return self._active_models[key]
 
     def applied_options(self) -> dict[str, Any]:
         return {"fake_backend": self.fake_backend, "noise_model": self.noise, "optimization_level": self.optimization_level,

@@ -33,7 +33,6 @@ from qmlstudio.core.errors import QMLStudioError
 #: with each qubit in |0> and |1> equally often
 CALIBRATION_METHOD = "balanced"
 ZNE_METHODS = ("off", "richardson", "linear")
-ZNE_FOLDINGS = ("global", "gates")
 DEFAULT_ZNE_SCALES = "1,3,5"
 
 
@@ -116,7 +115,8 @@ class ReadoutMitigation:
 
         self.qubits = _measured_qubits(isa)
         self.shots = int(shots)
-        simulator = AerSimulator(noise_model=backend.noise_model(), seed_simulator=int(seed))
+        # the calibration circuits touch only the measured qubits: their errors are enough
+        simulator = AerSimulator(noise_model=backend.active_noise_model(self.qubits), seed_simulator=int(seed))
         self.mitigator = mthree.M3Mitigation(simulator)
         self.mitigator.cals_from_system(self.qubits, shots=self.shots, method=CALIBRATION_METHOD)
         self.circuits = calibration_circuits(len(self.qubits))
@@ -200,6 +200,3 @@ class ZeroNoiseExtrapolation:
     def extrapolate(self, values: list[np.ndarray]) -> np.ndarray:
         """Each expectation value (rows × k) at every scale, extrapolated to zero noise."""
         return np.tensordot(self.coefficients(), np.stack(values), axes=1)
-
-    def circuits_per_sample(self) -> int:
-        return len(self.scales) - 1

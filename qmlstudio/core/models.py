@@ -422,44 +422,37 @@ class PrimitiveEvaluator:
         """Outcome distributions (rows × 2**n, qubit 0 the lowest bit) for rows of φ values, and
         the shots behind each row (``None``: exact probabilities). Sampled through the backend's
         ``SamplerV2``: one PUB for the whole batch."""
-        from qmlstudio.core.binding import bindable_sampler
-
-        sampler = bindable_sampler(self.backend.sampler())
-        # None lets the sampler use its own default (e.g. the Aer backend's sampler_shots):
-        # an exact backend has no shots of its own, and 1024 here would override the user's choice.
-        shots = getattr(self.backend, "shots", None)
         rows = phi.shape[0]
-        bound = phi[:, self.circuit_order] if self.angles else phi
-        pub = (self.circuit, bound) if self.angles else (self.circuit,)
-        result = sampler.run([pub], shots=shots).result()[0]
-        dim = 2**self.num_qubits
-        try:
-            data = next(iter(result.data.values()))
-            probs = _probabilities(data, dim, rows)
-            if probs.shape[0] != rows:  # a circuit without parameters ran once for every row
-                probs = np.broadcast_to(probs[:1], (rows, dim))
-        except (AttributeError, TypeError, ValueError, IndexError, KeyError, StopIteration) as exc:
-            raise self._garbage("sampler", exc) from exc
-        used = int(getattr(data, "num_shots", None) or shots or 0)
-        self.shots_used += probs.shape[0] * used
-        return probs, used or None
+        pub = (self.circuit, phi[:, self.circuit_order]) if self.angles else (self.circuit,)
+        return self._sampled([pub], [rows])
 
     def sample_circuits(self, circuits: list[Any]) -> tuple[np.ndarray, int | None]:
         """As :meth:`sample` for circuits already transpiled for the backend and bound (the
         folded circuits of zero-noise extrapolation): one PUB each, in one job."""
+        return self._sampled([(c,) for c in circuits], [1] * len(circuits))
+
+    def _sampled(self, pubs: list[Any], rows: list[int]) -> tuple[np.ndarray, int | None]:
+        """The frequencies of ``pubs`` run in one sampler job (``rows[i]`` rows from PUB i)."""
         from qmlstudio.core.binding import bindable_sampler
 
+        # None lets the sampler use its own default (e.g. the Aer backend's sampler_shots):
+        # an exact backend has no shots of its own, and 1024 here would override the user's choice.
         shots = getattr(self.backend, "shots", None)
-        results = bindable_sampler(self.backend.sampler()).run([(c,) for c in circuits], shots=shots).result()
+        results = bindable_sampler(self.backend.sampler()).run(pubs, shots=shots).result()
         dim = 2**self.num_qubits
+        parts, used = [], 0
         try:
-            datas = [next(iter(r.data.values())) for r in results]
-            probs = np.concatenate([_probabilities(d, dim, 1)[:1] for d in datas]) if datas else np.zeros((0, dim))
+            for result, count in zip(results, rows):
+                data = next(iter(result.data.values()))
+                probs = _probabilities(data, dim, count)
+                if probs.shape[0] != count:  # a circuit without parameters ran once for every row
+                    probs = np.broadcast_to(probs[:1], (count, dim))
+                parts.append(probs)
+                used = int(getattr(data, "num_shots", None) or shots or 0)
         except (AttributeError, TypeError, ValueError, IndexError, KeyError, StopIteration) as exc:
             raise self._garbage("sampler", exc) from exc
-        used = int(getattr(datas[0], "num_shots", None) or shots or 0) if datas else 0
-        self.shots_used += len(circuits) * used
-        return probs, used or None
+        self.shots_used += sum(rows) * used
+        return (np.concatenate(parts) if parts else np.zeros((0, dim))), used or None
 
     def _estimate(self, phi: np.ndarray) -> np.ndarray:
         """Exact observable values from the backend's estimator (one PUB, no shots)."""

@@ -194,17 +194,16 @@ def _measured_figures(trained: Any, backend: Any, parameters: Any, exact: Any, *
     metrics = {name: _figures(head, v, extra, targets, exact) for name, v in values.items()}
     if shots:
         rng = np.random.default_rng(int(getattr(backend, "seed_used", 0) or 0) + 1)
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in values}
+        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in values}
+        measured = [np.clip(d, 0, None) / np.clip(d, 0, None).sum(axis=1, keepdims=True) for d in dists]
         for _ in range(bootstrap):
-            again = [rng.multinomial(shots, np.clip(d, 0, None) / np.clip(d, 0, None).sum(axis=1, keepdims=True)) / shots
-                     for d in dists]
+            again = [rng.multinomial(shots, p) / shots for p in measured]
             for name, v in _combine(observables, mitigations, again, shots).items():
-                samples[name].append((float(head.loss(v, extra, targets)[0]),
-                                      float(head.score(head.predict(v, extra), targets))))
-        for name, pairs in samples.items():
-            table = np.array(pairs)
-            metrics[name]["loss_ci95"] = [float(x) for x in np.percentile(table[:, 0], [2.5, 97.5])]
-            metrics[name]["accuracy_ci95"] = [float(x) for x in np.percentile(table[:, 1], [2.5, 97.5])]
+                samples[name].append(_figures(head, v, extra, targets, exact))
+        for name, replicates in samples.items():
+            for key in ("loss", "accuracy"):
+                low, high = np.percentile([r[key] for r in replicates], [2.5, 97.5])
+                metrics[name][f"{key}_ci95"] = [float(low), float(high)]
     else:
         for figures in metrics.values():
             figures["loss_ci95"] = figures["accuracy_ci95"] = None

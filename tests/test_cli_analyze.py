@@ -85,14 +85,29 @@ def test_analyze_encodings_same_ansatz_and_a_device(project_file: Path, capsys: 
     assert "fake_nowhere" in capsys.readouterr().err
 
 
-def test_analyze_encodings_over_seeds_reports_intervals(project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+OVER_SEEDS = ["--encodings", "angle,amplitude", "--epochs", "2", "--seeds", "3", "--json"]
+
+
+@pytest.fixture(scope="module")
+def over_seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The encodings over three seeds, run once, sequentially: the project and the JSON."""
+    import contextlib
+    import io
+
+    path = tmp_path_factory.mktemp("seeds") / "demo.qmls"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["new", str(path), "--dataset", "moons", "--epochs", "2", "--dataset-option", "samples=80"]) == 0
+        assert main(["analyze", "encodings", str(path), *OVER_SEEDS]) == 0
+    return path, json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def test_analyze_encodings_over_seeds_reports_intervals(over_seeds: tuple[Path, dict],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import numpy as np
     from scipy import stats
 
-    capsys.readouterr()
-    assert main(["analyze", "encodings", str(project_file), "--encodings", "angle,amplitude", "--epochs", "2",
-                 "--seeds", "3", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    project_file, data = over_seeds
     assert data["seeds"] == [0, 1, 2] and [r["seed"] for r in data["per_seed"]] == [0, 1, 2]
     for name in ("angle", "amplitude"):
         acc = np.array([next(r for r in run["rows"] if r["encoding"] == name)["test_accuracy"] for run in data["per_seed"]])
@@ -100,6 +115,7 @@ def test_analyze_encodings_over_seeds_reports_intervals(project_file: Path, caps
         half = stats.t.ppf(0.975, 2) * acc.std(ddof=1) / np.sqrt(3)
         assert s["n"] == 3 and s["mean"] == pytest.approx(acc.mean()) and s["std"] == pytest.approx(acc.std(ddof=1))
         assert s["ci95"] == pytest.approx([acc.mean() - half, acc.mean() + half])
+    capsys.readouterr()
     assert main(["analyze", "encodings", str(project_file), "--encodings", "angle", "--epochs", "1", "--seeds", "2"]) == 0
     out = capsys.readouterr().out
     assert "encodings over seeds 0..1" in out and "angle" in out and "n=2" in out and "95% CI [" in out
@@ -108,14 +124,12 @@ def test_analyze_encodings_over_seeds_reports_intervals(project_file: Path, caps
 
 
 def test_analyze_encodings_over_seeds_on_dask_workers_equals_the_sequential_loop(
-        project_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The seeds as tasks on a real LocalCluster (the study runner's machinery): same figures."""
-    common = ["analyze", "encodings", str(project_file), "--encodings", "angle,amplitude", "--epochs", "2",
-              "--seeds", "2", "--json"]
+        over_seeds: tuple[Path, dict], capsys: pytest.CaptureFixture[str]) -> None:
+    """The seeds as tasks on a real LocalCluster (the study runner's machinery): the same
+    figures as the sequential loop."""
+    project_file, sequential = over_seeds
     capsys.readouterr()
-    assert main(common) == 0
-    sequential = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert main([*common, "--workers", "2"]) == 0
+    assert main(["analyze", "encodings", str(project_file), *OVER_SEEDS, "--workers", "2"]) == 0
     parallel = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for name in ("angle", "amplitude"):  # the figures, not the times
         assert parallel["summary"][name]["test_accuracy"] == sequential["summary"][name]["test_accuracy"]

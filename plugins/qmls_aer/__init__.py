@@ -28,6 +28,7 @@ __all__ = [
     "aer_unavailable",
     "describe_devices",
     "device_options",
+    "mitigation_options",
     "noise_unavailable",
     "qmlstudio_backends",
 ]
@@ -171,12 +172,13 @@ def _noise_option() -> Option:
                   help="Off: only the device's coupling map and basis gates (to tell transpiling effects from noise)")
 
 
-def _mitigation_options() -> tuple[Option, ...]:
-    """Error mitigation, applied when a trained run is evaluated (see :mod:`qmls_aer.mitigation`)."""
+def mitigation_options(calibrated_on: str = "the device's noise model") -> tuple[Option, ...]:
+    """Error mitigation, applied when a trained run is evaluated (see :mod:`qmls_aer.mitigation`);
+    the IBM backend offers the same options."""
     return (
         Option("measure_mitigation", "bool", False, title="Readout mitigation (mthree)",
-               help="Correct the measured counts for the device's readout errors with mthree, calibrated on the "
-               "device's noise model; reported next to the raw figures when a run is evaluated"),
+               help="Correct the measured counts for the device's readout errors with mthree, calibrated on "
+               f"{calibrated_on}; reported next to the raw figures when a run is evaluated"),
         Option("calibration_shots", "int", 10_000, title="Calibration shots",
                help="Shots per mthree calibration circuit (readout mitigation)", minimum=100, maximum=1_000_000),
         Option("zne", "choice", "off", title="Zero-noise extrapolation (mitiq)", choices=("off", "richardson", "linear"),
@@ -279,7 +281,7 @@ def qmlstudio_backends() -> list[BackendSpec]:
                 _noise_option(),
                 _precision_option(),
                 _device_option(),
-                *_mitigation_options(),
+                *mitigation_options(),
             ),
             refuse=refuse_noise_mitigation,
         ),
@@ -300,7 +302,7 @@ def qmlstudio_backends() -> list[BackendSpec]:
                 _optimization_level_option(),
                 _noise_option(),
                 _noisy_shots_option(),
-                *_mitigation_options(),
+                *mitigation_options(),
             ),
             refuse=refuse_exact_mitigation,
         ),

@@ -24,7 +24,7 @@ from qmlstudio.plugins import Backend
 
 from qmls_aer.binding import bindable_circuit
 from qmls_aer.gpu import check_device
-from qmls_aer.mitigation import CALIBRATION_METHOD, parse_scales
+from qmls_aer.mitigation import Mitigated
 
 
 class ExactAerEstimator(EstimatorV2):
@@ -279,7 +279,7 @@ class AerShotsBackend(_AerBackend):
         return f"Aer with {self.shots} shots ({self._hardware()}{seed})"
 
 
-class AerNoiseBackend(_AerBackend):
+class AerNoiseBackend(Mitigated, _AerBackend):
     """Aer with a fake IBM device's noise model; circuits are transpiled to the device.
 
     The pass manager is qiskit's level-``optimization_level`` preset for the device (its
@@ -313,52 +313,25 @@ class AerNoiseBackend(_AerBackend):
         self.shots = None if shots is None else int(shots)
         self.optimization_level = int(optimization_level)
         self.noise = bool(noise)
-        self.measure_mitigation = bool(measure_mitigation)
-        self.calibration_shots = int(calibration_shots)
-        self.zne = str(zne)
-        self.zne_scales = str(zne_scales)
-        self.zne_folding = str(zne_folding)
+        self._set_mitigation(measure_mitigation, calibration_shots, zne, zne_scales, zne_folding)
         self.device_model = load(fake_backend)
         self._noise_model: Any = None
         self._simulator: AerSimulator | None = None
-        self._readout: dict[tuple[int, ...], Any] = {}
         self._channels: dict[Any, Any] = {}  # the noise model's error channels, made once (noisy_program)
         self._active_models: dict[tuple[int, ...], Any] = {}  # noise models on the qubits circuits touch
 
-    def mitigation_options(self) -> dict[str, Any]:
-        """The error mitigation asked for ({} when none): applied when a trained run is evaluated."""
-        found: dict[str, Any] = {}
-        if self.measure_mitigation:
-            found["readout"] = {"library": "mthree", "method": "M3Mitigation.apply_correction, nearest probability "
-                                "distribution", "calibration": CALIBRATION_METHOD, "calibration_shots": self.calibration_shots}
-        if self.zne != "off":
-            found["zne"] = {"library": "mitiq", "extrapolation": self.zne, "scales": list(parse_scales(self.zne_scales)),
-                            "folding": "fold_global" if self.zne_folding == "global" else "fold_gates_at_random"}
-        return found
+    def _readout_mitigation(self, isa: Any) -> Any:
+        """mthree calibrated on Aer with the device's noise model on the measured qubits."""
+        from qmls_aer.mitigation import ReadoutMitigation, _measured_qubits
 
-    def training_problem(self) -> str | None:
-        """Why this backend cannot train as configured: mitigation applies to evaluation only."""
-        if self.mitigation_options():
-            return ("error mitigation (measure_mitigation, zne) is applied when a trained run is evaluated "
-                    "(qmlstudio evaluate, or Evaluate on… in the window), not while training: train without it, "
-                    "then evaluate the run on this backend with it")
-        return None
+        model = self.active_noise_model(_measured_qubits(isa))
+        return ReadoutMitigation.on_noise_model(model, isa, self.calibration_shots, self.next_seed())
 
-    def mitigations(self, evaluator: Any) -> list[Any]:
-        """The mitigations to apply to ``evaluator``'s circuit (calibrating readout mitigation
-        once per set of measured qubits)."""
-        from qmls_aer.mitigation import ReadoutMitigation, ZeroNoiseExtrapolation, _measured_qubits
+    def _zne_device(self) -> Any:
+        return self.device_model
 
-        found: list[Any] = []
-        if self.measure_mitigation:
-            key = tuple(_measured_qubits(evaluator.circuit))
-            if key not in self._readout:
-                self._readout[key] = ReadoutMitigation(self, evaluator.circuit, self.calibration_shots, self.next_seed())
-            found.append(self._readout[key])
-        if self.zne != "off":
-            found.append(ZeroNoiseExtrapolation(self, self.zne, parse_scales(self.zne_scales), self.zne_folding,
-                                                self.next_seed()))
-        return found
+    def _mitigation_seed(self) -> int:
+        return int(self.next_seed())
 
     @property
     def num_device_qubits(self) -> int:

@@ -105,21 +105,32 @@ def _measured_qubits(isa: Any) -> list[int]:
 
 
 class ReadoutMitigation:
-    """mthree's readout correction for one circuit's measured qubits (calibrated on creation)."""
+    """mthree's readout correction for one circuit's measured qubits (calibrated on creation).
+
+    ``system`` runs mthree's calibration circuits: an Aer simulator with the device's noise
+    model (``aer-noise``, ``noisy-exact`` and the IBM local testing mode), or an IBM Quantum
+    device, whose calibration jobs mthree sends in ``runtime_mode`` (the run's Batch or
+    Session)."""
 
     name = "readout"
 
-    def __init__(self, backend: Any, isa: Any, shots: int, seed: int) -> None:
+    def __init__(self, system: Any, isa: Any, shots: int, runtime_mode: Any = None) -> None:
         import mthree
-        from qiskit_aer import AerSimulator
 
         self.qubits = _measured_qubits(isa)
         self.shots = int(shots)
-        # the calibration circuits touch only the measured qubits: their errors are enough
-        simulator = AerSimulator(noise_model=backend.active_noise_model(self.qubits), seed_simulator=int(seed))
-        self.mitigator = mthree.M3Mitigation(simulator)
-        self.mitigator.cals_from_system(self.qubits, shots=self.shots, method=CALIBRATION_METHOD)
+        self.mitigator = mthree.M3Mitigation(system)
+        self.mitigator.cals_from_system(self.qubits, shots=self.shots, method=CALIBRATION_METHOD,
+                                        runtime_mode=runtime_mode, async_cal=False)
         self.circuits = calibration_circuits(len(self.qubits))
+
+    @classmethod
+    def on_noise_model(cls, noise_model: Any, isa: Any, shots: int, seed: int) -> "ReadoutMitigation":
+        """Calibrated on Aer with ``noise_model`` (seeded): the calibration circuits touch only the
+        measured qubits, so their errors are enough."""
+        from qiskit_aer import AerSimulator
+
+        return cls(AerSimulator(noise_model=noise_model, seed_simulator=int(seed)), isa, shots)
 
     def correct(self, probs: np.ndarray, shots: int) -> np.ndarray:
         """Each row's frequencies of ``shots`` shots, corrected: the nearest probability
@@ -147,7 +158,7 @@ class ZeroNoiseExtrapolation:
 
     name = "zne"
 
-    def __init__(self, backend: Any, method: str, scales: tuple[float, ...], folding: str, seed: int) -> None:
+    def __init__(self, device: Any, method: str, scales: tuple[float, ...], folding: str, seed: int) -> None:
         from qiskit.transpiler import generate_preset_pass_manager
 
         if method not in ZNE_METHODS[1:]:
@@ -156,8 +167,7 @@ class ZeroNoiseExtrapolation:
         self._coefficients: np.ndarray | None = None
         # level 0: the inverses mitiq adds are translated to the basis gates and nothing is
         # cancelled or merged (a higher level would undo the folding)
-        self._basis = generate_preset_pass_manager(optimization_level=0, backend=backend.device_model,
-                                                   seed_transpiler=0)
+        self._basis = generate_preset_pass_manager(optimization_level=0, backend=device, seed_transpiler=0)
 
     def fold(self, circuit: Any, scale: float, index: int) -> Any:
         """One bound, transpiled circuit folded to ``scale`` (mitiq), in the device's basis gates."""
@@ -200,3 +210,70 @@ class ZeroNoiseExtrapolation:
     def extrapolate(self, values: list[np.ndarray]) -> np.ndarray:
         """Each expectation value (rows × k) at every scale, extrapolated to zero noise."""
         return np.tensordot(self.coefficients(), np.stack(values), axes=1)
+
+
+class Mitigated:
+    """The error-mitigation options of a backend (``measure_mitigation``, ``calibration_shots``,
+    ``zne``, ``zne_scales``, ``zne_folding``), applied when a trained run is evaluated.
+
+    A backend mixes it in, calls :meth:`_set_mitigation` and says how readout mitigation is
+    calibrated (:meth:`_readout_mitigation`), which device the folded circuits are translated
+    to (:meth:`_zne_device`) and where seeds come from (:meth:`_mitigation_seed`).
+    """
+
+    measure_mitigation = False
+    calibration_shots = 10_000
+    zne = "off"
+    zne_scales = DEFAULT_ZNE_SCALES
+    zne_folding = "global"
+
+    def _set_mitigation(self, measure_mitigation: bool, calibration_shots: int, zne: str, zne_scales: str,
+                        zne_folding: str) -> None:
+        self.measure_mitigation = bool(measure_mitigation)
+        self.calibration_shots = int(calibration_shots)
+        self.zne = str(zne)
+        self.zne_scales = str(zne_scales)
+        self.zne_folding = str(zne_folding)
+        self._readout: dict[tuple[int, ...], ReadoutMitigation] = {}
+
+    def mitigation_options(self) -> dict[str, Any]:
+        """The error mitigation asked for ({} when none): applied when a trained run is evaluated."""
+        found: dict[str, Any] = {}
+        if self.measure_mitigation:
+            found["readout"] = {"library": "mthree", "method": "M3Mitigation.apply_correction, nearest probability "
+                                "distribution", "calibration": CALIBRATION_METHOD, "calibration_shots": self.calibration_shots}
+        if self.zne != "off":
+            found["zne"] = {"library": "mitiq", "extrapolation": self.zne, "scales": list(parse_scales(self.zne_scales)),
+                            "folding": "fold_global" if self.zne_folding == "global" else "fold_gates_at_random"}
+        return found
+
+    def training_problem(self) -> str | None:
+        """Why this backend cannot train as configured: mitigation applies to evaluation only."""
+        if self.mitigation_options():
+            return ("error mitigation (measure_mitigation, zne) is applied when a trained run is evaluated "
+                    "(qmlstudio evaluate, or Evaluate on… in the window), not while training: train without it, "
+                    "then evaluate the run on this backend with it")
+        return None
+
+    def mitigations(self, evaluator: Any) -> list[Any]:
+        """The mitigations to apply to ``evaluator``'s circuit (calibrating readout mitigation
+        once per set of measured qubits)."""
+        found: list[Any] = []
+        if self.measure_mitigation:
+            key = tuple(_measured_qubits(evaluator.circuit))
+            if key not in self._readout:
+                self._readout[key] = self._readout_mitigation(evaluator.circuit)
+            found.append(self._readout[key])
+        if self.zne != "off":
+            found.append(ZeroNoiseExtrapolation(self._zne_device(), self.zne, parse_scales(self.zne_scales),
+                                                self.zne_folding, self._mitigation_seed()))
+        return found
+
+    def _readout_mitigation(self, isa: Any) -> ReadoutMitigation:
+        raise NotImplementedError
+
+    def _zne_device(self) -> Any:
+        raise NotImplementedError
+
+    def _mitigation_seed(self) -> int:
+        raise NotImplementedError

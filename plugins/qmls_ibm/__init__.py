@@ -16,6 +16,8 @@ import importlib.util
 
 from qmlstudio.plugins import AccountSpec, BackendSpec, Option, hookimpl
 
+from qmls_aer import mitigation_options
+
 __all__ = ["ibm_unavailable", "qmlstudio_accounts", "qmlstudio_backends", "refused_options"]
 
 
@@ -104,6 +106,7 @@ def qmlstudio_backends() -> list[BackendSpec]:
                        help="Seed of the transpiler's layout, and of the simulator in local mode "
                        "(empty: a fresh seed is drawn for each run and recorded with it)",
                        minimum=0, maximum=2**32 - 1, nullable=True),
+                *mitigation_options("the device itself (in the local testing mode: the fake device's noise model)"),
             ),
             refuse=refused_options,
         ),
@@ -117,6 +120,8 @@ def refused_options(options: dict) -> str | None:
     runtime's resilience levels belong to the Estimator, so they would never take effect.
     The local testing mode simulates a fake device and ignores every mitigation option.
     """
+    from qmls_aer.mitigation import mitigation_problem
+
     level = int(options.get("resilience_level") or 0)
     if level:
         return (
@@ -130,7 +135,7 @@ def refused_options(options: dict) -> str | None:
                 f"the local testing mode (channel local) cannot apply {' or '.join(ignored)}: it simulates a "
                 "fake device and ignores mitigation. Turn it off, or run on real hardware"
             )
-    return None
+    return mitigation_problem(dict(options), exact_probabilities=False)
 
 
 def _account() -> object:

@@ -12,9 +12,16 @@ when IBM Quantum reports one) is sent to the callbacks given to :meth:`subscribe
 cancel the job on IBM Quantum and raise :class:`~qmls_ibm.errors.IbmJobCancelled`.
 
 ``channel="local"`` is qiskit-ibm-runtime's local testing mode: the mode is a fake device
-(``fake_manila``...) simulated by Aer with its noise model, offline. Error-mitigation
-options have no effect there, so they are refused (:func:`qmls_ibm.refused_options`), as
-are resilience levels anywhere: the engine runs only the Sampler, which has none.
+(``fake_manila``...) simulated by Aer with its noise model, offline. The runtime's own
+mitigation options (twirling, dynamical decoupling) have no effect there, so they are
+refused (:func:`qmls_ibm.refused_options`), as are resilience levels anywhere: the engine
+runs only the Sampler, which has none.
+
+QML Studio's own error mitigation (:class:`qmls_aer.mitigation.Mitigated`: readout mitigation
+with mthree, zero-noise extrapolation with mitiq) applies on hardware and in the local mode
+when a trained run is evaluated: mthree's calibration circuits run on the device in the same
+Batch or Session (in the local mode on Aer with the fake device's noise model, seeded), and
+the folded circuits run through the same Sampler as the raw ones.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
 
 from qmlstudio.plugins import Backend
 
+from qmls_aer.mitigation import Mitigated
 from qmls_ibm import account
 from qmls_ibm.errors import IbmError, IbmJobCancelled, explain
 
@@ -58,7 +66,7 @@ def _status_name(status: Any) -> str:
     return name.split(".")[-1].upper()
 
 
-class IbmBackend(Backend):
+class IbmBackend(Mitigated, Backend):
     """Real IBM Quantum hardware (or its local testing mode) behind the engine's Backend API."""
 
     exact = False
@@ -76,15 +84,23 @@ class IbmBackend(Backend):
         dd_sequence: str = "XpXm",
         twirling: bool = False,
         seed: int | None = None,
+        measure_mitigation: bool = False,
+        calibration_shots: int = 10_000,
+        zne: str = "off",
+        zne_scales: str = "1,3,5",
+        zne_folding: str = "global",
         *,
         service: Any = None,
     ) -> None:
         from qmls_ibm import refused_options
 
         reason = refused_options({"resilience_level": resilience_level, "channel": channel,
-                                  "twirling": twirling, "dynamical_decoupling": dynamical_decoupling})
+                                  "twirling": twirling, "dynamical_decoupling": dynamical_decoupling,
+                                  "measure_mitigation": measure_mitigation, "zne": zne, "zne_scales": zne_scales,
+                                  "zne_folding": zne_folding})
         if reason:
             raise IbmError(reason)
+        self._set_mitigation(measure_mitigation, calibration_shots, zne, zne_scales, zne_folding)
         self.backend_name = backend
         self.channel = channel
         self.instance = instance
@@ -165,6 +181,29 @@ class IbmBackend(Backend):
             seed_transpiler=0 if self.seed is None else self.seed,
         )
 
+    # ------------------------------------------------------------ error mitigation
+    def _readout_mitigation(self, isa: Any) -> Any:
+        """mthree's calibration: on the device (its jobs in the run's Batch or Session), or in the
+        local testing mode on Aer with the fake device's noise model on the measured qubits, seeded."""
+        from qmls_aer.mitigation import ReadoutMitigation, _measured_qubits
+
+        if self.local:
+            from qmls_aer.noisy_exact import device_noise_model
+
+            model = device_noise_model(self.target(), _measured_qubits(isa))
+            return ReadoutMitigation.on_noise_model(model, isa, self.calibration_shots, self._mitigation_seed())
+        mode = None if self.mode == "job" else self._mode()
+        try:
+            return ReadoutMitigation(self.target(), isa, self.calibration_shots, runtime_mode=mode)
+        except Exception as exc:  # noqa: BLE001
+            raise explain(exc, "running mthree's readout calibration") from None
+
+    def _zne_device(self) -> Any:
+        return self.target()
+
+    def _mitigation_seed(self) -> int:
+        return int(self._seeds.integers(0, 2**31 - 1))
+
     # ------------------------------------------------------------ primitives
     def primitive_options(self, primitive: str) -> dict[str, Any]:
         """The runtime options sent with each job (mitigation options only off the local mode)."""
@@ -194,6 +233,7 @@ class IbmBackend(Backend):
             "resilience_level": None,  # the Sampler has no resilience levels
             "dynamical_decoupling": (self.dd_sequence if self.dynamical_decoupling and not self.local else None),
             "twirling": bool(self.twirling and not self.local),
+            "mitigation": self.mitigation_options() or None,
         }
         if self._target is not None:
             applied["device"] = str(getattr(self._target, "name", applied["device"]))
@@ -333,6 +373,10 @@ class IbmBackend(Backend):
             mitigation.append(f"DD {self.dd_sequence}")
         if self.twirling and not self.local:
             mitigation.append("twirling")
+        if self.measure_mitigation:
+            mitigation.append("readout mitigation (mthree)")
+        if self.zne != "off":
+            mitigation.append(f"ZNE {self.zne} (mitiq)")
         extra = f", {', '.join(mitigation)}" if mitigation else ""
         return f"IBM Quantum {device} ({where}, {self.shots} shots{extra})"
 

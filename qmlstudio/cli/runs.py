@@ -26,6 +26,9 @@ from qmlstudio.cli.base import (
 )
 from qmlstudio.core.errors import QMLStudioError
 
+NOISE_HELP = ("train under DEVICE's noise (a fake IBM device, e.g. fake_manila), on the best simulator for it: "
+              "noisy-exact (exact noisy probabilities and gradients) up to 10 qubits, aer-noise (Aer's shots) above")
+
 
 # ---------------------------------------------------------------------------
 class GuiCommand(Command):
@@ -76,6 +79,7 @@ class NewCommand(Command):
         parser.add_argument("--backend", default="statevector", metavar="CHOICE",
                             help="backend: NAME[:ARG][,key=value...] as for train and evaluate, e.g. "
                             "aer-noise:fake_manila,shots=2000 (default: statevector, QML Studio's exact simulator)")
+        parser.add_argument("--noise", metavar="DEVICE", help=NOISE_HELP)
         parser.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
         parser.add_argument(
             "--batch-size", type=int, default=32, metavar="N", help="mini-batch size, 0 for full batch (default: 32)"
@@ -116,7 +120,7 @@ class NewCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from qmlstudio.core.project import save_project
         from qmlstudio.plugins.manager import load_plugins
-        from qmlstudio.workflow import new_project, scaling_warning
+        from qmlstudio.workflow import new_project, noisy_training_choice, scaling_warning
 
         path = Path(args.project)
         try:
@@ -136,6 +140,9 @@ class NewCommand(Command):
             raise QMLStudioError("--epochs must be at least 1")
         if args.batch_size < 0:
             raise QMLStudioError("--batch-size must be 0 (full batch) or more")
+        if args.noise and (args.backend != "statevector" or args.backend_options):
+            raise QMLStudioError("--noise picks the backend itself: give --backend (aer-noise:DEVICE for shot-faithful "
+                                 "training) or --noise, not both")
         registry = load_plugins()
         ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
         if args.reps is not None:
@@ -167,6 +174,10 @@ class NewCommand(Command):
             scaling=args.scaling,
             model_options=model_options,
         )
+        if args.noise:
+            project.backend, why = noisy_training_choice(registry, args.noise, project.circuit.num_qubits,
+                                                         base=project.backend)
+            print(f"{PROG}: noise: {why}", file=sys.stderr)
         warning = scaling_warning(registry, project)
         if warning:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -204,6 +215,7 @@ class TrainCommand(Command):
             "--backend", metavar="CHOICE",
             help="backend for this run: NAME[:ARG][,key=value...] (default: the project's)",
         )
+        parser.add_argument("--noise", metavar="DEVICE", help=NOISE_HELP + " for this run")
         parser.add_argument("--shots", type=int, metavar="N", help="shots per circuit (shot-based backends)")
         parser.add_argument("--seed", type=int, metavar="N",
                             help="the run's seed (split, initial weights, shuffling, baselines) for this run "
@@ -238,6 +250,7 @@ class TrainCommand(Command):
             describe_exact_plan,
             exact_plan,
             hidden_qubits,
+            noisy_training_choice,
             run_cost,
             scaling_warning,
             widen_circuit,
@@ -263,7 +276,13 @@ class TrainCommand(Command):
         if warning:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
         choice = None
-        if args.backend or args.shots is not None:
+        if args.noise:
+            if args.backend or args.shots is not None:
+                raise QMLStudioError("--noise picks the backend itself: give --backend (aer-noise:DEVICE,shots=N for "
+                                     "shot-faithful training) or --noise, not both")
+            choice, why = noisy_training_choice(registry, args.noise, project.circuit.num_qubits, base=project.backend)
+            print(f"{PROG}: noise: {why}", file=sys.stderr, flush=True)
+        elif args.backend or args.shots is not None:
             choice = backend_choice(
                 registry, args.backend or project.backend.name, base=project.backend, shots=args.shots
             )

@@ -16,12 +16,14 @@ threshold, checked every second).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from typing import Iterator
 
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 first)
 from pyqtgraph.util.garbage_collector import GarbageCollector
 
-__all__ = ["collect_on_gui_thread", "restore_automatic_collection"]
+__all__ = ["collect_on_gui_thread", "collection_paused", "restore_automatic_collection"]
 
 _collector: GarbageCollector | None = None
 
@@ -42,3 +44,23 @@ def restore_automatic_collection() -> None:
         _collector = None
     gc.collect()
     gc.enable()
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """Collects now, then no collection until the block ends (neither the timer's nor Python's):
+    for a measurement of the event loop's answer times, which a full collection of a large heap
+    would stall for tenths of a second."""
+    timer = _collector.timer if _collector is not None else None
+    automatic = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    if timer is not None:
+        timer.stop()
+    try:
+        yield
+    finally:
+        if timer is not None and _collector is not None:
+            timer.start()
+        if automatic:
+            gc.enable()

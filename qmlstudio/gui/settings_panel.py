@@ -38,6 +38,7 @@ from qmlstudio.gui import startup
 from qmlstudio.gui.background import run_in_background
 from qmlstudio.gui.commands import ProjectEdit
 from qmlstudio.gui.dataset_options import OptionForm
+from qmlstudio.workflow import NOISY_EXACT_QUBITS, noisy_training_choice
 
 _COST_DELAY_MS = 400
 _INT_LIMIT = 2**31 - 1
@@ -81,6 +82,22 @@ MODEL_FORM = {
     "regressor": (_TRAINABLE, _GRADIENT, _EVAL_EVERY, _INIT, _INIT_SCALE),
     "kernel": (_C,),
 }
+
+
+#: the backends that simulate a fake device's noise (the "Device noise" choice)
+NOISY_BACKENDS = ("noisy-exact", "aer-noise")
+
+
+def _noise_devices(registry: Any) -> list[str]:
+    """The fake devices a noisy backend offers (none when neither is usable here)."""
+    for name in NOISY_BACKENDS:
+        spec = registry.backends.get(name)
+        if spec is None or spec.unavailable_reason():
+            continue
+        for option in spec.options:
+            if option.name == "fake_backend":
+                return [str(c) for c in option.choices]
+    return []
 
 
 def _unusable_choices(registry: Any, backend: str) -> dict[str, dict[str, str]]:
@@ -202,6 +219,28 @@ class SettingsPanel(QWidget):
             else:
                 item.setToolTip(spec.description)
         self.backend_combo.currentIndexChanged.connect(self._on_backend)
+        # Training under a device's noise: the backend for it is chosen here (noisy-exact when the
+        # circuit is small enough to simulate exactly, aer-noise above), the user can still pick
+        # either below.
+        self.noise_combo = QComboBox(objectName="noiseCombo")
+        self.noise_combo.addItem("None (noiseless)", "")
+        for device in _noise_devices(self.registry):
+            self.noise_combo.addItem(device, device)
+        self.noise_combo.setToolTip(
+            "Train under the noise of a fake IBM device: its noise model, coupling map and basis gates. Up to "
+            f"{NOISY_EXACT_QUBITS} qubits this picks noisy-exact (exact noisy probabilities and gradients, about a "
+            "hundred times faster than sampling); above, aer-noise (Aer's shots). Pick aer-noise below for "
+            "shot-faithful training.")
+        self.noise_combo.currentIndexChanged.connect(self._on_noise)
+        self.noise_note = QLabel(objectName="noiseNote")
+        self.noise_note.setWordWrap(True)
+        self.noise_note.setStyleSheet("color: palette(mid);")
+        self.noise_note.hide()
+        if self.noise_combo.count() > 1:
+            form.addRow("Device noise", self.noise_combo)
+            form.addRow(self.noise_note)
+        else:  # no noisy backend installed
+            self.noise_combo.hide()
         form.addRow("Backend", self.backend_combo)
         self.backend_form = OptionForm()
         self.backend_form.setObjectName("backendOptions")
@@ -294,6 +333,16 @@ class SettingsPanel(QWidget):
         self.optimizer_form.set_values(project.optimizer.options)
 
         self._select(self.backend_combo, project.backend.name)
+        noisy = project.backend.name in NOISY_BACKENDS
+        device = str(project.backend.options.get("fake_backend", "")) if noisy else ""
+        self._select(self.noise_combo, device)
+        if noisy and device:
+            exact = project.backend.name == "noisy-exact"
+            self.noise_note.setText(
+                f"{device}'s noise, simulated exactly (density matrices, exact gradients)" if exact else
+                f"{device}'s noise, sampled with Aer's shots (shot-faithful; noisy-exact is exact and faster up to "
+                f"{NOISY_EXACT_QUBITS} qubits)")
+        self.noise_note.setVisible(noisy and bool(device))
         spec = self.registry.backends.get(project.backend.name)
         if self._shown_backend != project.backend.name:
             self.backend_form.set_options(list(spec.options) if spec is not None else [])
@@ -421,6 +470,26 @@ class SettingsPanel(QWidget):
         known = {o.name for o in spec.options}
         kept = {k: v for k, v in self.project.backend.options.items() if k in known}  # shots, seed carry over
         self._edit({"backend": PluginChoice(name, _resolve(spec, kept))}, f"Set backend to {spec.title}")
+
+    def _on_noise(self, index: int) -> None:
+        device = self.noise_combo.itemData(index)
+        backend = self.project.backend
+        if not device:
+            if backend.name in NOISY_BACKENDS:
+                spec = self.registry.backends.get("statevector")
+                if spec is not None:
+                    self._edit({"backend": PluginChoice("statevector", _resolve(spec, {}))},
+                               "Train without device noise")
+            return
+        try:
+            choice, _ = noisy_training_choice(self.registry, device, self.project.circuit.num_qubits, base=backend)
+        except QMLStudioError as exc:
+            self.backend_refusal.setText(f"Not applied: {exc}")
+            self.backend_refusal.show()
+            self._sync()
+            return
+        self.backend_refusal.hide()
+        self._edit({"backend": choice}, f"Train under {device}'s noise")
 
     def _on_backend_option(self, name: str, value: Any) -> None:
         choice = self.project.backend

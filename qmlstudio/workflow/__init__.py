@@ -14,7 +14,15 @@ from __future__ import annotations
 from qmlstudio.workflow.projects import new_project, MODEL_OPTIONS, scaling_warning, model_options, HiddenQubits, encoding_qubits, hidden_qubits, check_trainable, widen_circuit, SimulationFix, PCA_FEATURES, simulation_fixes, fixed_project_fields, apply_fix, initialisation_fields, template_circuit, INITIALISATIONS
 from qmlstudio.workflow.data import load_dataset, prepared_data, prepare_for_encoding, features_needed
 from qmlstudio.workflow.runs import build_run, backend_of, find_run, project_for_run
-from qmlstudio.workflow.backends import parse_backend_choice, backend_choice, format_backend_choice, create_backend, transpiled_figures
+from qmlstudio.workflow.backends import (
+    NOISY_EXACT_QUBITS,
+    backend_choice,
+    create_backend,
+    format_backend_choice,
+    noisy_training_choice,
+    parse_backend_choice,
+    transpiled_figures,
+)
 from qmlstudio.workflow.cost import estimate_cost, run_cost, LONG_RUN_SECONDS, exact_plan, describe_exact_plan, describe_cost
 from qmlstudio.workflow.evaluation import Evaluation, evaluate_weights, evaluate_run, record_evaluation
 from qmlstudio.workflow.engine import *  # noqa: F403 - the engine's names the windows and the CLI use
@@ -52,6 +60,8 @@ __all__ = [
     "format_backend_choice",
     "create_backend",
     "transpiled_figures",
+    "NOISY_EXACT_QUBITS",
+    "noisy_training_choice",
     "estimate_cost",
     "run_cost",
     "LONG_RUN_SECONDS",

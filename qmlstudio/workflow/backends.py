@@ -129,6 +129,39 @@ def format_backend_choice(choice: PluginChoice, registry: PluginRegistry | None 
     return text
 
 
+#: the most qubits for which training under a device's noise picks the exact noisy simulator
+#: (``noisy-exact``: density matrices of 4**n entries per sample, exact gradients); above it,
+#: Aer's shot simulator (``aer-noise``)
+NOISY_EXACT_QUBITS = 10
+#: the options a noisy backend keeps from the project's backend when the device changes
+_NOISY_KEPT = ("seed", "optimization_level", "noise")
+
+
+def noisy_training_choice(registry: PluginRegistry, device: str, num_qubits: int, *,
+                          base: PluginChoice | None = None) -> tuple[PluginChoice, str]:
+    """The backend for training under ``device``'s noise (a fake IBM device), and why, in words.
+
+    ``noisy-exact`` (exact noisy probabilities and gradients, about a hundred times faster than
+    sampling) when the circuit has at most :data:`NOISY_EXACT_QUBITS` qubits and the plugin is
+    usable here; ``aer-noise`` (shot-faithful, the reference) otherwise. The seed, the
+    transpiler level and ``noise`` of ``base`` (the project's backend) carry over.
+    """
+    exact = registry.backends.get("noisy-exact")
+    reason = exact.unavailable_reason() if exact is not None else "the noisy-exact backend is not installed"
+    if reason is None and num_qubits > NOISY_EXACT_QUBITS:
+        reason = (f"{num_qubits} qubits are more than the exact noisy simulator's {NOISY_EXACT_QUBITS} "
+                  f"(a density matrix holds 4^n entries)")
+    name = "noisy-exact" if reason is None else "aer-noise"
+    kept = {k: v for k, v in (base.options.items() if base is not None else ()) if k in _NOISY_KEPT}
+    choice = backend_choice(registry, f"{name}:{device}", options=kept)
+    if reason is None:
+        why = (f"noisy-exact: {device}'s noise model simulated exactly (density matrices, exact gradients) for "
+               f"{num_qubits} qubit{'s' if num_qubits != 1 else ''}; aer-noise samples shots, for shot-faithful runs")
+    else:
+        why = f"aer-noise: {device}'s noise model with Aer's shots ({reason})"
+    return choice, why
+
+
 def create_backend(registry: PluginRegistry, choice: PluginChoice | str) -> Any:
     """The :class:`~qmlstudio.plugins.Backend` for a choice (a text is parsed first)."""
     if isinstance(choice, str):

@@ -34,6 +34,17 @@ def _themed(qapp: Any) -> None:
     apply_theme(qapp)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _warm_training_process(_themed: None) -> Iterator[None]:
+    """As the application does (gui/app.py): an idle training process waits for the next run,
+    and each run's end starts the next one, so that Train does not wait for qiskit's import."""
+    from qmlstudio.gui import training_process
+
+    training_process.warm_up()
+    yield
+    training_process._keep_warm = False
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _collect_on_the_gui_thread(qapp: Any) -> Iterator[None]:
     """As in the application: cycles are collected on the GUI thread only (see gui/collector.py).

@@ -267,3 +267,43 @@ def test_identity_blocks_on_a_hand_drawn_circuit_say_what_training_needs(qtbot, 
     qtbot.keyClick(combo, Qt.Key.Key_End)
     assert project.model.options["init"] == "identity-blocks"
     assert widget.model_note.isVisible() and "mirrors its first" in widget.model_note.text()
+
+
+def test_device_noise_picks_the_exact_noisy_simulator_when_the_circuit_is_small_enough(qtbot, project, registry):
+    """Device noise: the popup opened with the mouse and the device typed sets noisy-exact on it for
+    a 4-qubit circuit (the seed carries over, the note says why, one undo goes back); on a
+    12-qubit circuit the Down key picks aer-noise, which says that noisy-exact stops at 10."""
+    from PySide6.QtCore import Qt
+
+    from qmlstudio.workflow import NOISY_EXACT_QUBITS, new_project
+
+    project.backend = PluginChoice("statevector", {})
+    stack = QUndoStack()
+    widget = SettingsPanel(project, registry, undo_stack=stack)
+    qtbot.addWidget(widget)
+    widget.show()
+    combo = widget.noise_combo
+    assert combo.isVisible() and combo.currentData() == "" and not widget.noise_note.isVisible()
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)  # opens the popup
+    popup = combo.view()
+    qtbot.waitUntil(popup.isVisible, timeout=5000)
+    qtbot.keyClicks(popup, "fake_lima")  # typed: the list's keyboard search finds it
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not popup.isVisible(), timeout=5000)
+    assert project.backend.name == "noisy-exact" and project.backend.options["fake_backend"] == "fake_lima"
+    assert widget.backend_combo.currentData() == "noisy-exact" and combo.currentData() == "fake_lima"
+    assert widget.noise_note.isVisible() and "simulated exactly" in widget.noise_note.text()
+    assert stack.undoText() == "Train under fake_lima's noise"
+    stack.undo()
+    assert project.backend.name == "statevector" and combo.currentData() == ""
+
+    wide = new_project(registry, name="wide", dataset="digits", features=12, epochs=1)
+    assert wide.circuit.num_qubits == 12 > NOISY_EXACT_QUBITS
+    other = SettingsPanel(wide, registry, undo_stack=QUndoStack())
+    qtbot.addWidget(other)
+    other.show()
+    other.noise_combo.setFocus()
+    qtbot.keyClick(other.noise_combo, Qt.Key.Key_Down)
+    device = other.noise_combo.itemData(1)
+    assert wide.backend.name == "aer-noise" and wide.backend.options["fake_backend"] == device
+    assert "shot-faithful" in other.noise_note.text() and str(NOISY_EXACT_QUBITS) in other.noise_note.text()

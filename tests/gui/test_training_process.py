@@ -9,6 +9,7 @@ signal or a count, never a fixed sleep.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -134,6 +135,27 @@ def test_os_exit_and_memory_error_in_the_child(qtbot, project: Any, registry: An
 
 def test_pause_step_and_stop_answer_within_a_fifth_of_a_second(qtbot, dock: TrainingDock) -> None:
     worker = start_long_run(qtbot, dock)
+    with quiet_process(qtbot):
+        latencies = answer_times(qtbot, dock, worker)
+    assert max(latencies.values()) < latency_budget(0.2), latencies
+
+
+@contextlib.contextmanager
+def quiet_process(qtbot) -> Iterator[None]:
+    """What the latencies must not measure: a collection of this test process's heap (on the GUI
+    thread's timer, gui/collector.py), which after the whole suite holds millions of objects (a
+    full collection stalls the event loop for tenths of a second: CI saw a 0.31 s stop), and the import of qiskit in an
+    idle child started ahead of the next run, which competes for a core on a two-core machine."""
+    from qmlstudio.gui.collector import collection_paused
+
+    idle = training_process._idle
+    if idle is not None and idle.alive():
+        qtbot.waitUntil(lambda: idle.events.poll(), timeout=TIMEOUT)  # it said "ready"
+    with collection_paused():
+        yield
+
+
+def answer_times(qtbot, dock: TrainingDock, worker: ProcessTrainingWorker) -> dict[str, float]:
     latencies = {}
     started = time.perf_counter()
     with qtbot.waitSignal(worker.acknowledged, timeout=2000, check_params_cb=lambda c, _: c == "pause") as paused:
@@ -158,7 +180,7 @@ def test_pause_step_and_stop_answer_within_a_fifth_of_a_second(qtbot, dock: Trai
             click(qtbot, dock.stop_button)
         latencies["stop"] = time.perf_counter() - started
     assert finished.args[0].status == "stopped" and finished.args[0].num_points == before + 1
-    assert max(latencies.values()) < latency_budget(0.2), latencies
+    return latencies
 
 
 def latency_budget(seconds: float) -> float:
@@ -173,6 +195,7 @@ def latency_budget(seconds: float) -> float:
 
 
 def test_a_warm_child_is_taken_by_the_next_run(qtbot, dock: TrainingDock) -> None:
+    kept = training_process._keep_warm
     child = training_process.warm_up()
     qtbot.waitUntil(lambda: child.events.poll(), timeout=TIMEOUT)  # it said "ready": qiskit is imported
     dock.project.training = dataclasses.replace(dock.project.training, epochs=1)
@@ -182,7 +205,7 @@ def test_a_warm_child_is_taken_by_the_next_run(qtbot, dock: TrainingDock) -> Non
     qtbot.waitUntil(lambda: dock.state == IDLE, timeout=10_000)
     # and the next one is already starting
     assert training_process._idle is not None and training_process._idle.pid != child.pid
-    training_process._keep_warm = False
+    training_process._keep_warm = kept
 
 
 def test_exit_codes_read_as_sentences() -> None:

@@ -405,3 +405,31 @@ def test_cli_trains_on_a_device_noise_model(tmp_path, registry):
     saved = load_project(path)
     assert saved.backend.name == "statevector"  # the project's own choice is kept
     assert saved.runs[-1].config["backend"] == {"name": "aer-noise", "options": SPECS["aer-noise"].resolve({})}
+
+
+def test_device_noise_picks_the_exact_noisy_simulator_up_to_ten_qubits(tmp_path, registry, capsys):
+    """``--noise DEVICE`` (new and train): noisy-exact for a circuit of at most 10 qubits, said on
+    stderr and recorded in the run; aer-noise above, with the reason; never with --backend."""
+    from qmlstudio.cli import main
+    from qmlstudio.workflow import NOISY_EXACT_QUBITS, noisy_training_choice
+
+    path = tmp_path / "m.qmls"
+    assert main(["new", str(path), "--dataset", "moons", "--noise", "fake_manila", "--epochs", "2"]) == 0
+    assert "noise: noisy-exact: fake_manila's noise model simulated exactly" in capsys.readouterr().err
+    project = load_project(path)
+    assert project.backend.name == "noisy-exact" and project.backend.options["fake_backend"] == "fake_manila"
+    assert main(["train", str(path), "--noise", "fake_lima", "--json"]) == 0
+    assert "noise: noisy-exact: fake_lima" in capsys.readouterr().err
+    run = load_project(path).runs[-1]
+    assert run.status == "completed" and run.config["backend"]["name"] == "noisy-exact"
+    assert run.config["backend"]["options"]["fake_backend"] == "fake_lima"
+    assert main(["train", str(path), "--noise", "fake_lima", "--backend", "aer-noise:fake_lima"]) == 1
+    assert "not both" in capsys.readouterr().err
+
+    base = PluginChoice("noisy-exact", {"fake_backend": "fake_manila", "seed": 4, "optimization_level": 2})
+    choice, why = noisy_training_choice(registry, "fake_brisbane", NOISY_EXACT_QUBITS + 1, base=base)
+    assert choice.name == "aer-noise" and choice.options["fake_backend"] == "fake_brisbane"
+    assert choice.options["seed"] == 4 and choice.options["optimization_level"] == 2
+    assert f"{NOISY_EXACT_QUBITS + 1} qubits are more than the exact noisy simulator's {NOISY_EXACT_QUBITS}" in why
+    choice, _ = noisy_training_choice(registry, "fake_lima", NOISY_EXACT_QUBITS, base=base)
+    assert choice.name == "noisy-exact" and choice.options["seed"] == 4

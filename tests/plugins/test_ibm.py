@@ -98,7 +98,9 @@ def test_hook_qmlstudio_backends():
     assert SPEC.positional == "backend" and SPEC.unavailable_reason() is None
     names = {o.name for o in SPEC.options}
     assert {"backend", "channel", "instance", "mode", "shots", "optimization_level", "resilience_level",
-            "dynamical_decoupling", "dd_sequence", "twirling", "seed"} == names
+            "dynamical_decoupling", "dd_sequence", "twirling", "seed",
+            # QML Studio's own error mitigation (qmls_aer.mitigation), applied when a run is evaluated
+            "measure_mitigation", "calibration_shots", "zne", "zne_scales", "zne_folding"} == names
     assert "token" not in names  # a token option would end up in project files
     backend = SPEC.create({"backend": "ibm_brisbane"})
     assert isinstance(backend, Backend) and not backend.exact and backend.shots == 4096

@@ -54,7 +54,7 @@ def test_extrapolation_equals_mitiq_and_a_polynomial_fit(registry, method, degre
     from qmls_aer.mitigation import ZeroNoiseExtrapolation
 
     backend = create_backend(registry, backend_choice(registry, "noisy-exact:fake_manila"))
-    zne = ZeroNoiseExtrapolation(backend, method, scales, "global", seed=1)
+    zne = ZeroNoiseExtrapolation(backend.device_model, method, scales, "global", seed=1)
     values = [np.random.default_rng(int(s)).uniform(-1, 1, (7, 3)) for s in scales]
     got = zne.extrapolate(values)
     factory = RichardsonFactory if method == "richardson" else LinearFactory
@@ -86,7 +86,7 @@ def test_a_folded_circuit_is_the_same_unitary_in_the_device_basis_with_more_nois
     from qmls_aer.mitigation import ZeroNoiseExtrapolation
 
     backend = create_backend(registry, backend_choice(registry, "noisy-exact:fake_manila"))
-    zne = ZeroNoiseExtrapolation(backend, "richardson", (1.0, 3.0), folding, seed=5)
+    zne = ZeroNoiseExtrapolation(backend.device_model, "richardson", (1.0, 3.0), folding, seed=5)
     isa = _isa(backend)
     folded = zne.fold(isa, 3.0, 0)
     assert set(folded.count_ops()) <= set(backend.device_model.operation_names) | {"measure", "barrier"}
@@ -108,11 +108,9 @@ def test_readout_correction_equals_the_inverse_of_the_calibrated_assignment_matr
     """With every outcome present, M3's correction is the full assignment matrix (the Kronecker
     product of mthree's calibrated per-qubit matrices, qubit 0 the lowest bit) inverted: a
     distribution built as A·q comes back as q."""
-    from qmls_aer.mitigation import ReadoutMitigation
-
-    backend = create_backend(registry, backend_choice(registry, "aer-noise:fake_manila,seed=2"))
+    backend = create_backend(registry, backend_choice(registry, "aer-noise:fake_manila,seed=2,calibration_shots=4000"))
     isa = _isa(backend)
-    readout = ReadoutMitigation(backend, isa, shots=4000, seed=7)
+    readout = backend._readout_mitigation(isa)  # mthree calibrated on Aer with the noise model
     assert len(readout.qubits) == 3 and readout.circuits >= 2
     matrices = [np.asarray(m, dtype=float) for m in readout.mitigator.cals_to_matrices()]
     assignment = np.ones((1, 1))
@@ -215,3 +213,76 @@ def test_training_with_mitigation_is_refused_before_anything_runs(registry, trai
                            "aer-noise:fake_manila,zne=richardson"], capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "applied when a trained run is evaluated" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------ on the IBM backend
+def test_the_ibm_backend_applies_the_same_mitigations_in_its_local_mode(registry, trained):
+    """``ibm`` offers the same options: in the local testing mode mthree is calibrated on Aer with
+    the fake device's noise model (seeded), the folded circuits go through the runtime's Sampler
+    like the raw ones, and the figures come out as on aer-noise: readout mitigation brings the
+    class probabilities closer to the exact ones."""
+    from qmlstudio.workflow.evaluation import evaluate_weights
+
+    project, _ = trained
+    choice = ("ibm:fake_manila,channel=local,shots=8192,seed=6,measure_mitigation=true,calibration_shots=4000,"
+              "zne=linear,zne_scales=1/3")
+    first = evaluate_weights(project, registry, "last", choice, bootstrap=10)
+    assert set(first.metrics) == {"raw", "readout", "zne", "readout+zne"}
+    assert first.metrics["readout"]["mean_abs_dp"] < 0.7 * first.metrics["raw"]["mean_abs_dp"], first.metrics
+    rows = len(project_test_targets(project, registry))
+    assert first.cost["circuits"] == 2 * rows and first.cost["shots"] == 8192 * 2 * rows
+    assert first.cost["calibration_shots"] == 4000 * first.cost["calibration_circuits"]
+    applied = first.backend_applied["mitigation"]
+    assert applied["readout"]["calibration_shots"] == 4000 and applied["zne"]["scales"] == [1.0, 3.0]
+    assert first.seeds["backend_shots"] == 6  # the local simulator and the calibration, recorded
+
+
+def test_on_hardware_mthree_calibrates_on_the_device_in_the_runs_batch(registry):
+    """Off the local mode the calibration circuits run on the device itself, in the run's Batch
+    (a fake device stands for the hardware behind a service object; the runtime's Batch and
+    mthree are the real ones)."""
+    from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+    from qmls_aer.mitigation import ReadoutMitigation
+    from qmls_ibm.backend import IbmBackend
+
+    device = FakeManilaV2()
+
+    class Service:
+        def backend(self, name):
+            assert name == "ibm_manila"
+            return device
+
+    backend = IbmBackend("ibm_manila", service=Service(), measure_mitigation=True, calibration_shots=500)
+    calls = []
+    original = ReadoutMitigation.__init__
+
+    def spy(self, system, isa, shots, runtime_mode=None):
+        calls.append((system, shots, runtime_mode))
+        original(self, system, isa, shots, runtime_mode)
+
+    ReadoutMitigation.__init__ = spy
+    try:
+        isa = backend.pass_manager().run(_circuit())
+        readout = backend._readout_mitigation(isa)
+    finally:
+        ReadoutMitigation.__init__ = original
+        backend.close()
+    (system, shots, mode), = calls
+    assert system is device and shots == 500 and type(mode).__name__ == "Batch"
+    assert readout.qubits == _measured_qubits_of(isa) and len(readout.mitigator.single_qubit_cals) == 5
+    assert all(readout.mitigator.single_qubit_cals[q] is not None for q in readout.qubits)
+
+
+def _circuit():
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+def _measured_qubits_of(isa):
+    from qmls_aer.mitigation import _measured_qubits
+
+    return _measured_qubits(isa)

@@ -269,6 +269,19 @@ class Mitigated:
                                                 self.zne_folding, self._mitigation_seed()))
         return found
 
+    def mitigation_cost(self, rows: int, measured_qubits: int) -> dict[str, int]:
+        """What the mitigations add when ``rows`` samples are evaluated: ZNE's folded circuits
+        (one per sample and scale factor above 1, at the evaluation's shots) and mthree's
+        calibration circuits and shots."""
+        cost: dict[str, int] = {}
+        if self.zne != "off":
+            cost["zne_circuits"] = int(rows) * (len(parse_scales(self.zne_scales)) - 1)
+        if self.measure_mitigation:
+            circuits = calibration_circuits(int(measured_qubits))
+            cost["calibration_circuits"] = circuits
+            cost["calibration_shots"] = circuits * self.calibration_shots
+        return cost
+
     def _readout_mitigation(self, isa: Any) -> ReadoutMitigation:
         raise NotImplementedError
 

@@ -500,6 +500,7 @@ class EvaluateCommand(Command):
         from qmlstudio.workflow import (
             Controls,
             backend_choice,
+            describe_evaluation_plan,
             evaluate_run,
             find_run,
             format_backend_choice,
@@ -518,7 +519,9 @@ class EvaluateCommand(Command):
         controls = Controls()
         with _stop_on_signals(controls):
             accuracy = evaluate_run(project, registry, run.id, choice, controls=controls, on_backend=_follow_jobs,
-                                    bootstrap=args.bootstrap)
+                                    bootstrap=args.bootstrap,
+                                    on_plan=lambda plan: print(f"{PROG}: plan: {describe_evaluation_plan(plan)}",
+                                                               file=sys.stderr, flush=True))
         if not args.no_save:
             save_project(project)
         tests = run.metrics.get("test_accuracy") or []

@@ -16,6 +16,12 @@ screen coordinates that ``xdotool`` can use as they are:
     circuit's length).
 ``actions``
     the centre of each toolbar button by action name (``"run.train"``...).
+``tabs``
+    the centre of every visible dock tab by its title, and whether it is the current one.
+``settings``, ``backend``
+    the Device noise combo of the Model and Training panel (its centre, the device chosen,
+    whether it is scrolled into view)
+    and the note under it; the project's backend (name and options).
 ``run_state``, ``gates``, ``runs``
     the Run actions' state, the number of gates in the circuit, and each run's status and
     number of recorded iterations, so that a script can wait for a drop or a run to finish.
@@ -33,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QPoint, QPointF, QRect, QTimer
-from PySide6.QtWidgets import QScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QScrollArea, QTabBar, QWidget
 
 from qmlstudio.gui.editor.palette import ENTRY_ROLE
 
@@ -49,6 +55,22 @@ def _rect(widget: QWidget, rect: QRect | None = None) -> list[int]:
 def _point(widget: QWidget, point: QPoint) -> dict[str, int]:
     at = widget.mapToGlobal(point)
     return {"x": at.x(), "y": at.y()}
+
+
+def _in_view(widget: QWidget) -> bool:
+    """Whether ``widget``'s centre can be clicked: it is shown and inside the viewport of every
+    scrolled area around it."""
+    if not widget.isVisible():
+        return False
+    centre = widget.rect().center()
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            viewport = parent.viewport()
+            if not viewport.rect().contains(widget.mapTo(viewport, centre)):
+                return False
+        parent = parent.parentWidget()
+    return True
 
 
 def describe(window: Any) -> dict[str, Any]:
@@ -90,7 +112,23 @@ def describe(window: Any) -> dict[str, Any]:
             buttons[key] = {**_point(button, button.rect().center()), "enabled": button.isEnabled()}
     label = getattr(dock, "evaluations_label", None)
     project = window.project
+    tabs: dict[str, Any] = {}
+    for bar in window.findChildren(QTabBar):
+        if bar.isVisible():
+            for i in range(bar.count()):
+                tabs[bar.tabText(i)] = {**_point(bar, bar.tabRect(i).center()), "current": i == bar.currentIndex()}
+    settings: dict[str, Any] = {}
+    panel = getattr(window, "settings_panel", None)
+    combo = getattr(panel, "noise_combo", None)
+    if combo is not None and combo.isVisible():
+        settings["noise"] = {**_point(combo, combo.rect().center()), "device": combo.currentData(),
+                             "in_view": _in_view(combo)}
+        note = panel.noise_note
+        settings["noise_note"] = note.text() if note.isVisible() else ""
     return {
+        "tabs": tabs,
+        "settings": settings,
+        "backend": {"name": project.backend.name, "options": dict(project.backend.options)} if project is not None else None,
         "buttons": buttons,
         "evaluations": [len(run.evaluations) for run in getattr(project, "runs", [])],
         "evaluations_text": label.text() if label is not None and label.isVisible() else "",

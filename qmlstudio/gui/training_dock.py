@@ -41,6 +41,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import shiboken6
 from PySide6.QtCore import (
     QCoreApplication,
     QItemSelection,
@@ -602,7 +603,7 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         """Evaluates run ``run_id``'s weights on the backend ``choice`` (``NAME[:ARG][,k=v]``) in the
         background; the accuracy is added to the run's evaluations and ``evaluated`` is emitted."""
         from qmlstudio.gui.background import run_in_background
-        from qmlstudio.workflow import evaluate_weights, record_evaluation
+        from qmlstudio.workflow import describe_evaluation_plan, evaluate_weights, record_evaluation
 
         project, registry = self._project, self.registry
         if registry is None:
@@ -624,7 +625,11 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
             self.status_message.emit(f"Accuracy on {choice}: {value.accuracy:.3f}")
             self.evaluated.emit(run.id, float(value.accuracy))
 
-        run_in_background(lambda: evaluate_weights(project, registry, run_id, choice), done, self)
+        def planned(plan: dict[str, Any]) -> None:  # on the background thread: a queued signal
+            if shiboken6.isValid(self):
+                self.status_message.emit(f"Evaluating the run on {choice}: {describe_evaluation_plan(plan)}…")
+
+        run_in_background(lambda: evaluate_weights(project, registry, run_id, choice, on_plan=planned), done, self)
 
     def evaluate_with_dialog(self) -> None:
         from PySide6.QtWidgets import QInputDialog

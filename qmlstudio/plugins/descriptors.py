@@ -605,6 +605,13 @@ class Backend(abc.ABC):
         with this sentence before anything runs; the default has none."""
         return None
 
+    def mitigation_cost(self, rows: int, measured_qubits: int) -> dict[str, int]:
+        """The circuits and shots the mitigations add when ``rows`` samples of a circuit measuring
+        ``measured_qubits`` qubits are evaluated (told before the evaluation runs):
+        ``zne_circuits`` (at the evaluation's shots), ``calibration_circuits`` and
+        ``calibration_shots``; the default adds none."""
+        return {}
+
     def mitigations(self, evaluator: Any) -> list[Any]:
         """The error mitigations to apply when ``evaluator``'s trained model is evaluated; the
         default has none. Each is an object with a ``name`` and either

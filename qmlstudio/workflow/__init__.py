@@ -24,7 +24,14 @@ from qmlstudio.workflow.backends import (
     transpiled_figures,
 )
 from qmlstudio.workflow.cost import estimate_cost, run_cost, LONG_RUN_SECONDS, exact_plan, describe_exact_plan, describe_cost
-from qmlstudio.workflow.evaluation import Evaluation, evaluate_weights, evaluate_run, record_evaluation
+from qmlstudio.workflow.evaluation import (
+    Evaluation,
+    describe_evaluation_plan,
+    evaluate_run,
+    evaluate_weights,
+    evaluation_plan,
+    record_evaluation,
+)
 from qmlstudio.workflow.engine import *  # noqa: F403 - the engine's names the windows and the CLI use
 from qmlstudio.workflow.engine import __all__ as _engine_names
 from qmlstudio.workflow.previews import ExactView, ModelPreview, data_units, exact_view, initial_weights
@@ -72,6 +79,8 @@ __all__ = [
     "evaluate_weights",
     "evaluate_run",
     "record_evaluation",
+    "evaluation_plan",
+    "describe_evaluation_plan",
     "ExactView",
     "ModelPreview",
     "data_units",

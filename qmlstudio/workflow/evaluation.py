@@ -57,6 +57,7 @@ def evaluate_weights(
     controls: Any = None,
     on_backend: Any = None,
     bootstrap: int = 100,
+    on_plan: Any = None,
 ) -> Evaluation:
     """Evaluates a run's final weights on the test split of a backend, recording nothing.
 
@@ -71,7 +72,8 @@ def evaluate_weights(
     applies (readout mitigation, zero-noise extrapolation: measured on the same shots), the
     95 % intervals over shots (``bootstrap`` multinomial replicates of the measured counts)
     and the mean |Δp| of the class probabilities against the exact, noiseless simulator;
-    ``cost`` the circuits and shots it ran.
+    ``cost`` the circuits and shots it ran. ``on_plan(plan)`` is called before anything runs
+    with what it will cost (:func:`evaluation_plan`).
     """
     import numpy as np
 
@@ -105,6 +107,9 @@ def evaluate_weights(
         )
     if len(trained.data.y_test) == 0:
         raise QMLStudioError(f"run {run.id} has an empty test split: nothing to evaluate")
+    sampled = not getattr(backend, "engine", False) and not getattr(backend, "exact", False)
+    if on_plan is not None:
+        on_plan(evaluation_plan(backend, len(trained.data.y_test), trained.model.num_qubits, sampled=sampled))
     observables = trained.head.observables(trained.model.num_qubits)
     detach = None
     try:
@@ -218,6 +223,41 @@ def _measured_figures(trained: Any, backend: Any, parameters: Any, exact: Any, *
     return metrics, cost, values["raw"]
 
 
+def evaluation_plan(backend: Any, rows: int, measured_qubits: int, *, sampled: bool = True) -> dict[str, Any]:
+    """What evaluating ``rows`` test samples on ``backend`` will cost, before it runs: one circuit
+    per sample at the backend's shots (none for the engine's exact simulator), the folded
+    circuits of zero-noise extrapolation at the same shots, and mthree's calibration
+    (:meth:`~qmlstudio.plugins.Backend.mitigation_cost`); the totals are those the evaluation's
+    ``cost`` reports when it ends (the bootstrap resamples counts: no circuits)."""
+    shots = int(getattr(backend, "shots", 0) or 0) if sampled else 0
+    extra = backend.mitigation_cost(rows, measured_qubits) if callable(getattr(backend, "mitigation_cost", None)) else {}
+    circuits = 0 if getattr(backend, "engine", False) else int(rows)
+    zne = int(extra.get("zne_circuits", 0))
+    plan: dict[str, Any] = {"rows": int(rows), "shots_per_circuit": shots, "circuits": circuits, "zne_circuits": zne,
+                            "calibration_circuits": int(extra.get("calibration_circuits", 0)),
+                            "calibration_shots": int(extra.get("calibration_shots", 0))}
+    plan["total_circuits"] = circuits + zne + plan["calibration_circuits"]
+    plan["total_shots"] = (circuits + zne) * shots + plan["calibration_shots"]
+    return plan
+
+
+def describe_evaluation_plan(plan: dict[str, Any]) -> str:
+    """One line for people: ``38 circuits × 8,192 shots, + 76 folded (ZNE), + 16 calibration
+    circuits × 10,000 shots (mthree): 130 circuits, 1,093,632 shots``."""
+    shots = plan["shots_per_circuit"]
+    parts = [f"{plan['circuits']:,} circuit{'s' if plan['circuits'] != 1 else ''}"
+             + (f" × {shots:,} shots" if shots else " (exact)")]
+    if plan["zne_circuits"]:
+        parts.append(f"{plan['zne_circuits']:,} folded (ZNE)")
+    if plan["calibration_circuits"]:
+        parts.append(f"{plan['calibration_circuits']:,} calibration circuits × "
+                     f"{plan['calibration_shots'] // plan['calibration_circuits']:,} shots (mthree)")
+    text = ", + ".join(parts)
+    if len(parts) > 1:
+        text += f": {plan['total_circuits']:,} circuits, {plan['total_shots']:,} shots"
+    return f"{plan['rows']:,} test samples: {text}"
+
+
 def evaluate_run(
     project: Project,
     registry: PluginRegistry,
@@ -227,6 +267,7 @@ def evaluate_run(
     controls: Any = None,
     on_backend: Any = None,
     bootstrap: int = 100,
+    on_plan: Any = None,
 ) -> float:
     """Test accuracy (R² for regressors) of a trained run's final weights on another backend.
 
@@ -237,7 +278,7 @@ def evaluate_run(
     accuracy, so ideal, noisy and hardware accuracy stand side by side.
     """
     result = evaluate_weights(project, registry, run_id, backend_choice, controls=controls, on_backend=on_backend,
-                              bootstrap=bootstrap)
+                              bootstrap=bootstrap, on_plan=on_plan)
     record_evaluation(project, result)
     return result.accuracy
 

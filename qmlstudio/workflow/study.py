@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing
 import random
 import threading
 from dataclasses import replace
@@ -387,6 +388,32 @@ def _as_finished(client: Any, futures: Any, cancelled: Callable[[], bool], stop:
         yield from finished
 
 
+#: what the local workers' fork server imports once, so that each worker (and a restarted one)
+#: starts with the engine and the built-in plugins loaded instead of importing them again
+_WORKER_PRELOAD = ("distributed", "qmlstudio.workflow", "qmlstudio.core.statevector", "qiskit", "sklearn.svm",
+                   "sklearn.linear_model", "sklearn.neural_network", "qmls_statevector", "qmls_encodings",
+                   "qmls_ansatze", "qmls_datasets", "qmls_optimizers")
+
+
+#: how local workers start: forked from the fork server (POSIX), else each a fresh interpreter
+_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _forkserver_preload() -> None:
+    """The fork server's imports (:data:`_WORKER_PRELOAD`, in place of Dask's list: distributed
+    and every optional package it knows). Set before the first local cluster starts the server;
+    later calls change nothing (the server is running). A module that fails to import is skipped
+    by the server, and the worker imports it when a trial needs it."""
+    import dask
+    import distributed.utils
+
+    if _START_METHOD != "forkserver":
+        return
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        context = distributed.utils.get_mp_context()  # Dask sets its own list here, once
+    context.set_forkserver_preload(list(_WORKER_PRELOAD))
+
+
 @contextlib.contextmanager
 def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A Dask client on ``scheduler`` or on a LocalCluster of ``workers`` single-threaded processes."""
@@ -402,12 +429,16 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
                           "distributed.logging.distributed": "error",
                           "distributed.worker.profile.enabled": False,
+                          # workers forked from a server that imported the engine once (below),
+                          # rather than each a fresh interpreter importing it again
+                          "distributed.worker.multiprocessing-method": _START_METHOD,
                           "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "2s"}):
         try:
             if scheduler:
                 client = Client(scheduler, timeout="10s")
             else:
                 n = workers or os.cpu_count() or 1
+                _forkserver_preload()
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=40)
                 client = Client(cluster)

@@ -655,9 +655,15 @@ def test_evaluate_on_with_mitigation_by_mouse_and_keyboard_shows_raw_and_mitigat
                 dialog.reject()
 
     QTimer.singleShot(0, type_choice)
+    messages: list[str] = []
+    dock.status_message.connect(messages.append)
     with qtbot.waitSignal(dock.evaluated, timeout=120_000):
         click(qtbot, dock.evaluate_button)
     assert typed.get("done") and "zne=richardson" in typed["hint"]
+    rows = run.evaluations[-1]["cost"]["circuits"] // 2  # each test sample, and its copy folded 3 times
+    # what it would cost was said before it ran
+    assert any(f"{rows} test samples: {rows} circuits (exact), + {rows} folded (ZNE)" in m
+               for m in messages), messages
     evaluation = run.evaluations[-1]
     assert evaluation["backend"] == "noisy-exact" and set(evaluation["metrics"]) == {"raw", "zne"}
     text = dock.evaluations_label.text()

@@ -174,7 +174,11 @@ def test_the_cli_reports_raw_and_mitigated_figures_and_saves_them(trained, tmp_p
     choice = "noisy-exact:fake_manila,shots=2000,seed=1,measure_mitigation=true,calibration_shots=2000"
     capsys.readouterr()
     assert main(["evaluate", str(path), "--json", "--bootstrap", "20", "--backend", choice]) == 0
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out, err = capsys.readouterr()
+    line = json.loads(out.strip().splitlines()[-1])
+    rows, calibration = line["cost"]["circuits"], line["cost"]["calibration_circuits"]
+    assert (f"plan: {rows} test samples: {rows} circuits × 2,000 shots, + {calibration} calibration circuits × "
+            f"2,000 shots (mthree): {rows + calibration} circuits, {2000 * (rows + calibration):,} shots") in err, err
     assert set(line["metrics"]) == {"raw", "readout"}
     for figures in line["metrics"].values():
         assert set(figures) == {"loss", "accuracy", "mean_abs_dp", "loss_ci95", "accuracy_ci95"}
@@ -226,8 +230,13 @@ def test_the_ibm_backend_applies_the_same_mitigations_in_its_local_mode(registry
     project, _ = trained
     choice = ("ibm:fake_manila,channel=local,shots=8192,seed=6,measure_mitigation=true,calibration_shots=4000,"
               "zne=linear,zne_scales=1/3")
-    first = evaluate_weights(project, registry, "last", choice, bootstrap=10)
+    plans: list[dict] = []
+    first = evaluate_weights(project, registry, "last", choice, bootstrap=10, on_plan=plans.append)
     assert set(first.metrics) == {"raw", "readout", "zne", "readout+zne"}
+    (plan,) = plans  # said before it ran, and what it ran
+    assert plan["circuits"] + plan["zne_circuits"] == first.cost["circuits"]
+    assert plan["calibration_circuits"] == first.cost["calibration_circuits"]
+    assert plan["total_shots"] == first.cost["shots"] + first.cost["calibration_shots"]
     assert first.metrics["readout"]["mean_abs_dp"] < 0.7 * first.metrics["raw"]["mean_abs_dp"], first.metrics
     rows = len(project_test_targets(project, registry))
     assert first.cost["circuits"] == 2 * rows and first.cost["shots"] == 8192 * 2 * rows

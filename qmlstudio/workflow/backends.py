@@ -144,7 +144,8 @@ def noisy_training_choice(registry: PluginRegistry, device: str, num_qubits: int
     ``noisy-exact`` (exact noisy probabilities and gradients, about a hundred times faster than
     sampling) when the circuit has at most :data:`NOISY_EXACT_QUBITS` qubits and the plugin is
     usable here; ``aer-noise`` (shot-faithful, the reference) otherwise. The seed, the
-    transpiler level and ``noise`` of ``base`` (the project's backend) carry over.
+    transpiler level and ``noise`` of ``base`` (the project's backend) carry over. A device
+    with fewer qubits than the circuit is refused.
     """
     exact = registry.backends.get("noisy-exact")
     reason = exact.unavailable_reason() if exact is not None else "the noisy-exact backend is not installed"
@@ -154,6 +155,10 @@ def noisy_training_choice(registry: PluginRegistry, device: str, num_qubits: int
     name = "noisy-exact" if reason is None else "aer-noise"
     kept = {k: v for k, v in (base.options.items() if base is not None else ()) if k in _NOISY_KEPT}
     choice = backend_choice(registry, f"{name}:{device}", options=kept)
+    size = getattr(create_backend(registry, choice), "num_device_qubits", None)
+    if size is not None and size < num_qubits:
+        raise QMLStudioError(f"{device} has {size} qubit{'s' if size != 1 else ''} and the circuit needs {num_qubits}: "
+                             "choose a larger device")
     if reason is None:
         why = (f"noisy-exact: {device}'s noise model simulated exactly (density matrices, exact gradients) for "
                f"{num_qubits} qubit{'s' if num_qubits != 1 else ''}; aer-noise samples shots, for shot-faithful runs")

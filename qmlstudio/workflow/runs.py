@@ -68,6 +68,10 @@ def build_run(
         widen_circuit(project, model.num_qubits)
         data, model = _prepared_model(project, registry)
     backend_object = create_backend(registry, chosen)
+    size = getattr(backend_object, "num_device_qubits", None)
+    if isinstance(size, int) and size < model.num_qubits:
+        raise QMLStudioError(f"backend {chosen.name!r}: its device has {size} qubit{'s' if size != 1 else ''} and the "
+                             f"circuit needs {model.num_qubits}: choose a larger device")
     if not evaluating:
         problem = backend_object.training_problem() if callable(getattr(backend_object, "training_problem", None)) else None
         if problem:

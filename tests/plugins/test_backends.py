@@ -425,11 +425,20 @@ def test_device_noise_picks_the_exact_noisy_simulator_up_to_ten_qubits(tmp_path,
     assert run.config["backend"]["options"]["fake_backend"] == "fake_lima"
     assert main(["train", str(path), "--noise", "fake_lima", "--backend", "aer-noise:fake_lima"]) == 1
     assert "not both" in capsys.readouterr().err
+    runs = len(load_project(path).runs)
+    assert main(["train", str(path), "--backend", "aer-noise:fake_armonk"]) == 1  # a device too small, named
+    assert "its device has 1 qubit and the circuit needs 2" in capsys.readouterr().err
+    assert len(load_project(path).runs) == runs
 
     base = PluginChoice("noisy-exact", {"fake_backend": "fake_manila", "seed": 4, "optimization_level": 2})
     choice, why = noisy_training_choice(registry, "fake_brisbane", NOISY_EXACT_QUBITS + 1, base=base)
     assert choice.name == "aer-noise" and choice.options["fake_backend"] == "fake_brisbane"
     assert choice.options["seed"] == 4 and choice.options["optimization_level"] == 2
     assert f"{NOISY_EXACT_QUBITS + 1} qubits are more than the exact noisy simulator's {NOISY_EXACT_QUBITS}" in why
-    choice, _ = noisy_training_choice(registry, "fake_lima", NOISY_EXACT_QUBITS, base=base)
+    choice, _ = noisy_training_choice(registry, "fake_guadalupe", NOISY_EXACT_QUBITS, base=base)
     assert choice.name == "noisy-exact" and choice.options["seed"] == 4
+    with pytest.raises(QMLStudioError, match="fake_lima has 5 qubits and the circuit needs 10"):
+        noisy_training_choice(registry, "fake_lima", NOISY_EXACT_QUBITS, base=base)
+    assert main(["new", str(tmp_path / "w.qmls"), "--dataset", "iris", "--noise", "fake_armonk"]) == 1
+    assert "fake_armonk has 1 qubit and the circuit needs 4" in capsys.readouterr().err
+    assert not (tmp_path / "w.qmls").exists()

@@ -178,6 +178,9 @@ class OptionForm(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._layout.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        # In a narrow dock a long label ("Zero-noise extrapolation (mitiq)") puts its field on
+        # the next line instead of pushing the form past the dock's edge.
+        self._layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self._options: dict[str, Option] = {}
         self._editors: dict[str, QWidget] = {}
         self._file_filters = dict(file_filters or {})
@@ -259,7 +262,7 @@ class OptionForm(QWidget):
             check.toggled.connect(lambda value, n=name: self._emit(n))
             return check
         if option.type == "choice":
-            combo = QComboBox()
+            combo = NarrowComboBox()
             for choice in option.choices:
                 combo.addItem(str(choice), choice)
             combo.currentIndexChanged.connect(lambda index, n=name: self._emit(n))
@@ -325,6 +328,24 @@ class OptionForm(QWidget):
             editor.setStyleSheet("")
             editor.setToolTip(_tooltip(option))
         self.option_changed.emit(name, value)
+
+
+class NarrowComboBox(QComboBox):
+    """A combo box as narrow as ``characters`` allow (its text elided when the panel is narrow),
+    whose popup is as wide as its longest item: a form in a narrow dock then fits without
+    scrolling sideways or cutting its rows off at the dock's edge."""
+
+    def __init__(self, *args: Any, characters: int = 8, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(characters)
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt's name)
+        view = self.view()
+        view.setTextElideMode(Qt.TextElideMode.ElideNone)
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth()
+                             + view.verticalScrollBar().sizeHint().width())
+        super().showPopup()
 
 
 class CheckChips(QListWidget):

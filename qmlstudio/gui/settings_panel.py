@@ -37,7 +37,7 @@ from qmlstudio.core.project import MODEL_KINDS, ModelChoice, PluginChoice, Proje
 from qmlstudio.gui import startup
 from qmlstudio.gui.background import run_in_background
 from qmlstudio.gui.commands import ProjectEdit
-from qmlstudio.gui.dataset_options import OptionForm
+from qmlstudio.gui.dataset_options import NarrowComboBox, OptionForm
 from qmlstudio.workflow import NOISY_EXACT_QUBITS, noisy_training_choice
 
 _COST_DELAY_MS = 400
@@ -170,7 +170,8 @@ class SettingsPanel(QWidget):
         # Model
         box = QGroupBox("Model")
         form = QFormLayout(box)
-        self.kind_combo = QComboBox(objectName="modelKind")
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
+        self.kind_combo = NarrowComboBox(objectName="modelKind")
         for kind in MODEL_KINDS:
             self.kind_combo.addItem(MODEL_TITLES.get(kind, kind), kind)
         self.kind_combo.setToolTip("What is trained: a variational classifier or regressor, or a quantum-kernel SVM")
@@ -190,7 +191,8 @@ class SettingsPanel(QWidget):
         # Optimizer
         box = QGroupBox("Optimizer")
         form = QFormLayout(box)
-        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
+        self.optimizer_combo = NarrowComboBox(objectName="optimizerCombo")
         for name, spec in self.registry.optimizers.items():
             gradient_free = not getattr(spec, "uses_gradient", True)
             self.optimizer_combo.addItem(f"{spec.title} (gradient-free)" if gradient_free else spec.title, name)
@@ -207,7 +209,8 @@ class SettingsPanel(QWidget):
         # Backend
         box = QGroupBox("Backend")
         form = QFormLayout(box)
-        self.backend_combo = QComboBox(objectName="backendCombo")
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
+        self.backend_combo = NarrowComboBox(objectName="backendCombo")
         for name, spec in self.registry.backends.items():
             self.backend_combo.addItem(spec.title, name)
             index = self.backend_combo.count() - 1
@@ -222,7 +225,7 @@ class SettingsPanel(QWidget):
         # Training under a device's noise: the backend for it is chosen here (noisy-exact when the
         # circuit is small enough to simulate exactly, aer-noise above), the user can still pick
         # either below.
-        self.noise_combo = QComboBox(objectName="noiseCombo")
+        self.noise_combo = NarrowComboBox(objectName="noiseCombo")
         self.noise_combo.addItem("None (noiseless)", "")
         for device in _noise_devices(self.registry):
             self.noise_combo.addItem(device, device)
@@ -262,6 +265,7 @@ class SettingsPanel(QWidget):
         # Training
         box = QGroupBox("Training")
         form = QFormLayout(box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
         self.epochs_spin = self._spin("epochsSpin", 1, 100_000, "How many passes over the training data")
         self.epochs_spin.valueChanged.connect(self._on_epochs)
         form.addRow("Epochs", self.epochs_spin)
@@ -274,7 +278,6 @@ class SettingsPanel(QWidget):
         row.addWidget(self.batch_spin, 1)
         row.addWidget(self.full_batch_check)
         form.addRow("Batch size", row)
-        row = QHBoxLayout()
         self.early_check = QCheckBox("Early stopping", objectName="earlyStoppingCheck")
         self.early_check.setToolTip("Stop when the validation loss has not improved for 'patience' epochs "
                                     "(needs a validation split; the test split never decides)")
@@ -282,9 +285,7 @@ class SettingsPanel(QWidget):
         self.patience_spin = self._spin("patienceSpin", 1, 10_000, "Epochs without improvement before stopping")
         self.patience_spin.setPrefix("patience ")
         self.patience_spin.valueChanged.connect(self._on_patience)
-        row.addWidget(self.early_check)
-        row.addWidget(self.patience_spin, 1)
-        form.addRow(row)
+        form.addRow(self.early_check, self.patience_spin)  # the spin under the box when the dock is narrow
         self.seed_spin = self._spin("seedSpin", 0, _INT_LIMIT, "Seed of the split, initial weights and shots")
         self.seed_spin.valueChanged.connect(self._on_seed)
         form.addRow("Seed", self.seed_spin)

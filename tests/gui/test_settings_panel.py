@@ -307,3 +307,34 @@ def test_device_noise_picks_the_exact_noisy_simulator_when_the_circuit_is_small_
     device = other.noise_combo.itemData(1)
     assert wide.backend.name == "aer-noise" and wide.backend.options["fake_backend"] == device
     assert "shot-faithful" in other.noise_note.text() and str(NOISY_EXACT_QUBITS) in other.noise_note.text()
+
+
+def test_the_panel_fits_a_narrow_dock_without_scrolling_sideways(qtbot, project, registry):
+    """At the dock's default width (about 300 px inside) every row fits: long option labels put
+    their field on the next line and the combos elide their text rather than push the form past
+    the dock's edge (seen under Xvfb: the Device noise note and the model kind were cut at the
+    right), and the combos' popups still show whole names."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QScrollArea
+
+    # noisy-exact: the longest option labels ("Zero-noise extrapolation (mitiq)") and device names
+    project.backend = PluginChoice("noisy-exact", registry.backends["noisy-exact"].resolve({}))
+    widget = SettingsPanel(project, registry, undo_stack=QUndoStack())
+    qtbot.addWidget(widget)
+    widget.resize(300, 900)
+    widget.show()
+    qtbot.waitExposed(widget)
+    scroll = widget.findChild(QScrollArea)
+    qtbot.wait(50)
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+    assert not scroll.horizontalScrollBar().isVisible()
+    for combo in (widget.kind_combo, widget.optimizer_combo, widget.backend_combo, widget.noise_combo):
+        right = combo.mapTo(scroll.viewport(), combo.rect().topRight()).x()
+        assert right <= scroll.viewport().width(), combo.objectName()
+        combo.setFocus()
+        qtbot.keyClick(combo, Qt.Key.Key_F4)  # opens the popup, as Alt+Down does
+        qtbot.waitUntil(combo.view().isVisible, timeout=5000)
+        longest = max(combo.view().fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+        assert combo.view().viewport().width() >= longest, combo.objectName()  # whole names in the popup
+        qtbot.keyClick(combo.view(), Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda c=combo: not c.view().isVisible(), timeout=5000)

@@ -22,6 +22,9 @@ screen coordinates that ``xdotool`` can use as they are:
     the Device noise combo of the Model and Training panel (its centre, the device chosen,
     whether it is scrolled into view)
     and the note under it; the project's backend (name and options).
+``evaluate_dialog``
+    while *Evaluate on…* is open: the centres of its backend list, of each option's editor and
+    of its Evaluate button, and the refusal and command lines it shows.
 ``run_state``, ``gates``, ``runs``
     the Run actions' state, the number of gates in the circuit, and each run's status and
     number of recorded iterations, so that a script can wait for a drop or a run to finish.
@@ -39,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QPoint, QPointF, QRect, QTimer
-from PySide6.QtWidgets import QAbstractScrollArea, QScrollArea, QTabBar, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QScrollArea, QTabBar, QWidget
 
 from qmlstudio.gui.editor.palette import ENTRY_ROLE
 
@@ -125,7 +128,19 @@ def describe(window: Any) -> dict[str, Any]:
                              "in_view": _in_view(combo)}
         note = panel.noise_note
         settings["noise_note"] = note.text() if note.isVisible() else ""
+    dialog: dict[str, Any] = {}
+    modal = QApplication.activeModalWidget()
+    if modal is not None and modal.objectName() == "evaluateDialog" and modal.isVisible():
+        dialog = {"backend": {**_point(modal.backend_combo, modal.backend_combo.rect().center()),
+                              "name": modal.backend_combo.currentData()},
+                  "options": {o.name: _point(modal.options.editor(o.name), modal.options.editor(o.name).rect().center())
+                              for o in modal.options.options},
+                  "evaluate": {**_point(modal.evaluate_button, modal.evaluate_button.rect().center()),
+                               "enabled": modal.evaluate_button.isEnabled()},
+                  "refusal": modal.refusal.text() if modal.refusal.isVisible() else "",
+                  "command": modal.command.text()}
     return {
+        "evaluate_dialog": dialog,
         "tabs": tabs,
         "settings": settings,
         "backend": {"name": project.backend.name, "options": dict(project.backend.options)} if project is not None else None,

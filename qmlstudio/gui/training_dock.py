@@ -73,7 +73,7 @@ from PySide6.QtWidgets import (
 
 import qmlstudio.gui  # noqa: F401  (binds pyqtgraph to PySide6 first)
 from qmlstudio.core.autosave import Autosaver
-from qmlstudio.core.project import Project
+from qmlstudio.core.project import PluginChoice, Project
 from qmlstudio.gui.plots import (
     TEST_COLOUR,
     TRAIN_COLOUR,
@@ -599,17 +599,23 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         ``confusion``) as PNG or SVG, by the file's suffix."""
         return self.plots[name].export(path)
 
-    def evaluate_on(self, run_id: str, choice: str) -> None:
-        """Evaluates run ``run_id``'s weights on the backend ``choice`` (``NAME[:ARG][,k=v]``) in the
-        background; the accuracy is added to the run's evaluations and ``evaluated`` is emitted."""
+    def evaluate_on(self, run_id: str, choice: str | PluginChoice) -> None:
+        """Evaluates run ``run_id``'s weights on the backend ``choice`` (a :class:`PluginChoice`,
+        or its text ``NAME[:ARG][,k=v]``) in the background; the accuracy is added to the run's
+        evaluations and ``evaluated`` is emitted."""
         from qmlstudio.gui.background import run_in_background
-        from qmlstudio.workflow import describe_evaluation_plan, evaluate_weights, record_evaluation
+        from qmlstudio.workflow import describe_evaluation_plan, evaluate_weights, format_backend_choice, record_evaluation
 
         project, registry = self._project, self.registry
         if registry is None:
             from qmlstudio.plugins.manager import load_plugins
 
             registry = self.registry = load_plugins()
+        if isinstance(choice, PluginChoice):
+            chosen: str | PluginChoice = choice
+            choice = format_backend_choice(choice, registry)  # for the status line
+        else:
+            chosen = choice
         self.evaluate_button.setEnabled(False)
         self.status_message.emit(f"Evaluating the run on {choice}…")
 
@@ -629,10 +635,12 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
             if shiboken6.isValid(self):
                 self.status_message.emit(f"Evaluating the run on {choice}: {describe_evaluation_plan(plan)}…")
 
-        run_in_background(lambda: evaluate_weights(project, registry, run_id, choice, on_plan=planned), done, self)
+        run_in_background(lambda: evaluate_weights(project, registry, run_id, chosen, on_plan=planned), done, self)
 
     def evaluate_with_dialog(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
+        """*Evaluate on…*: the backend and its options from :class:`EvaluateDialog` (the last one
+        used is offered again), then :meth:`evaluate_on`."""
+        from qmlstudio.gui.evaluate_dialog import EvaluateDialog
 
         ids = [rid for rid in self.selected_run_ids() if self._is_saved_run(rid)]
         if not ids and self._shown and self._is_saved_run(self._shown[0].run_id):
@@ -640,15 +648,19 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         if not ids:
             QMessageBox.information(self, "Evaluate on…", "Select a finished run in the runs list first.")
             return
-        choice, ok = QInputDialog.getText(
-            self, "Evaluate on another backend",
-            "Backend as NAME[:ARG][,key=value…], e.g. aer-noise:fake_manila,seed=3 or aer-shots,shots=4000.\n"
-            "Error mitigation, reported next to the raw figures: measure_mitigation=true (mthree), "
-            "zne=richardson or zne=linear (mitiq):",
-            text="aer-noise:fake_manila,seed=7",
-        )
-        if ok and choice.strip():
-            self.evaluate_on(ids[0], choice.strip())
+        if self.registry is None:
+            from qmlstudio.plugins.manager import load_plugins
+
+            self.registry = load_plugins()
+        dialog = EvaluateDialog(self.registry, getattr(self, "_last_evaluation", None), self)
+        try:
+            accepted = dialog.exec() == EvaluateDialog.DialogCode.Accepted
+            choice = dialog.choice()
+        finally:
+            dialog.deleteLater()
+        if accepted and choice is not None:
+            self._last_evaluation = choice
+            self.evaluate_on(ids[0], choice)
 
     def _backend_defaults(self, name: str) -> dict[str, Any]:
         """The default of each option of backend ``name`` (those the evaluations line leaves out)."""

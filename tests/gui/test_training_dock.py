@@ -623,11 +623,15 @@ def test_after_a_stopped_run_the_matrix_the_tiles_and_the_table_agree(
 
 
 def test_evaluate_on_with_mitigation_by_mouse_and_keyboard_shows_raw_and_mitigated_figures(qtbot, dock: TrainingDock) -> None:
-    """#18: the user clicks the run, clicks Evaluate on…, types a noisy backend with zero-noise
-    extrapolation and presses Enter: the dock shows the raw and the extrapolated figures side by
-    side with the mean |Δp| against the exact simulator, and the run keeps them."""
+    """#18: the user clicks the run, clicks Evaluate on…, picks noisy-exact in the dialog's
+    backend list, picks linear zero-noise extrapolation, types its scale factors and presses
+    Enter: the dock shows the raw and the extrapolated figures side by side with the mean
+    |Δp| against the exact simulator, and the run keeps them. A refused option (scale factors
+    that do not start at 1) says why and disables Evaluate first."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+    from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
+
+    from qmlstudio.gui.evaluate_dialog import EvaluateDialog
 
     pytest.importorskip("mitiq")
     run = train_quickly(qtbot, dock, 3)
@@ -636,30 +640,51 @@ def test_evaluate_on_with_mitigation_by_mouse_and_keyboard_shows_raw_and_mitigat
                      pos=dock.runs_view.visualRect(model.index(model.row_of(run.id), 0)).center())
     typed: dict[str, Any] = {}
 
-    def type_choice() -> None:
+    def choose(combo: QComboBox, text: str) -> None:  # the popup opened with the mouse, the item typed
+        qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(combo.view().isVisible, timeout=5000)
+        qtbot.keyClicks(combo.view(), text)
+        qtbot.keyClick(combo.view(), Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not combo.view().isVisible(), timeout=5000)
+
+    def type_into(edit: QLineEdit, text: str) -> None:
+        qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
+        edit.selectAll()
+        qtbot.keyClick(edit, Qt.Key.Key_Delete)
+        qtbot.keyClicks(edit, text)
+        # Enter commits the value; it also presses the dialog's default button, Evaluate, which
+        # is disabled while the options are refused
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+    def fill_in() -> None:
         dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, QInputDialog):
-            QTimer.singleShot(50, type_choice)
+        if not isinstance(dialog, EvaluateDialog):
+            QTimer.singleShot(50, fill_in)
             return
         try:
-            edit = dialog.findChild(QLineEdit)
-            typed["hint"] = dialog.labelText()
-            qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
-            edit.selectAll()
-            qtbot.keyClick(edit, Qt.Key.Key_Delete)
-            qtbot.keyClicks(edit, "noisy-exact:fake_manila,zne=linear,zne_scales=1/3")
-            qtbot.keyClick(edit, Qt.Key.Key_Return)
+            typed["start"] = dialog.backend_combo.currentData()
+            choose(dialog.backend_combo, "Exact noisy")
+            typed["backend"] = dialog.backend_combo.currentData()
+            choose(dialog.options.editor("zne"), "linear")
+            type_into(dialog.options.editor("zne_scales"), "2,3")
+            typed["refused"] = (dialog.refusal.isVisible() and "must start at 1" in dialog.refusal.text()
+                                and not dialog.evaluate_button.isEnabled())
+            typed["still_open"] = dialog.isVisible()
+            type_into(dialog.options.editor("zne_scales"), "1/3")  # accepted, and Enter evaluates
+            typed["command"] = dialog.command.text()
         finally:
             typed["done"] = True
             if dialog.isVisible():
                 dialog.reject()
 
-    QTimer.singleShot(0, type_choice)
+    QTimer.singleShot(0, fill_in)
     messages: list[str] = []
     dock.status_message.connect(messages.append)
     with qtbot.waitSignal(dock.evaluated, timeout=120_000):
         click(qtbot, dock.evaluate_button)
-    assert typed.get("done") and "zne=richardson" in typed["hint"]
+    assert typed.get("done") and typed["start"] == "aer-noise" and typed["backend"] == "noisy-exact", typed
+    assert typed["refused"] and typed["still_open"], typed
+    assert "qmlstudio evaluate PROJECT --backend noisy-exact:fake_manila,zne=linear,zne_scales=1/3" in typed["command"]
     rows = run.evaluations[-1]["cost"]["circuits"] // 2  # each test sample, and its copy folded 3 times
     # what it would cost was said before it ran
     assert any(f"{rows} test samples: {rows} circuits (exact), + {rows} folded (ZNE)" in m

@@ -237,7 +237,6 @@ class SettingsPanel(QWidget):
         self.noise_combo.currentIndexChanged.connect(self._on_noise)
         self.noise_note = QLabel(objectName="noiseNote")
         self.noise_note.setWordWrap(True)
-        self.noise_note.setStyleSheet("color: palette(mid);")
         self.noise_note.hide()
         if self.noise_combo.count() > 1:
             form.addRow("Device noise", self.noise_combo)

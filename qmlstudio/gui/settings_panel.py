@@ -482,7 +482,10 @@ class SettingsPanel(QWidget):
                                "Train without device noise")
             return
         try:
-            choice, _ = noisy_training_choice(self.registry, device, self.project.circuit.num_qubits, base=backend)
+            # no device model loaded here, on the GUI thread: a device too small is refused when
+            # the run builds, with the counts
+            choice, _ = noisy_training_choice(self.registry, device, self.project.circuit.num_qubits, base=backend,
+                                              check_device=False)
         except QMLStudioError as exc:
             self.backend_refusal.setText(f"Not applied: {exc}")
             self.backend_refusal.show()

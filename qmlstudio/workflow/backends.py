@@ -138,14 +138,14 @@ _NOISY_KEPT = ("seed", "optimization_level", "noise")
 
 
 def noisy_training_choice(registry: PluginRegistry, device: str, num_qubits: int, *,
-                          base: PluginChoice | None = None) -> tuple[PluginChoice, str]:
+                          base: PluginChoice | None = None, check_device: bool = True) -> tuple[PluginChoice, str]:
     """The backend for training under ``device``'s noise (a fake IBM device), and why, in words.
 
     ``noisy-exact`` (exact noisy probabilities and gradients, about a hundred times faster than
     sampling) when the circuit has at most :data:`NOISY_EXACT_QUBITS` qubits and the plugin is
     usable here; ``aer-noise`` (shot-faithful, the reference) otherwise. The seed, the
     transpiler level and ``noise`` of ``base`` (the project's backend) carry over. A device
-    with fewer qubits than the circuit is refused.
+    with fewer qubits than the circuit is refused (with ``check_device``, which loads it).
     """
     exact = registry.backends.get("noisy-exact")
     reason = exact.unavailable_reason() if exact is not None else "the noisy-exact backend is not installed"
@@ -155,7 +155,9 @@ def noisy_training_choice(registry: PluginRegistry, device: str, num_qubits: int
     name = "noisy-exact" if reason is None else "aer-noise"
     kept = {k: v for k, v in (base.options.items() if base is not None else ()) if k in _NOISY_KEPT}
     choice = backend_choice(registry, f"{name}:{device}", options=kept)
-    size = getattr(create_backend(registry, choice), "num_device_qubits", None)
+    # loading the device model imports qiskit-aer (over a second the first time): a GUI thread
+    # passes check_device=False and leaves the check to the run's build (build_run)
+    size = getattr(create_backend(registry, choice), "num_device_qubits", None) if check_device else None
     if size is not None and size < num_qubits:
         raise QMLStudioError(f"{device} has {size} qubit{'s' if size != 1 else ''} and the circuit needs {num_qubits}: "
                              "choose a larger device")

@@ -147,8 +147,51 @@ def test_local_cluster_gives_the_sequential_results(tiny):
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert all(t["status"] == "completed" for t in parallel["trials"])
     assert _results(parallel) == _results(sequential)
+    # each trial says where it ran: here, or on one of the cluster's workers
+    assert {t["worker"] for t in sequential["trials"]} == {None}
+    assert all(t["worker"].startswith("tcp://127.0.0.1:") for t in parallel["trials"])
     # the seeds change the split: not every seed gives the same score
     assert len({t["test_accuracy"] for t in sequential["trials"]} | {json.dumps(t["baselines"]) for t in sequential["trials"]}) > 2
+
+
+def _fork_servers():
+    import psutil
+
+    return [p for p in psutil.Process().children() if "multiprocessing.forkserver" in " ".join(p.cmdline())]
+
+
+def test_local_workers_fork_from_a_server_with_the_engine_loaded_and_one_blas_thread():
+    """The fork server starts at once (its imports run in the background), with the environment
+    a Dask nanny gives its workers (one BLAS thread each: two workers with two threads each on
+    two cores ran 2.5 times slower), while this process's environment stays as it was; its
+    workers start with the engine, scikit-learn and the compiled loops already loaded."""
+    import psutil
+
+    before = dict(os.environ)
+    started = time.perf_counter()
+    S.start_local_workers()
+    assert time.perf_counter() - started < 1.5  # the server's imports are not waited for
+    assert dict(os.environ) == before
+    servers = _fork_servers()
+    assert len(servers) == 1
+    environ = servers[0].environ()
+    assert environ["OMP_NUM_THREADS"] == environ["OPENBLAS_NUM_THREADS"] == environ["MKL_NUM_THREADS"] == "1"
+    assert environ["PYTHONHASHSEED"] == os.environ.get("PYTHONHASHSEED", "6640")
+    S.start_local_workers()  # a second call starts no second server
+    assert [p.pid for p in _fork_servers()] == [servers[0].pid]
+
+    def loaded():
+        from qmlstudio.core import _loops
+
+        return (all(m in sys.modules for m in ("sklearn.svm", "qiskit", "qmls_statevector.backend"))
+                and _loops.apply1_uniform.signatures != [], os.environ["OMP_NUM_THREADS"], os.getppid())
+
+    with S._dask_client(2, None) as client:
+        answers = client.run(loaded)
+    assert len(answers) == 2
+    for ok, threads, parent in answers.values():
+        assert ok and threads == "1"
+        assert parent == servers[0].pid or psutil.Process(parent).ppid() == servers[0].pid
 
 
 def _free_port() -> int:

@@ -77,6 +77,7 @@ class StudyCommand(Command):
             parse_vary,
             planned_trials,
             run_study,
+            start_local_workers,
         )
 
         if args.seeds < 1:
@@ -89,6 +90,8 @@ class StudyCommand(Command):
             raise QMLStudioError("--sample must be at least 1")
         if args.scheduler and not args.scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
             raise QMLStudioError(f"--scheduler {args.scheduler!r}: give a Dask address such as tcp://HOST:8786")
+        if args.workers != 0 and not args.scheduler:
+            start_local_workers()  # the workers' imports run while the project loads
         project = load_project(args.project)
         study = find_or_add_study(project, new_study(parse_vary(args.vary), list(range(args.seeds)),
                                                      epochs=args.epochs, sample=args.sample))

@@ -340,6 +340,7 @@ class MainWindow(WindowMenus, QMainWindow):
         # Data and training share the wide bottom area as tabs; the data comes first.
         self.tabifyDockWidget(self.docks["datasetDock"], self.docks["trainingDock"])
         self.tabifyDockWidget(self.docks["trainingDock"], self.docks["studyDock"])
+        self.docks["studyDock"].visibilityChanged.connect(self.study_dock.on_shown)
         # The model and training settings share the inspector's place; the inspector comes first.
         self.tabifyDockWidget(self.docks["inspectorDock"], self.docks["settingsDock"])
         self.docks["inspectorDock"].raise_()

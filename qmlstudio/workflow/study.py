@@ -227,6 +227,19 @@ def _clean(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+def _worker_address() -> str | None:
+    """The Dask worker this runs on, None in the study's own process."""
+    import sys
+
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        try:
+            return str(distributed.get_worker().address)
+        except ValueError:  # not on a worker
+            pass
+    return None
+
+
 def run_trial(payload: Mapping[str, Any], config: Mapping[str, Any], seed: int, epochs: int | None = None,
               controls: Any = None) -> dict[str, Any]:
     """Runs one trial from its payload (in this process or on a Dask worker) and returns its result.
@@ -238,7 +251,8 @@ def run_trial(payload: Mapping[str, Any], config: Mapping[str, Any], seed: int, 
 
     from qmlstudio.workflow.runs import build_run
 
-    result: dict[str, Any] = {"config": dict(config), "config_key": config_key(config), "seed": seed}
+    result: dict[str, Any] = {"config": dict(config), "config_key": config_key(config), "seed": seed,
+                              "worker": _worker_address()}
     try:
         with tempfile.TemporaryDirectory(prefix="qmlstudio-trial-") as folder:
             project = project_from_payload(payload, folder)
@@ -314,6 +328,8 @@ def run_study(
     cancel = cancel or threading.Event()
     if not todo:
         return study
+    if workers != 0 and scheduler is None:
+        start_local_workers()  # its imports run while the payload is made and the scheduler starts
     payload = trial_payload(project)
     epochs = study.get("epochs")
 
@@ -325,28 +341,34 @@ def run_study(
         if on_trial is not None:
             on_trial(trial, done, total)
 
+    stop = lambda: StudyCancelled(f"study cancelled: {done} of {total} trials recorded")
     if workers == 0 and scheduler is None:
-        from qmlstudio.core.training import Controls
-
         for config, seed in todo:
-            if cancel.is_set():
-                raise StudyCancelled(f"study cancelled: {done} of {total} trials recorded")
-            controls = Controls()
-            watcher = threading.Thread(target=lambda c=controls: (cancel.wait(), c.cancel()), daemon=True)
-            watcher.start()
-            trial = trial_function(payload, config, seed, epochs, controls=controls)
-            if cancel.is_set():
-                raise StudyCancelled(f"study cancelled: {done} of {total} trials recorded")
-            record(trial)
+            record(_trial_here(trial_function, payload, config, seed, epochs, cancel, stop))
         return study
-    _run_on_dask(payload, todo, epochs, workers, scheduler, record, cancel, lambda: done, total, trial_function)
+    _run_on_dask(payload, todo, epochs, workers, scheduler, record, cancel, stop, trial_function)
     return study
+
+
+def _trial_here(trial_function: Callable[..., dict[str, Any]], payload: Any, config: dict[str, Any], seed: int,
+                epochs: int | None, cancel: threading.Event, stop: Callable[[], Exception]) -> dict[str, Any]:
+    """One trial in this process; setting ``cancel`` stops it and raises ``stop()``."""
+    from qmlstudio.core.training import Controls
+
+    if cancel.is_set():
+        raise stop()
+    controls = Controls()
+    watcher = threading.Thread(target=lambda: (cancel.wait(), controls.cancel()), daemon=True)
+    watcher.start()
+    trial = trial_function(payload, config, seed, epochs, controls=controls)
+    if cancel.is_set():
+        raise stop()
+    return trial
 
 
 def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: int | None, workers: int | None,
                  scheduler: str | None, record: Callable[[dict[str, Any]], None], cancel: threading.Event,
-                 count: Callable[[], int], total: int,
-                 trial_function: Callable[..., dict[str, Any]] = run_trial) -> None:
+                 stop: Callable[[], Exception], trial_function: Callable[..., dict[str, Any]] = run_trial) -> None:
     import os
 
     with _dask_client(workers, scheduler) as client:
@@ -356,7 +378,6 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
                           key=f"trial-{config_key(config)}-{seed}-{os.urandom(4).hex()}"): (config, seed)
             for config, seed in todo
         }
-        stop = lambda: StudyCancelled(f"study cancelled: {count()} of {total} trials recorded")
         for future in _as_finished(client, futures, cancel.is_set, stop):
             config, seed = futures[future]
             if future.status == "error":
@@ -388,30 +409,70 @@ def _as_finished(client: Any, futures: Any, cancelled: Callable[[], bool], stop:
         yield from finished
 
 
-#: what the local workers' fork server imports once, so that each worker (and a restarted one)
-#: starts with the engine and the built-in plugins loaded instead of importing them again
-_WORKER_PRELOAD = ("distributed", "qmlstudio.workflow", "qmlstudio.core.statevector", "qiskit", "sklearn.svm",
-                   "sklearn.linear_model", "sklearn.neural_network", "qmls_statevector", "qmls_encodings",
-                   "qmls_ansatze", "qmls_datasets", "qmls_optimizers")
+#: what the local workers' fork server imports once (:mod:`qmlstudio.workflow.study_worker`:
+#: the engine, the built-in plugins, scikit-learn's models, the compiled loops), so that each
+#: worker (and a restarted one) starts its first trial as fast as its next ones. A module the
+#: server cannot import is skipped (what it imported before stays), and the worker imports
+#: what a trial needs when it needs it.
+_WORKER_PRELOAD = ("qmlstudio.workflow.study_worker",)
 
 
 #: how local workers start: forked from the fork server (POSIX), else each a fresh interpreter
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+_server_lock = threading.Lock()
+
+
+def start_local_workers() -> None:
+    """Starts the fork server that local study workers are forked from, and returns at once:
+    its imports (:data:`_WORKER_PRELOAD`, about 2.5 s on one core) then run while the caller
+    goes on. :func:`run_study` calls it; ``qmlstudio study`` calls it before it reads the
+    project, and the Study dock when it is first shown, so that its workers start in a
+    fraction of a second. Later calls change nothing while the server runs (it stops with
+    this process). Any thread may call it."""
+    import os
+    from multiprocessing import forkserver
+
+    import dask
+    import distributed  # noqa: F401  (its configuration's defaults)
+
+    if _START_METHOD != "forkserver":
+        return
+    # The environment a Dask nanny gives its worker before it starts (one BLAS thread per
+    # single-threaded worker, PYTHONHASHSEED fixed, malloc trimming), which the workers
+    # inherit from the server, set here only while the server starts
+    env = {k: os.environ.get(k, str(v)) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+           if v is not None}
+    if env.get("PYTHONHASHSEED") in (None, "0"):
+        env["PYTHONHASHSEED"] = "6640"  # Dask's value
+    with _server_lock:
+        multiprocessing.get_context("forkserver").set_forkserver_preload(list(_WORKER_PRELOAD))
+        before = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            forkserver.ensure_running()
+        finally:
+            for key, value in before.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def _forkserver_preload() -> None:
     """The fork server's imports (:data:`_WORKER_PRELOAD`, in place of Dask's list: distributed
-    and every optional package it knows). Set before the first local cluster starts the server;
-    later calls change nothing (the server is running). A module that fails to import is skipped
-    by the server, and the worker imports it when a trial needs it."""
+    and every optional package it knows), and the server started. Dask sets its own list the
+    first time a local cluster asks for the context; ours is set after it, and a server
+    already running (:func:`start_local_workers`) keeps the list it started with."""
     import dask
     import distributed.utils
 
     if _START_METHOD != "forkserver":
         return
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        context = distributed.utils.get_mp_context()  # Dask sets its own list here, once
-    context.set_forkserver_preload(list(_WORKER_PRELOAD))
+        distributed.utils.get_mp_context()  # Dask sets its own list here, once
+    start_local_workers()
 
 
 @contextlib.contextmanager
@@ -429,8 +490,8 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
                           "distributed.logging.distributed": "error",
                           "distributed.worker.profile.enabled": False,
-                          # workers forked from a server that imported the engine once (below),
-                          # rather than each a fresh interpreter importing it again
+                          # workers forked from a server that imported the engine once
+                          # (start_local_workers), rather than each a fresh interpreter
                           "distributed.worker.multiprocessing-method": _START_METHOD,
                           "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "2s"}):
         try:

@@ -107,3 +107,23 @@ def test_the_window_has_the_study_dock(window):
     dock = window.docks["studyDock"].widget()
     # In a scroll area, as the training dashboard is, so that it never squeezes the canvas.
     assert dock.widget() is window.study_dock
+
+
+def test_opening_the_study_tab_starts_the_local_workers_server(window, qtbot):
+    """Clicking the Study tab (real mouse) starts the fork server of the local Dask workers in
+    the background, so that Run starts its workers in a fraction of a second."""
+    import psutil
+    from PySide6.QtWidgets import QTabBar
+
+    dock = window.study_dock
+    assert dock.visibleRegion().isEmpty() and not dock._workers_started  # behind the Dataset tab
+    bar = next(b for b in window.findChildren(QTabBar) if "Study" in [b.tabText(i) for i in range(b.count())])
+    index = [bar.tabText(i) for i in range(bar.count())].index("Study")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=3000)
+    assert dock._workers_started
+
+    def servers():
+        return [p for p in psutil.Process().children() if "multiprocessing.forkserver" in " ".join(p.cmdline())]
+
+    qtbot.waitUntil(lambda: len(servers()) == 1, timeout=10000)

@@ -184,6 +184,15 @@ class Angle:
         tree = _Renumber(weights or {}, inputs or {}).visit(_parse(self.text))
         return Angle(ast.unparse(tree))
 
+    def with_input_shifts(self, offset: int) -> "Angle":
+        """The angle with every input ``x[j]`` replaced by ``x[j] + θ[offset + j]``: at zero
+        shifts it has the same value, and ``∂/∂θ[offset + j]`` of it is ``∂/∂x[j]``, so the
+        engine's gradient by weights gives the gradient by inputs (hybrid models)."""
+        if not self.inputs:
+            return self
+        tree = _ShiftInputs(offset).visit(_parse(self.text))
+        return Angle._derived(ast.fix_missing_locations(tree).body, self)
+
     def pretty(self) -> str:
         """Short text for drawings: ``θ3``, ``x0``, ``π/2``..."""
         text = self.text.replace("pi", "π")
@@ -364,6 +373,18 @@ class _Renumber(ast.NodeTransformer):
         index = node.slice.value  # type: ignore[attr-defined]
         node.slice = ast.Constant(self.tables[kind].get(index, index))
         return node
+
+
+class _ShiftInputs(ast.NodeTransformer):
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if node.value.id != INPUT:  # type: ignore[attr-defined]
+            return node
+        shift = ast.Subscript(value=ast.Name(id=WEIGHT, ctx=ast.Load()),
+                              slice=ast.Constant(self.offset + node.slice.value), ctx=ast.Load())  # type: ignore[attr-defined]
+        return ast.BinOp(left=node, op=ast.Add(), right=shift)
 
 
 def _symbols(tree: ast.AST) -> list[tuple[str, int]]:

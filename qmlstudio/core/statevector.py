@@ -632,10 +632,13 @@ class StatevectorProgram:
         obs = self._observables(observables)
         return self._values(weights, inputs, obs, keep=False)[0]
 
-    def value_and_pullback(self, weights: Any, inputs: Any, observables: Any) -> tuple[np.ndarray, Callable[[Any], np.ndarray]]:
+    def value_and_pullback(self, weights: Any, inputs: Any, observables: Any,
+                           per_sample: bool = False) -> tuple[np.ndarray, Callable[[Any], np.ndarray]]:
         """Values ⟨O_k⟩_b ``(batch, k)`` and a *pullback*: the function that maps an
         ``upstream`` array ``(batch, k)`` (∂loss/∂values) to the gradient
-        ``Σ_b Σ_k upstream[b, k] ∂⟨O_k⟩_b/∂θ`` ``(num_weights,)``.
+        ``Σ_b Σ_k upstream[b, k] ∂⟨O_k⟩_b/∂θ`` ``(num_weights,)``; with ``per_sample``, to
+        each sample's ``Σ_k upstream[b, k] ∂⟨O_k⟩_b/∂θ``, ``(batch, num_weights)``, from the
+        same single adjoint pass (the sums are kept per column).
 
         The forward pass runs now; each call of the pullback is one adjoint pass, so a
         training step computes its loss from the values and then its gradient without
@@ -651,7 +654,7 @@ class StatevectorProgram:
 
         def pullback(upstream: Any) -> np.ndarray:
             up = self._upstream(upstream, batch, k)
-            if sim_batch != batch:  # every sample has the same state: one pass with Σ_b M_b
+            if sim_batch != batch and not per_sample:  # every sample has the same state: one pass with Σ_b M_b
                 up = up.sum(axis=0, keepdims=True)
 
             def backward(index: int) -> np.ndarray:
@@ -659,11 +662,16 @@ class StatevectorProgram:
                 again = part is None
                 if part is None:  # not kept: simulated again
                     part = self._forward(w, wl, x, tape, slices[index])
+                if per_sample and sim_batch != batch:  # one state for all: each sample's M on it
+                    upp = up.T
+                    m_diag = upp if obs is None else _diagonal_sum(obs, upp)
+                    return np.stack([self._backward(part, m_diag[:, [b]], tape, w, wl) for b in range(batch)])
                 upp = up[part.columns].T  # (k, columns)
                 m_diag = upp if obs is None else _diagonal_sum(obs, upp)  # (2**n, columns): M of each sample
-                return self._backward(part, m_diag, tape, w, wl, consume=again)
+                return self._backward(part, m_diag, tape, w, wl, per_sample=per_sample, consume=again)
 
-            return np.sum(self._map(backward, list(range(len(slices)))), axis=0)
+            grads = self._map(backward, list(range(len(slices))))
+            return np.concatenate(grads) if per_sample else np.sum(grads, axis=0)
 
         return values, pullback
 

@@ -64,6 +64,16 @@ $(STAMP): pyproject.toml | $(VPY)
 	@$(VPY) -m qmlstudio.core._density_loops
 	@touch $@
 
+# The torch extra for the tests (the hybrid models' plugin): pinned to the release whose CPU
+# build pip finds on this machine's disk; an unpinned torch would pull a CUDA build of several GB.
+TORCH_STAMP := $(VENV)/.qmlstudio-torch
+TORCH_PIN := torch==2.13.0
+
+$(TORCH_STAMP): pyproject.toml | $(STAMP)
+	@echo "Installing PyTorch ($(TORCH_PIN)) for the hybrid models' tests"
+	@$(VPY) -m pip install --disable-pip-version-check -q "$(TORCH_PIN)"
+	@touch $@
+
 install: $(STAMP)
 
 check-libs-offscreen:
@@ -72,7 +82,7 @@ check-libs-offscreen:
 check-libs-x11:
 	@bash scripts/check-system-libs.sh x11
 
-test: check-libs-offscreen $(STAMP)
+test: check-libs-offscreen $(STAMP) $(TORCH_STAMP)
 	@config="$$(mktemp -d -t qmlstudio-test-XXXXXX)"; \
 	trap 'rm -rf "$$config"' EXIT; \
 	QT_QPA_PLATFORM=offscreen QMLSTUDIO_CONFIG_DIR="$$config" $(VPY) -m pytest $(PYTEST_ARGS)

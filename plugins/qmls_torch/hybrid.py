@@ -1,0 +1,91 @@
+"""Hybrid models: a classical front, the quantum layer, a classical head, in one
+``torch.nn.Module`` trained end to end with autograd."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from qmls_torch.layer import QuantumTorchLayer
+
+#: the activations a front or head may use, by name
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "none": nn.Identity}
+
+
+def dense(sizes: Sequence[int], activation: str, last_activation: bool) -> nn.Sequential:
+    """Linear layers ``sizes[0] → sizes[1] → …`` with ``activation`` between them (and after
+    the last with ``last_activation``)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(a, b, dtype=torch.float64))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class HybridNet(nn.Module):
+    """``features → front → quantum layer → head → outputs``.
+
+    * ``front``: linear layers from the ``num_features`` inputs through ``front_hidden`` to
+      the circuit's ``num_inputs``, with ``activation`` between them; the front's last
+      activation (default ``tanh`` scaled by π) maps its outputs to angles. An empty
+      ``front_hidden`` is one linear layer; ``front=False`` feeds the features directly.
+    * the quantum layer: :class:`~qmls_torch.layer.QuantumTorchLayer`.
+    * ``head``: linear layers from the ``k`` measured values through ``head_hidden`` to
+      ``num_outputs`` (class logits, or one value for a regressor).
+    """
+
+    def __init__(self, quantum: QuantumTorchLayer, num_features: int, num_outputs: int,
+                 front_hidden: Sequence[int] = (), head_hidden: Sequence[int] = (), activation: str = "tanh",
+                 front: bool = True, seed: int | None = None) -> None:
+        super().__init__()
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.quantum = quantum
+        if front:
+            self.front: nn.Module = dense([num_features, *front_hidden, quantum.num_inputs], activation, last_activation=False)
+        elif num_features != quantum.num_inputs:
+            raise ValueError(f"without a front the {num_features} features feed the circuit's "
+                             f"{quantum.num_inputs} inputs directly: they must be as many")
+        else:
+            self.front = nn.Identity()
+        self.angles = front
+        self.head = dense([quantum.num_outputs, *head_hidden, num_outputs], activation, last_activation=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.front(features)
+        if self.angles:
+            x = torch.pi * torch.tanh(x)
+        return self.head(self.quantum(x))
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The classical and the quantum parameters (live training shows their gradient norms apart)."""
+        quantum = [self.quantum.weight]
+        return {"classical": [p for n, p in self.named_parameters() if not n.startswith("quantum.")], "quantum": quantum}
+
+    def gradient_norms(self) -> dict[str, float]:
+        """The L2 norms of the classical and the quantum gradients after a backward pass."""
+        out = {}
+        for name, params in self.parameter_groups().items():
+            grads = [p.grad.reshape(-1) for p in params if p.grad is not None]
+            out[name] = float(torch.linalg.vector_norm(torch.cat(grads))) if grads else 0.0
+        return out
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def describe(net: HybridNet) -> dict[str, Any]:
+    """Sizes for the canvas and the inspector: the front's and head's layer widths and parameter counts."""
+    def widths(seq: nn.Module) -> list[int]:
+        linear = [m for m in seq.modules() if isinstance(m, nn.Linear)]
+        return [linear[0].in_features, *(m.out_features for m in linear)] if linear else []
+
+    return {"front": widths(net.front), "front_parameters": parameter_count(net.front),
+            "quantum_weights": net.quantum.weight.numel(), "head": widths(net.head),
+            "head_parameters": parameter_count(net.head)}

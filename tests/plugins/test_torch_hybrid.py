@@ -1,0 +1,169 @@
+"""The PyTorch quantum layer and hybrid models (qmls_torch): gradients against finite
+differences, ``torch.autograd.gradcheck`` and qiskit-machine-learning's ``EstimatorQNN``
+behind ``TorchConnector`` on the same circuit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from qiskit.primitives import StatevectorEstimator
+from qiskit.quantum_info import SparsePauliOp
+from qiskit_machine_learning.connectors import TorchConnector
+from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
+from qiskit_machine_learning.neural_networks import EstimatorQNN
+
+from qmlstudio.core.circuit import CircuitDesign, Gate
+from qmlstudio.core.expressions import Angle
+from qmlstudio.core.gate_matrices import z_diagonal
+from qmls_torch import HybridNet, QuantumFunction, QuantumTorchLayer
+from qmls_torch.hybrid import describe
+
+
+def _design(n: int = 3, reps: int = 2) -> CircuitDesign:
+    """Angle encoding (RY(x_q)) then ``reps`` layers of RY(θ) and a CX ladder: the usual hybrid circuit."""
+    gates, column, w = [Gate("ry", (q,), (Angle(f"x[{q}]"),), column=0) for q in range(n)], 1, 0
+    for _ in range(reps):
+        for q in range(n):
+            gates.append(Gate("ry", (q,), (Angle(f"θ[{w}]"),), column=column))
+            w += 1
+        column += 1
+        for q in range(n - 1):
+            gates.append(Gate("cx", (q, q + 1), (), column=column))
+            column += 1
+    for q in range(n):
+        gates.append(Gate("rx", (q,), (Angle(f"θ[{w}] * x[{q}]"),), column=column))  # weights and data mixed
+        w += 1
+    return CircuitDesign(n, tuple(gates))
+
+
+def _observables(n: int) -> np.ndarray:
+    return np.stack([z_diagonal(n, (q,)) for q in range(n)])
+
+
+def _estimator_qnn(design: CircuitDesign) -> EstimatorQNN:
+    circuit = design.to_circuit()
+    inputs = sorted((p for p in circuit.parameters if p.name.startswith("x[")), key=lambda p: p.index)
+    weights = sorted((p for p in circuit.parameters if p.name.startswith("θ[")), key=lambda p: p.index)
+    n = design.num_qubits
+    observables = [SparsePauliOp("".join("Z" if i == n - 1 - q else "I" for i in range(n))) for q in range(n)]
+    estimator = StatevectorEstimator(default_precision=0.0)  # exact: the QNN's 1/64 default adds noise
+    return EstimatorQNN(circuit=circuit, estimator=estimator, observables=observables, input_params=inputs,
+                        weight_params=weights, gradient=ParamShiftEstimatorGradient(estimator), input_gradients=True,
+                        default_precision=0.0)
+
+
+def test_quantum_function_passes_gradcheck():
+    design = _design()
+    layer = QuantumTorchLayer(design, _observables(3), seed=1)
+    x = torch.rand(5, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, w: QuantumFunction.apply(a, w, layer.engine), (x, layer.weight),
+                                    eps=1e-6, atol=1e-8)
+
+
+def test_layer_vjps_equal_estimator_qnn_the_torch_connector_wraps():
+    """TorchConnector's backward is EstimatorQNN.backward contracted with ∂L/∂values; it casts
+    to float32, so the 1e-8 comparison is made with the QNN's own float64 results, and the
+    TorchConnector module itself is compared at float32 rounding."""
+    design = _design()
+    rng = np.random.default_rng(3)
+    weights = rng.uniform(0, 2 * np.pi, design.num_weights)
+    x = rng.uniform(-np.pi, np.pi, (6, 3))
+    upstream = rng.normal(size=(6, 3))
+    layer = QuantumTorchLayer(design, _observables(3), initial_weights=weights)
+    xt = torch.tensor(x, requires_grad=True)
+    values = layer(xt)
+    (values * torch.tensor(upstream)).sum().backward()
+
+    qnn = _estimator_qnn(design)
+    reference = qnn.forward(x, weights)
+    d_inputs, d_weights = qnn.backward(x, weights)  # (batch, k, inputs), (batch, k, weights)
+    np.testing.assert_allclose(values.detach().numpy(), reference, atol=1e-10)
+    np.testing.assert_allclose(xt.grad.numpy(), np.einsum("bk,bki->bi", upstream, d_inputs), atol=1e-8)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), np.einsum("bk,bkw->w", upstream, d_weights), atol=1e-8)
+
+    connector = TorchConnector(qnn, initial_weights=weights)
+    xc = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    out = connector(xc)
+    (out * torch.tensor(upstream, dtype=torch.float32)).sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), reference, atol=1e-6)
+    np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(connector.weight.grad.numpy(), layer.weight.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_hybrid_gradients_equal_finite_differences_and_the_torch_connector_model():
+    """The whole hybrid (front → quantum layer → head, cross-entropy): every parameter's
+    gradient against central finite differences at 1e-8, and against the same model built
+    on TorchConnector + EstimatorQNN (float32 there)."""
+    design = _design()
+    torch.manual_seed(0)
+    net = HybridNet(QuantumTorchLayer(design, _observables(3), seed=2), num_features=4, num_outputs=2,
+                    front_hidden=(5,), seed=4)
+    features = torch.randn(8, 4, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+    loss = torch.nn.functional.cross_entropy(net(features), labels)
+    net.zero_grad()
+    loss.backward()
+    ours = {n: p.grad.clone() for n, p in net.named_parameters()}
+
+    def loss_at() -> float:
+        with torch.no_grad():
+            return float(torch.nn.functional.cross_entropy(net(features), labels))
+
+    h = 1e-6
+    for name, p in net.named_parameters():
+        flat = p.data.view(-1)
+        for i in range(flat.numel()):
+            old = float(flat[i])
+            flat[i] = old + h
+            up = loss_at()
+            flat[i] = old - h
+            down = loss_at()
+            flat[i] = old
+            assert abs((up - down) / (2 * h) - float(ours[name].view(-1)[i])) < 1e-8, (name, i)
+
+    # the same model with TorchConnector as the quantum layer
+    connector = TorchConnector(_estimator_qnn(design), initial_weights=net.quantum.weight.detach().numpy())
+    front = net.front.float()
+    head = net.head.float()
+    front.zero_grad()
+    head.zero_grad()
+    out = head(connector(torch.pi * torch.tanh(front(features.float()))))
+    torch.nn.functional.cross_entropy(out, labels).backward()
+    reference = {f"front.{n}": p.grad for n, p in front.named_parameters()}
+    reference |= {f"head.{n}": p.grad for n, p in head.named_parameters()}
+    reference["quantum.weight"] = connector.weight.grad
+    assert set(reference) == set(ours)
+    for name, grad in ours.items():
+        np.testing.assert_allclose(reference[name].double().numpy(), grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_hybrid_learns_and_reports_its_parts():
+    """A few Adam steps on a separable toy problem lower the loss; the classical and quantum
+    gradient norms are reported apart; the sizes are what the canvas shows."""
+    rng = np.random.default_rng(0)
+    features = torch.tensor(rng.normal(size=(64, 4)))
+    labels = (features[:, 0] + features[:, 1] > 0).long()
+    net = HybridNet(QuantumTorchLayer(_design(), _observables(3), seed=0), num_features=4, num_outputs=2, seed=0)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.05)
+    losses = []
+    for _ in range(40):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(features), labels)
+        loss.backward()
+        norms = net.gradient_norms()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0]
+    assert norms["classical"] > 0 and norms["quantum"] > 0
+    assert describe(net) == {"front": [4, 3], "front_parameters": 15, "quantum_weights": 9, "head": [3, 2],
+                             "head_parameters": 8}
+
+
+def test_bad_shapes_are_clear_errors():
+    with pytest.raises(ValueError, match="9 weights"):
+        QuantumTorchLayer(_design(), _observables(3), initial_weights=np.zeros(4))
+    with pytest.raises(ValueError, match="must be as many"):
+        HybridNet(QuantumTorchLayer(_design(), _observables(3)), num_features=5, num_outputs=2, front=False)
+    with pytest.raises(ValueError, match="unknown activation"):
+        HybridNet(QuantumTorchLayer(_design(), _observables(3)), num_features=5, num_outputs=2, activation="gelu")

@@ -12,7 +12,7 @@ Importing this package needs torch; nothing else in QML Studio imports it.
 
 from __future__ import annotations
 
-from qmls_torch.hybrid import HybridNet
+from qmls_torch.hybrid import ClassicalStandIn, HybridNet, ablation
 from qmls_torch.layer import QuantumFunction, QuantumTorchLayer
 
-__all__ = ["HybridNet", "QuantumFunction", "QuantumTorchLayer"]
+__all__ = ["ClassicalStandIn", "HybridNet", "QuantumFunction", "QuantumTorchLayer", "ablation"]

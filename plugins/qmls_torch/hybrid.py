@@ -34,17 +34,21 @@ class HybridNet(nn.Module):
       the circuit's ``num_inputs``, with ``activation`` between them; the front's last
       activation (default ``tanh`` scaled by π) maps its outputs to angles. An empty
       ``front_hidden`` is one linear layer; ``front=False`` feeds the features directly.
-    * the quantum layer: :class:`~qmls_torch.layer.QuantumTorchLayer`.
+    * the quantum layer: :class:`~qmls_torch.layer.QuantumTorchLayer` (or, for the ablation,
+      any module with ``num_inputs`` and ``num_outputs``).
     * ``head``: linear layers from the ``k`` measured values through ``head_hidden`` to
       ``num_outputs`` (class logits, or one value for a regressor).
     """
 
-    def __init__(self, quantum: QuantumTorchLayer, num_features: int, num_outputs: int,
+    def __init__(self, quantum: nn.Module, num_features: int, num_outputs: int,
                  front_hidden: Sequence[int] = (), head_hidden: Sequence[int] = (), activation: str = "tanh",
                  front: bool = True, seed: int | None = None) -> None:
         super().__init__()
         if seed is not None:
             torch.manual_seed(seed)
+        #: what :func:`ablation` rebuilds the classical parts from
+        self.sizes = {"num_features": num_features, "num_outputs": num_outputs, "front_hidden": tuple(front_hidden),
+                      "head_hidden": tuple(head_hidden), "activation": activation, "front": front}
         self.quantum = quantum
         if front:
             self.front: nn.Module = dense([num_features, *front_hidden, quantum.num_inputs], activation, last_activation=False)
@@ -64,7 +68,7 @@ class HybridNet(nn.Module):
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """The classical and the quantum parameters (live training shows their gradient norms apart)."""
-        quantum = [self.quantum.weight]
+        quantum = [p for n, p in self.named_parameters() if n.startswith("quantum.")]
         return {"classical": [p for n, p in self.named_parameters() if not n.startswith("quantum.")], "quantum": quantum}
 
     def gradient_norms(self) -> dict[str, float]:
@@ -74,6 +78,33 @@ class HybridNet(nn.Module):
             grads = [p.grad.reshape(-1) for p in params if p.grad is not None]
             out[name] = float(torch.linalg.vector_norm(torch.cat(grads))) if grads else 0.0
         return out
+
+
+class ClassicalStandIn(nn.Module):
+    """The quantum layer's classical stand-in for the ablation baseline: ``num_inputs →
+    hidden (tanh) → num_outputs``, its hidden width chosen so that its parameter count is the
+    nearest to ``parameters`` (the quantum layer's weights; at least one hidden unit)."""
+
+    def __init__(self, num_inputs: int, num_outputs: int, parameters: int) -> None:
+        super().__init__()
+        per_unit = num_inputs + 1 + num_outputs
+        hidden = max(1, round((parameters - num_outputs) / per_unit))
+        self.num_inputs, self.num_outputs = num_inputs, num_outputs
+        self.layers = nn.Sequential(nn.Linear(num_inputs, hidden, dtype=torch.float64), nn.Tanh(),
+                                    nn.Linear(hidden, num_outputs, dtype=torch.float64))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.layers(inputs)
+
+
+def ablation(net: "HybridNet", seed: int | None = None) -> "HybridNet":
+    """The same front and head as ``net`` (same sizes, freshly initialised from ``seed``) with
+    the quantum layer replaced by a :class:`ClassicalStandIn` of about its parameter count:
+    trained the same way on the same split, it says what the quantum layer adds."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    stand_in = ClassicalStandIn(net.quantum.num_inputs, net.quantum.num_outputs, parameter_count(net.quantum))
+    return HybridNet(stand_in, seed=seed, **net.sizes)
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -87,5 +118,5 @@ def describe(net: HybridNet) -> dict[str, Any]:
         return [linear[0].in_features, *(m.out_features for m in linear)] if linear else []
 
     return {"front": widths(net.front), "front_parameters": parameter_count(net.front),
-            "quantum_weights": net.quantum.weight.numel(), "head": widths(net.head),
+            "quantum_weights": parameter_count(net.quantum), "head": widths(net.head),
             "head_parameters": parameter_count(net.head)}

@@ -431,19 +431,46 @@ class TrainCommand(Command):
 
 class ExportCommand(Command):
     name = "export"
-    help = "write a project's circuit as .qasm, .qpy, .py, .png or .svg"
+    help = "write a project's circuit (.qasm, .qpy, .py, .png, .svg) or a trained run as a PyTorch module"
+    description = (
+        "--circuit FILE writes the project's circuit; the suffix picks the format. --torch FILE.pt writes a "
+        "trained run (--run, default the last) as a self-contained PyTorch module: FILE.pt holds its tensors "
+        "and FILE.py, written beside it, the source that rebuilds it (it needs only torch): the run's "
+        "preprocessing, circuit and readout, simulated exactly. Exporting needs PyTorch: pip install "
+        "qmlstudio[torch]. --qiskit-script FILE.py writes a runnable script that reproduces the run's "
+        "predictions with qiskit-machine-learning's TorchConnector (SamplerQNN on its exact sampler), weights "
+        "and preprocessing included."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("project", help="the .qmls project")
-        parser.add_argument("--circuit", required=True, metavar="FILE", help="output file; the suffix picks the format")
+        parser.add_argument("--circuit", metavar="FILE", help="output file; the suffix picks the format")
+        parser.add_argument("--torch", metavar="FILE.pt", help="a trained run as a PyTorch module (and FILE.py)")
+        parser.add_argument("--qiskit-script", metavar="FILE.py",
+                            help="a trained run as a script on qiskit-machine-learning's TorchConnector")
+        parser.add_argument("--run", default="last", metavar="ID",
+                            help="the run for --torch and --qiskit-script: its id, or 'last' (default)")
 
     def run(self, args: argparse.Namespace) -> int:
         from qmlstudio.core.circuit_files import export_circuit
         from qmlstudio.core.project import load_project
 
+        if not args.circuit and not args.torch and not args.qiskit_script:
+            raise QMLStudioError("give --circuit FILE, --torch FILE.pt or --qiskit-script FILE.py")
         project = load_project(args.project)
-        export_circuit(project.circuit, args.circuit)
-        print(f"wrote {args.circuit}")
+        if args.circuit:
+            export_circuit(project.circuit, args.circuit)
+            print(f"wrote {args.circuit}")
+        if args.torch or args.qiskit_script:
+            from qmlstudio.plugins.manager import load_plugins
+            from qmlstudio.workflow import trained_run, write_torch_export, write_torchconnector_script
+
+            built = trained_run(project, load_plugins(), args.run)
+            if args.torch:
+                weights, source = write_torch_export(built, args.torch)
+                print(f"wrote {weights} and {source}")
+            if args.qiskit_script:
+                print(f"wrote {write_torchconnector_script(built, args.qiskit_script)}")
         return 0
 
 

@@ -34,10 +34,15 @@ from qmlstudio.workflow.evaluation import (
 )
 from qmlstudio.workflow.engine import *  # noqa: F403 - the engine's names the windows and the CLI use
 from qmlstudio.workflow.engine import __all__ as _engine_names
+from qmlstudio.workflow.export_torch import export_run_to_torch, trained_run, write_torch_export, write_torchconnector_script
 from qmlstudio.workflow.previews import ExactView, ModelPreview, data_units, exact_view, initial_weights
 
 __all__ = [
     "new_project",
+    "export_run_to_torch",
+    "trained_run",
+    "write_torch_export",
+    "write_torchconnector_script",
     "MODEL_OPTIONS",
     "scaling_warning",
     "model_options",

@@ -167,3 +167,20 @@ def test_bad_shapes_are_clear_errors():
         HybridNet(QuantumTorchLayer(_design(), _observables(3)), num_features=5, num_outputs=2, front=False)
     with pytest.raises(ValueError, match="unknown activation"):
         HybridNet(QuantumTorchLayer(_design(), _observables(3)), num_features=5, num_outputs=2, activation="gelu")
+
+
+def test_ablation_keeps_front_and_head_and_matches_the_quantum_parameter_count():
+    from qmls_torch import ClassicalStandIn, ablation
+
+    net = HybridNet(QuantumTorchLayer(_design(), _observables(3), seed=0), num_features=4, num_outputs=2,
+                    front_hidden=(5,), seed=7)
+    classical = ablation(net, seed=7)
+    assert isinstance(classical.quantum, ClassicalStandIn)
+    assert describe(classical)["front"] == describe(net)["front"] and describe(classical)["head"] == describe(net)["head"]
+    # 3 → h → 3 with h = 1: 3 + 1 + 1 + 3 = 8 parameters against the circuit's 9 weights
+    assert describe(classical)["quantum_weights"] == 8 and describe(net)["quantum_weights"] == 9
+    # the same seed gives the same initial front and head
+    for (name, a), (_, b) in zip(net.front.named_parameters(), classical.front.named_parameters()):
+        assert torch.equal(a, b), name
+    out = classical(torch.randn(6, 4, dtype=torch.float64))
+    assert out.shape == (6, 2)

@@ -177,8 +177,8 @@ def test_ablation_keeps_front_and_head_and_matches_the_quantum_parameter_count()
     classical = ablation(net, seed=7)
     assert isinstance(classical.quantum, ClassicalStandIn)
     assert describe(classical)["front"] == describe(net)["front"] and describe(classical)["head"] == describe(net)["head"]
-    # 3 → h → 3 with h = 1: 3 + 1 + 1 + 3 = 8 parameters against the circuit's 9 weights
-    assert describe(classical)["quantum_weights"] == 8 and describe(net)["quantum_weights"] == 9
+    # 3 → h → 3 with h = 1: (3 + 1) + (3 + 3) = 10 parameters against the circuit's 9 weights (h = 0 is none)
+    assert describe(classical)["quantum_weights"] == 10 and describe(net)["quantum_weights"] == 9
     # the same seed gives the same initial front and head
     for (name, a), (_, b) in zip(net.front.named_parameters(), classical.front.named_parameters()):
         assert torch.equal(a, b), name

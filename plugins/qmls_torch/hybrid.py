@@ -81,29 +81,49 @@ class HybridNet(nn.Module):
 
 
 class ClassicalStandIn(nn.Module):
-    """The quantum layer's classical stand-in for the ablation baseline: ``num_inputs →
-    hidden (tanh) → num_outputs``, its hidden width chosen so that its parameter count is the
-    nearest to ``parameters`` (the quantum layer's weights; at least one hidden unit)."""
+    """The quantum layer's classical stand-in for the ablation baseline, of about its parameter
+    count (``parameters``):
 
-    def __init__(self, num_inputs: int, num_outputs: int, parameters: int) -> None:
+    * ``elementwise`` (needs as many outputs as inputs): ``y_i = a_i tanh(b_i x_i + c_i)`` for
+      each input, 3 parameters each, then the parameters left as a dense correction when there
+      are more (none when fewer);
+    * ``mlp``: ``num_inputs → h (tanh) → num_outputs`` with ``h`` chosen for the nearest count
+      (at least 1: a narrow bottleneck when the quantum layer has few weights).
+    """
+
+    def __init__(self, num_inputs: int, num_outputs: int, parameters: int, kind: str = "elementwise") -> None:
         super().__init__()
-        per_unit = num_inputs + 1 + num_outputs
-        hidden = max(1, round((parameters - num_outputs) / per_unit))
-        self.num_inputs, self.num_outputs = num_inputs, num_outputs
-        self.layers = nn.Sequential(nn.Linear(num_inputs, hidden, dtype=torch.float64), nn.Tanh(),
-                                    nn.Linear(hidden, num_outputs, dtype=torch.float64))
+        self.num_inputs, self.num_outputs, self.kind = num_inputs, num_outputs, kind
+        if kind == "elementwise":
+            if num_inputs != num_outputs:
+                raise ValueError("an elementwise stand-in needs as many outputs as inputs: use kind='mlp'")
+            self.scale = nn.Parameter(torch.ones(num_inputs, dtype=torch.float64))
+            self.gain = nn.Parameter(torch.ones(num_inputs, dtype=torch.float64))
+            self.bias = nn.Parameter(torch.zeros(num_inputs, dtype=torch.float64))
+        elif kind == "mlp":
+            hidden = max(1, round((parameters - num_outputs) / (num_inputs + 1 + num_outputs)))
+            self.layers = nn.Sequential(nn.Linear(num_inputs, hidden, dtype=torch.float64), nn.Tanh(),
+                                        nn.Linear(hidden, num_outputs, dtype=torch.float64))
+        else:
+            raise ValueError(f"unknown stand-in {kind!r}: elementwise or mlp")
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.kind == "elementwise":
+            return self.scale * torch.tanh(self.gain * inputs + self.bias)
         return self.layers(inputs)
 
 
-def ablation(net: "HybridNet", seed: int | None = None) -> "HybridNet":
+def ablation(net: "HybridNet", seed: int | None = None, kind: str | None = None) -> "HybridNet":
     """The same front and head as ``net`` (same sizes, freshly initialised from ``seed``) with
-    the quantum layer replaced by a :class:`ClassicalStandIn` of about its parameter count:
+    the quantum layer replaced by a :class:`ClassicalStandIn` of about its parameter count
+    (``kind``: ``elementwise`` when the layer has as many outputs as inputs, else ``mlp``):
     trained the same way on the same split, it says what the quantum layer adds."""
+    quantum = net.quantum
+    if kind is None:
+        kind = "elementwise" if quantum.num_inputs == quantum.num_outputs else "mlp"
     if seed is not None:
         torch.manual_seed(seed)
-    stand_in = ClassicalStandIn(net.quantum.num_inputs, net.quantum.num_outputs, parameter_count(net.quantum))
+    stand_in = ClassicalStandIn(quantum.num_inputs, quantum.num_outputs, parameter_count(quantum), kind=kind)
     return HybridNet(stand_in, seed=seed, **net.sizes)
 
 

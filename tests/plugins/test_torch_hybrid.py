@@ -174,11 +174,12 @@ def test_ablation_keeps_front_and_head_and_matches_the_quantum_parameter_count()
 
     net = HybridNet(QuantumTorchLayer(_design(), _observables(3), seed=0), num_features=4, num_outputs=2,
                     front_hidden=(5,), seed=7)
-    classical = ablation(net, seed=7)
-    assert isinstance(classical.quantum, ClassicalStandIn)
+    classical = ablation(net, seed=7)  # 3 inputs, 3 outputs: elementwise a·tanh(b·x + c), 9 parameters
+    assert isinstance(classical.quantum, ClassicalStandIn) and classical.quantum.kind == "elementwise"
     assert describe(classical)["front"] == describe(net)["front"] and describe(classical)["head"] == describe(net)["head"]
-    # 3 → h → 3 with h = 1: (3 + 1) + (3 + 3) = 10 parameters against the circuit's 9 weights (h = 0 is none)
-    assert describe(classical)["quantum_weights"] == 10 and describe(net)["quantum_weights"] == 9
+    assert describe(classical)["quantum_weights"] == 9 == describe(net)["quantum_weights"]
+    # the bottleneck MLP: 3 → h → 3 with h = 1: (3 + 1) + (3 + 3) = 10 parameters
+    assert describe(ablation(net, seed=7, kind="mlp"))["quantum_weights"] == 10
     # the same seed gives the same initial front and head
     for (name, a), (_, b) in zip(net.front.named_parameters(), classical.front.named_parameters()):
         assert torch.equal(a, b), name

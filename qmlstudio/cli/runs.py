@@ -74,7 +74,11 @@ class NewCommand(Command):
         parser.add_argument("--encoding", default="angle", help="encoding name (default: angle)")
         parser.add_argument("--ansatz", default="real-amplitudes", help="ansatz template (default: real-amplitudes)")
         parser.add_argument("--reps", type=int, metavar="N", help="layers of the ansatz template")
-        parser.add_argument("--model", choices=["vqc", "regressor", "kernel"], help="model kind (default: by dataset)")
+        parser.add_argument("--model", metavar="KIND",
+                            help="model kind: vqc, regressor, kernel, or one a plugin provides such as hybrid "
+                            "(PyTorch); default: by dataset")
+        parser.add_argument("--qubits", type=int, metavar="N",
+                            help="a hybrid model's circuit qubits (default 4): its front maps the features to them")
         parser.add_argument("--optimizer", default="adam", help="optimizer name (default: adam)")
         parser.add_argument("--backend", default="statevector", metavar="CHOICE",
                             help="backend: NAME[:ARG][,key=value...] as for train and evaluate, e.g. "
@@ -147,7 +151,12 @@ class NewCommand(Command):
         ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
         if args.reps is not None:
             ansatz_options["reps"] = args.reps
-        model_options = _model_options(args.model_options)
+        from qmlstudio.core.project import MODEL_KINDS
+
+        if args.model is not None and args.model not in MODEL_KINDS:  # a plugin's kind: its own options
+            model_options = _option_pairs(args.model_options)
+        else:
+            model_options = _model_options(args.model_options)
         for name, value in (("readout", args.readout), ("init", args.init), ("init_scale", args.init_scale), ("C", args.C)):
             if value is not None:
                 model_options[name] = value
@@ -173,6 +182,7 @@ class NewCommand(Command):
             validation_size=args.validation_size,
             scaling=args.scaling,
             model_options=model_options,
+            qubits=args.qubits,
         )
         if args.noise:
             project.backend, why = noisy_training_choice(registry, args.noise, project.circuit.num_qubits,

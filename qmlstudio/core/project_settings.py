@@ -9,6 +9,7 @@ epochs=50)``. Split from :mod:`qmlstudio.core.project`, which re-exports every p
 from __future__ import annotations
 
 import copy
+import re
 import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -36,6 +37,8 @@ SCALINGS = ("none", "minmax-pi", "minmax-sym", "standardize")
 
 
 MODEL_KINDS = ("vqc", "regressor", "kernel")
+#: a model kind a plugin provides (``qmlstudio_models``, e.g. ``hybrid``): a plugin name
+_PLUGIN_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,16 @@ class PluginChoice:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """What is trained: a variational classifier (``vqc``), a variational ``regressor`` or a
-    quantum-kernel SVM (``kernel``), and its options."""
+    """What is trained: a variational classifier (``vqc``), a variational ``regressor``, a
+    quantum-kernel SVM (``kernel``) or a kind a plugin provides (``hybrid``: a hybrid
+    quantum-classical network, the ``qmls_torch`` plugin), and its options."""
 
     kind: str = "vqc"
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _one_of(self.kind, "kind", MODEL_KINDS)
+        if not (isinstance(self.kind, str) and (self.kind in MODEL_KINDS or _PLUGIN_KIND.match(self.kind))):
+            _one_of(self.kind, "kind", MODEL_KINDS)  # the message lists the built-in kinds
         object.__setattr__(self, "options", _options(self.options, "options"))
 
     def to_dict(self) -> dict[str, Any]:

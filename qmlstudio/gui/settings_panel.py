@@ -174,7 +174,17 @@ class SettingsPanel(QWidget):
         self.kind_combo = NarrowComboBox(objectName="modelKind")
         for kind in MODEL_KINDS:
             self.kind_combo.addItem(MODEL_TITLES.get(kind, kind), kind)
-        self.kind_combo.setToolTip("What is trained: a variational classifier or regressor, or a quantum-kernel SVM")
+        # kinds plugins provide (hybrid, PyTorch); one that cannot run here is shown disabled, with why
+        for kind, spec in self._model_specs().items():
+            self.kind_combo.addItem(spec.title, kind)
+            index = self.kind_combo.count() - 1
+            unavailable = getattr(spec, "unavailable", "")
+            self.kind_combo.setItemData(index, unavailable or spec.description, Qt.ItemDataRole.ToolTipRole)
+            if unavailable:
+                self.kind_combo.model().item(index).setEnabled(False)
+                self.kind_combo.setItemText(index, f"{spec.title}: not installed")
+        self.kind_combo.setToolTip("What is trained: a variational classifier or regressor, a quantum-kernel SVM, or a "
+                                   "kind a plugin provides (a hybrid quantum-classical network with PyTorch)")
         self.kind_combo.currentIndexChanged.connect(self._on_kind)
         form.addRow("Kind", self.kind_combo)
         self.model_form = OptionForm()
@@ -321,7 +331,7 @@ class SettingsPanel(QWidget):
         with QSignalBlocker(self.kind_combo):
             self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(project.model.kind), 0))
         if self._shown_kind != project.model.kind:
-            self.model_form.set_options(MODEL_FORM.get(project.model.kind, ()))
+            self.model_form.set_options(self._model_form(project.model.kind))
             self._shown_kind = project.model.kind
         self.model_form.set_values(project.model.options)
 
@@ -398,9 +408,25 @@ class SettingsPanel(QWidget):
             return
         self.undo_stack.push(ProjectEdit(self.project, fields, text, key=key))
 
+    def _model_form(self, kind: str) -> list[Any]:
+        """The options the model form shows: the built-in kind's, or the plugin's."""
+        if kind in MODEL_FORM:
+            return list(MODEL_FORM[kind])
+        spec = self._model_specs().get(kind)
+        return list(spec.options) if spec is not None else []
+
+    def _model_specs(self) -> dict[str, Any]:
+        """The model kinds plugins provide (none from a registry that lists no models)."""
+        specs = getattr(self.registry, "specs", None)
+        return specs("models") if callable(specs) else {}
+
     def _on_kind(self, index: int) -> None:
         kind = self.kind_combo.itemData(index)
         if kind and kind != self.project.model.kind:
+            spec = self._model_specs().get(kind)
+            if spec is not None:  # a plugin's kind: its own options, with their defaults
+                self._edit({"model": ModelChoice(kind, spec.resolve({}))}, f"Set model to {spec.title}")
+                return
             known = {o.name for o in MODEL_FORM.get(kind, ())} | {"eval_every", "init_scale", "init", "baselines"}
             options = {k: v for k, v in self.project.model.options.items() if k in known}
             self._edit({"model": ModelChoice(kind, options)}, f"Set model to {MODEL_TITLES.get(kind, kind)}")

@@ -451,6 +451,39 @@ class AccountSpec(Spec):
         return {**super().to_dict(), "backend": self.backend}
 
 
+@dataclass(frozen=True)
+class ModelSpec(Spec):
+    """A model kind beyond the built-in ones (``vqc``, ``regressor``, ``kernel``): for example a
+    hybrid quantum-classical network. ``factory(**options)`` returns a :class:`ModelKind`,
+    whose ``build_run`` makes the run that trains it.
+
+    ``unavailable`` is a one-line reason the kind cannot be used on this machine (a missing
+    optional dependency, with how to install it), or ``""``: the window shows the kind
+    disabled with it, and a run of it is refused with it. Decide it without importing the
+    dependency (``importlib.util.find_spec``), so that loading plugins stays fast.
+    """
+
+    unavailable: str = ""
+    kind: ClassVar[str] = "model"
+    product: ClassVar[str] = "ModelKind"
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        if self.name in ("vqc", "regressor", "kernel"):
+            found.append(f"model {self.name!r} is a built-in kind: choose another name")
+        if not isinstance(self.unavailable, str):
+            found.append(f"model {self.name!r}: unavailable must be text")
+        return found
+
+    def create(self, options: Mapping[str, Any] | None = None) -> Any:
+        if self.unavailable:
+            raise PluginError(f"model {self.name!r} is not available here: {self.unavailable}")
+        return super().create(options)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "unavailable": self.unavailable}
+
+
 # ---------------------------------------------------------------------------
 # What factories return
 # ---------------------------------------------------------------------------
@@ -554,6 +587,28 @@ class Optimizer(abc.ABC):
         """Runs at most ``max_iterations`` iterations from ``x0``."""
 
 
+class ModelKind(abc.ABC):
+    """What a :class:`ModelSpec`'s factory returns: builds the run that trains the model.
+
+    ``build_run`` receives the project's prepared data (``data``: the splits, as the
+    built-in models get them), the model circuit (``model``: the encoding and the circuit,
+    :class:`~qmlstudio.core.models.ModelCircuit`, for as many inputs as fill the circuit's
+    qubits: the model maps the data's features to them), the backend object, the run's ``config``
+    (recorded), ``epochs``, ``batch_size`` and ``seed``, the project's ``training`` settings,
+    a ``callback`` for each iteration's report and the run's ``controls``; it returns an
+    object answering the :class:`~qmlstudio.core.control.Run` protocol, which the window, the
+    CLI and studies run like the built-in runs.
+    """
+
+    @abc.abstractmethod
+    def build_run(self, **context: Any) -> Any:
+        """The run (see the class)."""
+
+    def problem(self, data: Any, model: Any, backend: Any) -> str | None:
+        """Why this model cannot be trained on this data, circuit and backend, or None."""
+        return None
+
+
 class Backend(abc.ABC):
     """Hands the engine qiskit V2 primitives and the pass manager for the circuits they run."""
 
@@ -639,6 +694,7 @@ SPEC_TYPES: dict[str, type[Spec]] = {
     "qmlstudio_panels": PanelSpec,
     "qmlstudio_importers": ImporterSpec,
     "qmlstudio_accounts": AccountSpec,
+    "qmlstudio_models": ModelSpec,
 }
 
 

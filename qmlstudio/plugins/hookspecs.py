@@ -28,6 +28,7 @@ from qmlstudio.plugins.descriptors import (
     DatasetSpec,
     EncodingSpec,
     ImporterSpec,
+    ModelSpec,
     OptimizerSpec,
     PanelSpec,
 )
@@ -150,4 +151,20 @@ def qmlstudio_accounts() -> list[AccountSpec]:
     Called once at start-up. Returns a list of :class:`AccountSpec`; each factory returns a
     Qt-free account object (load, store, forget and test the token) that the window's
     account dialog calls, listed in the Run menu.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Model kinds
+# ---------------------------------------------------------------------------
+@hookspec
+def qmlstudio_models() -> list[ModelSpec]:
+    """Model kinds beyond the built-in variational classifier, regressor and kernel SVM.
+
+    Called once at start-up. Returns a list of :class:`ModelSpec`; each factory, called with
+    the kind's options (the project's ``model.options``) as keyword arguments, returns a
+    :class:`~qmlstudio.plugins.descriptors.ModelKind` whose ``build_run`` makes the run that
+    trains it (a :class:`~qmlstudio.core.control.Run`). A kind that needs an optional package
+    is returned with ``unavailable`` saying why and how to install it, so that the window can
+    show it disabled.
     """

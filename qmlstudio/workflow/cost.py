@@ -98,6 +98,12 @@ def run_cost(run: Any) -> dict[str, Any]:
     name = name or type(backend).__name__
     if run.kind == "kernel":
         return _count(name, backend, run.data, run.model, None, adjoint=False, uses_gradient=False)
+    if not hasattr(run, "options"):  # a plugin's model (hybrid): exact, on the engine, no circuits to a primitive
+        epochs = getattr(run, "epochs", 0)
+        return {"backend": name, "exact": True, "shots_per_circuit": None, "iterations": run.total_iterations,
+                "gradient": "exact (adjoint)", "training_circuits_per_iteration": 0, "evaluation_circuits": 0,
+                "evaluations": epochs, "circuits_per_iteration": 0, "shots_per_iteration": 0, "total_circuits": 0,
+                "total_shots": 0}
     return _count(name, run.backend, run.data, run.model, run.options,
                   adjoint=isinstance(run.evaluator, (ExactEvaluator, NoisyExactEvaluator)),
                   uses_gradient=bool(getattr(run.optimizer, "uses_gradient", True)))

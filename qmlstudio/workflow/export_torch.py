@@ -131,6 +131,8 @@ def torch_export(run: Any) -> dict[str, Any]:
     :class:`~qmlstudio.core.training.TrainingRun`): plain numbers and text."""
     if run.kind == "kernel":
         raise QMLStudioError("a quantum kernel SVM has no PyTorch form: export a variational run")
+    if run.kind not in ("vqc", "regressor"):
+        raise QMLStudioError(f"exporting a {run.kind} run to PyTorch is not supported yet: export a variational run")
     weights = run.record.final_weights
     if not weights:
         raise QMLStudioError(f"run {run.record.id} has no final weights: train it first")

@@ -45,8 +45,13 @@ def new_project(
     validation_size: float = DEFAULT_VALIDATION_SIZE,
     scaling: str | None = None,
     model_options: Mapping[str, Any] | None = None,
+    qubits: int | None = None,
 ) -> Project:
     """A project whose every choice is checked against the installed plugins.
+
+    ``model`` may also be a kind a plugin provides (``hybrid``): its circuit then has
+    ``qubits`` qubits (default 4) whatever the data's width (the model's classical front maps
+    the features to the encoding's inputs), and its ``model_options`` are the plugin's.
 
     Options are stored resolved (defaults filled in), so the project trains the same
     way even if a plugin's defaults change later. ``features`` reduces the data to that
@@ -92,21 +97,40 @@ def new_project(
     encoding_spec = registry.get("encodings", encoding)
     encoding_resolved = encoding_spec.resolve(encoding_options)
     encoder = encoding_spec.create(encoding_resolved)
+    from qmlstudio.core.project import MODEL_KINDS
+
+    plugin_kind = model is not None and model not in MODEL_KINDS
+    if qubits is not None and not plugin_kind:
+        raise QMLStudioError("qubits sets a hybrid model's circuit; the other models take their qubits from the encoding")
+    if plugin_kind:
+        from qmlstudio.workflow.data import features_needed
+
+        qubits = 4 if qubits is None else int(qubits)
+        if not 1 <= qubits <= 24:
+            raise QMLStudioError(f"qubits must be between 1 and 24, got {qubits}")
+        num_features = features_needed(encoder, 1, qubits)  # the encoding's inputs, from the model's front
     problem = encoder.check(num_features)
     if problem:
         raise QMLStudioError(f"encoding {encoding!r}: {problem}")
-    num_qubits = encoder.num_qubits(num_features)
+    num_qubits = qubits if plugin_kind else encoder.num_qubits(num_features)
 
-    if model is None:
+    if plugin_kind:
+        specs = registry.specs("models")
+        if model not in specs:
+            raise QMLStudioError(f"model kind {model!r}: no installed plugin provides it "
+                                 f"(known: {', '.join([*MODEL_KINDS, *sorted(specs)])})")
+        model_choice = ModelChoice(model, specs[model].resolve(model_options))
+    elif model is None:
         model = "regressor" if data.task == "regression" else "vqc"
-    if model == "regressor" and data.task != "regression":
-        raise QMLStudioError(f"dataset {dataset!r} is for classification; use --model vqc or kernel")
-    if model in ("vqc", "kernel") and data.task == "regression":
-        raise QMLStudioError(f"dataset {dataset!r} is for regression; use --model regressor")
-    model_choice = ModelChoice(model, dict(model_options or {}))
-    if model_choice.options.get("init") == "small-angle" and "init_scale" not in model_choice.options:
-        model_choice = ModelChoice(model, {**model_choice.options, "init_scale": SMALL_ANGLE_SCALE})
-    _check_model_options(model_choice)
+    if not plugin_kind:
+        if model == "regressor" and data.task != "regression":
+            raise QMLStudioError(f"dataset {dataset!r} is for classification; use --model vqc or kernel")
+        if model in ("vqc", "kernel") and data.task == "regression":
+            raise QMLStudioError(f"dataset {dataset!r} is for regression; use --model regressor")
+        model_choice = ModelChoice(model, dict(model_options or {}))
+        if model_choice.options.get("init") == "small-angle" and "init_scale" not in model_choice.options:
+            model_choice = ModelChoice(model, {**model_choice.options, "init_scale": SMALL_ANGLE_SCALE})
+        _check_model_options(model_choice)
 
     ansatz_choice = None
     design = CircuitDesign(num_qubits)
@@ -342,8 +366,10 @@ def encoding_qubits(project: Project, registry: PluginRegistry, num_features: in
 
 def hidden_qubits(project: Project, registry: PluginRegistry, num_features: int | None = None) -> HiddenQubits | None:
     """What :func:`build_run` would refuse: the encoding's qubits beyond the circuit's (None when it fits)."""
-    if project.model.kind == "kernel":
-        return None  # a kernel runs the encoding alone, on the qubits it needs
+    from qmlstudio.core.project import MODEL_KINDS
+
+    if project.model.kind == "kernel" or project.model.kind not in MODEL_KINDS:
+        return None  # a kernel runs the encoding alone; a plugin's model (hybrid) maps the features to the circuit
     features, needed = encoding_qubits(project, registry, num_features)
     if needed <= project.circuit.num_qubits:
         return None
@@ -359,8 +385,14 @@ def check_trainable(project: Project, registry: PluginRegistry, data: Any = None
     """
     from qmlstudio.core.memory import SimulationTooLarge, check_simulation
     from qmlstudio.core.models import ModelCircuit
+    from qmlstudio.core.project import MODEL_KINDS
     from qmlstudio.core.training import check_memory
 
+    if project.model.kind not in MODEL_KINDS:  # a plugin's model: its run checks what it needs when built
+        from qmlstudio.workflow.runs import model_kind_spec
+
+        model_kind_spec(registry, project.model.kind)
+        return
     if data is None:
         from qmlstudio.workflow.runs import _prepared_model
 

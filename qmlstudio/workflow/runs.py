@@ -7,6 +7,7 @@ from typing import Any
 from qmlstudio.core.control import Run
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.project import (
+    MODEL_KINDS,
     PluginChoice,
     Project,
 )
@@ -59,6 +60,8 @@ def build_run(
     if isinstance(backend, str):
         backend = backend_choice(registry, backend, base=project.backend)
     chosen = backend or project.backend
+    if project.model.kind not in MODEL_KINDS:
+        return _plugin_model_run(project, registry, chosen, epochs, callback, controls)
     data, model = _prepared_model(project, registry)
     if project.model.kind != "kernel" and model.num_qubits > project.circuit.num_qubits:
         # Training never runs on a wire the circuit (and so the canvas) does not have.
@@ -104,6 +107,50 @@ def build_run(
         fixes = simulation_fixes(project, registry, data.num_features, max(len(data.y_train), len(data.y_test)))
         hint = " or ".join(fix.command_hint for fix in fixes)
         raise exc.with_hint(f"to fix it, {hint}" if hint else "reduce the features or the qubits") from None
+    run.record.record_seeds(_project_seeds(project))
+    return run
+
+
+def model_kind_spec(registry: PluginRegistry, kind: str) -> Any:
+    """The :class:`~qmlstudio.plugins.descriptors.ModelSpec` of a plugin's model kind, or a
+    clear error: no plugin provides it, or it is unavailable here (with why and how to fix it)."""
+    specs = registry.specs("models")
+    if kind not in specs:
+        known = ", ".join([*MODEL_KINDS, *sorted(specs)])
+        raise QMLStudioError(f"model kind {kind!r}: no installed plugin provides it (known: {known})")
+    spec = specs[kind]
+    if spec.unavailable:
+        raise QMLStudioError(f"model kind {kind!r} is not available here: {spec.unavailable}")
+    return spec
+
+
+def _plugin_model_run(project: Project, registry: PluginRegistry, chosen: PluginChoice, epochs: int | None,
+                      callback: Any, controls: Any) -> Run:
+    """The run of a model kind a plugin provides (``qmlstudio_models``). Its ``model`` is the
+    encoding and the circuit for as many inputs as fill the circuit's qubits (the plugin's
+    model maps the data's features to them)."""
+    from qmlstudio.core.control import Controls
+    from qmlstudio.core.models import ModelCircuit
+    from qmlstudio.workflow.data import features_needed
+
+    spec = model_kind_spec(registry, project.model.kind)
+    data = prepared_data(project, registry)
+    encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+    model = ModelCircuit(encoder, project.circuit, features_needed(encoder, 1, project.circuit.num_qubits))
+    if model.num_qubits > project.circuit.num_qubits:
+        raise QMLStudioError(f"the {project.encoding.name} encoding needs {model.num_qubits} qubits for one input, "
+                             f"the circuit has {project.circuit.num_qubits}")
+    backend = create_backend(registry, chosen)
+    kind = spec.create(project.model.options)
+    problem = kind.problem(data, model, backend)
+    if problem:
+        raise QMLStudioError(f"model kind {project.model.kind!r}: {problem}")
+    config = project.config_snapshot()
+    config["backend"] = chosen.to_dict()
+    run = kind.build_run(data=data, model=model, backend=backend, config=config,
+                         epochs=epochs or project.training.epochs, batch_size=project.training.batch_size,
+                         seed=project.seed, training=project.training, callback=callback,
+                         controls=controls or Controls())
     run.record.record_seeds(_project_seeds(project))
     return run
 

@@ -390,7 +390,7 @@ BROKEN_FIELDS = [
     ("features-negative", _set("preprocessing.features", [0, -1]), ["preprocessing.features[1]: must be at least 0"]),
     ("classes-repeated", _set("preprocessing.classes", [1, 1]), ["preprocessing.classes[1]: 1 is listed twice"]),
     ("pca-zero", _set("preprocessing.pca", 0), ["preprocessing.pca: must be at least 1"]),
-    ("model-kind-unknown", _set("model.kind", "svm"), ["model.kind: expected one of 'vqc', 'regressor', 'kernel'"]),
+    ("model-kind-unknown", _set("model.kind", "Support Vector!"), ["model.kind: expected one of 'vqc', 'regressor', 'kernel'"]),
     ("ansatz-as-text", _set("ansatz", "real-amplitudes"), ["ansatz: expected an object", 'text "real-amplitudes"']),
     ("encoding-name-empty", _set("encoding.name", " "), ["encoding.name: must not be empty"]),
     ("options-nested-object", _set("encoding.options.rotation", {"axis": "y"}), ["encoding.options.rotation:", "not objects"]),

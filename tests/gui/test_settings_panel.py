@@ -338,3 +338,53 @@ def test_the_panel_fits_a_narrow_dock_without_scrolling_sideways(qtbot, project,
         assert combo.view().viewport().width() >= longest, combo.objectName()  # whole names in the popup
         qtbot.keyClick(combo.view(), Qt.Key.Key_Escape)
         qtbot.waitUntil(lambda c=combo: not c.view().isVisible(), timeout=5000)
+
+
+def _type_item(qtbot, combo: QComboBox, text: str) -> None:
+    """Opens the combo with the mouse, types the start of an item's text (the list's keyboard
+    search) and presses Return, as a user does."""
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)
+    popup = combo.view()
+    qtbot.waitUntil(popup.isVisible, timeout=5000)
+    qtbot.keyClicks(popup, text)
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not popup.isVisible(), timeout=5000)
+
+
+def test_the_hybrid_kind_is_picked_with_the_mouse_and_shows_its_options(qtbot, panel):
+    panel.show()
+    qtbot.waitExposed(panel)
+    _type_item(qtbot, panel.kind_combo, "Hybrid")
+    assert panel.project.model.kind == "hybrid"
+    assert panel.project.model.options == {"front_hidden": "", "head_hidden": "", "activation": "tanh",
+                                           "learning_rate": 0.01, "ablation": True}
+    assert {"front_hidden", "head_hidden", "learning_rate", "ablation"} <= {o.name for o in panel.model_form.options}
+    panel._test_stack.undo()
+    assert panel.project.model.kind == "vqc"
+
+
+def test_without_torch_the_hybrid_kind_is_shown_disabled_with_how_to_install_it(qtbot, project, monkeypatch):
+    import importlib.util
+
+    from PySide6.QtCore import Qt
+
+    from qmlstudio.plugins.manager import load_plugins
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    registry = load_plugins()
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    stack = QUndoStack()
+    widget = SettingsPanel(project, registry, undo_stack=stack)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    combo = widget.kind_combo
+    index = combo.findData("hybrid")
+    assert not combo.model().item(index).isEnabled()
+    assert "not installed" in combo.itemText(index)
+    assert "pip install 'qmlstudio[torch]'" in combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    _type_item(qtbot, combo, "Hybrid")  # a disabled item: the keyboard search skips it
+    assert project.model.kind == "vqc"

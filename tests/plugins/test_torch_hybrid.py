@@ -185,3 +185,117 @@ def test_ablation_keeps_front_and_head_and_matches_the_quantum_parameter_count()
         assert torch.equal(a, b), name
     out = classical(torch.randn(6, 4, dtype=torch.float64))
     assert out.shape == (6, 2)
+
+
+# --------------------------------------------------------------------------- the hybrid model kind
+_BLOCK_TORCH = r"""
+import importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is not installed (blocked by the test)")
+sys.meta_path.insert(0, NoTorch())
+from qmlstudio.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_cli_new_and_train_a_hybrid_with_its_ablation_baseline(tmp_path):
+    """`qmlstudio new --model hybrid --qubits 3` then `qmlstudio train`: a completed run with a
+    test score, the tuned baselines and the ablation, saved in the project and read back."""
+    import json
+    import subprocess
+    import sys
+
+    from qmlstudio.core.project import load_project
+
+    path = tmp_path / "h.qmls"
+    new = subprocess.run([sys.executable, "-m", "qmlstudio", "new", str(path), "--dataset", "iris", "--model", "hybrid",
+                          "--qubits", "3", "--reps", "1", "--epochs", "4", "--model-option", "front_hidden=5"],
+                         capture_output=True, text=True, timeout=300)
+    assert new.returncode == 0, new.stderr
+    project = load_project(path)
+    assert project.model.kind == "hybrid" and project.circuit.num_qubits == 3
+    assert project.model.options["front_hidden"] == "5" and project.model.options["learning_rate"] == 0.01
+    train = subprocess.run([sys.executable, "-m", "qmlstudio", "train", str(path), "--json"], capture_output=True,
+                           text=True, timeout=600)
+    assert train.returncode == 0, train.stderr
+    done = json.loads(train.stdout.strip().splitlines()[-1])
+    assert done["event"] == "done" and done["status"] == "completed"
+    record = load_project(path).runs[-1]
+    assert record.status == "completed" and 0 <= record.test["accuracy"] <= 1
+    assert record.metrics["iteration"][-1] == 4 * 3  # 4 epochs of batches of 32 from 90 training rows
+    assert {"RBF SVM", "ablation (classical stand-in)"} <= set(record.baselines)
+    # front 4 → 5 → 3 inputs: 25 + 18; real-amplitudes reps 1 on 3 qubits: 6 weights; head 3 → 3: 12
+    assert project.circuit.num_weights == 6
+    assert record.parameters == 25 + 18 + 6 + 12 == len(record.final_weights)
+    assert record.seeds["initial_weights"] == project.seed
+
+
+def test_hybrid_run_answers_the_run_protocol(registry=None):
+    from qmlstudio.core.control import Run
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import build_run, new_project
+
+    registry = load_plugins()
+    project = new_project(registry, name="h", dataset="moons", model="hybrid", qubits=2, epochs=2,
+                          model_options={"ablation": False})
+    run = build_run(project, registry)
+    assert isinstance(run, Run) and run.kind == "hybrid" and run.exact
+    record = run.run()
+    assert record.status == "completed"
+    probabilities = run.predict_proba(run.data.x_test)
+    assert probabilities.shape == (len(run.data.y_test), 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    labels = probabilities.argmax(axis=1)
+    assert float(np.mean(labels == run.data.y_test)) == pytest.approx(record.test["accuracy"])
+    at_start = run.predict_proba(run.data.x_test, record.initial_weights)
+    assert not np.allclose(at_start, probabilities)  # the parameters are the network's, in the recorded order
+    # refused with the reason: a backend that is not the exact engine, an encoding that transforms
+    from qmlstudio.core.errors import QMLStudioError
+
+    for change, reason in ((dict(backend="aer-shots"), "statevector backend"),
+                           (dict(encoding="amplitude"), "amplitude encoding transforms")):
+        other = new_project(registry, name="h", dataset="moons", model="hybrid", qubits=2, epochs=1, **change)
+        with pytest.raises(QMLStudioError, match=reason):
+            build_run(other, registry)
+
+
+def test_without_torch_the_kind_is_listed_unavailable_and_a_run_is_refused(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import new_project
+    from qmlstudio.core.project import save_project
+
+    listed = subprocess.run([sys.executable, "-c", _BLOCK_TORCH, "plugins", "--json"], capture_output=True, text=True,
+                            timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    assert "pip install 'qmlstudio[torch]'" in listed.stdout and "unavailable" in listed.stdout
+    path = tmp_path / "h.qmls"
+    save_project(new_project(load_plugins(), name="h", dataset="moons", model="hybrid", qubits=2, epochs=1), path)
+    refused = subprocess.run([sys.executable, "-c", _BLOCK_TORCH, "train", str(path)], capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 1
+    assert "model kind 'hybrid' is not available here: PyTorch is not installed: pip install 'qmlstudio[torch]'" \
+        in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_kind_no_plugin_provides_opens_and_is_refused_when_trained(tmp_path):
+    from qmlstudio.core.errors import QMLStudioError
+    from qmlstudio.core.project import ModelChoice, load_project, save_project
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import build_run, new_project
+
+    registry = load_plugins()
+    project = new_project(registry, name="h", dataset="moons", epochs=1)
+    project.model = ModelChoice("svm", {"C": 2})
+    save_project(project, tmp_path / "p.qmls")
+    reopened = load_project(tmp_path / "p.qmls")
+    assert reopened.model.kind == "svm"
+    with pytest.raises(QMLStudioError, match="model kind 'svm': no installed plugin provides it"):
+        build_run(reopened, registry)
+    with pytest.raises(QMLStudioError, match="model kind 'svm': no installed plugin provides it"):
+        new_project(registry, name="h", dataset="moons", model="svm")

@@ -1,0 +1,262 @@
+"""The ``hybrid`` model kind: a project's run that trains a :class:`~qmls_torch.hybrid.HybridNet`.
+
+The network: the prepared features → the front (linear layers, ``front_hidden``) → π·tanh →
+the project's encoding and circuit (the quantum layer, exact adjoint gradients by weights
+and inputs) measured as ⟨Z_q⟩ on every qubit → the head (``head_hidden``) → class logits;
+cross-entropy, Adam (``learning_rate``) on mini-batches of the project's batch size, shuffled
+by the project's seed. It answers the :class:`~qmlstudio.core.control.Run` protocol, so the
+CLI, the window and studies run it as they run the built-in models. Its weights, as
+recorded, are all of the network's parameters in ``torch.nn.utils.parameters_to_vector``
+order (the circuit's weights first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from qmlstudio.core.control import Cancelled, Controls
+from qmlstudio.core.gate_matrices import z_diagonal
+from qmlstudio.core.project import RunRecord
+from qmlstudio.plugins import ModelKind
+
+from qmls_torch.hybrid import ACTIVATIONS, HybridNet, ablation, parameter_count
+from qmls_torch.layer import QuantumTorchLayer
+
+ABLATION = "ablation (classical stand-in)"
+
+
+def _sizes(text: Any, what: str) -> tuple[int, ...]:
+    text = str(text or "").strip()
+    if not text:
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise ValueError(f"{what}: give layer widths as whole numbers separated by commas, e.g. '16,8'") from None
+    if any(s < 1 or s > 4096 for s in sizes):
+        raise ValueError(f"{what}: each width must be between 1 and 4096")
+    return sizes
+
+
+class HybridKind(ModelKind):
+    """The ``hybrid`` model kind (:class:`~qmlstudio.plugins.descriptors.ModelKind`)."""
+
+    def __init__(self, front_hidden: str = "", head_hidden: str = "", activation: str = "tanh",
+                 learning_rate: float = 0.01, ablation: bool = True) -> None:
+        self.front_hidden = _sizes(front_hidden, "front_hidden")
+        self.head_hidden = _sizes(head_hidden, "head_hidden")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
+        self.activation = activation
+        self.learning_rate = float(learning_rate)
+        self.ablation = bool(ablation)
+
+    def problem(self, data: Any, model: Any, backend: Any) -> str | None:
+        if data.task != "classification":
+            return "the hybrid network classifies: choose a classification dataset"
+        if backend is not None and not getattr(backend, "engine", False):
+            return ("it trains on QML Studio's exact simulator (adjoint gradients by weights and inputs): choose the "
+                    "statevector backend")
+        probe = np.random.default_rng(0).uniform(-math.pi, math.pi, (4, model.num_features))
+        if not np.array_equal(model.inputs(probe), probe):
+            return (f"the {model.encoding_name} encoding transforms its features before the circuit, and the front's "
+                    "outputs must reach the circuit as they are: choose the angle encoding or a feature map")
+        return None
+
+    def build_run(self, **context: Any) -> "HybridRun":
+        return HybridRun(self, **context)
+
+
+class HybridRun:
+    """A hybrid network's training run (:class:`~qmlstudio.core.control.Run`)."""
+
+    kind = "hybrid"
+    exact = True
+
+    def __init__(self, settings: HybridKind, *, data: Any, model: Any, backend: Any, config: dict[str, Any],
+                 epochs: int, batch_size: int | None, seed: int, training: Any = None, callback: Any = None,
+                 controls: Controls | None = None) -> None:
+        self.settings, self.data, self.model, self.backend = settings, data, model, backend
+        self.epochs, self.batch_size, self.seed = int(epochs), batch_size, int(seed)
+        self.callback = callback
+        self.controls = controls or Controls()
+        self.record = RunRecord(config=config)
+        self._quiet = False
+        n = model.num_qubits
+        observables = np.stack([z_diagonal(n, (q,)) for q in range(n)])
+        threads = getattr(backend, "threads", None)
+        quantum = QuantumTorchLayer(model.design, observables, num_inputs=model.num_features, seed=seed, threads=threads)
+        self.net = HybridNet(quantum, num_features=data.num_features, num_outputs=data.num_classes,
+                             front_hidden=settings.front_hidden, head_hidden=settings.head_hidden,
+                             activation=settings.activation, seed=seed)
+        self._x = {name: torch.tensor(np.asarray(getattr(data, f"x_{name}"), dtype=float))
+                   for name in ("train", "val", "test")}
+        self._y = {name: torch.tensor(np.asarray(getattr(data, f"y_{name}"), dtype=np.int64))
+                   for name in ("train", "val", "test")}
+
+    # ------------------------------------------------------------ protocol
+    @property
+    def num_parameters(self) -> int:
+        return parameter_count(self.net)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        rows = len(self.data.y_train)
+        size = self.batch_size or rows
+        return max(1, math.ceil(rows / size))
+
+    @property
+    def total_iterations(self) -> int:
+        return self.epochs * self.batches_per_epoch
+
+    def parameters_vector(self) -> np.ndarray:
+        return torch.nn.utils.parameters_to_vector(self.net.parameters()).detach().numpy().copy()
+
+    @contextlib.contextmanager
+    def _at(self, parameters: Any) -> Iterator[None]:
+        if parameters is None:
+            yield
+            return
+        saved = torch.nn.utils.parameters_to_vector(self.net.parameters()).detach().clone()
+        torch.nn.utils.vector_to_parameters(torch.as_tensor(np.asarray(parameters, dtype=float)), self.net.parameters())
+        try:
+            yield
+        finally:
+            torch.nn.utils.vector_to_parameters(saved, self.net.parameters())
+
+    def predict_proba(self, features: Any, parameters: Any = None) -> np.ndarray:
+        """Class probabilities of prepared rows, at ``parameters`` or the final ones."""
+        if parameters is None and self.record.final_weights:
+            parameters = self.record.final_weights
+        with self._at(parameters), torch.no_grad():
+            logits = self.net(torch.as_tensor(np.asarray(features, dtype=float)))
+            return torch.softmax(logits, dim=1).numpy()
+
+    @contextlib.contextmanager
+    def uninterrupted(self) -> Iterator[None]:
+        self._quiet, before = True, self._quiet
+        try:
+            yield
+        finally:
+            self._quiet = before
+
+    def fit_baselines(self) -> dict[str, Any]:
+        """The tuned classical baselines on the same split and, with ``ablation``, the same
+        front and head with a classical stand-in of the circuit's parameter count, trained the
+        same way (same epochs, batches, seed and learning rate)."""
+        if self.record.baselines:
+            return dict(self.record.baselines)
+        from qmlstudio.core.baselines import run_baselines
+
+        baselines = run_baselines(self.data, self.seed, quantum_parameters=self.num_parameters, controls=self.controls)
+        if self.settings.ablation:
+            started = time.perf_counter()
+            stand_in = ablation(self.net, seed=self.seed)
+            self._train(stand_in, report=False)
+            baselines[ABLATION] = {"train_accuracy": self._accuracy(stand_in, "train"),
+                                   "test_accuracy": self._accuracy(stand_in, "test"),
+                                   "seconds": time.perf_counter() - started, "parameters": parameter_count(stand_in),
+                                   "tuned": {"note": f"{stand_in.quantum.kind} stand-in of "
+                                             f"{parameter_count(stand_in.quantum)} parameters for the circuit's "
+                                             f"{self.model.num_weights} weights; same front, head and training"}}
+        self.record.baselines = baselines
+        self.record.record_seeds({"baselines": self.seed})
+        return dict(baselines)
+
+    # ------------------------------------------------------------ training
+    def _loss_and_accuracy(self, net: torch.nn.Module, split: str) -> tuple[float | None, float | None]:
+        x, y = self._x[split], self._y[split]
+        if len(y) == 0:
+            return None, None
+        with torch.no_grad():
+            logits = net(x)
+            return float(torch.nn.functional.cross_entropy(logits, y)), float((logits.argmax(dim=1) == y).double().mean())
+
+    def _accuracy(self, net: torch.nn.Module, split: str) -> float | None:
+        return self._loss_and_accuracy(net, split)[1]
+
+    def _train(self, net: torch.nn.Module, report: bool) -> tuple[str, str]:
+        """Trains ``net``; with ``report`` records each iteration and honours Pause and Stop.
+        Returns the status and its message."""
+        optimizer = torch.optim.Adam(net.parameters(), lr=self.settings.learning_rate)
+        generator = torch.Generator().manual_seed(self.seed)
+        x, y = self._x["train"], self._y["train"]
+        rows, size = len(y), self.batch_size or len(y)
+        iteration, started, paused_before = 0, time.perf_counter(), self.controls.paused_s
+        for epoch in range(1, self.epochs + 1):
+            order = torch.randperm(rows, generator=generator) if size < rows else torch.arange(rows)
+            for start in range(0, rows, size):
+                batch = order[start : start + size]
+                optimizer.zero_grad()
+                loss = torch.nn.functional.cross_entropy(net(x[batch]), y[batch])
+                loss.backward()
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    return "failed", f"the loss diverged ({value}) at iteration {iteration + 1}: try a smaller learning rate"
+                norms = net.gradient_norms() if isinstance(net, HybridNet) else {}
+                optimizer.step()
+                iteration += 1
+                if not report:
+                    continue
+                end_of_epoch = start + size >= rows
+                train_acc = val_loss = val_acc = None
+                if end_of_epoch:
+                    train_acc = self._accuracy(net, "train")
+                    val_loss, val_acc = self._loss_and_accuracy(net, "val")
+                grad = math.sqrt(sum(v * v for v in norms.values())) if norms else None
+                weights = self.parameters_vector()
+                self.record.append_metrics(iteration=iteration, epoch=epoch, loss=value, train_accuracy=train_acc,
+                                           val_loss=val_loss, val_accuracy=val_acc, grad_norm=grad,
+                                           elapsed_s=time.perf_counter() - started
+                                           - (self.controls.paused_s - paused_before))
+                self.record.final_weights = weights.tolist()
+                self.gradient_norms = norms
+                if self.callback is not None:
+                    from qmlstudio.core.training import IterationReport
+
+                    self.callback(IterationReport(
+                        iteration=iteration, epoch=epoch, loss=value, test_loss=None, train_accuracy=train_acc,
+                        test_accuracy=None, grad_norm=grad, weights=weights,
+                        elapsed_s=self.record.metrics["elapsed_s"][-1] or 0.0, total_iterations=self.total_iterations,
+                        val_loss=val_loss, val_accuracy=val_acc))
+                try:
+                    self.controls.check()
+                except Cancelled:
+                    return "stopped", f"stopped by the user after iteration {iteration}"
+        return "completed", ""
+
+    def run(self) -> RunRecord:
+        """Trains, scores the test split once at the final weights, fits the baselines;
+        returns the record (also when stopped or failed)."""
+        from qmlstudio.core.training import package_versions
+
+        record = self.record
+        record.status = "running"
+        record.versions = {**package_versions(), "torch": torch.__version__}
+        record.parameters = self.num_parameters
+        record.measured_at = {"loss": "before_step", "train_accuracy": "after_step", "val_loss": "after_step",
+                              "val_accuracy": "after_step", "grad_norm": "before_step"}
+        record.record_seeds({"initial_weights": self.seed, "shuffle": self.seed})
+        record.backend_applied = {"simulator": "QML Studio statevector (exact, adjoint gradients by weights and inputs)"}
+        record.initial_weights = self.parameters_vector().tolist()
+        started = time.perf_counter()
+        status, message = self._train(self.net, report=True)
+        seconds = time.perf_counter() - started
+        record.final_weights = self.parameters_vector().tolist()
+        record.timings = {"seconds": seconds, "seconds_per_epoch": seconds / max(1, self.epochs)}
+        loss, accuracy = self._loss_and_accuracy(self.net, "test")
+        if accuracy is not None:
+            record.test = {"loss": loss, "accuracy": accuracy}
+        if status != "stopped":
+            try:
+                self.fit_baselines()
+            except Cancelled:
+                pass
+        record.finish(status, message)
+        return record

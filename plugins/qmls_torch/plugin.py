@@ -31,7 +31,7 @@ def qmlstudio_models() -> list[ModelSpec]:
             title="Hybrid network (PyTorch)",
             factory="qmls_torch.run:HybridKind",
             description="a classical front (linear layers) producing the encoding's inputs, the circuit with its "
-            "readout ⟨Z_q⟩ of every qubit, and a classical head, trained end to end with PyTorch (Adam); exact "
+            "readout ⟨Z_q⟩ of every qubit, and a classical head, trained end to end with PyTorch (the project's optimizer, adam or sgd, as torch's); exact "
             "gradients by the adjoint method, one pass per batch. Its baselines include the ablation: the same "
             "front and head with the circuit replaced by a classical layer of its parameter count",
             unavailable=torch_missing(),
@@ -41,7 +41,6 @@ def qmlstudio_models() -> list[ModelSpec]:
                 Option("head_hidden", "str", "", title="Head hidden sizes",
                        help="hidden layer widths of the head (empty: one linear layer)"),
                 Option("activation", "choice", "tanh", choices=("tanh", "relu", "sigmoid"), title="Activation"),
-                Option("learning_rate", "float", 0.01, minimum=1e-6, maximum=10.0, title="Learning rate (Adam)"),
                 Option("ablation", "bool", True, title="Ablation baseline",
                        help="train the same front and head with a classical stand-in of the circuit's parameter count"),
             ),

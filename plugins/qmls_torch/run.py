@@ -3,8 +3,8 @@
 The network: the prepared features → the front (linear layers, ``front_hidden``) → π·tanh →
 the project's encoding and circuit (the quantum layer, exact adjoint gradients by weights
 and inputs) measured as ⟨Z_q⟩ on every qubit → the head (``head_hidden``) → class logits;
-cross-entropy, Adam (``learning_rate``) on mini-batches of the project's batch size, shuffled
-by the project's seed. It answers the :class:`~qmlstudio.core.control.Run` protocol, so the
+cross-entropy, the project's optimizer (adam or sgd with their options, as torch's) on
+mini-batches of the project's batch size, shuffled by the project's seed. It answers the :class:`~qmlstudio.core.control.Run` protocol, so the
 CLI, the window and studies run it as they run the built-in models. Its weights, as
 recorded, are all of the network's parameters in ``torch.nn.utils.parameters_to_vector``
 order (the circuit's weights first).
@@ -29,6 +29,19 @@ from qmls_torch.hybrid import ACTIVATIONS, HybridNet, ablation, parameter_count
 from qmls_torch.layer import QuantumTorchLayer
 
 ABLATION = "ablation (classical stand-in)"
+#: the project's optimizers the hybrid applies, as torch's
+TORCH_OPTIMIZERS = ("adam", "sgd")
+
+
+def torch_optimizer(choice: Any, parameters: Any) -> torch.optim.Optimizer:
+    """The project's optimizer choice (adam or sgd, with their options) as torch's."""
+    options = dict(getattr(choice, "options", None) or {})
+    if choice is None or choice.name == "adam":
+        return torch.optim.Adam(parameters, lr=float(options.get("learning_rate", 0.05)),
+                                betas=(float(options.get("beta1", 0.9)), float(options.get("beta2", 0.999))),
+                                eps=float(options.get("eps", 1e-8)), amsgrad=bool(options.get("amsgrad", False)))
+    return torch.optim.SGD(parameters, lr=float(options.get("learning_rate", 0.1)),
+                           momentum=float(options.get("momentum", 0.0)), nesterov=bool(options.get("nesterov", False)))
 
 
 def _sizes(text: Any, what: str) -> tuple[int, ...]:
@@ -48,16 +61,18 @@ class HybridKind(ModelKind):
     """The ``hybrid`` model kind (:class:`~qmlstudio.plugins.descriptors.ModelKind`)."""
 
     def __init__(self, front_hidden: str = "", head_hidden: str = "", activation: str = "tanh",
-                 learning_rate: float = 0.01, ablation: bool = True) -> None:
+                 ablation: bool = True) -> None:
         self.front_hidden = _sizes(front_hidden, "front_hidden")
         self.head_hidden = _sizes(head_hidden, "head_hidden")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
         self.activation = activation
-        self.learning_rate = float(learning_rate)
         self.ablation = bool(ablation)
 
-    def problem(self, data: Any, model: Any, backend: Any) -> str | None:
+    def problem(self, data: Any, model: Any, backend: Any, optimizer: Any = None) -> str | None:
+        if optimizer is not None and optimizer.name not in TORCH_OPTIMIZERS:
+            return (f"it trains with torch's Adam or SGD, with the options of the project's optimizer: choose adam or "
+                    f"sgd (not {optimizer.name})")
         if data.task != "classification":
             return "the hybrid network classifies: choose a classification dataset"
         if backend is not None and not getattr(backend, "engine", False):
@@ -80,9 +95,10 @@ class HybridRun:
     exact = True
 
     def __init__(self, settings: HybridKind, *, data: Any, model: Any, backend: Any, config: dict[str, Any],
-                 epochs: int, batch_size: int | None, seed: int, training: Any = None, callback: Any = None,
-                 controls: Controls | None = None) -> None:
+                 epochs: int, batch_size: int | None, seed: int, training: Any = None, optimizer: Any = None,
+                 callback: Any = None, controls: Controls | None = None) -> None:
         self.settings, self.data, self.model, self.backend = settings, data, model, backend
+        self.optimizer = optimizer
         self.epochs, self.batch_size, self.seed = int(epochs), batch_size, int(seed)
         self.callback = callback
         self.controls = controls or Controls()
@@ -149,7 +165,7 @@ class HybridRun:
     def fit_baselines(self) -> dict[str, Any]:
         """The tuned classical baselines on the same split and, with ``ablation``, the same
         front and head with a classical stand-in of the circuit's parameter count, trained the
-        same way (same epochs, batches, seed and learning rate)."""
+        same way (same epochs, batches, seed and optimizer)."""
         if self.record.baselines:
             return dict(self.record.baselines)
         from qmlstudio.core.baselines import run_baselines
@@ -184,7 +200,7 @@ class HybridRun:
     def _train(self, net: torch.nn.Module, report: bool) -> tuple[str, str]:
         """Trains ``net``; with ``report`` records each iteration and honours Pause and Stop.
         Returns the status and its message."""
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.settings.learning_rate)
+        optimizer = torch_optimizer(self.optimizer, net.parameters())
         generator = torch.Generator().manual_seed(self.seed)
         x, y = self._x["train"], self._y["train"]
         rows, size = len(y), self.batch_size or len(y)

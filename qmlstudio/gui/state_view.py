@@ -296,6 +296,11 @@ class StateView(QWidget):
             error = getattr(self.project_data, "error", None)
             self._show_message(f"The data cannot be loaded: {error}" if error else "Loading the data…")
             return
+        kind = getattr(project.model, "kind", "vqc")
+        if kind not in ("vqc", "regressor", "kernel"):  # a plugin's model (hybrid): its front feeds the circuit
+            self._show_message(f"A {kind} model's circuit gets its inputs from its classical front, which trains with "
+                               "it: the state view shows the states of the variational classifier and regressor.")
+            return
         try:
             model = ModelPreview(encoder, design, data.num_features)
         except Exception as exc:  # noqa: BLE001 - e.g. too many features for the encoding

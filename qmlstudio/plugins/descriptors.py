@@ -594,7 +594,8 @@ class ModelKind(abc.ABC):
     built-in models get them), the model circuit (``model``: the encoding and the circuit,
     :class:`~qmlstudio.core.models.ModelCircuit`, for as many inputs as fill the circuit's
     qubits: the model maps the data's features to them), the backend object, the run's ``config``
-    (recorded), ``epochs``, ``batch_size`` and ``seed``, the project's ``training`` settings,
+    (recorded), ``epochs``, ``batch_size`` and ``seed``, the project's ``training`` settings and
+    ``optimizer`` choice (``name``, ``options``: the model applies it or refuses it),
     a ``callback`` for each iteration's report and the run's ``controls``; it returns an
     object answering the :class:`~qmlstudio.core.control.Run` protocol, which the window, the
     CLI and studies run like the built-in runs.
@@ -604,8 +605,9 @@ class ModelKind(abc.ABC):
     def build_run(self, **context: Any) -> Any:
         """The run (see the class)."""
 
-    def problem(self, data: Any, model: Any, backend: Any) -> str | None:
-        """Why this model cannot be trained on this data, circuit and backend, or None."""
+    def problem(self, data: Any, model: Any, backend: Any, optimizer: Any = None) -> str | None:
+        """Why this model cannot be trained on this data, circuit, backend and optimizer (the
+        project's choice: ``name`` and ``options``), or None."""
         return None
 
 

@@ -81,6 +81,8 @@ class ExactView:
     def evaluate(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Class probabilities (classifier) or predicted values in the data's units (regressor)."""
         run = self.run
+        if self.evaluator is None:  # a plugin's model (hybrid): its own predictions, exact
+            return np.asarray(run.predict_proba(features, parameters), dtype=float)
         n = run.model.num_weights
         values = self.evaluator.values(parameters[:n], run.model.inputs(features))
         extra = parameters[n:]
@@ -95,6 +97,8 @@ def exact_view(run: Any, eval_points: int) -> ExactView | None:
     circuit too wide to simulate for a picture."""
     if run.kind == "kernel":
         return None
+    if run.kind not in ("vqc", "regressor"):  # a plugin's model: it predicts exactly itself
+        return ExactView(run, None, True, GRID_SIZE if run.data.num_features == 2 else 0)
     from qmlstudio.core.models import ExactEvaluator
 
     qubits = int(run.model.num_qubits)

@@ -142,15 +142,15 @@ def _plugin_model_run(project: Project, registry: PluginRegistry, chosen: Plugin
                              f"the circuit has {project.circuit.num_qubits}")
     backend = create_backend(registry, chosen)
     kind = spec.create(project.model.options)
-    problem = kind.problem(data, model, backend)
+    problem = kind.problem(data, model, backend, project.optimizer)
     if problem:
         raise QMLStudioError(f"model kind {project.model.kind!r}: {problem}")
     config = project.config_snapshot()
     config["backend"] = chosen.to_dict()
     run = kind.build_run(data=data, model=model, backend=backend, config=config,
                          epochs=epochs or project.training.epochs, batch_size=project.training.batch_size,
-                         seed=project.seed, training=project.training, callback=callback,
-                         controls=controls or Controls())
+                         seed=project.seed, training=project.training, optimizer=project.optimizer,
+                         callback=callback, controls=controls or Controls())
     run.record.record_seeds(_project_seeds(project))
     return run
 

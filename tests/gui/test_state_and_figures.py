@@ -139,3 +139,14 @@ def test_the_figures_count_two_qubit_gates_on_the_chosen_device(qtbot, project, 
     assert figures.transpiled_two_qubit is not None and figures.transpiled_two_qubit > 3
     assert figures.values["transpiled_two_qubit"].text() == str(figures.transpiled_two_qubit)
     assert "aer-noise" in figures.names["transpiled"].text()
+
+
+def test_the_state_view_of_a_hybrid_says_its_front_feeds_the_circuit(state, project, qtbot) -> None:
+    from qmlstudio.core.project import ModelChoice
+
+    view, _ = state
+    with qtbot.waitSignal(view.updated, timeout=5000):
+        project.model = ModelChoice("hybrid", {})
+        project.mark_changed("model")
+    assert view.probabilities is None
+    assert "gets its inputs from its classical front" in view.chart.message

@@ -216,7 +216,7 @@ def test_cli_new_and_train_a_hybrid_with_its_ablation_baseline(tmp_path):
     assert new.returncode == 0, new.stderr
     project = load_project(path)
     assert project.model.kind == "hybrid" and project.circuit.num_qubits == 3
-    assert project.model.options["front_hidden"] == "5" and project.model.options["learning_rate"] == 0.01
+    assert project.model.options == {"front_hidden": "5", "head_hidden": "", "activation": "tanh", "ablation": True}
     train = subprocess.run([sys.executable, "-m", "qmlstudio", "train", str(path), "--json"], capture_output=True,
                            text=True, timeout=600)
     assert train.returncode == 0, train.stderr
@@ -299,3 +299,25 @@ def test_a_kind_no_plugin_provides_opens_and_is_refused_when_trained(tmp_path):
         build_run(reopened, registry)
     with pytest.raises(QMLStudioError, match="model kind 'svm': no installed plugin provides it"):
         new_project(registry, name="h", dataset="moons", model="svm")
+
+
+def test_the_hybrid_applies_the_projects_optimizer_or_refuses_it():
+    from qmlstudio.core.errors import QMLStudioError
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import build_run, new_project
+
+    from qmls_torch.run import torch_optimizer
+
+    registry = load_plugins()
+    project = new_project(registry, name="h", dataset="moons", model="hybrid", qubits=2, epochs=1, optimizer="sgd",
+                          optimizer_options={"learning_rate": 0.2, "momentum": 0.5, "nesterov": True})
+    run = build_run(project, registry)
+    made = torch_optimizer(run.optimizer, run.net.parameters())
+    assert isinstance(made, torch.optim.SGD)
+    assert made.defaults["lr"] == 0.2 and made.defaults["momentum"] == 0.5 and made.defaults["nesterov"]
+    adam = torch_optimizer(new_project(registry, name="h", dataset="moons", model="hybrid", qubits=2,
+                                       optimizer_options={"beta1": 0.8}).optimizer, run.net.parameters())
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["betas"] == (0.8, 0.999) and adam.defaults["lr"] == 0.05
+    spsa = new_project(registry, name="h", dataset="moons", model="hybrid", qubits=2, optimizer="spsa")
+    with pytest.raises(QMLStudioError, match="torch's Adam or SGD.*not spsa"):
+        build_run(spsa, registry)

@@ -128,6 +128,9 @@ def describe(window: Any) -> dict[str, Any]:
                              "in_view": _in_view(combo)}
         note = panel.noise_note
         settings["noise_note"] = note.text() if note.isVisible() else ""
+    kind = getattr(panel, "kind_combo", None)
+    if kind is not None and kind.isVisible():
+        settings["kind"] = {**_point(kind, kind.rect().center()), "kind": kind.currentData(), "in_view": _in_view(kind)}
     dialog: dict[str, Any] = {}
     modal = QApplication.activeModalWidget()
     if modal is not None and modal.objectName() == "evaluateDialog" and modal.isVisible():
@@ -144,6 +147,7 @@ def describe(window: Any) -> dict[str, Any]:
         "tabs": tabs,
         "settings": settings,
         "backend": {"name": project.backend.name, "options": dict(project.backend.options)} if project is not None else None,
+        "model": {"kind": project.model.kind, "options": dict(project.model.options)} if project is not None else None,
         "buttons": buttons,
         "evaluations": [len(run.evaluations) for run in getattr(project, "runs", [])],
         "evaluations_text": label.text() if label is not None and label.isVisible() else "",

@@ -302,6 +302,36 @@ def test_a_trial_whose_worker_dies_is_retried_once_then_failed(tiny, tmp_path):
     assert _results({"trials": [by[("angle", 0)]]}) == _results(reference)
 
 
+def test_both_workers_dying_at_once_lose_no_trial(tiny, tmp_path):
+    """Seeds 0 and 1 kill their workers at the same moment on their first attempt: every copy
+    of the study's data dies with them. The data is a task's result the scheduler makes again
+    (scattered data could not be: every waiting trial was cancelled, "already forgotten"),
+    so the retries and the other trials complete."""
+    markers = str(tmp_path)
+
+    def both_die(payload, config, seed, epochs=None, controls=None):
+        import os as _os
+        import time as _time
+        from pathlib import Path as _Path
+
+        from qmlstudio.workflow.study import run_trial
+
+        first = not list(_Path(markers).glob(f"{seed}-*"))
+        (_Path(markers) / f"{seed}-{_os.getpid()}").write_text("")
+        if first and seed in (0, 1):
+            deadline = _time.time() + 30
+            while len(list(_Path(markers).glob("[01]-*"))) < 2 and _time.time() < deadline:
+                _time.sleep(0.02)
+            _os._exit(3)
+        return run_trial(payload, config, seed, epochs, controls)
+
+    study = S.new_study({"encoding": ["angle"]}, [0, 1, 2, 3])
+    S.run_study(tiny, study, workers=2, trial_function=both_die)
+    assert sorted(t["seed"] for t in study["trials"]) == [0, 1, 2, 3]
+    assert all(t["status"] == "completed" for t in study["trials"]), study["trials"]
+    assert len(list(tmp_path.glob("0-*"))) == len(list(tmp_path.glob("1-*"))) == 2  # died once, then ran
+
+
 # --------------------------------------------------------------------------- CLI, kill -9 and resume
 def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "qmlstudio", *args], env=_env(), capture_output=True, text=True,

@@ -372,7 +372,7 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
     import os
 
     with _dask_client(workers, scheduler) as client:
-        shared = client.scatter(payload, broadcast=True)
+        shared = _shared(client, payload)
         futures = {
             client.submit(trial_function, shared, config, seed, epochs, pure=False,
                           key=f"trial-{config_key(config)}-{seed}-{os.urandom(4).hex()}"): (config, seed)
@@ -389,6 +389,20 @@ def _run_on_dask(payload: Any, todo: list[tuple[dict[str, Any], int]], epochs: i
                         "status": "failed", "message": reason})
             else:
                 record(future.result())
+
+
+def _payload(payload: Any) -> Any:
+    return payload
+
+
+def _shared(client: Any, payload: Any) -> Any:
+    """The payload on the cluster, as a task's result rather than scattered data: scattered
+    data that every worker holding it loses (two workers dying at once) cannot be made again,
+    and every trial waiting for it was cancelled ("already forgotten"); a task's result the
+    scheduler computes again from the payload it keeps."""
+    import os
+
+    return client.submit(_payload, payload, pure=False, key=f"payload-{os.urandom(4).hex()}")
 
 
 def _as_finished(client: Any, futures: Any, cancelled: Callable[[], bool], stop: Callable[[], Exception]) -> Iterator[Any]:
@@ -602,7 +616,7 @@ def _encoding_seeds_on_dask(project: Project, encodings: Sequence[str], seeds: S
     payload = trial_payload(project)
     results: dict[int, Any] = {}
     with _dask_client(workers, scheduler) as client:
-        shared = client.scatter(payload, broadcast=True)
+        shared = _shared(client, payload)
         futures = {client.submit(encoding_study_task, shared, int(seed), list(encodings), options, pure=False): int(seed)
                    for seed in seeds}
         pending = set(futures)

@@ -41,6 +41,8 @@ def qmlstudio_models() -> list[ModelSpec]:
                 Option("head_hidden", "str", "", title="Head hidden sizes",
                        help="hidden layer widths of the head (empty: one linear layer)"),
                 Option("activation", "choice", "tanh", choices=("tanh", "relu", "sigmoid"), title="Activation"),
+                Option("baselines", "bool", True, title="Classical baselines",
+                       help="fit the tuned classical baselines on the same split after training"),
                 Option("ablation", "bool", True, title="Ablation baseline",
                        help="train the same front and head with a classical stand-in of the circuit's parameter count"),
             ),

@@ -61,12 +61,13 @@ class HybridKind(ModelKind):
     """The ``hybrid`` model kind (:class:`~qmlstudio.plugins.descriptors.ModelKind`)."""
 
     def __init__(self, front_hidden: str = "", head_hidden: str = "", activation: str = "tanh",
-                 ablation: bool = True) -> None:
+                 baselines: bool = True, ablation: bool = True) -> None:
         self.front_hidden = _sizes(front_hidden, "front_hidden")
         self.head_hidden = _sizes(head_hidden, "head_hidden")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
         self.activation = activation
+        self.baselines = bool(baselines)
         self.ablation = bool(ablation)
 
     def problem(self, data: Any, model: Any, backend: Any, optimizer: Any = None) -> str | None:
@@ -170,7 +171,8 @@ class HybridRun:
             return dict(self.record.baselines)
         from qmlstudio.core.baselines import run_baselines
 
-        baselines = run_baselines(self.data, self.seed, quantum_parameters=self.num_parameters, controls=self.controls)
+        baselines = (run_baselines(self.data, self.seed, quantum_parameters=self.num_parameters, controls=self.controls)
+                     if self.settings.baselines else {})
         if self.settings.ablation:
             started = time.perf_counter()
             stand_in = ablation(self.net, seed=self.seed)
@@ -229,6 +231,8 @@ class HybridRun:
                 weights = self.parameters_vector()
                 self.record.append_metrics(iteration=iteration, epoch=epoch, loss=value, train_accuracy=train_acc,
                                            val_loss=val_loss, val_accuracy=val_acc, grad_norm=grad,
+                                           grad_norm_classical=norms.get("classical"),
+                                           grad_norm_quantum=norms.get("quantum"),
                                            elapsed_s=time.perf_counter() - started
                                            - (self.controls.paused_s - paused_before))
                 self.record.final_weights = weights.tolist()
@@ -240,7 +244,8 @@ class HybridRun:
                         iteration=iteration, epoch=epoch, loss=value, test_loss=None, train_accuracy=train_acc,
                         test_accuracy=None, grad_norm=grad, weights=weights,
                         elapsed_s=self.record.metrics["elapsed_s"][-1] or 0.0, total_iterations=self.total_iterations,
-                        val_loss=val_loss, val_accuracy=val_acc))
+                        val_loss=val_loss, val_accuracy=val_acc, grad_norm_classical=norms.get("classical"),
+                        grad_norm_quantum=norms.get("quantum")))
                 try:
                     self.controls.check()
                 except Cancelled:
@@ -269,7 +274,7 @@ class HybridRun:
         loss, accuracy = self._loss_and_accuracy(self.net, "test")
         if accuracy is not None:
             record.test = {"loss": loss, "accuracy": accuracy}
-        if status != "stopped":
+        if status != "stopped" and (self.settings.baselines or self.settings.ablation):
             try:
                 self.fit_baselines()
             except Cancelled:

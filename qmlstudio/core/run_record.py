@@ -59,7 +59,12 @@ METRIC_NAMES = (
     "elapsed_s",
     "val_loss",
     "val_accuracy",
+    "grad_norm_classical",
+    "grad_norm_quantum",
 )
+#: metrics only some models measure (a hybrid network's gradient norms of its classical and
+#: quantum parameters): written to a file only when a run has a value of them
+OPTIONAL_METRICS = ("grad_norm_classical", "grad_norm_quantum")
 
 
 #: The numbers of a baseline's record; ``tuned`` (what was searched and chosen) and
@@ -204,7 +209,8 @@ class RunRecord:
             "status": self.status,
             "message": self.message,
             "config": _tree_json(self.config),
-            "metrics": {name: [_measure_json(v) for v in self.metrics.get(name, [])] for name in METRIC_NAMES},
+            "metrics": {name: [_measure_json(v) for v in self.metrics.get(name, [])] for name in METRIC_NAMES
+                        if name not in OPTIONAL_METRICS or any(v is not None for v in self.metrics.get(name, []))},
             "initial_weights": [_measure_json(w) for w in self.initial_weights],
             "final_weights": [_measure_json(w) for w in self.final_weights],
             "baselines": {name: _baseline_json(scores) for name, scores in self.baselines.items()},

@@ -97,6 +97,9 @@ class IterationReport:
     total_iterations: int = 0
     val_loss: float | None = None
     val_accuracy: float | None = None
+    #: a hybrid network's gradient norms of its classical and of its quantum parameters
+    grad_norm_classical: float | None = None
+    grad_norm_quantum: float | None = None
 
     def metrics(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,8 @@ class IterationReport:
             "elapsed_s": self.elapsed_s,
             "val_loss": self.val_loss,
             "val_accuracy": self.val_accuracy,
+            "grad_norm_classical": self.grad_norm_classical,
+            "grad_norm_quantum": self.grad_norm_quantum,
         }
 
 

@@ -113,6 +113,8 @@ class RunCurves:
         #: whether the run has a validation split (None: not known); without one the plots
         #: leave its curves out of their legends
         self.has_validation: bool | None = None
+        #: whether the run reports its classical and quantum gradient norms apart (a hybrid)
+        self.has_parts = False
         self.version = 0  # bumped on every change, so views redraw only what changed
 
     # ---------------------------------------------------------------- filling
@@ -128,6 +130,7 @@ class RunCurves:
         size = preprocessing.get("validation_size") if isinstance(preprocessing, dict) else None
         measured = any(v is not None for v in record.metrics.get("val_loss", []))
         curves.has_validation = measured or (isinstance(size, (int, float)) and size > 0)
+        curves.has_parts = any(v is not None for v in record.metrics.get("grad_norm_quantum", []))
         if record.final_weights:
             weights = np.array([np.nan if w is None else w for w in record.final_weights], dtype=float)
             curves.last_weights = weights

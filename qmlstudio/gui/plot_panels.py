@@ -461,6 +461,8 @@ class CurvesPanel(PlotPanel):
             for spec in self.specs:
                 if spec.metric.startswith("val_") and run.has_validation is False:
                     continue  # no validation split: no curve, and no legend entry that says there is one
+                if spec.metric.startswith("grad_norm_") and not getattr(run, "has_parts", False):
+                    continue  # only a hybrid network reports its parts' gradient norms
                 key = (run.run_id, spec.metric)
                 keys.append(key)
                 colour = spec.colour if single else RUN_COLOURS[index % len(RUN_COLOURS)]

@@ -251,6 +251,7 @@ class TrainingController:
         live = RunCurves(setup.run_id, "live", setup.task)
         live.total_iterations = setup.total_iterations
         live.has_validation = setup.y_val is not None and len(setup.y_val) > 0
+        live.has_parts = setup.kind not in ("vqc", "regressor", "kernel")  # a plugin's model (hybrid)
         self._live = live
         self._curves[setup.run_id] = live
         self.progress.setRange(0, max(1, setup.total_iterations))

@@ -331,9 +331,12 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         self.accuracy_plot.value_metric = "val_accuracy"
         self.accuracy_plot.value_format = "validation {:.3f}"
         self.grad_plot = CurvesPanel(
-            "grad_norm", "Gradient norm", [CurveSpec("grad_norm", "‖∇‖", "#7c3aed")], log_y=True, y_label="norm",
+            "grad_norm", "Gradient norm",
+            [CurveSpec("grad_norm", "‖∇‖", "#7c3aed"), CurveSpec("grad_norm_classical", "classical", "#0f766e", True),
+             CurveSpec("grad_norm_quantum", "quantum", "#c2410c", True)], log_y=True, y_label="norm",
             tooltip="Norm of the loss gradient, on a log axis: a norm that collapses to a tiny, flat value is the "
-            "first sign of a barren plateau",
+            "first sign of a barren plateau. A hybrid network also shows the norms of its classical (front and "
+            "head) and its quantum (circuit) parameters apart",
         )
         self.weights_plot = WeightsPanel()
         self.boundary_plot = BoundaryPanel()

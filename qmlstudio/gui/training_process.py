@@ -68,7 +68,8 @@ FLUSH_INTERVAL_S = MIN_EMIT_INTERVAL_S
 # ======================================================================= report batches
 _INTS = ("iteration", "epoch", "shots", "total_iterations")
 _FLOATS = ("loss", "elapsed_s")
-_OPTIONAL = ("test_loss", "train_accuracy", "test_accuracy", "grad_norm", "val_loss", "val_accuracy")
+_OPTIONAL = ("test_loss", "train_accuracy", "test_accuracy", "grad_norm", "val_loss", "val_accuracy",
+             "grad_norm_classical", "grad_norm_quantum")
 _get_ints, _get_floats, _get_optional = attrgetter(*_INTS), attrgetter(*_FLOATS), attrgetter(*_OPTIONAL)
 
 

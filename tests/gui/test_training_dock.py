@@ -695,3 +695,35 @@ def test_evaluate_on_with_mitigation_by_mouse_and_keyboard_shows_raw_and_mitigat
     assert dock.evaluations_label.isVisible()
     assert "zero-noise extrapolated (mitiq)" in text and "mean |Δp|" in text
     assert f"{evaluation['metrics']['zne']['mean_abs_dp']:.4f}" in text
+
+
+def test_a_hybrid_run_draws_its_classical_and_quantum_gradient_norms_apart(qtbot, tmp_path: Path, registry: Any) -> None:
+    """A hybrid trained from the dock (a click on Train): the gradient plot has the total and
+    the two parts' curves, with a point per iteration, as recorded; a VQC run has none of them."""
+    from qmlstudio.workflow import new_project
+
+    project = new_project(registry, name="h", dataset="moons", dataset_options={"samples": 60}, model="hybrid",
+                          qubits=2, epochs=2, model_options={"ablation": False})
+    dock = TrainingDock(project, registry)
+    qtbot.addWidget(dock)
+    dock.show()
+    with qtbot.waitSignal(dock.run_finished, timeout=60_000) as finished:
+        click(qtbot, dock.train_button)
+    record = finished.args[0]
+    assert record.status == "completed"
+    quantum = record.metrics["grad_norm_quantum"]
+    assert len(quantum) == record.num_points and all(v is not None and v > 0 for v in quantum)
+    assert all(v is not None and v > 0 for v in record.metrics["grad_norm_classical"])
+    qtbot.waitUntil(lambda: dock.state == IDLE, timeout=5000)
+    drawn = {metric for (_, metric), curve in dock.grad_plot.curves.items()
+             if curve.getData()[0] is not None and len(curve.getData()[0])}
+    assert drawn == {"grad_norm", "grad_norm_classical", "grad_norm_quantum"}
+    names = [label.text for _, label in dock.grad_plot.legend.items]
+    assert names == ["‖∇‖", "classical", "quantum"]
+    # the file keeps them; a VQC run's record writes no such lists
+    assert "grad_norm_quantum" in record.to_dict()["metrics"]
+    vqc = demo_project(tmp_path)
+    from qmlstudio.workflow import build_run
+
+    plain = build_run(vqc, registry, epochs=1).run()
+    assert "grad_norm_quantum" not in plain.to_dict()["metrics"]

@@ -164,3 +164,35 @@ def test_cli_writes_both_and_the_torchconnector_script_reproduces_the_run(tmp_pa
     assert got["classes"] == list(built.data.class_names)
     refused = subprocess.run([sys.executable, "-m", "qmlstudio", "export", str(path)], capture_output=True, text=True)
     assert refused.returncode == 1 and "give --circuit FILE, --torch FILE.pt or --qiskit-script FILE.py" in refused.stderr
+
+
+def test_a_hybrid_run_exports_and_reproduces_its_predictions(tmp_path, registry):
+    """A trained hybrid (front with a hidden layer, circuit, head): the module and the
+    TorchConnector script, each in a fresh interpreter without QML Studio, give the run's
+    probabilities for every raw row (1e-12; the script, in float32, 1e-5) and its labels."""
+    project = new_project(registry, name="h", dataset="iris", model="hybrid", qubits=3, epochs=3, seed=2,
+                          model_options={"front_hidden": "5", "baselines": False, "ablation": False})
+    path = tmp_path / "h.qmls"
+    save_project(project, path)
+    record = build_run(project, registry).run()
+    project.add_run(record)
+    save_project(project, path)
+    done = subprocess.run([sys.executable, "-m", "qmlstudio", "export", str(path), "--torch", str(tmp_path / "hy.pt"),
+                           "--qiskit-script", str(tmp_path / "hy_reference.py")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    built = build_run(project_for_run(project, record), registry, widen=True, evaluating=True)
+    raw = np.asarray(load_dataset(project, registry).features, dtype=float)
+    expected = built.predict_proba(built.data.fitted.apply(raw), np.asarray(record.final_weights))
+    got = _fresh(tmp_path, tmp_path / "hy.pt", raw)
+    np.testing.assert_allclose(np.asarray(got["out"]), expected, atol=1e-12)
+    assert got["labels"] == np.argmax(expected, axis=1).tolist()
+    rows = tmp_path / "rows.json"
+    script = _FRESH.split("sys.path.insert")[0] + (
+        f"import runpy; sys.argv = ['r.py', {str(rows)!r}]; runpy.run_path({str(tmp_path / 'hy_reference.py')!r}, "
+        "run_name='__main__')")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    reference = json.loads(ran.stdout)
+    np.testing.assert_allclose(np.asarray(reference["probabilities"]), expected, atol=1e-5)
+    assert reference["labels"] == np.argmax(expected, axis=1).tolist()

@@ -155,6 +155,16 @@ class HybridRun:
             logits = self.net(torch.as_tensor(np.asarray(features, dtype=float)))
             return torch.softmax(logits, dim=1).numpy()
 
+    def torch_parts(self) -> dict[str, Any]:
+        """The network's classical parts for ``qmlstudio export --torch``: the front's and the
+        head's layer widths, the activation between layers and whether the front's outputs go
+        through π·tanh. The recorded weights are every parameter in this network's order."""
+        from qmls_torch.hybrid import describe
+
+        sizes = describe(self.net)
+        return {"front": sizes["front"], "head": sizes["head"], "activation": self.settings.activation,
+                "angles": bool(self.net.angles)}
+
     @contextlib.contextmanager
     def uninterrupted(self) -> Iterator[None]:
         self._quiet, before = True, self._quiet

@@ -29,6 +29,7 @@ import numpy as np
 
 from qmlstudio.core.errors import QMLStudioError
 from qmlstudio.core.expressions import WEIGHT, Angle
+from qmlstudio.core.gate_matrices import z_diagonal
 
 #: the torch functions an angle's formula may call
 _FUNCTIONS = {"sin": "torch.sin", "cos": "torch.cos", "tan": "torch.tan", "exp": "torch.exp", "log": "torch.log",
@@ -131,12 +132,24 @@ def torch_export(run: Any) -> dict[str, Any]:
     :class:`~qmlstudio.core.training.TrainingRun`): plain numbers and text."""
     if run.kind == "kernel":
         raise QMLStudioError("a quantum kernel SVM has no PyTorch form: export a variational run")
-    if run.kind not in ("vqc", "regressor"):
-        raise QMLStudioError(f"exporting a {run.kind} run to PyTorch is not supported yet: export a variational run")
+    parts = run.torch_parts() if callable(getattr(run, "torch_parts", None)) else None
+    if run.kind not in ("vqc", "regressor") and parts is None:
+        raise QMLStudioError(f"a {run.kind} run cannot be exported to PyTorch: its model kind does not describe its parts")
     weights = run.record.final_weights
     if not weights:
         raise QMLStudioError(f"run {run.record.id} has no final weights: train it first")
     model, data = run.model, run.data
+    if parts is not None:  # a hybrid network: its front, circuit and head; every parameter in order
+        fitted = data.fitted.to_dict()
+        n = model.num_qubits
+        return {
+            "format": "qmlstudio-torch-export/1", "run": run.record.id, "num_qubits": n,
+            "num_weights": model.num_weights, "weights": list(map(float, weights)), "ops": _ops(model.design),
+            "preprocessing": fitted, "scale_low": _scale_low(fitted.get("scaling", "none")),
+            "head": {"kind": "hybrid", "observables": np.stack([z_diagonal(n, (q,)) for q in range(n)]).tolist(),
+                     "extra": [], **parts},
+            "class_names": list(data.class_names), "feature_names": list(data.feature_names),
+        }
     sample = np.asarray(data.x_train[: min(len(data.x_train), 32)], dtype=float)
     transformed = model.inputs(sample)
     if transformed.shape != sample.shape or not np.array_equal(transformed, sample):
@@ -237,7 +250,25 @@ class ExportedModel(nn.Module):
         self.n = settings["num_qubits"]
         self.class_names = settings["class_names"]
         self.feature_names = settings["feature_names"]
-        self.weight = nn.Parameter(weight.clone())
+        head = settings["head"]
+        self.hybrid = head["kind"] == "hybrid"
+        if self.hybrid:  # parameters in the trained network's order: the circuit's, the front's, the head's
+            acts = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "none": nn.Identity}
+
+            def dense(sizes):
+                layers = []
+                for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+                    layers.append(nn.Linear(a, b, dtype=torch.float64))
+                    if i < len(sizes) - 2:
+                        layers.append(acts[head["activation"]]())
+                return nn.Sequential(*layers) if layers else nn.Identity()
+
+            self.weight = nn.Parameter(torch.zeros(settings["num_weights"], dtype=torch.float64))
+            self.front = dense(head["front"])
+            self.head = dense(head["head"])
+            torch.nn.utils.vector_to_parameters(weight.clone(), self.parameters())
+        else:
+            self.weight = nn.Parameter(weight.clone())
         self._ops = []
         for op in settings["ops"]:
             if op["kind"] == "fixed":
@@ -291,7 +322,13 @@ class ExportedModel(nn.Module):
         return probabilities @ self.observables.T
 
     def forward_prepared(self, x):
-        values = self.values(torch.as_tensor(x, dtype=torch.float64))
+        x = torch.as_tensor(x, dtype=torch.float64)
+        if self.hybrid:  # front → π·tanh → circuit ⟨Z_q⟩ → head → class probabilities
+            angles = self.front(x)
+            if self.settings["head"]["angles"]:
+                angles = torch.pi * torch.tanh(angles)
+            return torch.softmax(self.head(self.values(angles)), dim=1)
+        values = self.values(x)
         head, extra = self.settings["head"], self.extra
         if head["kind"] == "regressor":
             a, b = (extra[0], extra[1]) if head["trainable"] else (1.0, 0.0)
@@ -411,6 +448,33 @@ def _parameters(prefix):
 INPUTS, WEIGHTS = _parameters("x"), _parameters("\\u03b8")
 QNN = SamplerQNN(circuit=CIRCUIT, sampler=QMLSampler(), input_params=INPUTS, weight_params=WEIGHTS)
 MODEL = TorchConnector(QNN, initial_weights=np.array([SETTINGS["weights"][p.index] for p in WEIGHTS]))
+HYBRID = SETTINGS["head"]["kind"] == "hybrid"
+
+
+def _dense(sizes, flat, at):
+    """A hybrid's linear layers (torch's order: weight (out, in), then bias) from the flat parameters."""
+    layers = []
+    for a, b in zip(sizes, sizes[1:]):
+        w = np.asarray(flat[at:at + a * b]).reshape(b, a)
+        at += a * b
+        layers.append((w, np.asarray(flat[at:at + b])))
+        at += b
+    return layers, at
+
+
+def _apply(layers, x):
+    act = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0), "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+           "none": lambda v: v}[SETTINGS["head"].get("activation", "none")]
+    for i, (w, b) in enumerate(layers):
+        x = x @ w.T + b
+        if i < len(layers) - 1:
+            x = act(x)
+    return x
+
+
+if HYBRID:  # the circuit's weights come first, then the front's layers, then the head's
+    _FRONT, _AT = _dense(SETTINGS["head"]["front"], SETTINGS["weights"], SETTINGS["num_weights"])
+    _HEAD, _ = _dense(SETTINGS["head"]["head"], SETTINGS["weights"], _AT)
 
 
 def prepare(raw):
@@ -431,11 +495,20 @@ def prepare(raw):
 def predict_proba(raw):
     """Class probabilities (a regressor: values in the data's units) of raw rows."""
     x = prepare(raw)
+    if HYBRID:
+        x = _apply(_FRONT, x)
+        if SETTINGS["head"]["angles"]:
+            x = np.pi * np.tanh(x)
     with torch.no_grad():
         probabilities = MODEL(torch.tensor(x[:, [p.index for p in INPUTS]], dtype=torch.float32)).double().numpy()
     head = SETTINGS["head"]
     values = probabilities @ np.asarray(head["observables"]).T
     extra = np.asarray(head["extra"])
+    if HYBRID:
+        logits = _apply(_HEAD, values)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
     if head["kind"] == "regressor":
         a, b = (extra[0], extra[1]) if head["trainable"] else (1.0, 0.0)
         return (a * values[:, 0] + b + 1) / head["target_factor"] + head["target_offset"]

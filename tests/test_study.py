@@ -293,7 +293,9 @@ def test_a_trial_whose_worker_dies_is_retried_once_then_failed(tiny, tmp_path):
     assert dead["status"] == "failed" and "worker died twice (retried once)" in dead["message"], dead
     # it ran twice, in two different worker processes (the nanny restarted the dead one)
     assert len(list(tmp_path.glob("amplitude-1-*"))) == 2
-    assert len(list(tmp_path.glob("angle-0-*"))) == 2
+    # died once, then ran; a finished trial whose result was still on a worker that then died
+    # runs again (Dask recomputes lost results): recorded once all the same
+    assert len(list(tmp_path.glob("angle-0-*"))) >= 2
     others = [t for k, t in by.items() if k != ("amplitude", 1)]
     assert all(t["status"] == "completed" for t in others), others
     # the retried trial's result is that of an undisturbed run

@@ -20,7 +20,7 @@ from qmlstudio.plugins.manager import load_plugins
 from qmlstudio.workflow import build_run, new_project
 
 REPORT_KEYS = {"iteration", "epoch", "loss", "test_loss", "train_accuracy", "test_accuracy", "grad_norm", "elapsed_s",
-               "val_loss", "val_accuracy"}
+               "val_loss", "val_accuracy", "grad_norm_classical", "grad_norm_quantum"}
 
 
 @pytest.fixture(scope="module")

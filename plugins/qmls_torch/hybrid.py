@@ -85,8 +85,7 @@ class ClassicalStandIn(nn.Module):
     count (``parameters``):
 
     * ``elementwise`` (needs as many outputs as inputs): ``y_i = a_i tanh(b_i x_i + c_i)`` for
-      each input, 3 parameters each, then the parameters left as a dense correction when there
-      are more (none when fewer);
+      each input, 3 parameters each (``parameters`` is not used: the count is 3 per input);
     * ``mlp``: ``num_inputs → h (tanh) → num_outputs`` with ``h`` chosen for the nearest count
       (at least 1: a narrow bottleneck when the quantum layer has few weights).
     """

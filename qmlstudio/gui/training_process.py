@@ -37,6 +37,7 @@ when there is one.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -272,6 +273,18 @@ class TrainingChild:
         except (OSError, ValueError, BrokenPipeError):
             return False
 
+    def release(self, timeout: float = 5.0) -> None:
+        """Closes the pipes and reaps the process on a thread of its own: a child that said
+        ``done`` exits by itself, but its interpreter's teardown (qiskit, numba) takes tenths of
+        a second on a busy machine, which the window must not wait for (it froze the event loop
+        at the end of every run, and made a Stop look slow)."""
+        for conn in (self.commands, self.events):
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+        threading.Thread(target=self.close, args=(timeout,), name="qmlstudio-reaper", daemon=True).start()
+
     def close(self, timeout: float = 5.0) -> None:
         """Closes the pipes (an idle or stopped child then exits) and reaps the process."""
         for conn in (self.commands, self.events):
@@ -283,7 +296,7 @@ class TrainingChild:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(1.0)
-        if self in _children:
+        with contextlib.suppress(ValueError):  # the reaper and the exit handler may both get here
             _children.remove(self)
 
 
@@ -553,7 +566,7 @@ class ProcessTrainingWorker(QObject):
             self._notifier.deleteLater()
             self._notifier = None
         if self._child is not None:
-            self._child.close(timeout=5.0)
+            self._child.release(timeout=5.0)
         self.done.emit()
 
 

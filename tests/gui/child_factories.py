@@ -44,3 +44,16 @@ def exit_after_five(*args: Any, **kwargs: Any) -> Any:
 
 def memory_error_after_five(*args: Any, **kwargs: Any) -> Any:
     return _wrapping(_memory)(*args, **kwargs)
+
+
+SLOW_EXIT_S = 3.0
+
+
+def slow_to_exit(*args: Any, **kwargs: Any) -> Any:
+    """A normal run whose process then takes seconds to exit (an interpreter's teardown on a
+    busy machine, a library's exit handler)."""
+    import atexit
+    import time
+
+    atexit.register(time.sleep, SLOW_EXIT_S)
+    return build_run(*args, **kwargs)

@@ -82,10 +82,13 @@ check-libs-offscreen:
 check-libs-x11:
 	@bash scripts/check-system-libs.sh x11
 
+# PYTHONDONTWRITEBYTECODE emptied: where the environment sets it (this image does), each of the
+# suite's hundreds of Python processes (CLI runs, training children, study workers) would
+# compile QML Studio's sources again; the .pyc files go to __pycache__ (git ignores them).
 test: check-libs-offscreen $(STAMP) $(TORCH_STAMP)
 	@config="$$(mktemp -d -t qmlstudio-test-XXXXXX)"; \
 	trap 'rm -rf "$$config"' EXIT; \
-	QT_QPA_PLATFORM=offscreen QMLSTUDIO_CONFIG_DIR="$$config" $(VPY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen QMLSTUDIO_CONFIG_DIR="$$config" PYTHONDONTWRITEBYTECODE= $(VPY) -m pytest $(PYTEST_ARGS)
 ifneq ($(GUI_SMOKE),0)
 	@# The real app in a real X11 window (Xvfb) under a real mouse (xdotool). As root (CI) the
 	@# check installs what is missing; elsewhere a missing Xvfb or xdotool skips it, except in CI.

@@ -22,7 +22,8 @@ def compare(device: str) -> dict:
     # the noise model noisy-exact uses: Aer's from_backend on the qubits the circuit touches
     # (equal to the full model's errors there: test_the_active_qubits_noise_model_is_the_full_models_there)
     noise_model = device_noise_model(backend, active_qubits(isa))
-    program, angles, active, measured = noisy_program(isa, noise_model)
+    # with the cache that training keeps beside the noise model
+    program, angles, active, measured = noisy_program(isa, noise_model, cache={})
     rho = program.states(np.array([[float(a) for a in angles]]))[0]
     aer = _aer_density(isa, noise_model, active)
     return {

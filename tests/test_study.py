@@ -194,6 +194,26 @@ def test_local_workers_fork_from_a_server_with_the_engine_loaded_and_one_blas_th
         assert parent == servers[0].pid or psutil.Process(parent).ppid() == servers[0].pid
 
 
+def test_the_nanny_environment_is_read_without_importing_distributed():
+    """The fork server starts before distributed is imported (the import would delay it by a
+    third of a second): the nanny's environment read from distributed's own defaults file, under
+    the user's configuration, equals what importing distributed then gives, with and without a
+    user's setting."""
+    script = (
+        "import sys, json, dask\n"
+        "if sys.argv[1:]: dask.config.set({'distributed.nanny.pre-spawn-environ': {'OMP_NUM_THREADS': 3}})\n"
+        "from qmlstudio.workflow.study import _nanny_environ\n"
+        "read = _nanny_environ()\n"
+        "assert 'distributed' not in sys.modules\n"
+        "import distributed\n"
+        "print(json.dumps([read, dask.config.get('distributed.nanny.pre-spawn-environ')]))\n"
+    )
+    for args, threads in (([], 1), (["user"], 3)):
+        out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True).stdout
+        read, truth = json.loads(out)
+        assert read == truth and read["OMP_NUM_THREADS"] == threads and read["OPENBLAS_NUM_THREADS"] == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

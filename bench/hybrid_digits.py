@@ -61,7 +61,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--qubits", type=int, default=8)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--front", choices=("dense", "conv"), default="dense",
+                        help="conv: 3×3 convolutions with 2×2 max-pooling on the images (--conv-channels)")
+    parser.add_argument("--conv-channels", default="8,16")
     args = parser.parse_args()
+    channels = tuple(int(c) for c in args.conv_channels.split(",")) if args.front == "conv" else ()
     registry = load_plugins()
     classes = ",".join(str(c) for c in range(10))
     if args.dataset == "digits":
@@ -82,7 +86,8 @@ def main() -> None:
         x_train, x_test = torch.tensor(data.x_train), torch.tensor(data.x_test)
         y_train, y_test = torch.tensor(data.y_train).long(), torch.tensor(data.y_test).long()
         hybrid = HybridNet(QuantumTorchLayer(d, observables, seed=seed), num_features=data.num_features,
-                           num_outputs=10, seed=seed)
+                           num_outputs=10, seed=seed, conv_channels=channels,
+                           image_shape=data.image_shape if channels else None)
         classical = ablation(hybrid, seed=seed)  # elementwise a·tanh(b·x + c): 24 parameters
         bottleneck = ablation(hybrid, seed=seed, kind="mlp")  # 8 → 1 → 8: 25 parameters
         row = {}
@@ -96,7 +101,7 @@ def main() -> None:
         for name, value in row.items():
             scores.setdefault(name, []).append(value)
         print(f"seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
-    print(f"\n{args.dataset}, 10 classes, {data.num_features} features, {len(data.y_train)} training and {len(data.y_test)} test rows; "
+    print(f"\n{args.dataset}, {args.front} front{' ' + str(list(channels)) if channels else ''}, 10 classes, {data.num_features} features, {len(data.y_train)} training and {len(data.y_test)} test rows; "
           f"hybrid {parameter_count(hybrid)} parameters ({d.num_weights} quantum); ablation {parameter_count(classical)} "
           f"(elementwise stand-in: {parameter_count(classical.quantum)}); ablation mlp {parameter_count(bottleneck)} "
           f"({parameter_count(bottleneck.quantum)}: {n} -> 1 -> {n}); {args.epochs} epochs")

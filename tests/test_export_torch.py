@@ -166,12 +166,17 @@ def test_cli_writes_both_and_the_torchconnector_script_reproduces_the_run(tmp_pa
     assert refused.returncode == 1 and "give --circuit FILE, --torch FILE.pt or --qiskit-script FILE.py" in refused.stderr
 
 
-def test_a_hybrid_run_exports_and_reproduces_its_predictions(tmp_path, registry):
-    """A trained hybrid (front with a hidden layer, circuit, head): the module and the
-    TorchConnector script, each in a fresh interpreter without QML Studio, give the run's
-    probabilities for every raw row (1e-12; the script, in float32, 1e-5) and its labels."""
-    project = new_project(registry, name="h", dataset="iris", model="hybrid", qubits=3, epochs=3, seed=2,
-                          model_options={"front_hidden": "5", "baselines": False, "ablation": False})
+@pytest.mark.parametrize("dataset, options", [
+    ("iris", {"front_hidden": "5"}),
+    ("digits", {"front": "conv", "conv_channels": "2,3", "front_hidden": "4"}),  # 8×8 images
+], ids=["dense-front", "conv-front"])
+def test_a_hybrid_run_exports_and_reproduces_its_predictions(tmp_path, registry, dataset, options):
+    """A trained hybrid (a dense front with a hidden layer, or a convolutional one; circuit;
+    head): the module and the TorchConnector script, each in a fresh interpreter without QML
+    Studio, give the run's probabilities for every raw row (1e-12; the script, in float32,
+    1e-5) and its labels."""
+    project = new_project(registry, name="h", dataset=dataset, model="hybrid", qubits=3, epochs=3, seed=2,
+                          model_options={**options, "baselines": False, "ablation": False})
     path = tmp_path / "h.qmls"
     save_project(project, path)
     record = build_run(project, registry).run()

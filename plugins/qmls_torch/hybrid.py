@@ -27,6 +27,28 @@ def dense(sizes: Sequence[int], activation: str, last_activation: bool) -> nn.Se
     return nn.Sequential(*layers)
 
 
+def conv_front(image_shape: Sequence[int], channels: Sequence[int], hidden: Sequence[int], outputs: int,
+               activation: str) -> nn.Sequential:
+    """A small convolutional front for images whose rows are their pixels (``image_shape`` =
+    ``(height, width)``): for each of ``channels`` a 3×3 convolution (zero padding 1), the
+    activation and a 2×2 max-pool (while the image is at least 2×2), then the flattened maps
+    through linear layers ``hidden`` to ``outputs``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+    height, width = (int(v) for v in image_shape)
+    layers: list[nn.Module] = [nn.Unflatten(1, (1, height, width))]
+    previous = 1
+    for count in channels:
+        layers += [nn.Conv2d(previous, int(count), 3, padding=1, dtype=torch.float64), ACTIVATIONS[activation]()]
+        if height >= 2 and width >= 2:
+            layers.append(nn.MaxPool2d(2))
+            height, width = height // 2, width // 2
+        previous = int(count)
+    layers.append(nn.Flatten())
+    layers += list(dense([previous * height * width, *hidden, outputs], activation, last_activation=False))
+    return nn.Sequential(*layers)
+
+
 class HybridNet(nn.Module):
     """``features → front → quantum layer → head → outputs``.
 
@@ -34,6 +56,8 @@ class HybridNet(nn.Module):
       the circuit's ``num_inputs``, with ``activation`` between them; the front's last
       activation (default ``tanh`` scaled by π) maps its outputs to angles. An empty
       ``front_hidden`` is one linear layer; ``front=False`` feeds the features directly.
+      With ``conv_channels`` (and the rows' ``image_shape``) the front is convolutional
+      (:func:`conv_front`), its linear layers after the convolutions.
     * the quantum layer: :class:`~qmls_torch.layer.QuantumTorchLayer` (or, for the ablation,
       any module with ``num_inputs`` and ``num_outputs``).
     * ``head``: linear layers from the ``k`` measured values through ``head_hidden`` to
@@ -42,16 +66,25 @@ class HybridNet(nn.Module):
 
     def __init__(self, quantum: nn.Module, num_features: int, num_outputs: int,
                  front_hidden: Sequence[int] = (), head_hidden: Sequence[int] = (), activation: str = "tanh",
-                 front: bool = True, seed: int | None = None) -> None:
+                 front: bool = True, seed: int | None = None, conv_channels: Sequence[int] = (),
+                 image_shape: Sequence[int] | None = None) -> None:
         super().__init__()
         if seed is not None:
             torch.manual_seed(seed)
+        conv_channels = tuple(int(c) for c in conv_channels)
+        if conv_channels and (image_shape is None or int(image_shape[0]) * int(image_shape[1]) != num_features):
+            raise ValueError(f"a convolutional front reads images: the {num_features} features must be the pixels of "
+                             f"an image of known shape (got {image_shape})")
         #: what :func:`ablation` rebuilds the classical parts from
         self.sizes = {"num_features": num_features, "num_outputs": num_outputs, "front_hidden": tuple(front_hidden),
-                      "head_hidden": tuple(head_hidden), "activation": activation, "front": front}
+                      "head_hidden": tuple(head_hidden), "activation": activation, "front": front,
+                      "conv_channels": conv_channels,
+                      "image_shape": None if image_shape is None else tuple(int(v) for v in image_shape)}
         self.quantum = quantum
-        if front:
-            self.front: nn.Module = dense([num_features, *front_hidden, quantum.num_inputs], activation, last_activation=False)
+        if front and conv_channels:
+            self.front: nn.Module = conv_front(image_shape, conv_channels, front_hidden, quantum.num_inputs, activation)
+        elif front:
+            self.front = dense([num_features, *front_hidden, quantum.num_inputs], activation, last_activation=False)
         elif num_features != quantum.num_inputs:
             raise ValueError(f"without a front the {num_features} features feed the circuit's "
                              f"{quantum.num_inputs} inputs directly: they must be as many")
@@ -136,6 +169,8 @@ def describe(net: HybridNet) -> dict[str, Any]:
         linear = [m for m in seq.modules() if isinstance(m, nn.Linear)]
         return [linear[0].in_features, *(m.out_features for m in linear)] if linear else []
 
+    conv = [m.out_channels for m in net.front.modules() if isinstance(m, nn.Conv2d)]
     return {"front": widths(net.front), "front_parameters": parameter_count(net.front),
             "quantum_weights": parameter_count(net.quantum), "head": widths(net.head),
-            "head_parameters": parameter_count(net.head)}
+            "head_parameters": parameter_count(net.head), "conv_channels": conv,
+            "image_shape": list(net.sizes["image_shape"]) if conv else None}

@@ -30,7 +30,7 @@ def qmlstudio_models() -> list[ModelSpec]:
             name="hybrid",
             title="Hybrid network (PyTorch)",
             factory="qmls_torch.run:HybridKind",
-            description="a classical front (linear layers) producing the encoding's inputs, the circuit with its "
+            description="a classical front (linear layers, or convolutions for images) producing the encoding's inputs, the circuit with its "
             "readout ⟨Z_q⟩ of every qubit, and a classical head, trained end to end with PyTorch (the project's optimizer, adam or sgd, as torch's); exact "
             "gradients by the adjoint method, one pass per batch. Its baselines include the ablation: the same "
             "front and head with the circuit replaced by a classical layer of its parameter count",
@@ -38,6 +38,11 @@ def qmlstudio_models() -> list[ModelSpec]:
             options=(
                 Option("front_hidden", "str", "", title="Front hidden sizes",
                        help="hidden layer widths of the front, e.g. '16' or '32,16' (empty: one linear layer)"),
+                Option("front", "choice", "dense", choices=("dense", "conv"), title="Front",
+                       help="dense: linear layers; conv: 3×3 convolutions with 2×2 max-pooling for image datasets "
+                       "whose features are the pixels (digits, IDX files, image folders), then the hidden sizes"),
+                Option("conv_channels", "str", "8,16", title="Convolution channels",
+                       help="with the conv front: each convolution's output channels, e.g. '8,16'"),
                 Option("head_hidden", "str", "", title="Head hidden sizes",
                        help="hidden layer widths of the head (empty: one linear layer)"),
                 Option("activation", "choice", "tanh", choices=("tanh", "relu", "sigmoid"), title="Activation"),

@@ -29,6 +29,8 @@ from qmls_torch.hybrid import ACTIVATIONS, HybridNet, ablation, parameter_count
 from qmls_torch.layer import QuantumTorchLayer
 
 ABLATION = "ablation (classical stand-in)"
+#: the fronts a hybrid may have: linear layers, or convolutions for image rows
+FRONTS = ("dense", "conv")
 #: the project's optimizers the hybrid applies, as torch's
 TORCH_OPTIMIZERS = ("adam", "sgd")
 
@@ -61,9 +63,15 @@ class HybridKind(ModelKind):
     """The ``hybrid`` model kind (:class:`~qmlstudio.plugins.descriptors.ModelKind`)."""
 
     def __init__(self, front_hidden: str = "", head_hidden: str = "", activation: str = "tanh",
-                 baselines: bool = True, ablation: bool = True) -> None:
+                 baselines: bool = True, ablation: bool = True, front: str = "dense", conv_channels: str = "8,16") -> None:
         self.front_hidden = _sizes(front_hidden, "front_hidden")
         self.head_hidden = _sizes(head_hidden, "head_hidden")
+        if front not in FRONTS:
+            raise ValueError(f"front must be one of {', '.join(FRONTS)}")
+        self.front = front
+        self.conv_channels = _sizes(conv_channels, "conv_channels") if front == "conv" else ()
+        if front == "conv" and not self.conv_channels:
+            raise ValueError("conv_channels: give at least one convolution's channel count, e.g. '8,16'")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
         self.activation = activation
@@ -76,6 +84,9 @@ class HybridKind(ModelKind):
                     f"sgd (not {optimizer.name})")
         if data.task != "classification":
             return "the hybrid network classifies: choose a classification dataset"
+        if self.front == "conv" and getattr(data, "image_shape", None) is None:
+            return ("the convolutional front reads images: choose an image dataset (digits, an IDX file, an image "
+                    "folder) and keep every pixel as a feature (no PCA, no feature choice)")
         if backend is not None and not getattr(backend, "engine", False):
             return ("it trains on QML Studio's exact simulator (adjoint gradients by weights and inputs): choose the "
                     "statevector backend")
@@ -111,7 +122,8 @@ class HybridRun:
         quantum = QuantumTorchLayer(model.design, observables, num_inputs=model.num_features, seed=seed, threads=threads)
         self.net = HybridNet(quantum, num_features=data.num_features, num_outputs=data.num_classes,
                              front_hidden=settings.front_hidden, head_hidden=settings.head_hidden,
-                             activation=settings.activation, seed=seed)
+                             activation=settings.activation, seed=seed, conv_channels=settings.conv_channels,
+                             image_shape=getattr(data, "image_shape", None) if settings.conv_channels else None)
         self._x = {name: torch.tensor(np.asarray(getattr(data, f"x_{name}"), dtype=float))
                    for name in ("train", "val", "test")}
         self._y = {name: torch.tensor(np.asarray(getattr(data, f"y_{name}"), dtype=np.int64))
@@ -163,7 +175,8 @@ class HybridRun:
 
         sizes = describe(self.net)
         return {"front": sizes["front"], "head": sizes["head"], "activation": self.settings.activation,
-                "angles": bool(self.net.angles)}
+                "angles": bool(self.net.angles), "conv_channels": sizes["conv_channels"],
+                "image_shape": sizes["image_shape"]}
 
     @contextlib.contextmanager
     def uninterrupted(self) -> Iterator[None]:

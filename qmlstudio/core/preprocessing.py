@@ -77,6 +77,9 @@ class PreparedData:
     target_factor: float = 1.0
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    #: ``(height, width)`` when each row is still an image's pixels in their order (an image
+    #: dataset with every feature kept, no PCA and no padding); else None
+    image_shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.x_val is None:
@@ -218,6 +221,10 @@ def prepare(dataset: Dataset, preprocessing: Any, seed: int, pad_to: int | None 
         task=dataset.task,
         fitted=fitted,
     )
+    shape = getattr(dataset, "image_shape", None)
+    if (shape is not None and fitted.pca_components is None and fitted.pad_to is None
+            and (keep is None or list(keep) == list(range(x.shape[1]))) and int(np.prod(shape)) == prepared.num_features):
+        prepared.image_shape = (int(shape[0]), int(shape[1]))
     if dataset.task == "regression":
         lo, hi = float(y_train.min()), float(y_train.max())
         prepared.target_offset = lo

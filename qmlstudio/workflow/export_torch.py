@@ -263,8 +263,20 @@ class ExportedModel(nn.Module):
                         layers.append(acts[head["activation"]]())
                 return nn.Sequential(*layers) if layers else nn.Identity()
 
+            def conv(shape, channels, sizes):  # 3x3 convolutions, each then the activation and a 2x2 max-pool
+                height, width = shape
+                layers, previous = [nn.Unflatten(1, (1, height, width))], 1
+                for count in channels:
+                    layers += [nn.Conv2d(previous, count, 3, padding=1, dtype=torch.float64), acts[head["activation"]]()]
+                    if height >= 2 and width >= 2:
+                        layers.append(nn.MaxPool2d(2))
+                        height, width = height // 2, width // 2
+                    previous = count
+                return nn.Sequential(*layers, nn.Flatten(), *dense(sizes))
+
             self.weight = nn.Parameter(torch.zeros(settings["num_weights"], dtype=torch.float64))
-            self.front = dense(head["front"])
+            channels = head.get("conv_channels") or []
+            self.front = conv(head["image_shape"], channels, head["front"]) if channels else dense(head["front"])
             self.head = dense(head["head"])
             torch.nn.utils.vector_to_parameters(weight.clone(), self.parameters())
         else:
@@ -472,8 +484,30 @@ def _apply(layers, x):
     return x
 
 
+def _conv(shape, channels, flat, at):
+    """A hybrid's convolutional front (each 3x3 convolution, zero padding 1, then the activation
+    and a 2x2 max-pool while the image is at least 2x2) as torch layers, from the flat parameters."""
+    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid,
+           "none": torch.nn.Identity}[SETTINGS["head"].get("activation", "none")]
+    height, width = shape
+    layers, previous = [torch.nn.Unflatten(1, (1, height, width))], 1
+    for count in channels:
+        layers += [torch.nn.Conv2d(previous, count, 3, padding=1, dtype=torch.float64), act()]
+        if height >= 2 and width >= 2:
+            layers.append(torch.nn.MaxPool2d(2))
+            height, width = height // 2, width // 2
+        previous = count
+    front = torch.nn.Sequential(*layers, torch.nn.Flatten())
+    size = sum(p.numel() for p in front.parameters())
+    torch.nn.utils.vector_to_parameters(torch.tensor(flat[at:at + size], dtype=torch.float64), front.parameters())
+    return front, at + size
+
+
 if HYBRID:  # the circuit's weights come first, then the front's layers, then the head's
-    _FRONT, _AT = _dense(SETTINGS["head"]["front"], SETTINGS["weights"], SETTINGS["num_weights"])
+    _CONV, _AT = None, SETTINGS["num_weights"]
+    if SETTINGS["head"].get("conv_channels"):
+        _CONV, _AT = _conv(SETTINGS["head"]["image_shape"], SETTINGS["head"]["conv_channels"], SETTINGS["weights"], _AT)
+    _FRONT, _AT = _dense(SETTINGS["head"]["front"], SETTINGS["weights"], _AT)
     _HEAD, _ = _dense(SETTINGS["head"]["head"], SETTINGS["weights"], _AT)
 
 
@@ -496,6 +530,9 @@ def predict_proba(raw):
     """Class probabilities (a regressor: values in the data's units) of raw rows."""
     x = prepare(raw)
     if HYBRID:
+        if _CONV is not None:
+            with torch.no_grad():
+                x = _CONV(torch.tensor(x, dtype=torch.float64)).numpy()
         x = _apply(_FRONT, x)
         if SETTINGS["head"]["angles"]:
             x = np.pi * np.tanh(x)

@@ -157,7 +157,7 @@ def test_hybrid_learns_and_reports_its_parts():
     assert losses[-1] < 0.6 * losses[0]
     assert norms["classical"] > 0 and norms["quantum"] > 0
     assert describe(net) == {"front": [4, 3], "front_parameters": 15, "quantum_weights": 9, "head": [3, 2],
-                             "head_parameters": 8}
+                             "head_parameters": 8, "conv_channels": [], "image_shape": None}
 
 
 def test_bad_shapes_are_clear_errors():
@@ -216,8 +216,8 @@ def test_cli_new_and_train_a_hybrid_with_its_ablation_baseline(tmp_path):
     assert new.returncode == 0, new.stderr
     project = load_project(path)
     assert project.model.kind == "hybrid" and project.circuit.num_qubits == 3
-    assert project.model.options == {"front_hidden": "5", "head_hidden": "", "activation": "tanh", "baselines": True,
-                                     "ablation": True}
+    assert project.model.options == {"front_hidden": "5", "front": "dense", "conv_channels": "8,16", "head_hidden": "",
+                                     "activation": "tanh", "baselines": True, "ablation": True}
     train = subprocess.run([sys.executable, "-m", "qmlstudio", "train", str(path), "--json"], capture_output=True,
                            text=True, timeout=600)
     assert train.returncode == 0, train.stderr
@@ -353,3 +353,64 @@ def test_a_hybrid_learns_the_shipped_fashion_mnist_idx_subset(tmp_path):
     assert record.status == "completed" and record.baselines == {}
     assert len(load_project(path).runs) == 1 and record.parameters > 784 * 4
     assert record.test["accuracy"] > 0.25, record.test  # 0.35 here; chance is 0.1
+
+
+def test_a_convolutional_front_s_gradients_equal_finite_differences():
+    """The convolutional front (3×3 convolutions with max-pooling on 4×4 images, then a
+    linear layer to the circuit) → quantum layer → head: every parameter's gradient against
+    central finite differences at 1e-8, and the layers it is made of."""
+    design = _design()
+    net = HybridNet(QuantumTorchLayer(design, _observables(3), seed=2), num_features=16, num_outputs=2,
+                    conv_channels=(2, 3), image_shape=(4, 4), seed=5)
+    kinds = [type(m).__name__ for m in net.front]
+    assert kinds == ["Unflatten", "Conv2d", "Tanh", "MaxPool2d", "Conv2d", "Tanh", "MaxPool2d", "Flatten", "Linear"]
+    assert describe(net)["conv_channels"] == [2, 3] and describe(net)["front"] == [3, 3]  # 3 maps of 1×1 → 3 inputs
+    features = torch.randn(6, 16, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 1, 0, 1, 0])
+    net.zero_grad()
+    torch.nn.functional.cross_entropy(net(features), labels).backward()
+    h = 1e-6
+    for name, p in net.named_parameters():
+        flat = p.data.view(-1)
+        for i in range(flat.numel()):
+            old = float(flat[i])
+            with torch.no_grad():
+                flat[i] = old + h
+                up = float(torch.nn.functional.cross_entropy(net(features), labels))
+                flat[i] = old - h
+                down = float(torch.nn.functional.cross_entropy(net(features), labels))
+                flat[i] = old
+            assert abs((up - down) / (2 * h) - float(p.grad.view(-1)[i])) < 1e-8, (name, i)
+    with pytest.raises(ValueError, match="pixels of an image"):
+        HybridNet(QuantumTorchLayer(design, _observables(3)), num_features=15, num_outputs=2, conv_channels=(2,),
+                  image_shape=(4, 4))
+
+
+def test_a_convolutional_hybrid_trains_on_digit_images_with_its_ablation(tmp_path):
+    """``--model-option front=conv`` on the 8×8 digits (every pixel a feature): the front is
+    convolutional, the run trains and scores, and the ablation keeps the same convolutional
+    front and head around its classical stand-in. On PCA features or a table it is refused."""
+    from qmlstudio.core.errors import QMLStudioError
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import build_run, new_project
+
+    from qmls_torch.hybrid import ablation
+
+    registry = load_plugins()
+    options = {"front": "conv", "conv_channels": "4", "baselines": False}
+    project = new_project(registry, name="c", dataset="digits", model="hybrid", qubits=3, epochs=4, seed=1,
+                          model_options=options)
+    run = build_run(project, registry)
+    assert run.data.image_shape == (8, 8) and run.data.num_features == 64
+    assert any(isinstance(m, torch.nn.Conv2d) for m in run.net.front.modules())
+    stand_in = ablation(run.net, seed=1)
+    assert [type(m) for m in stand_in.front] == [type(m) for m in run.net.front]
+    record = run.run()
+    assert record.status == "completed" and record.test["accuracy"] > 0.6, record.test
+    assert "ablation (classical stand-in)" in record.baselines
+    with pytest.raises(QMLStudioError, match="convolutional front reads images"):
+        build_run(new_project(registry, name="c", dataset="digits", features=8, model="hybrid", qubits=3,
+                              model_options=options), registry)
+    with pytest.raises(QMLStudioError, match="convolutional front reads images"):
+        build_run(new_project(registry, name="c", dataset="iris", model="hybrid", qubits=3, model_options=options),
+                  registry)

@@ -114,6 +114,16 @@ class HybridRun:
         self.epochs, self.batch_size, self.seed = int(epochs), batch_size, int(seed)
         self.callback = callback
         self.controls = controls or Controls()
+        # early stopping on the validation loss, as the built-in models apply it (the ablation too)
+        self.early_stopping = bool(getattr(training, "early_stopping", False))
+        self.patience = int(getattr(training, "patience", 5) or 5)
+        if self.early_stopping and len(data.y_val) == 0:
+            from qmlstudio.core.errors import QMLStudioError
+
+            raise QMLStudioError(
+                "early stopping needs a validation split, and this project has none (validation size 0); set one "
+                "(qmlstudio new --validation-size 0.2, or Validation in the dataset panel) or turn early stopping off. "
+                "The test split is never used to decide when to stop.")
         self.record = RunRecord(config=config)
         self._quiet = False
         n = model.num_qubits
@@ -230,6 +240,7 @@ class HybridRun:
         x, y = self._x["train"], self._y["train"]
         rows, size = len(y), self.batch_size or len(y)
         iteration, started, paused_before = 0, time.perf_counter(), self.controls.paused_s
+        best_val, no_improvement = math.inf, 0
         for epoch in range(1, self.epochs + 1):
             order = torch.randperm(rows, generator=generator) if size < rows else torch.arange(rows)
             for start in range(0, rows, size):
@@ -243,13 +254,23 @@ class HybridRun:
                 norms = net.gradient_norms() if isinstance(net, HybridNet) else {}
                 optimizer.step()
                 iteration += 1
-                if not report:
-                    continue
                 end_of_epoch = start + size >= rows
                 train_acc = val_loss = val_acc = None
+                if end_of_epoch and (report or self.early_stopping):
+                    val_loss, val_acc = self._loss_and_accuracy(net, "val")
+                stop_early = False
+                if self.early_stopping and end_of_epoch and val_loss is not None:
+                    if val_loss < best_val - 1e-9:
+                        best_val, no_improvement = val_loss, 0
+                    else:
+                        no_improvement += 1
+                        stop_early = no_improvement >= self.patience
+                if not report:
+                    if stop_early:
+                        return "completed", ""
+                    continue
                 if end_of_epoch:
                     train_acc = self._accuracy(net, "train")
-                    val_loss, val_acc = self._loss_and_accuracy(net, "val")
                 grad = math.sqrt(sum(v * v for v in norms.values())) if norms else None
                 weights = self.parameters_vector()
                 self.record.append_metrics(iteration=iteration, epoch=epoch, loss=value, train_accuracy=train_acc,
@@ -269,6 +290,9 @@ class HybridRun:
                         elapsed_s=self.record.metrics["elapsed_s"][-1] or 0.0, total_iterations=self.total_iterations,
                         val_loss=val_loss, val_accuracy=val_acc, grad_norm_classical=norms.get("classical"),
                         grad_norm_quantum=norms.get("quantum")))
+                if stop_early:
+                    return "completed", (f"stopped early at epoch {epoch}: the validation loss did not improve for "
+                                         f"{self.patience} epochs")
                 try:
                     self.controls.check()
                 except Cancelled:

@@ -414,3 +414,39 @@ def test_a_convolutional_hybrid_trains_on_digit_images_with_its_ablation(tmp_pat
     with pytest.raises(QMLStudioError, match="convolutional front reads images"):
         build_run(new_project(registry, name="c", dataset="iris", model="hybrid", qubits=3, model_options=options),
                   registry)
+
+
+def test_a_hybrid_stops_early_on_the_validation_loss_as_the_built_in_models_do():
+    """The project's early stopping applies to the hybrid (and its ablation): it stops at the
+    first epoch whose validation loss has not improved on the best for ``patience`` epochs,
+    as the recorded curve shows; without a validation split it is refused, never ignored."""
+    import dataclasses
+
+    from qmlstudio.core.errors import QMLStudioError
+    from qmlstudio.plugins.manager import load_plugins
+    from qmlstudio.workflow import build_run, new_project
+
+    registry = load_plugins()
+    project = new_project(registry, name="e", dataset="iris", model="hybrid", qubits=2, epochs=40, seed=3,
+                          batch_size=16, optimizer_options={"learning_rate": 0.3},
+                          model_options={"baselines": False, "ablation": True})
+    project.training = dataclasses.replace(project.training, early_stopping=True, patience=2)
+    record = build_run(project, registry).run()
+    val = [v for v in record.metrics["val_loss"] if v is not None]
+    best, waited, expected = float("inf"), 0, None
+    for epoch, loss in enumerate(val, start=1):
+        if loss < best - 1e-9:
+            best, waited = loss, 0
+        else:
+            waited += 1
+            if waited >= 2:
+                expected = epoch
+                break
+    assert expected is not None and expected < 40, val  # this run does stop early
+    assert record.status == "completed" and len(val) == expected
+    assert record.message == f"stopped early at epoch {expected}: the validation loss did not improve for 2 epochs"
+    assert "ablation (classical stand-in)" in record.baselines
+    none = new_project(registry, name="e", dataset="iris", model="hybrid", qubits=2, validation_size=0.0)
+    none.training = dataclasses.replace(none.training, early_stopping=True)
+    with pytest.raises(QMLStudioError, match="early stopping needs a validation split"):
+        build_run(none, registry)

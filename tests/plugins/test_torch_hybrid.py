@@ -428,7 +428,7 @@ def test_a_hybrid_stops_early_on_the_validation_loss_as_the_built_in_models_do()
 
     registry = load_plugins()
     project = new_project(registry, name="e", dataset="iris", model="hybrid", qubits=2, epochs=40, seed=3,
-                          batch_size=16, optimizer_options={"learning_rate": 0.3},
+                          batch_size=32, optimizer_options={"learning_rate": 0.3},
                           model_options={"baselines": False, "ablation": True})
     project.training = dataclasses.replace(project.training, early_stopping=True, patience=2)
     record = build_run(project, registry).run()

@@ -53,7 +53,7 @@ def _random_angle(rng: random.Random, depth: int = 0) -> str:
 def test_defect1_the_text_saved_for_any_accepted_angle_is_accepted_again_and_unchanged():
     rng = random.Random(23)
     accepted = 0
-    for _ in range(600):
+    for _ in range(300):
         text = _random_angle(rng)
         if rng.random() < 0.2:  # long sums, as a user builds them with copy and paste
             text = "+".join(_random_angle(rng) for _ in range(rng.randrange(20, 120)))
@@ -65,7 +65,7 @@ def test_defect1_the_text_saved_for_any_accepted_angle_is_accepted_again_and_unc
         again = Angle(angle.text)
         assert again.text == angle.text, text
         assert len(angle.text) <= MAX_LENGTH
-    assert accepted >= 300
+    assert accepted >= 150
 
 
 def _project_file_with(tmp_path, texts: list[str]):

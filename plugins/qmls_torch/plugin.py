@@ -29,7 +29,7 @@ def qmlstudio_models() -> list[ModelSpec]:
         ModelSpec(
             name="hybrid",
             title="Hybrid network (PyTorch)",
-            factory="qmls_torch.run:HybridKind",
+            factory="qmls_torch.kind:HybridKind",
             description="a classical front (linear layers, or convolutions for images) producing the encoding's inputs, the circuit with its "
             "readout ⟨Z_q⟩ of every qubit, and a classical head, trained end to end with PyTorch (the project's optimizer, adam or sgd, as torch's); exact "
             "gradients by the adjoint method, one pass per batch. Its baselines include the ablation: the same "

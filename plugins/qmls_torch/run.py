@@ -25,14 +25,11 @@ from qmlstudio.core.gate_matrices import z_diagonal
 from qmlstudio.core.project import RunRecord
 from qmlstudio.plugins import ModelKind
 
-from qmls_torch.hybrid import ACTIVATIONS, HybridNet, ablation, parameter_count
+from qmls_torch.hybrid import HybridNet, ablation, parameter_count
+from qmls_torch.kind import FRONTS, TORCH_OPTIMIZERS, HybridKind, _sizes  # noqa: F401  (the kind, as before)
 from qmls_torch.layer import QuantumTorchLayer
 
 ABLATION = "ablation (classical stand-in)"
-#: the fronts a hybrid may have: linear layers, or convolutions for image rows
-FRONTS = ("dense", "conv")
-#: the project's optimizers the hybrid applies, as torch's
-TORCH_OPTIMIZERS = ("adam", "sgd")
 
 
 def torch_optimizer(choice: Any, parameters: Any) -> torch.optim.Optimizer:
@@ -44,60 +41,6 @@ def torch_optimizer(choice: Any, parameters: Any) -> torch.optim.Optimizer:
                                 eps=float(options.get("eps", 1e-8)), amsgrad=bool(options.get("amsgrad", False)))
     return torch.optim.SGD(parameters, lr=float(options.get("learning_rate", 0.1)),
                            momentum=float(options.get("momentum", 0.0)), nesterov=bool(options.get("nesterov", False)))
-
-
-def _sizes(text: Any, what: str) -> tuple[int, ...]:
-    text = str(text or "").strip()
-    if not text:
-        return ()
-    try:
-        sizes = tuple(int(part) for part in text.replace(" ", "").split(","))
-    except ValueError:
-        raise ValueError(f"{what}: give layer widths as whole numbers separated by commas, e.g. '16,8'") from None
-    if any(s < 1 or s > 4096 for s in sizes):
-        raise ValueError(f"{what}: each width must be between 1 and 4096")
-    return sizes
-
-
-class HybridKind(ModelKind):
-    """The ``hybrid`` model kind (:class:`~qmlstudio.plugins.descriptors.ModelKind`)."""
-
-    def __init__(self, front_hidden: str = "", head_hidden: str = "", activation: str = "tanh",
-                 baselines: bool = True, ablation: bool = True, front: str = "dense", conv_channels: str = "8,16") -> None:
-        self.front_hidden = _sizes(front_hidden, "front_hidden")
-        self.head_hidden = _sizes(head_hidden, "head_hidden")
-        if front not in FRONTS:
-            raise ValueError(f"front must be one of {', '.join(FRONTS)}")
-        self.front = front
-        self.conv_channels = _sizes(conv_channels, "conv_channels") if front == "conv" else ()
-        if front == "conv" and not self.conv_channels:
-            raise ValueError("conv_channels: give at least one convolution's channel count, e.g. '8,16'")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}")
-        self.activation = activation
-        self.baselines = bool(baselines)
-        self.ablation = bool(ablation)
-
-    def problem(self, data: Any, model: Any, backend: Any, optimizer: Any = None) -> str | None:
-        if optimizer is not None and optimizer.name not in TORCH_OPTIMIZERS:
-            return (f"it trains with torch's Adam or SGD, with the options of the project's optimizer: choose adam or "
-                    f"sgd (not {optimizer.name})")
-        if data.task != "classification":
-            return "the hybrid network classifies: choose a classification dataset"
-        if self.front == "conv" and getattr(data, "image_shape", None) is None:
-            return ("the convolutional front reads images: choose an image dataset (digits, an IDX file, an image "
-                    "folder) and keep every pixel as a feature (no PCA, no feature choice)")
-        if backend is not None and not getattr(backend, "engine", False):
-            return ("it trains on QML Studio's exact simulator (adjoint gradients by weights and inputs): choose the "
-                    "statevector backend")
-        probe = np.random.default_rng(0).uniform(-math.pi, math.pi, (4, model.num_features))
-        if not np.array_equal(model.inputs(probe), probe):
-            return (f"the {model.encoding_name} encoding transforms its features before the circuit, and the front's "
-                    "outputs must reach the circuit as they are: choose the angle encoding or a feature map")
-        return None
-
-    def build_run(self, **context: Any) -> "HybridRun":
-        return HybridRun(self, **context)
 
 
 class HybridRun:

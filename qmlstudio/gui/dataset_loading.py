@@ -43,6 +43,8 @@ class DataRequest:
     encoding: PluginChoice
     num_qubits: int
     project_file: str | None = None
+    #: the model maps the features to the circuit itself (a hybrid's front): no qubit fit to show
+    maps_features: bool = False
 
     @property
     def key(self) -> str:
@@ -197,7 +199,7 @@ def load_and_prepare(request: DataRequest, registry: Any, dataset: Dataset | Non
     except DatasetError as exc:
         view.problem = str(exc)
         return view
-    if encoder is not None:
+    if encoder is not None and not request.maps_features:
         view.fit = _fit(encoder, request, dataset, unpadded, len(prepared.y_train))
         if prepared.num_features > unpadded:
             view.fit.padded_to = prepared.num_features

@@ -178,6 +178,9 @@ class DatasetPanel(DatasetPanelView):
             self._schedule()
         elif what == "encoding":
             self._schedule()
+        elif what == "model":
+            if self._request() != self._submitted:  # a kind that maps the features itself, or no longer
+                self._schedule()
         elif what == "circuit":
             if project.circuit.num_qubits != self._num_qubits:
                 self._num_qubits = project.circuit.num_qubits
@@ -449,6 +452,7 @@ class DatasetPanel(DatasetPanelView):
             encoding=project.encoding,
             num_qubits=project.circuit.num_qubits,
             project_file=None if path is None else str(path),
+            maps_features=_maps_features(project),
         )
 
     def _start_load(self) -> None:
@@ -561,3 +565,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _maps_features(project: Any) -> bool:
+    """Whether the project's model maps the data's features to the circuit's inputs itself (a
+    plugin's kind, such as a hybrid's front): the encoding's fit to the qubits is then not the
+    data's concern."""
+    from qmlstudio.core.project import MODEL_KINDS
+
+    return getattr(getattr(project, "model", None), "kind", "vqc") not in MODEL_KINDS
+

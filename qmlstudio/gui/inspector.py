@@ -259,6 +259,14 @@ class Inspector(QWidget):
         self.encoding_options.setWordWrap(True)
         enc_layout.addRow("Options", self.encoding_options)
 
+        # A model's classical part (a hybrid's front or head): the options that shape it
+        from qmlstudio.gui.dataset_options import OptionForm
+
+        self.part_key: str | None = None
+        self.part_form = OptionForm()
+        self.part_form.setObjectName("partOptions")
+        self.part_form.option_changed.connect(self._part_option_changed)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.setSpacing(6)
@@ -266,6 +274,7 @@ class Inspector(QWidget):
         layout.addWidget(self.description)
         layout.addWidget(self.gate_box)
         layout.addWidget(self.encoding_box)
+        layout.addWidget(self.part_form)
         layout.addStretch(1)
 
         editor.selectionChanged.connect(self.refresh)
@@ -278,6 +287,8 @@ class Inspector(QWidget):
         indices = self.editor.selected_indices()
         self.gate_box.setVisible(False)
         self.encoding_box.setVisible(False)
+        self.part_form.setVisible(False)
+        self.part_key = None
         self.index = None
         if design is None:
             self._show_text("No circuit", "")
@@ -299,6 +310,10 @@ class Inspector(QWidget):
             return
         if self.editor.scene.encoding_selected():
             self._show_encoding()
+            return
+        part = self.editor.scene.part_selected()
+        if part is not None:
+            self._show_part(part)
             return
         self._show_text(
             "Nothing selected",
@@ -362,7 +377,26 @@ class Inspector(QWidget):
         self.encoding_options.setText(options or "—")
         self.encoding_box.setVisible(True)
 
+    def _show_part(self, key: str) -> None:
+        part = self.editor.scene.parts.get(key) or {}
+        count = part.get("parameters")
+        self.title.setText(f"{part.get('title', key)}" + (f" · {count:,} parameters" if isinstance(count, int) else ""))
+        self.description.setText("<br>".join(html.escape(str(line)) for line in part.get("lines", ()))
+                                 + "<br><i>Trained with the circuit, end to end. Its layers are the model's "
+                                 "options below.</i>")
+        options, values = self.editor.part_options(key)
+        self.part_key = key
+        if [o.name for o in self.part_form.options] == [o.name for o in options]:
+            self.part_form.set_values(values)  # in place: this may run inside one of its editors' signals
+        else:
+            self.part_form.set_options(options, values)
+        self.part_form.setVisible(bool(options))
+
     # -------------------------------------------------------------- editing
+    def _part_option_changed(self, name: str, value: Any) -> None:
+        if self.part_key is not None and not self.editor.set_model_option(name, value):
+            self.refresh()
+
     def _gate(self) -> Gate | None:
         design = self.editor.design
         if self.index is None or design is None or self.index >= len(design.gates):

@@ -229,6 +229,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self.settings_panel = SettingsPanel(initial, registry, undo_stack=self.undo_stack)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.project_data.changed.connect(lambda: self.editor.set_num_features(self.project_data.num_features))
+        self.project_data.changed.connect(lambda: self.editor.set_data(self.project_data.data))
 
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks

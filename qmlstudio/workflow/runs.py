@@ -124,6 +124,33 @@ def model_kind_spec(registry: PluginRegistry, kind: str) -> Any:
     return spec
 
 
+def model_parts(project: Project, registry: PluginRegistry, data: Any = None) -> dict[str, dict[str, Any]]:
+    """The classical parts around the circuit of a plugin's model kind (a hybrid's front and
+    head), for the canvas: :meth:`~qmlstudio.plugins.descriptors.ModelKind.parts` for the
+    project's circuit and, when known, its prepared ``data`` (features, classes, image shape).
+    ``{}`` for the built-in kinds, and when the kind or its options cannot be made (the
+    settings panel says why)."""
+    from qmlstudio.workflow.data import features_needed
+
+    kind = getattr(getattr(project, "model", None), "kind", None)
+    if kind in MODEL_KINDS or kind is None or project.encoding is None:
+        return {}
+    spec = registry.specs("models").get(kind)
+    if spec is None:
+        return {}
+    try:
+        encoder = registry.get("encodings", project.encoding.name).create(project.encoding.options)
+        qubits = project.circuit.num_qubits
+        inputs = features_needed(encoder, 1, qubits)
+        features = int(data.num_features) if data is not None else inputs
+        classes = len(data.class_names) if data is not None and getattr(data, "class_names", None) else None
+        shape = getattr(data, "image_shape", None) if data is not None else None
+        parts = spec.create(project.model.options).parts(features, inputs, qubits, classes, shape)
+    except Exception:  # noqa: BLE001 - a plugin's or an option's fault: no blocks, the panel explains
+        return {}
+    return dict(parts or {})
+
+
 def _plugin_model_run(project: Project, registry: PluginRegistry, chosen: PluginChoice, epochs: int | None,
                       callback: Any, controls: Any) -> Run:
     """The run of a model kind a plugin provides (``qmlstudio_models``). Its ``model`` is the

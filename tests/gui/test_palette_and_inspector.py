@@ -251,3 +251,62 @@ def test_selecting_the_encoding_block_shows_the_encoding(editing, registry) -> N
     row = inspector.encoding_choice.findData("zz-feature-map")
     inspector.encoding_choice.activated.emit(row)
     assert project.encoding.name == "zz-feature-map"
+
+
+# ------------------------------------------------------- a hybrid's classical parts
+def test_a_hybrids_front_and_head_are_canvas_blocks_edited_in_the_inspector(qtbot, registry) -> None:
+    """A hybrid project draws its classical front left of the qubits and its head right of the
+    circuit, with their layers and parameter counts for the data. A click on the front shows
+    its options in the inspector; typing a hidden size there is one undoable edit of the model
+    and redraws the block. The built-in models draw no such blocks."""
+    from qmlstudio.workflow import new_project, prepared_data
+
+    from qmls_torch.hybrid import HybridNet, conv_front  # noqa: F401  (torch: the counts are checked against it)
+
+    project = new_project(registry, name="c", dataset="digits", model="hybrid", qubits=4,
+                          model_options={"front": "conv", "conv_channels": "8,16"})
+    data = prepared_data(project, registry)
+    stack = QUndoStack()
+    editor = CircuitEditor(stack, registry)
+    editor.set_project(project)
+    editor.set_data(data)
+    inspector = Inspector(editor, registry)
+    qtbot.addWidget(editor)
+    qtbot.addWidget(inspector)
+    editor.resize(1400, 500)
+    editor.show()
+    inspector.show()
+    qtbot.waitExposed(editor)
+    scene = editor.scene
+    front, head = scene.part_items["front"], scene.part_items["head"]
+    layout = scene.layout
+    assert front.rect.right() < layout.label_left + layout.LABEL_W <= layout.encoding_left  # before the qubits
+    assert head.rect.left() > layout.x0 + layout.CELL_W * layout.num_columns  # after the circuit
+    built = conv_front((8, 8), (8, 16), (), 4, "tanh")
+    assert front.part["parameters"] == sum(p.numel() for p in built.parameters())
+    assert head.part["parameters"] == 4 * 2 + 2  # ⟨Z⟩ of 4 qubits → 2 classes
+    assert "linear 64 → 4" in front.part["lines"]
+
+    QTest.mouseClick(editor.canvas.viewport(), Qt.MouseButton.LeftButton, pos=editor.canvas.mapFromScene(
+        front.rect.center()))
+    assert scene.part_selected() == "front"
+    assert inspector.title.text().startswith("Classical front") and inspector.part_form.isVisible()
+    line = inspector.part_form.editor("front_hidden")
+    QTest.mouseClick(line, Qt.MouseButton.LeftButton)
+    QTest.keyClicks(line, "16")
+    QTest.keyClick(line, Qt.Key.Key_Return)
+    assert project.model.options["front_hidden"] == "16"
+    assert stack.undoText() == "Change model front hidden"
+    assert "linear 64 → 16 → 4" in scene.part_items["front"].part["lines"]
+    assert scene.part_selected() == "front"  # still selected after the redraw
+    stack.undo()
+    assert project.model.options["front_hidden"] == ""
+    assert "linear 64 → 4" in scene.part_items["front"].part["lines"]
+
+    QTest.mouseClick(editor.canvas.viewport(), Qt.MouseButton.LeftButton, pos=editor.canvas.mapFromScene(
+        scene.part_items["head"].rect.center()))
+    assert inspector.title.text().startswith("Classical head")
+    assert [o.name for o in inspector.part_form.options] == ["head_hidden", "activation"]
+
+    editor.set_project(Project.new("p"))  # a built-in model: no classical blocks
+    assert scene.part_items == {} and editor.scene.layout.label_left == 0

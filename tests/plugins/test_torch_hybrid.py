@@ -450,3 +450,26 @@ def test_a_hybrid_stops_early_on_the_validation_loss_as_the_built_in_models_do()
     none.training = dataclasses.replace(none.training, early_stopping=True)
     with pytest.raises(QMLStudioError, match="early stopping needs a validation split"):
         build_run(none, registry)
+
+
+@pytest.mark.parametrize("options, features, shape", [
+    ({}, 4, None),
+    ({"front_hidden": "6,5", "head_hidden": "7"}, 13, None),
+    ({"front": "conv", "conv_channels": "3,5", "front_hidden": "9"}, 64, (8, 8)),
+    ({"front": "conv", "conv_channels": "2,2,2"}, 15, (3, 5)),  # pooling stops below 2×2
+])
+def test_the_kinds_parts_for_the_canvas_count_what_the_network_builds(options, features, shape):
+    """``HybridKind.parts`` (no torch: the window draws it) gives the parameter counts and
+    widths of the front and head that :class:`HybridNet` builds."""
+    from qmls_torch.kind import HybridKind
+
+    kind = HybridKind(**options)
+    parts = kind.parts(features, 3, 3, 4, shape)
+    net = HybridNet(QuantumTorchLayer(_design(), _observables(3)), num_features=features, num_outputs=4,
+                    front_hidden=kind.front_hidden, head_hidden=kind.head_hidden, conv_channels=kind.conv_channels,
+                    image_shape=shape if kind.conv_channels else None)
+    sizes = describe(net)
+    assert parts["front"]["parameters"] == sizes["front_parameters"]
+    assert parts["head"]["parameters"] == sizes["head_parameters"]
+    assert f"linear {' → '.join(map(str, sizes['front']))}" in parts["front"]["lines"]
+    assert f"linear {' → '.join(map(str, sizes['head']))}" in parts["head"]["lines"]

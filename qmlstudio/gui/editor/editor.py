@@ -59,6 +59,7 @@ class CircuitEditor(QWidget):
         self.undo_stack = undo_stack
         self.registry = registry
         self.project: Any = None
+        self._data: Any = None
         self.design: CircuitDesign | None = None
         self.num_features: int | None = None
         self._qubits_shown = -1
@@ -109,17 +110,63 @@ class CircuitEditor(QWidget):
         self._qubits_shown = design.num_qubits if design is not None else -1
         self.scene.set_design(design)
         self.refresh_encoding()
+        self.refresh_parts()
 
     def _on_project_changed(self, what: str = "", **_: Any) -> None:
         if what == "circuit" and self.project is not None and self.project.circuit is not self.design:
             self._set_design(self.project.circuit)
         elif what == "encoding":
             self.refresh_encoding()
+            self.refresh_parts()
+        elif what in ("model", None, ""):
+            self.refresh_parts()
 
     def _on_design_changed(self, **_: Any) -> None:
         if self.design is not None and self.design.num_qubits != self._qubits_shown:
             self._qubits_shown = self.design.num_qubits
             self.refresh_encoding()
+            self.refresh_parts()
+
+    def set_data(self, data: Any) -> None:
+        """The project's prepared data (or None): a model's classical parts are drawn for its
+        features, classes and image shape."""
+        if data is not self._data:
+            self._data = data
+            self.refresh_parts()
+
+    # ------------------------------------------------------ classical parts
+    def refresh_parts(self) -> None:
+        """Redraws a model's classical parts around the circuit (a hybrid's front and head;
+        none for the built-in models)."""
+        if self.project is None or self.registry is None or self.design is None:
+            self.scene.set_parts(None)
+            return
+        from qmlstudio.workflow.runs import model_parts
+
+        self.scene.set_parts(model_parts(self.project, self.registry, self._data))
+
+    def part_options(self, key: str) -> tuple[list[Any], dict[str, Any]]:
+        """The options (``Option`` descriptions) that shape the classical part ``key`` and the
+        project's values of them, for the inspector."""
+        part = self.scene.parts.get(key) or {}
+        specs = self.registry.specs("models") if self.registry is not None else {}
+        spec = specs.get(getattr(self.project.model, "kind", "")) if self.project is not None else None
+        names = tuple(part.get("options", ()))
+        options = [o for o in (spec.options if spec is not None else ()) if o.name in names]
+        values = {o.name: self.project.model.options.get(o.name, o.default) for o in options}
+        return options, values
+
+    def set_model_option(self, name: str, value: Any) -> bool:
+        """One undoable change of a model option (from the inspector of a classical part)."""
+        from qmlstudio.core.project import ModelChoice
+
+        project = self.project
+        if project is None or project.model.options.get(name) == value:
+            return False
+        self.undo_stack.push(ProjectEdit(project, {"model": ModelChoice(project.model.kind, {**project.model.options,
+                                                                                            name: value})},
+                                         f"Change model {name.replace('_', ' ')}"))
+        return True
 
     def set_num_features(self, count: int | None) -> None:
         """The number of features of the project's data (draws the encoding for that many)."""
@@ -484,7 +531,7 @@ class CircuitEditor(QWidget):
             if self._encoding_spec(entry.name) is None:
                 return None
             item = self.scene.encoding_item
-            rect = item.rect if item is not None else QRectF(layout.LABEL_W, layout.TOP, layout.x0 - layout.LABEL_W,
+            rect = item.rect if item is not None else QRectF(layout.encoding_left, layout.TOP, layout.x0 - layout.encoding_left,
                                                              layout.ROW_H * layout.num_qubits)
             return DropPlan([rect], f"Use {self._block_title('encoding', entry.name)} as the encoding")
         try:

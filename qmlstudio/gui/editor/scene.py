@@ -46,11 +46,15 @@ class CanvasLayout:
     MIN_COLUMNS = 4
 
     def __init__(self, num_qubits: int, num_columns: int, encoding_columns: int = 0,
-                 encoding_min_width: float = 0.0) -> None:
+                 encoding_min_width: float = 0.0, front_width: float = 0.0, head_width: float = 0.0) -> None:
         self.num_qubits = num_qubits
         self.num_columns = num_columns
         self.encoding_columns = encoding_columns
-        self.encoding_left = self.LABEL_W
+        #: a model's classical front (a hybrid's) sits left of the qubit labels, its head right
+        #: of the columns; both are 0 wide for the built-in models
+        self.front_width, self.head_width = front_width, head_width
+        self.label_left = front_width + self.GAP if front_width else 0.0
+        self.encoding_left = self.label_left + self.LABEL_W
         if encoding_columns:
             inner = encoding_columns * self.CELL_W
             self.encoding_width = max(inner + 2 * self.ENC_PAD, encoding_min_width)
@@ -58,7 +62,7 @@ class CanvasLayout:
             self.x0 = self.encoding_left + self.encoding_width + self.GAP
         else:
             self.encoding_width = self.encoding_pad = 0.0
-            self.x0 = self.LABEL_W + 6
+            self.x0 = self.encoding_left + 6
         self.columns_shown = max(num_columns + self.EXTRA_COLUMNS, self.MIN_COLUMNS)
 
     def wire_y(self, qubit: float) -> float:
@@ -89,7 +93,13 @@ class CanvasLayout:
         return self.TOP + self.ROW_H * self.num_qubits
 
     @property
+    def head_left(self) -> float:
+        return self.x0 + self.CELL_W * self.columns_shown + self.GAP
+
+    @property
     def width(self) -> float:
+        if self.head_width:
+            return self.head_left + self.head_width + 20
         return self.x0 + self.CELL_W * self.columns_shown + 20
 
     @property
@@ -379,6 +389,74 @@ class EncodingItem(QGraphicsItem):
             paint_gate(painter, gate.name, ys, gate.params, x=layout.encoding_column_x(gate.column), faded=True)
 
 
+class ClassicalPartItem(QGraphicsItem):
+    """A model's classical part around the circuit (a hybrid's front or head): its layers and
+    parameter count, selectable; the inspector edits the options that shape it."""
+
+    COLOR = "#55677D"
+    LINE_H = 15.0
+
+    def __init__(self, key: str, part: dict[str, Any], rect: QRectF) -> None:
+        super().__init__()
+        self.key = key
+        self.part = part
+        self.rect = rect
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setZValue(-5)
+        self.setData(0, key)
+        self.setToolTip(f"<b>{part.get('title', key)}</b> — trained with the circuit, end to end.<br>"
+                        + "<br>".join(str(line) for line in part.get("lines", ()))
+                        + "<br><i>Select it to edit its layers in the inspector.</i>")
+
+    @classmethod
+    def height_for(cls, part: dict[str, Any]) -> float:
+        return 30 + cls.LINE_H * (len(part.get("lines", ())) + 1)
+
+    def boundingRect(self) -> QRectF:
+        return self.rect.adjusted(-4, -24, 4, 4)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self.rect.adjusted(0, -22, 0, 0))
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        color = QColor(self.COLOR)
+        fill = QColor(color)
+        fill.setAlpha(26)
+        path = QPainterPath()
+        path.addRoundedRect(self.rect, 10, 10)
+        painter.fillPath(path, QColor(theme.CANVAS_BG))
+        painter.fillPath(path, fill)
+        edge = QColor(theme.ACCENT) if self.isSelected() else QColor(color)
+        painter.setPen(QPen(edge, 2.0 if self.isSelected() else 1.2))
+        painter.drawPath(path)
+        tab = QRectF(self.rect.left(), self.rect.top() - 20, self.rect.width(), 20)
+        tab_path = QPainterPath()
+        tab_path.addRoundedRect(tab, 6, 6)
+        painter.fillPath(tab_path, color)
+        painter.setPen(QColor("white"))
+        font = theme.ui_font(8.0, bold=True)
+        painter.setFont(font)
+        title = QFontMetricsF(font).elidedText(str(self.part.get("title", self.key)), Qt.TextElideMode.ElideRight,
+                                                tab.width() - 10)
+        painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, title)
+        small = theme.ui_font(8.0)
+        metrics = QFontMetricsF(small)
+        painter.setFont(small)
+        painter.setPen(QColor(theme.WIRE_LABEL))
+        lines = [str(line) for line in self.part.get("lines", ())]
+        count = self.part.get("parameters")
+        lines.append(f"{count:,} parameters" if isinstance(count, int) else "")
+        y = self.rect.top() + 10
+        for line in lines:
+            box = QRectF(self.rect.left() + 8, y, self.rect.width() - 16, self.LINE_H)
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(line, Qt.TextElideMode.ElideRight, box.width()))
+            y += self.LINE_H
+
+
 class DropIndicator(QGraphicsItem):
     """Where a drop or a move will land: highlighted cells, an insert bar and a caption."""
 
@@ -503,6 +581,9 @@ class CircuitScene(QGraphicsScene):
         self.layout = CanvasLayout(1, 0)
         self._items: list[GateItem] = []
         self.encoding_item: EncodingItem | None = None
+        #: a model's classical parts ({"front": …, "head": …}: :meth:`set_parts`) and their items
+        self.parts: dict[str, dict[str, Any]] = {}
+        self.part_items: dict[str, ClassicalPartItem] = {}
         self.indicator = DropIndicator()
         self._drag: dict[str, Any] | None = None
         self._next_selection: list[int] | None = None
@@ -529,6 +610,18 @@ class CircuitScene(QGraphicsScene):
         self.encoding_tooltip = tooltip
         self.rebuild()
 
+    def set_parts(self, parts: dict[str, dict[str, Any]] | None) -> None:
+        """A model's classical parts drawn around the circuit (``{"front": …, "head": …}``,
+        :meth:`~qmlstudio.plugins.descriptors.ModelKind.parts`; empty: none)."""
+        parts = dict(parts or {})
+        if parts != self.parts:
+            self.parts = parts
+            self.rebuild()
+
+    def part_selected(self) -> str | None:
+        """``"front"`` or ``"head"`` when that part's block is selected, else None."""
+        return next((key for key, item in self.part_items.items() if item.isSelected()), None)
+
     def _on_design_changed(self, **_payload: Any) -> None:
         self.rebuild()
 
@@ -537,22 +630,34 @@ class CircuitScene(QGraphicsScene):
         """Recreates every item from the design, keeping the selection of unchanged gates."""
         previous = [item.gate for item in self._items if item.isSelected()]
         encoding_selected = self.encoding_item is not None and self.encoding_item.isSelected()
+        part_selected = self.part_selected()
         self._drag = None
         self.blockSignals(True)
         try:
             self.clear()
             self._items = []
             self.encoding_item = None
+            self.part_items = {}
             design = self.design
             num_qubits = design.num_qubits if design is not None else 1
             enc = self.encoding_design
             enc_columns = enc.num_columns if enc is not None and enc.gates else 0
             title_width = QFontMetricsF(theme.ui_font(8.0, bold=True)).horizontalAdvance(self.encoding_title) + 24
+            front, head = self.parts.get("front"), self.parts.get("head")
             self.layout = layout = CanvasLayout(num_qubits, design.num_columns if design else 0, enc_columns,
-                                                title_width)
+                                                title_width, front_width=232.0 if front else 0.0,
+                                                head_width=170.0 if head else 0.0)
             if enc_columns:
                 self.encoding_item = EncodingItem(self.encoding_title, enc, layout, self.encoding_tooltip)
                 self.addItem(self.encoding_item)
+            wires = layout.ROW_H * layout.num_qubits + 8
+            for key, part, left, width in (("front", front, 6.0, layout.front_width),
+                                           ("head", head, layout.head_left, layout.head_width)):
+                if part:
+                    rect = QRectF(left, layout.TOP - 4, width, max(wires, ClassicalPartItem.height_for(part)))
+                    item = ClassicalPartItem(key, part, rect)
+                    self.part_items[key] = item
+                    self.addItem(item)
             if design is not None:
                 self._add_blocks(design, layout)
                 for index, gate in enumerate(design.gates):
@@ -562,7 +667,8 @@ class CircuitScene(QGraphicsScene):
             self.addItem(AddQubitItem(layout))
             self.indicator = DropIndicator()
             self.addItem(self.indicator)
-            self.setSceneRect(QRectF(0, 0, layout.width, layout.height))
+            tallest = max([item.rect.bottom() + 24 for item in self.part_items.values()], default=0.0)
+            self.setSceneRect(QRectF(0, 0, layout.width, max(layout.height, tallest)))
             if self._next_selection is not None:
                 wanted = set(self._next_selection)
                 self._next_selection = None
@@ -576,6 +682,8 @@ class CircuitScene(QGraphicsScene):
                         item.setSelected(True)
             if encoding_selected and self.encoding_item is not None:
                 self.encoding_item.setSelected(True)
+            if part_selected in self.part_items:
+                self.part_items[part_selected].setSelected(True)
         finally:
             self.blockSignals(False)
         self.update()
@@ -715,9 +823,9 @@ class CircuitScene(QGraphicsScene):
         for q in range(layout.num_qubits):
             y = layout.wire_y(q)
             painter.setPen(wire_pen)
-            painter.drawLine(QPointF(layout.LABEL_W - 4, y), QPointF(right, y))
+            painter.drawLine(QPointF(layout.encoding_left - 4, y), QPointF(right, y))
             painter.setPen(QColor(theme.WIRE_LABEL))
-            painter.drawText(QRectF(8, y - 12, layout.LABEL_W - 16, 24),
+            painter.drawText(QRectF(layout.label_left + 8, y - 12, layout.LABEL_W - 16, 24),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"q{q}  |0⟩")
         painter.setFont(self._small_font)
         painter.setPen(QColor("#A0A6AD"))
@@ -750,6 +858,7 @@ __all__ = [
     "BlockItem",
     "CanvasLayout",
     "CircuitScene",
+    "ClassicalPartItem",
     "DropIndicator",
     "EncodingItem",
     "GateItem",

@@ -131,6 +131,19 @@ def describe(window: Any) -> dict[str, Any]:
     kind = getattr(panel, "kind_combo", None)
     if kind is not None and kind.isVisible():
         settings["kind"] = {**_point(kind, kind.rect().center()), "kind": kind.currentData(), "in_view": _in_view(kind)}
+    parts: dict[str, Any] = {}
+    for key, item in window.editor.scene.part_items.items():
+        center = on_screen(item.rect.center().x(), item.rect.center().y())
+        parts[key] = {"x": center.x(), "y": center.y(), "lines": list(item.part.get("lines", ())),
+                      "parameters": item.part.get("parameters"), "selected": item.isSelected()}
+    inspector: dict[str, Any] = {}
+    shown = getattr(window, "inspector", None)
+    if shown is not None and shown.isVisible():
+        inspector["title"] = shown.title.text()
+        if shown.part_form.isVisible():
+            inspector["options"] = {o.name: _point(shown.part_form.editor(o.name),
+                                                   shown.part_form.editor(o.name).rect().center())
+                                    for o in shown.part_form.options}
     dialog: dict[str, Any] = {}
     modal = QApplication.activeModalWidget()
     if modal is not None and modal.objectName() == "evaluateDialog" and modal.isVisible():
@@ -155,7 +168,8 @@ def describe(window: Any) -> dict[str, Any]:
                    window.frameGeometry().width(), window.frameGeometry().height()],
         "palette": entries,
         "canvas": {"viewport": _rect(viewport), "wires": wires, "columns": columns,
-                   "num_columns": layout.num_columns},
+                   "num_columns": layout.num_columns, "parts": parts},
+        "inspector": inspector,
         "actions": actions,
         "run_state": window.run_state,
         "gates": len(project.circuit.gates) if project is not None else 0,

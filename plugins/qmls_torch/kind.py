@@ -60,9 +60,6 @@ class HybridKind(ModelKind):
         if self.front == "conv" and getattr(data, "image_shape", None) is None:
             return ("the convolutional front reads images: choose an image dataset (digits, an IDX file, an image "
                     "folder) and keep every pixel as a feature (no PCA, no feature choice)")
-        if backend is not None and not getattr(backend, "engine", False):
-            return ("it trains on QML Studio's exact simulator (adjoint gradients by weights and inputs): choose the "
-                    "statevector backend")
         probe = np.random.default_rng(0).uniform(-math.pi, math.pi, (4, model.num_features))
         if not np.array_equal(model.inputs(probe), probe):
             return (f"the {model.encoding_name} encoding transforms its features before the circuit, and the front's "

@@ -45,13 +45,17 @@ class QuantumTorchLayer(nn.Module):
     ``(batch, num_inputs) → (batch, k)``.
 
     ``initial_weights`` default to uniform in [0, 2π) from ``seed``. ``threads`` as the
-    simulator's (None: every core; the results do not depend on it).
+    simulator's (None: every core; the results do not depend on it). ``backend``: a
+    backend other than the engine's runs the circuits through its V2 primitives, with
+    parameter-shift gradients by weights and inputs (None: the exact adjoint simulator).
     """
 
     def __init__(self, design: CircuitDesign, observables: Any, num_inputs: int | None = None,
-                 initial_weights: Any = None, seed: int | None = None, threads: int | None = None) -> None:
+                 initial_weights: Any = None, seed: int | None = None, threads: int | None = None,
+                 backend: Any = None) -> None:
         super().__init__()
-        self.engine = QuantumLayer(design, np.asarray(observables, dtype=float), num_inputs=num_inputs, threads=threads)
+        self.engine = QuantumLayer(design, np.asarray(observables, dtype=float), num_inputs=num_inputs, threads=threads,
+                                   backend=backend)
         if initial_weights is None:
             initial_weights = np.random.default_rng(seed).uniform(0, 2 * np.pi, self.engine.num_weights)
         weights = torch.as_tensor(np.asarray(initial_weights, dtype=float), dtype=torch.float64)

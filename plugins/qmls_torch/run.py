@@ -1,8 +1,9 @@
 """The ``hybrid`` model kind: a project's run that trains a :class:`~qmls_torch.hybrid.HybridNet`.
 
 The network: the prepared features → the front (linear layers, ``front_hidden``) → π·tanh →
-the project's encoding and circuit (the quantum layer, exact adjoint gradients by weights
-and inputs) measured as ⟨Z_q⟩ on every qubit → the head (``head_hidden``) → class logits;
+the project's encoding and circuit (the quantum layer: exact adjoint gradients by weights
+and inputs on the engine, parameter shift through the primitives of any other backend)
+measured as ⟨Z_q⟩ on every qubit → the head (``head_hidden``) → class logits;
 cross-entropy, the project's optimizer (adam or sgd with their options, as torch's) on
 mini-batches of the project's batch size, shuffled by the project's seed. It answers the :class:`~qmlstudio.core.control.Run` protocol, so the
 CLI, the window and studies run it as they run the built-in models. Its weights, as
@@ -47,7 +48,6 @@ class HybridRun:
     """A hybrid network's training run (:class:`~qmlstudio.core.control.Run`)."""
 
     kind = "hybrid"
-    exact = True
 
     def __init__(self, settings: HybridKind, *, data: Any, model: Any, backend: Any, config: dict[str, Any],
                  epochs: int, batch_size: int | None, seed: int, training: Any = None, optimizer: Any = None,
@@ -72,7 +72,10 @@ class HybridRun:
         n = model.num_qubits
         observables = np.stack([z_diagonal(n, (q,)) for q in range(n)])
         threads = getattr(backend, "threads", None)
-        quantum = QuantumTorchLayer(model.design, observables, num_inputs=model.num_features, seed=seed, threads=threads)
+        quantum = QuantumTorchLayer(model.design, observables, num_inputs=model.num_features, seed=seed, threads=threads,
+                                    backend=backend)
+        #: exact values and gradients (the engine, or an exact backend's estimator)
+        self.exact = quantum.engine.exact
         self.net = HybridNet(quantum, num_features=data.num_features, num_outputs=data.num_classes,
                              front_hidden=settings.front_hidden, head_hidden=settings.head_hidden,
                              activation=settings.activation, seed=seed, conv_channels=settings.conv_channels,
@@ -232,7 +235,7 @@ class HybridRun:
                         test_accuracy=None, grad_norm=grad, weights=weights,
                         elapsed_s=self.record.metrics["elapsed_s"][-1] or 0.0, total_iterations=self.total_iterations,
                         val_loss=val_loss, val_accuracy=val_acc, grad_norm_classical=norms.get("classical"),
-                        grad_norm_quantum=norms.get("quantum")))
+                        grad_norm_quantum=norms.get("quantum"), shots=self._shots()))
                 if stop_early:
                     return "completed", (f"stopped early at epoch {epoch}: the validation loss did not improve for "
                                          f"{self.patience} epochs")
@@ -241,6 +244,11 @@ class HybridRun:
                 except Cancelled:
                     return "stopped", f"stopped by the user after iteration {iteration}"
         return "completed", ""
+
+    def _shots(self) -> int:
+        """The shots the backend's sampler has taken so far (0 on exact paths)."""
+        evaluator = self.net.quantum.engine.evaluator
+        return int(getattr(evaluator, "shots_used", 0) or 0)
 
     def run(self) -> RunRecord:
         """Trains, scores the test split once at the final weights, fits the baselines;
@@ -254,7 +262,15 @@ class HybridRun:
         record.measured_at = {"loss": "before_step", "train_accuracy": "after_step", "val_loss": "after_step",
                               "val_accuracy": "after_step", "grad_norm": "before_step"}
         record.record_seeds({"initial_weights": self.seed, "shuffle": self.seed})
-        record.backend_applied = {"simulator": "QML Studio statevector (exact, adjoint gradients by weights and inputs)"}
+        layer = self.net.quantum.engine
+        if layer.evaluator is None:
+            record.backend_applied = {"simulator": "QML Studio statevector (exact, adjoint gradients by weights and "
+                                                   "inputs)"}
+        else:  # the backend's primitives ran the circuits: what it applied, as for the built-in models
+            from qmlstudio.core.training import record_backend_use
+
+            record_backend_use(record, self.backend, layer.evaluator)
+            record.backend_applied["gradients"] = "parameter shift by weights and inputs, all of a batch in one PUB"
         record.initial_weights = self.parameters_vector().tolist()
         started = time.perf_counter()
         status, message = self._train(self.net, report=True)

@@ -481,7 +481,10 @@ class PrimitiveEvaluator:
     def values(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         return self._run(self._phi(weights, inputs))
 
-    def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    def values_and_pullback(self, weights: np.ndarray, inputs: np.ndarray,
+                            per_sample: bool = False) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """Values and the pullback ∂L/∂values → ∂L/∂θ, summed over the batch, or per sample
+        (``(batch, num_weights)``) with ``per_sample``."""
         phi = self._phi(weights, inputs)
         shifted = [phi]
         plan = []
@@ -498,17 +501,20 @@ class PrimitiveEvaluator:
             d_phi = np.zeros((phi.shape[0], len(self.angles)))
             for (index, coefficient), shifted_values in zip(plan, results[1:]):
                 d_phi[:, index] += coefficient * np.sum(upstream * shifted_values, axis=1)
-            return self._weight_gradient(d_phi, weights, inputs)
+            return self._weight_gradient(d_phi, weights, inputs, per_sample)
 
         return values, pullback
 
-    def _weight_gradient(self, d_phi: np.ndarray, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        """∂L/∂θ from ∂L/∂φ (batch, angles): the chain rule through each angle's formula."""
-        grad = np.zeros(self.num_weights)
+    def _weight_gradient(self, d_phi: np.ndarray, weights: np.ndarray, inputs: np.ndarray,
+                         per_sample: bool = False) -> np.ndarray:
+        """∂L/∂θ from ∂L/∂φ (batch, angles): the chain rule through each angle's formula
+        (summed over the batch, or ``(batch, num_weights)`` with ``per_sample``)."""
+        rows = d_phi.shape[0]
+        grad = np.zeros((rows, self.num_weights))
         for index, _, derivatives in self.weight_uses:
             for i, derivative in derivatives.items():
-                grad[i] += np.sum(d_phi[:, index] * np.broadcast_to(derivative.evaluate(weights, inputs), (d_phi.shape[0],)))
-        return grad
+                grad[:, i] += d_phi[:, index] * np.broadcast_to(derivative.evaluate(weights, inputs), (rows,))
+        return grad if per_sample else grad.sum(axis=0)
 
 
 class NoisyExactEvaluator(PrimitiveEvaluator):

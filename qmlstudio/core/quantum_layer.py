@@ -43,7 +43,7 @@ class QuantumLayer:
     """
 
     def __init__(self, design: CircuitDesign, observables: np.ndarray, num_inputs: int | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, backend: Any = None) -> None:
         self.design = design
         self.num_weights = design.num_weights
         self.num_inputs = design.num_inputs if num_inputs is None else int(num_inputs)
@@ -51,15 +51,39 @@ class QuantumLayer:
             raise QMLStudioError(f"the circuit reads x[{design.num_inputs - 1}], but the layer gets "
                                  f"{self.num_inputs} input(s) per sample")
         self.observables = np.asarray(observables, dtype=float)
-        self.program = StatevectorProgram(with_input_shifts(design), threads=threads)
+        shifted = with_input_shifts(design)
+        #: what computes the values and gradients: the engine's adjoint pass (``backend`` None
+        #: or the engine's own), or, on any other backend, its V2 primitives with parameter
+        #: shift (:class:`~qmlstudio.core.models.PrimitiveEvaluator`: every shifted binding of
+        #: the batch in one PUB; the shifts s_j are weights, so their per-sample gradients are
+        #: the inputs' by the same rules)
+        self.evaluator: Any = None
+        if backend is not None and not getattr(backend, "engine", False):
+            from qmlstudio.core.models import PrimitiveEvaluator
+
+            self.evaluator = PrimitiveEvaluator(shifted, self.observables, backend)
+            self.program = None
+        else:
+            self.program = StatevectorProgram(shifted, threads=threads)
         self._used = design.num_inputs  # the shifts' count: one per input the circuit reads
 
+    @property
+    def exact(self) -> bool:
+        """Whether values and gradients are exact (the engine, or an exact backend's estimator)."""
+        return self.evaluator is None or bool(getattr(self.evaluator, "uses_estimator", False))
+
     def values(self, weights: Any, inputs: Any) -> np.ndarray:
+        if self.evaluator is not None:
+            return self.evaluator.values(self._weights(weights), self._inputs(inputs))
         return self.program.expectations(self._weights(weights), self._inputs(inputs), self.observables)
 
     def values_and_pullback(self, weights: Any, inputs: Any) -> tuple[np.ndarray, Callable[[Any], tuple[np.ndarray, np.ndarray]]]:
         x = self._inputs(inputs)
-        values, pullback = self.program.value_and_pullback(self._weights(weights), x, self.observables, per_sample=True)
+        if self.evaluator is not None:
+            values, pullback = self.evaluator.values_and_pullback(self._weights(weights), x, per_sample=True)
+        else:
+            values, pullback = self.program.value_and_pullback(self._weights(weights), x, self.observables,
+                                                               per_sample=True)
 
         def pull(upstream: Any) -> tuple[np.ndarray, np.ndarray]:
             per_sample = pullback(upstream)  # (batch, W + used)

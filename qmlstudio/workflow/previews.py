@@ -97,7 +97,9 @@ def exact_view(run: Any, eval_points: int) -> ExactView | None:
     circuit too wide to simulate for a picture."""
     if run.kind == "kernel":
         return None
-    if run.kind not in ("vqc", "regressor"):  # a plugin's model: it predicts exactly itself
+    if run.kind not in ("vqc", "regressor"):  # a plugin's model: it predicts exactly itself,
+        if not getattr(run, "exact", True):  # unless its backend samples: no pictures at a sampler's cost
+            return None
         return ExactView(run, None, True, GRID_SIZE if run.data.num_features == 2 else 0)
     from qmlstudio.core.models import ExactEvaluator
 

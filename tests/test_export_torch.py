@@ -169,7 +169,8 @@ def test_cli_writes_both_and_the_torchconnector_script_reproduces_the_run(tmp_pa
 @pytest.mark.parametrize("dataset, options", [
     ("iris", {"front_hidden": "5"}),
     ("digits", {"front": "conv", "conv_channels": "2,3", "front_hidden": "4"}),  # 8×8 images
-], ids=["dense-front", "conv-front"])
+    ("iris", {"readout": "probabilities"}),  # the head reads the 8 basis-state probabilities
+], ids=["dense-front", "conv-front", "probabilities-readout"])
 def test_a_hybrid_run_exports_and_reproduces_its_predictions(tmp_path, registry, dataset, options):
     """A trained hybrid (a dense front with a hidden layer, or a convolutional one; circuit;
     head): the module and the TorchConnector script, each in a fresh interpreter without QML

@@ -17,6 +17,26 @@ ACTIVATION_NAMES = ("tanh", "relu", "sigmoid", "none")
 TORCH_OPTIMIZERS = ("adam", "sgd")
 #: the fronts a hybrid may have: linear layers, or convolutions for image rows
 FRONTS = ("dense", "conv")
+#: what the head reads from the circuit: ⟨Z_q⟩ of each qubit, the parity ⟨Z⊗…⊗Z⟩, or the
+#: probability of each basis state
+READOUTS = ("z", "parity", "probabilities")
+#: the most qubits whose 2**n basis probabilities the head may read
+MAX_PROBABILITY_QUBITS = 10
+
+
+def readout_observables(readout: str, num_qubits: int) -> np.ndarray:
+    """The ``(k, 2**n)`` diagonals the quantum layer measures for a readout."""
+    from qmlstudio.core.gate_matrices import z_diagonal
+
+    if readout == "parity":
+        return z_diagonal(num_qubits, tuple(range(num_qubits)))[None, :]
+    if readout == "probabilities":
+        return np.eye(2**num_qubits)
+    return np.stack([z_diagonal(num_qubits, (q,)) for q in range(num_qubits)])
+
+
+def measured_values(readout: str, num_qubits: int) -> int:
+    return {"parity": 1, "probabilities": 2**num_qubits}.get(readout, num_qubits)
 
 
 def _sizes(text: Any, what: str) -> tuple[int, ...]:
@@ -36,7 +56,11 @@ class HybridKind(ModelKind):
     """The ``hybrid`` model kind (:class:`~qmlstudio.plugins.descriptors.ModelKind`)."""
 
     def __init__(self, front_hidden: str = "", head_hidden: str = "", activation: str = "tanh",
-                 baselines: bool = True, ablation: bool = True, front: str = "dense", conv_channels: str = "8,16") -> None:
+                 baselines: bool = True, ablation: bool = True, front: str = "dense", conv_channels: str = "8,16",
+                 readout: str = "z") -> None:
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}")
+        self.readout = readout
         self.front_hidden = _sizes(front_hidden, "front_hidden")
         self.head_hidden = _sizes(head_hidden, "head_hidden")
         if front not in FRONTS:
@@ -52,6 +76,9 @@ class HybridKind(ModelKind):
         self.ablation = bool(ablation)
 
     def problem(self, data: Any, model: Any, backend: Any, optimizer: Any = None) -> str | None:
+        if self.readout == "probabilities" and model.num_qubits > MAX_PROBABILITY_QUBITS:
+            return (f"the probabilities readout gives the head 2**{model.num_qubits} values: choose the z or parity "
+                    f"readout, or at most {MAX_PROBABILITY_QUBITS} qubits")
         if optimizer is not None and optimizer.name not in TORCH_OPTIMIZERS:
             return (f"it trains with torch's Adam or SGD, with the options of the project's optimizer: choose adam or "
                     f"sgd (not {optimizer.name})")
@@ -71,7 +98,7 @@ class HybridKind(ModelKind):
 
         return HybridRun(self, **context)
 
-    def parts(self, num_features: int, num_inputs: int, num_outputs: int, num_classes: int | None = None,
+    def parts(self, num_features: int, num_inputs: int, num_qubits: int, num_classes: int | None = None,
               image_shape: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
         """The front and head as :class:`~qmls_torch.hybrid.HybridNet` builds them (widths and
         parameter counts computed here, without torch; checked against the built network by
@@ -97,12 +124,15 @@ class HybridKind(ModelKind):
         parameters += sum(a * b + b for a, b in zip(sizes, sizes[1:]))
         front_lines.append("linear " + " → ".join(str(v) for v in sizes))
         front_lines.append(f"{self.activation} between · π·tanh out")
-        head = [num_outputs, *self.head_hidden, num_classes if num_classes else "classes"]
+        measured = measured_values(self.readout, num_qubits)
+        read = {"z": "⟨Z⟩ of each qubit", "parity": "parity ⟨Z⊗…⊗Z⟩",
+                "probabilities": f"{measured} basis-state probabilities"}[self.readout]
+        head = [measured, *self.head_hidden, num_classes if num_classes else "classes"]
         head_parameters = (sum(a * b + b for a, b in zip(head, head[1:])) if num_classes else None)
         return {
             "front": {"title": "Classical front", "lines": front_lines, "parameters": parameters,
                       "options": ("front", "conv_channels", "front_hidden", "activation")},
-            "head": {"title": "Classical head", "lines": ["⟨Z⟩ of each qubit", "linear " + " → ".join(map(str, head))],
-                     "parameters": head_parameters, "options": ("head_hidden", "activation")},
+            "head": {"title": "Classical head", "lines": [read, "linear " + " → ".join(map(str, head))],
+                     "parameters": head_parameters, "options": ("readout", "head_hidden", "activation")},
         }
 

@@ -31,7 +31,7 @@ def qmlstudio_models() -> list[ModelSpec]:
             title="Hybrid network (PyTorch)",
             factory="qmls_torch.kind:HybridKind",
             description="a classical front (linear layers, or convolutions for images) producing the encoding's inputs, the circuit with its "
-            "readout ⟨Z_q⟩ of every qubit, and a classical head, trained end to end with PyTorch (the project's optimizer, adam or sgd, as torch's); exact "
+            "readout (⟨Z_q⟩ of every qubit, the parity, or the basis-state probabilities), and a classical head, trained end to end with PyTorch (the project's optimizer, adam or sgd, as torch's); exact "
             "gradients by the adjoint method, one pass per batch. Its baselines include the ablation: the same "
             "front and head with the circuit replaced by a classical layer of its parameter count",
             unavailable=torch_missing(),
@@ -43,6 +43,9 @@ def qmlstudio_models() -> list[ModelSpec]:
                        "whose features are the pixels (digits, IDX files, image folders), then the hidden sizes"),
                 Option("conv_channels", "str", "8,16", title="Convolution channels",
                        help="with the conv front: each convolution's output channels, e.g. '8,16'"),
+                Option("readout", "choice", "z", choices=("z", "parity", "probabilities"), title="Readout",
+                       help="what the head reads from the circuit: z, ⟨Z⟩ of each qubit; parity, ⟨Z⊗…⊗Z⟩ of all "
+                       "qubits; probabilities, the probability of each of the 2**n basis states"),
                 Option("head_hidden", "str", "", title="Head hidden sizes",
                        help="hidden layer widths of the head (empty: one linear layer)"),
                 Option("activation", "choice", "tanh", choices=("tanh", "relu", "sigmoid"), title="Activation"),

@@ -22,12 +22,11 @@ import numpy as np
 import torch
 
 from qmlstudio.core.control import Cancelled, Controls
-from qmlstudio.core.gate_matrices import z_diagonal
 from qmlstudio.core.project import RunRecord
 from qmlstudio.plugins import ModelKind
 
 from qmls_torch.hybrid import HybridNet, ablation, parameter_count
-from qmls_torch.kind import FRONTS, TORCH_OPTIMIZERS, HybridKind, _sizes  # noqa: F401  (the kind, as before)
+from qmls_torch.kind import FRONTS, TORCH_OPTIMIZERS, HybridKind, _sizes, readout_observables  # noqa: F401
 from qmls_torch.layer import QuantumTorchLayer
 
 ABLATION = "ablation (classical stand-in)"
@@ -70,7 +69,7 @@ class HybridRun:
         self.record = RunRecord(config=config)
         self._quiet = False
         n = model.num_qubits
-        observables = np.stack([z_diagonal(n, (q,)) for q in range(n)])
+        observables = readout_observables(settings.readout, n)
         threads = getattr(backend, "threads", None)
         quantum = QuantumTorchLayer(model.design, observables, num_inputs=model.num_features, seed=seed, threads=threads,
                                     backend=backend)
@@ -132,7 +131,7 @@ class HybridRun:
         sizes = describe(self.net)
         return {"front": sizes["front"], "head": sizes["head"], "activation": self.settings.activation,
                 "angles": bool(self.net.angles), "conv_channels": sizes["conv_channels"],
-                "image_shape": sizes["image_shape"]}
+                "image_shape": sizes["image_shape"], "observables": self.net.quantum.engine.observables.tolist()}
 
     @contextlib.contextmanager
     def uninterrupted(self) -> Iterator[None]:

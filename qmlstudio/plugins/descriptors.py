@@ -610,13 +610,13 @@ class ModelKind(abc.ABC):
         project's choice: ``name`` and ``options``), or None."""
         return None
 
-    def parts(self, num_features: int, num_inputs: int, num_outputs: int, num_classes: int | None = None,
+    def parts(self, num_features: int, num_inputs: int, num_qubits: int, num_classes: int | None = None,
               image_shape: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
         """The model's classical parts around the circuit, for the canvas: ``{"front": …,
         "head": …}`` (either may be missing), each a dict with ``title`` (text), ``lines`` (a few
         short lines: layers and widths), ``parameters`` (int) and ``options`` (the names of the
         model options that shape it, which the inspector edits), for ``num_features`` data
-        features, a circuit of ``num_inputs`` inputs and ``num_outputs`` measured values,
+        features, a circuit of ``num_inputs`` inputs on ``num_qubits`` qubits,
         ``num_classes`` classes (None: not known yet) and the data's ``image_shape`` (when its
         rows are images). Called in the window: it must
         be quick and import nothing heavy. Default: no parts."""

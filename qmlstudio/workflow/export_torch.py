@@ -146,8 +146,8 @@ def torch_export(run: Any) -> dict[str, Any]:
             "format": "qmlstudio-torch-export/1", "run": run.record.id, "num_qubits": n,
             "num_weights": model.num_weights, "weights": list(map(float, weights)), "ops": _ops(model.design),
             "preprocessing": fitted, "scale_low": _scale_low(fitted.get("scaling", "none")),
-            "head": {"kind": "hybrid", "observables": np.stack([z_diagonal(n, (q,)) for q in range(n)]).tolist(),
-                     "extra": [], **parts},
+            "head": {"kind": "hybrid", "extra": [], **parts,
+                     "observables": parts.get("observables") or np.stack([z_diagonal(n, (q,)) for q in range(n)]).tolist()},
             "class_names": list(data.class_names), "feature_names": list(data.feature_names),
         }
     sample = np.asarray(data.x_train[: min(len(data.x_train), 32)], dtype=float)

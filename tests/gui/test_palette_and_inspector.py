@@ -306,7 +306,7 @@ def test_a_hybrids_front_and_head_are_canvas_blocks_edited_in_the_inspector(qtbo
     QTest.mouseClick(editor.canvas.viewport(), Qt.MouseButton.LeftButton, pos=editor.canvas.mapFromScene(
         scene.part_items["head"].rect.center()))
     assert inspector.title.text().startswith("Classical head")
-    assert [o.name for o in inspector.part_form.options] == ["head_hidden", "activation"]
+    assert [o.name for o in inspector.part_form.options] == ["readout", "head_hidden", "activation"]
 
     editor.set_project(Project.new("p"))  # a built-in model: no classical blocks
     assert scene.part_items == {} and editor.scene.layout.label_left == 0

@@ -359,8 +359,9 @@ def test_the_hybrid_kind_is_picked_with_the_mouse_and_shows_its_options(qtbot, p
     _type_item(qtbot, panel.kind_combo, "Hybrid")
     assert panel.project.model.kind == "hybrid"
     assert panel.project.model.options == {"front_hidden": "", "front": "dense", "conv_channels": "8,16",
-                                           "head_hidden": "", "activation": "tanh", "baselines": True, "ablation": True}
-    assert ({"front_hidden", "front", "conv_channels", "head_hidden", "activation", "baselines", "ablation"}
+                                           "readout": "z", "head_hidden": "", "activation": "tanh", "baselines": True,
+                                           "ablation": True}
+    assert ({"front_hidden", "front", "conv_channels", "readout", "head_hidden", "activation", "baselines", "ablation"}
             == {o.name for o in panel.model_form.options})
     panel._test_stack.undo()
     assert panel.project.model.kind == "vqc"

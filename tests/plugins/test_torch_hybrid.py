@@ -216,8 +216,8 @@ def test_cli_new_and_train_a_hybrid_with_its_ablation_baseline(tmp_path):
     assert new.returncode == 0, new.stderr
     project = load_project(path)
     assert project.model.kind == "hybrid" and project.circuit.num_qubits == 3
-    assert project.model.options == {"front_hidden": "5", "front": "dense", "conv_channels": "8,16", "head_hidden": "",
-                                     "activation": "tanh", "baselines": True, "ablation": True}
+    assert project.model.options == {"front_hidden": "5", "front": "dense", "conv_channels": "8,16", "readout": "z",
+                                     "head_hidden": "", "activation": "tanh", "baselines": True, "ablation": True}
     train = subprocess.run([sys.executable, "-m", "qmlstudio", "train", str(path), "--json"], capture_output=True,
                            text=True, timeout=600)
     assert train.returncode == 0, train.stderr
@@ -321,6 +321,13 @@ def test_the_hybrid_applies_the_projects_optimizer_or_refuses_it():
     spsa = new_project(registry, name="h", dataset="moons", model="hybrid", qubits=2, optimizer="spsa")
     with pytest.raises(QMLStudioError, match="torch's Adam or SGD.*not spsa"):
         build_run(spsa, registry)
+    wide = new_project(registry, name="h", dataset="moons", model="hybrid", qubits=11,
+                       model_options={"readout": "probabilities"})
+    with pytest.raises(QMLStudioError, match="probabilities readout gives the head 2\\*\\*11 values"):
+        build_run(wide, registry)
+    parity = build_run(new_project(registry, name="h", dataset="moons", model="hybrid", qubits=3,
+                                   model_options={"readout": "parity"}), registry)
+    assert parity.net.quantum.num_outputs == 1 and parity.net.head[0].in_features == 1
 
 
 def test_a_hybrid_learns_the_shipped_fashion_mnist_idx_subset(tmp_path):
@@ -454,6 +461,8 @@ def test_a_hybrid_stops_early_on_the_validation_loss_as_the_built_in_models_do()
 @pytest.mark.parametrize("options, features, shape", [
     ({}, 4, None),
     ({"front_hidden": "6,5", "head_hidden": "7"}, 13, None),
+    ({"readout": "parity", "head_hidden": "3"}, 5, None),
+    ({"readout": "probabilities"}, 5, None),
     ({"front": "conv", "conv_channels": "3,5", "front_hidden": "9"}, 64, (8, 8)),
     ({"front": "conv", "conv_channels": "2,2,2"}, 15, (3, 5)),  # pooling stops below 2×2
 ])
@@ -462,9 +471,11 @@ def test_the_kinds_parts_for_the_canvas_count_what_the_network_builds(options, f
     widths of the front and head that :class:`HybridNet` builds."""
     from qmls_torch.kind import HybridKind
 
+    from qmls_torch.kind import readout_observables
+
     kind = HybridKind(**options)
     parts = kind.parts(features, 3, 3, 4, shape)
-    net = HybridNet(QuantumTorchLayer(_design(), _observables(3)), num_features=features, num_outputs=4,
+    net = HybridNet(QuantumTorchLayer(_design(), readout_observables(kind.readout, 3)), num_features=features, num_outputs=4,
                     front_hidden=kind.front_hidden, head_hidden=kind.head_hidden, conv_channels=kind.conv_channels,
                     image_shape=shape if kind.conv_channels else None)
     sizes = describe(net)

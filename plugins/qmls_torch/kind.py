@@ -5,7 +5,7 @@ installed; :mod:`qmls_torch.run` (torch) trains it."""
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -23,10 +23,10 @@ import torch
 
 from qmlstudio.core.control import Cancelled, Controls
 from qmlstudio.core.project import RunRecord
-from qmlstudio.plugins import ModelKind
+from qmlstudio.core.training import EarlyStopping, IterationReport, package_versions, record_backend_use
 
 from qmls_torch.hybrid import HybridNet, ablation, parameter_count
-from qmls_torch.kind import FRONTS, TORCH_OPTIMIZERS, HybridKind, _sizes, readout_observables  # noqa: F401
+from qmls_torch.kind import HybridKind, readout_observables
 from qmls_torch.layer import QuantumTorchLayer
 
 ABLATION = "ablation (classical stand-in)"
@@ -59,13 +59,8 @@ class HybridRun:
         # early stopping on the validation loss, as the built-in models apply it (the ablation too)
         self.early_stopping = bool(getattr(training, "early_stopping", False))
         self.patience = int(getattr(training, "patience", 5) or 5)
-        if self.early_stopping and len(data.y_val) == 0:
-            from qmlstudio.core.errors import QMLStudioError
-
-            raise QMLStudioError(
-                "early stopping needs a validation split, and this project has none (validation size 0); set one "
-                "(qmlstudio new --validation-size 0.2, or Validation in the dataset panel) or turn early stopping off. "
-                "The test split is never used to decide when to stop.")
+        if self.early_stopping:
+            EarlyStopping(self.patience, len(data.y_val))  # refused without a validation split
         self.record = RunRecord(config=config)
         self._quiet = False
         n = model.num_qubits
@@ -185,7 +180,7 @@ class HybridRun:
         x, y = self._x["train"], self._y["train"]
         rows, size = len(y), self.batch_size or len(y)
         iteration, started, paused_before = 0, time.perf_counter(), self.controls.paused_s
-        best_val, no_improvement = math.inf, 0
+        stopping = EarlyStopping(self.patience, len(self._y["val"])) if self.early_stopping else None
         for epoch in range(1, self.epochs + 1):
             order = torch.randperm(rows, generator=generator) if size < rows else torch.arange(rows)
             for start in range(0, rows, size):
@@ -203,13 +198,7 @@ class HybridRun:
                 train_acc = val_loss = val_acc = None
                 if end_of_epoch and (report or self.early_stopping):
                     val_loss, val_acc = self._loss_and_accuracy(net, "val")
-                stop_early = False
-                if self.early_stopping and end_of_epoch and val_loss is not None:
-                    if val_loss < best_val - 1e-9:
-                        best_val, no_improvement = val_loss, 0
-                    else:
-                        no_improvement += 1
-                        stop_early = no_improvement >= self.patience
+                stop_early = stopping is not None and end_of_epoch and val_loss is not None and stopping.update(val_loss)
                 if not report:
                     if stop_early:
                         return "completed", ""
@@ -227,8 +216,6 @@ class HybridRun:
                 self.record.final_weights = weights.tolist()
                 self.gradient_norms = norms
                 if self.callback is not None:
-                    from qmlstudio.core.training import IterationReport
-
                     self.callback(IterationReport(
                         iteration=iteration, epoch=epoch, loss=value, test_loss=None, train_accuracy=train_acc,
                         test_accuracy=None, grad_norm=grad, weights=weights,
@@ -236,8 +223,7 @@ class HybridRun:
                         val_loss=val_loss, val_accuracy=val_acc, grad_norm_classical=norms.get("classical"),
                         grad_norm_quantum=norms.get("quantum"), shots=self._shots()))
                 if stop_early:
-                    return "completed", (f"stopped early at epoch {epoch}: the validation loss did not improve for "
-                                         f"{self.patience} epochs")
+                    return "completed", stopping.message(epoch)
                 try:
                     self.controls.check()
                 except Cancelled:
@@ -252,8 +238,6 @@ class HybridRun:
     def run(self) -> RunRecord:
         """Trains, scores the test split once at the final weights, fits the baselines;
         returns the record (also when stopped or failed)."""
-        from qmlstudio.core.training import package_versions
-
         record = self.record
         record.status = "running"
         record.versions = {**package_versions(), "torch": torch.__version__}
@@ -266,8 +250,6 @@ class HybridRun:
             record.backend_applied = {"simulator": "QML Studio statevector (exact, adjoint gradients by weights and "
                                                    "inputs)"}
         else:  # the backend's primitives ran the circuits: what it applied, as for the built-in models
-            from qmlstudio.core.training import record_backend_use
-
             record_backend_use(record, self.backend, layer.evaluator)
             record.backend_applied["gradients"] = "parameter shift by weights and inputs, all of a batch in one PUB"
         record.initial_weights = self.parameters_vector().tolist()

@@ -48,6 +48,35 @@ class TrainingError(QMLStudioError):
     """The run cannot start (bad choices) or failed."""
 
 
+class EarlyStopping:
+    """The rule that stops training early, for the built-in runs and a plugin's models alike:
+    at the first epoch whose validation loss has not improved on the best so far (by more
+    than 1e-9) for ``patience`` epochs. Refused (:class:`TrainingError`) without validation
+    rows: the test split never decides anything."""
+
+    def __init__(self, patience: int, validation_rows: int) -> None:
+        if validation_rows == 0:
+            raise TrainingError(
+                "early stopping needs a validation split, and this project has none (validation size 0); "
+                "set one (qmlstudio new --validation-size 0.2, or Validation in the dataset panel) or turn "
+                "early stopping off. The test split is never used to decide when to stop."
+            )
+        self.patience = int(patience)
+        self.best = math.inf
+        self.waited = 0
+
+    def update(self, val_loss: float) -> bool:
+        """Takes an epoch's validation loss; True when training should stop now."""
+        if val_loss < self.best - 1e-9:
+            self.best, self.waited = val_loss, 0
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def message(self, epoch: int) -> str:
+        return f"stopped early at epoch {epoch}: the validation loss did not improve for {self.patience} epochs"
+
+
 @dataclass
 class TrainingOptions:
     """How a run trains; the project's ``training`` and ``model.options`` fill it."""
@@ -353,12 +382,8 @@ class TrainingRun:
         self._baselines_fitted = False
         #: the final weights' predictions, once :meth:`run` has ended (None before, or if they failed)
         self.final: Predictions | None = None
-        if self.options.early_stopping and len(data.y_val) == 0:
-            raise TrainingError(
-                "early stopping needs a validation split, and this project has none (validation size 0); "
-                "set one (qmlstudio new --validation-size 0.2, or Validation in the dataset panel) or turn "
-                "early stopping off. The test split is never used to decide when to stop."
-            )
+        if self.options.early_stopping:
+            EarlyStopping(self.options.patience, len(data.y_val))  # refused without a validation split
 
     # ----------------------------------------------------------------- parts
     @property
@@ -581,8 +606,8 @@ class TrainingRun:
             """Training time: the wall time since the start, less the time spent paused."""
             return elapsed_before + time.perf_counter() - start - (self.controls.paused_s - paused_before)
 
-        state: dict[str, Any] = {"stop": None, "no_improvement": 0, "best_val": math.inf, "message": "",
-                                 "last_reported": None}
+        state: dict[str, Any] = {"stop": None, "message": "", "last_reported": None}
+        stopping = EarlyStopping(options.patience, len(self.data.y_val)) if options.early_stopping else None
         n_train = len(self.data.y_train)
         size = options.batch_size or n_train
 
@@ -647,18 +672,9 @@ class TrainingRun:
             state["last_reported"] = x.copy()
             if self.callback is not None:
                 self.callback(report)
-            if options.early_stopping and end_of_epoch and val_loss is not None:
-                if val_loss < state["best_val"] - 1e-9:
-                    state["best_val"], state["no_improvement"] = val_loss, 0
-                else:
-                    state["no_improvement"] += 1
-                    if state["no_improvement"] >= options.patience:
-                        state["stop"] = "completed"
-                        state["message"] = (
-                            f"stopped early at epoch {report.epoch}: the validation loss did not improve for "
-                            f"{options.patience} epochs"
-                        )
-                        return True
+            if stopping is not None and end_of_epoch and val_loss is not None and stopping.update(val_loss):
+                state["stop"], state["message"] = "completed", stopping.message(report.epoch)
+                return True
             if iteration < total:
                 choose_batch(iteration)
             try:

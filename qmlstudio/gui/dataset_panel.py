@@ -51,6 +51,7 @@ from qmlstudio.gui.commands import ProjectEdit
 from qmlstudio.gui.dataset_imports import run_importer
 from qmlstudio.gui.dataset_view import SCALING_TITLES, DatasetPanelView
 from qmlstudio.gui.background import BackgroundRunner, error_message
+from qmlstudio.workflow.projects import model_maps_features
 
 __all__ = ["DatasetPanel", "ProjectEdit", "SCALING_TITLES", "save_screenshot"]
 
@@ -452,7 +453,7 @@ class DatasetPanel(DatasetPanelView):
             encoding=project.encoding,
             num_qubits=project.circuit.num_qubits,
             project_file=None if path is None else str(path),
-            maps_features=_maps_features(project),
+            maps_features=model_maps_features(project),
         )
 
     def _start_load(self) -> None:
@@ -565,13 +566,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _maps_features(project: Any) -> bool:
-    """Whether the project's model maps the data's features to the circuit's inputs itself (a
-    plugin's kind, such as a hybrid's front): the encoding's fit to the qubits is then not the
-    data's concern."""
-    from qmlstudio.core.project import MODEL_KINDS
-
-    return getattr(getattr(project, "model", None), "kind", "vqc") not in MODEL_KINDS
-

@@ -278,20 +278,23 @@ class TrainingChild:
         ``done`` exits by itself, but its interpreter's teardown (qiskit, numba) takes tenths of
         a second on a busy machine, which the window must not wait for (it froze the event loop
         at the end of every run, and made a Stop look slow)."""
-        for conn in (self.commands, self.events):
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-        threading.Thread(target=self.close, args=(timeout,), name="qmlstudio-reaper", daemon=True).start()
+        self._close_pipes()
+        threading.Thread(target=self._reap, args=(timeout,), name="qmlstudio-reaper", daemon=True).start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Closes the pipes (an idle or stopped child then exits) and reaps the process."""
+        self._close_pipes()
+        self._reap(timeout)
+
+    def _close_pipes(self) -> None:
         for conn in (self.commands, self.events):
             try:
                 conn.close()
             except Exception:  # noqa: BLE001
                 pass
+
+    def _reap(self, timeout: float) -> None:
+        """Waits up to ``timeout`` seconds for the process to exit, then kills it."""
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()

@@ -364,11 +364,18 @@ def encoding_qubits(project: Project, registry: PluginRegistry, num_features: in
     return num_features, int(encoder.num_qubits(num_features))
 
 
-def hidden_qubits(project: Project, registry: PluginRegistry, num_features: int | None = None) -> HiddenQubits | None:
-    """What :func:`build_run` would refuse: the encoding's qubits beyond the circuit's (None when it fits)."""
+def model_maps_features(project: Project) -> bool:
+    """Whether the project's model maps the data's features to the circuit's inputs itself (a
+    plugin's kind, such as a hybrid's front): the encoding's fit to the qubits is then not the
+    data's concern."""
     from qmlstudio.core.project import MODEL_KINDS
 
-    if project.model.kind == "kernel" or project.model.kind not in MODEL_KINDS:
+    return getattr(getattr(project, "model", None), "kind", "vqc") not in MODEL_KINDS
+
+
+def hidden_qubits(project: Project, registry: PluginRegistry, num_features: int | None = None) -> HiddenQubits | None:
+    """What :func:`build_run` would refuse: the encoding's qubits beyond the circuit's (None when it fits)."""
+    if project.model.kind == "kernel" or model_maps_features(project):
         return None  # a kernel runs the encoding alone; a plugin's model (hybrid) maps the features to the circuit
     features, needed = encoding_qubits(project, registry, num_features)
     if needed <= project.circuit.num_qubits:

@@ -337,19 +337,17 @@ class BlockItem(QGraphicsItem):
             event.ignore()
 
 
-class EncodingItem(QGraphicsItem):
-    """The project's encoding at the left of the wires: shown, not edited gate by gate."""
+class TabbedBlockItem(QGraphicsItem):
+    """A selectable rounded frame with a title tab above it, behind the gates: the encoding
+    block and a model's classical parts."""
 
-    def __init__(self, title: str, design: CircuitDesign, layout: CanvasLayout, tooltip: str) -> None:
+    def __init__(self, rect: QRectF, key: str, tooltip: str) -> None:
         super().__init__()
-        self.title = title
-        self.design = design
-        self.layout = layout
-        self.rect = QRectF(layout.encoding_left, layout.TOP - 4, layout.encoding_width, layout.ROW_H * layout.num_qubits + 8)
+        self.rect = rect
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setZValue(-5)
         self.setToolTip(tooltip)
-        self.setData(0, "encoding")
+        self.setData(0, key)
 
     def boundingRect(self) -> QRectF:
         return self.rect.adjusted(-4, -24, 4, 4)
@@ -359,17 +357,21 @@ class EncodingItem(QGraphicsItem):
         path.addRect(self.rect.adjusted(0, -22, 0, 0))
         return path
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint_frame(self, painter: QPainter, color: QColor, title: str, fill_alpha: int, edge_alpha: int,
+                    opaque: bool = False) -> None:
+        """The frame (filled with ``color`` at ``fill_alpha``, over the canvas when ``opaque``,
+        its edge at ``edge_alpha`` unless selected) and the tab with ``title``."""
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        color = theme.family_color("encoding")
         fill = QColor(color)
-        fill.setAlpha(22)
+        fill.setAlpha(fill_alpha)
         path = QPainterPath()
         path.addRoundedRect(self.rect, 10, 10)
+        if opaque:
+            painter.fillPath(path, QColor(theme.CANVAS_BG))
         painter.fillPath(path, fill)
         edge = QColor(theme.ACCENT) if self.isSelected() else QColor(color)
         if not self.isSelected():
-            edge.setAlpha(150)
+            edge.setAlpha(edge_alpha)
         painter.setPen(QPen(edge, 2.0 if self.isSelected() else 1.2))
         painter.drawPath(path)
         tab = QRectF(self.rect.left(), self.rect.top() - 20, self.rect.width(), 20)
@@ -379,8 +381,22 @@ class EncodingItem(QGraphicsItem):
         painter.setPen(QColor("white"))
         font = theme.ui_font(8.0, bold=True)
         painter.setFont(font)
-        text = QFontMetricsF(font).elidedText(self.title, Qt.TextElideMode.ElideRight, tab.width() - 10)
+        text = QFontMetricsF(font).elidedText(title, Qt.TextElideMode.ElideRight, tab.width() - 10)
         painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, text)
+
+
+class EncodingItem(TabbedBlockItem):
+    """The project's encoding at the left of the wires: shown, not edited gate by gate."""
+
+    def __init__(self, title: str, design: CircuitDesign, layout: CanvasLayout, tooltip: str) -> None:
+        super().__init__(QRectF(layout.encoding_left, layout.TOP - 4, layout.encoding_width,
+                                layout.ROW_H * layout.num_qubits + 8), "encoding", tooltip)
+        self.title = title
+        self.design = design
+        self.layout = layout
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        self.paint_frame(painter, QColor(theme.family_color("encoding")), self.title, 22, 150)
         layout = self.layout
         for gate in self.design.gates:
             if max(gate.qubits) >= layout.num_qubits:
@@ -389,7 +405,7 @@ class EncodingItem(QGraphicsItem):
             paint_gate(painter, gate.name, ys, gate.params, x=layout.encoding_column_x(gate.column), faded=True)
 
 
-class ClassicalPartItem(QGraphicsItem):
+class ClassicalPartItem(TabbedBlockItem):
     """A model's classical part around the circuit (a hybrid's front or head): its layers and
     parameter count, selectable; the inspector edits the options that shape it."""
 
@@ -397,51 +413,18 @@ class ClassicalPartItem(QGraphicsItem):
     LINE_H = 15.0
 
     def __init__(self, key: str, part: dict[str, Any], rect: QRectF) -> None:
-        super().__init__()
+        super().__init__(rect, key, f"<b>{part.get('title', key)}</b> — trained with the circuit, end to end.<br>"
+                         + "<br>".join(str(line) for line in part.get("lines", ()))
+                         + "<br><i>Select it to edit its layers in the inspector.</i>")
         self.key = key
         self.part = part
-        self.rect = rect
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
-        self.setZValue(-5)
-        self.setData(0, key)
-        self.setToolTip(f"<b>{part.get('title', key)}</b> — trained with the circuit, end to end.<br>"
-                        + "<br>".join(str(line) for line in part.get("lines", ()))
-                        + "<br><i>Select it to edit its layers in the inspector.</i>")
 
     @classmethod
     def height_for(cls, part: dict[str, Any]) -> float:
         return 30 + cls.LINE_H * (len(part.get("lines", ())) + 1)
 
-    def boundingRect(self) -> QRectF:
-        return self.rect.adjusted(-4, -24, 4, 4)
-
-    def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRect(self.rect.adjusted(0, -22, 0, 0))
-        return path
-
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        color = QColor(self.COLOR)
-        fill = QColor(color)
-        fill.setAlpha(26)
-        path = QPainterPath()
-        path.addRoundedRect(self.rect, 10, 10)
-        painter.fillPath(path, QColor(theme.CANVAS_BG))
-        painter.fillPath(path, fill)
-        edge = QColor(theme.ACCENT) if self.isSelected() else QColor(color)
-        painter.setPen(QPen(edge, 2.0 if self.isSelected() else 1.2))
-        painter.drawPath(path)
-        tab = QRectF(self.rect.left(), self.rect.top() - 20, self.rect.width(), 20)
-        tab_path = QPainterPath()
-        tab_path.addRoundedRect(tab, 6, 6)
-        painter.fillPath(tab_path, color)
-        painter.setPen(QColor("white"))
-        font = theme.ui_font(8.0, bold=True)
-        painter.setFont(font)
-        title = QFontMetricsF(font).elidedText(str(self.part.get("title", self.key)), Qt.TextElideMode.ElideRight,
-                                                tab.width() - 10)
-        painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, title)
+        self.paint_frame(painter, QColor(self.COLOR), str(self.part.get("title", self.key)), 26, 255, opaque=True)
         small = theme.ui_font(8.0)
         metrics = QFontMetricsF(small)
         painter.setFont(small)

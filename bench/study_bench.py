@@ -7,7 +7,7 @@ epochs, batches of 32, the simulator's default threads):
 * through the API: first one after another in this process (`workers=0`), then on a
   LocalCluster of 2 single-threaded worker processes (the `qmlstudio study` default on this
   machine: one worker per core), twice: *cold*, when the study starts the workers' fork server
-  (its imports, about 2.5 s on one core, come first), and *fork server running*, as in the
+  (its imports, about 2 s on one core, come first), and *fork server running*, as in the
   window, where the Study tab starts it when first shown (and as for any later study);
 * through the CLI, what a user types: `qmlstudio study P --vary reps=1,2 --seeds 6` with
   `--workers 0` and with `--workers 2`, each a fresh process, timed from start to exit.

@@ -164,7 +164,8 @@ def test_local_workers_fork_from_a_server_with_the_engine_loaded_and_one_blas_th
     """The fork server starts at once (its imports run in the background), with the environment
     a Dask nanny gives its workers (one BLAS thread each: two workers with two threads each on
     two cores ran 2.5 times slower), while this process's environment stays as it was; its
-    workers start with the engine, scikit-learn and the compiled loops already loaded."""
+    workers start with the engine, scikit-learn and the compiled loops already loaded (kept out
+    of the collector's sight, and the collector on)."""
     import psutil
 
     before = dict(os.environ)
@@ -183,14 +184,22 @@ def test_local_workers_fork_from_a_server_with_the_engine_loaded_and_one_blas_th
     def loaded():
         from qmlstudio.core import _loops
 
+        import gc
+
+        import dask
+
         return (all(m in sys.modules for m in ("sklearn.svm", "qiskit", "qmls_statevector.backend"))
-                and _loops.apply1_uniform.signatures != [], os.environ["OMP_NUM_THREADS"], os.getppid())
+                and _loops.apply1_uniform.signatures != [] and gc.isenabled() and gc.get_freeze_count() > 100_000,
+                os.environ["OMP_NUM_THREADS"], os.getppid(),
+                [dask.config.get(key) for key in ("distributed.admin.tick.interval", "distributed.worker.profile.enabled")])
 
     with S._dask_client(2, None) as client:
         answers = client.run(loaded)
     assert len(answers) == 2
-    for ok, threads, parent in answers.values():
+    for ok, threads, parent, quiet in answers.values():
         assert ok and threads == "1"
+        # no event-loop health check every 20 ms nor statistical profiler taking the lock from the trial
+        assert quiet == ["1s", False]
         assert parent == servers[0].pid or psutil.Process(parent).ppid() == servers[0].pid
 
 

@@ -143,7 +143,7 @@ class StudyDock(QWidget):
     def on_shown(self, visible: bool) -> None:
         """Connected to the dock's ``visibilityChanged`` (a tabbed dock that is not the current
         tab stays "visible" to Qt, off screen): the first time the Study tab is really shown,
-        the local workers' fork server starts in the background (its imports take about 2.5 s
+        the local workers' fork server starts in the background (its imports take about 2 s
         on one core), so that Run starts its workers in a fraction of a second."""
         if visible and not self._workers_started and self.workers.value() > 0 and not self.scheduler.text().strip():
             self._workers_started = True

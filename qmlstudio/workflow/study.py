@@ -441,7 +441,7 @@ _server_lock = threading.Lock()
 
 def start_local_workers() -> None:
     """Starts the fork server that local study workers are forked from, and returns at once:
-    its imports (:data:`_WORKER_PRELOAD`, about 2.5 s on one core) then run while the caller
+    its imports (:data:`_WORKER_PRELOAD`, about 2 s on one core) then run while the caller
     goes on. :func:`run_study` calls it; ``qmlstudio study`` calls it before it reads the
     project, and the Study dock when it is first shown, so that its workers start in a
     fraction of a second. Later calls change nothing while the server runs (it stops with
@@ -530,7 +530,10 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
                           # workers forked from a server that imported the engine once
                           # (start_local_workers), rather than each a fresh interpreter
                           "distributed.worker.multiprocessing-method": _START_METHOD,
-                          "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "2s"}):
+                          "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "2s",
+                          # the event loop's health check, every 20 ms by default, takes the
+                          # interpreter's lock from the trial each time: 4-5 % of a trial's time
+                          "distributed.admin.tick.interval": "1s"}):
         try:
             if scheduler:
                 client = Client(scheduler, timeout="10s")

@@ -1,6 +1,6 @@
-"""The honest digit classifier: a hybrid model on the 8×8 digits (10 classes), or on the
-shipped IDX subset of Fashion-MNIST (28×28, 10 classes, 2,000 images; ``--dataset
-fashion-mnist``), over seeds,
+"""The honest digit classifier: a hybrid model on the 8×8 digits (10 classes), or on one of
+the shipped IDX subsets (28×28, 10 classes, 2,000 images each): handwritten MNIST
+(``--dataset mnist``) or Fashion-MNIST (``--dataset fashion-mnist``), over seeds,
 next to its ablations (the same front and head, the quantum layer replaced by a classical
 layer of about its parameter count, trained the same way: elementwise a·tanh(b·x + c), and a
 bottleneck MLP) and the tuned classical baselines
@@ -10,7 +10,7 @@ The hybrid: 64 grey levels scaled to [-1, 1] → Linear(64, 8) → π·tanh → 
 encoding, 3 layers of RY(θ) and a CX ladder, 24 weights) → ⟨Z_q⟩ → Linear(8, 10); Adam,
 cross-entropy, batches of 64. Prints per seed and the mean ± sd with the 95% t interval.
 
-    .venv/bin/python bench/hybrid_digits.py [--dataset digits|fashion-mnist] [--seeds 3] [--epochs 30] [--lr 0.01]
+    .venv/bin/python bench/hybrid_digits.py [--dataset digits|mnist|fashion-mnist] [--seeds 3] [--epochs 30] [--lr 0.01]
                                             [--qubits 8] [--reps 3]
 """
 
@@ -55,7 +55,7 @@ def accuracy(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("digits", "fashion-mnist"), default="digits")
+    parser.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default="digits")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--lr", type=float, default=0.01)
@@ -73,7 +73,7 @@ def main() -> None:
     else:
         from pathlib import Path
 
-        folder = Path(__file__).resolve().parents[1] / "resources" / "datasets" / "fashion-mnist-2000"
+        folder = Path(__file__).resolve().parents[1] / "resources" / "datasets" / f"{args.dataset}-2000"
         dataset = registry.get("datasets", "idx").create({"images_path": str(folder / "train-images-idx3-ubyte.gz"),
                                                          "labels_path": str(folder / "train-labels-idx1-ubyte.gz"),
                                                          "limit": 0, "classes": classes})

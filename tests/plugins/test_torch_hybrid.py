@@ -330,24 +330,27 @@ def test_the_hybrid_applies_the_projects_optimizer_or_refuses_it():
     assert parity.net.quantum.num_outputs == 1 and parity.net.head[0].in_features == 1
 
 
-def test_a_hybrid_learns_the_shipped_fashion_mnist_idx_subset(tmp_path):
-    """The shipped MNIST-format IDX files (resources/datasets/fashion-mnist-2000) through the
-    idx dataset and the CLI: 784 grey levels → front → 4 qubits → head, 5 epochs of Adam at a
-    learning rate of 0.001 (a 784-wide front thrashes at the circuits' usual 0.05: its outputs
-    move by about the rate times the fan-in), well above chance (0.1) on the 10 classes."""
+@pytest.mark.parametrize(("subset", "scaling", "floor"), [("mnist-2000", "standardize", 0.2),
+                                                          ("fashion-mnist-2000", "minmax-sym", 0.25)])
+def test_a_hybrid_learns_the_shipped_idx_subsets(tmp_path, subset, scaling, floor):
+    """The shipped IDX files (resources/datasets: 2,000 handwritten MNIST digits, and 2,000
+    Fashion-MNIST images) through the idx dataset and the CLI: 784 grey levels → front → 4
+    qubits → head, 5 epochs of Adam at a learning rate of 0.001 (a 784-wide front thrashes at
+    the circuits' usual 0.05: its outputs move by about the rate times the fan-in), well above
+    chance (0.1) on the 10 classes."""
     import subprocess
     import sys
     from pathlib import Path
 
     from qmlstudio.core.project import load_project
 
-    folder = Path(__file__).resolve().parents[2] / "resources" / "datasets" / "fashion-mnist-2000"
+    folder = Path(__file__).resolve().parents[2] / "resources" / "datasets" / subset
     path = tmp_path / "f.qmls"
     new = subprocess.run([sys.executable, "-m", "qmlstudio", "new", str(path), "--dataset", "idx",
                           "--dataset-option", f"images_path={folder / 'train-images-idx3-ubyte.gz'}",
                           "--dataset-option", f"labels_path={folder / 'train-labels-idx1-ubyte.gz'}",
                           "--dataset-option", "classes=0,1,2,3,4,5,6,7,8,9", "--dataset-option", "limit=0",
-                          "--scaling", "minmax-sym", "--model", "hybrid", "--qubits", "4", "--reps", "2", "--epochs", "5",
+                          "--scaling", scaling, "--model", "hybrid", "--qubits", "4", "--reps", "2", "--epochs", "5",
                           "--optimizer-option", "learning_rate=0.001",
                           "--model-option", "baselines=false", "--model-option", "ablation=false"],
                          capture_output=True, text=True, timeout=300)
@@ -358,7 +361,9 @@ def test_a_hybrid_learns_the_shipped_fashion_mnist_idx_subset(tmp_path):
     record = load_project(path).runs[-1]
     assert record.status == "completed" and record.baselines == {}
     assert len(load_project(path).runs) == 1 and record.parameters > 784 * 4
-    assert record.test["accuracy"] > 0.25, record.test  # 0.35 here; chance is 0.1
+    # chance is 0.1; here MNIST 0.31 (thin strokes on a background that minmax-sym makes a
+    # constant -1: 0.19 so), Fashion-MNIST 0.35
+    assert record.test["accuracy"] > floor, record.test
 
 
 def test_a_convolutional_front_s_gradients_equal_finite_differences():

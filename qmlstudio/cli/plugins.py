@@ -196,6 +196,11 @@ class PluginsCommand(Command):
             except EOFError:
                 return False
 
+        before = None
+        if installer.same_interpreter and not dry_run:
+            from qmlstudio.plugins.manager import load_plugins
+
+            before = load_plugins().availability()  # which parts a package the install adds makes usable
         if action == "install":
             flow = installer.install(args.spec, upgrade=args.upgrade)
         elif action == "update":
@@ -241,6 +246,12 @@ class PluginsCommand(Command):
                     print(f"plugin {name!r}: {info.status}" + (f" ({provides})" if provides else ""))
         elif outcome.plugins:
             print(f"plugin(s) {', '.join(outcome.plugins)}: start QML Studio with {installer.python} to use them")
+        if before is not None:
+            from qmlstudio.plugins.manager import availability_changes, load_plugins
+
+            importlib.invalidate_caches()
+            for line in availability_changes(before, load_plugins().availability()):
+                print(line)
         if outcome.protected_touched:
             print("QML Studio's own dependencies changed: restart QML Studio; "
                   f"'{PROG} plugins rollback' undoes the change")

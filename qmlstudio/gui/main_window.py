@@ -567,11 +567,12 @@ class MainWindow(WindowMenus, QMainWindow):
             return self.save()
         return answer == buttons.Discard
 
-    def show_plugins(self) -> Any:
-        """Plugins ▸ Manage Plugins: the plugin manager on this window's registry."""
+    def show_plugins(self, installer: Any = None) -> Any:
+        """Plugins ▸ Manage Plugins: the plugin manager on this window's registry (``installer``:
+        pip for another environment or with other options than this interpreter's own)."""
         from qmlstudio.gui.plugin_manager_dialog import PluginManagerDialog
 
-        dialog = PluginManagerDialog(self.registry, parent=self)
+        dialog = PluginManagerDialog(self.registry, parent=self, installer=installer)
         dialog.plugins_changed.connect(self.refresh_plugins)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -583,6 +584,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self._fill_insert_menus()
         self._fill_account_actions()
         self.editor.refresh_encoding()
+        self.settings_panel.refresh_choices()
 
     def compare_baselines(self) -> None:
         """Shows the training dock's quantum-vs-classical table (Run → Compare with Classical Baselines)."""

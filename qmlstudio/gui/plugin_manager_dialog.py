@@ -64,7 +64,7 @@ from qmlstudio.installer import (
     Run,
     UninstallPlan,
 )
-from qmlstudio.plugins.manager import PluginInfo, PluginRegistry
+from qmlstudio.plugins.manager import PluginInfo, PluginRegistry, availability_changes
 
 COLUMNS = ("Plugin", "Version", "Source", "Provides", "Status")
 NAME_ROLE = Qt.ItemDataRole.UserRole
@@ -667,8 +667,13 @@ class PluginManagerDialog(QDialog):
                 self.registry.unregister(name)
                 changed = True
         importlib.invalidate_caches()
+        before = self.registry.availability()
         added = self.registry.load_entry_points()
-        changed = changed or bool(added)
+        # the loaded plugins' hooks again: a part that needed a package (the hybrid kind, torch)
+        # can run once pip installed it, without a restart
+        self.registry.refresh()
+        after = self.registry.availability()
+        changed = changed or bool(added) or before != after
         reasons = []
         loaded = []
         for name in outcome.plugins:
@@ -686,6 +691,7 @@ class PluginManagerDialog(QDialog):
                 reasons.append(
                     f"plugin '{name}' was installed for {self.installer.python} but this QML Studio cannot see it"
                 )
+        loaded += availability_changes(before, after)
         if outcome.protected_touched:
             reasons.append("QML Studio's own dependencies changed")
         for line in loaded:

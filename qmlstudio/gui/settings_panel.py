@@ -172,17 +172,7 @@ class SettingsPanel(QWidget):
         form = QFormLayout(box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
         self.kind_combo = NarrowComboBox(objectName="modelKind")
-        for kind in MODEL_KINDS:
-            self.kind_combo.addItem(MODEL_TITLES.get(kind, kind), kind)
-        # kinds plugins provide (hybrid, PyTorch); one that cannot run here is shown disabled, with why
-        for kind, spec in self._model_specs().items():
-            self.kind_combo.addItem(spec.title, kind)
-            index = self.kind_combo.count() - 1
-            unavailable = getattr(spec, "unavailable", "")
-            self.kind_combo.setItemData(index, unavailable or spec.description, Qt.ItemDataRole.ToolTipRole)
-            if unavailable:
-                self.kind_combo.model().item(index).setEnabled(False)
-                self.kind_combo.setItemText(index, f"{spec.title}: not installed")
+        self._fill_kinds()
         self.kind_combo.setToolTip("What is trained: a variational classifier or regressor, a quantum-kernel SVM, or a "
                                    "kind a plugin provides (a hybrid quantum-classical network with PyTorch)")
         self.kind_combo.currentIndexChanged.connect(self._on_kind)
@@ -203,11 +193,7 @@ class SettingsPanel(QWidget):
         form = QFormLayout(box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
         self.optimizer_combo = NarrowComboBox(objectName="optimizerCombo")
-        for name, spec in self.registry.optimizers.items():
-            gradient_free = not getattr(spec, "uses_gradient", True)
-            self.optimizer_combo.addItem(f"{spec.title} (gradient-free)" if gradient_free else spec.title, name)
-            self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1, spec.description,
-                                             Qt.ItemDataRole.ToolTipRole)
+        self._fill_optimizers()
         self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer)
         form.addRow("Optimizer", self.optimizer_combo)
         self.optimizer_form = OptionForm()
@@ -221,16 +207,7 @@ class SettingsPanel(QWidget):
         form = QFormLayout(box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
         self.backend_combo = NarrowComboBox(objectName="backendCombo")
-        for name, spec in self.registry.backends.items():
-            self.backend_combo.addItem(spec.title, name)
-            index = self.backend_combo.count() - 1
-            reason = spec.unavailable_reason()
-            item = self.backend_combo.model().item(index)
-            if reason:
-                item.setEnabled(False)
-                item.setToolTip(f"Cannot be used here: {reason}")
-            else:
-                item.setToolTip(spec.description)
+        self._fill_backends()
         self.backend_combo.currentIndexChanged.connect(self._on_backend)
         # Training under a device's noise: the backend for it is chosen here (noisy-exact when the
         # circuit is small enough to simulate exactly, aer-noise above), the user can still pick
@@ -320,6 +297,50 @@ class SettingsPanel(QWidget):
         return spin
 
     # ================================================================= showing the project
+    def _fill_kinds(self) -> None:
+        for kind in MODEL_KINDS:
+            self.kind_combo.addItem(MODEL_TITLES.get(kind, kind), kind)
+        # kinds plugins provide (hybrid, PyTorch); one that cannot run here is shown disabled, with why
+        for kind, spec in self._model_specs().items():
+            self.kind_combo.addItem(spec.title, kind)
+            index = self.kind_combo.count() - 1
+            unavailable = getattr(spec, "unavailable", "")
+            self.kind_combo.setItemData(index, unavailable or spec.description, Qt.ItemDataRole.ToolTipRole)
+            if unavailable:
+                self.kind_combo.model().item(index).setEnabled(False)
+                self.kind_combo.setItemText(index, f"{spec.title}: not installed")
+
+    def _fill_optimizers(self) -> None:
+        for name, spec in self.registry.optimizers.items():
+            gradient_free = not getattr(spec, "uses_gradient", True)
+            self.optimizer_combo.addItem(f"{spec.title} (gradient-free)" if gradient_free else spec.title, name)
+            self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1, spec.description,
+                                             Qt.ItemDataRole.ToolTipRole)
+
+    def _fill_backends(self) -> None:
+        for name, spec in self.registry.backends.items():
+            self.backend_combo.addItem(spec.title, name)
+            index = self.backend_combo.count() - 1
+            reason = spec.unavailable_reason()
+            item = self.backend_combo.model().item(index)
+            if reason:
+                item.setEnabled(False)
+                item.setToolTip(f"Cannot be used here: {reason}")
+            else:
+                item.setToolTip(spec.description)
+
+    def refresh_choices(self) -> None:
+        """Lists the model kinds, optimizers and backends the registry provides now: after a plugin
+        was installed or removed, or a package a part needed (torch for the hybrid) was installed
+        from Plugins ▸ Manage. The project's choices stay selected."""
+        for combo, fill in ((self.kind_combo, self._fill_kinds), (self.optimizer_combo, self._fill_optimizers),
+                            (self.backend_combo, self._fill_backends)):
+            with QSignalBlocker(combo):
+                combo.clear()
+                fill()
+        self._shown_kind = self._shown_optimizer = self._shown_backend = None  # their forms are read again
+        self._sync()
+
     def _on_project_changed(self, project: Project | None = None, what: str | None = None, **_: Any) -> None:
         if what in ("model", "optimizer", "backend", "training", "seed", "replaced", "loaded", None):
             self._sync()

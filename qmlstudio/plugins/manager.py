@@ -408,6 +408,12 @@ class PluginRegistry:
         return good
 
     # --------------------------------------------------------------- lookups
+    def availability(self) -> dict[tuple[str, str], str]:
+        """Why each part that tells it when its hook runs cannot be used here ("" when it can),
+        by (kind, name): the model kinds (the hybrid kind without torch). Compared before and
+        after an install, it tells which parts the installed packages made usable."""
+        return {("models", name): getattr(spec, "unavailable", "") or "" for name, spec in self._specs["models"].items()}
+
     def specs(self, kind: str) -> dict[str, Spec]:
         """Every descriptor of a kind (``"encodings"``, ``"datasets"``...) by name, in load order."""
         return dict(self._specs[kind])
@@ -498,6 +504,14 @@ class PluginRegistry:
     @property
     def problems(self) -> list[PluginProblem]:
         return [p for info in self.plugins.values() for p in info.problems]
+
+
+def availability_changes(before: dict[tuple[str, str], str], after: dict[tuple[str, str], str]) -> list[str]:
+    """One line for each part whose availability changed between two :meth:`PluginRegistry.availability`
+    snapshots ("model kind 'hybrid' can be used now")."""
+    words = {"models": "model kind"}
+    return [f"{words.get(kind, kind)} '{name}' " + (f"cannot be used now: {reason}" if reason else "can be used now")
+            for (kind, name), reason in sorted(after.items()) if (kind, name) in before and before[(kind, name)] != reason]
 
 
 def autoload_enabled() -> bool:

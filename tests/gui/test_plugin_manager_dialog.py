@@ -281,3 +281,78 @@ def test_built_in_plugins_are_disabled_not_removed(qtbot, temp_env):
     assert not dialog.uninstall_button.isEnabled() and not dialog.update_button.isEnabled()
     assert "Built-in plugins are part of QML Studio" in dialog.uninstall_button.toolTip()
     assert "Problem" not in dialog.details.toPlainText() and "Provides encodings: angle" in dialog.details.toPlainText()
+
+
+def test_torch_installed_from_the_dialog_makes_the_hybrid_kind_usable_at_once(qtbot, project, tmp_path, monkeypatch):
+    """PyTorch into an environment that lacks it, from Plugins ▸ Manage with the keyboard and
+    mouse: pip's dry run plans torch alone (its dependencies are there), the install runs, the
+    dialog says the hybrid kind can be used now, and the window's model combo offers it without a
+    restart. The environment (tests/plugins/torch_env.py) sees every package of this one but
+    torch; before and after, QML Studio itself runs there (a fresh interpreter): the kind is
+    unavailable and training it is refused, then it trains. This process plays the QML Studio of
+    that environment, as in the other tests here, and finds torch only once it is in the
+    environment's own site-packages."""
+    import importlib.util
+    import json
+
+    from PySide6.QtTest import QTest
+
+    from qmlstudio.gui.main_window import MainWindow
+    from qmlstudio.plugins.manager import load_plugins
+    from tests.plugins.torch_env import env_without_torch, hybrid_reason, qmlstudio as run_there, torch_version, \
+        torch_wheel_dir
+
+    wheels = torch_wheel_dir()
+    from tests.plugins.test_installer import hermetic_pip
+
+    hermetic_pip(monkeypatch)
+    python, site_dir = env_without_torch(tmp_path / "venv")
+    config = tmp_path / "config"
+    saved = tmp_path / "h.qmls"
+    assert "pip install 'qmlstudio[torch]'" in hybrid_reason(python, config)
+    made = run_there(python, config, "new", str(saved), "--dataset", "moons", "--model", "hybrid", "--qubits", "2",
+                     "--epochs", "1", "--model-option", "baselines=false", "--model-option", "ablation=false")
+    assert made.returncode == 0, made.stderr
+    refused = run_there(python, config, "train", str(saved))
+    assert refused.returncode != 0 and "PyTorch is not installed" in refused.stderr and "Traceback" not in refused.stderr
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: real(name, *a) if name != "torch" or (site_dir / "torch").is_dir() else None)
+    monkeypatch.syspath_prepend(str(site_dir))
+    win = MainWindow(project, registry=load_plugins())
+    win.close_without_asking = True
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    combo = win.settings_panel.kind_combo
+    assert not combo.model().item(combo.findData("hybrid")).isEnabled()
+
+    dialog = win.show_plugins(installer=Installer(python, ["--no-index", "--find-links", str(wheels)]))
+    qtbot.waitExposed(dialog)
+    qtbot.mouseClick(dialog.install_edit, Qt.MouseButton.LeftButton)
+    QTest.keyClicks(dialog.install_edit, f"torch=={torch_version()}")
+    with qtbot.waitSignal(dialog.confirmation_requested, timeout=LONG) as asked:
+        click(qtbot, dialog.install_button)
+    plan = asked.args[0]
+    assert not plan.refused and [(c.name, c.after) for c in plan.new] == [("torch", torch_version())]
+    with qtbot.waitSignals([dialog.plugins_changed, dialog.operation_finished], timeout=LONG):
+        click(qtbot, dialog.confirm_button)
+    assert dialog.last_outcome.ok, dialog.last_outcome.message
+    assert "model kind 'hybrid' can be used now" in dialog.output.toPlainText()
+    assert not dialog.restart_label.isVisible()
+    item = combo.model().item(combo.findData("hybrid"))
+    assert item.isEnabled() and "not installed" not in item.text()
+    assert win.registry.availability()[("models", "hybrid")] == ""
+    dialog.close()
+
+    # the user picks it in the window; and QML Studio in that environment trains it
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(combo.view().isVisible, timeout=5000)
+    qtbot.keyClicks(combo.view(), "Hybrid")
+    qtbot.keyClick(combo.view(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: win.project.model.kind == "hybrid", timeout=5000)
+    assert hybrid_reason(python, config) == ""
+    trained = run_there(python, config, "train", str(saved), "--json")
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads(trained.stdout.strip().splitlines()[-1])["status"] == "completed"

@@ -25,6 +25,10 @@ screen coordinates that ``xdotool`` can use as they are:
 ``evaluate_dialog``
     while *Evaluate on…* is open: the centres of its backend list, of each option's editor and
     of its Evaluate button, and the refusal and command lines it shows.
+``plugin_dialog``
+    while Plugins ▸ Manage Plugins is open: the centres, state and text of its install field and
+    its Install, confirm and Close buttons, its status line, the end of pip's output, and whether
+    an operation runs.
 ``run_state``, ``gates``, ``runs``
     the Run actions' state, the number of gates in the circuit, and each run's status and
     number of recorded iterations, so that a script can wait for a drop or a run to finish.
@@ -130,7 +134,9 @@ def describe(window: Any) -> dict[str, Any]:
         settings["noise_note"] = note.text() if note.isVisible() else ""
     kind = getattr(panel, "kind_combo", None)
     if kind is not None and kind.isVisible():
-        settings["kind"] = {**_point(kind, kind.rect().center()), "kind": kind.currentData(), "in_view": _in_view(kind)}
+        settings["kind"] = {**_point(kind, kind.rect().center()), "kind": kind.currentData(), "in_view": _in_view(kind),
+                            "items": {kind.itemData(i): {"text": kind.itemText(i), "enabled": kind.model().item(i).isEnabled()}
+                                      for i in range(kind.count())}}
     parts: dict[str, Any] = {}
     for key, item in window.editor.scene.part_items.items():
         center = on_screen(item.rect.center().x(), item.rect.center().y())
@@ -155,8 +161,18 @@ def describe(window: Any) -> dict[str, Any]:
                                "enabled": modal.evaluate_button.isEnabled()},
                   "refusal": modal.refusal.text() if modal.refusal.isVisible() else "",
                   "command": modal.command.text()}
+    plugins: dict[str, Any] = {}
+    if modal is not None and modal.objectName() == "pluginManagerDialog" and modal.isVisible():
+        plugins = {name: {**_point(widget, widget.rect().center()), "enabled": widget.isEnabled(),
+                          "visible": widget.isVisible(), "text": widget.text()}
+                   for name, widget in (("install_field", modal.install_edit), ("install", modal.install_button),
+                                        ("confirm", modal.confirm_button), ("close", modal.close_button))}
+        plugins["status"] = modal.status_label.text()
+        plugins["output"] = modal.output.toPlainText()[-2000:]
+        plugins["busy"] = modal.busy
     return {
         "evaluate_dialog": dialog,
+        "plugin_dialog": plugins,
         "tabs": tabs,
         "settings": settings,
         "backend": {"name": project.backend.name, "options": dict(project.backend.options)} if project is not None else None,

@@ -321,6 +321,7 @@ class PluginManagerDialog(QDialog):
 
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
+        self.close_button = close.button(QDialogButtonBox.StandardButton.Close)
         # Return in the install field starts a dry run; only the confirm button, once it has
         # the focus, may be pressed with Return (QDialog would otherwise press the first button).
         for button in self.findChildren(QPushButton):

@@ -9,8 +9,10 @@ is downloaded), for the plugin manager to install into it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,7 @@ def torch_wheel_dir() -> Path:
     if _WHEEL_DIR:
         return _WHEEL_DIR[0]
     folder = Path(tempfile.mkdtemp(prefix="qmlstudio-test-torch-"))
+    atexit.register(shutil.rmtree, folder, True)  # 190 MB
     done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-index", "-q", "-d", str(folder),
                            f"torch=={torch_version()}"], capture_output=True, text=True, env=_AMBIENT, timeout=300)
     assert done.returncode == 0, ("the torch wheel that make test installed is not where pip finds it offline "

@@ -229,11 +229,13 @@ class PluginsCommand(Command):
                 raise QMLStudioError(f"refused: {plan.summary()}. Use --force to {action} anyway.")
             raise QMLStudioError(outcome.message)
         print(outcome.message)
-        if outcome.plugins and installer.same_interpreter:
+        registry = None
+        if installer.same_interpreter:
             from qmlstudio.plugins.manager import load_plugins
 
             importlib.invalidate_caches()
-            registry = load_plugins()
+            registry = load_plugins()  # what this environment provides now
+        if outcome.plugins and registry is not None:
             for name in outcome.plugins:
                 info = registry.plugins.get(name)
                 if info is None:
@@ -246,11 +248,10 @@ class PluginsCommand(Command):
                     print(f"plugin {name!r}: {info.status}" + (f" ({provides})" if provides else ""))
         elif outcome.plugins:
             print(f"plugin(s) {', '.join(outcome.plugins)}: start QML Studio with {installer.python} to use them")
-        if before is not None:
-            from qmlstudio.plugins.manager import availability_changes, load_plugins
+        if before is not None and registry is not None:
+            from qmlstudio.plugins.manager import availability_changes
 
-            importlib.invalidate_caches()
-            for line in availability_changes(before, load_plugins().availability()):
+            for line in availability_changes(before, registry.availability()):
                 print(line)
         if outcome.protected_touched:
             print("QML Studio's own dependencies changed: restart QML Studio; "

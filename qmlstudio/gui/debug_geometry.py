@@ -29,6 +29,10 @@ screen coordinates that ``xdotool`` can use as they are:
     while Plugins ▸ Manage Plugins is open: the centres, state and text of its install field and
     its Install, confirm and Close buttons, its status line, the end of pip's output, and whether
     an operation runs.
+``layerwise_dialog``, ``layer_strip``
+    while *Train Layerwise…* is open: the centres and values of its two spin boxes, the centre
+    of its Train button and its summary line; and the training dock's layer strip (whether it
+    is shown, its caption, each layer's state).
 ``run_state``, ``gates``, ``runs``
     the Run actions' state, the number of gates in the circuit, and each run's status and
     number of recorded iterations, so that a script can wait for a drop or a run to finish.
@@ -113,7 +117,8 @@ def describe(window: Any) -> dict[str, Any]:
 
     buttons: dict[str, Any] = {}
     dock = getattr(window, "training_dock", None)
-    for key, name in (("evaluate", "evaluate_button"), ("train", "train_button")):
+    for key, name in (("evaluate", "evaluate_button"), ("train", "train_button"), ("layerwise", "layerwise_button"),
+                      ("stop", "stop_button")):
         button = getattr(dock, name, None)
         if button is not None and button.isVisible():
             buttons[key] = {**_point(button, button.rect().center()), "enabled": button.isEnabled()}
@@ -170,8 +175,19 @@ def describe(window: Any) -> dict[str, Any]:
         plugins["status"] = modal.status_label.text()
         plugins["output"] = modal.output.toPlainText()[-2000:]
         plugins["busy"] = modal.busy
+    layerwise: dict[str, Any] = {}
+    if modal is not None and modal.objectName() == "layerwiseDialog" and modal.isVisible():
+        train = modal.buttons.buttons()[0]
+        layerwise = {"per_layer": {**_point(modal.per_layer, modal.per_layer.rect().center()), "value": modal.per_layer.value()},
+                     "then_all": {**_point(modal.then_all, modal.then_all.rect().center()), "value": modal.then_all.value()},
+                     "train": {**_point(train, train.rect().center()), "enabled": train.isEnabled()},
+                     "summary": modal.summary.text()}
+    strip = getattr(dock, "layer_strip", None)
     return {
         "evaluate_dialog": dialog,
+        "layerwise_dialog": layerwise,
+        "layer_strip": {"visible": strip.isVisible(), "caption": strip.caption, "states": list(strip.states)}
+        if strip is not None else {},
         "plugin_dialog": plugins,
         "tabs": tabs,
         "settings": settings,

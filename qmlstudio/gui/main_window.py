@@ -248,7 +248,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self.set_run_state("idle")
         actions = self.named_actions
         self.training_dock.connect_actions(actions["run.train"], actions["run.pause"], actions["run.stop"],
-                                           actions["run.step"])
+                                           actions["run.step"], layerwise=actions["run.layerwise"])
         #: asked before each run: adds the wires the encoding needs, refuses what cannot be simulated
         self.preflight = TrainingPreflight(self)
         self.training_dock.preflight = self.preflight
@@ -378,6 +378,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self.run_state = state
         actions = self.named_actions
         actions["run.train"].setEnabled(state in ("unavailable", "idle"))
+        actions["run.layerwise"].setEnabled(state == "idle")
         actions["run.pause"].setEnabled(state in ("running", "paused"))
         actions["run.stop"].setEnabled(state in ("running", "paused"))
         actions["run.step"].setEnabled(state in ("idle", "paused"))

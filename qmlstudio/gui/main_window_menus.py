@@ -120,6 +120,8 @@ class WindowMenus:
         self._action("run.train", "&Train", "Train the model on the project's dataset", "F5",
                      self._request_train)
         self.named_actions["run.train"].setIcon(icons.icon("train", theme.SUCCESS))
+        self._action("run.layerwise", "Train &Layerwise…",
+                     "Grow the ansatz a layer at a time, training each new layer (Skolik et al. 2021)", "Ctrl+F5")
         self._action("run.pause", "&Pause", "Pause training (press again to resume)", "F6",
                      self.pause_requested.emit, "pause")
         self._action("run.stop", "&Stop", "Stop training and keep the run so far", "Shift+F5",
@@ -190,7 +192,7 @@ class WindowMenus:
         fill(view_menu, [*(f"view.{name}" for name in self.docks), "view.toolbar", None, "view.zoomIn",
                          "view.zoomOut", "view.zoomReset", "view.zoomFit", None, "view.resetLayout",
                          "view.fullScreen"])
-        fill(menu("&Run", "run"), ["run.train", "run.pause", "run.stop", "run.step", None, "run.compare", None])
+        fill(menu("&Run", "run"), ["run.train", "run.layerwise", "run.pause", "run.stop", "run.step", None, "run.compare", None])
         self._account_actions: list[QAction] = []
         self._fill_account_actions()
         fill(menu("&Plugins", "plugins"), ["plugins.manage"])

@@ -116,6 +116,9 @@ class RunCurves:
         #: whether the run reports its classical and quantum gradient norms apart (a hybrid)
         self.has_parts = False
         self.version = 0  # bumped on every change, so views redraw only what changed
+        #: added to the iterations on the plots' x axis (a layerwise phase is drawn after the
+        #: phases before it); the table keeps the run's own iterations
+        self.x_offset = 0.0
 
     # ---------------------------------------------------------------- filling
     @classmethod
@@ -146,7 +149,7 @@ class RunCurves:
         """Adds the test split's score, taken once when the run ended, at its last iteration."""
         if not self.rows:
             return
-        x = np.array([self._table[self.rows - 1, 0]])
+        x = np.array([self._table[self.rows - 1, 0] + self.x_offset])
         for name, key in (("test_loss", "loss"), ("test_accuracy", "accuracy")):
             value = (record.test or {}).get(key)
             if value is not None and math.isfinite(value) and not self.series[name].n:
@@ -166,7 +169,8 @@ class RunCurves:
         weights = [np.asarray(r.weights, dtype=float) for r in reports if len(getattr(r, "weights", ()))]
         if weights and len({w.shape for w in weights}) == 1:
             self.last_weights = weights[-1]
-            self._add_weights(np.array([r.iteration for r in reports if len(r.weights)], dtype=float), np.vstack(weights))
+            x = np.array([r.iteration for r in reports if len(r.weights)], dtype=float) + self.x_offset
+            self._add_weights(x, np.vstack(weights))
 
     def fill_last_row(self, record: RunRecord) -> None:
         """Takes the values the engine measured for the last row after reporting it (a stopped
@@ -175,7 +179,7 @@ class RunCurves:
         if not self.rows or record.num_points != self.rows:
             return
         row = self._table[self.rows - 1]
-        x = row[0]
+        x = row[0] + self.x_offset
         changed = False
         for name, series in self.series.items():
             column = _COLUMNS[name]
@@ -197,7 +201,7 @@ class RunCurves:
             self._table = np.resize(self._table, (max(2 * len(self._table), self.rows + k), len(METRIC_NAMES)))
         self._table[self.rows : self.rows + k] = rows
         self.rows += k
-        x = rows[:, 0]
+        x = rows[:, 0] + self.x_offset
         for name, series in self.series.items():
             y = rows[:, _COLUMNS[name]]
             keep = np.isfinite(y) & np.isfinite(x)

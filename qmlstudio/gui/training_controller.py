@@ -82,6 +82,15 @@ class TrainingController:
         ``epochs`` overrides the project's; ``pause_at`` pauses the run after that iteration
         (a breakpoint); ``step`` pauses it after its first iteration.
         """
+        if not self._may_start():
+            return False
+        if self.preflight is not None and not self.preflight(lambda: self.train(epochs, pause_at=pause_at, step=step)):
+            return False  # the window fixes the project first, or asks the user
+        self._end_layerwise()
+        return self._start_worker(self._project, epochs, self.run_factory, pause_at=pause_at, step=step)
+
+    def _may_start(self) -> bool:
+        """Whether a run may start now (the plugins loaded); False while one is going."""
         if self._worker is not None and self._run_ended and not self._shut_down:
             # The last run has said how it ended; its thread or process is only finishing up
             # (its ``done`` is on its way). A click on Train now starts the next run.
@@ -92,16 +101,20 @@ class TrainingController:
             from qmlstudio.plugins.manager import load_plugins
 
             self.registry = load_plugins()
-        if self.preflight is not None and not self.preflight(lambda: self.train(epochs, pause_at=pause_at, step=step)):
-            return False  # the window fixes the project first, or asks the user
+        return True
+
+    def _start_worker(self, project: Any, epochs: int | None, run_factory: Any, *, pause_at: int | None = None,
+                      step: bool = False) -> bool:
+        """Starts training ``project`` (the dock's, or a layerwise phase's) with ``run_factory``."""
         self.failure.hide()
-        in_process = self._trains_in_process()
+        in_process = self._trains_in_process(run_factory)
         worker_class = TrainingWorker if in_process else ProcessTrainingWorker
         try:
-            worker = worker_class(self._project, self.registry, epochs=epochs, run_factory=self.run_factory,
+            worker = worker_class(project, self.registry, epochs=epochs, run_factory=run_factory,
                                   step=step, pause_at=pause_at)
         except Exception as exc:  # a project that cannot even be copied: say so, never crash
             self._show_failure("Cannot start training", f"{type(exc).__name__}: {exc}", "")
+            self._end_layerwise()
             return False
         relay = WorkerRelay(self)  # lives on this (the GUI) thread; see WorkerRelay
         # The thread worker's batches come from two threads: queued keeps them in order. The
@@ -139,7 +152,7 @@ class TrainingController:
         self.status_message.emit(f"Training started · {note}" if note else "Training started")
         return True
 
-    def _trains_in_process(self) -> bool:
+    def _trains_in_process(self, run_factory: Any = None) -> bool:
         """Whether the next run trains on a thread of this process rather than in a child.
 
         A child process rebuilds everything from plain data, so the run stays here when it
@@ -148,11 +161,11 @@ class TrainingController:
         """
         if self.in_process is not None:
             return self.in_process
-        if self.run_factory is not None:
+        if run_factory is not None:
             import pickle
 
             try:
-                pickle.dumps(self.run_factory)
+                pickle.dumps(run_factory)
             except Exception:  # noqa: BLE001 - a lambda or a closure
                 return True
         return runs_here(self.registry)
@@ -262,7 +275,11 @@ class TrainingController:
         elif self._state == PAUSED:
             self._set_state(PAUSED)
         self._update_live_row(force=True)
-        self._show([live])
+        phases = self._layerwise_runs(live)
+        if phases is not None:
+            self._show(phases, primary=live)
+        else:
+            self._show([live])
         self.run_started.emit(setup.run_id)
 
     def _on_baselines(self, baselines: dict[str, Any]) -> None:
@@ -287,6 +304,7 @@ class TrainingController:
         if record.num_points == 0 and record.status == "stopped":
             self.status_message.emit("Stopped before the first iteration; no run was kept")
             self._forget_live()
+            self._layerwise_finished(record, None)
             return
         if live is not None and live.run_id == record.id:
             live.label = ""
@@ -307,6 +325,7 @@ class TrainingController:
         self.status_message.emit(f"{done.get(record.status, 'Training ended')}: {record.message}".rstrip(": "))
         self._update_progress_final(record)
         self.run_finished.emit(record)
+        self._layerwise_finished(record, live)
 
     def _on_job(self, job_id: str, status: str, queue: object) -> None:
         position = "" if queue is None else f" · queue position {queue}"
@@ -327,6 +346,7 @@ class TrainingController:
         self.progress.setFormat("Failed")
         self.status_message.emit(message)
         self.run_failed.emit(message, details)
+        self._layerwise_finished(None, None)
 
     def _on_crashed(self, message: str) -> None:
         """The training process died mid-run: keep the run up to its last report, marked failed."""

@@ -106,6 +106,7 @@ __all__ = [
 from qmlstudio.gui.training_autosave import AutosaveGlue
 from qmlstudio.gui.training_controller import TrainingController
 from qmlstudio.gui.training_drawing import DockDrawing
+from qmlstudio.gui.training_layerwise import LayerStrip, LayerwiseControl
 from qmlstudio.gui.training_runs import (
     RunsTableModel,
     run_label,
@@ -145,7 +146,7 @@ def evaluation_table(evaluation: dict) -> str:
     return ("<table cellspacing='0' cellpadding='2'><tr><th align='left'></th><th>accuracy</th><th>loss</th>"
             f"<th>mean |Δp|</th></tr>{rows}</table>{note}")
 
-class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
+class TrainingDock(TrainingController, LayerwiseControl, DockDrawing, AutosaveGlue, QWidget):
     """The training dashboard for one project (see the module docstring).
 
     Signals: ``run_started(str)`` (run id, once the run is built), ``run_finished(object)``
@@ -196,6 +197,8 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         self._curves: dict[str, RunCurves] = {}  # run id → curves of runs shown so far
         self._setups: dict[str, RunSetup] = {}  # run id → what runs of this session trained on
         self._shown: list[RunCurves] = []
+        self._primary: RunCurves | None = None  # the shown run whose weights and boundary are drawn
+        self.layerwise_dialog: Any = None  # the Train Layerwise dialog while it is open
         self._meter = _RateMeter()
         self._external: dict[str, QAction] = {}
         self._last_live_row = 0.0
@@ -253,7 +256,11 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
                                   SP.SP_MediaStop)
         self.step_action = action("stepAction", "Step", "Train one iteration, then pause", "F10",
                                   SP.SP_MediaSkipForward)
+        self.layerwise_action = action("layerwiseAction", "Layerwise…",
+                                       "Train layerwise: grow the ansatz a layer at a time, training each new layer",
+                                       "Ctrl+F5", SP.SP_ArrowUp)
         self.train_action.triggered.connect(lambda: self.train())
+        self.layerwise_action.triggered.connect(self.layerwise_with_dialog)
         self.pause_action.triggered.connect(self.set_paused)
         self.stop_action.triggered.connect(self.stop)
         self.step_action.triggered.connect(self.step)
@@ -273,6 +280,7 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         self.pause_button = self._button(self.pause_action)
         self.stop_button = self._button(self.stop_action)
         self.step_button = self._button(self.step_action)
+        self.layerwise_button = self._button(self.layerwise_action)
         self.train_button.setStyleSheet("QToolButton:enabled { font-weight: bold; }")
 
         self.progress = QProgressBar()
@@ -289,7 +297,7 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
 
         controls = QHBoxLayout()
         controls.setSpacing(4)
-        for button in (self.train_button, self.pause_button, self.stop_button, self.step_button):
+        for button in (self.train_button, self.pause_button, self.stop_button, self.step_button, self.layerwise_button):
             controls.addWidget(button)
         controls.addSpacing(8)
         controls.addWidget(self.progress, 1)
@@ -473,6 +481,9 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         self.job_label.hide()
         layout.addWidget(self.job_label)
         layout.addLayout(cards)
+        self.layer_strip = LayerStrip()
+        self.layer_strip.hide()  # shown by a layerwise schedule
+        layout.addWidget(self.layer_strip)
         layout.addWidget(self.splitter, 1)
 
     # ================================================================== API
@@ -494,7 +505,8 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         """The curves of the run in progress (or of the last run of this session)."""
         return self._live
 
-    def connect_actions(self, train: QAction, pause: QAction, stop: QAction, step: QAction | None = None) -> None:
+    def connect_actions(self, train: QAction, pause: QAction, stop: QAction, step: QAction | None = None,
+                        layerwise: QAction | None = None) -> None:
         """Lets the Run menu's actions drive the dock, and keeps them in step with it.
 
         The menu's actions trigger the dock's; the dock enables and disables them, checks
@@ -506,6 +518,8 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
                  "stop": (stop, self.stop_action)}
         if step is not None:
             pairs["step"] = (step, self.step_action)
+        if layerwise is not None:
+            pairs["layerwise"] = (layerwise, self.layerwise_action)
         for name, (external, own) in pairs.items():
             if external.shortcut().isEmpty():
                 external.setShortcut(own.shortcut())
@@ -519,6 +533,8 @@ class TrainingDock(TrainingController, DockDrawing, AutosaveGlue, QWidget):
         stop.triggered.connect(self.stop)
         if step is not None:
             step.triggered.connect(self.step)
+        if layerwise is not None:
+            layerwise.triggered.connect(self.layerwise_with_dialog)
         self._sync_actions()
 
     def set_project(self, project: Project) -> None:

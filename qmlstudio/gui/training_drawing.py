@@ -116,7 +116,7 @@ class DockDrawing:
             if frame is not None:
                 steps.append(("boundary", lambda: self.boundary_plot.set_frame(frame)))
                 steps.append(("confusion", lambda: self.confusion_plot.set_frame(frame, self._setup)))
-            single = len(self._shown) == 1
+            single = self._primary is live
             if single and text_due:
                 def text() -> None:
                     self._update_cards(live)
@@ -250,8 +250,12 @@ class DockDrawing:
     def _is_saved_run(self, run_id: str) -> bool:
         return any(run.id == run_id for run in self._project.runs)
 
-    def _show(self, runs: list[RunCurves]) -> None:
+    def _show(self, runs: list[RunCurves], primary: RunCurves | None = None) -> None:
+        """Draws ``runs`` on the curves' plots; ``primary`` (default: the one run, if one) also
+        fills the weights, the decision boundary, the cards and the confusion matrix (a
+        layerwise schedule shows its phases' curves together, its phase in progress in full)."""
         self._shown = runs
+        self._primary = primary if primary is not None else (runs[0] if len(runs) == 1 else None)
         classification = all(run.task == "classification" for run in runs)
         self.accuracy_plot.set_y_limits((-0.02, 1.02) if classification else None)
         self.accuracy_plot.title.setText("Accuracy" if classification else "R²")
@@ -261,15 +265,15 @@ class DockDrawing:
             panel.show_runs(runs, growing)
         if not runs:
             self.loss_plot.set_placeholder("Press Train (F5) to start")
-        primary = runs[0] if len(runs) == 1 else None
+        primary = self._primary
         self.weights_plot.show_run(primary, growing)
-        if len(runs) > 1:
+        if primary is None and len(runs) > 1:
             self.weights_plot.set_placeholder("Select one run\nto see its weights")
         setup = self._setups.get(primary.run_id) if primary is not None else None
         self.boundary_plot.set_data(setup)
         if primary is not None and setup is None:
             self.boundary_plot.set_placeholder("The decision boundary is shown\nfor runs trained in this session")
-        elif len(runs) > 1:
+        elif primary is None and len(runs) > 1:
             self.boundary_plot.set_placeholder("Select one run\nto see its decision boundary")
         if primary is not None and primary.boundary is not None and setup is not None:
             self.boundary_plot.set_frame(primary.boundary)
@@ -418,14 +422,15 @@ class DockDrawing:
         state = self._state
         active = self._worker is not None and not self._run_ended  # an ended run's thread only tidies up
         enabled = {
-            "train": not active,
+            "train": not active and getattr(self, "_layerwise", None) is None,
             "pause": active and state in (PREPARING, RUNNING, PAUSED),
             "stop": active and state != STOPPING,
             "step": (not active) or state in (RUNNING, PAUSED),
         }
         paused = state == PAUSED
+        enabled["layerwise"] = enabled["train"]
         own = {"train": self.train_action, "pause": self.pause_action, "stop": self.stop_action,
-               "step": self.step_action}
+               "step": self.step_action, "layerwise": self.layerwise_action}
         for name, action in own.items():
             action.setEnabled(enabled[name])
         self.pause_action.setChecked(paused)

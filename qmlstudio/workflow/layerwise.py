@@ -96,6 +96,64 @@ def _with_layers(project: Project, spec: Any, options: dict[str, Any], layers: i
     return copy
 
 
+@dataclass(frozen=True)
+class PhaseStart:
+    """Where a phase of the schedule starts, and (called as a run factory, with
+    :func:`~qmlstudio.workflow.runs.build_run`'s arguments) the phase's run built from it.
+
+    Plain data, so that it travels to the GUI's training process. ``weights`` are the circuit's
+    weights trained so far (None in the first phase, which starts at 0 as Skolik et al. do) and
+    ``extra`` the classical head's parameters so far.
+    """
+
+    phase: int
+    phases: int
+    layers: int
+    only_new: bool
+    last: bool
+    weights: tuple[float, ...] | None = None
+    extra: tuple[float, ...] = ()
+
+    def __call__(self, project: Project, registry: Any, *, epochs: int | None = None, callback: Any = None,
+                 controls: Any = None, **_: Any) -> Any:
+        from qmlstudio.workflow.runs import build_run
+
+        return self.prepare(build_run(project, registry, callback=callback, controls=controls, epochs=epochs))
+
+    def prepare(self, run: Any) -> Any:
+        """Sets ``run`` (the phase's project's run) to start here and to train what the phase trains."""
+        count = run.model.num_weights
+        if self.weights is None:
+            start = [0.0] * count
+            frozen: tuple[int, ...] = ()
+        else:
+            if len(self.weights) > count:
+                raise QMLStudioError(f"phase {self.phase} has {count} circuit weights, fewer than the "
+                                     f"{len(self.weights)} trained before it")
+            start = list(self.weights) + [0.0] * (count - len(self.weights))  # the new layer at 0
+            frozen = tuple(range(len(self.weights))) if self.only_new else ()
+        head = list(self.extra) if self.extra else list(run.head.initial_extra())
+        run.options = replace(run.options, start_weights=tuple(start + head), frozen=frozen,
+                              baselines=self.last and run.options.baselines)
+        run.record.config["layerwise"] = {"phase": self.phase, "phases": self.phases, "layers": self.layers,
+                                          "trains": "the new layer" if self.only_new else "every weight",
+                                          "weights": count}
+        return run
+
+    def following(self, phase: Phase, record: Any, schedule: list[Phase]) -> "PhaseStart":
+        """The start of ``phase`` after this one ended with ``record`` (completed)."""
+        count = int((record.config.get("layerwise") or {}).get("weights", phase.project.circuit.num_weights))
+        final = [float(w) for w in record.final_weights]
+        return PhaseStart(phase.index, len(schedule), phase.layers, phase.only_new, phase is schedule[-1],
+                          tuple(final[:count]), tuple(final[count:]))
+
+
+def first_start(schedule: list[Phase]) -> PhaseStart:
+    """The start of the schedule's first phase."""
+    phase = schedule[0]
+    return PhaseStart(phase.index, len(schedule), phase.layers, phase.only_new, len(schedule) == 1)
+
+
 def run_layerwise(
     project: Project,
     registry: Any,
@@ -109,30 +167,14 @@ def run_layerwise(
     to ``project`` and saves). ``callback(phase, report)`` gets every iteration's report;
     ``on_run(phase, run)`` each built run before it starts. A phase that does not complete
     ends the schedule."""
-    from qmlstudio.workflow.runs import build_run
-
-    weights: list[float] | None = None  # the circuit's weights so far
-    extra: list[float] = []
-    for phase in schedule:
-        run = build_run(phase.project, registry, callback=None if callback is None else (lambda it, p=phase: callback(p, it)),
-                        controls=controls, epochs=phase.epochs)
-        count = run.model.num_weights
-        if weights is None:
-            start = [0.0] * count  # the first layer starts at 0 too (Skolik et al.)
-            frozen: tuple[int, ...] = ()
-        else:
-            start = weights + [0.0] * (count - len(weights))
-            frozen = tuple(range(len(weights))) if phase.only_new else ()
-        head = list(run.head.initial_extra()) if not extra else extra
-        last = phase is schedule[-1]
-        run.options = replace(run.options, start_weights=tuple(start + head), frozen=frozen, baselines=last and run.options.baselines)
-        run.record.config["layerwise"] = {"phase": phase.index, "phases": len(schedule), "layers": phase.layers,
-                                          "trains": "the new layer" if phase.only_new else "every weight"}
+    start = first_start(schedule)
+    for index, phase in enumerate(schedule):
+        run = start(phase.project, registry, epochs=phase.epochs, controls=controls,
+                    callback=None if callback is None else (lambda it, p=phase: callback(p, it)))
         if on_run is not None:
             on_run(phase, run)
         record = run.run()
         yield record
-        if record.status != "completed":
+        if record.status != "completed" or index + 1 == len(schedule):
             return
-        final = [float(w) for w in record.final_weights]  # type: ignore[arg-type]
-        weights, extra = final[:count], final[count:]
+        start = start.following(schedule[index + 1], record, schedule)

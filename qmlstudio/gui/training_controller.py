@@ -87,6 +87,7 @@ class TrainingController:
         if self.preflight is not None and not self.preflight(lambda: self.train(epochs, pause_at=pause_at, step=step)):
             return False  # the window fixes the project first, or asks the user
         self._end_layerwise()
+        self.layer_strip.hide()  # it drew the last layerwise schedule
         return self._start_worker(self._project, epochs, self.run_factory, pause_at=pause_at, step=step)
 
     def _may_start(self) -> bool:

@@ -544,6 +544,7 @@ class TrainingDock(TrainingController, LayerwiseControl, DockDrawing, AutosaveGl
         """
         if project is self._project:
             return
+        self._end_layerwise()  # a layerwise schedule of the old project starts no next phase
         self.stop_and_wait()
         if self.autosaver is not None:
             self.autosaver.close(discard=True)
@@ -555,6 +556,7 @@ class TrainingDock(TrainingController, LayerwiseControl, DockDrawing, AutosaveGl
         self._live = None
         self._setup = None
         self.failure.hide()
+        self.layer_strip.hide()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("No run yet")

@@ -123,6 +123,10 @@ def test_layerwise_from_the_dock_grows_the_circuit_live_and_trains_as_the_engine
         records = list(run_layerwise(fresh, registry, phases(fresh, registry, 2, 1)))
         for gui, engine in zip(runs, records):
             np.testing.assert_allclose(gui.final_weights, engine.final_weights, rtol=0, atol=1e-12)
+        # A plain run afterwards trains the full circuit, and the strip of the schedule goes.
+        with qtbot.waitSignal(dock.run_finished, timeout=30_000) as finished:
+            qtbot.mouseClick(dock.train_button, Qt.MouseButton.LeftButton)
+        assert "layerwise" not in finished.args[0].config and not dock.layer_strip.isVisible()
     finally:
         dock.shutdown()
 

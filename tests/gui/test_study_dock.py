@@ -10,9 +10,9 @@ from qmlstudio.gui.study_dock import StudyDock
 from qmlstudio.workflow.projects import new_project
 
 
-def _tiny(registry):
+def _tiny(registry, baselines=True):
     return new_project(registry, name="tiny", dataset="moons", dataset_options={"samples": 40}, epochs=2,
-                       batch_size=None)
+                       batch_size=None, model_options={"baselines": baselines})
 
 
 def _type(qtbot, widget, text):
@@ -21,8 +21,8 @@ def _type(qtbot, widget, text):
     QTest.keyClicks(widget, text)
 
 
-def _setup(qtbot, registry, seeds):
-    project = _tiny(registry)
+def _setup(qtbot, registry, seeds, baselines=True):
+    project = _tiny(registry, baselines)
     dock = StudyDock(project)
     qtbot.addWidget(dock)
     dock.show()
@@ -88,7 +88,7 @@ def test_run_fills_the_table_live_with_baselines_and_verdicts(qtbot, registry):
 
 
 def test_cancel_keeps_finished_trials_and_run_resumes(qtbot, registry):
-    project, dock = _setup(qtbot, registry, 3)
+    project, dock = _setup(qtbot, registry, 3, baselines=False)  # the baselines take most of a trial's time
     dock._relay.trial.connect(lambda *_: qtbot.mouseClick(dock.cancel_button, Qt.MouseButton.LeftButton)
                               if dock.cancel_button.isEnabled() and len(project.studies[0]["trials"]) == 1 else None)
     with qtbot.waitSignal(dock.state_changed, timeout=60000, check_params_cb=lambda s: s != "running") as blocker:

@@ -187,3 +187,20 @@ def test_analyze_barren_plateau_compares_initialisations_here_and_on_dask(
     assert "a of E[g^2]" in out and "identity-blocks  local" in out and "- (Var = 0)" in out
     assert main([*common[:-3], "--init", "zeros"]) == 1
     assert "unknown initialisation" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["barren-plateau", "--epochs", "3"], "--epochs goes with analyze encodings, not barren-plateau"),
+    (["kernel", "--init", "uniform"], "--init goes with analyze barren-plateau, not kernel"),
+    (["barren-plateau", "-o", "plot.png"], "-o/--output goes with analyze report, not barren-plateau"),
+    (["encodings", "--matrix"], "--matrix goes with analyze kernel, not encodings"),
+    (["report", "--qubits", "2-3"], "--qubits goes with analyze barren-plateau, not report"),
+    (["kernel", "--workers", "2"], "--workers goes with analyze barren-plateau or encodings, not kernel"),
+    (["barren-plateau", "--epsilon", "0.1"], "--epsilon sets the small-angle initialisation of --init"),
+    (["barren-plateau", "--init", "uniform", "--heatmap"], "--heatmap maps the project's own circuit"),
+])
+def test_an_option_the_study_does_not_use_is_refused_not_ignored(project_file: Path, capsys: pytest.CaptureFixture[str],
+                                                                argv: list[str], says: str) -> None:
+    assert main(["analyze", argv[0], str(project_file), *argv[1:]]) == 1
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err

@@ -72,11 +72,38 @@ class AnalyzeCommand(Command):
         ker.add_argument("--matrix", action="store_true", help="include the Gram matrix in the JSON output")
         rep = parser.add_argument_group("report")
         rep.add_argument("-o", "--output", metavar="FILE", help="the report's HTML file (default: PROJECT.report.html)")
+        self._defaults = {dest: parser.get_default(dest) for dest in self.OWNERS}
+
+    #: the studies each option applies to: given to another study it is refused, not ignored
+    OWNERS: dict[str, tuple[str, ...]] = {
+        **{dest: ("barren-plateau",) for dest in ("qubits", "layers", "samples", "template", "weight", "seed",
+                                                 "heatmap", "init", "epsilon")},
+        **{dest: ("encodings",) for dest in ("encodings", "epochs", "keep", "seeds", "own_width", "basis", "device")},
+        "workers": ("barren-plateau", "encodings"),
+        "scheduler": ("barren-plateau", "encodings"),
+        "encoding": ("kernel",),
+        "matrix": ("kernel",),
+        "output": ("report",),
+    }
+
+    def _refuse_strays(self, args: argparse.Namespace) -> None:
+        """Options given to a study that does not use them are refused, with where they belong."""
+        defaults = getattr(self, "_defaults", {})
+        for dest, studies in self.OWNERS.items():
+            if dest in defaults and getattr(args, dest, None) != defaults[dest] and args.study not in studies:
+                flag = "-o/--output" if dest == "output" else "--" + dest.replace("_", "-")
+                raise QMLStudioError(f"{flag} goes with analyze {' or '.join(studies)}, not {args.study}")
+        if args.study == "barren-plateau":
+            if args.init and args.heatmap:
+                raise QMLStudioError("--heatmap maps the project's own circuit: it does not go with --init")
+            if not args.init and args.epsilon != defaults.get("epsilon", args.epsilon):
+                raise QMLStudioError("--epsilon sets the small-angle initialisation of --init: give --init too")
 
     def run(self, args: argparse.Namespace) -> int:
         from qmlstudio.core.project import load_project
         from qmlstudio.plugins.manager import load_plugins
 
+        self._refuse_strays(args)
         project = load_project(args.project)
         if args.study == "report":
             return self._report(args, project)

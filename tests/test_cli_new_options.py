@@ -155,3 +155,16 @@ def test_the_parity_readout_trains_two_classes_and_is_refused_for_three(tmp_path
     assert code == 0 and "warning: 'train' will refuse it: the parity readout reads two classes, the data has 3" in err
     code, _, err = cli(capsys, "train", three)
     assert code != 0 and "the parity readout reads two classes" in err
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--reps", "3", "--ansatz-option", "reps=4"], "--reps 3 and --ansatz-option reps=4 disagree"),
+    (["--readout", "parity", "--model-option", "readout=z"], "--readout parity and --model-option readout=z disagree"),
+])
+def test_a_flag_and_an_option_pair_that_disagree_are_refused(tmp_path, capsys, flags, says) -> None:
+    path = tmp_path / "p.qmls"
+    code, _, err = cli(capsys, "new", str(path), "--dataset", "moons", *flags)
+    assert code == 1 and says in err and not path.exists()
+    # The same value both ways is one choice, and taken.
+    code, _, err = cli(capsys, "new", str(path), "--dataset", "moons", "--reps", "3", "--ansatz-option", "reps=3")
+    assert code == 0 and load_project(path).ansatz.options["reps"] == 3

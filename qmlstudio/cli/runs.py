@@ -150,6 +150,7 @@ class NewCommand(Command):
         registry = load_plugins()
         ansatz_options: dict[str, Any] = _option_pairs(args.ansatz_options)
         if args.reps is not None:
+            _agree("--reps", args.reps, "--ansatz-option", ansatz_options, "reps")
             ansatz_options["reps"] = args.reps
         from qmlstudio.core.project import MODEL_KINDS
 
@@ -159,6 +160,7 @@ class NewCommand(Command):
             model_options = _model_options(args.model_options)
         for name, value in (("readout", args.readout), ("init", args.init), ("init_scale", args.init_scale), ("C", args.C)):
             if value is not None:
+                _agree("--" + name.replace("_", "-"), value, "--model-option", model_options, name)
                 model_options[name] = value
         project = new_project(
             registry,
@@ -437,6 +439,13 @@ class TrainCommand(Command):
             print(f"{PROG}: error: {last.message}", file=sys.stderr)
             return 1
         return 0
+
+
+def _agree(flag: str, value: Any, pairs_flag: str, pairs: dict[str, Any], key: str) -> None:
+    """A flag and a NAME=VALUE pair that set the same option to different values are refused
+    (one of them would otherwise be dropped without a word)."""
+    if key in pairs and str(pairs[key]) != str(value):
+        raise QMLStudioError(f"{flag} {value} and {pairs_flag} {key}={pairs[key]} disagree: give one of them")
 
 
 class ExportCommand(Command):

@@ -1,7 +1,8 @@
 """Issue 19's training comparison under sampling noise (Skolik et al. 2021's setting).
 
 digits 0/1 reduced to 8 principal components scaled to [-1, 1] radians, angle encoding,
-real-amplitudes with 6 repetitions, the global ``parity`` readout (⟨Z⊗…⊗Z⟩ of all 8 qubits),
+real-amplitudes with 6 repetitions, a global readout (``--readout parity``: ⟨Z⊗…⊗Z⟩ of all 8
+qubits; ``projector``: p(class 0) = the probability of measuring all zeros),
 batches of 32, baselines off, the same number of iterations for
 
 * uniform: every weight uniform in [−π, π), all 6 layers trained together;
@@ -18,7 +19,7 @@ and accuracy and of the mini-batch loss at every EVERY-th iteration (the loss cu
 writes the curves to --json FILE when given.
 
     .venv/bin/python bench/layerwise_shots.py [--shots 20] [--seeds 5] [--epochs-per-layer 2]
-        [--optimizer adam] [--lr 0.05] [--json FILE]
+        [--optimizer adam] [--lr 0.05] [--readout parity|projector] [--json FILE]
 """
 import argparse
 import json
@@ -45,6 +46,8 @@ parser.add_argument("--epochs-per-layer", type=int, default=2)
 parser.add_argument("--optimizer", default="adam")
 parser.add_argument("--lr", type=float, default=0.05)
 parser.add_argument("--every", type=int, default=14, help="the curves' spacing in iterations")
+parser.add_argument("--readout", default="parity", choices=["parity", "projector"],
+                    help="the global cost: parity (<Z...Z>) or projector (p(class 0) = p(all zeros))")
 parser.add_argument("--json", metavar="FILE")
 args = parser.parse_args()
 reg = load_plugins()
@@ -56,7 +59,7 @@ def project(seed: int, exact: bool = False):
     return new_project(reg, name="lw", dataset="digits", features=8, ansatz="real-amplitudes", ansatz_options={"reps": REPS},
                        optimizer=args.optimizer, optimizer_options={"learning_rate": args.lr}, epochs=REPS * args.epochs_per_layer,
                        seed=seed, scaling="minmax-sym", backend=backend,
-                       model_options={"readout": "parity", "baselines": False, "init": "uniform"})
+                       model_options={"readout": args.readout, "baselines": False, "init": "uniform"})
 
 
 def exact_scores(seed: int, final: list[float]) -> tuple[float, float]:
@@ -93,7 +96,7 @@ for seed in range(args.seeds):
               f"  exact train loss {loss:.3f}  accuracy {accuracy:.3f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 noise = "exact simulation" if not args.shots else f"{args.shots} shots per circuit (aer-shots)"
-print(f"\n8 qubits, real-amplitudes reps {REPS}, parity readout, digits 0/1, {noise}, {args.optimizer} lr {args.lr}, "
+print(f"\n8 qubits, real-amplitudes reps {REPS}, {args.readout} readout, digits 0/1, {noise}, {args.optimizer} lr {args.lr}, "
       f"{args.seeds} seeds, {time.perf_counter() - started:.0f} s in all")
 print(f"{'strategy':10} {'exact final train loss':>24} {'exact final train accuracy':>27}")
 for label, rows in results.items():

@@ -100,9 +100,10 @@ class NewCommand(Command):
             "ad-hoc, else minmax-pi); a scaling that destroys the data's structure prints a warning",
         )
         model = parser.add_argument_group("model options")
-        model.add_argument("--readout", choices=["modulo", "z", "parity"],
-                           help="how a VQC reads classes: modulo (default), z (<Z> of qubit 0: a local cost) or "
-                           "parity (<Z...Z> of all qubits, two classes: a global cost)")
+        model.add_argument("--readout", choices=["modulo", "z", "parity", "projector"],  # core.models.READOUTS
+                           help="how a VQC reads classes: modulo (default), z (<Z> of qubit 0: a local cost), "
+                           "parity (<Z...Z> of all qubits, two classes: a global cost) or projector (p(class 0) = "
+                           "the probability of all zeros, two classes: the global cost of Cerezo et al.)")
         model.add_argument("--init", choices=["uniform", "small-angle", "identity-blocks"],
                            help="how the weights start: uniform (default), small-angle (uniform in ±ε·π, ε the "
                            "--init-scale, 0.05 unless given) or identity-blocks (Grant et al. 2019: the template's "

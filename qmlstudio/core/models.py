@@ -29,8 +29,10 @@ from qmlstudio.core.statevector import StatevectorProgram, z_diagonal
 
 #: How a classifier reads its classes: ``modulo`` (the measured bitstring's index mod the
 #: classes), ``z`` (⟨Z⟩ of qubit 0, or of qubit c for class c: a local cost) and ``parity``
-#: (⟨Z⊗Z⊗…⊗Z⟩ of all qubits, two classes: a global cost, as in the barren-plateau study).
-READOUTS = ("modulo", "z", "parity")
+#: (⟨Z⊗Z⊗…⊗Z⟩ of all qubits, two classes: a global cost, as in the barren-plateau study) and
+#: ``projector`` (two classes: p(class 0) = |⟨0…0|ψ⟩|², the probability of measuring all zeros, read
+#: as ⟨2|0…0⟩⟨0…0| − I⟩; the global cost of Cerezo et al. 2021).
+READOUTS = ("modulo", "z", "parity", "projector")
 
 
 class ModelError(QMLStudioError):
@@ -158,8 +160,8 @@ class ClassifierHead(Head):
         c = self.num_classes
         if self.readout == "modulo" and c > 2**num_qubits:
             return f"{c} classes need at least {math.ceil(math.log2(c))} qubits for bitstring readout"
-        if self.readout == "parity" and c != 2:
-            return f"the parity readout reads two classes, the data has {c}: use modulo or z"
+        if self.readout in ("parity", "projector") and c != 2:
+            return f"the {self.readout} readout reads two classes, the data has {c}: use modulo or z"
         if self.readout == "z" and c > 2 and c > num_qubits:
             return f"Z readout of {c} classes needs {c} qubits, the circuit has {num_qubits}"
         return None
@@ -174,6 +176,10 @@ class ClassifierHead(Head):
             return (index[None, :] % c == np.arange(c)[:, None]).astype(float)
         if self.readout == "parity":
             return z_diagonal(num_qubits, range(num_qubits))[None, :]
+        if self.readout == "projector":  # +1 on |0…0⟩, −1 elsewhere: (1 + value)/2 = p(all zeros) = p(class 0)
+            diagonal = -np.ones(2**num_qubits)
+            diagonal[0] = 1.0
+            return diagonal[None, :]
         if c == 2:
             return z_diagonal(num_qubits, [0])[None, :]
         return np.stack([z_diagonal(num_qubits, [q]) for q in range(c)])

@@ -55,7 +55,9 @@ MODEL_TITLES = {
 _READOUT = Option("readout", "choice", "modulo", title="Readout",
                   help="How measured bitstrings become class scores: 'modulo' maps each bitstring to "
                        "class (index mod classes); 'z' reads ⟨Z⟩ expectation values (a local cost); 'parity' "
-                       "reads ⟨Z⊗Z⊗…⊗Z⟩ of all qubits (two classes: a global cost)", choices=("modulo", "z", "parity"))
+                       "reads ⟨Z⊗Z⊗…⊗Z⟩ of all qubits (two classes: a global cost); 'projector' reads the probability of "
+                       "all zeros as p(class 0) (two classes: the global cost of Cerezo et al.)",
+                       choices=("modulo", "z", "parity", "projector"))
 _TRAINABLE = Option("trainable_output", "bool", False, title="Trainable output",
                     help="Learn a scale and bias on the circuit's outputs (a classical head)")
 _GRADIENT = Option("gradient", "choice", "auto", title="Gradient",

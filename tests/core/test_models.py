@@ -212,6 +212,48 @@ def test_parity_readout_is_the_global_parity_of_a_statevector_and_its_gradient_f
     assert np.abs(gradient).max() > 1e-3
 
 
+def test_projector_readout_is_the_all_zeros_probability_of_a_statevector_and_its_gradient_finite_differences(registry):
+    """p(class 0) = |⟨0…0|ψ⟩|² (the global cost of Cerezo et al.), against qiskit's Statevector
+    amplitude by amplitude; the loss's exact gradient against central differences; the CLI's
+    and the settings' choices are the engine's readouts."""
+    from qmlstudio.core.models import READOUTS
+
+    model = build(registry, "angle+real-amplitudes")
+    weights, features = sample(model, batch=5, seed=6)
+    inputs = model.inputs(features)
+    head = ClassifierHead(2, readout="projector")
+    evaluator = ExactEvaluator(model.design, head.observables(model.num_qubits))
+    probabilities = head.probabilities(evaluator.values(weights, inputs), head.initial_extra())
+    circuit = model.design.to_circuit()
+    for row, x in enumerate(inputs):
+        bound = circuit.assign_parameters(
+            {**{p: x[p.index] for p in qml_parameters(circuit)[0]}, **{p: weights[p.index] for p in qml_parameters(circuit)[1]}}
+        )
+        zeros = abs(Statevector(bound).data[0]) ** 2
+        np.testing.assert_allclose(probabilities[row], [zeros, 1 - zeros], atol=ATOL)
+    # The exact gradient of the readout's values (the loss on top is the parity's and z's, tested
+    # above): central differences of the log loss are ill-conditioned where p(all zeros) is tiny.
+    values, pullback = evaluator.values_and_pullback(weights, inputs)
+    gradient = pullback(np.ones_like(values))
+    eps = 1e-6
+    for i in range(len(weights)):
+        up, down = weights.copy(), weights.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric = (evaluator.values(up, inputs).sum() - evaluator.values(down, inputs).sum()) / (2 * eps)
+        assert gradient[i] == pytest.approx(numeric, abs=1e-8)
+    assert np.abs(gradient).max() > 1e-3
+    with pytest.raises(ModelError, match="projector readout reads two classes"):
+        ClassifierHead(3, "projector").observables(3)
+    from qmlstudio.cli.runs import NewCommand
+    from qmlstudio.gui.settings_panel import _READOUT
+
+    parser = __import__("argparse").ArgumentParser()
+    NewCommand().add_arguments(parser)
+    readout = next(a for a in parser._actions if a.dest == "readout")
+    assert tuple(readout.choices) == READOUTS == tuple(_READOUT.choices)
+
+
 @pytest.mark.parametrize("case,num_classes", [("angle+real-amplitudes", 2), ("custom", 3)])
 def test_cross_entropy_and_its_gradient_equal_qml_cross_entropy_loss(registry, case, num_classes):
     model = build(registry, case)

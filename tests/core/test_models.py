@@ -118,6 +118,12 @@ def estimator_qnn(model: ModelCircuit) -> EstimatorQNN:
     )
 
 
+def bind(circuit, x: np.ndarray, weights: np.ndarray):
+    """``circuit`` with its inputs set to ``x`` and its weights to ``weights``."""
+    inputs, trained = qml_parameters(circuit)
+    return circuit.assign_parameters({**{p: x[p.index] for p in inputs}, **{p: weights[p.index] for p in trained}})
+
+
 def sampler_qnn(model: ModelCircuit, num_classes: int) -> SamplerQNN:
     """qiskit-machine-learning's VQC-style QNN: P(class c) = P(bitstring ≡ c mod C).
 
@@ -172,29 +178,30 @@ def test_modulo_class_probabilities_equal_sampler_qnn(registry, case, num_classe
     # and against qiskit's Statevector directly, bitstring by bitstring
     circuit = model.design.to_circuit()
     for row, x in enumerate(inputs):
-        bound = circuit.assign_parameters(
-            {**{p: x[p.index] for p in qml_parameters(circuit)[0]}, **{p: weights[p.index] for p in qml_parameters(circuit)[1]}}
-        )
+        bound = bind(circuit, x, weights)
         full = Statevector(bound).probabilities()
         direct = [full[np.arange(full.size) % num_classes == c].sum() for c in range(num_classes)]
         np.testing.assert_allclose(probabilities[row], direct, atol=ATOL)
 
 
+def two_class_readout(registry, readout: str, seed: int):
+    """A two-class model read by ``readout``, five sampled rows, and their probabilities."""
+    model = build(registry, "angle+real-amplitudes")
+    weights, features = sample(model, batch=5, seed=seed)
+    inputs = model.inputs(features)
+    head = ClassifierHead(2, readout=readout)
+    evaluator = ExactEvaluator(model.design, head.observables(model.num_qubits))
+    return model, weights, inputs, head, evaluator, head.probabilities(evaluator.values(weights, inputs), head.initial_extra())
+
+
 def test_parity_readout_is_the_global_parity_of_a_statevector_and_its_gradient_finite_differences(registry):
     """p(class 1) = (1 − ⟨Z⊗Z⊗…⊗Z⟩)/2 over all qubits (a global cost), against qiskit's
     Statevector and SparsePauliOp; the loss's exact gradient against central differences."""
-    model = build(registry, "angle+real-amplitudes")
-    weights, features = sample(model, batch=5, seed=4)
-    inputs = model.inputs(features)
-    head = ClassifierHead(2, readout="parity")
-    evaluator = ExactEvaluator(model.design, head.observables(model.num_qubits))
-    probabilities = head.probabilities(evaluator.values(weights, inputs), head.initial_extra())
+    model, weights, inputs, head, evaluator, probabilities = two_class_readout(registry, "parity", seed=4)
     circuit = model.design.to_circuit()
     parity = SparsePauliOp("Z" * model.num_qubits)
     for row, x in enumerate(inputs):
-        bound = circuit.assign_parameters(
-            {**{p: x[p.index] for p in qml_parameters(circuit)[0]}, **{p: weights[p.index] for p in qml_parameters(circuit)[1]}}
-        )
+        bound = bind(circuit, x, weights)
         z = Statevector(bound).expectation_value(parity).real
         np.testing.assert_allclose(probabilities[row], [(1 + z) / 2, (1 - z) / 2], atol=ATOL)
     targets = np.array([0, 1, 1, 0, 1])
@@ -218,17 +225,10 @@ def test_projector_readout_is_the_all_zeros_probability_of_a_statevector_and_its
     and the settings' choices are the engine's readouts."""
     from qmlstudio.core.models import READOUTS
 
-    model = build(registry, "angle+real-amplitudes")
-    weights, features = sample(model, batch=5, seed=6)
-    inputs = model.inputs(features)
-    head = ClassifierHead(2, readout="projector")
-    evaluator = ExactEvaluator(model.design, head.observables(model.num_qubits))
-    probabilities = head.probabilities(evaluator.values(weights, inputs), head.initial_extra())
+    model, weights, inputs, head, evaluator, probabilities = two_class_readout(registry, "projector", seed=6)
     circuit = model.design.to_circuit()
     for row, x in enumerate(inputs):
-        bound = circuit.assign_parameters(
-            {**{p: x[p.index] for p in qml_parameters(circuit)[0]}, **{p: weights[p.index] for p in qml_parameters(circuit)[1]}}
-        )
+        bound = bind(circuit, x, weights)
         zeros = abs(Statevector(bound).data[0]) ** 2
         np.testing.assert_allclose(probabilities[row], [zeros, 1 - zeros], atol=ATOL)
     # The exact gradient of the readout's values (the loss on top is the parity's and z's, tested

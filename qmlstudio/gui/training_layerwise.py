@@ -98,17 +98,13 @@ class LayerStrip(QWidget):
         height = self.height() - top - 6.0
         return [QRectF(left + i * width + 4, top, width - 8, height) for i in range(len(self.states))]
 
-    def event(self, event: Any) -> bool:
-        from PySide6.QtCore import QEvent
-
-        if event.type() == QEvent.Type.ToolTip:
-            for box, tip in zip(self._boxes(), self.tips):
-                if box.contains(event.position() if hasattr(event, "position") else event.pos()):
-                    from PySide6.QtWidgets import QToolTip
-
-                    QToolTip.showText(event.globalPos(), tip, self)
-                    return True
-        return super().event(event)
+    def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """The tooltip follows the layer under the pointer (the caption elsewhere)."""
+        point = event.position()
+        tip = next((tip for box, tip in zip(self._boxes(), self.tips) if box.contains(point)), self.caption)
+        if tip != self.toolTip():
+            self.setToolTip(tip)
+        super().mouseMoveEvent(event)
 
     def paintEvent(self, _: Any) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)

@@ -96,6 +96,10 @@ def test_layerwise_from_the_dock_grows_the_circuit_live_and_trains_as_the_engine
         assert captions[1] == "Layerwise · phase 2 of 4 · 2 of 3 layers · training the new layer"
         assert dock.layer_strip.caption == "Layerwise training done: 4 phases, 3 layers"
         assert dock.layer_strip.states == [KEPT, KEPT, KEPT]
+        # Pointing at a layer says when it was trained.
+        second = dock.layer_strip._boxes()[1].center().toPoint()
+        qtbot.mouseMove(dock.layer_strip, second)
+        qtbot.waitUntil(lambda: dock.layer_strip.toolTip().startswith("Layer 2: trained in phase 2 (loss "), timeout=3000)
         runs = project.runs
         assert [r.status for r in runs] == ["completed"] * 4
         assert [r.config["layerwise"]["layers"] for r in runs] == [1, 2, 3, 3]

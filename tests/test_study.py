@@ -136,6 +136,32 @@ def test_trial_project_rebuilds_the_circuit(tiny, registry):
     assert tiny.circuit.num_qubits == 2 and tiny.seed == 7  # the project itself is untouched
 
 
+def test_a_study_varies_layerwise_training_against_training_every_weight(registry):
+    """--vary layerwise=0,1 (issue 19's training comparison with and without the mitigation):
+    a layerwise trial runs the schedule run_layerwise runs, and the trial is its last phase."""
+    from qmlstudio.workflow.layerwise import phases, run_layerwise
+    from qmlstudio.workflow.projects import new_project
+
+    project = new_project(registry, name="lw", dataset="moons", dataset_options={"samples": 40}, epochs=3,
+                          batch_size=None, ansatz_options={"reps": 3}, model_options={"baselines": False})
+    study = S.new_study(S.parse_vary(["layerwise=0,1"]), [0, 1])
+    S.run_study(project, study, workers=0)
+    trials = {(t["config"]["layerwise"], t["seed"]): t for t in study["trials"]}
+    assert all(t["status"] == "completed" for t in trials.values()), [t.get("message") for t in trials.values()]
+    for seed in (0, 1):
+        trial = S.trial_project(project, registry, {"layerwise": 1}, seed)
+        records = list(run_layerwise(trial, registry, phases(trial, registry, 1)))
+        assert len(records) == 3
+        assert trials[(1, seed)]["test_accuracy"] == records[-1].test["accuracy"]
+        assert len(trials[(1, seed)]["curve"]) == sum(r.num_points for r in records)  # 1 epoch of each of 3 phases
+        assert len(trials[(0, seed)]["curve"]) == 3  # 3 epochs, every weight
+    with pytest.raises(S.QMLStudioError, match="epochs per layer"):
+        S.trial_project(project, registry, {"layerwise": -1}, 0)
+    refused = S.new_study(S.parse_vary(["layerwise=1"]), [0], epochs=2)
+    S.run_study(project, refused, workers=0)
+    assert refused["trials"][0]["status"] == "failed" and "cannot vary layerwise" in refused["trials"][0]["message"]
+
+
 # --------------------------------------------------------------------------- on Dask
 def test_local_cluster_gives_the_sequential_results(tiny):
     vary = {"encoding": ["angle", "amplitude"]}

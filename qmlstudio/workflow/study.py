@@ -45,6 +45,8 @@ VARIABLES = {
     "backend": "the backend plugin",
     "init_scale": "initial weight scale (model option; ε of a small-angle initialisation)",
     "init": "initialisation: uniform, small-angle or identity-blocks (model option; the circuit is rebuilt)",
+    "layerwise": "epochs per layer of layerwise training (0: every weight trained from the start; N: the template "
+                 "grown a layer at a time, N epochs each, only the new layer trained)",
 }
 _STRUCTURAL = {"encoding", "ansatz", "reps", "features", "init", "model.init", "encoding.", "ansatz.", "dataset."}
 _registry_cache: dict[str, Any] = {}
@@ -156,6 +158,10 @@ def trial_project(project: Project, registry: Any, config: Mapping[str, Any], se
             copy.training = replace(copy.training, **{name: value})
         elif name == "init_scale":
             copy.model = replace(copy.model, options={**copy.model.options, "init_scale": value})
+        elif name == "layerwise":  # how the trial trains (run_trial), not what it trains
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise QMLStudioError(f"layerwise={value!r}: give the epochs per layer, a whole number, or 0 to train "
+                                     "every weight from the start")
         elif name == "init":
             options = {**copy.model.options, "init": value}
             if value == "small-angle" and "init_scale" not in config and not options.get("init_scale", 1.0) < 1:
@@ -250,8 +256,6 @@ def run_trial(payload: Mapping[str, Any], config: Mapping[str, Any], seed: int, 
     """
     import tempfile
 
-    from qmlstudio.workflow.runs import build_run
-
     result: dict[str, Any] = {"config": dict(config), "config_key": config_key(config), "seed": seed,
                               "worker": _worker_address()}
     try:
@@ -262,17 +266,21 @@ def run_trial(payload: Mapping[str, Any], config: Mapping[str, Any], seed: int, 
             import time
 
             started = time.perf_counter()
-            run = build_run(trial, registry, epochs=epochs, controls=controls, widen=True)
-            record = run.run()
+            records = _train_trial(trial, registry, config, epochs, controls)
+            record = records[-1]
             seconds = time.perf_counter() - started
     except QMLStudioError as exc:
         result.update(status="failed", message=str(exc))
         return result
-    metrics = record.metrics
-    curve = metrics.get("val_accuracy") or []
-    if not any(v is not None for v in curve):
-        curve = metrics.get("train_accuracy") or []
-    losses = [v for v in metrics.get("loss") or [] if v is not None]
+    curve: list[Any] = []
+    losses: list[Any] = []
+    for phase in records:  # a layerwise trial's phases one after another
+        metrics = phase.metrics
+        accuracy = metrics.get("val_accuracy") or []
+        if not any(v is not None for v in accuracy):
+            accuracy = metrics.get("train_accuracy") or []
+        curve.extend(accuracy)
+        losses.extend(v for v in metrics.get("loss") or [] if v is not None)
     result.update(
         status="completed" if record.status == "completed" else record.status,
         message=record.message,
@@ -291,6 +299,21 @@ def run_trial(payload: Mapping[str, Any], config: Mapping[str, Any], seed: int, 
     else:
         result["status"] = "completed"
     return result
+
+
+def _train_trial(trial: Project, registry: Any, config: Mapping[str, Any], epochs: int | None, controls: Any) -> list[Any]:
+    """The trial's run records: one, or with ``layerwise`` N > 0 one per phase of the schedule
+    (:mod:`qmlstudio.workflow.layerwise`; the last phase's record is the trial's)."""
+    from qmlstudio.workflow.runs import build_run
+
+    per_layer = int(config.get("layerwise", 0) or 0)
+    if not per_layer:
+        return [build_run(trial, registry, epochs=epochs, controls=controls, widen=True).run()]
+    if epochs is not None:
+        raise QMLStudioError("layerwise training sets each phase's epochs: a study with --epochs cannot vary layerwise")
+    from qmlstudio.workflow.layerwise import phases, run_layerwise
+
+    return list(run_layerwise(trial, registry, phases(trial, registry, per_layer), controls=controls))
 
 
 #: the fields two runs of the same trial with the same seed must share (not the times)

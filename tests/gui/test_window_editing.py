@@ -28,7 +28,7 @@ def test_the_menus_offer_what_the_issue_asks_for(window: MainWindow) -> None:
     view = _menu_texts(window, "view")
     for text in ("Gate Palette", "Inspector", "State", "Dataset", "Training", "Zoom In", "Zoom Out", "Reset Layout"):
         assert text in view
-    assert _menu_texts(window, "run")[:4] == ["Train", "Pause", "Stop", "Step"]
+    assert _menu_texts(window, "run")[:5] == ["Train", "Train Layerwise…", "Pause", "Stop", "Step"]
     assert "Manage Plugins…" in _menu_texts(window, "plugins")
     assert {"Documentation", "About QML Studio"} <= set(_menu_texts(window, "help"))
 

@@ -15,8 +15,9 @@ training, each run's final weights are scored exactly (statevector) on the whole
 split, so that the figures compared carry no shot noise of their own.
 
 Prints each run, then per strategy the mean ± SD over seeds of the exact final training loss
-and accuracy and of the mini-batch loss at every EVERY-th iteration (the loss curves), and
-writes the curves to --json FILE when given.
+and accuracy, of the mini-batch loss the optimizer saw (from shots: a probability estimated
+as 0 makes it large, log clipped at 1e-10) and of the exact training loss of the weights at
+every EVERY-th iteration (the loss curves), and writes them to --json FILE when given.
 
     .venv/bin/python bench/layerwise_shots.py [--shots 20] [--seeds 5] [--epochs-per-layer 2]
         [--optimizer adam] [--lr 0.05] [--readout parity|projector] [--json FILE]
@@ -54,17 +55,17 @@ reg = load_plugins()
 REPS = 6
 
 
-def project(seed: int, exact: bool = False):
+def project(seed: int, exact: bool = False, reps: int = REPS):
     backend = "statevector" if exact or not args.shots else f"aer-shots,shots={args.shots},seed={seed + 101}"
-    return new_project(reg, name="lw", dataset="digits", features=8, ansatz="real-amplitudes", ansatz_options={"reps": REPS},
+    return new_project(reg, name="lw", dataset="digits", features=8, ansatz="real-amplitudes", ansatz_options={"reps": reps},
                        optimizer=args.optimizer, optimizer_options={"learning_rate": args.lr}, epochs=REPS * args.epochs_per_layer,
                        seed=seed, scaling="minmax-sym", backend=backend,
                        model_options={"readout": args.readout, "baselines": False, "init": "uniform"})
 
 
-def exact_scores(seed: int, final: list[float]) -> tuple[float, float]:
-    """The final weights' loss and accuracy on the whole training split, simulated exactly."""
-    run = build_run(project(seed, exact=True), reg)
+def exact_scores(seed: int, final: list[float], reps: int = REPS) -> tuple[float, float]:
+    """The weights' loss and accuracy on the whole training split, simulated exactly."""
+    run = build_run(project(seed, exact=True, reps=reps), reg)
     parameters = np.array(final, dtype=float)
     weights, extra = parameters[: run.model.num_weights], parameters[run.model.num_weights:]
     values = run.evaluator.values(weights, run.train_inputs)
@@ -83,15 +84,26 @@ for seed in range(args.seeds):
     for label in results:
         t0 = time.perf_counter()
         p = project(seed)
+        snapshots: list[tuple[int, int, list[float]]] = []  # (iteration, layers, weights) every EVERY iterations
+
+        def keep(layers: int, report) -> None:
+            iteration = next(counter)  # the iteration over the whole schedule
+            if iteration == 1 or iteration % args.every == 0:
+                snapshots.append((iteration, layers, [float(w) for w in report.weights]))
+
+        counter = iter(range(1, 10**9))
         if label == "layerwise":
-            records = list(run_layerwise(p, reg, phases(p, reg, args.epochs_per_layer)))
+            records = list(run_layerwise(p, reg, phases(p, reg, args.epochs_per_layer),
+                                         callback=lambda phase, it: keep(phase.layers, it)))
             curve = sum((losses(r) for r in records), [])
             final = records[-1].final_weights
         else:
-            record = build_run(p, reg).run()
+            record = build_run(p, reg, callback=lambda it: keep(REPS, it)).run()
             curve, final = losses(record), record.final_weights
         loss, accuracy = exact_scores(seed, final)
-        results[label].append({"seed": seed, "curve": curve, "exact_train_loss": loss, "exact_train_accuracy": accuracy})
+        exact_curve = [(i, exact_scores(seed, w, layers)[0]) for i, layers, w in snapshots]
+        results[label].append({"seed": seed, "curve": curve, "exact_curve": exact_curve,
+                               "exact_train_loss": loss, "exact_train_accuracy": accuracy})
         print(f"seed {seed} {label:9} {len(curve)} iterations  mini-batch loss {curve[0]:.3f} -> {np.mean(curve[-7:]):.3f}"
               f"  exact train loss {loss:.3f}  accuracy {accuracy:.3f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
@@ -112,6 +124,15 @@ for label, rows in results.items():
     cells = []
     for m in marks:
         v = [r["curve"][m] for r in rows]
+        cells.append(f"{np.mean(v):.3f}±{(np.std(v, ddof=1) if len(v) > 1 else 0):.3f}")
+    print(f"{label:10}" + "".join(f"{c:>14}" for c in cells))
+print("\nexact training loss (whole training split, mean ± SD over seeds) at iteration")
+points = [i for i, _ in results["uniform"][0]["exact_curve"]]
+print(f"{'':10}" + "".join(f"{i:>14}" for i in points))
+for label, rows in results.items():
+    cells = []
+    for k in range(len(points)):
+        v = [r["exact_curve"][k][1] for r in rows if len(r["exact_curve"]) > k]
         cells.append(f"{np.mean(v):.3f}±{(np.std(v, ddof=1) if len(v) > 1 else 0):.3f}")
     print(f"{label:10}" + "".join(f"{c:>14}" for c in cells))
 if args.json:

@@ -449,10 +449,12 @@ class CurvesPanel(PlotPanel):
         self.empty_text = "Not measured for this model"
         self._value_stale = False
 
-    def show_runs(self, runs: Sequence[RunCurves], growing: bool = False) -> None:
+    def show_runs(self, runs: Sequence[RunCurves], growing: bool = False, compact: bool = False) -> None:
         """Draws these runs from now on (one: full styling; several: one colour per run).
 
         ``growing``: a run in progress is among them (leave room on the iteration axis).
+        ``compact``: runs that follow one another (a layerwise schedule's phases): the legend
+        names each run once, and the metrics once, by the last run's lines.
         """
         keys: list[tuple[str, str]] = []
         single = len(runs) <= 1
@@ -486,7 +488,11 @@ class CurvesPanel(PlotPanel):
                     curve.setSymbolPen(None)
                     curve.setSymbolBrush(pg.mkBrush(colour))
                 legend_name = spec.name if single else f"{run.label} · {spec.name}"
-                self.legend.addItem(curve, legend_name)
+                first = key == next(k for k in keys if k[0] == run.run_id)
+                if compact and not single:
+                    legend_name = run.label if first else (spec.name if index == len(runs) - 1 else "")
+                if legend_name:
+                    self.legend.addItem(curve, legend_name)
                 self._drawn.pop(key, None)
         for key in list(self.curves):
             if key not in keys:

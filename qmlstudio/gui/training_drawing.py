@@ -261,8 +261,9 @@ class DockDrawing:
         self.accuracy_plot.title.setText("Accuracy" if classification else "R²")
         self.accuracy_plot.plot.setLabel("left", "accuracy" if classification else "R²")
         growing = self._training and self._live is not None and self._live in runs
+        compact = len(runs) > 1 and primary is not None  # a layerwise schedule's phases, one after another
         for panel in (self.loss_plot, self.accuracy_plot, self.grad_plot):
-            panel.show_runs(runs, growing)
+            panel.show_runs(runs, growing, compact=compact)
         if not runs:
             self.loss_plot.set_placeholder("Press Train (F5) to start")
         primary = self._primary

@@ -121,6 +121,11 @@ def test_layerwise_from_the_dock_grows_the_circuit_live_and_trains_as_the_engine
         assert ends[0][0] == 1
         for (_, last), (first, _) in zip(ends, ends[1:]):
             assert first == last + 1
+        # The legend names each phase once (its colour), and the metrics once, by the last phase's lines.
+        labels = [label.text for _, label in dock.loss_plot.legend.items]
+        assert labels[:4] == ["1 layer", "2 layers", "3 layers", "3 layers, all"]
+        names = [spec.name for spec in dock.loss_plot.specs]
+        assert labels[4:] and set(labels[4:]) <= set(names[1:]), (labels, names)
         assert dock.train_button.isEnabled() and dock.layerwise_button.isEnabled()
         # The same schedule through the engine's own loop (the CLI's): the same weights.
         fresh = three_layer_project(tmp_path / "engine", registry) if (tmp_path / "engine").mkdir() is None else None

@@ -488,8 +488,8 @@ class CurvesPanel(PlotPanel):
                     curve.setSymbolPen(None)
                     curve.setSymbolBrush(pg.mkBrush(colour))
                 legend_name = spec.name if single else f"{run.label} · {spec.name}"
-                first = key == next(k for k in keys if k[0] == run.run_id)
                 if compact and not single:
+                    first = len(keys) < 2 or keys[-2][0] != run.run_id  # this run's first line
                     legend_name = run.label if first else (spec.name if index == len(runs) - 1 else "")
                 if legend_name:
                     self.legend.addItem(curve, legend_name)

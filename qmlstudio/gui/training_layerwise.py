@@ -190,25 +190,35 @@ class LayerwiseDialog(QDialog):
         layout.addWidget(self.buttons)
         self.per_layer.valueChanged.connect(self._update)
         self.then_all.valueChanged.connect(self._update)
-        self.schedule: list[Phase] = []
+        try:  # whether the project can grow does not depend on the epochs: asked once, not per key press
+            self.layers = len(phases(project, registry, 1))
+            self.problem = ""
+        except QMLStudioError as exc:
+            self.layers, self.problem = 0, str(exc)
         self._update()
         self.setMinimumWidth(420)
 
     def _update(self) -> None:
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        try:
-            self.schedule = phases(self.project, self.registry, self.per_layer.value(), self.then_all.value())
-        except QMLStudioError as exc:
-            self.schedule = []
-            self.summary.setText(f"<span style='color:{theme.ERROR}'>Cannot train layerwise: {exc}</span>")
-            ok.setEnabled(False)
+        ok.setEnabled(not self.problem)
+        if self.problem:
+            self.summary.setText(f"<span style='color:{theme.ERROR}'>Cannot train layerwise: {self.problem}</span>")
             return
-        grow = sum(1 for p in self.schedule if p.only_new or p.index == 1)
-        epochs = sum(p.epochs for p in self.schedule)
-        extra = f", then every weight for {self.then_all.value()}" if self.then_all.value() else ""
-        self.summary.setText(f"{grow} phases of {self.per_layer.value()} epochs (1 → {grow} layers of "
-                             f"{self.project.ansatz.name}){extra}: {epochs} epochs in all, each phase kept as a run.")
-        ok.setEnabled(True)
+        per_layer, then_all = self.per_layer.value(), self.then_all.value()
+        extra = f", then every weight for {then_all}" if then_all else ""
+        self.summary.setText(f"{self.layers} phases of {per_layer} epochs (1 → {self.layers} layers of "
+                             f"{self.project.ansatz.name}){extra}: {self.layers * per_layer + then_all} epochs in all, "
+                             "each phase kept as a run.")
+
+
+def _trains_all(phase: Phase) -> bool:
+    """Whether ``phase`` trains every weight: the optional last phase (the first phase trains
+    only its one layer, though nothing before it is held still)."""
+    return not phase.only_new and phase.index > 1
+
+
+def _label(phase: Phase) -> str:
+    return f"{phase.layers} layer{'s' if phase.layers > 1 else ''}" + (", all" if _trains_all(phase) else "")
 
 
 class LayerwiseControl:
@@ -273,7 +283,7 @@ class LayerwiseControl:
         phase = plan.phase
         states, tips = [], []
         for layer in range(1, plan.layers + 1):
-            if not phase.only_new and phase.index > 1 and not ended:
+            if _trains_all(phase) and not ended:
                 state = ALL
             elif layer < phase.layers or (ended and layer <= phase.layers):
                 state = KEPT
@@ -289,7 +299,7 @@ class LayerwiseControl:
                          TRAINING: f"Layer {layer}: training now (phase {phase.index}), its weights started at 0",
                          ALL: f"Layer {layer}: every weight trains in this last phase",
                          WAITING: f"Layer {layer}: added in a later phase"}[state])
-        trains = "the new layer" if phase.only_new or phase.index == 1 else "every weight"
+        trains = "every weight" if _trains_all(phase) else "the new layer"
         caption = ended or (f"Layerwise · phase {phase.index} of {len(plan.schedule)} · {phase.layers} of "
                             f"{plan.layers} layers · training {trains}")
         self.layer_strip.set_plan(states, phase.project.circuit.num_qubits, caption, tips)  # type: ignore[attr-defined]
@@ -300,8 +310,7 @@ class LayerwiseControl:
         if plan is None:
             return None
         live.x_offset = plan.offset
-        live.label = f"{plan.phase.layers} layer{'s' if plan.phase.layers > 1 else ''}" + (
-            "" if plan.phase.only_new or plan.phase.index == 1 else ", all")
+        live.label = _label(plan.phase)
         return [*plan.curves, live]
 
     def _layerwise_finished(self, record: Any, live: Any) -> None:
@@ -312,8 +321,7 @@ class LayerwiseControl:
             return
         phase = plan.phase
         if record is not None and live is not None:
-            live.label = f"{phase.layers} layer{'s' if phase.layers > 1 else ''}" + (
-                "" if phase.only_new or phase.index == 1 else ", all")
+            live.label = _label(phase)  # the runs list named it meanwhile
             plan.curves.append(live)
             plan.run_ids.append(record.id)
             loss = [v for v in record.metrics.get("loss", []) if v is not None]

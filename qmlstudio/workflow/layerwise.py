@@ -85,10 +85,9 @@ def phases(project: Project, registry: Any, epochs_per_layer: int, final_epochs:
 
 
 def _with_layers(project: Project, spec: Any, options: dict[str, Any], layers: int, qubits: int) -> Project:
-    data = project.to_dict()
-    data["runs"] = []
-    data.pop("studies", None)
-    copy = Project.from_dict(data)
+    # the settings only, as the training process gets them (not every run serialised and dropped:
+    # the window asks for the schedule on its own thread)
+    copy = Project.from_dict({"schema_version": 1, "name": project.name, **project.config_snapshot()})
     object.__setattr__(copy, "path", project.path)
     grown = {**options, "reps": layers}
     copy.ansatz = PluginChoice(project.ansatz.name, grown)  # type: ignore[union-attr]
@@ -142,7 +141,7 @@ class PhaseStart:
 
     def following(self, phase: Phase, record: Any, schedule: list[Phase]) -> "PhaseStart":
         """The start of ``phase`` after this one ended with ``record`` (completed)."""
-        count = int((record.config.get("layerwise") or {}).get("weights", phase.project.circuit.num_weights))
+        count = int(record.config["layerwise"]["weights"])  # this phase's circuit weights (prepare wrote them)
         final = [float(w) for w in record.final_weights]
         return PhaseStart(phase.index, len(schedule), phase.layers, phase.only_new, phase is schedule[-1],
                           tuple(final[:count]), tuple(final[count:]))

@@ -175,44 +175,13 @@ def apply1_uniform(re, im, cols, q, cre, cim):  # type: ignore[no-untyped-def]
             i[c + half] = cr * y0 + ci * x0 + dr * y1 + di * x1
 
 
-@numba.njit(**_INLINE)
-def _sums1_short(pr, pi, lr, li, half, acc_re, acc_im):  # type: ignore[no-untyped-def]
-    """Every ``Σ conj(λ_m) ψ_m2`` of a one-qubit gate whose runs are short (low qubits, few
-    columns), into ``acc (2, 2)``: one running sum per position of a run, in eight arrays
-    (vectors that stay vectors), added up at the end, instead of a horizontal sum per run."""
-    s0, s1, s2, s3 = np.zeros(half), np.zeros(half), np.zeros(half), np.zeros(half)
-    s4, s5, s6, s7 = np.zeros(half), np.zeros(half), np.zeros(half), np.zeros(half)
-    for h in range(0, pr.shape[0], 2 * half):
-        p_r0, p_i0, p_r1, p_i1 = pr[h : h + half], pi[h : h + half], pr[h + half : h + 2 * half], pi[h + half : h + 2 * half]
-        l_r0, l_i0, l_r1, l_i1 = lr[h : h + half], li[h : h + half], lr[h + half : h + 2 * half], li[h + half : h + 2 * half]
-        for c in range(half):
-            x0, y0, x1, y1 = p_r0[c], p_i0[c], p_r1[c], p_i1[c]
-            u0, v0, u1, v1 = l_r0[c], l_i0[c], l_r1[c], l_i1[c]
-            s0[c] += u0 * x0 + v0 * y0
-            s1[c] += u0 * y0 - v0 * x0
-            s2[c] += u0 * x1 + v0 * y1
-            s3[c] += u0 * y1 - v0 * x1
-            s4[c] += u1 * x0 + v1 * y0
-            s5[c] += u1 * y0 - v1 * x0
-            s6[c] += u1 * x1 + v1 * y1
-            s7[c] += u1 * y1 - v1 * x1
-    acc_re[0, 0] += s0.sum()
-    acc_im[0, 0] += s1.sum()
-    acc_re[0, 1] += s2.sum()
-    acc_im[0, 1] += s3.sum()
-    acc_re[1, 0] += s4.sum()
-    acc_im[1, 0] += s5.sum()
-    acc_re[1, 1] += s6.sum()
-    acc_im[1, 1] += s7.sum()
-
-
 @numba.njit(**_JIT)
 def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """One adjoint step over a one-qubit gate with coefficients ``(4,)``: adds every
     ``Σ conj(λ_m) ψ_m2`` to ``acc (2, 2)``, then applies the coefficients to ψ and λ."""
     half = (1 << q) * cols
-    if half < 64:  # short runs: the sums kept in registers would be reduced once per run
-        _sums1_short(pr, pi, lr, li, half, acc_re, acc_im)
+    if half < 64:  # short runs: the fused loop below does not vectorise there (3x slower)
+        sums1_uniform(pr, pi, lr, li, cols, q, acc_re, acc_im)
         apply1_uniform(pr, pi, cols, q, cre, cim)
         apply1_uniform(lr, li, cols, q, cre, cim)
         return
@@ -254,11 +223,11 @@ def backward1_uniform(pr, pi, lr, li, cols, q, cre, cim, acc_re, acc_im):  # typ
 @numba.njit(**_JIT)
 def sums1_uniform(pr, pi, lr, li, cols, q, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """Adds every ``Σ conj(λ_m) ψ_m2`` of qubit ``q`` to ``acc (2, 2)``, states unchanged
-    (the gates folded into the product state need the sums, not the uncomputing)."""
+    (the gates folded into the product state need the sums, not the uncomputing). One
+    loop whatever the length of the runs: on short ones (low qubits, few columns) it still
+    beats running sums per position of a run (2.5-3.5x at 4 columns, qubits 1-3, measured
+    on a Zen 4 core)."""
     half = (1 << q) * cols
-    if half < 64:
-        _sums1_short(pr, pi, lr, li, half, acc_re, acc_im)
-        return
     PR, PI = pr.reshape(-1, 2 * half), pi.reshape(-1, 2 * half)
     LR, LI = lr.reshape(-1, 2 * half), li.reshape(-1, 2 * half)
     s00r = s00i = s01r = s01i = s10r = s10i = s11r = s11i = 0.0
@@ -491,6 +460,7 @@ def warm_up() -> None:
     backward1_columns(*state, cols, 0, per_column[0], per_column[0], np.zeros((2, 2, cols)), np.zeros((2, 2, cols)))
     backward_gate(*state, cols, targets, offsets, blocks, one, one, need, np.zeros((4, 4)), np.zeros((4, 4)))
     backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4, cols)), np.zeros((4, 4, cols)))
+    backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4)), np.zeros((4, 4)))
     weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
     swap_gate(state[0], state[1], cols, targets, offsets, blocks)
     sums1_uniform(*state, cols, 0, np.zeros((2, 2)), np.zeros((2, 2)))

@@ -515,7 +515,7 @@ class StatevectorProgram:
                 lam.apply(op, step.forward[0], step.forward[1], inverse=True)
                 psi._spare, lam._spare = lam._spare, None
                 continue
-            columns = per_sample or op.per_sample_derivatives or step.per_sample
+            columns = step.per_column(op, part.columns, per_sample)
             cre, cim = step.inverse(part.columns, cols if columns and not step.per_sample else 0)
             d = len(op.offsets)
             shape = (d, d, cols) if columns else (d, d)
@@ -535,7 +535,7 @@ class StatevectorProgram:
         for op, step in zip(self.head, tape.head):
             if not op.has_weights:
                 continue
-            columns = per_sample or op.per_sample_derivatives or step.per_sample
+            columns = step.per_column(op, part.columns, per_sample)
             shape = (2, 2, cols) if columns else (2, 2)
             acc = (np.zeros(shape), np.zeros(shape))
             (k.sums1_columns if columns else k.sums1_uniform)(psi.re, psi.im, lam.re, lam.im, cols, op.qubit, *acc)
@@ -550,7 +550,7 @@ class StatevectorProgram:
         gates = []
         for i in group:
             op, step = self.body[i], tape[i]
-            columns = per_sample or op.per_sample_derivatives or step.per_sample
+            columns = step.per_column(op, part.columns, per_sample)
             cre, cim = step.inverse(part.columns, cols if columns and not step.per_sample else 0)
             d = len(op.offsets)
             shape = (d, d, cols) if columns else (d, d)

@@ -330,17 +330,35 @@ class _Step:
         self.per_sample = coefficients.ndim == 3
         self._inverse: tuple[np.ndarray, np.ndarray] | None = None  # one matrix's: tiny, kept once made
         self._generators: Sequence[Any] | None = None
+        self._part_generators: dict[tuple[int, int], Sequence[Any]] = {}
 
     def generators(self, op: Any, part: slice) -> Sequence[Any]:
         """``op.generators_for`` this step's angles and the columns of ``part``. When the gate
         is the same for every sample they do not depend on the part: made once for the call
         and shared by the parts (a fused gate's are a dozen small matrix products, made with
-        the interpreter's lock held: once per part, they kept the threads waiting)."""
-        if self.per_sample:
-            return op.generators_for(self.values, part)
-        if self._generators is None:  # parts on other threads may make them too: equal values
-            self._generators = op.generators_for(self.values, part)
-        return self._generators
+        the interpreter's lock held: once per part, they kept the threads waiting). Else
+        made once per part (asked for twice: :meth:`per_column`, then the gradient)."""
+        if not self.per_sample:
+            if self._generators is None:  # parts on other threads may make them too: equal values
+                self._generators = op.generators_for(self.values, part)
+            return self._generators
+        key = (part.start, part.stop)
+        made = self._part_generators.get(key)
+        if made is None:  # each part is one thread's: no two threads make the same key
+            made = self._part_generators[key] = op.generators_for(self.values, part)
+        return made
+
+    def per_column(self, op: Any, part: slice, per_sample: bool) -> bool:
+        """Whether the adjoint pass needs the gate's sums per column: for per-sample
+        gradients, and where the gradient's factors (generators, angle derivatives) differ
+        from sample to sample. Not merely because the gate does: a fused encoding and
+        trainable rotations (``RZ(θ)·RY(θ)·RY(x)``) has the same generators for every
+        sample, and one sum over the columns costs half as much as one per column."""
+        if per_sample or op.per_sample_derivatives:
+            return True
+        if not op.has_weights or not self.per_sample:
+            return False
+        return any(g is not None and np.ndim(g) == 3 for g in self.generators(op, part))
 
     def coefficient_columns(self, part: slice) -> np.ndarray:
         """The complex coefficients for the columns of ``part``: ``(blocks, 4[, columns])``."""
@@ -454,7 +472,17 @@ def _backward_step(state: tuple[np.ndarray, ...], cols: int, op: _Op, cre: np.nd
     coefficients are per column), then uncomputes the gate from ψ and λ."""
     k = _loops()
     if op.qubit >= 0:
-        (k.backward1_uniform if cre.ndim == 2 else k.backward1_columns)(*state, cols, op.qubit, cre[0], cim[0], *acc)
+        if not op.has_weights:  # nothing to sum: uncomputed only
+            _apply(state[0], state[1], cols, op, cre, cim)
+            _apply(state[2], state[3], cols, op, cre, cim)
+        elif cre.ndim == 2:
+            k.backward1_uniform(*state, cols, op.qubit, cre[0], cim[0], *acc)
+        elif acc[0].ndim == 2:  # a gate per sample, with one sum over the columns
+            k.sums1_uniform(*state, cols, op.qubit, *acc)
+            k.apply1_columns(state[0], state[1], cols, op.qubit, cre[0], cim[0])
+            k.apply1_columns(state[2], state[3], cols, op.qubit, cre[0], cim[0])
+        else:
+            k.backward1_columns(*state, cols, op.qubit, cre[0], cim[0], *acc)
     elif op.swaps:  # no weights, nothing to sum: uncomputed by swapping again
         k.swap_gate(state[0], state[1], cols, op.targets, op.offsets, op.blocks)
         k.swap_gate(state[2], state[3], cols, op.targets, op.offsets, op.blocks)

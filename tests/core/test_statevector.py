@@ -243,6 +243,52 @@ def test_shared_weight_sums_over_its_gates(kernels):
     assert abs(grad[0]) > 1e-3
 
 
+def test_gates_that_vary_by_sample_but_not_their_gradient_factors_sum_once_over_the_columns(kernels, monkeypatch):
+    """A gate whose coefficients depend on the sample but whose generators and angle
+    derivatives do not (an encoding fused with trainable rotations, RZZ(θ + x)) takes one
+    sum over the columns in the adjoint pass, not one per column: the gradient is the same."""
+    design = CircuitDesign(
+        3,
+        [
+            Gate("ry", (0,), ("x[0]",), 0),  # folded into the product state with the two below
+            Gate("rz", (0,), ("θ[0]",), 1),
+            Gate("ry", (0,), ("θ[1]",), 2),
+            Gate("ry", (1,), ("x[1]",), 0),
+            Gate("rx", (2,), ("x[1]",), 0),
+            Gate("cx", (0, 1), (), 3),
+            Gate("cx", (1, 2), (), 4),
+            Gate("rzz", (2, 1), ("θ[4] + x[1]",), 5),
+            Gate("rx", (2,), ("x[0]",), 6),  # in the body (after the CX): fused with the trainable gates after it
+            Gate("ry", (2,), ("θ[2]",), 7),
+            Gate("rz", (2,), ("θ[3]",), 8),
+            Gate("cx", (1, 2), (), 9),
+            Gate("rx", (1,), ("x[0]",), 10),  # no weights: uncomputed without sums
+        ],
+    )
+    program = StatevectorProgram(design)
+    decisions = []
+    per_column = sv._Step.per_column
+
+    def spy(self, op, part, per_sample):
+        decision = per_column(self, op, part, per_sample)
+        decisions.append((self.per_sample and op.has_weights, decision))
+        return decision
+
+    monkeypatch.setattr(sv._Step, "per_column", spy)
+    rng = np.random.default_rng(4)
+    weights, inputs = rng.uniform(-2, 2, 5), rng.uniform(-2, 2, (6, 2))
+    observables = some_observables(3, rng)
+    upstream = rng.normal(size=(6, 4))
+    _, grad = program.vjp(weights, inputs, observables, upstream)
+    np.testing.assert_allclose(grad, finite_difference(program, weights, inputs, observables, upstream), atol=1e-6)
+    assert np.all(np.abs(grad) > 1e-2)  # every weight's gradient is checked, none is zero by symmetry
+    assert (True, False) in decisions  # the one-sum path ran, for gates that vary by sample
+    assert (True, True) not in decisions
+    jacobian = program.jacobian(weights, inputs, observables)  # per sample: a sum per column
+    np.testing.assert_allclose(np.einsum("bk,bkw->w", upstream, jacobian), grad, atol=1e-10)
+    assert (True, True) in decisions
+
+
 def test_design_without_weights():
     design = CircuitDesign(2, [Gate("h", (0,), (), 0), Gate("ry", (1,), ("x[0]",), 0), Gate("cx", (0, 1), (), 1)])
     program = StatevectorProgram(design)

@@ -51,6 +51,7 @@ __all__ = [
     "backward_gate",
     "permute",
     "permute_phase",
+    "product_state",
     "sums1_columns",
     "sums1_uniform",
     "swap_gate",
@@ -443,6 +444,33 @@ def permute_phase(re, im, cols, source, ph_re, ph_im, out_re, out_im):  # type: 
             out_im[o + c] = a * y + b * x
 
 
+@numba.njit(**_JIT)
+def product_state(vre, vim, cols, out_re, out_im):  # type: ignore[no-untyped-def]
+    """The product state of one-qubit states ``v[q] (2, cols)`` (qubit ``q`` is bit ``q`` of
+    the basis index), split, into ``out`` (``2**n × cols``): qubit by qubit, the rows so far
+    times ``v[q][1]`` become the upper half and times ``v[q][0]`` the lower one."""
+    for c in range(cols):
+        out_re[c] = 1.0
+        out_im[c] = 0.0
+    size = cols
+    for q in range(vre.shape[0]):
+        tile = _tile_width(size, cols)
+        t = np.empty((4, tile))  # v[q]'s entries repeated along a tile: no modulo in the loop
+        for j in range(tile):
+            t[0, j], t[1, j] = vre[q, 0, j % cols], vim[q, 0, j % cols]
+            t[2, j], t[3, j] = vre[q, 1, j % cols], vim[q, 1, j % cols]
+        for o in range(0, size, tile):
+            lo_re, lo_im = out_re[o : o + tile], out_im[o : o + tile]
+            hi_re, hi_im = out_re[size + o : size + o + tile], out_im[size + o : size + o + tile]
+            for c in range(tile):
+                x, y = lo_re[c], lo_im[c]
+                hi_re[c] = t[2, c] * x - t[3, c] * y
+                hi_im[c] = t[2, c] * y + t[3, c] * x
+                lo_re[c] = t[0, c] * x - t[1, c] * y
+                lo_im[c] = t[0, c] * y + t[1, c] * x
+        size *= 2
+
+
 def warm_up() -> None:
     """Compiles every kernel for the argument types the simulator passes, or loads them
     from Numba's cache (``make install`` runs this once, so that the first training run
@@ -468,6 +496,7 @@ def warm_up() -> None:
     source = np.arange(4, dtype=np.int64)
     permute(state[0], state[1], cols, source, state[2], state[3])
     permute_phase(state[0], state[1], cols, source, np.ones(4), np.zeros(4), state[2], state[3])
+    product_state(np.ones((2, 2, cols)), np.zeros((2, 2, cols)), cols, state[0], state[1])
 
 
 if __name__ == "__main__":

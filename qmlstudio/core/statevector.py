@@ -77,6 +77,7 @@ from qmlstudio.core.statevector_ops import (
     _Op,
     _Part,
     _Permutation,
+    _Pool,
     _split,
     _State,
     _Step,
@@ -255,6 +256,9 @@ class StatevectorProgram:
         self._cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._schedules: dict[int, list[Any]] = {}
+        #: the parts' states, reused from part to part and call to call (per thread in
+        #: flight: ψ, λ, a spare, the final state and M's diagonal at most)
+        self._pool = _Pool(limit=8 * self.threads)
 
     @staticmethod
     def memory_bytes(num_qubits: int, batch: int, num_observables: int = 1, num_gates: int = 0,
@@ -409,9 +413,11 @@ class StatevectorProgram:
                 if cached is not None:
                     self._cache.move_to_end(key)
                     self.cache_hits += 1
-                    return _State(cached[0].copy(), cached[1].copy(), cols)
-        state = self._product_state(w, wl, x, xt, cols, head)
-        split = _State(np.ascontiguousarray(state.real).reshape(-1), np.ascontiguousarray(state.imag).reshape(-1), cols)
+                    state = _State(self._pool.take(cached[0].size), self._pool.take(cached[1].size), cols, self._pool)
+                    np.copyto(state.re, cached[0])
+                    np.copyto(state.im, cached[1])
+                    return state
+        split = _State(*self._product_state(w, wl, x, xt, cols, head), cols, self._pool)
         for op in self.entangling_prefix:
             split.apply(op, *_split(op.coefficients(w, wl, x, xt)[0]))  # once per part: no tape
         if key is not None and 2 * split.re.nbytes <= self.cache_bytes:
@@ -422,21 +428,20 @@ class StatevectorProgram:
         return split
 
     def _product_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, batch: int,
-                       head: list[tuple[Any, np.ndarray]] = ()) -> np.ndarray:
+                       head: list[tuple[Any, np.ndarray]] = ()) -> tuple[np.ndarray, np.ndarray]:
         """|0…0⟩ after the one-qubit gates of the prefix and then those of ``head`` (the
         body's gates folded in, with their coefficients for these columns): a product of
-        one-qubit states, built by outer products in one pass instead of one pass per gate."""
-        qubit_states = [np.array([[1.0 + 0j], [0.0]]) for _ in range(self.num_qubits)]
+        one-qubit states, built in one compiled pass instead of one pass per gate, split."""
+        qubit_states = np.zeros((self.num_qubits, 2, batch), dtype=complex)
+        qubit_states[:, 0] = 1.0
         gates = [(op, op.coefficients(w, wl, x, xt)[0]) for op in self.product_prefix] + list(head)
         for op, coefficients in gates:
             (a, b, c, d) = coefficients[0]
             v = qubit_states[op.gate.qubits[0]]
             qubit_states[op.gate.qubits[0]] = np.array(np.broadcast_arrays(a * v[0] + b * v[1], c * v[0] + d * v[1]))
-        state = np.broadcast_to(qubit_states[0], (2, batch))
-        for v in qubit_states[1:]:  # qubit q is bit q: higher qubits go to the left
-            v = np.broadcast_to(v, (2, batch))
-            state = (v[:, None, :] * state[None, :, :]).reshape(-1, batch)
-        return np.array(state, dtype=complex, order="C")
+        re, im = self._pool.take(self.dim * batch), self._pool.take(self.dim * batch)
+        _loops().product_state(np.ascontiguousarray(qubit_states.real), np.ascontiguousarray(qubit_states.imag), batch, re, im)
+        return re, im
 
     def _schedule(self, cols: int) -> list[Any]:
         """The body's gates in order, for parts of ``cols`` columns: an index into the body,
@@ -486,6 +491,7 @@ class StatevectorProgram:
                 re, im = state.re[start : start + size], state.im[start : start + size]
                 for op, cre, cim in gates:
                     _apply(re, im, cols, op, cre, cim)
+        self._pool.give(*(state._spare or ()))
         return _Part(columns, xp, xt, state.re, state.im)
 
     def _backward(self, part: _Part, m_diag: np.ndarray, tape: list[_Step], w: np.ndarray, wl: list, per_sample: bool = False,
@@ -502,8 +508,15 @@ class StatevectorProgram:
         if not self.body and not any(op.has_weights for op in self.head):
             return grad
         m_flat = np.ascontiguousarray(np.broadcast_to(m_diag, (self.dim, cols))).reshape(-1)
-        lam = _State(part.re * m_flat, part.im * m_flat, cols)
-        psi = _State(part.re, part.im, cols) if consume else _State(part.re.copy(), part.im.copy(), cols)
+        pool = self._pool
+        lam = _State(np.multiply(part.re, m_flat, out=pool.take(part.re.size)), np.multiply(part.im, m_flat, out=pool.take(part.im.size)),
+                     cols, pool)
+        if consume:
+            psi = _State(part.re, part.im, cols, pool)
+        else:
+            psi = _State(pool.take(part.re.size), pool.take(part.im.size), cols, pool)
+            np.copyto(psi.re, part.re)
+            np.copyto(psi.im, part.im)
         for item in reversed(self._schedule(cols)):
             if not isinstance(item, int):
                 self._backward_block(item, psi, lam, tape, part, grad, w, wl, per_sample)
@@ -524,6 +537,7 @@ class StatevectorProgram:
             if op.has_weights:
                 self._add_gradient(op, step, acc[0] + 1j * acc[1], grad, part, w, wl)
         self._head_gradient(psi, lam, tape, part, grad, w, wl, per_sample)
+        pool.give(*psi.arrays(), *lam.arrays())  # the part's own when consumed
         return grad
 
     def _head_gradient(self, psi: _State, lam: _State, tape: "_Tape", part: _Part, grad: np.ndarray, w: np.ndarray, wl: list,
@@ -612,7 +626,10 @@ class StatevectorProgram:
 
         def forward(columns: slice) -> tuple[_Part | None, np.ndarray]:
             part = self._forward(w, wl, x, tape, columns)
-            return (part if keep else None), self._part_values(part, obs)
+            values = self._part_values(part, obs)
+            if not keep:
+                self._pool.give(part.re, part.im)
+            return (part if keep else None), values
 
         results = self._map(forward, self._parts(sim_batch))
         values = np.concatenate([v for _, v in results])
@@ -672,8 +689,14 @@ class StatevectorProgram:
                     m_diag = upp if obs is None else _diagonal_sum(obs, upp)
                     return np.stack([self._backward(part, m_diag[:, [b]], tape, w, wl) for b in range(batch)])
                 upp = up[part.columns].T  # (k, columns)
-                m_diag = upp if obs is None else _diagonal_sum(obs, upp)  # (2**n, columns): M of each sample
-                return self._backward(part, m_diag, tape, w, wl, per_sample=per_sample, consume=again)
+                if obs is None:
+                    return self._backward(part, upp, tape, w, wl, per_sample=per_sample, consume=again)
+                out = self._pool.take(self.dim * part.width)
+                m_diag = _diagonal_sum(obs, upp, out)  # (2**n, columns): M of each sample
+                try:
+                    return self._backward(part, m_diag, tape, w, wl, per_sample=per_sample, consume=again)
+                finally:
+                    self._pool.give(out)
 
             grads = self._map(backward, list(range(len(slices))))
             return np.concatenate(grads) if per_sample else np.sum(grads, axis=0)

@@ -49,6 +49,7 @@ __all__ = [
     "backward1_columns",
     "backward1_uniform",
     "backward_gate",
+    "diagonal_sum",
     "permute",
     "permute_phase",
     "product_state",
@@ -493,6 +494,32 @@ def product_state(vre, vim, cols, out_re, out_im):  # type: ignore[no-untyped-de
         size *= 2
 
 
+@numba.njit(**_JIT)
+def diagonal_sum(obs, upstream, out):  # type: ignore[no-untyped-def]
+    """``out[i, c] = Σ_k obs[k, i] · upstream[k, c]`` (``out`` flat, ``2**n × columns``):
+    the adjoint pass's diagonal of M per column, without the interpreter's lock or BLAS.
+    By blocks of 64 rows: computed column by column (long loops along the observables'
+    rows), then written out row by row."""
+    cols = upstream.shape[1]
+    dim = obs.shape[1]
+    tmp = np.empty((cols, 64))
+    for i0 in range(0, dim, 64):
+        m = min(64, dim - i0)
+        for c in range(cols):
+            t = tmp[c]
+            for j in range(m):
+                t[j] = 0.0
+            for k in range(obs.shape[0]):
+                u = upstream[k, c]
+                ob = obs[k, i0 : i0 + m]
+                for j in range(m):
+                    t[j] += u * ob[j]
+        for j in range(m):
+            o = (i0 + j) * cols
+            for c in range(cols):
+                out[o + c] = tmp[c, j]
+
+
 def warm_up() -> None:
     """Compiles every kernel for the argument types the simulator passes, or loads them
     from Numba's cache (``make install`` runs this once, so that the first training run
@@ -519,6 +546,7 @@ def warm_up() -> None:
     permute(state[0], state[1], cols, source, state[2], state[3])
     permute_phase(state[0], state[1], cols, source, np.ones(4), np.zeros(4), state[2], state[3])
     product_state(np.ones((2, 2, cols)), np.zeros((2, 2, cols)), cols, state[0], state[1])
+    diagonal_sum(np.ones((2, 4)), np.ones((2, cols)), state[0])
 
 
 if __name__ == "__main__":

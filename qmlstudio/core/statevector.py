@@ -404,7 +404,7 @@ class StatevectorProgram:
                 raise
 
     def _prefix_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, cols: int,
-                      head: list[tuple[Any, np.ndarray]] = ()) -> _State:
+                      gates: list[tuple[Any, np.ndarray]]) -> _State:
         key = None
         if self.cache_bytes > 0 and self.entangling_prefix:  # a product state is as cheap to rebuild as to copy
             key = (x.shape, x.tobytes())
@@ -417,7 +417,7 @@ class StatevectorProgram:
                     np.copyto(state.re, cached[0])
                     np.copyto(state.im, cached[1])
                     return state
-        split = _State(*self._product_state(w, wl, x, xt, cols, head), cols, self._pool)
+        split = _State(*self._product_state(cols, gates), cols, self._pool)
         for op in self.entangling_prefix:
             split.apply(op, *_split(op.coefficients(w, wl, x, xt)[0]))  # once per part: no tape
         if key is not None and 2 * split.re.nbytes <= self.cache_bytes:
@@ -427,18 +427,25 @@ class StatevectorProgram:
                     self._cache.popitem(last=False)
         return split
 
-    def _product_state(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray, batch: int,
-                       head: list[tuple[Any, np.ndarray]] = ()) -> tuple[np.ndarray, np.ndarray]:
-        """|0…0⟩ after the one-qubit gates of the prefix and then those of ``head`` (the
-        body's gates folded in, with their coefficients for these columns): a product of
-        one-qubit states, built in one compiled pass instead of one pass per gate, split."""
+    def _product_state(self, batch: int, gates: list[tuple[Any, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """|0…0⟩ after ``gates``, the one-qubit gates of the prefix and then the body's gates
+        folded in, with their coefficients for these columns: a product of one-qubit states,
+        the k-th gate of every qubit applied at once, then built in one compiled pass, split."""
         qubit_states = np.zeros((self.num_qubits, 2, batch), dtype=complex)
         qubit_states[:, 0] = 1.0
-        gates = [(op, op.coefficients(w, wl, x, xt)[0]) for op in self.product_prefix] + list(head)
+        rounds: list[list[tuple[int, np.ndarray]]] = []  # the k-th gate on each qubit, for every qubit at once
+        seen: dict[int, int] = {}
         for op, coefficients in gates:
-            (a, b, c, d) = coefficients[0]
-            v = qubit_states[op.gate.qubits[0]]
-            qubit_states[op.gate.qubits[0]] = np.array(np.broadcast_arrays(a * v[0] + b * v[1], c * v[0] + d * v[1]))
+            q = op.gate.qubits[0]
+            k = seen[q] = seen.get(q, -1) + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append((q, coefficients[0]))
+        for gates_of_round in rounds:
+            qubits = [q for q, _ in gates_of_round]
+            m = np.stack([np.broadcast_to(c.reshape(4, -1), (4, batch)) for _, c in gates_of_round])  # (gates, 4, batch)
+            v = qubit_states[qubits]
+            qubit_states[qubits] = np.stack([m[:, 0] * v[:, 0] + m[:, 1] * v[:, 1], m[:, 2] * v[:, 0] + m[:, 3] * v[:, 1]], axis=1)
         re, im = self._pool.take(self.dim * batch), self._pool.take(self.dim * batch)
         _loops().product_state(np.ascontiguousarray(qubit_states.real), np.ascontiguousarray(qubit_states.imag), batch, re, im)
         return re, im
@@ -470,16 +477,19 @@ class StatevectorProgram:
 
     def _tape(self, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> "_Tape":
         """Every body gate's coefficients and angles for the whole batch, computed once
-        (and those of the gates folded into the product state, as ``tape.head``)."""
+        (and those of the gates folded into the product state, as ``tape.head``; the prefix's
+        are made per part, for its columns only: the tape's memory grows with the batch)."""
         tape = _Tape(_Step(*op.coefficients(w, wl, x, xt)) for op in self.body)
-        tape.head = [_Step(*op.coefficients(w, wl, x, xt)) for op in self.head]
+        tape.head = [_Step(*op.coefficients(w, wl, x, xt), split=False) for op in self.head]
         return tape
 
     def _forward(self, w: np.ndarray, wl: list, x: np.ndarray, tape: list[_Step], columns: slice) -> _Part:
         xp = x[columns]
         xt = np.ascontiguousarray(xp.T)
         cols = len(xp)
-        state = self._prefix_state(w, wl, xp, xt, cols, [(op, step.coefficient_columns(columns)) for op, step in zip(self.head, tape.head)])
+        gates = [(op, op.coefficients(w, wl, xp, xt)[0]) for op in self.product_prefix]
+        gates += [(op, step.coefficient_columns(columns)) for op, step in zip(self.head, tape.head)]
+        state = self._prefix_state(w, wl, xp, xt, cols, gates)
         for item in self._schedule(cols):
             if isinstance(item, int):
                 state.apply(self.body[item], *tape[item].columns(columns))

@@ -325,8 +325,11 @@ class _Step:
     """A body gate's coefficients for one call (the whole batch), split once for the
     compiled loops, and its angles."""
 
-    def __init__(self, coefficients: np.ndarray, values: list[Any]) -> None:
-        self.forward = _split(coefficients)
+    def __init__(self, coefficients: np.ndarray, values: list[Any], split: bool = True) -> None:
+        """``split``: the coefficients as the compiled loops take them (a body gate's); else
+        kept complex only (a gate of the product state, see :meth:`coefficient_columns`)."""
+        self.coefficients = None if split else coefficients
+        self.forward: Any = _split(coefficients) if split else None
         self.values = values
         self.per_sample = coefficients.ndim == 3
         self._inverse: tuple[np.ndarray, np.ndarray] | None = None  # one matrix's: tiny, kept once made
@@ -363,8 +366,10 @@ class _Step:
 
     def coefficient_columns(self, part: slice) -> np.ndarray:
         """The complex coefficients for the columns of ``part``: ``(blocks, 4[, columns])``."""
-        re, im = self.columns(part)
-        return re + 1j * im
+        if self.coefficients is None:
+            re, im = self.columns(part)
+            return re + 1j * im
+        return self.coefficients[..., part] if self.per_sample else self.coefficients
 
     def columns(self, part: slice) -> tuple[np.ndarray, np.ndarray]:
         """The gate's coefficients for the columns of ``part``."""

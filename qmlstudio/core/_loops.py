@@ -56,6 +56,7 @@ __all__ = [
     "sums1_columns",
     "sums1_uniform",
     "swap_gate",
+    "swap_pairs",
     "warm_up",
     "weighted_norms",
 ]
@@ -410,6 +411,15 @@ def swap_gate(re, im, cols, targets, offsets, blocks):  # type: ignore[no-untype
 
 
 @numba.njit(**_JIT)
+def swap_pairs(re, im, table):  # type: ignore[no-untyped-def]
+    """CX and SWAP gates in a row (a CX ladder), one :func:`_swap_pair` per row of ``table``
+    ``(run, span, a, b)`` in order, in one call: the thread takes the interpreter's lock
+    back once, not once per gate (with two threads, each waited on the other's Python)."""
+    for g in range(table.shape[0]):
+        _swap_pair(re, im, table[g, 0], table[g, 1], table[g, 2], table[g, 3])
+
+
+@numba.njit(**_JIT)
 def backward_gate(pr, pi, lr, li, cols, targets, offsets, blocks, cre, cim, need, acc_re, acc_im):  # type: ignore[no-untyped-def]
     """One adjoint step over a gate: sums into ``acc`` — ``(d, d)`` totals or
     ``(d, d, cols)`` per column — then uncomputes it from ψ and λ. Coefficients as for
@@ -540,6 +550,7 @@ def warm_up() -> None:
     backward_gate(*state, cols, targets, offsets, blocks, per_column, per_column, need, np.zeros((4, 4)), np.zeros((4, 4)))
     weighted_norms(state[0], state[1], cols, np.zeros(4), np.zeros(cols))
     swap_gate(state[0], state[1], cols, targets, offsets, blocks)
+    swap_pairs(state[0], state[1], np.array([[cols, 2 * cols, cols, 3 * cols]], dtype=np.int64))
     sums1_uniform(*state, cols, 0, np.zeros((2, 2)), np.zeros((2, 2)))
     sums1_columns(*state, cols, 0, np.zeros((2, 2, cols)), np.zeros((2, 2, cols)))
     source = np.arange(4, dtype=np.int64)

@@ -77,10 +77,12 @@ from qmlstudio.core.statevector_ops import (
     _Op,
     _Part,
     _Permutation,
+    _pair_swap,
     _Pool,
     _split,
     _State,
     _Step,
+    _SwapRun,
     _Tape,
 )
 
@@ -119,6 +121,9 @@ _BLOCKING_MIN_BYTES = 32 << 20
 #: Fold the body's first one-qubit gates on each qubit into the product state (see
 #: :class:`StatevectorProgram`); off only to compare with the plain adjoint pass.
 _FOLD_FIRST_GATES = True
+#: CX and SWAP gates in a row simulated in one compiled call (:class:`_SwapRun`); off only
+#: to compare with one call per gate.
+_SWAP_RUNS = True
 #: What a gradient step costs in forward passes: the forward pass, and the adjoint pass
 #: over ψ and λ with its sums (3.5 forward passes, measured at 12 and 16 qubits).
 _STEP_COST = 4.5
@@ -256,6 +261,7 @@ class StatevectorProgram:
         self._cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._schedules: dict[int, list[Any]] = {}
+        self._swap_runs = _SWAP_RUNS
         #: the parts' states, reused from part to part and call to call (per thread in
         #: flight: ψ, λ, a spare, the final state and M's diagonal at most)
         self._pool = _Pool(limit=8 * self.threads)
@@ -454,7 +460,8 @@ class StatevectorProgram:
         """The body's gates in order, for parts of ``cols`` columns: an index into the body,
         or ``(low, indices)`` for gates in a row whose qubits are all below ``low``, applied
         block by block (blocks of ``2**low`` rows that stay in the core's cache while every
-        one of these gates acts on them). Without blocks when the part fits in the cache."""
+        one of these gates acts on them; without blocks when the part fits in the cache), or
+        a :class:`_SwapRun` for CX and SWAP gates in a row."""
         schedule = self._schedules.get(cols)
         if schedule is not None:
             return schedule
@@ -472,6 +479,17 @@ class StatevectorProgram:
                 group = []
                 schedule.append(i)
             schedule += [(low, tuple(group))] if len(group) > 1 else group
+        coalesced: list[Any] = []  # CX ladders: one call each
+        for item in schedule:
+            if self._swap_runs and isinstance(item, int) and _pair_swap(self.body[item]):
+                if coalesced and isinstance(coalesced[-1], list):
+                    coalesced[-1].append(item)
+                    continue
+                coalesced.append([item])
+                continue
+            coalesced.append(item)
+        schedule = [_SwapRun([self.body[i] for i in item], cols) if isinstance(item, list) and len(item) > 1
+                    else (item[0] if isinstance(item, list) else item) for item in coalesced]
         self._schedules[cols] = schedule
         return schedule
 
@@ -493,6 +511,9 @@ class StatevectorProgram:
         for item in self._schedule(cols):
             if isinstance(item, int):
                 state.apply(self.body[item], *tape[item].columns(columns))
+                continue
+            if isinstance(item, _SwapRun):
+                item.apply(state.re, state.im)
                 continue
             low, group = item
             gates = [(self.body[i], *tape[i].columns(columns)) for i in group]
@@ -528,6 +549,10 @@ class StatevectorProgram:
             np.copyto(psi.re, part.re)
             np.copyto(psi.im, part.im)
         for item in reversed(self._schedule(cols)):
+            if isinstance(item, _SwapRun):  # no weights: uncomputed only
+                item.apply(psi.re, psi.im, inverse=True)
+                item.apply(lam.re, lam.im, inverse=True)
+                continue
             if not isinstance(item, int):
                 self._backward_block(item, psi, lam, tape, part, grad, w, wl, per_sample)
                 continue

@@ -197,6 +197,27 @@ class _Fused1:
         return [g for gens in reversed(backwards) for g in gens]
 
 
+def _pair_swap(op: Any) -> bool:
+    """Whether the gate is a CX or a SWAP: two qubits, one block that swaps its two states."""
+    return isinstance(op, _Op) and op.swaps and len(op.targets) == 2 and len(op.blocks) == 1
+
+
+class _SwapRun:
+    """CX and SWAP gates in a row, for parts of ``cols`` columns: their
+    :func:`~qmlstudio.core._loops.swap_pairs` tables, forward and (the gates in reverse
+    order, each its own inverse) backward."""
+
+    def __init__(self, ops: Sequence[_Op], cols: int) -> None:
+        self.ops = tuple(ops)
+        rows = [((1 << int(op.targets[0])) * cols, (1 << int(op.targets[1])) * cols,
+                 int(op.offsets[op.blocks[0, 0]]) * cols, int(op.offsets[op.blocks[0, 1]]) * cols) for op in self.ops]
+        self.forward = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        self.backward = np.ascontiguousarray(self.forward[::-1])
+
+    def apply(self, re: np.ndarray, im: np.ndarray, inverse: bool = False) -> None:
+        _loops().swap_pairs(re, im, self.backward if inverse else self.forward)
+
+
 def _monomial(op: _Op) -> bool:
     """Whether the gate is fixed and moves each basis state to one other (times a phase)."""
     if op.name not in _FIXED:

@@ -59,6 +59,7 @@ def unfused(design: CircuitDesign, monkeypatch, **options) -> StatevectorProgram
     with monkeypatch.context() as patch:
         patch.setattr(sv, "_fuse", lambda ops, num_qubits: list(ops))
         patch.setattr(sv, "_FOLD_FIRST_GATES", False)
+        patch.setattr(sv, "_SWAP_RUNS", False)
         return StatevectorProgram(design, **options)
 
 
@@ -152,6 +153,25 @@ def test_fused_one_qubit_runs_and_permutations_in_the_encoding(monkeypatch):
     np.testing.assert_allclose(fused.vjp(weights, inputs, obs, up)[1], plain.vjp(weights, inputs, obs, up)[1], atol=1e-12, rtol=0)
 
 
+def test_cx_ladders_above_the_permutation_size_run_in_one_call_with_the_same_answers(monkeypatch):
+    """Above 14 qubits a CX ladder is not one permutation but a run of swaps, simulated in one
+    compiled call (a :class:`_SwapRun`) forward and, in reverse, backward: the same states and
+    gradients as one call per gate, and qiskit's states."""
+    design, weights, inputs, observables, upstream = problem(15, 2)
+    program = StatevectorProgram(design)
+    runs = [item for item in program._schedule(2) if isinstance(item, statevector_ops._SwapRun)]
+    assert runs and max(len(run.ops) for run in runs) == 14  # a whole ladder
+    plain = unfused(design, monkeypatch)
+    assert not any(isinstance(item, statevector_ops._SwapRun) for item in plain._schedule(2))
+    np.testing.assert_allclose(program.states(weights, inputs), plain.states(weights, inputs), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(program.states(weights, inputs)[1], qiskit_state(design, weights, inputs[1]), atol=1e-12)
+    values, grad = program.vjp(weights, inputs, observables, upstream)
+    expected = plain.vjp(weights, inputs, observables, upstream)
+    np.testing.assert_allclose(values, expected[0], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(grad, expected[1], atol=1e-10, rtol=0)
+    assert np.abs(grad).max() > 1e-2
+
+
 def test_cache_blocks_keep_the_answers(monkeypatch):
     """Gates on low qubits applied block by block (as at 20 qubits), forced here at 8."""
     design, weights, inputs, observables, upstream = problem(8, 5)
@@ -160,8 +180,8 @@ def test_cache_blocks_keep_the_answers(monkeypatch):
     monkeypatch.setattr(sv, "_BLOCKING_MIN_BYTES", 0)
     monkeypatch.setattr(statevector_ops, "_PERMUTATION_MAX_QUBITS", 0)  # CX ladders as gates, in the blocks (as at 20 qubits)
     blocked = StatevectorProgram(design)
-    assert any(blocked.body[i].name == "cx" for item in blocked._schedule(5) if not isinstance(item, int) for i in item[1])
-    groups = [item for item in blocked._schedule(5) if not isinstance(item, int)]
+    assert any(blocked.body[i].name == "cx" for item in blocked._schedule(5) if isinstance(item, tuple) for i in item[1])
+    groups = [item for item in blocked._schedule(5) if isinstance(item, tuple)]
     assert groups and all(item[0] == 5 for item in groups) and sum(len(item[1]) for item in groups) >= 10
     np.testing.assert_allclose(blocked.states(weights, inputs), plain.states(weights, inputs), atol=1e-12, rtol=0)
     values, grad = blocked.vjp(weights, inputs, observables, upstream)

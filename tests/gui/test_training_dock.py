@@ -154,7 +154,8 @@ def test_step_trains_one_iteration_then_pauses(qtbot, dock: TrainingDock) -> Non
 
 
 def test_a_completed_run_shows_the_confusion_matrix_and_the_baselines(qtbot, tmp_path: Path, registry: Any) -> None:
-    project = demo_project(tmp_path, baselines=True)
+    # 2 epochs, not the demo's 30: what is checked is how the end of a run is shown, whatever its length
+    project = demo_project(tmp_path, epochs=2, baselines=True)
     project.preprocessing = dataclasses.replace(project.preprocessing, validation_size=0.2)
     dock = TrainingDock(project, registry)
     qtbot.addWidget(dock)
@@ -511,6 +512,8 @@ def test_remote_job_status_shows_in_the_dock(qtbot, project: Project, registry: 
 
 def test_evaluate_on_another_backend_keeps_the_accuracy_with_the_run(qtbot, dock: TrainingDock) -> None:
     """Evaluate on…: the trained weights on another backend, without retraining, side by side."""
+    # any trained weights will do: 2 epochs, not the demo's 30
+    dock.project.training = dataclasses.replace(dock.project.training, epochs=2)
     with qtbot.waitSignal(dock.run_finished, timeout=30_000):
         click(qtbot, dock.train_button)
     run = dock.project.runs[-1]
@@ -702,8 +705,9 @@ def test_a_hybrid_run_draws_its_classical_and_quantum_gradient_norms_apart(qtbot
     the two parts' curves, with a point per iteration, as recorded; a VQC run has none of them."""
     from qmlstudio.workflow import new_project
 
+    # no baselines (a second or more of fitting): nothing here looks at them
     project = new_project(registry, name="h", dataset="moons", dataset_options={"samples": 60}, model="hybrid",
-                          qubits=2, epochs=2, model_options={"ablation": False})
+                          qubits=2, epochs=2, model_options={"ablation": False, "baselines": False})
     dock = TrainingDock(project, registry)
     qtbot.addWidget(dock)
     dock.show()

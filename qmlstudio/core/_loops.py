@@ -373,15 +373,20 @@ def _swap_pair(re, im, run, span, a, b):  # type: ignore[no-untyped-def]
     2x on CX(0, 1) at 4 columns."""
     for hi in range(0, re.shape[0], 2 * span):
         for base in range(hi, hi + span, 2 * run):
-            ra, rb = re[base + a : base + a + run], re[base + b : base + b + run]
-            ia, ib = im[base + a : base + a + run], im[base + b : base + b + run]
-            for j in range(run):
-                x = ra[j]
-                ra[j] = rb[j]
-                rb[j] = x
-                y = ia[j]
-                ia[j] = ib[j]
-                ib[j] = y
+            _swap_runs(re[base + a : base + a + run], im[base + a : base + a + run],
+                       re[base + b : base + b + run], im[base + b : base + b + run])
+
+
+@numba.njit(**_INLINE)
+def _swap_runs(ra, ia, rb, ib):  # type: ignore[no-untyped-def]
+    """Exchanges two runs of a split state, number by number."""
+    for j in range(ra.shape[0]):
+        x = ra[j]
+        ra[j] = rb[j]
+        rb[j] = x
+        y = ia[j]
+        ia[j] = ib[j]
+        ib[j] = y
 
 
 @numba.njit(**_JIT)
@@ -400,14 +405,7 @@ def swap_gate(re, im, cols, targets, offsets, blocks):  # type: ignore[no-untype
         for j in range(blocks.shape[0]):
             a = row | (offsets[blocks[j, 0]] >> t0)
             b = row | (offsets[blocks[j, 1]] >> t0)
-            ra, rb, ia, ib = R[a], R[b], I[a], I[b]
-            for c in range(run):
-                x = ra[c]
-                ra[c] = rb[c]
-                rb[c] = x
-                y = ia[c]
-                ia[c] = ib[c]
-                ib[c] = y
+            _swap_runs(R[a], I[a], R[b], I[b])
 
 
 @numba.njit(**_JIT)

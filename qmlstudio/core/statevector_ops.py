@@ -356,6 +356,7 @@ class _Step:
         self._inverse: tuple[np.ndarray, np.ndarray] | None = None  # one matrix's: tiny, kept once made
         self._generators: Sequence[Any] | None = None
         self._part_generators: dict[tuple[int, int], Sequence[Any]] = {}
+        self._rule: Any = None  # see gradient_rule: not made yet (None), made, or False (none)
 
     def generators(self, op: Any, part: slice) -> Sequence[Any]:
         """``op.generators_for`` this step's angles and the columns of ``part``. When the gate
@@ -372,6 +373,29 @@ class _Step:
         if made is None:  # each part is one thread's: no two threads make the same key
             made = self._part_generators[key] = op.generators_for(self.values, part)
         return made
+
+    def gradient_rule(self, op: Any, part: slice, w: np.ndarray, wl: list, x: np.ndarray, xt: np.ndarray) -> Any:
+        """For a gate whose generators and angle derivatives are the same for every sample:
+        ``(matrix, which, weights, factors)`` such that its gradient from one total of sums
+        ``S`` is ``factors · 2 Re (matrix @ S.ravel())[which]``, added at ``weights``; made
+        once for the call. None when the generators differ by sample."""
+        if self._rule is None:
+            generators = self.generators(op, part)
+            if any(g is not None and np.ndim(g) == 3 for g in generators):
+                self._rule = False
+            else:
+                rows, which, weights, factors = [], [], [], []
+                for generator, derivatives in zip(generators, op.derivatives):
+                    if not derivatives:
+                        continue
+                    rows.append(np.asarray(generator, dtype=complex).ravel())
+                    for weight, dfn in derivatives:
+                        which.append(len(rows) - 1)
+                        weights.append(weight)
+                        factors.append(float(dfn(w, wl, x, xt)))
+                self._rule = (np.array(rows).reshape(len(rows), -1), np.array(which, dtype=np.int64),
+                              np.array(weights, dtype=np.int64), np.array(factors))
+        return self._rule or None
 
     def per_column(self, op: Any, part: slice, per_sample: bool) -> bool:
         """Whether the adjoint pass needs the gate's sums per column: for per-sample

@@ -50,6 +50,7 @@ and the batch's parts); the compiled operations it runs are in
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -484,16 +485,11 @@ class StatevectorProgram:
                 schedule.append(i)
             schedule += [(low, tuple(group))] if len(group) > 1 else group
         coalesced: list[Any] = []  # CX ladders: one call each
-        for item in schedule:
-            if self._swap_runs and isinstance(item, int) and _pair_swap(self.body[item]):
-                if coalesced and isinstance(coalesced[-1], list):
-                    coalesced[-1].append(item)
-                    continue
-                coalesced.append([item])
-                continue
-            coalesced.append(item)
-        schedule = [_SwapRun([self.body[i] for i in item], cols) if isinstance(item, list) and len(item) > 1
-                    else (item[0] if isinstance(item, list) else item) for item in coalesced]
+        swap = lambda item: self._swap_runs and isinstance(item, int) and _pair_swap(self.body[item])  # noqa: E731
+        for swaps, run in itertools.groupby(schedule, key=swap):
+            items = list(run)
+            coalesced += [_SwapRun([self.body[i] for i in items], cols)] if swaps and len(items) > 1 else items
+        schedule = coalesced
         self._schedules[cols] = schedule
         return schedule
 

@@ -380,12 +380,11 @@ class _Step:
         ``S`` is ``factors · 2 Re (matrix @ S.ravel())[which]``, added at ``weights``; made
         once for the call. None when the generators differ by sample."""
         if self._rule is None:
-            generators = self.generators(op, part)
-            if any(g is not None and np.ndim(g) == 3 for g in generators):
+            if self._generators_vary(op, part):
                 self._rule = False
             else:
                 rows, which, weights, factors = [], [], [], []
-                for generator, derivatives in zip(generators, op.derivatives):
+                for generator, derivatives in zip(self.generators(op, part), op.derivatives):
                     if not derivatives:
                         continue
                     rows.append(np.asarray(generator, dtype=complex).ravel())
@@ -407,6 +406,10 @@ class _Step:
             return True
         if not op.has_weights or not self.per_sample:
             return False
+        return self._generators_vary(op, part)
+
+    def _generators_vary(self, op: Any, part: slice) -> bool:
+        """Whether the gate's generators differ from sample to sample (one per column)."""
         return any(g is not None and np.ndim(g) == 3 for g in self.generators(op, part))
 
     def coefficient_columns(self, part: slice) -> np.ndarray:

@@ -91,6 +91,17 @@ def finite_difference(program: StatevectorProgram, weights: np.ndarray, inputs, 
     return grad
 
 
+def checked_gradient(program: StatevectorProgram, rng: np.random.Generator, batch: int, inputs: int):
+    """Weights and inputs in [-2, 2], four observables, an upstream: the gradient of ``vjp``,
+    checked against central finite differences, with what it was computed for."""
+    weights, x = rng.uniform(-2, 2, program.num_weights), rng.uniform(-2, 2, (batch, inputs))
+    observables = some_observables(program.num_qubits, rng)
+    upstream = rng.normal(size=(batch, len(observables)))
+    _, grad = program.vjp(weights, x, observables, upstream)
+    np.testing.assert_allclose(grad, finite_difference(program, weights, x, observables, upstream), atol=1e-6)
+    return weights, x, observables, upstream, grad
+
+
 @pytest.fixture(params=["shipped", "one-column-parts"])
 def kernels(request, monkeypatch):
     """Runs a test with whole batches and with one part per sample."""
@@ -232,13 +243,7 @@ def test_shared_weight_sums_over_its_gates(kernels):
             Gate("ryy", (0, 1), ("θ[1]",), 4),
         ],
     )
-    program = StatevectorProgram(design)
-    rng = np.random.default_rng(9)
-    weights, inputs = rng.uniform(-2, 2, 2), rng.uniform(-2, 2, (5, 1))
-    observables = some_observables(2, rng)
-    upstream = rng.normal(size=(5, 4))
-    _, grad = program.vjp(weights, inputs, observables, upstream)
-    np.testing.assert_allclose(grad, finite_difference(program, weights, inputs, observables, upstream), atol=1e-6)
+    _, _, _, _, grad = checked_gradient(StatevectorProgram(design), np.random.default_rng(9), batch=5, inputs=1)
     # θ[0] enters five angles: its gradient is the sum of what each of them contributes
     assert abs(grad[0]) > 1e-3
 
@@ -275,12 +280,7 @@ def test_gates_that_vary_by_sample_but_not_their_gradient_factors_sum_once_over_
         return decision
 
     monkeypatch.setattr(sv._Step, "per_column", spy)
-    rng = np.random.default_rng(4)
-    weights, inputs = rng.uniform(-2, 2, 5), rng.uniform(-2, 2, (6, 2))
-    observables = some_observables(3, rng)
-    upstream = rng.normal(size=(6, 4))
-    _, grad = program.vjp(weights, inputs, observables, upstream)
-    np.testing.assert_allclose(grad, finite_difference(program, weights, inputs, observables, upstream), atol=1e-6)
+    weights, inputs, observables, upstream, grad = checked_gradient(program, np.random.default_rng(4), batch=6, inputs=2)
     assert np.all(np.abs(grad) > 1e-2)  # every weight's gradient is checked, none is zero by symmetry
     assert (True, False) in decisions  # the one-sum path ran, for gates that vary by sample
     assert (True, True) not in decisions
